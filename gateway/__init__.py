@@ -1,0 +1,1 @@
+"""The composition root and adapters: settings, container, HTTP app, storage, workers, CLI."""

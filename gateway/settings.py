@@ -1,0 +1,182 @@
+"""Typed settings: a TOML file (PAYGATE_CONFIG, default paygate.toml) overridden by PAYGATE_* env."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from core.money import CURRENCY_EXPONENTS
+from core.routing import RoutingRule
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///paygate.db"
+    # Apply migrations at start-up; on by default for the embedded SQLite file.
+    auto_migrate: bool | None = None
+    # SQLite: FULL syncs the WAL on every commit (no committed payment lost on power loss).
+    sqlite_synchronous: str = Field(default="FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
+    pool_size: int = Field(default=10, ge=1)
+    echo: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def migrate_on_start(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+
+class AppSettings(_Section):
+    """A caller app: it signs every request with `secret` and receives webhooks at notify_url."""
+
+    secret: SecretStr
+    notify_url: str | None = None
+    name: str | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 8:
+            raise ValueError("an app secret needs at least 8 characters")
+        return value
+
+
+class OpsSettings(_Section):
+    tokens: list[SecretStr] = Field(default_factory=list)
+
+
+class RoutingSettings(_Section):
+    rules: list[RoutingRule] = Field(default_factory=list)
+
+
+class AuthSettings(_Section):
+    max_clock_skew_seconds: int = Field(default=300, ge=1)
+
+
+class LimitsSettings(_Section):
+    """Risk limits; amounts are decimal strings per currency."""
+
+    max_payment_amount: dict[str, Decimal] = Field(default_factory=lambda: {"CNY": Decimal("1000000")})
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    page_size_max: int = Field(default=200, ge=1)
+
+    @field_validator("max_payment_amount")
+    @classmethod
+    def _known_currencies(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        unknown = [c for c in value if c not in CURRENCY_EXPONENTS]
+        if unknown:
+            raise ValueError(f"unknown currency {unknown[0]!r}")
+        return value
+
+
+def _default_retry_schedule() -> list[int]:
+    # 10 s ... 8 h: 14 attempts spread over about 26 hours before a delivery is parked as dead.
+    return [10, 30, 60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 28800, 28800, 28800]
+
+
+class NotifySettings(_Section):
+    retry_schedule_seconds: list[int] = Field(default_factory=_default_retry_schedule, min_length=1)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    batch_size: int = Field(default=50, ge=1)
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    lease_seconds: int = Field(default=60, ge=1)
+
+
+class WorkerSettings(_Section):
+    enabled: bool = True
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=100, ge=1)
+    flow_flush_interval_seconds: float = Field(default=0.2, gt=0)
+    # Default query schedule for unknown/processing outcomes; channels may set their own
+    # `channels.<code>.query_schedule_seconds`. After the last step the payment is escalated.
+    query_schedule_seconds: list[int] = Field(
+        default_factory=lambda: [5, 15, 30, 60, 120, 300, 600, 1800, 3600], min_length=1
+    )
+    # After escalation, keep querying at this interval (never turn unknown into failed).
+    escalated_query_interval_seconds: int = Field(default=3600, ge=1)
+
+
+class LogSettings(_Section):
+    level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    json_logs: bool = Field(default=True, alias="json")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PaygateSettings(BaseSettings):
+    """All settings of one gateway process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAYGATE_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    apps: dict[str, AppSettings] = Field(default_factory=dict)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    # Start each configured channel's sandbox simulator beside the gateway (the embedded default).
+    sandbox: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("PAYGATE_CONFIG", "paygate.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+class SettingsError(Exception):
+    """Settings that cannot start a gateway; the message names each bad key."""
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(root)"
+        lines.append(f"{key}: {error['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: Any) -> PaygateSettings:
+    config = os.environ.get("PAYGATE_CONFIG")
+    if config and not Path(config).is_file():
+        raise SettingsError(f"PAYGATE_CONFIG: file {config!r} does not exist")
+    try:
+        return PaygateSettings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError("invalid settings: " + describe_validation_error(exc)) from exc

@@ -1,0 +1,1 @@
+"""SQLAlchemy storage adapter: row tables, the unit of work and repositories."""

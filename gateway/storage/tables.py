@@ -1,0 +1,183 @@
+"""Row tables (SQLAlchemy Core), kept apart from the core's entities and mapped by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite (which stores no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: times are timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+accounts = sa.Table(
+    "accounts", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(64), nullable=True, index=True),  # None: platform-owned
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("allow_overdraft", sa.Boolean, nullable=False, default=False),
+    # sub-account 1 (available) and 3 (pending settlement), integer minor units
+    sa.Column("available_minor", sa.BigInteger, nullable=False, default=0),
+    sa.Column("pending_minor", sa.BigInteger, nullable=False, default=0),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+ledger_txns = sa.Table(
+    "ledger_txns", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("subject_id", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+ledger_entries = sa.Table(
+    "ledger_entries", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("txn_id", sa.String(40), sa.ForeignKey("ledger_txns.id"), nullable=False, index=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("sub_account", sa.String(2), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),  # + 转入 credit, - 转出 debit
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("balance_after_minor", sa.BigInteger, nullable=False),
+    sa.Column("memo", sa.String(256), nullable=False, default=""),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_ledger_entries_account_id_id", "account_id", "id"),
+)
+
+payments = sa.Table(
+    "payments", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("out_request_no", sa.String(64), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("pay_method", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("payer_account", sa.String(64), nullable=True),
+    sa.Column("payee_account", sa.String(64), nullable=True),
+    sa.Column("business_type", sa.String(32), nullable=True),
+    sa.Column("memo", sa.String(256), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("channel_ref", sa.String(128), nullable=True),
+    sa.Column("failure_code", sa.String(64), nullable=True),
+    sa.Column("failure_message", sa.String(512), nullable=True),
+    sa.Column("details", Json, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # query schedule for processing/unknown outcomes (survives restarts)
+    sa.Column("next_query_at", UTCDateTime(), nullable=True, index=True),
+    sa.Column("query_attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("escalated", sa.Boolean, nullable=False, default=False),
+    sa.UniqueConstraint("app_id", "out_request_no", name="uq_payments_app_request"),
+)
+
+transfer_logs = sa.Table(
+    "transfer_logs", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("payment_id", sa.String(40), nullable=False, index=True),
+    sa.Column("ledger_txn_id", sa.String(40), sa.ForeignKey("ledger_txns.id"), nullable=False),
+    sa.Column("payer_account", sa.String(64), nullable=True),
+    sa.Column("payee_account", sa.String(64), nullable=True),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+deferred_settlements = sa.Table(
+    "deferred_settlements", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("payment_id", sa.String(40), nullable=False, index=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("postings", Json, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | applied | blocked
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.String(512), nullable=True),
+    sa.Column("due_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("applied_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("payment_id", "seq", name="uq_deferred_payment_seq"),
+)
+
+fundings = sa.Table(
+    "fundings", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("out_request_no", sa.String(64), nullable=False, unique=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("ledger_txn_id", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # also the event id sent to the app
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False, index=True),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | dead
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("leased_until", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.String(512), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+flow_log = sa.Table(
+    "pay_life_log", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("node", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("message", sa.String(512), nullable=False, default=""),
+    sa.Column("detail", Json, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_pay_life_log_subject_id_id", "subject_id", "id"),
+)
+
+nonces = sa.Table(
+    "nonces", metadata,
+    sa.Column("app_id", sa.String(64), primary_key=True),
+    sa.Column("nonce", sa.String(128), primary_key=True),
+    sa.Column("seen_at", UTCDateTime(), nullable=False, index=True),
+)

@@ -1,0 +1,174 @@
+"""The four channel ports (signing, payment, query, notification) and what they exchange."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from core.ledger import AccountView, Posting
+from core.money import Money
+from core.routing import ChannelCapability
+
+
+class ChannelStatus(enum.StrEnum):
+    """A channel's answer mapped to the platform's vocabulary."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PROCESSING = "processing"
+    UNKNOWN = "unknown"  # timeout, unverifiable answer, system error: only a query may resolve it
+
+
+class Port(enum.StrEnum):
+    SIGNING = "signing"
+    PAYMENT = "payment"
+    QUERY = "query"
+    NOTIFICATION = "notification"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """What the platform asks a channel to pay. `payment_id` is the channel-side idempotency key:
+    a resend with the same id must never pay twice."""
+
+    payment_id: str
+    app_id: str
+    pay_method: str
+    amount: Money
+    payer_account: str | None
+    payee_account: str | None
+    business_type: str | None = None
+    memo: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredPostings:
+    """Postings a settlement worker applies later, in `order` (trade before fee)."""
+
+    order: int
+    kind: str
+    postings: tuple[Posting, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelResult:
+    """A channel's answer. `postings` are applied to the ledger atomically with a SUCCEEDED state."""
+
+    status: ChannelStatus
+    channel_ref: str | None = None
+    code: str | None = None
+    message: str | None = None
+    postings: tuple[Posting, ...] = ()
+    deferred: tuple[DeferredPostings, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelNotification:
+    """A verified channel callback about one payment (by the platform's payment id)."""
+
+    payment_id: str
+    result: ChannelResult
+    reply_body: str = "success"
+
+
+class NotificationRejected(Exception):
+    """A channel callback failed verification: it must change nothing."""
+
+
+@runtime_checkable
+class PaymentPort(Protocol):
+    async def submit(self, request: PaymentRequest) -> ChannelResult:
+        """Send the payment. Must be idempotent on `request.payment_id` at the channel."""
+        ...
+
+
+@runtime_checkable
+class QueryPort(Protocol):
+    async def query(self, request: PaymentRequest, channel_ref: str | None) -> ChannelResult:
+        """Ask the channel for the outcome of an earlier submit; never submits anything."""
+        ...
+
+
+@runtime_checkable
+class NotificationPort(Protocol):
+    async def verify_notification(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> ChannelNotification:
+        """Verify and parse a channel callback; raise NotificationRejected when it fails."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SigningRequest:
+    subject_id: str
+    app_id: str
+    kind: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningResult:
+    status: ChannelStatus
+    sign_url: str | None = None
+    agreement_ref: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SigningPort(Protocol):
+    async def start_signing(self, request: SigningRequest) -> SigningResult:
+        """Start an agreement or contract signing; returns what the user must open."""
+        ...
+
+    async def query_signing(self, request: SigningRequest) -> SigningResult:
+        """Ask the channel where a signing stands."""
+        ...
+
+
+class AccountDirectory(Protocol):
+    """Read access to the platform's virtual accounts, for channels that need their rules."""
+
+    async def get_accounts(self, ids: Sequence[str]) -> dict[str, AccountView]:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelServices:
+    """What the gateway hands every channel plugin when it builds its adapters."""
+
+    accounts: AccountDirectory
+
+
+@dataclass
+class Channel:
+    """An installed channel: its code, what it can do, and the adapters behind its ports.
+
+    `atomic` channels (the internal ledger) answer without side effects outside the platform,
+    so the gateway may commit the payment, its ledger postings and its final state together.
+    """
+
+    code: str
+    pay_methods: frozenset[str]
+    currencies: frozenset[str]
+    payment: PaymentPort | None = None
+    query: QueryPort | None = None
+    notification: NotificationPort | None = None
+    signing: SigningPort | None = None
+    atomic: bool = False
+    description: str = ""
+
+    @property
+    def ports(self) -> frozenset[str]:
+        present = {
+            Port.PAYMENT: self.payment, Port.QUERY: self.query,
+            Port.NOTIFICATION: self.notification, Port.SIGNING: self.signing,
+        }
+        return frozenset(str(port) for port, adapter in present.items() if adapter is not None)
+
+    @property
+    def capability(self) -> ChannelCapability:
+        return ChannelCapability(self.code, self.ports, self.pay_methods, self.currencies)
