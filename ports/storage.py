@@ -1,14 +1,24 @@
-"""Storage and notifier ports: what the core's use cases need from persistence and delivery."""
+"""Storage ports: what the core's use cases need from persistence, as Protocols."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from types import TracebackType
 from typing import Any, Protocol
 
 from core.flowlog import FlowRecord
-from core.ledger import Posting
+from core.ledger import AccountView, Posting
 from core.payment import Payment
+from ports.channels import DeferredPostings
+
+
+class DuplicateRequest(Exception):
+    """The (app_id, out_request_no) pair is taken."""
+
+
+class ConcurrentUpdate(Exception):
+    """Someone else changed the row first; reload and decide again."""
 
 
 class PaymentRepository(Protocol):
@@ -22,31 +32,56 @@ class PaymentRepository(Protocol):
 
     async def by_request_no(self, app_id: str, out_request_no: str) -> Payment | None: ...
 
-    async def save(self, payment: Payment, *, expected_status: str) -> None:
-        """Update; raises ConcurrentUpdate when the stored status is no longer expected."""
+    async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
+        """Update; raises ConcurrentUpdate when the stored status is no longer `expected_status`."""
         ...
 
 
 class Ledger(Protocol):
     async def post(self, subject_id: str, postings: Sequence[Posting], *, at: datetime) -> str:
-        """Apply a balanced set of postings atomically; raises InsufficientFunds. Returns txn id."""
+        """Apply balanced postings atomically; raises InsufficientFunds. Returns the txn id."""
         ...
 
 
 class Outbox(Protocol):
-    async def enqueue(self, app_id: str, event_type: str, payload: dict[str, Any], *, at: datetime) -> str:
+    async def enqueue(
+        self, app_id: str, event_type: str, subject_id: str, payload: dict[str, Any], *, at: datetime
+    ) -> str:
+        """Queue a notification to the app in the current transaction; returns the event id."""
         ...
+
+
+class Accounts(Protocol):
+    async def visible(self, app_id: str, ids: Sequence[str]) -> dict[str, AccountView]:
+        """The accounts among `ids` that `app_id` may use (its own)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    payments: PaymentRepository
+    ledger: Ledger
+    outbox: Outbox
+    accounts: Accounts
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None: ...
+
+    async def add_deferred(
+        self, payment_id: str, deferred: Sequence[DeferredPostings], *, at: datetime
+    ) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 class FlowLogSink(Protocol):
     def record(self, record: FlowRecord) -> None:
-        """Buffer a record; written outside the business transaction."""
+        """Buffer a record; it is written outside the business transaction."""
         ...
-
-
-class DuplicateRequest(Exception):
-    """The (app_id, out_request_no) pair is taken."""
-
-
-class ConcurrentUpdate(Exception):
-    """Someone else changed the row first; reload and decide again."""

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.errors import InsufficientFunds, NotFound
 from core.flowlog import FlowRecord
 from core.ids import new_id
-from core.ledger import AccountKind, AccountStatus, AccountView, Posting, SubAccount
+from core.ledger import AccountKind, AccountStatus, AccountView, FlowKind, Posting, SubAccount
 from core.money import Money
 from core.payment import Payment, PaymentStatus
 from gateway.storage import tables as t
+from ports.channels import DeferredPostings
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
 
@@ -183,6 +184,39 @@ class SqlOutbox:
         return event_id
 
 
+class SqlAccounts:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def visible(self, app_id: str, ids: Sequence[str]) -> dict[str, AccountView]:
+        if not ids:
+            return {}
+        rows = await self.conn.execute(
+            sa.select(t.accounts).where(t.accounts.c.id.in_(set(ids)), t.accounts.c.app_id == app_id)
+        )
+        return {row.id: row_to_account(row) for row in rows}
+
+
+def postings_to_json(postings: Sequence[Posting]) -> list[dict[str, Any]]:
+    return [
+        {
+            "account_id": p.account_id, "amount_minor": p.amount.minor, "currency": p.amount.currency,
+            "kind": p.kind.value, "sub_account": p.sub_account.value, "memo": p.memo,
+        }
+        for p in postings
+    ]
+
+
+def postings_from_json(items: Sequence[dict[str, Any]]) -> tuple[Posting, ...]:
+    return tuple(
+        Posting(
+            i["account_id"], Money(i["amount_minor"], i["currency"]), FlowKind(i["kind"]),
+            SubAccount(i["sub_account"]), i.get("memo", ""),
+        )
+        for i in items
+    )
+
+
 class SqlUnitOfWork:
     """`async with uow:` opens a transaction; `commit()` makes it durable, leaving rolls back.
 
@@ -214,6 +248,7 @@ class SqlUnitOfWork:
         self.payments = SqlPayments(self._conn)
         self.ledger = SqlLedger(self._conn)
         self.outbox = SqlOutbox(self._conn)
+        self.accounts = SqlAccounts(self._conn)
         return self
 
     async def __aexit__(
@@ -235,6 +270,31 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         await self.conn.rollback()
+
+    async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
+        await self.conn.execute(
+            t.transfer_logs.insert().values(
+                payment_id=payment.id, ledger_txn_id=txn_id, payer_account=payment.payer_account,
+                payee_account=payment.payee_account, amount_minor=payment.amount.minor,
+                currency=payment.amount.currency, created_at=at,
+            )
+        )
+
+    async def add_deferred(
+        self, payment_id: str, deferred: Sequence[DeferredPostings], *, at: datetime
+    ) -> None:
+        if deferred:
+            await self.conn.execute(
+                t.deferred_settlements.insert(),
+                [
+                    {
+                        "payment_id": payment_id, "seq": d.order, "kind": d.kind,
+                        "postings": postings_to_json(d.postings), "status": "pending",
+                        "attempts": 0, "due_at": at,
+                    }
+                    for d in deferred
+                ],
+            )
 
     async def write_flow(self, records: Sequence[FlowRecord]) -> None:
         if records:

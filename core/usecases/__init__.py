@@ -1,0 +1,1 @@
+"""Use cases: plain functions and services over the ports (the one part of core that knows ports)."""

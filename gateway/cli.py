@@ -1,0 +1,85 @@
+"""The `paygate` command: serve, migrate, plugins, routes check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from aiohttp import web
+
+from core.routing import RoutingConfigError
+from gateway.logs import configure_logging
+from gateway.plugins import PluginError, describe_channels
+from gateway.settings import SettingsError
+
+
+def _container():  # type: ignore[no-untyped-def]
+    from gateway.container import Container
+
+    return Container()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+
+    container = _container()
+    settings = container.settings()
+    configure_logging(settings.log.level, settings.log.json_logs)
+    app = create_app(container)
+    host = args.host or settings.server.host
+    port = args.port if args.port is not None else settings.server.port
+    print(f"paygate serving on http://{host}:{port} (database {settings.database.url.split('@')[-1]})",
+          flush=True)
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from gateway.migrate import upgrade
+
+    settings = _container().settings()
+    upgrade(settings.database.url, args.revision)
+    print(f"database migrated to {args.revision}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    channels = _container().channels()
+    print(json.dumps(describe_channels(channels), indent=2))
+    return 0
+
+
+def cmd_routes_check(args: argparse.Namespace) -> int:
+    router = _container().router()
+    for index, rule in enumerate(router.rules):
+        print(f"ok  {rule.label(index)}: pay_method={rule.pay_method} -> {rule.channel}")
+    print(f"{len(router.rules)} routing rules valid against {len(router.channels)} installed channels")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="paygate", description="Unified payment channel gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway (migrates the embedded SQLite default)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(func=cmd_migrate)
+    sub.add_parser("plugins", help="installed channels and their capabilities").set_defaults(func=cmd_plugins)
+    routes = sub.add_parser("routes", help="routing rules")
+    routes_sub = routes.add_subparsers(dest="routes_command", required=True)
+    routes_sub.add_parser("check", help="check the rules against installed channels").set_defaults(
+        func=cmd_routes_check)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (SettingsError, PluginError, RoutingConfigError) as exc:
+        print(f"paygate: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

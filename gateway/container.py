@@ -1,0 +1,109 @@
+"""The composition root: the one place that knows the concrete classes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+
+import aiohttp
+import pluggy
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.ids import utcnow
+from core.ledger import AccountView
+from core.routing import Router
+from core.usecases.payments import PaymentService, QuerySchedule
+from gateway.auth import NonceStore
+from gateway.flowbuffer import FlowLogBuffer
+from gateway.metrics import Metrics
+from gateway.plugins import build_channels, build_plugin_manager
+from gateway.settings import PaygateSettings, load_settings
+from gateway.storage.accounts import AccountStore
+from gateway.storage.engine import create_engine
+from gateway.storage.uow import SqlUnitOfWork
+from gateway.workers import FlowReader, OutboxAdmin
+from ports.channels import Channel, ChannelServices
+
+
+class EngineAccountDirectory:
+    """The accounts read port handed to channel plugins."""
+
+    def __init__(self, store: AccountStore) -> None:
+        self.store = store
+
+    async def get_accounts(self, ids: list[str]) -> dict[str, AccountView]:  # type: ignore[override]
+        return await self.store.views(ids)
+
+
+def _write_lock(settings: PaygateSettings) -> asyncio.Lock | None:
+    return asyncio.Lock() if settings.database.is_sqlite else None
+
+
+def _router(settings: PaygateSettings, channels: Mapping[str, Channel]) -> Router:
+    return Router(settings.routing.rules, {code: c.capability for code, c in channels.items()})
+
+
+def _schedules(settings: PaygateSettings) -> dict[str, QuerySchedule]:
+    after = settings.workers.escalated_query_interval_seconds
+    out = {}
+    for code, table in settings.channels.items():
+        steps = table.get("query_schedule_seconds")
+        if steps:
+            out[code] = QuerySchedule(tuple(int(s) for s in steps), after)
+    return out
+
+
+def _default_schedule(settings: PaygateSettings) -> QuerySchedule:
+    return QuerySchedule(tuple(settings.workers.query_schedule_seconds),
+                         settings.workers.escalated_query_interval_seconds)
+
+
+def _max_amounts(settings: PaygateSettings) -> dict[str, Decimal]:
+    return dict(settings.limits.max_payment_amount)
+
+
+def _secrets(settings: PaygateSettings) -> dict[str, str]:
+    return {app_id: app.secret.get_secret_value() for app_id, app in settings.apps.items()}
+
+
+class Container(containers.DeclarativeContainer):
+    settings: providers.Provider[PaygateSettings] = providers.Singleton(load_settings)
+    clock = providers.Object(utcnow)
+    metrics = providers.Singleton(Metrics)
+
+    engine: providers.Provider[AsyncEngine] = providers.Singleton(
+        create_engine, settings.provided.database)
+    write_lock = providers.Singleton(_write_lock, settings)
+    uow = providers.Factory(SqlUnitOfWork, engine, write_lock)
+    # reads take no writer's turn (SQLite WAL readers never block the writer)
+    read_uow = providers.Factory(SqlUnitOfWork, engine, None)
+    flow = providers.Singleton(FlowLogBuffer, uow.provider)
+    flow_reader = providers.Singleton(FlowReader, engine)
+    nonces = providers.Singleton(
+        NonceStore, engine,
+        providers.Factory(lambda s: timedelta(seconds=s.auth.max_clock_skew_seconds), settings))
+    app_secrets = providers.Singleton(_secrets, settings)
+
+    accounts = providers.Singleton(AccountStore, engine, uow.provider, flow, clock)
+    account_directory = providers.Singleton(EngineAccountDirectory, accounts)
+    channel_services = providers.Singleton(ChannelServices, accounts=account_directory)
+
+    plugin_manager: providers.Provider[pluggy.PluginManager] = providers.Singleton(build_plugin_manager)
+    channels: providers.Provider[dict[str, Channel]] = providers.Singleton(
+        build_channels, plugin_manager, settings.provided.channels, channel_services)
+    router = providers.Singleton(_router, settings, channels)
+
+    payments = providers.Singleton(
+        PaymentService, uow.provider, router, channels, flow,
+        reads=read_uow.provider,
+        max_amounts=providers.Factory(_max_amounts, settings),
+        schedules=providers.Factory(_schedules, settings),
+        default_schedule=providers.Factory(_default_schedule, settings),
+        clock=clock,
+    )
+    outbox_admin = providers.Singleton(OutboxAdmin, engine, flow, clock)
+    http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(
+        instance_of=aiohttp.ClientSession)

@@ -1,0 +1,1 @@
+"""The aiohttp adapter: middlewares, handlers and the route table."""

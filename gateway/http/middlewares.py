@@ -1,0 +1,77 @@
+"""Middlewares: trace id, metrics, caller authentication on /v1, operator tokens on /ops."""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+
+from core.ids import utcnow
+from gateway.auth import Unauthenticated, authenticate
+from gateway.http.errors import Handler, error_response
+from gateway.keys import APP_ID, CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
+
+TRACE_HEADER = "X-Trace-Id"
+
+
+@web.middleware
+async def trace_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    trace_id = request.headers.get(TRACE_HEADER) or uuid.uuid4().hex
+    trace_id = trace_id[:64]
+    request[TRACE_ID] = trace_id
+    structlog.contextvars.bind_contextvars(trace_id=trace_id)
+    try:
+        response = await handler(request)
+    finally:
+        structlog.contextvars.unbind_contextvars("trace_id")
+    response.headers[TRACE_HEADER] = trace_id
+    return response
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    metrics = request.app[CONTAINER].metrics()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    started = time.perf_counter()
+    response = await handler(request)
+    metrics.requests.labels(request.method, route, str(response.status)).inc()
+    metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    container = request.app[CONTAINER]
+    settings = container.settings()
+    if request.path.startswith("/v1/"):
+        limit = settings.limits.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return error_response(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
+        body = await request.read()
+        request[RAW_BODY] = body
+        try:
+            request[APP_ID] = await authenticate(
+                request.headers, request.method, request.path_qs, body,
+                container.app_secrets(), container.nonces(), utcnow(),
+                settings.auth.max_clock_skew_seconds,
+            )
+        except Unauthenticated as exc:
+            return error_response(401, exc.code, exc.message, exc.field)
+        structlog.contextvars.bind_contextvars(app_id=request[APP_ID])
+        try:
+            return await handler(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("app_id")
+    if request.path.startswith("/ops/"):
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        tokens = [t.get_secret_value() for t in settings.ops.tokens]
+        match = next((i for i, t in enumerate(tokens) if token and hmac.compare_digest(t, token)), None)
+        if match is None:
+            return error_response(401, "UNAUTHENTICATED", "an operator token is required: "
+                                  "Authorization: Bearer <token> from ops.tokens")
+        request[OPERATOR] = f"operator#{match + 1}"
+    return await handler(request)

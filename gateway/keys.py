@@ -1,0 +1,32 @@
+"""Typed application and request keys shared by the HTTP layer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from gateway.container import Container
+
+CONTAINER: web.AppKey[Container] = web.AppKey("container")
+
+
+def app_id_of(request: web.Request) -> str:
+    app_id = request.get(APP_ID)
+    assert isinstance(app_id, str), "route is missing caller authentication"
+    return app_id
+
+
+async def raw_body(request: web.Request) -> bytes:
+    body = request.get(RAW_BODY)
+    if body is None:
+        body = await request.read()
+        request[RAW_BODY] = body
+    assert isinstance(body, bytes)
+    return body
+
+TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id", str)
+RAW_BODY: web.RequestKey[bytes] = web.RequestKey("raw_body", bytes)
+APP_ID: web.RequestKey[str] = web.RequestKey("app_id", str)
+OPERATOR: web.RequestKey[str] = web.RequestKey("operator", str)

@@ -1,0 +1,1 @@
+"""Channel plugins and the wire libraries they share."""

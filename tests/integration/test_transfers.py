@@ -1,0 +1,115 @@
+"""Internal transfers through the HTTP API: accounts, balances, flows, idempotency, the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+async def test_open_account_starts_at_zero(api: Any) -> None:
+    account = await api.open_account(kind="C", owner="alice")
+    status, body = await api.get(f"/v1/accounts/{account}")
+    assert status == 200
+    assert body["balance"] == "0.00" and body["kind"] == "C" and body["owner"] == "alice"
+
+
+async def test_transfer_moves_money_and_balances_the_ledger(api: Any) -> None:
+    alice, bob = await api.open_account(owner="alice"), await api.open_account(owner="bob")
+    await api.fund(alice, "100.00")
+    status, payment = await api.pay(amount="12.34", payer_account=alice, payee_account=bob)
+    assert status == 201, payment
+    assert payment["status"] == "succeeded" and payment["channel"] == "internal_transfer"
+    assert await api.balance(alice) == "87.66"
+    assert await api.balance(bob) == "12.34"
+    report = await api.ledger_ok()
+    assert report["ok"] is True, report
+    assert report["currencies"]["CNY"]["sum_of_balances"] == "0.00"
+
+
+async def test_entries_are_newest_first_and_paginated(api: Any) -> None:
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "10.00")
+    for amount in ("1.00", "2.00", "3.00"):
+        status, _ = await api.pay(amount=amount, payer_account=alice, payee_account=bob)
+        assert status == 201
+    status, page = await api.get(f"/v1/accounts/{alice}/entries?limit=2")
+    assert status == 200
+    assert [(e["direction"], e["amount"]) for e in page["entries"]] == [("out", "3.00"), ("out", "2.00")]
+    status, rest = await api.get(f"/v1/accounts/{alice}/entries?limit=2&cursor={page['next_cursor']}")
+    assert [(e["direction"], e["amount"]) for e in rest["entries"]] == [("out", "1.00"), ("in", "10.00")]
+    assert rest["next_cursor"] is None
+
+
+async def test_insufficient_funds_is_refused_and_writes_nothing(api: Any) -> None:
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "5.00")
+    status, body = await api.pay(out_request_no="too-much", amount="5.01", payer_account=alice,
+                                 payee_account=bob)
+    assert status == 422 and body["error"]["code"] == "INSUFFICIENT_FUNDS"
+    assert await api.balance(alice) == "5.00"
+    status, _ = await api.get("/v1/payments?out_request_no=too-much")
+    assert status == 404
+
+
+async def test_overdraft_account_may_go_below_zero(api: Any) -> None:
+    company = await api.open_account(kind="company", allow_overdraft=True)
+    bob = await api.open_account()
+    status, _ = await api.pay(amount="3.00", payer_account=company, payee_account=bob)
+    assert status == 201
+    assert await api.balance(company) == "-3.00"
+    assert (await api.ledger_ok())["ok"] is True
+
+
+async def test_repeat_returns_first_result_and_moves_money_once(api: Any) -> None:
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "50.00")
+    body = {"out_request_no": "order-1", "amount": "10.00", "payer_account": alice, "payee_account": bob}
+    first_status, first = await api.pay(**body)
+    again_status, again = await api.pay(**body)
+    assert (first_status, again_status) == (201, 200)
+    assert again["id"] == first["id"]
+    assert await api.balance(alice) == "40.00"
+
+
+async def test_reused_request_number_with_other_body_conflicts(api: Any) -> None:
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "50.00")
+    await api.pay(out_request_no="order-2", amount="10.00", payer_account=alice, payee_account=bob)
+    status, body = await api.pay(out_request_no="order-2", amount="11.00", payer_account=alice,
+                                 payee_account=bob)
+    assert status == 409 and body["error"]["code"] == "IDEMPOTENCY_CONFLICT"
+    assert await api.balance(alice) == "40.00"
+
+
+async def test_concurrent_duplicates_pay_once(api: Any) -> None:
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "100.00")
+    body = {"out_request_no": "same", "amount": "7.00", "payer_account": alice, "payee_account": bob}
+    results = await asyncio.gather(*(api.pay(**body) for _ in range(8)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] * 7 + [201]
+    assert len({payment["id"] for _, payment in results}) == 1
+    assert await api.balance(alice) == "93.00"
+    assert (await api.ledger_ok())["ok"] is True
+
+
+async def test_payment_lookup_by_id_and_request_number(api: Any) -> None:
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "5.00")
+    _, payment = await api.pay(out_request_no="look-me-up", amount="1.00", payer_account=alice,
+                               payee_account=bob)
+    status, by_id = await api.get(f"/v1/payments/{payment['id']}")
+    assert status == 200 and by_id["status"] == "succeeded"
+    status, by_no = await api.get("/v1/payments?out_request_no=look-me-up")
+    assert status == 200 and by_no["id"] == payment["id"]
+
+
+async def test_flow_log_records_every_node(api: Any) -> None:
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "5.00")
+    _, payment = await api.pay(amount="1.00", payer_account=alice, payee_account=bob)
+    status, body = await api.get(f"/v1/payments/{payment['id']}/flow")
+    assert status == 200
+    nodes = [r["node"] for r in body["flow"]]
+    assert nodes == ["accepted", "validated", "risk_checked", "routed", "channel_request",
+                     "channel_answer", "ledger_posted", "final_state"]
