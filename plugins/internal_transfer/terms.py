@@ -12,6 +12,7 @@ from core.general_pay import (
     GeneralPayCommand,
     GeneralPayPlan,
     MarketingSolution,
+    MerchantLevel,
     ProfitShare,
     SettlementType,
     UpperMerchant,
@@ -63,7 +64,7 @@ def command_from_request(request: PaymentRequest) -> GeneralPayCommand:
         buyer_fee=buyer_fee,
         upper_merchants=tuple(
             UpperMerchant(
-                account_id=m["account"], level=m["level"],
+                account_id=m["account"], level=MerchantLevel(m["level"]),
                 fee_amount=_money(m["fee_amount"], currency, f"upper_merchants[{i}].fee_amount"),
                 fee_plus_amount=_money(m.get("fee_plus_amount", "0"), currency,
                                        f"upper_merchants[{i}].fee_plus_amount"),
