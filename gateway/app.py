@@ -57,7 +57,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     if settings.workers.enabled:
         interval = settings.workers.poll_interval_seconds
         poller = QueryPoller(container.engine(), container.payments(), settings.workers.batch_size)
-        settler = SettlementWorker(container.uow.provider, flow, settings.workers.batch_size)
+        settler = SettlementWorker(container.uow, flow, settings.workers.batch_size)
         deliverer = OutboxDeliverer(container.engine(), settings, container.metrics(),
                                     container.http_session, container.clock())
         tasks += [

@@ -79,9 +79,9 @@ class SettlementWorker:
 
     async def run_once(self) -> int:
         d = t.deferred_settlements
-        earlier = sa.select(sa.literal(1)).select_from(d.alias("e")).where(
-            sa.text("e.payment_id = deferred_settlements.payment_id"), sa.text("e.seq < deferred_settlements.seq"),
-            sa.text("e.status != 'applied'")).exists()
+        e = d.alias("earlier")
+        earlier = sa.select(sa.literal(1)).where(
+            e.c.payment_id == d.c.payment_id, e.c.seq < d.c.seq, e.c.status != "applied").exists()
         now = self.clock()
         applied = 0
         async with self.uow() as uow:

@@ -18,6 +18,7 @@ from core.general_pay import (
     UpperMerchant,
     plan_general_pay,
 )
+from core.errors import DomainError
 from core.ledger import AccountView
 from core.money import Money
 from ports.channels import PaymentRequest
@@ -94,5 +95,26 @@ def referenced_accounts(request: PaymentRequest) -> list[str]:
     return [i for i in ids if i]
 
 
+# the core names its inputs in domain words; callers know the API's field names
+_API_FIELDS = (
+    ("seller_account_id", "payee_account"), ("buyer_account_id", "payer_account"),
+    ("cash_amount", "amount"), ("fee.fee_amount", "fee.amount"), ("fee.fee_account_id", "fee.account"),
+    ("fee.fee_settlement_type", "fee.settlement"), ("fee.fee_type", "fee.type"),
+    (".account_id", ".account"),
+)
+
+
+def api_field(field: str | None) -> str | None:
+    if field is None:
+        return None
+    for domain, api in _API_FIELDS:
+        field = field.replace(domain, api)
+    return field
+
+
 def plan(command: GeneralPayCommand, accounts: Mapping[str, AccountView]) -> GeneralPayPlan:
-    return plan_general_pay(command, accounts)
+    try:
+        return plan_general_pay(command, accounts)
+    except DomainError as exc:
+        exc.field = api_field(exc.field)
+        raise
