@@ -193,3 +193,9 @@ async def api(aiohttp_client: Any, container: Any) -> AsyncIterator[SignedClient
 
     client = await aiohttp_client(create_app(container))
     yield SignedClient(client)
+
+
+@pytest.fixture
+def other_app(api: SignedClient) -> SignedClient:
+    """The same gateway, called by a second caller app."""
+    return api.as_app(OTHER_APP, OTHER_SECRET)
