@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests_support import other_app  # noqa: F401  (fixture)
-
 async def test_unsigned_request_is_rejected(api: Any) -> None:
     response = await api.client.get("/v1/payments?out_request_no=x")
     body = await response.json()
