@@ -130,13 +130,6 @@ class PaymentService:
         """Returns (payment, created). A repeat of the same request returns the first result."""
         async with self.reads() as uow:
             existing = await uow.payments.by_request_no(cmd.app_id, cmd.out_request_no)
-            if existing is None and cmd.ledger_accounts:
-                visible = await uow.accounts.visible(cmd.app_id, cmd.ledger_accounts)
-                missing = [a for a in cmd.ledger_accounts if a not in visible]
-                if missing:
-                    raise NotFound(f"account {missing[0]} does not exist", code="ACCOUNT_NOT_FOUND",
-                                   field="payer_account" if missing[0] == cmd.payer_account else
-                                   "payee_account" if missing[0] == cmd.payee_account else None)
         if existing is not None:
             return self._same_request(existing, cmd), False
 
@@ -153,6 +146,8 @@ class PaymentService:
         channel = self.channels[decision.channel]
         if channel.payment is None:  # the router checks this at start-up
             raise InvalidArgument(f"channel {channel.code} cannot pay", code="NO_ROUTE")
+        if channel.atomic and cmd.ledger_accounts:
+            await self._check_ownership(cmd)
         now = self.clock()
         payment = Payment(
             id=new_id("pay"), app_id=cmd.app_id, out_request_no=cmd.out_request_no,
@@ -171,6 +166,16 @@ class PaymentService:
         if channel.atomic:
             return await self._submit_atomic(channel, payment, cmd, trail)
         return await self._submit_external(channel, payment, cmd, trail)
+
+    async def _check_ownership(self, cmd: PaymentCommand) -> None:
+        """A ledger payment may only name accounts of the calling app (others' are a 404)."""
+        async with self.reads() as uow:
+            visible = await uow.accounts.visible(cmd.app_id, cmd.ledger_accounts)
+        missing = [a for a in cmd.ledger_accounts if a not in visible]
+        if missing:
+            field = ("payer_account" if missing[0] == cmd.payer_account else
+                     "payee_account" if missing[0] == cmd.payee_account else None)
+            raise NotFound(f"account {missing[0]} does not exist", code="ACCOUNT_NOT_FOUND", field=field)
 
     async def _submit_atomic(self, channel: Channel, payment: Payment, cmd: PaymentCommand,
                              trail: list[tuple[FlowNode, str, dict[str, Any]]]) -> tuple[Payment, bool]:

@@ -1,0 +1,140 @@
+"""The channel conformance suite: the port contracts every channel plugin must keep.
+
+A channel package runs it against its own plugin by subclassing, in any test module::
+
+    from ports.conformance import ChannelConformance, ConformanceSubject
+
+    class TestMyChannel(ChannelConformance):
+        @pytest.fixture
+        def subject(self) -> ConformanceSubject:
+            return ConformanceSubject(channel=..., request=..., ...)
+
+It needs pytest (a test dependency) and nothing of the gateway.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import pytest
+
+from ports.channels import (
+    Channel,
+    ChannelNotification,
+    ChannelStatus,
+    NotificationRejected,
+    PaymentRequest,
+)
+
+FINAL = {ChannelStatus.SUCCEEDED, ChannelStatus.FAILED}
+
+# A scenario name -> a fresh payment request (new payment id each call). Required scenarios:
+# "success", "failure" (the channel refuses it) and "unknown" (the channel pays but the submit
+# answer does not say so: timeout, system error ...).
+RequestFactory = Callable[[str], PaymentRequest]
+NotificationFactory = Callable[[PaymentRequest, ChannelStatus], Awaitable[tuple[Mapping[str, str], bytes]]]
+
+
+@dataclass
+class ConformanceSubject:
+    channel: Channel
+    request: RequestFactory
+    # A genuine callback for a submitted payment, as the channel would send it (None: no callbacks).
+    notification: NotificationFactory | None = None
+    # Resolve an unknown outcome: how many queries the channel may need before it is final.
+    max_queries: int = 5
+
+
+def new_payment_id() -> str:
+    return f"pay_{uuid.uuid4().hex}"
+
+
+class ChannelConformance:
+    """Subclass and provide the `subject` fixture."""
+
+    @pytest.fixture
+    def subject(self) -> ConformanceSubject:  # pragma: no cover - provided by the subclass
+        raise pytest.UsageError("define a `subject` fixture returning a ConformanceSubject")
+
+    def test_declares_what_it_can_do(self, subject: ConformanceSubject) -> None:
+        channel = subject.channel
+        assert channel.code and channel.code == channel.code.strip()
+        assert channel.pay_methods, "a channel supports at least one pay method"
+        assert channel.currencies, "a channel supports at least one currency"
+        assert {"payment", "query"} <= channel.ports, "paying needs the payment and query ports"
+
+    async def test_success_maps_to_succeeded(self, subject: ConformanceSubject) -> None:
+        assert subject.channel.payment is not None and subject.channel.query is not None
+        request = subject.request("success")
+        result = await subject.channel.payment.submit(request)
+        if result.status not in FINAL:
+            result = await self._resolve(subject, request, result.channel_ref)
+        assert result.status is ChannelStatus.SUCCEEDED
+
+    async def test_failure_maps_to_failed_with_a_code(self, subject: ConformanceSubject) -> None:
+        assert subject.channel.payment is not None
+        request = subject.request("failure")
+        result = await subject.channel.payment.submit(request)
+        if result.status not in FINAL:
+            result = await self._resolve(subject, request, result.channel_ref)
+        assert result.status is ChannelStatus.FAILED
+        assert result.code, "a failure says why, with a code"
+
+    async def test_resubmit_is_idempotent(self, subject: ConformanceSubject) -> None:
+        assert subject.channel.payment is not None
+        request = subject.request("success")
+        first = await subject.channel.payment.submit(request)
+        again = await subject.channel.payment.submit(request)
+        assert again.status in (first.status, ChannelStatus.SUCCEEDED, ChannelStatus.PROCESSING)
+        final_first = await self._resolve(subject, request, first.channel_ref)
+        final_again = await self._resolve(subject, request, again.channel_ref)
+        assert final_first.status is final_again.status is ChannelStatus.SUCCEEDED
+        assert final_first.channel_ref == final_again.channel_ref, "one payment, one channel reference"
+
+    async def test_unknown_outcome_is_resolved_by_query(self, subject: ConformanceSubject) -> None:
+        assert subject.channel.payment is not None
+        request = subject.request("unknown")
+        result = await subject.channel.payment.submit(request)
+        assert result.status in (ChannelStatus.UNKNOWN, ChannelStatus.PROCESSING)
+        resolved = await self._resolve(subject, request, result.channel_ref)
+        assert resolved.status in FINAL
+
+    async def test_query_of_an_unsent_payment_is_never_success(self, subject: ConformanceSubject) -> None:
+        assert subject.channel.query is not None
+        request = subject.request("success")
+        result = await subject.channel.query.query(request, None)
+        assert result.status is not ChannelStatus.SUCCEEDED
+
+    async def test_genuine_notification_is_verified(self, subject: ConformanceSubject) -> None:
+        if subject.notification is None or subject.channel.notification is None:
+            pytest.skip(f"channel {subject.channel.code} sends no callbacks")
+        assert subject.channel.payment is not None
+        request = subject.request("success")
+        await subject.channel.payment.submit(request)
+        headers, body = await subject.notification(request, ChannelStatus.SUCCEEDED)
+        notice = await subject.channel.notification.verify_notification(headers, body)
+        assert isinstance(notice, ChannelNotification)
+        assert notice.payment_id == request.payment_id
+        assert notice.result.status is ChannelStatus.SUCCEEDED
+
+    async def test_forged_notification_is_rejected(self, subject: ConformanceSubject) -> None:
+        if subject.notification is None or subject.channel.notification is None:
+            pytest.skip(f"channel {subject.channel.code} sends no callbacks")
+        request = subject.request("success")
+        headers, body = await subject.notification(request, ChannelStatus.SUCCEEDED)
+        tampered = body.replace(b"succeeded", b"failed") if b"succeeded" in body else body + b" "
+        with pytest.raises(NotificationRejected):
+            await subject.channel.notification.verify_notification(headers, tampered)
+        with pytest.raises(NotificationRejected):
+            await subject.channel.notification.verify_notification({}, body)
+
+    async def _resolve(self, subject: ConformanceSubject, request: PaymentRequest, ref: str | None):  # type: ignore[no-untyped-def]
+        assert subject.channel.query is not None
+        result = await subject.channel.query.query(request, ref)
+        for _ in range(subject.max_queries - 1):
+            if result.status in FINAL:
+                break
+            result = await subject.channel.query.query(request, ref)
+        return result
