@@ -1,0 +1,141 @@
+"""Signed webhooks from the transactional outbox: delivery, retries, dead letters, replay, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from dependency_injector import providers
+
+from conftest import APP_ID, APP_SECRET, SignedClient, make_settings
+from gateway.auth import sign
+
+
+class Receiver:
+    """A caller app's webhook endpoint on 127.0.0.1 that checks every signature."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.fail_with: int | None = None
+        self.arrived = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = sign(APP_SECRET, "POST", request.path_qs, request.headers["X-Timestamp"],
+                        request.headers["X-Nonce"], body)
+        assert request.headers["X-Signature"] == expected
+        assert request.headers["X-App-Id"] == APP_ID
+        assert hashlib.sha256(body).hexdigest()
+        if self.fail_with:
+            return web.Response(status=self.fail_with)
+        event = json.loads(body)
+        assert event["event_id"] == request.headers["X-Event-Id"]
+        self.events.append(event)
+        self.arrived.set()
+        return web.Response(text="ok")
+
+
+@pytest.fixture
+async def receiver(aiohttp_server: Any) -> AsyncIterator[tuple[Receiver, str]]:
+    r = Receiver()
+    app = web.Application()
+    app.router.add_post("/hooks/paygate", r.handle)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    yield r, str(server.make_url("/hooks/paygate?src=paygate"))
+
+
+def notify_settings(database_url: str, url: str, **workers: Any) -> Any:
+    return make_settings(
+        database_url,
+        apps={APP_ID: {"secret": APP_SECRET, "notify_url": url},
+              "other": {"secret": "other-secret-0123456789"}},
+        notify={"retry_schedule_seconds": [0, 0], "poll_interval_seconds": 0.05},
+        workers={"enabled": False, **workers},
+    )
+
+
+async def build_api(aiohttp_client: Any, settings: Any) -> SignedClient:
+    from gateway.app import create_app
+    from gateway.container import Container
+
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    return SignedClient(await aiohttp_client(create_app(container)))
+
+
+def deliverer_of(api: SignedClient, session: aiohttp.ClientSession) -> Any:
+    from gateway.keys import CONTAINER
+    from gateway.workers import OutboxDeliverer
+
+    c = api.client.app[CONTAINER]
+    return OutboxDeliverer(c.engine(), c.settings(), c.metrics(), lambda: session)
+
+
+async def paid(api: SignedClient) -> dict[str, Any]:
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "10.00")
+    status, payment = await api.pay(out_request_no="notify-me", amount="2.50", payer_account=alice,
+                                    payee_account=bob)
+    assert status == 201
+    return dict(payment)
+
+
+async def test_final_result_is_delivered_as_a_signed_webhook(aiohttp_client: Any, database_url: str,
+                                                             receiver: tuple[Receiver, str]) -> None:
+    r, url = receiver
+    api = await build_api(aiohttp_client, notify_settings(database_url, url))
+    payment = await paid(api)
+    async with aiohttp.ClientSession() as session:
+        assert await deliverer_of(api, session).run_once() == 1
+        assert await deliverer_of(api, session).run_once() == 0, "delivered once, not again"
+    [event] = r.events
+    assert event["event_type"] == "payment.succeeded"
+    assert event["payment"]["id"] == payment["id"] and event["payment"]["out_request_no"] == "notify-me"
+    _, delivered = await api.get("/ops/notifications?status=delivered")
+    assert [n["subject_id"] for n in delivered["notifications"]] == [payment["id"]]
+
+
+async def test_failing_endpoint_is_retried_then_parked_and_replayed(aiohttp_client: Any, database_url: str,
+                                                                    receiver: tuple[Receiver, str]) -> None:
+    r, url = receiver
+    r.fail_with = 503
+    api = await build_api(aiohttp_client, notify_settings(database_url, url))
+    await paid(api)
+    async with aiohttp.ClientSession() as session:
+        deliverer = deliverer_of(api, session)
+        for _ in range(3):  # the first try plus the two retries of the schedule
+            assert await deliverer.run_once() == 1
+        assert await deliverer.run_once() == 0
+        _, dead = await api.get("/ops/notifications?status=dead")
+        [item] = dead["notifications"]
+        assert item["attempts"] == 3 and item["last_error"] == "HTTP 503"
+        r.fail_with = None
+        status, replayed = await api.post(f"/ops/notifications/{item['id']}/replay")
+        assert status == 202 and replayed["status"] == "pending"
+        assert await deliverer.run_once() == 1
+    assert len(r.events) == 1 and r.events[0]["event_id"] == item["id"]
+
+
+async def test_pending_notification_survives_a_restart(aiohttp_client: Any, database_url: str,
+                                                       receiver: tuple[Receiver, str]) -> None:
+    r, url = receiver
+    first = await build_api(aiohttp_client, notify_settings(database_url, url))
+    payment = await paid(first)
+    await first.client.close()  # the gateway stops before any delivery
+    # a new gateway process on the same database, with its workers running
+    second = await build_api(aiohttp_client, notify_settings(database_url, url, enabled=True,
+                                                             poll_interval_seconds=0.05))
+    await asyncio.wait_for(r.arrived.wait(), timeout=10)
+    assert [e["payment"]["id"] for e in r.events] == [payment["id"]]
+    await second.client.close()
+
+
+async def test_unknown_notification_cannot_be_replayed(api: SignedClient) -> None:
+    status, body = await api.post("/ops/notifications/evt_missing/replay")
+    assert status == 404 and body["error"]["code"] == "NOTIFICATION_NOT_FOUND"
