@@ -31,6 +31,11 @@ PG_ADMIN_URL = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
 
 DATABASES = ["sqlite"] + (["postgresql"] if PG_ADMIN_URL else [])
 
+# Hermetic settings: nothing from the developer's ./paygate.toml or PAYGATE_* environment.
+for _name in [n for n in os.environ if n.startswith("PAYGATE_") and n != "PAYGATE_TEST_POSTGRES_URL"]:
+    del os.environ[_name]
+os.environ["PAYGATE_CONFIG"] = str(Path(__file__).with_name("paygate.test.toml"))
+
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -1,0 +1,94 @@
+"""The rooms of DESIGN.md and what each may import; every hook is documented."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+from ports import hookspecs
+
+ROOT = Path(__file__).parents[2]
+THIRD_PARTY_OK_IN_CORE = {"pydantic"}
+FRAMEWORKS = {"aiohttp", "sqlalchemy", "alembic", "pluggy", "dependency_injector", "structlog",
+              "prometheus_client"}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def files(room: str) -> list[Path]:
+    return sorted((ROOT / room).rglob("*.py"))
+
+
+def top(name: str) -> str:
+    return name.split(".")[0]
+
+
+@pytest.mark.parametrize("path", files("core"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_imports_no_framework_and_no_outer_room(path: Path) -> None:
+    allowed_rooms = {"core"} | ({"ports"} if "usecases" in path.parts else set())
+    for name in imports_of(path):
+        assert top(name) not in FRAMEWORKS, f"{path} imports {name}"
+        assert top(name) not in {"gateway", "plugins", "ports"} - allowed_rooms, f"{path} imports {name}"
+
+
+@pytest.mark.parametrize("path", files("ports"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_ports_import_only_core(path: Path) -> None:
+    for name in imports_of(path):
+        assert top(name) not in {"gateway", "plugins", "aiohttp", "sqlalchemy"}, f"{path} imports {name}"
+
+
+@pytest.mark.parametrize("path", files("plugins"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_plugins_import_neither_gateway_nor_each_other(path: Path) -> None:
+    package = path.relative_to(ROOT / "plugins").parts[0]
+    libraries = {p.name for p in (ROOT / "plugins").iterdir()
+                 if p.is_dir() and p.name not in _channel_plugins()}
+    for name in imports_of(path):
+        assert top(name) != "gateway", f"{path} imports {name}"
+        if top(name) == "plugins" and name.count(".") >= 1:
+            target = name.split(".")[1]
+            assert target == package or target in libraries, f"{path} imports another plugin: {name}"
+
+
+def _channel_plugins() -> set[str]:
+    """Plugins are packages registered as entry points; libraries under plugins/ are not."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    eps = project["entry-points"]["paygate.channels"]
+    return {target.split(".")[1] for target in eps.values()}
+
+
+def test_a_room_importing_what_it_may_not_is_caught(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import sqlalchemy\nfrom gateway.app import create_app\n")
+    assert {"sqlalchemy", "gateway.app"} <= imports_of(bad)
+
+
+def test_every_hookspec_is_documented() -> None:
+    specs = [obj for name, obj in vars(hookspecs).items()
+             if inspect.isfunction(obj) and hasattr(obj, "paygate_spec")]
+    assert specs, "no hook specifications found"
+    for spec in specs:
+        assert spec.__doc__ and len(spec.__doc__.strip()) > 40, f"hook {spec.__name__} is undocumented"
+
+
+def test_every_module_opens_with_a_docstring() -> None:
+    for room in ("core", "ports", "plugins", "gateway"):
+        for path in files(room):
+            if path.name == "__init__.py" and not path.read_text().strip():
+                continue
+            if "versions" in path.parts:
+                continue
+            assert ast.get_docstring(ast.parse(path.read_text())), f"{path} has no module docstring"
