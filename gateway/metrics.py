@@ -12,8 +12,6 @@ class Metrics:
                                 ["method", "route", "status"], registry=self.registry)
         self.latency = Histogram("paygate_http_request_seconds", "HTTP request latency",
                                  ["method", "route"], registry=self.registry)
-        self.payments = Counter("paygate_payments_total", "Payments reaching a status",
-                                ["channel", "status"], registry=self.registry)
         self.notifications = Counter("paygate_notifications_total", "Webhook delivery attempts",
                                      ["result"], registry=self.registry)
         self.escalated = Gauge("paygate_payments_escalated", "Payments whose outcome stays unknown "

@@ -26,16 +26,27 @@ class Route:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    container = request.app[CONTAINER]
     import sqlalchemy as sa
 
+    container = request.app[CONTAINER]
     async with container.engine().connect() as conn:
         await conn.execute(sa.text("SELECT 1"))
     return web.json_response({"status": "ok", "channels": sorted(container.channels())})
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[CONTAINER].metrics().registry
+    import sqlalchemy as sa
+
+    from gateway.storage import tables as t
+
+    container = request.app[CONTAINER]
+    m = container.metrics()
+    async with container.engine().connect() as conn:
+        m.escalated.set((await conn.execute(sa.select(sa.func.count()).select_from(t.payments).where(
+            t.payments.c.escalated, t.payments.c.status.in_(("processing", "unknown"))))).scalar_one())
+        m.outbox_dead.set((await conn.execute(sa.select(sa.func.count()).select_from(t.outbox).where(
+            t.outbox.c.status == "dead"))).scalar_one())
+    registry = m.registry
     return web.Response(body=generate_latest(registry),
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
 

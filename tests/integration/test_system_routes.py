@@ -19,6 +19,7 @@ async def test_metrics_count_requests_in_prometheus_format(api: SignedClient) ->
     text = await response.text()
     assert response.status == 200 and response.content_type == "text/plain"
     assert 'paygate_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert "paygate_payments_escalated 0.0" in text and "paygate_outbox_dead 0.0" in text
 
 
 async def test_openapi_describes_every_route(api: SignedClient) -> None:
