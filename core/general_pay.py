@@ -54,17 +54,35 @@ TRADE_SETTLEMENT_ORDER = 1
 FEE_SETTLEMENT_ORDER = 2
 
 # Every code plan_general_pay can raise (besides UNSUPPORTED_CURRENCY from core.money).
-ERROR_CODES: frozenset[str] = frozenset({
-    "INVALID_AMOUNT", "CURRENCY_MISMATCH", "PAYER_PAYEE_SAME", "FEE_TERMS_INCOMPLETE",
-    "ACCOUNT_NOT_FOUND", "ACCOUNT_NOT_NORMAL", "ACCOUNT_CURRENCY_MISMATCH",
-    "FEE_EXCEEDS_AMOUNT", "FEE_SETTLEMENT_CONFLICT",
-    "FEE_ACCOUNT_NOT_FOUND", "FEE_ACCOUNT_NOT_CUSTOMER", "FEE_ACCOUNT_IS_PARTY",
-    "BUYER_FEE_ACCOUNT_NOT_FOUND", "BUYER_FEE_ACCOUNT_NOT_CUSTOMER", "BUYER_FEE_ACCOUNT_IS_PARTY",
-    "SOLUTION_ACCOUNT_INVALID", "UPPER_MERCHANT_WITHOUT_FEE", "UPPER_MERCHANT_COUNT_INVALID",
-    "UPPER_MERCHANT_LEVELS_INVALID", "UPPER_MERCHANT_DUPLICATE", "UPPER_MERCHANT_FEE_PLUS_INVALID",
-    "UPPER_MERCHANT_FEE_EXCEEDS", "FEE_SOLUTION_MERCHANT_UNKNOWN", "FEE_SOLUTION_MERCHANT_MISSING",
-    "PROFIT_SHARE_EXCEEDS",
-})
+ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "INVALID_AMOUNT",
+        "CURRENCY_MISMATCH",
+        "PAYER_PAYEE_SAME",
+        "FEE_TERMS_INCOMPLETE",
+        "ACCOUNT_NOT_FOUND",
+        "ACCOUNT_NOT_NORMAL",
+        "ACCOUNT_CURRENCY_MISMATCH",
+        "FEE_EXCEEDS_AMOUNT",
+        "FEE_SETTLEMENT_CONFLICT",
+        "FEE_ACCOUNT_NOT_FOUND",
+        "FEE_ACCOUNT_NOT_CUSTOMER",
+        "FEE_ACCOUNT_IS_PARTY",
+        "BUYER_FEE_ACCOUNT_NOT_FOUND",
+        "BUYER_FEE_ACCOUNT_NOT_CUSTOMER",
+        "BUYER_FEE_ACCOUNT_IS_PARTY",
+        "SOLUTION_ACCOUNT_INVALID",
+        "UPPER_MERCHANT_WITHOUT_FEE",
+        "UPPER_MERCHANT_COUNT_INVALID",
+        "UPPER_MERCHANT_LEVELS_INVALID",
+        "UPPER_MERCHANT_DUPLICATE",
+        "UPPER_MERCHANT_FEE_PLUS_INVALID",
+        "UPPER_MERCHANT_FEE_EXCEEDS",
+        "FEE_SOLUTION_MERCHANT_UNKNOWN",
+        "FEE_SOLUTION_MERCHANT_MISSING",
+        "PROFIT_SHARE_EXCEEDS",
+    }
+)
 
 
 class SettlementType(enum.StrEnum):
@@ -199,14 +217,21 @@ def plan_general_pay(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView]
     realtime = cmd.settlement_type is SettlementType.REALTIME
     trade_sub = SubAccount.AVAILABLE if realtime else SubAccount.PENDING
     now: list[Posting] = [
-        *transfer(buyer, seller, cmd.cash_amount, FlowKind.TRANSFER, target_sub=trade_sub,
-                  memo="trade"),
+        *transfer(
+            buyer, seller, cmd.cash_amount, FlowKind.TRANSFER, target_sub=trade_sub, memo="trade"
+        ),
     ]
     share_postings = [
         leg
         for share in cmd.profit_shares
-        for leg in transfer(seller, share.account_id, share.amount, FlowKind.PROFIT_SHARE,
-                            source_sub=trade_sub, memo="profit share")
+        for leg in transfer(
+            seller,
+            share.account_id,
+            share.amount,
+            FlowKind.PROFIT_SHARE,
+            source_sub=trade_sub,
+            memo="profit share",
+        )
     ]
     fee_postings = [
         leg
@@ -220,8 +245,14 @@ def plan_general_pay(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView]
         settled = cmd.cash_amount - shares
         trade_legs = list(share_postings)
         if settled.minor:
-            trade_legs[:0] = transfer(seller, seller, settled, FlowKind.SETTLEMENT,
-                                      source_sub=SubAccount.PENDING, memo="trade settlement")
+            trade_legs[:0] = transfer(
+                seller,
+                seller,
+                settled,
+                FlowKind.SETTLEMENT,
+                source_sub=SubAccount.PENDING,
+                memo="trade settlement",
+            )
         deferred.append(_deferred(SettlementKind.TRADE, TRADE_SETTLEMENT_ORDER, trade_legs))
     if fee_postings:
         if fee is not None and fee.settlement is SettlementType.REALTIME:
@@ -229,8 +260,15 @@ def plan_general_pay(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView]
         else:
             deferred.append(_deferred(SettlementKind.FEE, FEE_SETTLEMENT_ORDER, fee_postings))
     if cmd.buyer_fee is not None:
-        now.extend(transfer(buyer, cmd.buyer_fee.account_id, cmd.buyer_fee.amount,
-                            FlowKind.BUYER_FEE, memo="buyer fee"))
+        now.extend(
+            transfer(
+                buyer,
+                cmd.buyer_fee.account_id,
+                cmd.buyer_fee.amount,
+                FlowKind.BUYER_FEE,
+                memo="buyer fee",
+            )
+        )
     check_balanced(now)
     fee_amount = fee.amount if fee is not None else Money.zero(currency)
     return GeneralPayPlan(
@@ -256,6 +294,7 @@ def _total(amounts: Iterable[Money], currency: str) -> Money:
 
 # -- amounts -------------------------------------------------------------------------------------
 
+
 def _amounts(cmd: GeneralPayCommand) -> Iterator[tuple[str, Money, bool]]:
     """Every amount of the command as (field, money, zero allowed)."""
     yield "cash_amount", cmd.cash_amount, False
@@ -280,35 +319,46 @@ def _check_amounts(cmd: GeneralPayCommand) -> str:
         if money.currency != currency:
             raise InvalidArgument(
                 f"{field} is in {money.currency}; give every amount in the payment's {currency}",
-                field=field, code="CURRENCY_MISMATCH",
+                field=field,
+                code="CURRENCY_MISMATCH",
             )
     for field, money, zero_allowed in amounts:
         if money.minor < 0 or (money.minor == 0 and not zero_allowed):
             bound = "zero or more" if zero_allowed else "greater than zero"
-            raise InvalidArgument(f"{field} is {money}; it must be {bound}",
-                                  field=field, code="INVALID_AMOUNT")
+            raise InvalidArgument(
+                f"{field} is {money}; it must be {bound}", field=field, code="INVALID_AMOUNT"
+            )
     return currency
 
 
 # -- accounts ------------------------------------------------------------------------------------
 
-def _check_parties(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView],
-                   currency: str) -> None:
+
+def _check_parties(
+    cmd: GeneralPayCommand, accounts: Mapping[str, AccountView], currency: str
+) -> None:
     if cmd.buyer_account_id == cmd.seller_account_id:
-        raise InvalidArgument("buyer and seller are the same account; name two different ones",
-                              field="seller_account_id", code="PAYER_PAYEE_SAME")
-    for field, account_id in (("buyer_account_id", cmd.buyer_account_id),
-                              ("seller_account_id", cmd.seller_account_id)):
+        raise InvalidArgument(
+            "buyer and seller are the same account; name two different ones",
+            field="seller_account_id",
+            code="PAYER_PAYEE_SAME",
+        )
+    for field, account_id in (
+        ("buyer_account_id", cmd.buyer_account_id),
+        ("seller_account_id", cmd.seller_account_id),
+    ):
         account = accounts.get(account_id)
         if account is None:
             raise BusinessRuleViolation(
                 f"account {account_id} does not exist; name an existing account",
-                field=field, code="ACCOUNT_NOT_FOUND",
+                field=field,
+                code="ACCOUNT_NOT_FOUND",
             )
         if account.status is not AccountStatus.NORMAL:
             raise BusinessRuleViolation(
                 f"account {account_id} is {account.status}; only a normal account can trade",
-                field=field, code="ACCOUNT_NOT_NORMAL",
+                field=field,
+                code="ACCOUNT_NOT_NORMAL",
             )
         _check_account_currency(account, currency, field)
 
@@ -317,72 +367,114 @@ def _check_account_currency(account: AccountView, currency: str, field: str) -> 
     if account.currency != currency:
         raise BusinessRuleViolation(
             f"account {account.id} holds {account.currency}, not the payment's {currency}",
-            field=field, code="ACCOUNT_CURRENCY_MISMATCH",
+            field=field,
+            code="ACCOUNT_CURRENCY_MISMATCH",
         )
 
 
-def _check_receiving_account(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView],
-                             account_id: str, currency: str, *, field: str, prefix: str,
-                             label: str) -> None:
+def _check_receiving_account(
+    cmd: GeneralPayCommand,
+    accounts: Mapping[str, AccountView],
+    account_id: str,
+    currency: str,
+    *,
+    field: str,
+    prefix: str,
+    label: str,
+) -> None:
     """Seed rules for the fee and buyer-fee accounts: exist, are C accounts, are no party."""
     account = accounts.get(account_id)
     if account is None:
-        raise BusinessRuleViolation(f"{label} {account_id} does not exist; name an existing one",
-                                    field=field, code=f"{prefix}_NOT_FOUND")
+        raise BusinessRuleViolation(
+            f"{label} {account_id} does not exist; name an existing one",
+            field=field,
+            code=f"{prefix}_NOT_FOUND",
+        )
     if account.kind is not AccountKind.CUSTOMER:
         raise BusinessRuleViolation(
             f"{label} {account_id} is a {account.kind} account; finance requires a C account",
-            field=field, code=f"{prefix}_NOT_CUSTOMER",
+            field=field,
+            code=f"{prefix}_NOT_CUSTOMER",
         )
     if account_id in (cmd.buyer_account_id, cmd.seller_account_id):
         raise BusinessRuleViolation(
             f"{label} {account_id} is the buyer or the seller; name a third account",
-            field=field, code=f"{prefix}_IS_PARTY",
+            field=field,
+            code=f"{prefix}_IS_PARTY",
         )
     _check_account_currency(account, currency, field)
 
 
-def _resolve_fee(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView],
-                 currency: str) -> _Fee | None:
+def _resolve_fee(
+    cmd: GeneralPayCommand, accounts: Mapping[str, AccountView], currency: str
+) -> _Fee | None:
     terms = cmd.fee
     if terms is None:
         return None
-    given = [terms.fee_type is not None, terms.fee_settlement_type is not None,
-             terms.pay_mode is not None]
+    given = [
+        terms.fee_type is not None,
+        terms.fee_settlement_type is not None,
+        terms.pay_mode is not None,
+    ]
     if any(given) and not all(given):
         raise InvalidArgument(
             "fee.fee_type, fee.fee_settlement_type and fee.pay_mode go together: give all three "
-            "or none", field="fee", code="FEE_TERMS_INCOMPLETE",
+            "or none",
+            field="fee",
+            code="FEE_TERMS_INCOMPLETE",
         )
     if cmd.cash_amount < terms.fee_amount:
         raise BusinessRuleViolation(
             f"fee {terms.fee_amount} exceeds the cash amount {cmd.cash_amount}; lower the fee",
-            field="fee.fee_amount", code="FEE_EXCEEDS_AMOUNT",
+            field="fee.fee_amount",
+            code="FEE_EXCEEDS_AMOUNT",
         )
-    fee = _Fee(terms.fee_amount, terms.fee_account_id, terms.fee_type or FeeType.DEDUCTED,
-               terms.fee_settlement_type or cmd.settlement_type)
+    fee = _Fee(
+        terms.fee_amount,
+        terms.fee_account_id,
+        terms.fee_type or FeeType.DEDUCTED,
+        terms.fee_settlement_type or cmd.settlement_type,
+    )
     if fee.settlement is SettlementType.REALTIME:
         if fee.fee_type is FeeType.COLLECT_LATER:
             raise BusinessRuleViolation(
                 "a fee collected later cannot be settled in real time; settle it asynchronously "
-                "or deduct it", field="fee.fee_settlement_type", code="FEE_SETTLEMENT_CONFLICT",
+                "or deduct it",
+                field="fee.fee_settlement_type",
+                code="FEE_SETTLEMENT_CONFLICT",
             )
         if cmd.settlement_type is SettlementType.ASYNC:
             raise BusinessRuleViolation(
                 "an asynchronous trade needs an asynchronous fee settlement: the trade must settle "
-                "before its fee", field="fee.fee_settlement_type", code="FEE_SETTLEMENT_CONFLICT",
+                "before its fee",
+                field="fee.fee_settlement_type",
+                code="FEE_SETTLEMENT_CONFLICT",
             )
-    _check_receiving_account(cmd, accounts, fee.account_id, currency, field="fee.fee_account_id",
-                             prefix="FEE_ACCOUNT", label="fee account")
+    _check_receiving_account(
+        cmd,
+        accounts,
+        fee.account_id,
+        currency,
+        field="fee.fee_account_id",
+        prefix="FEE_ACCOUNT",
+        label="fee account",
+    )
     return fee
 
 
-def _check_buyer_fee(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView],
-                     currency: str) -> None:
+def _check_buyer_fee(
+    cmd: GeneralPayCommand, accounts: Mapping[str, AccountView], currency: str
+) -> None:
     if cmd.buyer_fee is not None:
-        _check_receiving_account(cmd, accounts, cmd.buyer_fee.account_id, currency,
-                                 field="buyer_fee.account_id", prefix="BUYER_FEE_ACCOUNT",
-                                 label="buyer fee account")
+        _check_receiving_account(
+            cmd,
+            accounts,
+            cmd.buyer_fee.account_id,
+            currency,
+            field="buyer_fee.account_id",
+            prefix="BUYER_FEE_ACCOUNT",
+            label="buyer fee account",
+        )
 
 
 def _solution_accounts(cmd: GeneralPayCommand) -> Iterator[tuple[str, str]]:
@@ -392,8 +484,9 @@ def _solution_accounts(cmd: GeneralPayCommand) -> Iterator[tuple[str, str]]:
         yield f"profit_shares[{i}].account_id", share.account_id
 
 
-def _check_solution_accounts(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView],
-                             currency: str, fee: _Fee | None) -> None:
+def _check_solution_accounts(
+    cmd: GeneralPayCommand, accounts: Mapping[str, AccountView], currency: str, fee: _Fee | None
+) -> None:
     """Accounts named by the fee and profit-sharing solutions: exist, normal, no party."""
     parties = (cmd.buyer_account_id, cmd.seller_account_id)
     for field, account_id in _solution_accounts(cmd):
@@ -407,18 +500,23 @@ def _check_solution_accounts(cmd: GeneralPayCommand, accounts: Mapping[str, Acco
         else:
             _check_account_currency(account, currency, field)
             continue
-        raise BusinessRuleViolation(f"solution account {account_id} {problem}; name another",
-                                    field=field, code="SOLUTION_ACCOUNT_INVALID")
+        raise BusinessRuleViolation(
+            f"solution account {account_id} {problem}; name another",
+            field=field,
+            code="SOLUTION_ACCOUNT_INVALID",
+        )
     for i, merchant in enumerate(cmd.upper_merchants):
         # The wallet passing the fee to itself would hide which hop kept what.
         if fee is not None and merchant.account_id == fee.account_id:
             raise BusinessRuleViolation(
                 f"upper merchant {merchant.account_id} is the fee account; name another",
-                field=f"upper_merchants[{i}].account_id", code="SOLUTION_ACCOUNT_INVALID",
+                field=f"upper_merchants[{i}].account_id",
+                code="SOLUTION_ACCOUNT_INVALID",
             )
 
 
 # -- fee chain -----------------------------------------------------------------------------------
+
 
 def _check_merchant_shape(cmd: GeneralPayCommand) -> None:
     merchants = cmd.upper_merchants
@@ -426,37 +524,46 @@ def _check_merchant_shape(cmd: GeneralPayCommand) -> None:
         raise InvalidArgument(
             f"{len(merchants)} upper merchants and {len(cmd.fee_solution)} fee solution accounts; "
             f"give at most {MAX_UPPER_MERCHANTS} merchants and name each once in fee_solution",
-            field="upper_merchants", code="UPPER_MERCHANT_COUNT_INVALID",
+            field="upper_merchants",
+            code="UPPER_MERCHANT_COUNT_INVALID",
         )
     if merchants and cmd.fee is None:
-        raise InvalidArgument("upper merchants share a fee; give fee terms or no upper merchants",
-                              field="upper_merchants", code="UPPER_MERCHANT_WITHOUT_FEE")
+        raise InvalidArgument(
+            "upper merchants share a fee; give fee terms or no upper merchants",
+            field="upper_merchants",
+            code="UPPER_MERCHANT_WITHOUT_FEE",
+        )
     ids = [m.account_id for m in merchants]
     if len(set(ids)) != len(ids):
-        raise InvalidArgument("an account is named at two merchant levels; name each once",
-                              field="upper_merchants", code="UPPER_MERCHANT_DUPLICATE")
+        raise InvalidArgument(
+            "an account is named at two merchant levels; name each once",
+            field="upper_merchants",
+            code="UPPER_MERCHANT_DUPLICATE",
+        )
     levels = tuple(sorted(int(m.level) for m in merchants))
     if levels not in _VALID_LEVELS[len(merchants)]:
         raise InvalidArgument(
             f"merchant levels {levels}; two levels need one middle (1) and one top (2) merchant",
-            field="upper_merchants", code="UPPER_MERCHANT_LEVELS_INVALID",
+            field="upper_merchants",
+            code="UPPER_MERCHANT_LEVELS_INVALID",
         )
     for i, account_id in enumerate(cmd.fee_solution):
         if account_id not in ids:
             raise InvalidArgument(
                 f"fee solution account {account_id} is none of the upper merchants; name theirs",
-                field=f"fee_solution[{i}]", code="FEE_SOLUTION_MERCHANT_UNKNOWN",
+                field=f"fee_solution[{i}]",
+                code="FEE_SOLUTION_MERCHANT_UNKNOWN",
             )
     for i, account_id in enumerate(ids):
         if account_id not in cmd.fee_solution:
             raise InvalidArgument(
                 f"upper merchant {account_id} is missing from the fee solution; name it there",
-                field=f"upper_merchants[{i}].account_id", code="FEE_SOLUTION_MERCHANT_MISSING",
+                field=f"upper_merchants[{i}].account_id",
+                code="FEE_SOLUTION_MERCHANT_MISSING",
             )
 
 
-def _fee_hops(cmd: GeneralPayCommand, fee: _Fee | None,
-              currency: str) -> tuple[list[_Hop], Money]:
+def _fee_hops(cmd: GeneralPayCommand, fee: _Fee | None, currency: str) -> tuple[list[_Hop], Money]:
     """The fee's path up the agent chain to the wallet, and what the wallet receives."""
     _check_merchant_shape(cmd)
     if fee is None:
@@ -476,8 +583,11 @@ def _fee_hops(cmd: GeneralPayCommand, fee: _Fee | None,
         _require_fee_plus(i, top, middle.fee_amount, "what the middle merchant passes up")
         _require_within(j, middle, fee.amount, "the fee")
         _require_within(i, top, middle.fee_amount, "the middle merchant's fee_amount")
-        chain = [(middle.account_id, fee.amount), (top.account_id, middle.fee_amount),
-                 (wallet, top.fee_amount)]
+        chain = [
+            (middle.account_id, fee.amount),
+            (top.account_id, middle.fee_amount),
+            (wallet, top.fee_amount),
+        ]
     hops: list[_Hop] = []
     source = seller
     for n, (target, amount) in enumerate(chain):
@@ -493,7 +603,8 @@ def _require_fee_plus(i: int, merchant: UpperMerchant, expected: Money, what: st
         raise BusinessRuleViolation(
             f"top merchant fee_plus_amount is {merchant.fee_plus_amount}; it must equal {what} "
             f"({expected})",
-            field=f"upper_merchants[{i}].fee_plus_amount", code="UPPER_MERCHANT_FEE_PLUS_INVALID",
+            field=f"upper_merchants[{i}].fee_plus_amount",
+            code="UPPER_MERCHANT_FEE_PLUS_INVALID",
         )
 
 
@@ -502,11 +613,13 @@ def _require_within(i: int, merchant: UpperMerchant, received: Money, what: str)
         raise BusinessRuleViolation(
             f"upper merchant {merchant.account_id} passes on {merchant.fee_amount}, more than "
             f"{what} it receives ({received}); lower its fee_amount",
-            field=f"upper_merchants[{i}].fee_amount", code="UPPER_MERCHANT_FEE_EXCEEDS",
+            field=f"upper_merchants[{i}].fee_amount",
+            code="UPPER_MERCHANT_FEE_EXCEEDS",
         )
 
 
 # -- profit sharing ------------------------------------------------------------------------------
+
 
 def _check_profit_shares(cmd: GeneralPayCommand, fee: _Fee | None, shares: Money) -> None:
     received = cmd.cash_amount
@@ -515,5 +628,7 @@ def _check_profit_shares(cmd: GeneralPayCommand, fee: _Fee | None, shares: Money
     if received < shares:
         raise BusinessRuleViolation(
             f"profit shares total {shares}, more than the seller receives ({received}); "
-            f"lower the shares", field="profit_shares", code="PROFIT_SHARE_EXCEEDS",
+            f"lower the shares",
+            field="profit_shares",
+            code="PROFIT_SHARE_EXCEEDS",
         )

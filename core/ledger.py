@@ -82,11 +82,17 @@ def check_balanced(postings: Sequence[Posting]) -> None:
         totals[posting.amount.currency] += posting.amount.minor
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:
-        raise InvalidArgument(f"ledger transaction does not balance: {unbalanced}", code="UNBALANCED")
+        raise InvalidArgument(
+            f"ledger transaction does not balance: {unbalanced}", code="UNBALANCED"
+        )
 
 
 def transfer(
-    source: str, target: str, amount: Money, kind: FlowKind, *,
+    source: str,
+    target: str,
+    amount: Money,
+    kind: FlowKind,
+    *,
     source_sub: SubAccount = SubAccount.AVAILABLE,
     target_sub: SubAccount = SubAccount.AVAILABLE,
     memo: str = "",

@@ -41,12 +41,12 @@ def parse_amount(
     exponent = CURRENCY_EXPONENTS[check_currency(currency)]
     if not isinstance(raw, str):
         raise InvalidArgument(
-            f"{field} must be a decimal string such as \"12.34\"", field=field, code="INVALID_AMOUNT"
+            f'{field} must be a decimal string such as "12.34"', field=field, code="INVALID_AMOUNT"
         )
     match = _AMOUNT_RE.match(raw)
     if match is None:
         raise InvalidArgument(
-            f"{field} {raw!r} is not a non-negative decimal string such as \"12.34\"",
+            f'{field} {raw!r} is not a non-negative decimal string such as "12.34"',
             field=field,
             code="INVALID_AMOUNT",
         )
@@ -62,7 +62,9 @@ def parse_amount(
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
         raise InvalidArgument(f"{field} {raw!r} is not a number", field=field) from exc
     if value == 0 and not allow_zero:
-        raise InvalidArgument(f"{field} must be greater than zero", field=field, code="INVALID_AMOUNT")
+        raise InvalidArgument(
+            f"{field} must be greater than zero", field=field, code="INVALID_AMOUNT"
+        )
     return quantize(value, currency)
 
 
@@ -76,7 +78,9 @@ def to_minor(value: Decimal, currency: str) -> int:
     exponent = CURRENCY_EXPONENTS[currency]
     minor = value.scaleb(exponent)
     if minor != minor.to_integral_value():
-        raise InvalidArgument(f"amount {value} is finer than {currency} allows", code="INVALID_AMOUNT")
+        raise InvalidArgument(
+            f"amount {value} is finer than {currency} allows", code="INVALID_AMOUNT"
+        )
     return int(minor)
 
 
@@ -96,8 +100,13 @@ class Money:
     currency: str
 
     @classmethod
-    def parse(cls, raw: object, currency: str, *, field: str = "amount", allow_zero: bool = False) -> Money:
-        return cls(to_minor(parse_amount(raw, currency, field=field, allow_zero=allow_zero), currency), currency)
+    def parse(
+        cls, raw: object, currency: str, *, field: str = "amount", allow_zero: bool = False
+    ) -> Money:
+        return cls(
+            to_minor(parse_amount(raw, currency, field=field, allow_zero=allow_zero), currency),
+            currency,
+        )
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -105,7 +114,9 @@ class Money:
 
     def _same(self, other: Money) -> None:
         if other.currency != self.currency:
-            raise InvalidArgument(f"cannot mix {self.currency} and {other.currency}", code="CURRENCY_MISMATCH")
+            raise InvalidArgument(
+                f"cannot mix {self.currency} and {other.currency}", code="CURRENCY_MISMATCH"
+            )
 
     def __add__(self, other: Money) -> Money:
         self._same(other)

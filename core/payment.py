@@ -25,14 +25,20 @@ PAYMENT_STATES: StateMachine[PaymentStatus] = StateMachine(
     "payment",
     {
         PaymentStatus.CREATED: {
-            PaymentStatus.PROCESSING, PaymentStatus.UNKNOWN,
-            PaymentStatus.SUCCEEDED, PaymentStatus.FAILED,
+            PaymentStatus.PROCESSING,
+            PaymentStatus.UNKNOWN,
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.FAILED,
         },
         PaymentStatus.PROCESSING: {
-            PaymentStatus.UNKNOWN, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED,
+            PaymentStatus.UNKNOWN,
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.FAILED,
         },
         PaymentStatus.UNKNOWN: {
-            PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED,
+            PaymentStatus.PROCESSING,
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.FAILED,
         },
         PaymentStatus.SUCCEEDED: set(),
         PaymentStatus.FAILED: set(),

@@ -90,7 +90,9 @@ class Router:
             capability = self.channels.get(rule.channel)
             if capability is None:
                 installed = ", ".join(sorted(self.channels)) or "none"
-                problems.append(f"{where}: channel {rule.channel!r} is not installed (installed: {installed})")
+                problems.append(
+                    f"{where}: channel {rule.channel!r} is not installed (installed: {installed})"
+                )
                 continue
             if "payment" not in capability.ports:
                 problems.append(f"{where}: channel {rule.channel!r} has no payment port")
@@ -100,8 +102,14 @@ class Router:
                     f"{rule.pay_method!r} (supports: {', '.join(sorted(capability.pay_methods))})"
                 )
             if rule.currency is not None and rule.currency not in capability.currencies:
-                problems.append(f"{where}: channel {rule.channel!r} does not support currency {rule.currency!r}")
-            if rule.min_amount is not None and rule.max_amount is not None and rule.min_amount > rule.max_amount:
+                problems.append(
+                    f"{where}: channel {rule.channel!r} does not support currency {rule.currency!r}"
+                )
+            if (
+                rule.min_amount is not None
+                and rule.max_amount is not None
+                and rule.min_amount > rule.max_amount
+            ):
                 problems.append(f"{where}: min_amount is above max_amount")
         if problems:
             raise RoutingConfigError("; ".join(problems))

@@ -52,21 +52,37 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     flow = container.flow()
-    tasks.append(asyncio.create_task(run_periodically(
-        "flow-flush", settings.workers.flow_flush_interval_seconds, flow.flush, stop)))
+    tasks.append(
+        asyncio.create_task(
+            run_periodically(
+                "flow-flush", settings.workers.flow_flush_interval_seconds, flow.flush, stop
+            )
+        )
+    )
     if settings.workers.enabled:
         interval = settings.workers.poll_interval_seconds
         poller = QueryPoller(container.engine(), container.payments(), settings.workers.batch_size)
         settler = SettlementWorker(container.uow, flow, settings.workers.batch_size)
-        deliverer = OutboxDeliverer(container.engine(), settings, container.metrics(),
-                                    container.http_session, container.clock())
+        deliverer = OutboxDeliverer(
+            container.engine(),
+            settings,
+            container.metrics(),
+            container.http_session,
+            container.clock(),
+        )
         tasks += [
             asyncio.create_task(run_periodically("query-poller", interval, poller.run_once, stop)),
             asyncio.create_task(run_periodically("settlement", interval, settler.run_once, stop)),
-            asyncio.create_task(run_periodically(
-                "outbox", settings.notify.poll_interval_seconds, deliverer.run_once, stop)),
-            asyncio.create_task(run_periodically(
-                "nonce-purge", 60.0, lambda: purge_nonces(container.nonces()), stop)),
+            asyncio.create_task(
+                run_periodically(
+                    "outbox", settings.notify.poll_interval_seconds, deliverer.run_once, stop
+                )
+            ),
+            asyncio.create_task(
+                run_periodically(
+                    "nonce-purge", 60.0, lambda: purge_nonces(container.nonces()), stop
+                )
+            ),
         ]
     try:
         yield

@@ -7,7 +7,6 @@ import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,20 +23,34 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def string_to_sign(method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes) -> str:
+def string_to_sign(
+    method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes
+) -> str:
     return "\n".join([method.upper(), path_with_query, timestamp, nonce, body_digest(body)])
 
 
-def sign(secret: str, method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes) -> str:
+def sign(
+    secret: str, method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes
+) -> str:
     message = string_to_sign(method, path_with_query, timestamp, nonce, body)
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def signed_headers(app_id: str, secret: str, method: str, path_with_query: str, body: bytes,
-                   *, timestamp: int, nonce: str) -> dict[str, str]:
+def signed_headers(
+    app_id: str,
+    secret: str,
+    method: str,
+    path_with_query: str,
+    body: bytes,
+    *,
+    timestamp: int,
+    nonce: str,
+) -> dict[str, str]:
     """Headers a caller (or our webhook sender) attaches to a signed request."""
     return {
-        "X-App-Id": app_id, "X-Timestamp": str(timestamp), "X-Nonce": nonce,
+        "X-App-Id": app_id,
+        "X-Timestamp": str(timestamp),
+        "X-Nonce": nonce,
         "X-Signature": sign(secret, method, path_with_query, str(timestamp), nonce, body),
     }
 
@@ -53,7 +66,9 @@ class NonceStore:
     async def claim(self, app_id: str, nonce: str, now: datetime) -> bool:
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(t.nonces.insert().values(app_id=app_id, nonce=nonce, seen_at=now))
+                await conn.execute(
+                    t.nonces.insert().values(app_id=app_id, nonce=nonce, seen_at=now)
+                )
         except IntegrityError:
             return False
         return True
@@ -61,21 +76,37 @@ class NonceStore:
     async def purge(self, now: datetime) -> int:
         # a nonce older than twice the window can never be replayed: its timestamp is refused
         async with self.engine.begin() as conn:
-            result = await conn.execute(t.nonces.delete().where(t.nonces.c.seen_at < now - 2 * self.window))
+            result = await conn.execute(
+                t.nonces.delete().where(t.nonces.c.seen_at < now - 2 * self.window)
+            )
         return result.rowcount or 0
 
 
 async def authenticate(
-    headers: Mapping[str, str], method: str, path_with_query: str, body: bytes,
-    secrets: Mapping[str, str], nonces: NonceStore, now: datetime, max_skew: int,
+    headers: Mapping[str, str],
+    method: str,
+    path_with_query: str,
+    body: bytes,
+    secrets: Mapping[str, str],
+    nonces: NonceStore,
+    now: datetime,
+    max_skew: int,
 ) -> str:
     """Returns the caller's app id, or raises Unauthenticated saying what is wrong."""
     app_id = headers.get("X-App-Id")
     timestamp = headers.get("X-Timestamp")
     nonce = headers.get("X-Nonce")
     signature = headers.get("X-Signature")
-    missing = [name for name, value in (("X-App-Id", app_id), ("X-Timestamp", timestamp),
-                                        ("X-Nonce", nonce), ("X-Signature", signature)) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("X-App-Id", app_id),
+            ("X-Timestamp", timestamp),
+            ("X-Nonce", nonce),
+            ("X-Signature", signature),
+        )
+        if not value
+    ]
     if missing:
         raise Unauthenticated(f"missing header {missing[0]}", field=missing[0])
     assert app_id and timestamp and nonce and signature
@@ -85,8 +116,9 @@ async def authenticate(
     if not timestamp.isdigit():
         raise Unauthenticated("X-Timestamp must be unix seconds", field="X-Timestamp")
     if abs(int(timestamp) - now.timestamp()) > max_skew:
-        raise Unauthenticated(f"X-Timestamp is more than {max_skew}s away from the server clock",
-                              field="X-Timestamp")
+        raise Unauthenticated(
+            f"X-Timestamp is more than {max_skew}s away from the server clock", field="X-Timestamp"
+        )
     if len(nonce) > 128:
         raise Unauthenticated("X-Nonce is longer than 128 characters", field="X-Nonce")
     expected = sign(secret, method, path_with_query, timestamp, nonce, body)

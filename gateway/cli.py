@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -13,8 +14,11 @@ from gateway.logs import configure_logging
 from gateway.plugins import PluginError, describe_channels
 from gateway.settings import SettingsError
 
+if TYPE_CHECKING:
+    from gateway.container import Container
 
-def _container():  # type: ignore[no-untyped-def]
+
+def _container() -> Container:
     from gateway.container import Container
 
     return Container()
@@ -29,8 +33,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(container)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
-    print(f"paygate serving on http://{host}:{port} (database {settings.database.url.split('@')[-1]})",
-          flush=True)
+    print(
+        f"paygate serving on http://{host}:{port} (database {settings.database.url.split('@')[-1]})",
+        flush=True,
+    )
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0
 
@@ -54,7 +60,9 @@ def cmd_routes_check(args: argparse.Namespace) -> int:
     router = _container().router()
     for index, rule in enumerate(router.rules):
         print(f"ok  {rule.label(index)}: pay_method={rule.pay_method} -> {rule.channel}")
-    print(f"{len(router.rules)} routing rules valid against {len(router.channels)} installed channels")
+    print(
+        f"{len(router.rules)} routing rules valid against {len(router.channels)} installed channels"
+    )
     return 0
 
 
@@ -68,11 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=cmd_migrate)
-    sub.add_parser("plugins", help="installed channels and their capabilities").set_defaults(func=cmd_plugins)
+    sub.add_parser("plugins", help="installed channels and their capabilities").set_defaults(
+        func=cmd_plugins
+    )
     routes = sub.add_parser("routes", help="routing rules")
     routes_sub = routes.add_subparsers(dest="routes_command", required=True)
     routes_sub.add_parser("check", help="check the rules against installed channels").set_defaults(
-        func=cmd_routes_check)
+        func=cmd_routes_check
+    )
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

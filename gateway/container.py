@@ -34,7 +34,7 @@ class EngineAccountDirectory:
     def __init__(self, store: AccountStore) -> None:
         self.store = store
 
-    async def get_accounts(self, ids: list[str]) -> dict[str, AccountView]:  # type: ignore[override]
+    async def get_accounts(self, ids: list[str]) -> dict[str, AccountView]:
         return await self.store.views(ids)
 
 
@@ -57,8 +57,10 @@ def _schedules(settings: PaygateSettings) -> dict[str, QuerySchedule]:
 
 
 def _default_schedule(settings: PaygateSettings) -> QuerySchedule:
-    return QuerySchedule(tuple(settings.workers.query_schedule_seconds),
-                         settings.workers.escalated_query_interval_seconds)
+    return QuerySchedule(
+        tuple(settings.workers.query_schedule_seconds),
+        settings.workers.escalated_query_interval_seconds,
+    )
 
 
 def _max_amounts(settings: PaygateSettings) -> dict[str, Decimal]:
@@ -75,7 +77,8 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(Metrics)
 
     engine: providers.Provider[AsyncEngine] = providers.Singleton(
-        create_engine, settings.provided.database)
+        create_engine, settings.provided.database
+    )
     write_lock = providers.Singleton(_write_lock, settings)
     uow = providers.Factory(SqlUnitOfWork, engine, write_lock)
     # reads take no writer's turn (SQLite WAL readers never block the writer)
@@ -83,21 +86,30 @@ class Container(containers.DeclarativeContainer):
     flow = providers.Singleton(FlowLogBuffer, uow.provider)
     flow_reader = providers.Singleton(FlowReader, engine)
     nonces = providers.Singleton(
-        NonceStore, engine,
-        providers.Factory(lambda s: timedelta(seconds=s.auth.max_clock_skew_seconds), settings))
+        NonceStore,
+        engine,
+        providers.Factory(lambda s: timedelta(seconds=s.auth.max_clock_skew_seconds), settings),
+    )
     app_secrets = providers.Singleton(_secrets, settings)
 
     accounts = providers.Singleton(AccountStore, engine, uow.provider, flow, clock)
     account_directory = providers.Singleton(EngineAccountDirectory, accounts)
     channel_services = providers.Singleton(ChannelServices, accounts=account_directory)
 
-    plugin_manager: providers.Provider[pluggy.PluginManager] = providers.Singleton(build_plugin_manager)
+    plugin_manager: providers.Provider[pluggy.PluginManager] = providers.Singleton(
+        build_plugin_manager
+    )
     channels: providers.Provider[dict[str, Channel]] = providers.Singleton(
-        build_channels, plugin_manager, settings.provided.channels, channel_services)
+        build_channels, plugin_manager, settings.provided.channels, channel_services
+    )
     router = providers.Singleton(_router, settings, channels)
 
     payments = providers.Singleton(
-        PaymentService, uow.provider, router, channels, flow,
+        PaymentService,
+        uow.provider,
+        router,
+        channels,
+        flow,
         reads=read_uow.provider,
         max_amounts=providers.Factory(_max_amounts, settings),
         schedules=providers.Factory(_schedules, settings),
@@ -106,4 +118,5 @@ class Container(containers.DeclarativeContainer):
     )
     outbox_admin = providers.Singleton(OutboxAdmin, engine, flow, clock)
     http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(
-        instance_of=aiohttp.ClientSession)
+        instance_of=aiohttp.ClientSession
+    )

@@ -36,7 +36,7 @@ class FlowLogBuffer:
                     await uow.commit()
             except Exception:
                 # keep them for the next flush; the log must not be lost to a passing fault
-                self._pending[:0] = batch[-self.max_buffer:]
+                self._pending[:0] = batch[-self.max_buffer :]
                 log.exception("flow log flush failed; %d records kept for retry", len(batch))
                 raise
             return len(batch)

@@ -26,6 +26,7 @@ async def raw_body(request: web.Request) -> bytes:
     assert isinstance(body, bytes)
     return body
 
+
 TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id", str)
 RAW_BODY: web.RequestKey[bytes] = web.RequestKey("raw_body", bytes)
 APP_ID: web.RequestKey[str] = web.RequestKey("app_id", str)

@@ -15,7 +15,9 @@ class PluginError(Exception):
     """Plugins that cannot make a consistent set of channels."""
 
 
-def build_plugin_manager(extra: Iterable[object] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
+def build_plugin_manager(
+    extra: Iterable[object] = (), *, entry_points: bool = True
+) -> pluggy.PluginManager:
     """A fresh manager: built-in and third-party channels alike come from the entry-point group."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -57,8 +59,12 @@ def build_channels(
 def describe_channels(channels: Mapping[str, Channel]) -> list[dict[str, Any]]:
     return [
         {
-            "code": c.code, "ports": sorted(c.ports), "pay_methods": sorted(c.pay_methods),
-            "currencies": sorted(c.currencies), "atomic": c.atomic, "description": c.description,
+            "code": c.code,
+            "ports": sorted(c.ports),
+            "pay_methods": sorted(c.pay_methods),
+            "currencies": sorted(c.currencies),
+            "atomic": c.atomic,
+            "description": c.description,
         }
         for c in sorted(channels.values(), key=lambda c: c.code)
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -29,26 +30,30 @@ from ports.storage import FlowLogSink
 log = logging.getLogger("paygate.workers")
 
 
-async def run_periodically(name: str, interval: float, step: Callable[[], Awaitable[Any]],
-                           stop: asyncio.Event) -> None:
+async def run_periodically(
+    name: str, interval: float, step: Callable[[], Awaitable[Any]], stop: asyncio.Event
+) -> None:
     """Run `step` every `interval` seconds until `stop`; a failing step is logged, not fatal."""
     while not stop.is_set():
         try:
             await step()
         except Exception:
             log.exception("worker step failed", extra={"worker": name})
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
 
 
 class QueryPoller:
     """Resolves processing/unknown payments by querying their channel on its schedule.
     State lives in the payments table, so a restart picks up where it left off."""
 
-    def __init__(self, engine: AsyncEngine, payments: PaymentService, batch: int,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        payments: PaymentService,
+        batch: int,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.engine = engine
         self.payments = payments
         self.batch = batch
@@ -57,10 +62,18 @@ class QueryPoller:
     async def run_once(self) -> int:
         p = t.payments
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                sa.select(p).where(p.c.status.in_(("processing", "unknown", "created")),
-                                   p.c.next_query_at.is_not(None), p.c.next_query_at <= self.clock())
-                .order_by(p.c.next_query_at).limit(self.batch))).all()
+            rows = (
+                await conn.execute(
+                    sa.select(p)
+                    .where(
+                        p.c.status.in_(("processing", "unknown", "created")),
+                        p.c.next_query_at.is_not(None),
+                        p.c.next_query_at <= self.clock(),
+                    )
+                    .order_by(p.c.next_query_at)
+                    .limit(self.batch)
+                )
+            ).all()
         for row in rows:
             await self.payments.resolve(_row_to_payment(row), row.query_attempts)
         return len(rows)
@@ -69,8 +82,14 @@ class QueryPoller:
 class SettlementWorker:
     """Applies deferred settlements (asynchronous trade and fee settlement), trade before fee."""
 
-    def __init__(self, uow: Callable[[], SqlUnitOfWork], flow: FlowLogSink, batch: int,
-                 retry_seconds: int = 300, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        uow: Callable[[], SqlUnitOfWork],
+        flow: FlowLogSink,
+        batch: int,
+        retry_seconds: int = 300,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.uow = uow
         self.flow = flow
         self.batch = batch
@@ -80,41 +99,81 @@ class SettlementWorker:
     async def run_once(self) -> int:
         d = t.deferred_settlements
         e = d.alias("earlier")
-        earlier = sa.select(sa.literal(1)).where(
-            e.c.payment_id == d.c.payment_id, e.c.seq < d.c.seq, e.c.status != "applied").exists()
+        earlier = (
+            sa.select(sa.literal(1))
+            .where(e.c.payment_id == d.c.payment_id, e.c.seq < d.c.seq, e.c.status != "applied")
+            .exists()
+        )
         now = self.clock()
         applied = 0
         async with self.uow() as uow:
-            rows = (await uow.conn.execute(
-                sa.select(d).where(d.c.status == "pending", d.c.due_at <= now, ~earlier)
-                .order_by(d.c.id).limit(self.batch))).all()
+            rows = (
+                await uow.conn.execute(
+                    sa.select(d)
+                    .where(d.c.status == "pending", d.c.due_at <= now, ~earlier)
+                    .order_by(d.c.id)
+                    .limit(self.batch)
+                )
+            ).all()
         for row in rows:
             async with self.uow() as uow:
                 try:
-                    txn = await uow.ledger.post(row.payment_id, postings_from_json(row.postings), at=now)
-                    await uow.conn.execute(d.update().where(d.c.id == row.id, d.c.status == "pending")
-                                           .values(status="applied", applied_at=now, attempts=row.attempts + 1))
+                    txn = await uow.ledger.post(
+                        row.payment_id, postings_from_json(row.postings), at=now
+                    )
+                    await uow.conn.execute(
+                        d.update()
+                        .where(d.c.id == row.id, d.c.status == "pending")
+                        .values(status="applied", applied_at=now, attempts=row.attempts + 1)
+                    )
                     await uow.commit()
                     applied += 1
-                    self.flow.record(FlowRecord(row.payment_id, FlowNode.LEDGER_POSTED, FlowOutcome.OK, now,
-                                                f"{row.kind} settlement applied", {"txn_id": txn}))
+                    self.flow.record(
+                        FlowRecord(
+                            row.payment_id,
+                            FlowNode.LEDGER_POSTED,
+                            FlowOutcome.OK,
+                            now,
+                            f"{row.kind} settlement applied",
+                            {"txn_id": txn},
+                        )
+                    )
                 except DomainError as exc:
                     await uow.rollback()
-                    await uow.conn.execute(d.update().where(d.c.id == row.id).values(
-                        attempts=row.attempts + 1, last_error=exc.message[:512],
-                        due_at=now + timedelta(seconds=self.retry_seconds)))
+                    await uow.conn.execute(
+                        d.update()
+                        .where(d.c.id == row.id)
+                        .values(
+                            attempts=row.attempts + 1,
+                            last_error=exc.message[:512],
+                            due_at=now + timedelta(seconds=self.retry_seconds),
+                        )
+                    )
                     await uow.commit()
-                    self.flow.record(FlowRecord(row.payment_id, FlowNode.LEDGER_POSTED, FlowOutcome.FAILED,
-                                                now, f"{row.kind} settlement postponed: {exc.message}",
-                                                {"code": exc.code}))
+                    self.flow.record(
+                        FlowRecord(
+                            row.payment_id,
+                            FlowNode.LEDGER_POSTED,
+                            FlowOutcome.FAILED,
+                            now,
+                            f"{row.kind} settlement postponed: {exc.message}",
+                            {"code": exc.code},
+                        )
+                    )
         return applied
 
 
 class OutboxDeliverer:
     """Delivers outbox events to each app's notify_url as signed webhooks, with back-off."""
 
-    def __init__(self, engine: AsyncEngine, settings: PaygateSettings, metrics: Metrics,
-                 session: Callable[[], aiohttp.ClientSession], clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: PaygateSettings,
+        metrics: Metrics,
+        session: Callable[[], aiohttp.ClientSession],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.metrics = metrics
@@ -126,16 +185,30 @@ class OutboxDeliverer:
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.notify.lease_seconds)
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(
-                sa.select(o).where(o.c.status == "pending", o.c.next_attempt_at <= now,
-                                   sa.or_(o.c.leased_until.is_(None), o.c.leased_until < now))
-                .order_by(o.c.next_attempt_at).limit(self.settings.notify.batch_size))).all()
+            rows = (
+                await conn.execute(
+                    sa.select(o)
+                    .where(
+                        o.c.status == "pending",
+                        o.c.next_attempt_at <= now,
+                        sa.or_(o.c.leased_until.is_(None), o.c.leased_until < now),
+                    )
+                    .order_by(o.c.next_attempt_at)
+                    .limit(self.settings.notify.batch_size)
+                )
+            ).all()
             claimed = []
             for row in rows:
                 # conditional update: two gateway processes never deliver one event at once
-                result = await conn.execute(o.update().where(
-                    o.c.id == row.id, o.c.status == "pending",
-                    sa.or_(o.c.leased_until.is_(None), o.c.leased_until < now)).values(leased_until=lease))
+                result = await conn.execute(
+                    o.update()
+                    .where(
+                        o.c.id == row.id,
+                        o.c.status == "pending",
+                        sa.or_(o.c.leased_until.is_(None), o.c.leased_until < now),
+                    )
+                    .values(leased_until=lease)
+                )
                 if result.rowcount == 1:
                     claimed.append(row)
         return claimed
@@ -158,33 +231,53 @@ class OutboxDeliverer:
             path = url.path or "/"
             if url.query:
                 path += "?" + url.query
-            headers = signed_headers(row.app_id, app.secret.get_secret_value(), "POST", path, body,
-                                     timestamp=int(now.timestamp()), nonce=secrets.token_hex(16))
+            headers = signed_headers(
+                row.app_id,
+                app.secret.get_secret_value(),
+                "POST",
+                path,
+                body,
+                timestamp=int(now.timestamp()),
+                nonce=secrets.token_hex(16),
+            )
             headers.update({"X-Event-Id": row.id, "Content-Type": "application/json"})
             try:
                 async with self.session().post(
-                    app.notify_url, data=body, headers=headers,
+                    app.notify_url,
+                    data=body,
+                    headers=headers,
                     timeout=aiohttp.ClientTimeout(total=self.settings.notify.timeout_seconds),
                 ) as response:
-                    if 200 <= response.status < 300:
-                        error = None
-                    else:
-                        error = f"HTTP {response.status}"
+                    error = None if 200 <= response.status < 300 else f"HTTP {response.status}"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
         o = t.outbox
         attempts = row.attempts + 1
         schedule = self.settings.notify.retry_schedule_seconds
         if error is None:
-            values: dict[str, Any] = {"status": "delivered", "delivered_at": now, "attempts": attempts,
-                                      "leased_until": None, "last_error": None}
+            values: dict[str, Any] = {
+                "status": "delivered",
+                "delivered_at": now,
+                "attempts": attempts,
+                "leased_until": None,
+                "last_error": None,
+            }
             self.metrics.notifications.labels("delivered").inc()
         elif attempts > len(schedule):
-            values = {"status": "dead", "attempts": attempts, "leased_until": None, "last_error": error}
+            values = {
+                "status": "dead",
+                "attempts": attempts,
+                "leased_until": None,
+                "last_error": error,
+            }
             self.metrics.notifications.labels("dead").inc()
         else:
-            values = {"attempts": attempts, "leased_until": None, "last_error": error,
-                      "next_attempt_at": now + timedelta(seconds=schedule[attempts - 1])}
+            values = {
+                "attempts": attempts,
+                "leased_until": None,
+                "last_error": error,
+                "next_attempt_at": now + timedelta(seconds=schedule[attempts - 1]),
+            }
             self.metrics.notifications.labels("failed").inc()
         async with self.engine.begin() as conn:
             await conn.execute(o.update().where(o.c.id == row.id).values(**values))
@@ -193,9 +286,15 @@ class OutboxDeliverer:
 
 def outbox_json(row: Any) -> dict[str, Any]:
     return {
-        "id": row.id, "app_id": row.app_id, "event_type": row.event_type, "subject_id": row.subject_id,
-        "status": row.status, "attempts": row.attempts, "last_error": row.last_error,
-        "next_attempt_at": row.next_attempt_at.isoformat(), "created_at": row.created_at.isoformat(),
+        "id": row.id,
+        "app_id": row.app_id,
+        "event_type": row.event_type,
+        "subject_id": row.subject_id,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "created_at": row.created_at.isoformat(),
         "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
     }
 
@@ -203,12 +302,14 @@ def outbox_json(row: Any) -> dict[str, Any]:
 class OutboxAdmin:
     """What operators see and do with deliveries and stuck payments."""
 
-    def __init__(self, engine: AsyncEngine, flow: FlowLogSink, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, engine: AsyncEngine, flow: FlowLogSink, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.engine = engine
         self.flow = flow
         self.clock = clock
 
-    async def list(self, status: str, limit: int) -> list[dict[str, Any]]:
+    async def deliveries(self, status: str, limit: int) -> list[dict[str, Any]]:
         o = t.outbox
         stmt = sa.select(o).order_by(o.c.created_at.desc()).limit(limit)
         if status == "failing":
@@ -224,26 +325,61 @@ class OutboxAdmin:
         async with self.engine.begin() as conn:
             row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
             if row is None:
-                raise NotFound(f"notification {event_id} does not exist", code="NOTIFICATION_NOT_FOUND")
-            await conn.execute(o.update().where(o.c.id == event_id).values(
-                status="pending", attempts=0, next_attempt_at=now, leased_until=None))
+                raise NotFound(
+                    f"notification {event_id} does not exist", code="NOTIFICATION_NOT_FOUND"
+                )
+            await conn.execute(
+                o.update()
+                .where(o.c.id == event_id)
+                .values(status="pending", attempts=0, next_attempt_at=now, leased_until=None)
+            )
             row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
-        self.flow.record(FlowRecord(row.subject_id, FlowNode.OPERATOR_ACTION, FlowOutcome.OK, now,
-                                    f"notification {event_id} queued for replay", actor=actor))
+            assert row is not None
+        self.flow.record(
+            FlowRecord(
+                row.subject_id,
+                FlowNode.OPERATOR_ACTION,
+                FlowOutcome.OK,
+                now,
+                f"notification {event_id} queued for replay",
+                actor=actor,
+            )
+        )
         return outbox_json(row)
 
     async def stuck_payments(self, limit: int = 200) -> list[dict[str, Any]]:
         p = t.payments
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                sa.select(p.c.id, p.c.app_id, p.c.channel, p.c.status, p.c.query_attempts, p.c.escalated,
-                          p.c.next_query_at, p.c.created_at)
-                .where(p.c.status.in_(("created", "processing", "unknown")))
-                .order_by(p.c.escalated.desc(), p.c.created_at).limit(limit))).all()
-        return [{"id": r.id, "app_id": r.app_id, "channel": r.channel, "status": r.status,
-                 "query_attempts": r.query_attempts, "escalated": r.escalated,
-                 "next_query_at": r.next_query_at.isoformat() if r.next_query_at else None,
-                 "created_at": r.created_at.isoformat()} for r in rows]
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        p.c.id,
+                        p.c.app_id,
+                        p.c.channel,
+                        p.c.status,
+                        p.c.query_attempts,
+                        p.c.escalated,
+                        p.c.next_query_at,
+                        p.c.created_at,
+                    )
+                    .where(p.c.status.in_(("created", "processing", "unknown")))
+                    .order_by(p.c.escalated.desc(), p.c.created_at)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            {
+                "id": r.id,
+                "app_id": r.app_id,
+                "channel": r.channel,
+                "status": r.status,
+                "query_attempts": r.query_attempts,
+                "escalated": r.escalated,
+                "next_query_at": r.next_query_at.isoformat() if r.next_query_at else None,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ]
 
 
 class FlowReader:
@@ -253,9 +389,22 @@ class FlowReader:
     async def timeline(self, subject_id: str) -> list[dict[str, Any]]:
         f = t.flow_log
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(f).where(f.c.subject_id == subject_id).order_by(f.c.id))).all()
-        return [{"node": r.node, "outcome": r.outcome, "message": r.message, "detail": r.detail,
-                 "actor": r.actor, "at": r.at.isoformat()} for r in rows]
+            rows = (
+                await conn.execute(
+                    sa.select(f).where(f.c.subject_id == subject_id).order_by(f.c.id)
+                )
+            ).all()
+        return [
+            {
+                "node": r.node,
+                "outcome": r.outcome,
+                "message": r.message,
+                "detail": r.detail,
+                "actor": r.actor,
+                "at": r.at.isoformat(),
+            }
+            for r in rows
+        ]
 
 
 async def purge_nonces(nonces: NonceStore) -> None:

@@ -132,8 +132,7 @@ class SigningPort(Protocol):
 class AccountDirectory(Protocol):
     """Read access to the platform's virtual accounts, for channels that need their rules."""
 
-    async def get_accounts(self, ids: Sequence[str]) -> dict[str, AccountView]:
-        ...
+    async def get_accounts(self, ids: Sequence[str]) -> dict[str, AccountView]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +163,10 @@ class Channel:
     @property
     def ports(self) -> frozenset[str]:
         present = {
-            Port.PAYMENT: self.payment, Port.QUERY: self.query,
-            Port.NOTIFICATION: self.notification, Port.SIGNING: self.signing,
+            Port.PAYMENT: self.payment,
+            Port.QUERY: self.query,
+            Port.NOTIFICATION: self.notification,
+            Port.SIGNING: self.signing,
         }
         return frozenset(str(port) for port, adapter in present.items() if adapter is not None)
 

@@ -45,7 +45,13 @@ class Ledger(Protocol):
 
 class Outbox(Protocol):
     async def enqueue(
-        self, app_id: str, event_type: str, subject_id: str, payload: dict[str, Any], *, at: datetime
+        self,
+        app_id: str,
+        event_type: str,
+        subject_id: str,
+        payload: dict[str, Any],
+        *,
+        at: datetime,
     ) -> str:
         """Queue a notification to the app in the current transaction; returns the event id."""
         ...
@@ -66,7 +72,10 @@ class UnitOfWork(Protocol):
     async def __aenter__(self) -> UnitOfWork: ...
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None: ...
 
     async def commit(self) -> None: ...

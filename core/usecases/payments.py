@@ -62,13 +62,22 @@ class QuerySchedule:
 
 def payment_view(p: Payment) -> dict[str, Any]:
     return {
-        "id": p.id, "out_request_no": p.out_request_no, "status": p.status.value,
-        "pay_method": p.pay_method, "channel": p.channel, "amount": str(p.amount),
-        "currency": p.amount.currency, "payer_account": p.payer_account,
-        "payee_account": p.payee_account, "business_type": p.business_type, "memo": p.memo,
-        "channel_ref": p.channel_ref, "failure_code": p.failure_code,
+        "id": p.id,
+        "out_request_no": p.out_request_no,
+        "status": p.status.value,
+        "pay_method": p.pay_method,
+        "channel": p.channel,
+        "amount": str(p.amount),
+        "currency": p.amount.currency,
+        "payer_account": p.payer_account,
+        "payee_account": p.payee_account,
+        "business_type": p.business_type,
+        "memo": p.memo,
+        "channel_ref": p.channel_ref,
+        "failure_code": p.failure_code,
         "failure_message": p.failure_message,
-        "created_at": p.created_at.isoformat(), "updated_at": p.updated_at.isoformat(),
+        "created_at": p.created_at.isoformat(),
+        "updated_at": p.updated_at.isoformat(),
     }
 
 
@@ -99,8 +108,14 @@ class PaymentService:
         self.clock = clock
 
     # -- helpers ---------------------------------------------------------------------------
-    def _record(self, subject: str, node: FlowNode, outcome: FlowOutcome = FlowOutcome.OK,
-                message: str = "", **detail: Any) -> None:
+    def _record(
+        self,
+        subject: str,
+        node: FlowNode,
+        outcome: FlowOutcome = FlowOutcome.OK,
+        message: str = "",
+        **detail: Any,
+    ) -> None:
         self.flow.record(FlowRecord(subject, node, outcome, self.clock(), message, detail))
 
     def schedule_for(self, channel: str) -> QuerySchedule:
@@ -117,9 +132,15 @@ class PaymentService:
 
     def _request(self, p: Payment) -> PaymentRequest:
         return PaymentRequest(
-            payment_id=p.id, app_id=p.app_id, pay_method=p.pay_method, amount=p.amount,
-            payer_account=p.payer_account, payee_account=p.payee_account,
-            business_type=p.business_type, memo=p.memo, details=p.details,
+            payment_id=p.id,
+            app_id=p.app_id,
+            pay_method=p.pay_method,
+            amount=p.amount,
+            payer_account=p.payer_account,
+            payee_account=p.payee_account,
+            business_type=p.business_type,
+            memo=p.memo,
+            details=p.details,
         )
 
     def explain(self, req: RouteRequest) -> dict[str, object]:
@@ -137,11 +158,17 @@ class PaymentService:
         if limit is not None and cmd.amount.decimal > limit:
             raise BusinessRuleViolation(
                 f"amount {cmd.amount} exceeds the single-payment limit {limit} {cmd.amount.currency}",
-                field="amount", code="AMOUNT_LIMIT_EXCEEDED",
+                field="amount",
+                code="AMOUNT_LIMIT_EXCEEDED",
             )
         decision = self.router.select(
-            RouteRequest(cmd.pay_method, cmd.amount.decimal, cmd.amount.currency, cmd.channel,
-                         cmd.business_type)
+            RouteRequest(
+                cmd.pay_method,
+                cmd.amount.decimal,
+                cmd.amount.currency,
+                cmd.channel,
+                cmd.business_type,
+            )
         )
         channel = self.channels[decision.channel]
         if channel.payment is None:  # the router checks this at start-up
@@ -150,18 +177,32 @@ class PaymentService:
             await self._check_ownership(cmd)
         now = self.clock()
         payment = Payment(
-            id=new_id("pay"), app_id=cmd.app_id, out_request_no=cmd.out_request_no,
-            request_hash=cmd.request_hash, pay_method=cmd.pay_method, channel=channel.code,
-            amount=cmd.amount, payer_account=cmd.payer_account, payee_account=cmd.payee_account,
-            status=PaymentStatus.CREATED, created_at=now, updated_at=now,
-            business_type=cmd.business_type, memo=cmd.memo, details=dict(cmd.details),
+            id=new_id("pay"),
+            app_id=cmd.app_id,
+            out_request_no=cmd.out_request_no,
+            request_hash=cmd.request_hash,
+            pay_method=cmd.pay_method,
+            channel=channel.code,
+            amount=cmd.amount,
+            payer_account=cmd.payer_account,
+            payee_account=cmd.payee_account,
+            status=PaymentStatus.CREATED,
+            created_at=now,
+            updated_at=now,
+            business_type=cmd.business_type,
+            memo=cmd.memo,
+            details=dict(cmd.details),
         )
-        trail = [
-            (FlowNode.ACCEPTED, "request accepted", {"app_id": cmd.app_id,
-                                                     "out_request_no": cmd.out_request_no}),
+        rule_detail: dict[str, Any] = dict(decision.explain()["rule"])  # type: ignore[call-overload]
+        trail: list[tuple[FlowNode, str, dict[str, Any]]] = [
+            (
+                FlowNode.ACCEPTED,
+                "request accepted",
+                {"app_id": cmd.app_id, "out_request_no": cmd.out_request_no},
+            ),
             (FlowNode.VALIDATED, "validation passed", {}),
             (FlowNode.RISK_CHECKED, "risk checks passed", {"limit": str(limit) if limit else None}),
-            (FlowNode.ROUTED, f"routed to {channel.code}", decision.explain()["rule"]),  # type: ignore[dict-item]
+            (FlowNode.ROUTED, f"routed to {channel.code}", rule_detail),
         ]
         if channel.atomic:
             return await self._submit_atomic(channel, payment, cmd, trail)
@@ -173,12 +214,24 @@ class PaymentService:
             visible = await uow.accounts.visible(cmd.app_id, cmd.ledger_accounts)
         missing = [a for a in cmd.ledger_accounts if a not in visible]
         if missing:
-            field = ("payer_account" if missing[0] == cmd.payer_account else
-                     "payee_account" if missing[0] == cmd.payee_account else None)
-            raise NotFound(f"account {missing[0]} does not exist", code="ACCOUNT_NOT_FOUND", field=field)
+            field = (
+                "payer_account"
+                if missing[0] == cmd.payer_account
+                else "payee_account"
+                if missing[0] == cmd.payee_account
+                else None
+            )
+            raise NotFound(
+                f"account {missing[0]} does not exist", code="ACCOUNT_NOT_FOUND", field=field
+            )
 
-    async def _submit_atomic(self, channel: Channel, payment: Payment, cmd: PaymentCommand,
-                             trail: list[tuple[FlowNode, str, dict[str, Any]]]) -> tuple[Payment, bool]:
+    async def _submit_atomic(
+        self,
+        channel: Channel,
+        payment: Payment,
+        cmd: PaymentCommand,
+        trail: list[tuple[FlowNode, str, dict[str, Any]]],
+    ) -> tuple[Payment, bool]:
         assert channel.payment is not None
         result = await channel.payment.submit(self._request(payment))
         now = self.clock()
@@ -198,8 +251,13 @@ class PaymentService:
         self._trail_result(final, result)
         return final, True
 
-    async def _submit_external(self, channel: Channel, payment: Payment, cmd: PaymentCommand,
-                               trail: list[tuple[FlowNode, str, dict[str, Any]]]) -> tuple[Payment, bool]:
+    async def _submit_external(
+        self,
+        channel: Channel,
+        payment: Payment,
+        cmd: PaymentCommand,
+        trail: list[tuple[FlowNode, str, dict[str, Any]]],
+    ) -> tuple[Payment, bool]:
         assert channel.payment is not None
         try:
             async with self.uow() as uow:
@@ -212,39 +270,65 @@ class PaymentService:
             return self._same_request(existing, cmd), False
         for node, message, detail in trail:
             self._record(payment.id, node, FlowOutcome.OK, message, **detail)
-        self._record(payment.id, FlowNode.REQUEST_SAVED, message="payment saved before the channel call")
+        self._record(
+            payment.id, FlowNode.REQUEST_SAVED, message="payment saved before the channel call"
+        )
         self._record(payment.id, FlowNode.CHANNEL_REQUEST, message=f"{channel.code} submit")
         try:
-            result = await asyncio.wait_for(channel.payment.submit(self._request(payment)),
-                                            timeout=self.channel_timeout)
+            result = await asyncio.wait_for(
+                channel.payment.submit(self._request(payment)), timeout=self.channel_timeout
+            )
         except TimeoutError:
-            result = ChannelResult(ChannelStatus.UNKNOWN, code="TIMEOUT",
-                                   message=f"no answer from {channel.code} within {self.channel_timeout}s")
+            result = ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code="TIMEOUT",
+                message=f"no answer from {channel.code} within {self.channel_timeout}s",
+            )
         except Exception as exc:  # noqa: BLE001 - any failure of the call leaves the outcome unknown
             log.exception("channel submit failed", extra={"payment_id": payment.id})
-            result = ChannelResult(ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__)
+            result = ChannelResult(
+                ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__
+            )
         return await self.apply_result(payment.id, result, via="submit"), True
 
     # -- results ---------------------------------------------------------------------------
     def _trail_result(self, payment: Payment, result: ChannelResult, via: str = "submit") -> None:
         node = FlowNode.CHANNEL_ANSWER if via == "submit" else FlowNode.QUERY_ANSWER
         ok = result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.PROCESSING)
-        self._record(payment.id, node, FlowOutcome.OK if ok else FlowOutcome.FAILED
-                     if result.status is ChannelStatus.FAILED else FlowOutcome.PENDING,
-                     f"{result.status.value}" + (f": {result.code}" if result.code else ""),
-                     channel_ref=result.channel_ref, channel_message=result.message)
+        self._record(
+            payment.id,
+            node,
+            FlowOutcome.OK
+            if ok
+            else FlowOutcome.FAILED
+            if result.status is ChannelStatus.FAILED
+            else FlowOutcome.PENDING,
+            f"{result.status.value}" + (f": {result.code}" if result.code else ""),
+            channel_ref=result.channel_ref,
+            channel_message=result.message,
+        )
         if payment.status is PaymentStatus.SUCCEEDED and result.postings:
-            self._record(payment.id, FlowNode.LEDGER_POSTED, message=f"{len(result.postings)} flows posted")
+            self._record(
+                payment.id, FlowNode.LEDGER_POSTED, message=f"{len(result.postings)} flows posted"
+            )
         if payment.is_final:
-            self._record(payment.id, FlowNode.FINAL_STATE,
-                         FlowOutcome.OK if payment.status is PaymentStatus.SUCCEEDED else FlowOutcome.FAILED,
-                         payment.status.value, failure_code=payment.failure_code)
+            self._record(
+                payment.id,
+                FlowNode.FINAL_STATE,
+                FlowOutcome.OK if payment.status is PaymentStatus.SUCCEEDED else FlowOutcome.FAILED,
+                payment.status.value,
+                failure_code=payment.failure_code,
+            )
 
-    async def _apply(self, uow: Any, payment: Payment, result: ChannelResult, now: datetime) -> Payment:
+    async def _apply(
+        self, uow: Any, payment: Payment, result: ChannelResult, now: datetime
+    ) -> Payment:
         """Move the payment per the channel result inside `uow` (ledger + outbox when final)."""
         target = STATUS_FROM_CHANNEL[result.status]
         moved = payment.moved(
-            target, now, channel_ref=result.channel_ref or payment.channel_ref,
+            target,
+            now,
+            channel_ref=result.channel_ref or payment.channel_ref,
             failure_code=result.code if target is PaymentStatus.FAILED else None,
             failure_message=result.message if target is PaymentStatus.FAILED else None,
         )
@@ -255,8 +339,13 @@ class PaymentService:
             await uow.add_deferred(payment.id, result.deferred, at=now)
         if moved.is_final:
             schedule = {"next_query_at": None}
-            await uow.outbox.enqueue(moved.app_id, f"payment.{moved.status.value}", moved.id,
-                                     {"payment": payment_view(moved)}, at=now)
+            await uow.outbox.enqueue(
+                moved.app_id,
+                f"payment.{moved.status.value}",
+                moved.id,
+                {"payment": payment_view(moved)},
+                at=now,
+            )
         else:
             delay, _ = self.schedule_for(moved.channel).next_delay(0)
             schedule = {"next_query_at": now + timedelta(seconds=delay), "query_attempts": 0}
@@ -273,13 +362,19 @@ class PaymentService:
                     if payment is None:
                         raise NotFound(f"payment {payment_id} does not exist")
                     if payment.is_final:
-                        if STATUS_FROM_CHANNEL[result.status] not in (payment.status,
-                                                                       PaymentStatus.PROCESSING,
-                                                                       PaymentStatus.UNKNOWN):
-                            self._record(payment.id, FlowNode.QUERY_ANSWER, FlowOutcome.FAILED,
-                                         f"channel now says {result.status.value} but the payment is "
-                                         f"final {payment.status.value}: operator attention needed",
-                                         via=via)
+                        if STATUS_FROM_CHANNEL[result.status] not in (
+                            payment.status,
+                            PaymentStatus.PROCESSING,
+                            PaymentStatus.UNKNOWN,
+                        ):
+                            self._record(
+                                payment.id,
+                                FlowNode.QUERY_ANSWER,
+                                FlowOutcome.FAILED,
+                                f"channel now says {result.status.value} but the payment is "
+                                f"final {payment.status.value}: operator attention needed",
+                                via=via,
+                            )
                         return payment
                     moved = await self._apply(uow, payment, result, now)
                     await uow.commit()
@@ -293,17 +388,26 @@ class PaymentService:
         """Query the channel about a processing/unknown payment; reschedule or escalate."""
         channel = self.channels.get(payment.channel)
         if channel is None or channel.query is None:
-            result = ChannelResult(ChannelStatus.UNKNOWN, code="NO_QUERY_PORT",
-                                   message=f"channel {payment.channel} cannot be queried")
+            result = ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code="NO_QUERY_PORT",
+                message=f"channel {payment.channel} cannot be queried",
+            )
         else:
             try:
-                result = await asyncio.wait_for(channel.query.query(self._request(payment), payment.channel_ref),
-                                                timeout=self.channel_timeout)
+                result = await asyncio.wait_for(
+                    channel.query.query(self._request(payment), payment.channel_ref),
+                    timeout=self.channel_timeout,
+                )
             except TimeoutError:
-                result = ChannelResult(ChannelStatus.UNKNOWN, code="TIMEOUT", message="query timed out")
+                result = ChannelResult(
+                    ChannelStatus.UNKNOWN, code="TIMEOUT", message="query timed out"
+                )
             except Exception as exc:  # noqa: BLE001 - a failed query changes nothing but the schedule
                 log.exception("channel query failed", extra={"payment_id": payment.id})
-                result = ChannelResult(ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__)
+                result = ChannelResult(
+                    ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__
+                )
         if result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.FAILED):
             return await self.apply_result(payment.id, result, via="query")
         self._trail_result(payment, result, via="query")
@@ -315,16 +419,22 @@ class PaymentService:
                 return current or payment
             target = STATUS_FROM_CHANNEL[result.status]
             moved = current.moved(target, now)
-            extra: dict[str, Any] = {"next_query_at": now + timedelta(seconds=delay),
-                                     "query_attempts": attempts + 1}
+            extra: dict[str, Any] = {
+                "next_query_at": now + timedelta(seconds=delay),
+                "query_attempts": attempts + 1,
+            }
             if escalate:
                 extra["escalated"] = True
             await uow.payments.save(moved, expected_status=current.status.value, **extra)
             await uow.commit()
         if escalate:
-            self._record(payment.id, FlowNode.ESCALATED, FlowOutcome.PENDING,
-                         "outcome still not final after the query schedule; operators alerted",
-                         attempts=attempts + 1)
+            self._record(
+                payment.id,
+                FlowNode.ESCALATED,
+                FlowOutcome.PENDING,
+                "outcome still not final after the query schedule; operators alerted",
+                attempts=attempts + 1,
+            )
         return moved
 
 

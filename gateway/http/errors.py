@@ -18,14 +18,26 @@ log = logging.getLogger("paygate.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 HTTP_CODES = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE", 422: "BUSINESS_RULE_VIOLATION", 429: "TOO_MANY_REQUESTS",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "BUSINESS_RULE_VIOLATION",
+    429: "TOO_MANY_REQUESTS",
 }
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> web.Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     body = {"error": {"code": code, "message": message, "field": field}}
     return web.json_response(body, status=status, headers=headers)
 
@@ -40,7 +52,9 @@ def validation_error(exc: ValidationError) -> web.Response:
         message = "unknown field"
     elif first["type"] == "missing":
         message = "this field is required"
-    return error_response(400, "INVALID_ARGUMENT", f"{field}: {message}" if field else message, field)
+    return error_response(
+        400, "INVALID_ARGUMENT", f"{field}: {message}" if field else message, field
+    )
 
 
 @web.middleware

@@ -25,16 +25,25 @@ def _services(request: web.Request) -> Any:
 async def open_account(request: web.Request) -> web.Response:
     body = OpenAccountBody.model_validate_json(await raw_body(request))
     currency = check_currency(body.currency)
-    account = await _services(request).accounts().open(
-        app_id_of(request), body.owner, AccountKind(body.kind), currency, body.allow_overdraft)
+    account = (
+        await _services(request)
+        .accounts()
+        .open(
+            app_id_of(request), body.owner, AccountKind(body.kind), currency, body.allow_overdraft
+        )
+    )
     return body_of(account, 201)
 
 
 async def get_account(request: web.Request) -> web.Response:
-    return body_of(await _services(request).accounts().get(app_id_of(request), request.match_info["id"]))
+    return body_of(
+        await _services(request).accounts().get(app_id_of(request), request.match_info["id"])
+    )
 
 
-def _int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+def _int_query(
+    request: web.Request, name: str, default: int | None, lo: int, hi: int
+) -> int | None:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -49,7 +58,9 @@ async def account_entries(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 50, 1, max_page)
     before = _int_query(request, "cursor", None, 1, 2**62)
     assert limit is not None
-    page = await container.accounts().entries(app_id_of(request), request.match_info["id"], limit, before)
+    page = await container.accounts().entries(
+        app_id_of(request), request.match_info["id"], limit, before
+    )
     return body_of(page)
 
 
@@ -61,14 +72,29 @@ async def create_payment(request: web.Request) -> web.Response:
     for field, value in body.money_fields():
         parse_amount(value, currency, field=field, allow_zero=field != "amount")
     cmd = PaymentCommand(
-        app_id=app_id_of(request), out_request_no=body.out_request_no,
+        app_id=app_id_of(request),
+        out_request_no=body.out_request_no,
         request_hash=request_fingerprint(body.model_dump(mode="json")),
-        pay_method=body.pay_method, amount=Money.parse(body.amount, currency),
-        payer_account=body.payer_account, payee_account=body.payee_account, channel=body.channel,
-        business_type=body.business_type, memo=body.memo,
-        details=body.model_dump(mode="json", include={
-            "settlement", "fee", "buyer_fee", "upper_merchants", "fee_solution", "profit_shares",
-            "marketing"}, exclude_none=True),
+        pay_method=body.pay_method,
+        amount=Money.parse(body.amount, currency),
+        payer_account=body.payer_account,
+        payee_account=body.payee_account,
+        channel=body.channel,
+        business_type=body.business_type,
+        memo=body.memo,
+        details=body.model_dump(
+            mode="json",
+            include={
+                "settlement",
+                "fee",
+                "buyer_fee",
+                "upper_merchants",
+                "fee_solution",
+                "profit_shares",
+                "marketing",
+            },
+            exclude_none=True,
+        ),
         ledger_accounts=tuple(dict.fromkeys(body.ledger_accounts())),
     )
     payment, created = await _services(request).payments().submit(cmd)
@@ -91,11 +117,15 @@ async def get_payment(request: web.Request) -> web.Response:
 async def find_payment(request: web.Request) -> web.Response:
     out_request_no = request.query.get("out_request_no")
     if not out_request_no:
-        raise InvalidArgument("give ?out_request_no=... to look a payment up", field="out_request_no")
+        raise InvalidArgument(
+            "give ?out_request_no=... to look a payment up", field="out_request_no"
+        )
     async with _services(request).read_uow() as uow:
         payment = await uow.payments.by_request_no(app_id_of(request), out_request_no)
     if payment is None:
-        raise NotFound(f"no payment with out_request_no {out_request_no!r}", code="PAYMENT_NOT_FOUND")
+        raise NotFound(
+            f"no payment with out_request_no {out_request_no!r}", code="PAYMENT_NOT_FOUND"
+        )
     return body_of(payment_view(payment))
 
 
@@ -103,15 +133,20 @@ async def payment_flow(request: web.Request) -> web.Response:
     payment = await _own_payment(request, request.match_info["id"])
     container = _services(request)
     await container.flow().flush()
-    return body_of({"payment_id": payment.id, "flow": await container.flow_reader().timeline(payment.id)})
+    return body_of(
+        {"payment_id": payment.id, "flow": await container.flow_reader().timeline(payment.id)}
+    )
 
 
 async def explain_route(request: web.Request) -> web.Response:
     body = ExplainBody.model_validate_json(await raw_body(request))
     currency = check_currency(body.currency)
     amount = parse_amount(body.amount, currency)
-    decision = _services(request).payments().explain(
-        RouteRequest(body.pay_method, amount, currency, body.channel, body.business_type))
+    decision = (
+        _services(request)
+        .payments()
+        .explain(RouteRequest(body.pay_method, amount, currency, body.channel, body.business_type))
+    )
     return body_of(decision)
 
 
@@ -121,10 +156,19 @@ async def fund_account(request: web.Request) -> web.Response:
     body = FundBody.model_validate_json(raw)
     currency = check_currency(body.currency)
     amount = Money.parse(body.amount, currency)
-    result, created = await _services(request).accounts().fund(
-        request.match_info["id"], body.out_request_no, amount,
-        request_fingerprint({"account": request.match_info["id"], **body.model_dump(mode="json")}),
-        actor=request[OPERATOR])
+    result, created = (
+        await _services(request)
+        .accounts()
+        .fund(
+            request.match_info["id"],
+            body.out_request_no,
+            amount,
+            request_fingerprint(
+                {"account": request.match_info["id"], **body.model_dump(mode="json")}
+            ),
+            actor=request[OPERATOR],
+        )
+    )
     return body_of(result, 201 if created else 200)
 
 
@@ -139,11 +183,13 @@ async def list_notifications(request: web.Request) -> web.Response:
         raise InvalidArgument("status must be pending, failing, delivered or dead", field="status")
     limit = _int_query(request, "limit", 100, 1, 1000)
     assert limit is not None
-    return body_of({"notifications": await _services(request).outbox_admin().list(status, limit)})
+    return body_of({"notifications": await _services(request).outbox_admin().deliveries(status, limit)})
 
 
 async def replay_notification(request: web.Request) -> web.Response:
-    item = await _services(request).outbox_admin().replay(request.match_info["id"], request[OPERATOR])
+    item = (
+        await _services(request).outbox_admin().replay(request.match_info["id"], request[OPERATOR])
+    )
     return body_of(item, 202)
 
 

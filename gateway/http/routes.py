@@ -42,13 +42,30 @@ async def metrics(request: web.Request) -> web.Response:
     container = request.app[CONTAINER]
     m = container.metrics()
     async with container.engine().connect() as conn:
-        m.escalated.set((await conn.execute(sa.select(sa.func.count()).select_from(t.payments).where(
-            t.payments.c.escalated, t.payments.c.status.in_(("processing", "unknown"))))).scalar_one())
-        m.outbox_dead.set((await conn.execute(sa.select(sa.func.count()).select_from(t.outbox).where(
-            t.outbox.c.status == "dead"))).scalar_one())
+        m.escalated.set(
+            (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.payments)
+                    .where(
+                        t.payments.c.escalated, t.payments.c.status.in_(("processing", "unknown"))
+                    )
+                )
+            ).scalar_one()
+        )
+        m.outbox_dead.set(
+            (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.outbox)
+                    .where(t.outbox.c.status == "dead")
+                )
+            ).scalar_one()
+        )
     registry = m.registry
-    return web.Response(body=generate_latest(registry),
-                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(
+        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -61,26 +78,93 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/openapi.json", openapi, "This API description"),
     Route("POST", "/v1/accounts", h.open_account, "Open a virtual account", OpenAccountBody, "app"),
     Route("GET", "/v1/accounts/{id}", h.get_account, "An account with its balances", None, "app"),
-    Route("GET", "/v1/accounts/{id}/entries", h.account_entries,
-          "The account's ledger flows, newest first (?limit, ?cursor)", None, "app"),
-    Route("POST", "/v1/payments", h.create_payment,
-          "Create a payment (idempotent on out_request_no)", PaymentBody, "app"),
+    Route(
+        "GET",
+        "/v1/accounts/{id}/entries",
+        h.account_entries,
+        "The account's ledger flows, newest first (?limit, ?cursor)",
+        None,
+        "app",
+    ),
+    Route(
+        "POST",
+        "/v1/payments",
+        h.create_payment,
+        "Create a payment (idempotent on out_request_no)",
+        PaymentBody,
+        "app",
+    ),
     Route("GET", "/v1/payments", h.find_payment, "Find a payment by ?out_request_no", None, "app"),
-    Route("GET", "/v1/payments/{id}", h.get_payment, "A payment with its status and channel", None, "app"),
-    Route("GET", "/v1/payments/{id}/flow", h.payment_flow, "The payment's flow-log timeline", None, "app"),
-    Route("POST", "/v1/routes/explain", h.explain_route,
-          "Which channel and rule a payment body would route to", ExplainBody, "app"),
-    Route("POST", "/ops/accounts/{id}/fund", h.fund_account,
-          "Credit an account from the external cash-in account (idempotent)", FundBody, "ops"),
-    Route("GET", "/ops/ledger/check", h.ledger_check, "Verify the ledger's balance invariants", None, "ops"),
-    Route("GET", "/ops/notifications", h.list_notifications,
-          "Webhook deliveries by ?status (dead, failing, pending, delivered)", None, "ops"),
-    Route("POST", "/ops/notifications/{id}/replay", h.replay_notification,
-          "Deliver a failed or dead notification again", None, "ops"),
-    Route("GET", "/ops/payments/stuck", h.list_stuck_payments,
-          "Payments whose outcome is still unknown or processing (escalated first)", None, "ops"),
-    Route("POST", "/callbacks/{channel}", h.channel_callback,
-          "A channel's asynchronous notification (verified by the channel's plugin)"),
+    Route(
+        "GET",
+        "/v1/payments/{id}",
+        h.get_payment,
+        "A payment with its status and channel",
+        None,
+        "app",
+    ),
+    Route(
+        "GET",
+        "/v1/payments/{id}/flow",
+        h.payment_flow,
+        "The payment's flow-log timeline",
+        None,
+        "app",
+    ),
+    Route(
+        "POST",
+        "/v1/routes/explain",
+        h.explain_route,
+        "Which channel and rule a payment body would route to",
+        ExplainBody,
+        "app",
+    ),
+    Route(
+        "POST",
+        "/ops/accounts/{id}/fund",
+        h.fund_account,
+        "Credit an account from the external cash-in account (idempotent)",
+        FundBody,
+        "ops",
+    ),
+    Route(
+        "GET",
+        "/ops/ledger/check",
+        h.ledger_check,
+        "Verify the ledger's balance invariants",
+        None,
+        "ops",
+    ),
+    Route(
+        "GET",
+        "/ops/notifications",
+        h.list_notifications,
+        "Webhook deliveries by ?status (dead, failing, pending, delivered)",
+        None,
+        "ops",
+    ),
+    Route(
+        "POST",
+        "/ops/notifications/{id}/replay",
+        h.replay_notification,
+        "Deliver a failed or dead notification again",
+        None,
+        "ops",
+    ),
+    Route(
+        "GET",
+        "/ops/payments/stuck",
+        h.list_stuck_payments,
+        "Payments whose outcome is still unknown or processing (escalated first)",
+        None,
+        "ops",
+    ),
+    Route(
+        "POST",
+        "/callbacks/{channel}",
+        h.channel_callback,
+        "A channel's asynchronous notification (verified by the channel's plugin)",
+    ),
 )
 
 
@@ -92,36 +176,68 @@ def setup_routes(app: web.Application) -> None:
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
-    error = {"description": "Error", "content": {"application/json": {"schema": {
-        "$ref": "#/components/schemas/Error"}}}}
+    error = {
+        "description": "Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
     for route in ROUTES:
-        op: dict[str, Any] = {"summary": route.summary, "operationId": route.handler.__name__,
-                              "responses": {"200": {"description": "OK"}, "4XX": error}}
-        params = [{"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
-                  for p in route.path.split("/") if p.startswith("{")]
+        op: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.handler.__name__,
+            "responses": {"200": {"description": "OK"}, "4XX": error},
+        }
+        params = [
+            {"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in route.path.split("/")
+            if p.startswith("{")
+        ]
         if params:
             op["parameters"] = params
         if route.body is not None:
             schema = route.body.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))
             schemas[route.body.__name__] = schema
-            op["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}
+                    }
+                },
+            }
         if route.auth == "app":
             op["security"] = [{"AppSignature": []}]
         elif route.auth == "ops":
             op["security"] = [{"OperatorToken": []}]
         paths.setdefault(route.path, {})[route.method.lower()] = op
-    schemas["Error"] = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"},
-        "field": {"type": ["string", "null"]}}}}}
+    schemas["Error"] = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": ["string", "null"]},
+                },
+            }
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "paygate: unified payment channel gateway", "version": "0.1.0"},
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {
-            "AppSignature": {"type": "apiKey", "in": "header", "name": "X-Signature",
-                             "description": "HMAC-SHA256 over METHOD, path+query, X-Timestamp, "
-                                            "X-Nonce and sha256(body), with X-App-Id"},
-            "OperatorToken": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "AppSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Signature",
+                    "description": "HMAC-SHA256 over METHOD, path+query, X-Timestamp, "
+                    "X-Nonce and sha256(body), with X-App-Id",
+                },
+                "OperatorToken": {"type": "http", "scheme": "bearer"},
+            },
+        },
     }

@@ -84,8 +84,10 @@ class PaymentBody(Body):
         if self.buyer_fee:
             out.append(("buyer_fee.amount", self.buyer_fee.amount))
         for i, m in enumerate(self.upper_merchants):
-            out += [(f"upper_merchants[{i}].fee_amount", m.fee_amount),
-                    (f"upper_merchants[{i}].fee_plus_amount", m.fee_plus_amount)]
+            out += [
+                (f"upper_merchants[{i}].fee_amount", m.fee_amount),
+                (f"upper_merchants[{i}].fee_plus_amount", m.fee_plus_amount),
+            ]
         out += [(f"profit_shares[{i}].amount", s.amount) for i, s in enumerate(self.profit_shares)]
         if self.marketing:
             out.append(("marketing.amount", self.marketing.amount))

@@ -31,8 +31,12 @@ def account_json(row: Any) -> dict[str, Any]:
     m = row._mapping
     cur = m["currency"]
     return {
-        "id": m["id"], "owner": m["owner"], "kind": m["kind"], "currency": cur,
-        "status": m["status"], "allow_overdraft": m["allow_overdraft"],
+        "id": m["id"],
+        "owner": m["owner"],
+        "kind": m["kind"],
+        "currency": cur,
+        "status": m["status"],
+        "allow_overdraft": m["allow_overdraft"],
         "balance": str(from_minor(m["available_minor"], cur)),
         "pending_balance": str(from_minor(m["pending_minor"], cur)),
         "created_at": m["created_at"].isoformat(),
@@ -43,30 +47,52 @@ def entry_json(row: Any) -> dict[str, Any]:
     m = row._mapping
     cur = m["currency"]
     return {
-        "id": m["id"], "txn_id": m["txn_id"], "kind": m["kind"],
+        "id": m["id"],
+        "txn_id": m["txn_id"],
+        "kind": m["kind"],
         "direction": "in" if m["amount_minor"] > 0 else "out",
-        "amount": str(from_minor(abs(m["amount_minor"]), cur)), "currency": cur,
+        "amount": str(from_minor(abs(m["amount_minor"]), cur)),
+        "currency": cur,
         "sub_account": m["sub_account"],
         "balance_after": str(from_minor(m["balance_after_minor"], cur)),
-        "memo": m["memo"], "created_at": m["created_at"].isoformat(),
+        "memo": m["memo"],
+        "created_at": m["created_at"].isoformat(),
     }
 
 
 class AccountStore:
-    def __init__(self, engine: AsyncEngine, uow: Callable[[], SqlUnitOfWork], flow: FlowLogSink,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        uow: Callable[[], SqlUnitOfWork],
+        flow: FlowLogSink,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.engine = engine
         self.uow = uow
         self.flow = flow
         self.clock = clock
 
-    async def open(self, app_id: str | None, owner: str, kind: AccountKind, currency: str,
-                   allow_overdraft: bool = False, account_id: str | None = None) -> dict[str, Any]:
+    async def open(
+        self,
+        app_id: str | None,
+        owner: str,
+        kind: AccountKind,
+        currency: str,
+        allow_overdraft: bool = False,
+        account_id: str | None = None,
+    ) -> dict[str, Any]:
         now = self.clock()
         values = {
-            "id": account_id or new_id("acc"), "app_id": app_id, "owner": owner, "kind": kind.value,
-            "currency": currency, "status": AccountStatus.NORMAL.value,
-            "allow_overdraft": allow_overdraft, "available_minor": 0, "pending_minor": 0,
+            "id": account_id or new_id("acc"),
+            "app_id": app_id,
+            "owner": owner,
+            "kind": kind.value,
+            "currency": currency,
+            "status": AccountStatus.NORMAL.value,
+            "allow_overdraft": allow_overdraft,
+            "available_minor": 0,
+            "pending_minor": 0,
             "created_at": now,
         }
         async with self.uow() as uow:
@@ -84,11 +110,15 @@ class AccountStore:
             raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
         return account_json(row)
 
-    async def entries(self, app_id: str, account_id: str, limit: int, before: int | None) -> dict[str, Any]:
+    async def entries(
+        self, app_id: str, account_id: str, limit: int, before: int | None
+    ) -> dict[str, Any]:
         await self.get(app_id, account_id)
         stmt = (
-            sa.select(t.ledger_entries).where(t.ledger_entries.c.account_id == account_id)
-            .order_by(t.ledger_entries.c.id.desc()).limit(limit + 1)
+            sa.select(t.ledger_entries)
+            .where(t.ledger_entries.c.account_id == account_id)
+            .order_by(t.ledger_entries.c.id.desc())
+            .limit(limit + 1)
         )
         if before is not None:
             stmt = stmt.where(t.ledger_entries.c.id < before)
@@ -102,60 +132,114 @@ class AccountStore:
 
     async def _ensure_external(self, uow: SqlUnitOfWork, currency: str, now: datetime) -> str:
         ext = external_account_id(currency)
-        exists = (await uow.conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == ext))).first()
+        exists = (
+            await uow.conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == ext))
+        ).first()
         if exists is None:
-            await uow.conn.execute(t.accounts.insert().values(
-                id=ext, app_id=None, owner="outside world", kind=AccountKind.EXTERNAL.value,
-                currency=currency, status=AccountStatus.NORMAL.value, allow_overdraft=True,
-                available_minor=0, pending_minor=0, created_at=now))
+            await uow.conn.execute(
+                t.accounts.insert().values(
+                    id=ext,
+                    app_id=None,
+                    owner="outside world",
+                    kind=AccountKind.EXTERNAL.value,
+                    currency=currency,
+                    status=AccountStatus.NORMAL.value,
+                    allow_overdraft=True,
+                    available_minor=0,
+                    pending_minor=0,
+                    created_at=now,
+                )
+            )
         return ext
 
-    async def fund(self, account_id: str, out_request_no: str, amount: Money, request_hash: str,
-                   actor: str) -> tuple[dict[str, Any], bool]:
+    async def fund(
+        self, account_id: str, out_request_no: str, amount: Money, request_hash: str, actor: str
+    ) -> tuple[dict[str, Any], bool]:
         """Credit an account from the external cash-in account; idempotent on out_request_no."""
         now = self.clock()
         funding_id = new_id("fnd")
         try:
             async with self.uow() as uow:
-                existing = (await uow.conn.execute(
-                    sa.select(t.fundings).where(t.fundings.c.out_request_no == out_request_no))).first()
+                existing = (
+                    await uow.conn.execute(
+                        sa.select(t.fundings).where(t.fundings.c.out_request_no == out_request_no)
+                    )
+                ).first()
                 if existing is None:
-                    account = (await uow.conn.execute(
-                        sa.select(t.accounts).where(t.accounts.c.id == account_id))).first()
+                    account = (
+                        await uow.conn.execute(
+                            sa.select(t.accounts).where(t.accounts.c.id == account_id)
+                        )
+                    ).first()
                     if account is None:
-                        raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
+                        raise NotFound(
+                            f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND"
+                        )
                     ext = await self._ensure_external(uow, amount.currency, now)
                     txn = await uow.ledger.post(
-                        funding_id, transfer(ext, account_id, amount, FlowKind.FUNDING, memo=out_request_no),
-                        at=now)
-                    await uow.conn.execute(t.fundings.insert().values(
-                        id=funding_id, account_id=account_id, out_request_no=out_request_no,
-                        request_hash=request_hash, amount_minor=amount.minor, currency=amount.currency,
-                        ledger_txn_id=txn, actor=actor, created_at=now))
+                        funding_id,
+                        transfer(ext, account_id, amount, FlowKind.FUNDING, memo=out_request_no),
+                        at=now,
+                    )
+                    await uow.conn.execute(
+                        t.fundings.insert().values(
+                            id=funding_id,
+                            account_id=account_id,
+                            out_request_no=out_request_no,
+                            request_hash=request_hash,
+                            amount_minor=amount.minor,
+                            currency=amount.currency,
+                            ledger_txn_id=txn,
+                            actor=actor,
+                            created_at=now,
+                        )
+                    )
                     await uow.commit()
         except IntegrityError:
             existing = None
             async with self.engine.connect() as conn:
-                existing = (await conn.execute(
-                    sa.select(t.fundings).where(t.fundings.c.out_request_no == out_request_no))).first()
+                existing = (
+                    await conn.execute(
+                        sa.select(t.fundings).where(t.fundings.c.out_request_no == out_request_no)
+                    )
+                ).first()
             if existing is None:
                 raise
         if existing is not None:
             if existing.request_hash != request_hash:
                 raise IdempotencyConflict(
                     f"out_request_no {out_request_no!r} was already used with a different body",
-                    field="out_request_no")
+                    field="out_request_no",
+                )
             return self._funding_json(existing._mapping), False
-        self.flow.record(FlowRecord(funding_id, FlowNode.LEDGER_POSTED, FlowOutcome.OK, now,
-                                    f"funded {amount} {amount.currency}", {"account": account_id},
-                                    actor=actor))
-        return {"id": funding_id, "account_id": account_id, "out_request_no": out_request_no,
-                "amount": str(amount), "currency": amount.currency}, True
+        self.flow.record(
+            FlowRecord(
+                funding_id,
+                FlowNode.LEDGER_POSTED,
+                FlowOutcome.OK,
+                now,
+                f"funded {amount} {amount.currency}",
+                {"account": account_id},
+                actor=actor,
+            )
+        )
+        return {
+            "id": funding_id,
+            "account_id": account_id,
+            "out_request_no": out_request_no,
+            "amount": str(amount),
+            "currency": amount.currency,
+        }, True
 
     @staticmethod
     def _funding_json(m: Any) -> dict[str, Any]:
-        return {"id": m["id"], "account_id": m["account_id"], "out_request_no": m["out_request_no"],
-                "amount": str(from_minor(m["amount_minor"], m["currency"])), "currency": m["currency"]}
+        return {
+            "id": m["id"],
+            "account_id": m["account_id"],
+            "out_request_no": m["out_request_no"],
+            "amount": str(from_minor(m["amount_minor"], m["currency"])),
+            "currency": m["currency"],
+        }
 
     async def views(self, ids: Sequence[str]) -> dict[str, AccountView]:
         if not ids:
@@ -169,35 +253,71 @@ class AccountStore:
         e = t.ledger_entries
         a = t.accounts
         async with self.engine.connect() as conn:
-            totals = (await conn.execute(
-                sa.select(a.c.currency, sa.func.sum(a.c.available_minor + a.c.pending_minor),
-                          sa.func.count()).group_by(a.c.currency))).all()
-            bad_txns = (await conn.execute(
-                sa.select(e.c.txn_id, e.c.currency, sa.func.sum(e.c.amount_minor))
-                .group_by(e.c.txn_id, e.c.currency)
-                .having(sa.func.sum(e.c.amount_minor) != 0).limit(100))).all()
+            totals = (
+                await conn.execute(
+                    sa.select(
+                        a.c.currency,
+                        sa.func.sum(a.c.available_minor + a.c.pending_minor),
+                        sa.func.count(),
+                    ).group_by(a.c.currency)
+                )
+            ).all()
+            bad_txns = (
+                await conn.execute(
+                    sa.select(e.c.txn_id, e.c.currency, sa.func.sum(e.c.amount_minor))
+                    .group_by(e.c.txn_id, e.c.currency)
+                    .having(sa.func.sum(e.c.amount_minor) != 0)
+                    .limit(100)
+                )
+            ).all()
             sums = (
-                sa.select(e.c.account_id, e.c.sub_account, sa.func.sum(e.c.amount_minor).label("total"))
-                .group_by(e.c.account_id, e.c.sub_account).subquery()
+                sa.select(
+                    e.c.account_id, e.c.sub_account, sa.func.sum(e.c.amount_minor).label("total")
+                )
+                .group_by(e.c.account_id, e.c.sub_account)
+                .subquery()
             )
-            avail = sa.func.coalesce(sa.select(sums.c.total).where(
-                sums.c.account_id == a.c.id, sums.c.sub_account == "1").scalar_subquery(), 0)
-            pend = sa.func.coalesce(sa.select(sums.c.total).where(
-                sums.c.account_id == a.c.id, sums.c.sub_account == "3").scalar_subquery(), 0)
-            mismatched = (await conn.execute(
-                sa.select(a.c.id).where(sa.or_(a.c.available_minor != avail, a.c.pending_minor != pend))
-                .limit(100))).all()
-            negative = (await conn.execute(
-                sa.select(a.c.id).where(~a.c.allow_overdraft,
-                                        sa.or_(a.c.available_minor < 0, a.c.pending_minor < 0))
-                .limit(100))).all()
-            txn_count = (await conn.execute(sa.select(sa.func.count()).select_from(t.ledger_txns))).scalar_one()
+            avail = sa.func.coalesce(
+                sa.select(sums.c.total)
+                .where(sums.c.account_id == a.c.id, sums.c.sub_account == "1")
+                .scalar_subquery(),
+                0,
+            )
+            pend = sa.func.coalesce(
+                sa.select(sums.c.total)
+                .where(sums.c.account_id == a.c.id, sums.c.sub_account == "3")
+                .scalar_subquery(),
+                0,
+            )
+            mismatched = (
+                await conn.execute(
+                    sa.select(a.c.id)
+                    .where(sa.or_(a.c.available_minor != avail, a.c.pending_minor != pend))
+                    .limit(100)
+                )
+            ).all()
+            negative = (
+                await conn.execute(
+                    sa.select(a.c.id)
+                    .where(
+                        ~a.c.allow_overdraft, sa.or_(a.c.available_minor < 0, a.c.pending_minor < 0)
+                    )
+                    .limit(100)
+                )
+            ).all()
+            txn_count = (
+                await conn.execute(sa.select(sa.func.count()).select_from(t.ledger_txns))
+            ).scalar_one()
         currencies = {
             cur: {"sum_of_balances": str(from_minor(int(total or 0), cur)), "accounts": count}
             for cur, total, count in totals
         }
-        ok = (all(int(total or 0) == 0 for _, total, _ in totals) and not bad_txns
-              and not mismatched and not negative)
+        ok = (
+            all(int(total or 0) == 0 for _, total, _ in totals)
+            and not bad_txns
+            and not mismatched
+            and not negative
+        )
         return {
             "ok": ok,
             "currencies": currencies,

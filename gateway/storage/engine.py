@@ -13,7 +13,9 @@ from gateway.settings import DatabaseSettings
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(
-            settings.url, echo=settings.echo, connect_args={"timeout": 30},
+            settings.url,
+            echo=settings.echo,
+            connect_args={"timeout": 30},
             pool_size=settings.pool_size,
         )
         synchronous = settings.sqlite_synchronous

@@ -18,7 +18,6 @@ metadata = sa.MetaData(
 )
 
 
-
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, also on SQLite (which stores no offset)."""
 
@@ -38,10 +37,12 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 accounts = sa.Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("app_id", sa.String(64), nullable=True, index=True),  # None: platform-owned
     sa.Column("owner", sa.String(128), nullable=False),
@@ -56,15 +57,22 @@ accounts = sa.Table(
 )
 
 ledger_txns = sa.Table(
-    "ledger_txns", metadata,
+    "ledger_txns",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("subject_id", sa.String(64), nullable=False, index=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
 ledger_entries = sa.Table(
-    "ledger_entries", metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    "ledger_entries",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("txn_id", sa.String(40), sa.ForeignKey("ledger_txns.id"), nullable=False, index=True),
     sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("sub_account", sa.String(2), nullable=False),
@@ -78,7 +86,8 @@ ledger_entries = sa.Table(
 )
 
 payments = sa.Table(
-    "payments", metadata,
+    "payments",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("app_id", sa.String(64), nullable=False),
     sa.Column("out_request_no", sa.String(64), nullable=False),
@@ -106,8 +115,14 @@ payments = sa.Table(
 )
 
 transfer_logs = sa.Table(
-    "transfer_logs", metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    "transfer_logs",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("payment_id", sa.String(40), nullable=False, index=True),
     sa.Column("ledger_txn_id", sa.String(40), sa.ForeignKey("ledger_txns.id"), nullable=False),
     sa.Column("payer_account", sa.String(64), nullable=True),
@@ -118,8 +133,14 @@ transfer_logs = sa.Table(
 )
 
 deferred_settlements = sa.Table(
-    "deferred_settlements", metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    "deferred_settlements",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("payment_id", sa.String(40), nullable=False, index=True),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
@@ -133,7 +154,8 @@ deferred_settlements = sa.Table(
 )
 
 fundings = sa.Table(
-    "fundings", metadata,
+    "fundings",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("out_request_no", sa.String(64), nullable=False, unique=True),
@@ -146,7 +168,8 @@ fundings = sa.Table(
 )
 
 outbox = sa.Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),  # also the event id sent to the app
     sa.Column("app_id", sa.String(64), nullable=False),
     sa.Column("event_type", sa.String(64), nullable=False),
@@ -163,8 +186,14 @@ outbox = sa.Table(
 )
 
 flow_log = sa.Table(
-    "pay_life_log", metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    "pay_life_log",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("subject_id", sa.String(64), nullable=False),
     sa.Column("node", sa.String(32), nullable=False),
     sa.Column("outcome", sa.String(16), nullable=False),
@@ -176,7 +205,8 @@ flow_log = sa.Table(
 )
 
 nonces = sa.Table(
-    "nonces", metadata,
+    "nonces",
+    metadata,
     sa.Column("app_id", sa.String(64), primary_key=True),
     sa.Column("nonce", sa.String(128), primary_key=True),
     sa.Column("seen_at", UTCDateTime(), nullable=False, index=True),

@@ -27,35 +27,60 @@ from ports.storage import ConcurrentUpdate, DuplicateRequest
 def _row_to_payment(row: sa.Row[Any]) -> Payment:
     m = row._mapping
     return Payment(
-        id=m["id"], app_id=m["app_id"], out_request_no=m["out_request_no"],
-        request_hash=m["request_hash"], pay_method=m["pay_method"], channel=m["channel"],
+        id=m["id"],
+        app_id=m["app_id"],
+        out_request_no=m["out_request_no"],
+        request_hash=m["request_hash"],
+        pay_method=m["pay_method"],
+        channel=m["channel"],
         amount=Money(m["amount_minor"], m["currency"]),
-        payer_account=m["payer_account"], payee_account=m["payee_account"],
-        status=PaymentStatus(m["status"]), created_at=m["created_at"], updated_at=m["updated_at"],
-        business_type=m["business_type"], memo=m["memo"], channel_ref=m["channel_ref"],
-        failure_code=m["failure_code"], failure_message=m["failure_message"],
+        payer_account=m["payer_account"],
+        payee_account=m["payee_account"],
+        status=PaymentStatus(m["status"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        business_type=m["business_type"],
+        memo=m["memo"],
+        channel_ref=m["channel_ref"],
+        failure_code=m["failure_code"],
+        failure_message=m["failure_message"],
         details=dict(m["details"] or {}),
     )
 
 
 def _payment_values(p: Payment) -> dict[str, Any]:
     return {
-        "id": p.id, "app_id": p.app_id, "out_request_no": p.out_request_no,
-        "request_hash": p.request_hash, "pay_method": p.pay_method, "channel": p.channel,
-        "amount_minor": p.amount.minor, "currency": p.amount.currency,
-        "payer_account": p.payer_account, "payee_account": p.payee_account,
-        "business_type": p.business_type, "memo": p.memo, "status": p.status.value,
-        "channel_ref": p.channel_ref, "failure_code": p.failure_code,
-        "failure_message": p.failure_message, "details": p.details,
-        "created_at": p.created_at, "updated_at": p.updated_at,
+        "id": p.id,
+        "app_id": p.app_id,
+        "out_request_no": p.out_request_no,
+        "request_hash": p.request_hash,
+        "pay_method": p.pay_method,
+        "channel": p.channel,
+        "amount_minor": p.amount.minor,
+        "currency": p.amount.currency,
+        "payer_account": p.payer_account,
+        "payee_account": p.payee_account,
+        "business_type": p.business_type,
+        "memo": p.memo,
+        "status": p.status.value,
+        "channel_ref": p.channel_ref,
+        "failure_code": p.failure_code,
+        "failure_message": p.failure_message,
+        "details": p.details,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
     }
 
 
 def row_to_account(row: sa.Row[Any]) -> AccountView:
     m = row._mapping
     return AccountView(
-        id=m["id"], owner=m["owner"], kind=AccountKind(m["kind"]), currency=m["currency"],
-        status=AccountStatus(m["status"]), allow_overdraft=m["allow_overdraft"],
+        id=m["id"],
+        owner=m["owner"],
+        kind=AccountKind(m["kind"]),
+        currency=m["currency"],
+        status=AccountStatus(m["status"]),
+        allow_overdraft=m["allow_overdraft"],
     )
 
 
@@ -71,7 +96,9 @@ class SqlPayments:
             raise DuplicateRequest(payment.out_request_no) from exc
 
     async def get(self, payment_id: str) -> Payment | None:
-        row = (await self.conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id))).first()
+        row = (
+            await self.conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id))
+        ).first()
         return _row_to_payment(row) if row else None
 
     async def get_for_update(self, payment_id: str) -> Payment | None:
@@ -117,7 +144,9 @@ class SqlLedger:
 
         check_balanced(postings)
         txn_id = new_id("txn")
-        await self.conn.execute(t.ledger_txns.insert().values(id=txn_id, subject_id=subject_id, created_at=at))
+        await self.conn.execute(
+            t.ledger_txns.insert().values(id=txn_id, subject_id=subject_id, created_at=at)
+        )
         net: dict[tuple[str, SubAccount], int] = defaultdict(int)
         currency_of: dict[str, str] = {}
         for p in postings:
@@ -126,10 +155,16 @@ class SqlLedger:
         balance_after: dict[tuple[str, SubAccount], int] = {}
         # Sorted order: concurrent transactions lock accounts in the same order (no deadlock).
         for (account_id, sub), delta in sorted(net.items()):
-            column = t.accounts.c.available_minor if sub is SubAccount.AVAILABLE else t.accounts.c.pending_minor
+            column = (
+                t.accounts.c.available_minor
+                if sub is SubAccount.AVAILABLE
+                else t.accounts.c.pending_minor
+            )
             stmt = (
                 t.accounts.update()
-                .where(t.accounts.c.id == account_id, t.accounts.c.currency == currency_of[account_id])
+                .where(
+                    t.accounts.c.id == account_id, t.accounts.c.currency == currency_of[account_id]
+                )
                 .values({column: column + delta})
                 .returning(column)
             )
@@ -138,7 +173,9 @@ class SqlLedger:
             row = (await self.conn.execute(stmt)).first()
             if row is None:
                 exists = (
-                    await self.conn.execute(sa.select(t.accounts.c.currency).where(t.accounts.c.id == account_id))
+                    await self.conn.execute(
+                        sa.select(t.accounts.c.currency).where(t.accounts.c.id == account_id)
+                    )
                 ).first()
                 if exists is None:
                     raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
@@ -148,7 +185,8 @@ class SqlLedger:
                         code="ACCOUNT_CURRENCY_MISMATCH",
                     )
                 raise InsufficientFunds(
-                    f"account {account_id} has insufficient funds for this payment", field="payer_account"
+                    f"account {account_id} has insufficient funds for this payment",
+                    field="payer_account",
                 )
             balance_after[(account_id, sub)] = row[0] - delta
         entries = []
@@ -157,9 +195,15 @@ class SqlLedger:
             balance_after[key] = balance_after.get(key, 0) + p.amount.minor
             entries.append(
                 {
-                    "txn_id": txn_id, "account_id": p.account_id, "sub_account": p.sub_account.value,
-                    "amount_minor": p.amount.minor, "currency": p.amount.currency, "kind": p.kind.value,
-                    "balance_after_minor": balance_after[key], "memo": p.memo[:256], "created_at": at,
+                    "txn_id": txn_id,
+                    "account_id": p.account_id,
+                    "sub_account": p.sub_account.value,
+                    "amount_minor": p.amount.minor,
+                    "currency": p.amount.currency,
+                    "kind": p.kind.value,
+                    "balance_after_minor": balance_after[key],
+                    "memo": p.memo[:256],
+                    "created_at": at,
                 }
             )
         await self.conn.execute(t.ledger_entries.insert(), entries)
@@ -171,14 +215,26 @@ class SqlOutbox:
         self.conn = conn
 
     async def enqueue(
-        self, app_id: str, event_type: str, subject_id: str, payload: dict[str, Any], *, at: datetime
+        self,
+        app_id: str,
+        event_type: str,
+        subject_id: str,
+        payload: dict[str, Any],
+        *,
+        at: datetime,
     ) -> str:
         event_id = new_id("evt")
         await self.conn.execute(
             t.outbox.insert().values(
-                id=event_id, app_id=app_id, event_type=event_type, subject_id=subject_id,
+                id=event_id,
+                app_id=app_id,
+                event_type=event_type,
+                subject_id=subject_id,
                 payload={"event_id": event_id, "event_type": event_type, **payload},
-                status="pending", attempts=0, next_attempt_at=at, created_at=at,
+                status="pending",
+                attempts=0,
+                next_attempt_at=at,
+                created_at=at,
             )
         )
         return event_id
@@ -192,7 +248,9 @@ class SqlAccounts:
         if not ids:
             return {}
         rows = await self.conn.execute(
-            sa.select(t.accounts).where(t.accounts.c.id.in_(set(ids)), t.accounts.c.app_id == app_id)
+            sa.select(t.accounts).where(
+                t.accounts.c.id.in_(set(ids)), t.accounts.c.app_id == app_id
+            )
         )
         return {row.id: row_to_account(row) for row in rows}
 
@@ -200,8 +258,12 @@ class SqlAccounts:
 def postings_to_json(postings: Sequence[Posting]) -> list[dict[str, Any]]:
     return [
         {
-            "account_id": p.account_id, "amount_minor": p.amount.minor, "currency": p.amount.currency,
-            "kind": p.kind.value, "sub_account": p.sub_account.value, "memo": p.memo,
+            "account_id": p.account_id,
+            "amount_minor": p.amount.minor,
+            "currency": p.amount.currency,
+            "kind": p.kind.value,
+            "sub_account": p.sub_account.value,
+            "memo": p.memo,
         }
         for p in postings
     ]
@@ -210,8 +272,11 @@ def postings_to_json(postings: Sequence[Posting]) -> list[dict[str, Any]]:
 def postings_from_json(items: Sequence[dict[str, Any]]) -> tuple[Posting, ...]:
     return tuple(
         Posting(
-            i["account_id"], Money(i["amount_minor"], i["currency"]), FlowKind(i["kind"]),
-            SubAccount(i["sub_account"]), i.get("memo", ""),
+            i["account_id"],
+            Money(i["amount_minor"], i["currency"]),
+            FlowKind(i["kind"]),
+            SubAccount(i["sub_account"]),
+            i.get("memo", ""),
         )
         for i in items
     )
@@ -252,7 +317,10 @@ class SqlUnitOfWork:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         try:
             if self._conn is not None:
@@ -274,9 +342,13 @@ class SqlUnitOfWork:
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
         await self.conn.execute(
             t.transfer_logs.insert().values(
-                payment_id=payment.id, ledger_txn_id=txn_id, payer_account=payment.payer_account,
-                payee_account=payment.payee_account, amount_minor=payment.amount.minor,
-                currency=payment.amount.currency, created_at=at,
+                payment_id=payment.id,
+                ledger_txn_id=txn_id,
+                payer_account=payment.payer_account,
+                payee_account=payment.payee_account,
+                amount_minor=payment.amount.minor,
+                currency=payment.amount.currency,
+                created_at=at,
             )
         )
 
@@ -288,9 +360,13 @@ class SqlUnitOfWork:
                 t.deferred_settlements.insert(),
                 [
                     {
-                        "payment_id": payment_id, "seq": d.order, "kind": d.kind,
-                        "postings": postings_to_json(d.postings), "status": "pending",
-                        "attempts": 0, "due_at": at,
+                        "payment_id": payment_id,
+                        "seq": d.order,
+                        "kind": d.kind,
+                        "postings": postings_to_json(d.postings),
+                        "status": "pending",
+                        "attempts": 0,
+                        "due_at": at,
                     }
                     for d in deferred
                 ],
@@ -302,8 +378,13 @@ class SqlUnitOfWork:
                 t.flow_log.insert(),
                 [
                     {
-                        "subject_id": r.subject_id, "node": r.node.value, "outcome": r.outcome.value,
-                        "message": r.message[:512], "detail": r.detail, "actor": r.actor, "at": r.at,
+                        "subject_id": r.subject_id,
+                        "node": r.node.value,
+                        "outcome": r.outcome.value,
+                        "message": r.message[:512],
+                        "detail": r.detail,
+                        "actor": r.actor,
+                        "at": r.at,
                     }
                     for r in records
                 ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from plugins.internal_transfer.terms import command_from_request, plan, referenced_accounts
 from ports.channels import (
     AccountDirectory,
     ChannelResult,
@@ -9,7 +10,6 @@ from ports.channels import (
     DeferredPostings,
     PaymentRequest,
 )
-from plugins.internal_transfer.terms import command_from_request, plan, referenced_accounts
 
 
 class InternalTransferAdapter:
@@ -27,13 +27,14 @@ class InternalTransferAdapter:
             ChannelStatus.SUCCEEDED,
             channel_ref=request.payment_id,
             postings=result.postings,
-            deferred=tuple(
-                DeferredPostings(d.order, d.kind, d.postings) for d in result.deferred
-            ),
+            deferred=tuple(DeferredPostings(d.order, d.kind, d.postings) for d in result.deferred),
             raw={"seller_net": str(result.seller_net), "wallet_fee": str(result.wallet_fee)},
         )
 
     async def query(self, request: PaymentRequest, channel_ref: str | None) -> ChannelResult:
         # Internal transfers are final when committed; a payment still open here never posted.
-        return ChannelResult(ChannelStatus.FAILED, code="NOT_POSTED",
-                             message="the internal transfer was never committed")
+        return ChannelResult(
+            ChannelStatus.FAILED,
+            code="NOT_POSTED",
+            message="the internal transfer was never committed",
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.errors import DomainError
 from core.general_pay import (
     BuyerFee,
     FeeTerms,
@@ -18,7 +19,6 @@ from core.general_pay import (
     UpperMerchant,
     plan_general_pay,
 )
-from core.errors import DomainError
 from core.ledger import AccountView
 from core.money import Money
 from ports.channels import PaymentRequest
@@ -65,17 +65,21 @@ def command_from_request(request: PaymentRequest) -> GeneralPayCommand:
         buyer_fee=buyer_fee,
         upper_merchants=tuple(
             UpperMerchant(
-                account_id=m["account"], level=MerchantLevel(m["level"]),
+                account_id=m["account"],
+                level=MerchantLevel(m["level"]),
                 fee_amount=_money(m["fee_amount"], currency, f"upper_merchants[{i}].fee_amount"),
-                fee_plus_amount=_money(m.get("fee_plus_amount", "0"), currency,
-                                       f"upper_merchants[{i}].fee_plus_amount"),
+                fee_plus_amount=_money(
+                    m.get("fee_plus_amount", "0"), currency, f"upper_merchants[{i}].fee_plus_amount"
+                ),
             )
             for i, m in enumerate(d.get("upper_merchants") or ())
         ),
         fee_solution=tuple(d.get("fee_solution") or ()),
         profit_shares=tuple(
-            ProfitShare(account_id=s["account"],
-                        amount=_money(s["amount"], currency, f"profit_shares[{i}].amount"))
+            ProfitShare(
+                account_id=s["account"],
+                amount=_money(s["amount"], currency, f"profit_shares[{i}].amount"),
+            )
             for i, s in enumerate(d.get("profit_shares") or ())
         ),
         marketing=marketing,
@@ -97,9 +101,13 @@ def referenced_accounts(request: PaymentRequest) -> list[str]:
 
 # the core names its inputs in domain words; callers know the API's field names
 _API_FIELDS = (
-    ("seller_account_id", "payee_account"), ("buyer_account_id", "payer_account"),
-    ("cash_amount", "amount"), ("fee.fee_amount", "fee.amount"), ("fee.fee_account_id", "fee.account"),
-    ("fee.fee_settlement_type", "fee.settlement"), ("fee.fee_type", "fee.type"),
+    ("seller_account_id", "payee_account"),
+    ("buyer_account_id", "payer_account"),
+    ("cash_amount", "amount"),
+    ("fee.fee_amount", "fee.amount"),
+    ("fee.fee_account_id", "fee.account"),
+    ("fee.fee_settlement_type", "fee.settlement"),
+    ("fee.fee_type", "fee.type"),
     (".account_id", ".account"),
 )
 

@@ -12,15 +12,22 @@ from pathlib import Path
 def run(args: list[str], config: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
     env["PAYGATE_CONFIG"] = str(config)
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
     config = tmp_path / "paygate.toml"
-    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/cli.db"\n'
-                      '[[routing.rules]]\nname = "t"\npay_method = "transfer"\nchannel = "internal_transfer"\n'
-                      + extra)
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/cli.db"\n'
+        '[[routing.rules]]\nname = "t"\npay_method = "transfer"\nchannel = "internal_transfer"\n'
+        + extra
+    )
     return config
 
 
@@ -37,14 +44,16 @@ def test_routes_check_accepts_good_rules(tmp_path: Path) -> None:
 
 
 def test_routes_check_names_a_rule_for_a_missing_channel(tmp_path: Path) -> None:
-    config = write_config(tmp_path, '[[routing.rules]]\nname = "nope"\npay_method = "x"\nchannel = "ghost"\n')
+    config = write_config(
+        tmp_path, '[[routing.rules]]\nname = "nope"\npay_method = "x"\nchannel = "ghost"\n'
+    )
     result = run(["routes", "check"], config)
     assert result.returncode == 2
     assert "routing.rules[1] (nope): channel 'ghost' is not installed" in result.stderr
 
 
 def test_bad_settings_stop_with_the_key_named(tmp_path: Path) -> None:
-    result = run(["routes", "check"], write_config(tmp_path, '[server]\nport = -1\n'))
+    result = run(["routes", "check"], write_config(tmp_path, "[server]\nport = -1\n"))
     assert result.returncode == 2 and "server.port" in result.stderr
 
 
@@ -53,6 +62,10 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     import sqlite3
 
-    tables = {r[0] for r in sqlite3.connect(tmp_path / "cli.db").execute(
-        "select name from sqlite_master where type='table'")}
+    tables = {
+        r[0]
+        for r in sqlite3.connect(tmp_path / "cli.db").execute(
+            "select name from sqlite_master where type='table'"
+        )
+    }
     assert {"payments", "ledger_entries", "outbox", "pay_life_log"} <= tables

@@ -37,17 +37,24 @@ class Served:
             f'[server]\nport = {self.port}\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/gw.db"\n'
             f'[apps.e2e]\nsecret = "{SECRET}"\nnotify_url = "http://127.0.0.1:{notify_port}/hook"\n'
             '[ops]\ntokens = ["e2e-ops-token"]\n[notify]\npoll_interval_seconds = 0.1\n'
-            '[[routing.rules]]\npay_method = "transfer"\nchannel = "internal_transfer"\n')
+            '[[routing.rules]]\npay_method = "transfer"\nchannel = "internal_transfer"\n'
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
         env["PAYGATE_CONFIG"] = str(self.config)
-        self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
+            assert self.proc.poll() is None, (
+                self.proc.stderr.read().decode() if self.proc.stderr else ""
+            )
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return
@@ -60,16 +67,25 @@ class Served:
             self.proc.wait(timeout=20)
             self.proc = None
 
-    async def call(self, session: aiohttp.ClientSession, method: str, path: str,
-                   payload: Any = None) -> tuple[int, Any]:
+    async def call(
+        self, session: aiohttp.ClientSession, method: str, path: str, payload: Any = None
+    ) -> tuple[int, Any]:
         body = b"" if payload is None else json.dumps(payload).encode()
         if path.startswith("/ops"):
             headers = {"Authorization": "Bearer e2e-ops-token"}
         else:
-            headers = signed_headers("e2e", SECRET, method, path, body, timestamp=int(time.time()),
-                                     nonce=uuid.uuid4().hex)
-        async with session.request(method, f"http://127.0.0.1:{self.port}{path}", data=body,
-                                   headers=headers) as response:
+            headers = signed_headers(
+                "e2e",
+                SECRET,
+                method,
+                path,
+                body,
+                timestamp=int(time.time()),
+                nonce=uuid.uuid4().hex,
+            )
+        async with session.request(
+            method, f"http://127.0.0.1:{self.port}{path}", data=body, headers=headers
+        ) as response:
             return response.status, await response.json()
 
 
@@ -85,14 +101,32 @@ async def test_transfer_restart_and_webhook(served: tuple[Served, int]) -> None:
     gw, notify_port = served
     gw.start()
     async with aiohttp.ClientSession() as s:
-        _, alice = await gw.call(s, "POST", "/v1/accounts", {"owner": "alice", "kind": "C", "currency": "CNY"})
-        _, bob = await gw.call(s, "POST", "/v1/accounts", {"owner": "bob", "kind": "C", "currency": "CNY"})
-        status, _ = await gw.call(s, "POST", f"/ops/accounts/{alice['id']}/fund",
-                                  {"out_request_no": "f1", "amount": "100.00", "currency": "CNY"})
+        _, alice = await gw.call(
+            s, "POST", "/v1/accounts", {"owner": "alice", "kind": "C", "currency": "CNY"}
+        )
+        _, bob = await gw.call(
+            s, "POST", "/v1/accounts", {"owner": "bob", "kind": "C", "currency": "CNY"}
+        )
+        status, _ = await gw.call(
+            s,
+            "POST",
+            f"/ops/accounts/{alice['id']}/fund",
+            {"out_request_no": "f1", "amount": "100.00", "currency": "CNY"},
+        )
         assert status == 201
-        status, payment = await gw.call(s, "POST", "/v1/payments", {
-            "out_request_no": "e2e-1", "pay_method": "transfer", "amount": "30.00", "currency": "CNY",
-            "payer_account": alice["id"], "payee_account": bob["id"]})
+        status, payment = await gw.call(
+            s,
+            "POST",
+            "/v1/payments",
+            {
+                "out_request_no": "e2e-1",
+                "pay_method": "transfer",
+                "amount": "30.00",
+                "currency": "CNY",
+                "payer_account": alice["id"],
+                "payee_account": bob["id"],
+            },
+        )
         assert status == 201 and payment["status"] == "succeeded"
     gw.stop()  # the webhook receiver was down: the notification is still pending
 

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from dependency_injector import providers
+from paygate_testkit import APP_ID, APP_SECRET, SignedClient, make_settings
 
-from conftest import APP_ID, APP_SECRET, SignedClient, make_settings
 from gateway.auth import sign
 
 
@@ -27,8 +27,14 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        expected = sign(APP_SECRET, "POST", request.path_qs, request.headers["X-Timestamp"],
-                        request.headers["X-Nonce"], body)
+        expected = sign(
+            APP_SECRET,
+            "POST",
+            request.path_qs,
+            request.headers["X-Timestamp"],
+            request.headers["X-Nonce"],
+            body,
+        )
         assert request.headers["X-Signature"] == expected
         assert request.headers["X-App-Id"] == APP_ID
         assert hashlib.sha256(body).hexdigest()
@@ -53,8 +59,10 @@ async def receiver(aiohttp_server: Any) -> AsyncIterator[tuple[Receiver, str]]:
 def notify_settings(database_url: str, url: str, **workers: Any) -> Any:
     return make_settings(
         database_url,
-        apps={APP_ID: {"secret": APP_SECRET, "notify_url": url},
-              "other": {"secret": "other-secret-0123456789"}},
+        apps={
+            APP_ID: {"secret": APP_SECRET, "notify_url": url},
+            "other": {"secret": "other-secret-0123456789"},
+        },
         notify={"retry_schedule_seconds": [0, 0], "poll_interval_seconds": 0.05},
         workers={"enabled": False, **workers},
     )
@@ -80,14 +88,16 @@ def deliverer_of(api: SignedClient, session: aiohttp.ClientSession) -> Any:
 async def paid(api: SignedClient) -> dict[str, Any]:
     alice, bob = await api.open_account(), await api.open_account()
     await api.fund(alice, "10.00")
-    status, payment = await api.pay(out_request_no="notify-me", amount="2.50", payer_account=alice,
-                                    payee_account=bob)
+    status, payment = await api.pay(
+        out_request_no="notify-me", amount="2.50", payer_account=alice, payee_account=bob
+    )
     assert status == 201
     return dict(payment)
 
 
-async def test_final_result_is_delivered_as_a_signed_webhook(aiohttp_client: Any, database_url: str,
-                                                             receiver: tuple[Receiver, str]) -> None:
+async def test_final_result_is_delivered_as_a_signed_webhook(
+    aiohttp_client: Any, database_url: str, receiver: tuple[Receiver, str]
+) -> None:
     r, url = receiver
     api = await build_api(aiohttp_client, notify_settings(database_url, url))
     payment = await paid(api)
@@ -96,13 +106,17 @@ async def test_final_result_is_delivered_as_a_signed_webhook(aiohttp_client: Any
         assert await deliverer_of(api, session).run_once() == 0, "delivered once, not again"
     [event] = r.events
     assert event["event_type"] == "payment.succeeded"
-    assert event["payment"]["id"] == payment["id"] and event["payment"]["out_request_no"] == "notify-me"
+    assert (
+        event["payment"]["id"] == payment["id"]
+        and event["payment"]["out_request_no"] == "notify-me"
+    )
     _, delivered = await api.get("/ops/notifications?status=delivered")
     assert [n["subject_id"] for n in delivered["notifications"]] == [payment["id"]]
 
 
-async def test_failing_endpoint_is_retried_then_parked_and_replayed(aiohttp_client: Any, database_url: str,
-                                                                    receiver: tuple[Receiver, str]) -> None:
+async def test_failing_endpoint_is_retried_then_parked_and_replayed(
+    aiohttp_client: Any, database_url: str, receiver: tuple[Receiver, str]
+) -> None:
     r, url = receiver
     r.fail_with = 503
     api = await build_api(aiohttp_client, notify_settings(database_url, url))
@@ -122,15 +136,17 @@ async def test_failing_endpoint_is_retried_then_parked_and_replayed(aiohttp_clie
     assert len(r.events) == 1 and r.events[0]["event_id"] == item["id"]
 
 
-async def test_pending_notification_survives_a_restart(aiohttp_client: Any, database_url: str,
-                                                       receiver: tuple[Receiver, str]) -> None:
+async def test_pending_notification_survives_a_restart(
+    aiohttp_client: Any, database_url: str, receiver: tuple[Receiver, str]
+) -> None:
     r, url = receiver
     first = await build_api(aiohttp_client, notify_settings(database_url, url))
     payment = await paid(first)
     await first.client.close()  # the gateway stops before any delivery
     # a new gateway process on the same database, with its workers running
-    second = await build_api(aiohttp_client, notify_settings(database_url, url, enabled=True,
-                                                             poll_interval_seconds=0.05))
+    second = await build_api(
+        aiohttp_client, notify_settings(database_url, url, enabled=True, poll_interval_seconds=0.05)
+    )
     await asyncio.wait_for(r.arrived.wait(), timeout=10)
     assert [e["payment"]["id"] for e in r.events] == [payment["id"]]
     await second.client.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SignedClient
+from paygate_testkit import SignedClient
 
 
 async def test_healthz_reports_database_and_channels(api: SignedClient) -> None:
@@ -26,8 +26,11 @@ async def test_openapi_describes_every_route(api: SignedClient) -> None:
     response = await api.client.get("/openapi.json")
     document = await response.json()
     assert document["openapi"].startswith("3.")
-    served = {(r.method.lower(), r.resource.canonical) for r in api.client.app.router.routes()
-              if r.method != "HEAD" and r.resource is not None}
+    served = {
+        (r.method.lower(), r.resource.canonical)
+        for r in api.client.app.router.routes()
+        if r.method != "HEAD" and r.resource is not None
+    }
     described = {(method, path) for path, ops in document["paths"].items() for method in ops}
     assert served == described
     payment = document["components"]["schemas"]["PaymentBody"]

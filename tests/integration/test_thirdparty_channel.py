@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from dependency_injector import providers
+from paygate_testkit import SignedClient, make_settings
 
-from conftest import SignedClient, make_settings
 from core.money import Money
 from ports.channels import ChannelServices, ChannelStatus, PaymentRequest
 from ports.conformance import ChannelConformance, ConformanceSubject, new_payment_id
@@ -30,9 +30,21 @@ def echo_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """`pip install` the package into a private target directory and put it on sys.path."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(PACKAGE)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(PACKAGE),
+        ],
+        check=True,
+        capture_output=True,
     )
     sys.path.insert(0, str(target))
     importlib.invalidate_caches()
@@ -46,10 +58,17 @@ def echo_settings(database_url: str) -> Any:
     return make_settings(
         database_url,
         channels={"echo": {"secret": ECHO_SECRET, "query_schedule_seconds": [0, 0]}},
-        routing={"rules": [
-            {"name": "transfers", "pay_method": "transfer", "channel": "internal_transfer"},
-            {"name": "echo payments", "pay_method": "echo", "channel": "echo", "currency": "CNY"},
-        ]},
+        routing={
+            "rules": [
+                {"name": "transfers", "pay_method": "transfer", "channel": "internal_transfer"},
+                {
+                    "name": "echo payments",
+                    "pay_method": "echo",
+                    "channel": "echo",
+                    "currency": "CNY",
+                },
+            ]
+        },
     )
 
 
@@ -77,11 +96,14 @@ async def test_installed_plugin_appears_among_channels(echo_api: SignedClient) -
 
 
 async def test_payment_is_routed_to_the_third_party_channel(echo_api: SignedClient) -> None:
-    status, payment = await echo_api.pay(pay_method="echo", amount="10.00", payee_account="someone@echo")
+    status, payment = await echo_api.pay(
+        pay_method="echo", amount="10.00", payee_account="someone@echo"
+    )
     assert status == 201, payment
     assert (payment["channel"], payment["status"]) == ("echo", "succeeded")
-    status, explained = await echo_api.post("/v1/routes/explain", {"pay_method": "echo", "amount": "10.00",
-                                                                   "currency": "CNY"})
+    status, explained = await echo_api.post(
+        "/v1/routes/explain", {"pay_method": "echo", "amount": "10.00", "currency": "CNY"}
+    )
     assert status == 200 and explained["channel"] == "echo"
     assert explained["rule"]["label"] == "echo payments" and explained["rule"]["index"] == 1
 
@@ -104,7 +126,11 @@ async def test_unknown_outcome_is_resolved_by_the_poller_not_resent(echo_api: Si
     assert after["status"] == "succeeded"
     assert container.channels()["echo"].payment.submits == 1, "resolved by query, never re-sent"
     _, flow = await echo_api.get(f"/v1/payments/{payment['id']}/flow")
-    assert [r["node"] for r in flow["flow"]][-3:] == ["channel_answer", "query_answer", "final_state"]
+    assert [r["node"] for r in flow["flow"]][-3:] == [
+        "channel_answer",
+        "query_answer",
+        "final_state",
+    ]
 
 
 async def test_payment_that_stays_unknown_is_escalated_never_failed(echo_api: SignedClient) -> None:
@@ -123,14 +149,17 @@ async def test_payment_that_stays_unknown_is_escalated_never_failed(echo_api: Si
     assert "escalated" in [r["node"] for r in flow["flow"]]
 
 
-async def test_verified_callback_settles_and_duplicates_are_harmless(echo_api: SignedClient) -> None:
+async def test_verified_callback_settles_and_duplicates_are_harmless(
+    echo_api: SignedClient,
+) -> None:
     _, payment = await echo_api.pay(pay_method="echo", amount="10.04", payee_account="x")
     assert payment["status"] == "processing"
     body = json.dumps({"payment_id": payment["id"], "status": "succeeded", "ref": "r1"}).encode()
     signature = hmac.new(ECHO_SECRET.encode(), body, hashlib.sha256).hexdigest()
     for _ in range(2):
-        response = await echo_api.client.post("/callbacks/echo", data=body,
-                                              headers={"X-Echo-Signature": signature})
+        response = await echo_api.client.post(
+            "/callbacks/echo", data=body, headers={"X-Echo-Signature": signature}
+        )
         assert response.status == 200 and await response.text() == "ok"
     _, after = await echo_api.get(f"/v1/payments/{payment['id']}")
     assert after["status"] == "succeeded"
@@ -141,8 +170,9 @@ async def test_verified_callback_settles_and_duplicates_are_harmless(echo_api: S
 async def test_forged_callback_changes_nothing(echo_api: SignedClient) -> None:
     _, payment = await echo_api.pay(pay_method="echo", amount="10.04", payee_account="x")
     body = json.dumps({"payment_id": payment["id"], "status": "failed"}).encode()
-    response = await echo_api.client.post("/callbacks/echo", data=body,
-                                          headers={"X-Echo-Signature": "f" * 64})
+    response = await echo_api.client.post(
+        "/callbacks/echo", data=body, headers={"X-Echo-Signature": "f" * 64}
+    )
     assert response.status == 400
     _, after = await echo_api.get(f"/v1/payments/{payment['id']}")
     assert after["status"] == "processing"
@@ -157,15 +187,19 @@ class TestEchoConformance(ChannelConformance):
             async def get_accounts(self, ids: Any) -> dict[str, Any]:
                 return {}
 
-        channel = build_channels(build_plugin_manager(), {"echo": {"secret": ECHO_SECRET}},
-                                 ChannelServices(NoAccounts()))["echo"]
+        channel = build_channels(
+            build_plugin_manager(), {"echo": {"secret": ECHO_SECRET}}, ChannelServices(NoAccounts())
+        )["echo"]
         cents = {"success": "5.00", "failure": "5.02", "unknown": "5.01"}
 
         def request(scenario: str) -> PaymentRequest:
-            return PaymentRequest(new_payment_id(), "app", "echo", Money.parse(cents[scenario], "CNY"),
-                                  None, "payee")
+            return PaymentRequest(
+                new_payment_id(), "app", "echo", Money.parse(cents[scenario], "CNY"), None, "payee"
+            )
 
-        async def notification(req: PaymentRequest, status: ChannelStatus) -> tuple[Mapping[str, str], bytes]:
+        async def notification(
+            req: PaymentRequest, status: ChannelStatus
+        ) -> tuple[Mapping[str, str], bytes]:
             body = json.dumps({"payment_id": req.payment_id, "status": status.value}).encode()
             sig = hmac.new(ECHO_SECRET.encode(), body, hashlib.sha256).hexdigest()
             return {"X-Echo-Signature": sig}, body

@@ -34,17 +34,26 @@ async def test_entries_are_newest_first_and_paginated(api: Any) -> None:
         assert status == 201
     status, page = await api.get(f"/v1/accounts/{alice}/entries?limit=2")
     assert status == 200
-    assert [(e["direction"], e["amount"]) for e in page["entries"]] == [("out", "3.00"), ("out", "2.00")]
-    status, rest = await api.get(f"/v1/accounts/{alice}/entries?limit=2&cursor={page['next_cursor']}")
-    assert [(e["direction"], e["amount"]) for e in rest["entries"]] == [("out", "1.00"), ("in", "10.00")]
+    assert [(e["direction"], e["amount"]) for e in page["entries"]] == [
+        ("out", "3.00"),
+        ("out", "2.00"),
+    ]
+    status, rest = await api.get(
+        f"/v1/accounts/{alice}/entries?limit=2&cursor={page['next_cursor']}"
+    )
+    assert [(e["direction"], e["amount"]) for e in rest["entries"]] == [
+        ("out", "1.00"),
+        ("in", "10.00"),
+    ]
     assert rest["next_cursor"] is None
 
 
 async def test_insufficient_funds_is_refused_and_writes_nothing(api: Any) -> None:
     alice, bob = await api.open_account(), await api.open_account()
     await api.fund(alice, "5.00")
-    status, body = await api.pay(out_request_no="too-much", amount="5.01", payer_account=alice,
-                                 payee_account=bob)
+    status, body = await api.pay(
+        out_request_no="too-much", amount="5.01", payer_account=alice, payee_account=bob
+    )
     assert status == 422 and body["error"]["code"] == "INSUFFICIENT_FUNDS"
     assert await api.balance(alice) == "5.00"
     status, _ = await api.get("/v1/payments?out_request_no=too-much")
@@ -63,7 +72,12 @@ async def test_overdraft_account_may_go_below_zero(api: Any) -> None:
 async def test_repeat_returns_first_result_and_moves_money_once(api: Any) -> None:
     alice, bob = await api.open_account(), await api.open_account()
     await api.fund(alice, "50.00")
-    body = {"out_request_no": "order-1", "amount": "10.00", "payer_account": alice, "payee_account": bob}
+    body = {
+        "out_request_no": "order-1",
+        "amount": "10.00",
+        "payer_account": alice,
+        "payee_account": bob,
+    }
     first_status, first = await api.pay(**body)
     again_status, again = await api.pay(**body)
     assert (first_status, again_status) == (201, 200)
@@ -75,8 +89,9 @@ async def test_reused_request_number_with_other_body_conflicts(api: Any) -> None
     alice, bob = await api.open_account(), await api.open_account()
     await api.fund(alice, "50.00")
     await api.pay(out_request_no="order-2", amount="10.00", payer_account=alice, payee_account=bob)
-    status, body = await api.pay(out_request_no="order-2", amount="11.00", payer_account=alice,
-                                 payee_account=bob)
+    status, body = await api.pay(
+        out_request_no="order-2", amount="11.00", payer_account=alice, payee_account=bob
+    )
     assert status == 409 and body["error"]["code"] == "IDEMPOTENCY_CONFLICT"
     assert await api.balance(alice) == "40.00"
 
@@ -84,7 +99,12 @@ async def test_reused_request_number_with_other_body_conflicts(api: Any) -> None
 async def test_concurrent_duplicates_pay_once(api: Any) -> None:
     alice, bob = await api.open_account(), await api.open_account()
     await api.fund(alice, "100.00")
-    body = {"out_request_no": "same", "amount": "7.00", "payer_account": alice, "payee_account": bob}
+    body = {
+        "out_request_no": "same",
+        "amount": "7.00",
+        "payer_account": alice,
+        "payee_account": bob,
+    }
     results = await asyncio.gather(*(api.pay(**body) for _ in range(8)))
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] * 7 + [201]
@@ -96,8 +116,9 @@ async def test_concurrent_duplicates_pay_once(api: Any) -> None:
 async def test_payment_lookup_by_id_and_request_number(api: Any) -> None:
     alice, bob = await api.open_account(), await api.open_account()
     await api.fund(alice, "5.00")
-    _, payment = await api.pay(out_request_no="look-me-up", amount="1.00", payer_account=alice,
-                               payee_account=bob)
+    _, payment = await api.pay(
+        out_request_no="look-me-up", amount="1.00", payer_account=alice, payee_account=bob
+    )
     status, by_id = await api.get(f"/v1/payments/{payment['id']}")
     assert status == 200 and by_id["status"] == "succeeded"
     status, by_no = await api.get("/v1/payments?out_request_no=look-me-up")
@@ -111,5 +132,13 @@ async def test_flow_log_records_every_node(api: Any) -> None:
     status, body = await api.get(f"/v1/payments/{payment['id']}/flow")
     assert status == 200
     nodes = [r["node"] for r in body["flow"]]
-    assert nodes == ["accepted", "validated", "risk_checked", "routed", "channel_request",
-                     "channel_answer", "ledger_posted", "final_state"]
+    assert nodes == [
+        "accepted",
+        "validated",
+        "risk_checked",
+        "routed",
+        "channel_request",
+        "channel_answer",
+        "ledger_posted",
+        "final_state",
+    ]

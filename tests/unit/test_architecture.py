@@ -12,8 +12,15 @@ from ports import hookspecs
 
 ROOT = Path(__file__).parents[2]
 THIRD_PARTY_OK_IN_CORE = {"pydantic"}
-FRAMEWORKS = {"aiohttp", "sqlalchemy", "alembic", "pluggy", "dependency_injector", "structlog",
-              "prometheus_client"}
+FRAMEWORKS = {
+    "aiohttp",
+    "sqlalchemy",
+    "alembic",
+    "pluggy",
+    "dependency_injector",
+    "structlog",
+    "prometheus_client",
+}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -40,25 +47,34 @@ def test_core_imports_no_framework_and_no_outer_room(path: Path) -> None:
     allowed_rooms = {"core"} | ({"ports"} if "usecases" in path.parts else set())
     for name in imports_of(path):
         assert top(name) not in FRAMEWORKS, f"{path} imports {name}"
-        assert top(name) not in {"gateway", "plugins", "ports"} - allowed_rooms, f"{path} imports {name}"
+        assert top(name) not in {"gateway", "plugins", "ports"} - allowed_rooms, (
+            f"{path} imports {name}"
+        )
 
 
 @pytest.mark.parametrize("path", files("ports"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_ports_import_only_core(path: Path) -> None:
     for name in imports_of(path):
-        assert top(name) not in {"gateway", "plugins", "aiohttp", "sqlalchemy"}, f"{path} imports {name}"
+        assert top(name) not in {"gateway", "plugins", "aiohttp", "sqlalchemy"}, (
+            f"{path} imports {name}"
+        )
 
 
 @pytest.mark.parametrize("path", files("plugins"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_plugins_import_neither_gateway_nor_each_other(path: Path) -> None:
     package = path.relative_to(ROOT / "plugins").parts[0]
-    libraries = {p.name for p in (ROOT / "plugins").iterdir()
-                 if p.is_dir() and p.name not in _channel_plugins()}
+    libraries = {
+        p.name
+        for p in (ROOT / "plugins").iterdir()
+        if p.is_dir() and p.name not in _channel_plugins()
+    }
     for name in imports_of(path):
         assert top(name) != "gateway", f"{path} imports {name}"
         if top(name) == "plugins" and name.count(".") >= 1:
             target = name.split(".")[1]
-            assert target == package or target in libraries, f"{path} imports another plugin: {name}"
+            assert target == package or target in libraries, (
+                f"{path} imports another plugin: {name}"
+            )
 
 
 def _channel_plugins() -> set[str]:
@@ -77,11 +93,16 @@ def test_a_room_importing_what_it_may_not_is_caught(tmp_path: Path) -> None:
 
 
 def test_every_hookspec_is_documented() -> None:
-    specs = [obj for name, obj in vars(hookspecs).items()
-             if inspect.isfunction(obj) and hasattr(obj, "paygate_spec")]
+    specs = [
+        obj
+        for name, obj in vars(hookspecs).items()
+        if inspect.isfunction(obj) and hasattr(obj, "paygate_spec")
+    ]
     assert specs, "no hook specifications found"
     for spec in specs:
-        assert spec.__doc__ and len(spec.__doc__.strip()) > 40, f"hook {spec.__name__} is undocumented"
+        assert spec.__doc__ and len(spec.__doc__.strip()) > 40, (
+            f"hook {spec.__name__} is undocumented"
+        )
 
 
 def test_every_module_opens_with_a_docstring() -> None:

@@ -12,10 +12,15 @@ from core.routing import ChannelCapability, Router, RouteRequest, RoutingConfigE
 from gateway.settings import SettingsError, load_settings
 
 CAPS = {
-    "internal_transfer": ChannelCapability("internal_transfer", frozenset({"payment", "query"}),
-                                           frozenset({"transfer"}), frozenset({"CNY", "USD"})),
-    "bank": ChannelCapability("bank", frozenset({"payment", "query"}), frozenset({"bank"}),
-                              frozenset({"CNY"})),
+    "internal_transfer": ChannelCapability(
+        "internal_transfer",
+        frozenset({"payment", "query"}),
+        frozenset({"transfer"}),
+        frozenset({"CNY", "USD"}),
+    ),
+    "bank": ChannelCapability(
+        "bank", frozenset({"payment", "query"}), frozenset({"bank"}), frozenset({"CNY"})
+    ),
 }
 
 
@@ -24,20 +29,37 @@ def rule(**fields: object) -> RoutingRule:
 
 
 def test_first_matching_rule_wins() -> None:
-    router = Router([rule(name="small", pay_method="bank", channel="bank", max_amount="100"),
-                     rule(name="any bank", pay_method="bank", channel="bank")], CAPS)
+    router = Router(
+        [
+            rule(name="small", pay_method="bank", channel="bank", max_amount="100"),
+            rule(name="any bank", pay_method="bank", channel="bank"),
+        ],
+        CAPS,
+    )
     assert router.select(RouteRequest("bank", Decimal("50"), "CNY")).rule.name == "small"
     assert router.select(RouteRequest("bank", Decimal("500"), "CNY")).rule.name == "any bank"
 
 
 def test_rules_match_on_business_type_currency_and_explicit_channel() -> None:
-    router = Router([rule(pay_method="transfer", channel="internal_transfer", business_type="B",
-                          currency="USD", min_amount="1")], CAPS)
+    router = Router(
+        [
+            rule(
+                pay_method="transfer",
+                channel="internal_transfer",
+                business_type="B",
+                currency="USD",
+                min_amount="1",
+            )
+        ],
+        CAPS,
+    )
     assert router.select(RouteRequest("transfer", Decimal("2"), "USD", business_type="B")).channel
-    for request in (RouteRequest("transfer", Decimal("2"), "USD", business_type="C"),
-                    RouteRequest("transfer", Decimal("2"), "CNY", business_type="B"),
-                    RouteRequest("transfer", Decimal("0.5"), "USD", business_type="B"),
-                    RouteRequest("transfer", Decimal("2"), "USD", channel="bank", business_type="B")):
+    for request in (
+        RouteRequest("transfer", Decimal("2"), "USD", business_type="C"),
+        RouteRequest("transfer", Decimal("2"), "CNY", business_type="B"),
+        RouteRequest("transfer", Decimal("0.5"), "USD", business_type="B"),
+        RouteRequest("transfer", Decimal("2"), "USD", channel="bank", business_type="B"),
+    ):
         with pytest.raises(NoRoute):
             router.select(request)
 
@@ -59,15 +81,22 @@ def test_rule_with_unsupported_currency_fails_at_start() -> None:
 
 def test_explanation_names_the_rule() -> None:
     decision = Router([rule(name="r", pay_method="bank", channel="bank")], CAPS).select(
-        RouteRequest("bank", Decimal("1"), "CNY"))
-    assert decision.explain() == {"channel": "bank", "rule": {"index": 0, "label": "r", "name": "r",
-                                                              "pay_method": "bank", "channel": "bank"}}
+        RouteRequest("bank", Decimal("1"), "CNY")
+    )
+    assert decision.explain() == {
+        "channel": "bank",
+        "rule": {"index": 0, "label": "r", "name": "r", "pay_method": "bank", "channel": "bank"},
+    }
 
 
-def test_settings_come_from_toml_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_come_from_toml_then_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "paygate.toml"
-    config.write_text('[server]\nport = 9000\n[apps.a1]\nsecret = "0123456789"\n'
-                      '[[routing.rules]]\npay_method = "transfer"\nchannel = "internal_transfer"\n')
+    config.write_text(
+        '[server]\nport = 9000\n[apps.a1]\nsecret = "0123456789"\n'
+        '[[routing.rules]]\npay_method = "transfer"\nchannel = "internal_transfer"\n'
+    )
     monkeypatch.setenv("PAYGATE_CONFIG", str(config))
     monkeypatch.setenv("PAYGATE_SERVER__HOST", "0.0.0.0")
     monkeypatch.setenv("PAYGATE_DATABASE__URL", "postgresql+asyncpg://u@127.0.0.1/db")
@@ -79,15 +108,19 @@ def test_settings_come_from_toml_then_environment(tmp_path: Path, monkeypatch: p
     assert "0123456789" not in repr(settings)
 
 
-@pytest.mark.parametrize(("toml", "key"), [
-    ('[server]\nport = "eighty"\n', "server.port"),
-    ('[apps.a1]\nsecret = "short"\n', "apps.a1.secret"),
-    ('[[routing.rules]]\npay_method = "transfer"\n', "routing.rules.0.channel"),
-    ('[limits.max_payment_amount]\nXYZ = "1"\n', "limits.max_payment_amount"),
-    ('[databse]\nurl = "x"\n', "databse"),
-])
-def test_bad_settings_name_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str,
-                                   key: str) -> None:
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[server]\nport = "eighty"\n', "server.port"),
+        ('[apps.a1]\nsecret = "short"\n', "apps.a1.secret"),
+        ('[[routing.rules]]\npay_method = "transfer"\n', "routing.rules.0.channel"),
+        ('[limits.max_payment_amount]\nXYZ = "1"\n', "limits.max_payment_amount"),
+        ('[databse]\nurl = "x"\n', "databse"),
+    ],
+)
+def test_bad_settings_name_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str, key: str
+) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(toml)
     monkeypatch.setenv("PAYGATE_CONFIG", str(config))
