@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -47,6 +48,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = container.settings()
     if settings.database.migrate_on_start:
         await upgrade_async(settings.database.url)
+    sandboxes: list[Any] = []
+    if settings.sandbox:
+        # the embedded default: each channel's simulator runs beside the gateway
+        for found in container.plugin_manager().hook.channel_sandboxes(settings=settings.channels):
+            sandboxes.extend(found or ())
+        for sandbox in sandboxes:
+            await sandbox.start()
     session = aiohttp.ClientSession()
     container.http_session.override(providers.Object(session))
     stop = asyncio.Event()
@@ -94,4 +102,6 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         finally:
             await session.close()
             container.http_session.reset_override()
+            for sandbox in reversed(sandboxes):
+                await sandbox.stop()
             await container.engine().dispose()
