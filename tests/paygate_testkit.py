@@ -19,12 +19,14 @@ OTHER_APP = "other"
 OTHER_SECRET = "other-secret-0123456789"
 OPS_TOKEN = "ops-token-0123456789"
 PG_ADMIN_URL = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
+# variables that steer the test run itself, not the gateway's settings
+TEST_CONTROLS = {"PAYGATE_TEST_POSTGRES_URL", "PAYGATE_RECORD_CASSETTES"}
 
 DATABASES = ["sqlite"] + (["postgresql"] if PG_ADMIN_URL else [])
 
 # Hermetic settings: nothing from the developer's ./paygate.toml or PAYGATE_* environment.
 for _name in [
-    n for n in os.environ if n.startswith("PAYGATE_") and n != "PAYGATE_TEST_POSTGRES_URL"
+    n for n in os.environ if n.startswith("PAYGATE_") and n not in TEST_CONTROLS
 ]:
     del os.environ[_name]
 os.environ["PAYGATE_CONFIG"] = str(Path(__file__).with_name("paygate.test.toml"))

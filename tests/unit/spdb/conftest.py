@@ -1,0 +1,12 @@
+"""Fixtures for the SPDB unit tests: self-made signer identities, made once per session."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.spdb.sandbox import SandboxIdentities
+
+
+@pytest.fixture(scope="session")
+def identities() -> SandboxIdentities:
+    return SandboxIdentities.generate()

@@ -1,0 +1,41 @@
+"""Settings: sandbox defaults, validated URLs and back-off, poll limits."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from plugins.spdb.settings import SpdbSettings
+
+
+def test_defaults_point_at_the_sandbox_services() -> None:
+    settings = SpdbSettings()
+    assert settings.front_machine_url.endswith("/front")
+    assert settings.signing_server_url.endswith("/signer")
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"front_machine_url": "ftp://bank"},
+        {"timeout_seconds": 0},
+        {"query_backoff_seconds": []},
+        {"query_backoff_seconds": [5, 0]},
+        {"max_polls": 0},
+        {"unknown": 1},
+    ],
+)
+def test_invalid_settings_are_refused(override: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        SpdbSettings(**override)  # type: ignore[arg-type]
+
+
+def test_backoff_follows_the_schedule_and_repeats_its_last_wait() -> None:
+    settings = SpdbSettings(query_backoff_seconds=[5, 30, 60])
+    assert [settings.backoff_before_poll(n) for n in range(1, 6)] == [5, 30, 60, 60, 60]
+
+
+def test_escalation_comes_after_max_polls() -> None:
+    settings = SpdbSettings(max_polls=3)
+    assert not settings.should_escalate(2)
+    assert settings.should_escalate(3)
