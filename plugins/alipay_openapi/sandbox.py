@@ -1,0 +1,283 @@
+"""A reusable aiohttp sandbox of the OpenAPI gateway: verifies callers, signs its answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp
+from aiohttp import web
+
+from plugins.alipay_openapi.envelope import ERROR_RESPONSE_KEY, response_key
+from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, sign_notification
+from plugins.alipay_openapi.signing import (
+    SIGN_TYPE,
+    PrivateKey,
+    PublicKey,
+    generate_private_key,
+    sign_content,
+    verify_params,
+)
+from plugins.alipay_openapi.times import ALIPAY_TIME_FORMAT
+
+GATEWAY_PATH = "/gateway.do"
+_REQUIRED = ("app_id", "method", "charset", "sign_type", "sign", "timestamp", "version")
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxKeys:
+    """The sandbox's own signing key and the public keys of the apps allowed to call it."""
+
+    alipay_private_key: PrivateKey
+    app_public_keys: Mapping[str, PublicKey]
+
+    @property
+    def alipay_public_key(self) -> PublicKey:
+        return self.alipay_private_key.public_key()
+
+    @classmethod
+    def generate(cls, app_id: str) -> tuple[SandboxKeys, PrivateKey]:
+        """Fresh keys for one app: the sandbox keys, and the app private key to give the client."""
+        app_key = generate_private_key()
+        keys = cls(generate_private_key(), {app_id: app_key.public_key()})
+        return keys, app_key
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxAnswer:
+    """A handler's answer when it needs more than a dict: `signing_key` overrides the
+    sandbox's key (to simulate an answer that fails verification)."""
+
+    payload: Mapping[str, Any]
+    signing_key: PrivateKey | None = None
+
+
+SandboxHandler = Callable[
+    [dict[str, Any], Mapping[str, str]], Awaitable["Mapping[str, Any] | SandboxAnswer"]
+]
+
+
+def success(**fields: Any) -> dict[str, Any]:
+    """A 10000 answer carrying `fields`."""
+    return {"code": "10000", "msg": "Success", **fields}
+
+
+def business_error(sub_code: str, sub_msg: str, **fields: Any) -> dict[str, Any]:
+    """A 40004 "Business Failed" answer."""
+    return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg,
+            **fields}
+
+
+def gateway_error(code: str, msg: str, sub_code: str, sub_msg: str) -> dict[str, Any]:
+    """A gateway-level refusal (40001 missing parameter, 40002 invalid parameter, ...)."""
+    return {"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg}
+
+
+def render_answer(key: str, payload: Mapping[str, Any], signing_key: PrivateKey) -> str:
+    """`{"<key>":{...},"sign":"..."}` with the sign computed over the exact `{...}` text."""
+    content = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    sign = sign_content(content, signing_key)
+    return "{" + json.dumps(key) + ":" + content + ',"sign":' + json.dumps(sign) + "}"
+
+
+class _ParamError(Exception):
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload.get("sub_code"))
+        self.payload = payload
+
+
+def _charset_of(content_type: str, fallback: str) -> str:
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip('"')
+    return fallback
+
+
+def _parse_pairs(text: str, charset: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict")
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise _ParamError(gateway_error(
+            "40002", "Invalid Arguments", "isv.invalid-charset", "字符集错误")) from exc
+
+
+async def read_params(request: web.Request) -> dict[str, str]:
+    """The request's parameters from the query string, the form body, or both."""
+    raw_query = request.rel_url.raw_query_string
+    charset = dict(parse_qsl(raw_query, encoding="latin-1")).get("charset") or "utf-8"
+    pairs = _parse_pairs(raw_query, charset)
+    if request.method == "POST" and request.can_read_body:
+        content_type = request.headers.get("Content-Type", "")
+        if content_type.lower().startswith("application/x-www-form-urlencoded"):
+            body = (await request.read()).decode("ascii", "replace")
+            pairs += _parse_pairs(body, _charset_of(content_type, charset))
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params and params[key] != value:
+            raise _ParamError(gateway_error(
+                "40002", "Invalid Arguments", "isv.invalid-parameter", f"参数{key}重复且不一致"))
+        params[key] = value
+    return params
+
+
+def _check_common(params: Mapping[str, str], keys: SandboxKeys) -> PublicKey:
+    for name in _REQUIRED:
+        if not params.get(name):
+            missing = "signature" if name == "sign" else name.replace("_", "-")
+            raise _ParamError(gateway_error(
+                "40001", "Missing Required Arguments", f"isv.missing-{missing}", f"缺少{name}参数"))
+    app_public_key = keys.app_public_keys.get(params["app_id"])
+    if app_public_key is None:
+        raise _ParamError(gateway_error(
+            "40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数"))
+    if params["sign_type"] != SIGN_TYPE:
+        raise _ParamError(gateway_error(
+            "40002", "Invalid Arguments", "isv.invalid-signature-type", "无效的签名类型"))
+    if params["version"] != "1.0":
+        raise _ParamError(gateway_error(
+            "40002", "Invalid Arguments", "isv.invalid-version", "无效的版本号"))
+    try:
+        datetime.strptime(params["timestamp"], ALIPAY_TIME_FORMAT)
+    except ValueError as exc:
+        raise _ParamError(gateway_error(
+            "40002", "Invalid Arguments", "isv.invalid-timestamp", "非法的时间戳参数")) from exc
+    return app_public_key
+
+
+@dataclass
+class _Gateway:
+    keys: SandboxKeys
+    handlers: Mapping[str, SandboxHandler]
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        key = ERROR_RESPONSE_KEY
+        try:
+            params = await read_params(request)
+            if params.get("method"):
+                key = response_key(params["method"])
+            app_public_key = _check_common(params, self.keys)
+            if not verify_params(params, params["sign"], app_public_key):
+                raise _ParamError(gateway_error(
+                    "40002", "Invalid Arguments", "isv.invalid-signature",
+                    "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"))
+            handler = self.handlers.get(params["method"])
+            if handler is None:
+                raise _ParamError(gateway_error(
+                    "40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名"))
+            try:
+                biz_content = json.loads(params.get("biz_content") or "{}")
+            except ValueError as exc:
+                raise _ParamError(gateway_error(
+                    "40002", "Invalid Arguments", "isv.invalid-parameter",
+                    "biz_content不是合法的JSON")) from exc
+            if not isinstance(biz_content, dict):
+                raise _ParamError(gateway_error(
+                    "40002", "Invalid Arguments", "isv.invalid-parameter",
+                    "biz_content不是JSON对象"))
+            common = {k: v for k, v in params.items() if k not in ("sign", "biz_content")}
+            self.calls.append((params["method"], biz_content))
+            answer = await handler(biz_content, common)
+        except _ParamError as refused:
+            return self._respond(key, refused.payload, None)
+        if isinstance(answer, SandboxAnswer):
+            return self._respond(key, answer.payload, answer.signing_key)
+        return self._respond(key, answer, None)
+
+    def _respond(
+        self, key: str, payload: Mapping[str, Any], signing_key: PrivateKey | None
+    ) -> web.Response:
+        text = render_answer(key, payload, signing_key or self.keys.alipay_private_key)
+        return web.Response(text=text, content_type="application/json", charset="utf-8")
+
+
+SANDBOX_GATEWAY = web.AppKey("alipay_sandbox_gateway", _Gateway)
+
+
+def create_sandbox_app(
+    keys: SandboxKeys,
+    handlers: Mapping[str, SandboxHandler],
+    *,
+    path: str = GATEWAY_PATH,
+) -> web.Application:
+    """An aiohttp app answering OpenAPI calls at `path` (GET or POST) with `handlers`, which
+    map a method name to `async (biz_content, common_params) -> answer dict | SandboxAnswer`.
+
+    Callers are verified with their registered app public key; a bad signature gets a signed
+    40002 `isv.invalid-signature` answer, as the real gateway gives.
+    """
+    gateway = _Gateway(keys, handlers)
+    app = web.Application()
+    app[SANDBOX_GATEWAY] = gateway
+    app.router.add_route("GET", path, gateway.handle)
+    app.router.add_route("POST", path, gateway.handle)
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyDelivery:
+    """One notification attempt; `acknowledged` only for the plain body `success`."""
+
+    url: str
+    status: int | None
+    body: str
+    acknowledged: bool
+    error: str | None = None
+
+
+async def send_notification(
+    session: aiohttp.ClientSession,
+    notify_url: str,
+    fields: Mapping[str, str],
+    private_key: PrivateKey,
+    *,
+    timeout_seconds: float = 10.0,
+) -> NotifyDelivery:
+    """POST `fields`, signed with `private_key`, as an Alipay async notification."""
+    signed = sign_notification(fields, private_key)
+    charset = signed.get("charset") or "utf-8"
+    data = urlencode(signed, encoding=charset).encode("ascii")
+    try:
+        async with session.post(
+            notify_url,
+            data=data,
+            headers={"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"},
+            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+        ) as response:
+            body = await response.text()
+            status = response.status
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        return NotifyDelivery(notify_url, None, "", False, error=str(exc) or type(exc).__name__)
+    acknowledged = status == 200 and body.strip() == ACKNOWLEDGEMENT
+    return NotifyDelivery(notify_url, status, body, acknowledged)
+
+
+class SandboxRunner:
+    """Runs a sandbox app on a local port: `await start()` returns its base URL."""
+
+    def __init__(self, app: web.Application, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._app = app
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self.url: str | None = None
+
+    async def start(self) -> str:
+        runner = web.AppRunner(self._app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        await site.start()
+        self._runner = runner
+        port = runner.addresses[0][1] if runner.addresses else self._port
+        self.url = f"http://{self._host}:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,1 @@
+"""Alipay payout channel: outward payments through alipay.fund.trans.uni.transfer."""
