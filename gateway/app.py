@@ -62,9 +62,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     flow = container.flow()
     tasks.append(
         asyncio.create_task(
-            run_periodically(
-                "flow-flush", settings.workers.flow_flush_interval_seconds, flow.flush, stop
-            )
+            run_periodically("flow-flush", settings.workers.flow_flush_interval_seconds, flow.flush, stop)
         )
     )
     if settings.workers.enabled:
@@ -82,14 +80,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             asyncio.create_task(run_periodically("query-poller", interval, poller.run_once, stop)),
             asyncio.create_task(run_periodically("settlement", interval, settler.run_once, stop)),
             asyncio.create_task(
-                run_periodically(
-                    "outbox", settings.notify.poll_interval_seconds, deliverer.run_once, stop
-                )
+                run_periodically("outbox", settings.notify.poll_interval_seconds, deliverer.run_once, stop)
             ),
             asyncio.create_task(
-                run_periodically(
-                    "nonce-purge", 60.0, lambda: purge_nonces(container.nonces()), stop
-                )
+                run_periodically("nonce-purge", 60.0, lambda: purge_nonces(container.nonces()), stop)
             ),
         ]
     try:
@@ -102,6 +96,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         finally:
             await session.close()
             container.http_session.reset_override()
+            for channel in container.channels().values():
+                if channel.close is not None:
+                    await channel.close()
             for sandbox in reversed(sandboxes):
                 await sandbox.stop()
             await container.engine().dispose()

@@ -46,11 +46,14 @@ def _router(settings: PaygateSettings, channels: Mapping[str, Channel]) -> Route
     return Router(settings.routing.rules, {code: c.capability for code, c in channels.items()})
 
 
-def _schedules(settings: PaygateSettings) -> dict[str, QuerySchedule]:
+def _schedules(settings: PaygateSettings, channels: Mapping[str, Channel]) -> dict[str, QuerySchedule]:
+    """Per channel: `channels.<code>.query_schedule_seconds` in settings, else the plugin's own."""
     after = settings.workers.escalated_query_interval_seconds
     out = {}
-    for code, table in settings.channels.items():
-        steps = table.get("query_schedule_seconds")
+    for code, channel in channels.items():
+        steps = (
+            settings.channels.get(code, {}).get("query_schedule_seconds") or channel.query_schedule_seconds
+        )
         if steps:
             out[code] = QuerySchedule(tuple(int(s) for s in steps), after)
     return out
@@ -76,9 +79,7 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Object(utcnow)
     metrics = providers.Singleton(Metrics)
 
-    engine: providers.Provider[AsyncEngine] = providers.Singleton(
-        create_engine, settings.provided.database
-    )
+    engine: providers.Provider[AsyncEngine] = providers.Singleton(create_engine, settings.provided.database)
     write_lock = providers.Singleton(_write_lock, settings)
     uow = providers.Factory(SqlUnitOfWork, engine, write_lock)
     # reads take no writer's turn (SQLite WAL readers never block the writer)
@@ -96,9 +97,7 @@ class Container(containers.DeclarativeContainer):
     account_directory = providers.Singleton(EngineAccountDirectory, accounts)
     channel_services = providers.Singleton(ChannelServices, accounts=account_directory)
 
-    plugin_manager: providers.Provider[pluggy.PluginManager] = providers.Singleton(
-        build_plugin_manager
-    )
+    plugin_manager: providers.Provider[pluggy.PluginManager] = providers.Singleton(build_plugin_manager)
     channels: providers.Provider[dict[str, Channel]] = providers.Singleton(
         build_channels, plugin_manager, settings.provided.channels, channel_services
     )
@@ -112,7 +111,7 @@ class Container(containers.DeclarativeContainer):
         flow,
         reads=read_uow.provider,
         max_amounts=providers.Factory(_max_amounts, settings),
-        schedules=providers.Factory(_schedules, settings),
+        schedules=providers.Factory(_schedules, settings, channels),
         default_schedule=providers.Factory(_default_schedule, settings),
         clock=clock,
     )

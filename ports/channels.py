@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from core.ledger import AccountView, Posting
@@ -42,6 +43,7 @@ class PaymentRequest:
     business_type: str | None = None
     memo: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,18 @@ class ChannelResult:
     postings: tuple[Posting, ...] = ()
     deferred: tuple[DeferredPostings, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # what went over the wire, masked, for the exchange log (bank_req_source & co.)
+    exchanges: tuple[Exchange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One masked request/answer pair with a channel, kept for monitoring and disputes."""
+
+    operation: str
+    request: str
+    response: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +109,7 @@ class QueryPort(Protocol):
 
 @runtime_checkable
 class NotificationPort(Protocol):
-    async def verify_notification(
-        self, headers: Mapping[str, str], body: bytes
-    ) -> ChannelNotification:
+    async def verify_notification(self, headers: Mapping[str, str], body: bytes) -> ChannelNotification:
         """Verify and parse a channel callback; raise NotificationRejected when it fails."""
         ...
 
@@ -159,6 +171,10 @@ class Channel:
     signing: SigningPort | None = None
     atomic: bool = False
     description: str = ""
+    # seconds to wait before each query of a processing/unknown payment; None: gateway default
+    query_schedule_seconds: tuple[int, ...] | None = None
+    # released when the gateway stops (HTTP sessions and the like)
+    close: Callable[[], Awaitable[None]] | None = None
 
     @property
     def ports(self) -> frozenset[str]:

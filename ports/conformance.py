@@ -34,9 +34,7 @@ FINAL = {ChannelStatus.SUCCEEDED, ChannelStatus.FAILED}
 # "success", "failure" (the channel refuses it) and "unknown" (the channel pays but the submit
 # answer does not say so: timeout, system error ...).
 RequestFactory = Callable[[str], PaymentRequest]
-NotificationFactory = Callable[
-    [PaymentRequest, ChannelStatus], Awaitable[tuple[Mapping[str, str], bytes]]
-]
+NotificationFactory = Callable[[PaymentRequest, ChannelStatus], Awaitable[tuple[Mapping[str, str], bytes]]]
 
 
 @dataclass
@@ -93,9 +91,7 @@ class ChannelConformance:
         final_first = await self._resolve(subject, request, first.channel_ref)
         final_again = await self._resolve(subject, request, again.channel_ref)
         assert final_first.status is final_again.status is ChannelStatus.SUCCEEDED
-        assert final_first.channel_ref == final_again.channel_ref, (
-            "one payment, one channel reference"
-        )
+        assert final_first.channel_ref == final_again.channel_ref, "one payment, one channel reference"
 
     async def test_unknown_outcome_is_resolved_by_query(self, subject: ConformanceSubject) -> None:
         assert subject.channel.payment is not None
@@ -105,9 +101,7 @@ class ChannelConformance:
         resolved = await self._resolve(subject, request, result.channel_ref)
         assert resolved.status in FINAL
 
-    async def test_query_of_an_unsent_payment_is_never_success(
-        self, subject: ConformanceSubject
-    ) -> None:
+    async def test_query_of_an_unsent_payment_is_never_success(self, subject: ConformanceSubject) -> None:
         assert subject.channel.query is not None
         request = subject.request("success")
         result = await subject.channel.query.query(request, None)

@@ -22,9 +22,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_channels(
-    settings: Mapping[str, Mapping[str, Any]], services: ChannelServices
-) -> list[Channel]:
+def register_channels(settings: Mapping[str, Mapping[str, Any]], services: ChannelServices) -> list[Channel]:
     """Return the channels this plugin provides, built from their settings.
 
     `settings` maps a channel code to its raw `channels.<code>` table from the gateway's

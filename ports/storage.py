@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from core.flowlog import FlowRecord
 from core.ledger import AccountView, Posting
 from core.payment import Payment
-from ports.channels import DeferredPostings
+from ports.channels import DeferredPostings, Exchange
 
 
 class DuplicateRequest(Exception):
@@ -81,6 +81,10 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None: ...
+
+    async def record_exchanges(
+        self, payment_id: str, channel: str, exchanges: Sequence[Exchange], *, at: datetime
+    ) -> None: ...
 
     async def add_deferred(
         self, payment_id: str, deferred: Sequence[DeferredPostings], *, at: datetime

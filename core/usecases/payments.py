@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,6 +27,11 @@ STATUS_FROM_CHANNEL = {
     ChannelStatus.PROCESSING: PaymentStatus.PROCESSING,
     ChannelStatus.UNKNOWN: PaymentStatus.UNKNOWN,
 }
+
+
+# Called inside the transaction that moves a payment, with the moved payment: workflows built on
+# payments (payouts, bills) update their own records atomically with the payment's state.
+PaymentListener = Callable[[Any, Payment], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +98,13 @@ class PaymentService:
         schedules: Mapping[str, QuerySchedule],
         default_schedule: QuerySchedule,
         reads: UnitOfWorkFactory | None = None,
+        listeners: Sequence[PaymentListener] = (),
         channel_timeout: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.uow = uow
         self.reads = reads or uow
+        self.listeners = list(listeners)
         self.router = router
         self.channels = channels
         self.flow = flow
@@ -141,6 +148,7 @@ class PaymentService:
             business_type=p.business_type,
             memo=p.memo,
             details=p.details,
+            created_at=p.created_at,
         )
 
     def explain(self, req: RouteRequest) -> dict[str, object]:
@@ -221,9 +229,7 @@ class PaymentService:
                 if missing[0] == cmd.payee_account
                 else None
             )
-            raise NotFound(
-                f"account {missing[0]} does not exist", code="ACCOUNT_NOT_FOUND", field=field
-            )
+            raise NotFound(f"account {missing[0]} does not exist", code="ACCOUNT_NOT_FOUND", field=field)
 
     async def _submit_atomic(
         self,
@@ -270,9 +276,7 @@ class PaymentService:
             return self._same_request(existing, cmd), False
         for node, message, detail in trail:
             self._record(payment.id, node, FlowOutcome.OK, message, **detail)
-        self._record(
-            payment.id, FlowNode.REQUEST_SAVED, message="payment saved before the channel call"
-        )
+        self._record(payment.id, FlowNode.REQUEST_SAVED, message="payment saved before the channel call")
         self._record(payment.id, FlowNode.CHANNEL_REQUEST, message=f"{channel.code} submit")
         try:
             result = await asyncio.wait_for(
@@ -286,9 +290,7 @@ class PaymentService:
             )
         except Exception as exc:  # noqa: BLE001 - any failure of the call leaves the outcome unknown
             log.exception("channel submit failed", extra={"payment_id": payment.id})
-            result = ChannelResult(
-                ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__
-            )
+            result = ChannelResult(ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__)
         return await self.apply_result(payment.id, result, via="submit"), True
 
     # -- results ---------------------------------------------------------------------------
@@ -308,9 +310,7 @@ class PaymentService:
             channel_message=result.message,
         )
         if payment.status is PaymentStatus.SUCCEEDED and result.postings:
-            self._record(
-                payment.id, FlowNode.LEDGER_POSTED, message=f"{len(result.postings)} flows posted"
-            )
+            self._record(payment.id, FlowNode.LEDGER_POSTED, message=f"{len(result.postings)} flows posted")
         if payment.is_final:
             self._record(
                 payment.id,
@@ -320,9 +320,7 @@ class PaymentService:
                 failure_code=payment.failure_code,
             )
 
-    async def _apply(
-        self, uow: Any, payment: Payment, result: ChannelResult, now: datetime
-    ) -> Payment:
+    async def _apply(self, uow: Any, payment: Payment, result: ChannelResult, now: datetime) -> Payment:
         """Move the payment per the channel result inside `uow` (ledger + outbox when final)."""
         target = STATUS_FROM_CHANNEL[result.status]
         moved = payment.moved(
@@ -337,15 +335,20 @@ class PaymentService:
             txn_id = await uow.ledger.post(payment.id, result.postings, at=now)
             await uow.record_transfer(moved, txn_id, at=now)
             await uow.add_deferred(payment.id, result.deferred, at=now)
+        if result.exchanges:
+            await uow.record_exchanges(payment.id, payment.channel, result.exchanges, at=now)
+        for listener in self.listeners:
+            await listener(uow, moved)
         if moved.is_final:
             schedule = {"next_query_at": None}
-            await uow.outbox.enqueue(
-                moved.app_id,
-                f"payment.{moved.status.value}",
-                moved.id,
-                {"payment": payment_view(moved)},
-                at=now,
-            )
+            if moved.details.get("notify", True):
+                await uow.outbox.enqueue(
+                    moved.app_id,
+                    f"payment.{moved.status.value}",
+                    moved.id,
+                    {"payment": payment_view(moved)},
+                    at=now,
+                )
         else:
             delay, _ = self.schedule_for(moved.channel).next_delay(0)
             schedule = {"next_query_at": now + timedelta(seconds=delay), "query_attempts": 0}
@@ -400,9 +403,7 @@ class PaymentService:
                     timeout=self.channel_timeout,
                 )
             except TimeoutError:
-                result = ChannelResult(
-                    ChannelStatus.UNKNOWN, code="TIMEOUT", message="query timed out"
-                )
+                result = ChannelResult(ChannelStatus.UNKNOWN, code="TIMEOUT", message="query timed out")
             except Exception as exc:  # noqa: BLE001 - a failed query changes nothing but the schedule
                 log.exception("channel query failed", extra={"payment_id": payment.id})
                 result = ChannelResult(
@@ -419,6 +420,8 @@ class PaymentService:
                 return current or payment
             target = STATUS_FROM_CHANNEL[result.status]
             moved = current.moved(target, now)
+            if result.exchanges:
+                await uow.record_exchanges(payment.id, payment.channel, result.exchanges, at=now)
             extra: dict[str, Any] = {
                 "next_query_at": now + timedelta(seconds=delay),
                 "query_attempts": attempts + 1,

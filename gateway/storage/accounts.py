@@ -110,9 +110,7 @@ class AccountStore:
             raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
         return account_json(row)
 
-    async def entries(
-        self, app_id: str, account_id: str, limit: int, before: int | None
-    ) -> dict[str, Any]:
+    async def entries(self, app_id: str, account_id: str, limit: int, before: int | None) -> dict[str, Any]:
         await self.get(app_id, account_id)
         stmt = (
             sa.select(t.ledger_entries)
@@ -132,9 +130,7 @@ class AccountStore:
 
     async def _ensure_external(self, uow: SqlUnitOfWork, currency: str, now: datetime) -> str:
         ext = external_account_id(currency)
-        exists = (
-            await uow.conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == ext))
-        ).first()
+        exists = (await uow.conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == ext))).first()
         if exists is None:
             await uow.conn.execute(
                 t.accounts.insert().values(
@@ -167,14 +163,10 @@ class AccountStore:
                 ).first()
                 if existing is None:
                     account = (
-                        await uow.conn.execute(
-                            sa.select(t.accounts).where(t.accounts.c.id == account_id)
-                        )
+                        await uow.conn.execute(sa.select(t.accounts).where(t.accounts.c.id == account_id))
                     ).first()
                     if account is None:
-                        raise NotFound(
-                            f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND"
-                        )
+                        raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
                     ext = await self._ensure_external(uow, amount.currency, now)
                     txn = await uow.ledger.post(
                         funding_id,
@@ -271,9 +263,7 @@ class AccountStore:
                 )
             ).all()
             sums = (
-                sa.select(
-                    e.c.account_id, e.c.sub_account, sa.func.sum(e.c.amount_minor).label("total")
-                )
+                sa.select(e.c.account_id, e.c.sub_account, sa.func.sum(e.c.amount_minor).label("total"))
                 .group_by(e.c.account_id, e.c.sub_account)
                 .subquery()
             )
@@ -299,9 +289,7 @@ class AccountStore:
             negative = (
                 await conn.execute(
                     sa.select(a.c.id)
-                    .where(
-                        ~a.c.allow_overdraft, sa.or_(a.c.available_minor < 0, a.c.pending_minor < 0)
-                    )
+                    .where(~a.c.allow_overdraft, sa.or_(a.c.available_minor < 0, a.c.pending_minor < 0))
                     .limit(100)
                 )
             ).all()

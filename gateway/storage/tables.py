@@ -211,3 +211,19 @@ nonces = sa.Table(
     sa.Column("nonce", sa.String(128), primary_key=True),
     sa.Column("seen_at", UTCDateTime(), nullable=False, index=True),
 )
+
+# bank_req_source / bank_res_parsing_source / bank_res_error of seed 002: every exchange with a
+# channel, masked by the plugin before it gets here
+channel_exchanges = sa.Table(
+    "channel_exchanges",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("operation", sa.String(64), nullable=False),
+    sa.Column("request", sa.Text, nullable=False),
+    sa.Column("response", sa.Text, nullable=True),
+    sa.Column("error", sa.String(512), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_channel_exchanges_subject_id_id", "subject_id", "id"),
+)

@@ -20,7 +20,7 @@ from core.ledger import AccountKind, AccountStatus, AccountView, FlowKind, Posti
 from core.money import Money
 from core.payment import Payment, PaymentStatus
 from gateway.storage import tables as t
-from ports.channels import DeferredPostings
+from ports.channels import DeferredPostings, Exchange
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
 
@@ -96,9 +96,7 @@ class SqlPayments:
             raise DuplicateRequest(payment.out_request_no) from exc
 
     async def get(self, payment_id: str) -> Payment | None:
-        row = (
-            await self.conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id))
-        ).first()
+        row = (await self.conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id))).first()
         return _row_to_payment(row) if row else None
 
     async def get_for_update(self, payment_id: str) -> Payment | None:
@@ -156,15 +154,11 @@ class SqlLedger:
         # Sorted order: concurrent transactions lock accounts in the same order (no deadlock).
         for (account_id, sub), delta in sorted(net.items()):
             column = (
-                t.accounts.c.available_minor
-                if sub is SubAccount.AVAILABLE
-                else t.accounts.c.pending_minor
+                t.accounts.c.available_minor if sub is SubAccount.AVAILABLE else t.accounts.c.pending_minor
             )
             stmt = (
                 t.accounts.update()
-                .where(
-                    t.accounts.c.id == account_id, t.accounts.c.currency == currency_of[account_id]
-                )
+                .where(t.accounts.c.id == account_id, t.accounts.c.currency == currency_of[account_id])
                 .values({column: column + delta})
                 .returning(column)
             )
@@ -248,9 +242,7 @@ class SqlAccounts:
         if not ids:
             return {}
         rows = await self.conn.execute(
-            sa.select(t.accounts).where(
-                t.accounts.c.id.in_(set(ids)), t.accounts.c.app_id == app_id
-            )
+            sa.select(t.accounts).where(t.accounts.c.id.in_(set(ids)), t.accounts.c.app_id == app_id)
         )
         return {row.id: row_to_account(row) for row in rows}
 
@@ -350,6 +342,25 @@ class SqlUnitOfWork:
                 currency=payment.amount.currency,
                 created_at=at,
             )
+        )
+
+    async def record_exchanges(
+        self, payment_id: str, channel: str, exchanges: Sequence[Exchange], *, at: datetime
+    ) -> None:
+        await self.conn.execute(
+            t.channel_exchanges.insert(),
+            [
+                {
+                    "subject_id": payment_id,
+                    "channel": channel,
+                    "operation": e.operation,
+                    "request": e.request,
+                    "response": e.response,
+                    "error": e.error[:512] if e.error else None,
+                    "at": at,
+                }
+                for e in exchanges
+            ],
         )
 
     async def add_deferred(

@@ -63,12 +63,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("payment_id", "seq", name="uq_deferred_payment_seq"),
     )
     with op.batch_alter_table("deferred_settlements", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_deferred_settlements_due_at"), ["due_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_deferred_settlements_payment_id"), ["payment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_deferred_settlements_due_at"), ["due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_deferred_settlements_payment_id"), ["payment_id"], unique=False)
 
     op.create_table(
         "ledger_txns",
@@ -111,9 +107,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_outbox_status_next_attempt_at", ["status", "next_attempt_at"], unique=False
-        )
+        batch_op.create_index("ix_outbox_status_next_attempt_at", ["status", "next_attempt_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_subject_id"), ["subject_id"], unique=False)
 
     op.create_table(
@@ -172,9 +166,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("app_id", "out_request_no", name="uq_payments_app_request"),
     )
     with op.batch_alter_table("payments", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_payments_next_query_at"), ["next_query_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_payments_next_query_at"), ["next_query_at"], unique=False)
 
     op.create_table(
         "fundings",
@@ -245,9 +237,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transfer_logs")),
     )
     with op.batch_alter_table("transfer_logs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_transfer_logs_payment_id"), ["payment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_transfer_logs_payment_id"), ["payment_id"], unique=False)
 
     # ### end Alembic commands ###
 

@@ -163,7 +163,7 @@ _keys = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, excl
 @settings(max_examples=30, deadline=None)
 @given(params=st.dictionaries(
     _keys,
-    st.one_of(st.none(), st.text(st.characters(exclude_characters="&"), max_size=12)),
+    st.one_of(st.none(), st.text(st.characters(exclude_characters="&", exclude_categories=("Cs",)), max_size=12)),
     max_size=6,
 ))
 def test_any_params_round_trip_and_never_sign_empties(
