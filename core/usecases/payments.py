@@ -137,6 +137,13 @@ class PaymentService:
             )
         return existing
 
+    async def _first_result(self, cmd: PaymentCommand) -> Payment:
+        """A concurrent duplicate lost the insert race: answer with the winner's payment."""
+        async with self.reads() as uow:
+            existing = await uow.payments.by_request_no(cmd.app_id, cmd.out_request_no)
+        assert existing is not None, "a duplicate insert implies a stored payment"
+        return self._same_request(existing, cmd)
+
     def _request(self, p: Payment) -> PaymentRequest:
         return PaymentRequest(
             payment_id=p.id,
@@ -247,10 +254,7 @@ class PaymentService:
                 final = await self._apply(uow, payment, result, now)
                 await uow.commit()
         except DuplicateRequest:
-            async with self.reads() as uow:
-                existing = await uow.payments.by_request_no(cmd.app_id, cmd.out_request_no)
-            assert existing is not None
-            return self._same_request(existing, cmd), False
+            return await self._first_result(cmd), False
         for node, message, detail in trail:
             self._record(payment.id, node, FlowOutcome.OK, message, **detail)
         self._record(payment.id, FlowNode.CHANNEL_REQUEST, message=f"{channel.code} submit")
@@ -270,10 +274,7 @@ class PaymentService:
                 await uow.payments.add(payment)
                 await uow.commit()
         except DuplicateRequest:
-            async with self.reads() as uow:
-                existing = await uow.payments.by_request_no(cmd.app_id, cmd.out_request_no)
-            assert existing is not None
-            return self._same_request(existing, cmd), False
+            return await self._first_result(cmd), False
         for node, message, detail in trail:
             self._record(payment.id, node, FlowOutcome.OK, message, **detail)
         self._record(payment.id, FlowNode.REQUEST_SAVED, message="payment saved before the channel call")
