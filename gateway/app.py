@@ -70,11 +70,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         poller = QueryPoller(container.engine(), container.payments(), settings.workers.batch_size)
         settler = SettlementWorker(container.uow, flow, settings.workers.batch_size)
         deliverer = OutboxDeliverer(
-            container.engine(),
-            settings,
-            container.metrics(),
-            container.http_session,
-            container.clock(),
+            container.uow, settings, container.metrics(), container.http_session, container.clock()
         )
         tasks += [
             asyncio.create_task(run_periodically("query-poller", interval, poller.run_once, stop)),

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import DomainError
 from gateway.storage import tables as t
+from gateway.storage.uow import SqlUnitOfWork
 
 
 class Unauthenticated(DomainError):
@@ -59,26 +59,24 @@ class NonceStore:
     """Nonces seen within the clock-skew window, in the database so that several gateway
     processes share them and a restart does not reopen the window."""
 
-    def __init__(self, engine: AsyncEngine, window: timedelta) -> None:
-        self.engine = engine
+    def __init__(self, uow: Callable[[], SqlUnitOfWork], window: timedelta) -> None:
+        self.uow = uow
         self.window = window
 
     async def claim(self, app_id: str, nonce: str, now: datetime) -> bool:
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(
-                    t.nonces.insert().values(app_id=app_id, nonce=nonce, seen_at=now)
-                )
+            async with self.uow() as uow:
+                await uow.conn.execute(t.nonces.insert().values(app_id=app_id, nonce=nonce, seen_at=now))
+                await uow.commit()
         except IntegrityError:
             return False
         return True
 
     async def purge(self, now: datetime) -> int:
         # a nonce older than twice the window can never be replayed: its timestamp is refused
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                t.nonces.delete().where(t.nonces.c.seen_at < now - 2 * self.window)
-            )
+        async with self.uow() as uow:
+            result = await uow.conn.execute(t.nonces.delete().where(t.nonces.c.seen_at < now - 2 * self.window))
+            await uow.commit()
         return result.rowcount or 0
 
 

@@ -88,7 +88,7 @@ class Container(containers.DeclarativeContainer):
     flow_reader = providers.Singleton(FlowReader, engine)
     nonces = providers.Singleton(
         NonceStore,
-        engine,
+        uow.provider,
         providers.Factory(lambda s: timedelta(seconds=s.auth.max_clock_skew_seconds), settings),
     )
     app_secrets = providers.Singleton(_secrets, settings)
@@ -115,7 +115,7 @@ class Container(containers.DeclarativeContainer):
         default_schedule=providers.Factory(_default_schedule, settings),
         clock=clock,
     )
-    outbox_admin = providers.Singleton(OutboxAdmin, engine, flow, clock)
+    outbox_admin = providers.Singleton(OutboxAdmin, engine, uow.provider, flow, clock)
     http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(
         instance_of=aiohttp.ClientSession
     )

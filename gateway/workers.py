@@ -7,14 +7,14 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import DomainError, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
@@ -28,6 +28,14 @@ from gateway.storage.uow import SqlUnitOfWork, _row_to_payment, postings_from_js
 from ports.storage import FlowLogSink
 
 log = logging.getLogger("paygate.workers")
+
+
+@contextlib.asynccontextmanager
+async def write_tx(uow: Callable[[], SqlUnitOfWork]) -> AsyncIterator[AsyncConnection]:
+    """A short write transaction through the unit of work (the SQLite writer's turn included)."""
+    async with uow() as unit:
+        yield unit.conn
+        await unit.commit()
 
 
 async def run_periodically(
@@ -168,13 +176,13 @@ class OutboxDeliverer:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        uow: Callable[[], SqlUnitOfWork],
         settings: PaygateSettings,
         metrics: Metrics,
         session: Callable[[], aiohttp.ClientSession],
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.engine = engine
+        self.uow = uow
         self.settings = settings
         self.metrics = metrics
         self.session = session
@@ -184,7 +192,7 @@ class OutboxDeliverer:
         o = t.outbox
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.notify.lease_seconds)
-        async with self.engine.begin() as conn:
+        async with write_tx(self.uow) as conn:
             rows = (
                 await conn.execute(
                     sa.select(o)
@@ -279,7 +287,7 @@ class OutboxDeliverer:
                 "next_attempt_at": now + timedelta(seconds=schedule[attempts - 1]),
             }
             self.metrics.notifications.labels("failed").inc()
-        async with self.engine.begin() as conn:
+        async with write_tx(self.uow) as conn:
             await conn.execute(o.update().where(o.c.id == row.id).values(**values))
         return error is None
 
@@ -303,9 +311,14 @@ class OutboxAdmin:
     """What operators see and do with deliveries and stuck payments."""
 
     def __init__(
-        self, engine: AsyncEngine, flow: FlowLogSink, clock: Callable[[], datetime] = utcnow
+        self,
+        engine: AsyncEngine,
+        uow: Callable[[], SqlUnitOfWork],
+        flow: FlowLogSink,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
+        self.uow = uow
         self.flow = flow
         self.clock = clock
 
@@ -322,7 +335,7 @@ class OutboxAdmin:
     async def replay(self, event_id: str, actor: str) -> dict[str, Any]:
         o = t.outbox
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with write_tx(self.uow) as conn:
             row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
             if row is None:
                 raise NotFound(

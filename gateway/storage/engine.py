@@ -33,7 +33,11 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 
         @sa.event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A writer takes the database lock up front (IMMEDIATE): a deferred transaction that
+            # reads, then writes after another connection committed, fails with "database is
+            # locked" at once instead of waiting. Readers stay deferred and never block.
+            mode = conn.get_execution_options().get("sqlite_begin", "")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
         return engine
     return create_async_engine(

@@ -297,6 +297,8 @@ class SqlUnitOfWork:
             await self._write_lock.acquire()
         try:
             self._conn = await self.engine.connect()
+            if self._write_lock is not None:
+                await self._conn.execution_options(sqlite_begin="immediate")
             await self._conn.begin()
         except BaseException:
             if self._write_lock is not None:

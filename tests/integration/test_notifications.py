@@ -82,7 +82,7 @@ def deliverer_of(api: SignedClient, session: aiohttp.ClientSession) -> Any:
     from gateway.workers import OutboxDeliverer
 
     c = api.client.app[CONTAINER]
-    return OutboxDeliverer(c.engine(), c.settings(), c.metrics(), lambda: session)
+    return OutboxDeliverer(c.uow, c.settings(), c.metrics(), lambda: session)
 
 
 async def paid(api: SignedClient) -> dict[str, Any]:

@@ -142,3 +142,18 @@ async def test_flow_log_records_every_node(api: Any) -> None:
         "ledger_posted",
         "final_state",
     ]
+
+
+async def test_concurrent_writers_of_every_kind_never_fail(api: Any) -> None:
+    """Fundings, payments, account openings and nonce claims at once: no "database is locked"."""
+    accounts = [await api.open_account() for _ in range(4)]
+    await api.fund(accounts[0], "100.00")
+    jobs = [api.fund(accounts[i % 4], "1.00") for i in range(12)]
+    jobs += [api.pay(amount="0.50", payer_account=accounts[0], payee_account=accounts[1 + i % 3])
+             for i in range(12)]
+    jobs += [api.open_account() for _ in range(6)]
+    results = await asyncio.gather(*jobs)
+    paid = [r for r in results if isinstance(r, tuple)]
+    assert all(status == 201 for status, _ in paid), paid
+    report = await api.ledger_ok()
+    assert report["ok"] is True, report

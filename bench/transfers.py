@@ -1,0 +1,767 @@
+"""Committed internal transfers per second of the served gateway, against a bare aiohttp handler.
+
+Run from the repository root:
+
+    .venv/bin/python bench/transfers.py --seconds 20
+    .venv/bin/python bench/transfers.py --seconds 15 --concurrency 64 --client-processes 2
+
+What it does, all on 127.0.0.1 and in a fresh temporary directory that is removed at the end:
+
+1. starts `python -m gateway.cli serve` as a separate process, configured only through its
+   environment (PAYGATE_CONFIG names a TOML file written here: a new durable SQLite file with
+   the default synchronous=FULL, one caller app, one operator token, the rule
+   pay_method "transfer" -> channel "internal_transfer", log level WARNING, workers on),
+   and waits for GET /healthz;
+2. opens --accounts customer accounts (kind C, CNY) with signed requests, then funds each one
+   generously through POST /ops/accounts/{id}/fund (one after the other phase: see
+   open_and_fund for why they are not interleaved);
+3. drives signed POST /v1/payments transfers between random pairs of those accounts, each
+   with a new out_request_no and nonce, from --concurrency clients (asyncio, one aiohttp
+   ClientSession with one keep-alive connection per client) for a --warmup period and then
+   for --seconds measured seconds;
+4. checks the ledger (GET /ops/ledger/check) and that every transfer a client saw committed
+   has its ledger transaction, then stops the gateway;
+5. starts a bare aiohttp server (another process: one handler that reads the JSON body and
+   answers a small JSON) and drives it with the same client code, request shape (same
+   path, signed headers and body size), concurrency and duration;
+6. prints both results and their ratio; exits 1 if the ledger check fails, any transfer got a
+   5xx, a committed transfer is missing from the ledger, or nothing was committed at all.
+
+What the numbers mean:
+
+* "transfers/s" counts only 2xx answers whose payment is "succeeded" (committed: the gateway
+  answers after its SQLite COMMIT) and that completed inside the measured window, divided by
+  the window length. Other answers are counted apart, by HTTP status and error code.
+* Latency is client-side, from sending the request to reading the whole answer, in ms, for
+  the counted requests only (p50 and p99 by nearest rank).
+* The bare handler is the ceiling this machine gives any aiohttp service driven by this
+  load generator; the ratio gateway/bare says how much of it the gateway's own work costs.
+* "CPU in the window" is read from /proc for exactly the measured window: cores used by the
+  server process (with its threads; with a --gateway-prefix, the profiler too), by the load
+  generator, and how busy the whole machine was. "ms per request" is server CPU divided by
+  the counted requests: the gateway's cost of one committed transfer.
+* "gateway log errors" counts error records in the gateway's log (e.g. a failing worker).
+* The target of >= 1500 committed transfers/s is printed as met or not; it does not change
+  the exit status.
+
+Machine limits: the load generator, the server under test and SQLite (its writes and fsyncs
+run in aiosqlite's threads inside the gateway process) share the same CPUs (2 cores on the
+reference machine). The gateway is one Python process, so it can use at most about one core
+for Python code; the client competes with it for the other. --client-processes N splits the
+clients over N processes (plain asyncio, no uvloop) so that the generator itself is not the
+bottleneck; on a 2-core machine more than 2 only adds contention. Only one server runs at a
+time: the gateway is stopped before the bare server starts.
+
+Profiling: --gateway-prefix puts a command in front of the gateway's, e.g. cProfile through
+  --gateway-prefix ".venv/bin/python bench/profile_gateway.py --out /tmp/gw.prof --"
+or py-spy (`.venv/bin/pip install py-spy`) with
+  --gateway-prefix ".venv/bin/py-spy record --idle -r 200 -f speedscope -o /tmp/gw.json --"
+(give the output an absolute path: the gateway runs in the temporary directory; it is stopped
+with SIGINT so that the profiler writes its output), and --gateway-env
+KEY=VALUE (repeatable) adds environment overrides such as PAYGATE_WORKERS__ENABLED=false.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+APP_ID = "bench"
+APP_SECRET = "bench-secret-" + "0123456789abcdef"
+OPS_TOKEN = "bench-ops-token-0123456789"
+PAY_PATH = "/v1/payments"
+TARGET_TPS = 1500.0
+REQUEST_TIMEOUT = 30.0  # seconds, per request
+START_TIMEOUT = 60.0  # seconds for a server to answer its health check
+SETUP_TIMEOUT = 300.0  # seconds to open and fund the accounts
+
+
+# -- signing (mirrors gateway.auth.sign; kept here so the client imports nothing of the gateway)
+def signed_headers(method: str, path: str, body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    nonce = secrets.token_hex(12)
+    message = "\n".join([method, path, timestamp, nonce, hashlib.sha256(body).hexdigest()])
+    signature = hmac.new(APP_SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-App-Id": APP_ID,
+        "X-Timestamp": timestamp,
+        "X-Nonce": nonce,
+        "X-Signature": signature,
+        "Content-Type": "application/json",
+    }
+
+
+def ops_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {OPS_TOKEN}", "Content-Type": "application/json"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+# -- the load generator ------------------------------------------------------------------------
+@dataclass
+class LoadSpec:
+    base_url: str
+    accounts: list[str]
+    concurrency: int
+    measure_from: float  # wall-clock (time.time()) start of the measured window
+    measure_until: float  # wall-clock end of the measured window; clients stop sending then
+    tag: str  # makes out_request_no unique across processes and runs
+    seed: int
+
+
+@dataclass
+class LoadResult:
+    ok: int = 0  # committed (2xx, status succeeded) and completed inside the window
+    latencies_ms: list[float] = field(default_factory=list)  # of those
+    errors: Counter[str] = field(default_factory=Counter)  # inside the window, by status/code
+    ok_total: int = 0  # committed over the whole run (warm-up and drain included)
+    server_errors_total: int = 0  # 5xx over the whole run
+    sent_total: int = 0
+
+    def merge(self, other: LoadResult) -> None:
+        self.ok += other.ok
+        self.latencies_ms += other.latencies_ms
+        self.errors.update(other.errors)
+        self.ok_total += other.ok_total
+        self.server_errors_total += other.server_errors_total
+        self.sent_total += other.sent_total
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "latencies_ms": self.latencies_ms,
+            "errors": dict(self.errors),
+            "ok_total": self.ok_total,
+            "server_errors_total": self.server_errors_total,
+            "sent_total": self.sent_total,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LoadResult:
+        return cls(
+            d["ok"],
+            list(d["latencies_ms"]),
+            Counter(d["errors"]),
+            d["ok_total"],
+            d["server_errors_total"],
+            d["sent_total"],
+        )
+
+
+def _error_key(status: int, body: bytes) -> str:
+    try:
+        code = json.loads(body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        code = "-"
+    return f"{status} {code}"
+
+
+async def _client(spec: LoadSpec, index: int, result: LoadResult) -> None:
+    rng = random.Random(spec.seed * 100_003 + index)
+    accounts = spec.accounts
+    url = spec.base_url + PAY_PATH
+    seq = 0
+    connector = aiohttp.TCPConnector(limit=1)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        while time.time() < spec.measure_until:
+            seq += 1
+            payer, payee = rng.sample(accounts, 2)
+            body = json.dumps(
+                {
+                    "out_request_no": f"{spec.tag}c{index}n{seq}",
+                    "pay_method": "transfer",
+                    "amount": f"0.{rng.randint(1, 99):02d}",
+                    "currency": "CNY",
+                    "payer_account": payer,
+                    "payee_account": payee,
+                }
+            ).encode()
+            headers = signed_headers("POST", PAY_PATH, body)
+            started = time.perf_counter()
+            status = 0
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    status = response.status
+                    answer = await response.read()
+                key = None
+                if 200 <= status < 300:
+                    if json.loads(answer).get("status") != "succeeded":
+                        key = f"{status} not-succeeded"
+                else:
+                    key = _error_key(status, answer)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                key = f"client {type(exc).__name__}"
+            finished = time.time()
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            result.sent_total += 1
+            if status >= 500:
+                result.server_errors_total += 1
+            if key is None:
+                result.ok_total += 1
+            if spec.measure_from <= finished <= spec.measure_until:
+                if key is None:
+                    result.ok += 1
+                    result.latencies_ms.append(round(elapsed_ms, 3))
+                else:
+                    result.errors[key] += 1
+            if key is not None and key.startswith("client "):
+                await asyncio.sleep(0.01)  # a refused connection must not spin the loop
+
+
+async def drive(spec: LoadSpec) -> LoadResult:
+    result = LoadResult()
+    await asyncio.gather(*(_client(spec, i, result) for i in range(spec.concurrency)))
+    return result
+
+
+# -- the bare server ---------------------------------------------------------------------------
+def _bare_server_main(port: int) -> int:
+    """Hidden mode: the bare aiohttp baseline. Reads the JSON body, answers a small JSON."""
+    from aiohttp import web
+
+    async def pay(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response(
+            {"id": "bare", "out_request_no": body.get("out_request_no"), "status": "succeeded"},
+            status=201,
+        )
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post(PAY_PATH, pay)
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
+    return 0
+
+
+# -- processes ---------------------------------------------------------------------------------
+class Child:
+    """A child process we started; stopped (SIGINT, then SIGKILL) exactly once."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, log: Path):
+        self.name = name
+        self.log = log
+        self._log_file = log.open("wb")
+        self.proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, n: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        return ""
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc.poll() is None:
+            # SIGINT: aiohttp shuts down gracefully, and a profiler in front writes its output
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._log_file.close()
+
+
+def _child_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string of plain characters is a TOML basic string
+
+
+def write_gateway_config(tmp: Path, port: int) -> Path:
+    config = tmp / "paygate.toml"
+    config.write_text(
+        "[server]\n"
+        f"host = {_toml_str(HOST)}\n"
+        f"port = {port}\n"
+        "[database]\n"
+        f"url = {_toml_str('sqlite+aiosqlite:///' + str(tmp / 'bench.db'))}\n"
+        f"[apps.{APP_ID}]\n"
+        f"secret = {_toml_str(APP_SECRET)}\n"
+        "[ops]\n"
+        f"tokens = [{_toml_str(OPS_TOKEN)}]\n"
+        "[log]\n"
+        'level = "WARNING"\n'
+        "[[routing.rules]]\n"
+        'name = "transfers"\n'
+        'pay_method = "transfer"\n'
+        'channel = "internal_transfer"\n'
+    )
+    return config
+
+
+async def wait_healthy(base_url: str, child: Child, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() < deadline:
+            if not child.alive():
+                raise RuntimeError(f"{child.name} exited during start-up:\n{child.tail()}")
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(base_url + "/healthz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)  # readiness poll of a child process, bounded by deadline
+    raise RuntimeError(f"{child.name} did not answer /healthz within {timeout:.0f}s")
+
+
+# -- set-up through the API --------------------------------------------------------------------
+async def open_and_fund(base_url: str, n: int, amount: str, tag: str) -> list[str]:
+    """Open every account first, then fund them: the two are not interleaved, because a
+    funding (read, then write in one deferred SQLite transaction) racing a signed request's
+    nonce insert gets an immediate "database is locked" (HTTP 500) from the gateway."""
+    gate = asyncio.Semaphore(8)
+
+    async def open_one(session: aiohttp.ClientSession, i: int) -> str:
+        async with gate:
+            body = json.dumps({"owner": f"bench-{i}", "kind": "C", "currency": "CNY"}).encode()
+            path = "/v1/accounts"
+            async with session.post(
+                base_url + path, data=body, headers=signed_headers("POST", path, body)
+            ) as r:
+                answer = await r.json(content_type=None)
+                if r.status != 201:
+                    raise RuntimeError(f"opening an account: HTTP {r.status} {answer}")
+            return str(answer["id"])
+
+    async def fund_one(session: aiohttp.ClientSession, i: int, account: str) -> None:
+        async with gate:
+            body = json.dumps(
+                {"out_request_no": f"fund-{tag}-{i}", "amount": amount, "currency": "CNY"}
+            ).encode()
+            async with session.post(
+                f"{base_url}/ops/accounts/{account}/fund", data=body, headers=ops_headers()
+            ) as r:
+                answer = await r.json(content_type=None)
+                if r.status != 201:
+                    raise RuntimeError(f"funding {account}: HTTP {r.status} {answer}")
+
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        accounts = list(await asyncio.gather(*(open_one(session, i) for i in range(n))))
+        await asyncio.gather(*(fund_one(session, i, a) for i, a in enumerate(accounts)))
+    return accounts
+
+
+async def ledger_check(base_url: str) -> dict[str, Any]:
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.get(base_url + "/ops/ledger/check", headers=ops_headers()) as r,
+    ):
+        body = await r.json(content_type=None)
+        if r.status != 200:
+            raise RuntimeError(f"ledger check: HTTP {r.status} {body}")
+        return dict(body)
+
+
+# -- CPU accounting (Linux /proc; "n/a" elsewhere) ---------------------------------------------
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in task.read_text().split()]
+    return pids
+
+
+def _cpu_seconds(pids: list[int], tree: bool) -> float:
+    total = 0.0
+    for pid in pids:
+        for p in _tree(pid) if tree else [pid]:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+    return total
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    with contextlib.suppress(OSError, ValueError):
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)
+        return sum(values) - idle, sum(values)
+    return 0, 0
+
+
+class CpuWindow(threading.Thread):
+    """CPU seconds used by the server's and the clients' process trees, and how busy the whole
+    machine was, between two wall-clock instants (the measured window)."""
+
+    def __init__(self, server: int, clients: list[int], start: float, end: float) -> None:
+        super().__init__(daemon=True)
+        self.server, self.clients, self.start_at, self.end_at = server, clients, start, end
+        self.result: dict[str, float] | None = None
+
+    def _snap(self) -> tuple[float, float, tuple[int, int]]:
+        # the server with its children (a profiler in front); a client process alone (the
+        # orchestrator, when it drives the load itself, is the parent of the servers)
+        return (
+            _cpu_seconds([self.server], tree=True),
+            _cpu_seconds(self.clients, tree=False),
+            _machine_jiffies(),
+        )
+
+    def run(self) -> None:
+        time.sleep(max(0.0, self.start_at - time.time()))
+        s0, c0, (b0, t0) = self._snap()
+        time.sleep(max(0.0, self.end_at - time.time()))
+        s1, c1, (b1, t1) = self._snap()
+        span = self.end_at - self.start_at
+        self.result = {
+            "server_cores": (s1 - s0) / span,
+            "client_cores": (c1 - c0) / span,
+            "machine_busy": (b1 - b0) / (t1 - t0) if t1 > t0 else float("nan"),
+        }
+
+    def report(self) -> dict[str, float] | None:
+        self.join(timeout=5)
+        return self.result
+
+
+# -- running a load phase ----------------------------------------------------------------------
+def run_load(
+    base_url: str,
+    accounts: list[str],
+    args: argparse.Namespace,
+    children: list[Child],
+    tmp: Path,
+    label: str,
+    server: Child,
+) -> tuple[LoadResult, dict[str, float] | None]:
+    """Warm-up then the measured window, in this process or in --client-processes processes."""
+    procs = max(1, args.client_processes)
+    lead = 1.0 if procs > 1 else 0.1  # time for worker processes to start before warm-up
+    start = time.time() + lead
+    measure_from = start + args.warmup
+    measure_until = measure_from + args.seconds
+    tag = secrets.token_hex(3)
+    shares = [args.concurrency // procs + (1 if i < args.concurrency % procs else 0) for i in range(procs)]
+    specs = [
+        LoadSpec(base_url, accounts, share, measure_from, measure_until, f"{tag}p{i}", i + 1)
+        for i, share in enumerate(shares)
+        if share > 0
+    ]
+    result = LoadResult()
+    if len(specs) == 1:
+        cpu = CpuWindow(server.proc.pid, [os.getpid()], measure_from, measure_until)
+        cpu.start()
+        time.sleep(max(0.0, start - time.time()))
+        result = asyncio.run(drive(specs[0]))
+        return result, cpu.report()
+    workers: list[tuple[Child, Path]] = []
+    for i, spec in enumerate(specs):
+        spec_file = tmp / f"{label}-load-{i}.json"
+        out_file = tmp / f"{label}-load-{i}.out"
+        spec_file.write_text(json.dumps(spec.__dict__))
+        argv = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_load-worker",
+            str(spec_file),
+            str(out_file),
+        ]
+        workers.append(
+            (Child(f"load generator {i}", argv, _child_env({}), tmp, tmp / f"{label}-load-{i}.log"), out_file)
+        )
+        children.append(workers[-1][0])
+    cpu = CpuWindow(server.proc.pid, [c.proc.pid for c, _ in workers], measure_from, measure_until)
+    cpu.start()
+    deadline = measure_until + REQUEST_TIMEOUT + 30
+    for child, out_file in workers:
+        try:
+            child.proc.wait(timeout=max(1.0, deadline - time.time()))
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"{child.name} did not finish in time") from exc
+        if child.proc.returncode != 0 or not out_file.is_file():
+            raise RuntimeError(f"{child.name} failed:\n{child.tail()}")
+        result.merge(LoadResult.from_json(json.loads(out_file.read_text())))
+    return result, cpu.report()
+
+
+# -- the report --------------------------------------------------------------------------------
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, int(-(-q * len(sorted_values) // 100)))  # nearest rank
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def summary(result: LoadResult, seconds: float) -> tuple[float, float, float]:
+    lat = sorted(result.latencies_ms)
+    return result.ok / seconds, percentile(lat, 50), percentile(lat, 99)
+
+
+def format_errors(errors: Counter[str]) -> str:
+    if not errors:
+        return "none"
+    return ", ".join(f"{key}: {count}" for key, count in errors.most_common())
+
+
+def log_errors(log: Path) -> Counter[str]:
+    """Error records in the gateway's JSON log, by event and the exception's last line."""
+    found: Counter[str] = Counter()
+    with contextlib.suppress(OSError):
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or record.get("level") not in ("error", "critical"):
+                continue
+            lines = str(record.get("exception", "")).splitlines()
+            raised = [x for x in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*: ", x)]
+            where = f" ({record['worker']})" if "worker" in record else ""
+            found[f"{record.get('event')}{where}: {raised[-1][:160] if raised else ''}"] += 1
+    return found
+
+
+# -- main --------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per phase")
+    p.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before that")
+    p.add_argument("--concurrency", type=int, default=32, help="concurrent clients in total")
+    p.add_argument("--accounts", type=int, default=200, help="accounts to transfer between")
+    p.add_argument(
+        "--client-processes",
+        type=int,
+        default=1,
+        help="load-generator processes sharing the clients (default 1)",
+    )
+    p.add_argument("--fund", default="100000.00", help="amount funded into each account")
+    p.add_argument(
+        "--gateway-prefix",
+        default="",
+        help="command put in front of the gateway's (e.g. a profiler), shell-split",
+    )
+    p.add_argument(
+        "--gateway-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the gateway (repeatable)",
+    )
+    p.add_argument("--skip-bare", action="store_true", help="measure the gateway only")
+    args = p.parse_args(argv)
+    if args.seconds <= 0 or args.warmup < 0 or args.concurrency < 1 or args.accounts < 2:
+        p.error("need --seconds > 0, --warmup >= 0, --concurrency >= 1 and --accounts >= 2")
+    if args.seconds > 3600 or args.concurrency > 2000 or args.accounts > 100_000:
+        p.error("keep --seconds <= 3600, --concurrency <= 2000 and --accounts <= 100000")
+    for item in args.gateway_env:
+        if "=" not in item:
+            p.error(f"--gateway-env {item!r}: expected KEY=VALUE")
+    return args
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    tmp = Path(tempfile.mkdtemp(prefix="paygate-bench-"))
+    children: list[Child] = []
+    failures: list[str] = []
+    try:
+        # 1. the gateway
+        port = free_port()
+        config = write_gateway_config(tmp, port)
+        gw_env = _child_env(
+            {"PAYGATE_CONFIG": str(config), **dict(e.split("=", 1) for e in args.gateway_env)}
+        )
+        prefix = shlex.split(args.gateway_prefix)
+        # the gateway runs in the temporary directory: existing relative paths made absolute
+        prefix = [os.path.abspath(a) if Path(a).exists() else a for a in prefix]
+        argv_gw = prefix + [sys.executable, "-m", "gateway.cli", "serve"]
+        gateway = Child("gateway", argv_gw, gw_env, tmp, tmp / "gateway.log")
+        children.append(gateway)
+        base = f"http://{HOST}:{port}"
+        asyncio.run(wait_healthy(base, gateway))
+        print(
+            f"gateway up on {base} (SQLite {tmp / 'bench.db'}); "
+            f"opening and funding {args.accounts} accounts ...",
+            flush=True,
+        )
+
+        # 2. accounts
+        t0 = time.perf_counter()
+        accounts = asyncio.run(
+            asyncio.wait_for(
+                open_and_fund(base, args.accounts, args.fund, secrets.token_hex(3)), SETUP_TIMEOUT
+            )
+        )
+        print(
+            f"{len(accounts)} accounts ready in {time.perf_counter() - t0:.1f}s; "
+            f"driving transfers for {args.warmup:g}s warm-up + {args.seconds:g}s ...",
+            flush=True,
+        )
+
+        # 3. the gateway load
+        seconds = args.seconds
+        gw, gw_cpu = run_load(base, accounts, args, children, tmp, "gateway", gateway)
+        if not gateway.alive():
+            raise RuntimeError(f"the gateway died during the run:\n{gateway.tail()}")
+
+        # 4. the ledger, then stop the gateway
+        report = asyncio.run(ledger_check(base))
+        gateway.stop()
+        children.remove(gateway)
+        gw_log_errors = log_errors(gateway.log)
+        # every ledger transaction is a funding or a committed transfer (no deferred settlement
+        # for realtime transfers): a 2xx without its transaction would be a lost commit
+        transfer_txns = int(report.get("transactions_checked", 0)) - len(accounts)
+
+        # 5. the bare handler
+        bare: LoadResult | None = None
+        bare_cpu: dict[str, float] | None = None
+        if not args.skip_bare:
+            bare_port = free_port()
+            argv_bare = [sys.executable, str(Path(__file__).resolve()), "--_bare-server", str(bare_port)]
+            bare_child = Child("bare server", argv_bare, _child_env({}), tmp, tmp / "bare.log")
+            children.append(bare_child)
+            bare_base = f"http://{HOST}:{bare_port}"
+            asyncio.run(wait_healthy(bare_base, bare_child))
+            print(f"bare aiohttp handler up on {bare_base}; driving it the same way ...", flush=True)
+            bare, bare_cpu = run_load(bare_base, accounts, args, children, tmp, "bare", bare_child)
+            bare_child.stop()
+            children.remove(bare_child)
+
+        # 6. the report
+        gw_rate, gw_p50, gw_p99 = summary(gw, seconds)
+        print()
+        print(
+            f"paygate internal transfers, {seconds:g}s measured after {args.warmup:g}s warm-up, "
+            f"{args.concurrency} clients in {max(1, args.client_processes)} process(es), "
+            f"{args.accounts} accounts, {os.cpu_count()} CPUs shared by client, server "
+            f"and SQLite"
+        )
+        print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ok':>9}{'errors':>9}")
+        print(
+            f"{'gateway POST /v1/payments':28}{gw_rate:10.1f}{gw_p50:10.2f}{gw_p99:10.2f}"
+            f"{gw.ok:9d}{sum(gw.errors.values()):9d}"
+        )
+        if bare is not None:
+            b_rate, b_p50, b_p99 = summary(bare, seconds)
+            print(
+                f"{'bare aiohttp handler':28}{b_rate:10.1f}{b_p50:10.2f}{b_p99:10.2f}"
+                f"{bare.ok:9d}{sum(bare.errors.values()):9d}"
+            )
+            ratio = gw_rate / b_rate if b_rate else float("nan")
+            print(f"ratio gateway/bare: {ratio:.3f}")
+            if bare.errors:
+                print(f"bare errors: {format_errors(bare.errors)}")
+        print(f"gateway errors in the window: {format_errors(gw.errors)}")
+        for name, cpu, ok in (("gateway", gw_cpu, gw.ok), ("bare", bare_cpu, bare.ok if bare else 0)):
+            if cpu:
+                per = cpu["server_cores"] * seconds * 1000 / ok if ok else float("nan")
+                print(
+                    f"CPU in the window ({name}): server {cpu['server_cores']:.2f} cores "
+                    f"({per:.2f} ms per request), clients {cpu['client_cores']:.2f} cores, "
+                    f"machine {cpu['machine_busy']:.0%} busy"
+                )
+        print(
+            f"gateway whole run: {gw.sent_total} sent, {gw.ok_total} committed, "
+            f"{gw.server_errors_total} 5xx; ledger transfer transactions: {transfer_txns}"
+        )
+        print(f"gateway log errors: {format_errors(gw_log_errors)}")
+        cny = report.get("currencies", {}).get("CNY", {})
+        print(
+            f"ledger check: {'ok' if report.get('ok') else 'NOT OK'} "
+            f"({report.get('transactions_checked')} transactions, CNY sum of balances "
+            f"{cny.get('sum_of_balances')})"
+        )
+        met = gw_rate >= TARGET_TPS
+        print(f"target >= {TARGET_TPS:.0f} transfers/s: {'met' if met else 'NOT met'} ({gw_rate:.1f}/s)")
+
+        if not report.get("ok"):
+            failures.append(f"ledger check failed: {json.dumps(report)[:2000]}")
+        if gw.server_errors_total:
+            failures.append(f"{gw.server_errors_total} transfers answered 5xx")
+        if transfer_txns < gw.ok_total:
+            failures.append(
+                f"{gw.ok_total} transfers answered committed but only "
+                f"{transfer_txns} ledger transactions exist"
+            )
+        if gw.ok_total == 0:
+            failures.append("no transfer was committed")
+    except KeyboardInterrupt:
+        print("\ninterrupted; cleaning up", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - report, clean up, fail
+        print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        for child in children:
+            if child.name == "gateway":
+                print(f"--- gateway log tail ---\n{child.tail()}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # do not interrupt the clean-up
+        for child in reversed(children):
+            with contextlib.suppress(Exception):
+                child.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for failure in failures:
+        print(f"FAIL: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--_load-worker":
+        spec = LoadSpec(**json.loads(Path(sys.argv[2]).read_text()))
+        with contextlib.suppress(KeyboardInterrupt):
+            Path(sys.argv[3]).write_text(json.dumps(asyncio.run(drive(spec)).to_json()))
+        sys.exit(0)
+    if len(sys.argv) == 3 and sys.argv[1] == "--_bare-server":
+        sys.exit(_bare_server_main(int(sys.argv[2])))
+    sys.exit(main())
