@@ -6,6 +6,7 @@ import asyncio
 from typing import Any, Literal
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -19,6 +20,8 @@ def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
     # migrations must not import the gateway: our UTC type is a timezone-aware DateTime there
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(obj, sa.JSON):
+        return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
     return False
 
 
