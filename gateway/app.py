@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 from dependency_injector import providers
 
+from gateway.bill_worker import BillWorker
 from gateway.container import Container
 from gateway.http.errors import error_middleware
 from gateway.http.middlewares import auth_middleware, metrics_middleware, trace_middleware
@@ -80,6 +81,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             ),
             asyncio.create_task(
                 run_periodically("nonce-purge", 60.0, lambda: purge_nonces(container.nonces()), stop)
+            ),
+            asyncio.create_task(
+                BillWorker(container.bills(), settings.workers.batch_size).run(interval, stop)
             ),
         ]
     try:

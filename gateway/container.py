@@ -15,14 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.ids import utcnow
 from core.ledger import AccountView
 from core.routing import Router
+from core.usecases.bills import BillPaymentListener, BillPolicy, BillService, DueBills
 from core.usecases.payments import PaymentService, QuerySchedule
+from core.usecases.payouts import PayoutResultListener, PayoutService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
 from gateway.metrics import Metrics
 from gateway.plugins import build_channels, build_plugin_manager
 from gateway.settings import PaygateSettings, load_settings
 from gateway.storage.accounts import AccountStore
+from gateway.storage.bills import BillQueries, bills_of
 from gateway.storage.engine import create_engine
+from gateway.storage.payouts import PayoutQueries, payouts_of
 from gateway.storage.uow import SqlUnitOfWork
 from gateway.workers import FlowReader, OutboxAdmin
 from ports.channels import Channel, ChannelServices
@@ -70,6 +74,17 @@ def _max_amounts(settings: PaygateSettings) -> dict[str, Decimal]:
     return dict(settings.limits.max_payment_amount)
 
 
+def _bill_policy(settings: PaygateSettings) -> BillPolicy:
+    bills = settings.bills
+    return BillPolicy(
+        limits=bills.limits(),
+        payer_card_no=bills.payer_card_no,
+        pay_method=bills.pay_method,
+        business_type=bills.business_type,
+        resubmit_after=timedelta(seconds=bills.resubmit_after_seconds),
+    )
+
+
 def _secrets(settings: PaygateSettings) -> dict[str, str]:
     return {app_id: app.secret.get_secret_value() for app_id, app in settings.apps.items()}
 
@@ -103,6 +118,11 @@ class Container(containers.DeclarativeContainer):
     )
     router = providers.Singleton(_router, settings, channels)
 
+    # payouts: moves a payout with its payment, so it exists before PaymentService
+    payout_listener = providers.Singleton(PayoutResultListener, providers.Object(payouts_of))
+    # bills: moves a bill with its bank payment, so it too exists before PaymentService
+    bill_due = providers.Singleton(DueBills)
+    bill_listener = providers.Singleton(BillPaymentListener, providers.Object(bills_of), flow, bill_due)
     payments = providers.Singleton(
         PaymentService,
         uow.provider,
@@ -113,9 +133,36 @@ class Container(containers.DeclarativeContainer):
         max_amounts=providers.Factory(_max_amounts, settings),
         schedules=providers.Factory(_schedules, settings, channels),
         default_schedule=providers.Factory(_default_schedule, settings),
+        listeners=providers.List(payout_listener, bill_listener),
         clock=clock,
     )
     outbox_admin = providers.Singleton(OutboxAdmin, engine, uow.provider, flow, clock)
     http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(
         instance_of=aiohttp.ClientSession
     )
+
+    # payouts
+    payouts = providers.Singleton(
+        PayoutService,
+        uow.provider,
+        providers.Object(payouts_of),
+        payments,
+        flow,
+        reads=read_uow.provider,
+        clock=clock,
+    )
+    payout_queries = providers.Singleton(PayoutQueries, engine)
+
+    # bills
+    bills = providers.Singleton(
+        BillService,
+        uow.provider,
+        providers.Object(bills_of),
+        payments,
+        flow,
+        providers.Factory(_bill_policy, settings),
+        bill_due,
+        reads=read_uow.provider,
+        clock=clock,
+    )
+    bill_queries = providers.Singleton(BillQueries, engine, flow_reader)

@@ -7,7 +7,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -15,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.bills import BillLimits
 from core.money import CURRENCY_EXPONENTS
 from core.routing import RoutingRule
 
@@ -91,6 +100,47 @@ class LimitsSettings(_Section):
         return value
 
 
+class BillSettings(_Section):
+    """Loan and reimbursement bills (seed 002): validation and risk limits, and how a bill's bank
+    attempts are paid. Amount limits are per currency, in major units, inclusive."""
+
+    max_loan_amount: dict[str, Decimal] = Field(default_factory=lambda: {"CNY": Decimal("50000")})
+    max_reimbursement_amount: dict[str, Decimal] = Field(default_factory=lambda: {"CNY": Decimal("100000")})
+    # no new loan while the applicant holds this many open (or in-process) loans
+    max_open_loans: int = Field(default=3, ge=1)
+    max_linked_loans: int = Field(default=10, ge=0)
+    supported_currencies: list[str] = Field(default_factory=lambda: ["CNY"], min_length=1)
+    bank_currencies: list[str] = Field(default_factory=lambda: ["CNY"])
+    min_exchange_rate: Decimal = Decimal("0.0001")
+    max_exchange_rate: Decimal = Decimal("10000")
+    exchange_rate_max_places: int = Field(default=8, ge=0)
+    # the company's paying card (银企 payer) for bills that name none
+    payer_card_no: str | None = Field(default=None, min_length=8, max_length=32, pattern=r"^[0-9]+$")
+    # bank attempts are payments with this pay method and business type (routing picks the bank)
+    pay_method: str = Field(default="bank", min_length=1, max_length=32)
+    business_type: str = Field(default="bill", min_length=1, max_length=32)
+    # a bill left bank_submitted this long (a crash around the bank call) is recovered by the worker
+    resubmit_after_seconds: int = Field(default=60, ge=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> BillSettings:
+        self.limits()  # raises ValueError naming what is wrong
+        return self
+
+    def limits(self) -> BillLimits:
+        return BillLimits(
+            max_loan_amount=dict(self.max_loan_amount),
+            max_reimbursement_amount=dict(self.max_reimbursement_amount),
+            max_open_loans=self.max_open_loans,
+            max_linked_loans=self.max_linked_loans,
+            supported_currencies=frozenset(self.supported_currencies),
+            bank_currencies=frozenset(self.bank_currencies),
+            min_exchange_rate=self.min_exchange_rate,
+            max_exchange_rate=self.max_exchange_rate,
+            exchange_rate_max_places=self.exchange_rate_max_places,
+        )
+
+
 def _default_retry_schedule() -> list[int]:
     # 10 s ... 8 h: 14 attempts spread over about 26 hours before a delivery is parked as dead.
     return [10, 30, 60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 28800, 28800, 28800]
@@ -143,6 +193,7 @@ class PaygateSettings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    bills: BillSettings = Field(default_factory=BillSettings)
     # Start each configured channel's sandbox simulator beside the gateway (the embedded default).
     sandbox: bool = True
 

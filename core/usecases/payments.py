@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from core.bill_records import mask_card_no
 from core.errors import BusinessRuleViolation, IdempotencyConflict, InvalidArgument, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id, utcnow
@@ -66,6 +67,8 @@ class QuerySchedule:
 
 
 def payment_view(p: Payment) -> dict[str, Any]:
+    # bank card numbers (a bill's bank attempts) are shown with their last four digits only
+    shown = mask_card_no if p.details.get("mask_accounts") else _as_is
     return {
         "id": p.id,
         "out_request_no": p.out_request_no,
@@ -74,8 +77,8 @@ def payment_view(p: Payment) -> dict[str, Any]:
         "channel": p.channel,
         "amount": str(p.amount),
         "currency": p.amount.currency,
-        "payer_account": p.payer_account,
-        "payee_account": p.payee_account,
+        "payer_account": shown(p.payer_account),
+        "payee_account": shown(p.payee_account),
         "business_type": p.business_type,
         "memo": p.memo,
         "channel_ref": p.channel_ref,
@@ -84,6 +87,10 @@ def payment_view(p: Payment) -> dict[str, Any]:
         "created_at": p.created_at.isoformat(),
         "updated_at": p.updated_at.isoformat(),
     }
+
+
+def _as_is(account: str | None) -> str | None:
+    return account
 
 
 class PaymentService:

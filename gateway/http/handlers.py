@@ -15,6 +15,7 @@ from core.usecases.payments import PaymentCommand, payment_view
 from gateway.http.errors import body_of
 from gateway.http.schemas import ExplainBody, FundBody, OpenAccountBody, PaymentBody
 from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
+from gateway.storage.accounts import BankCard
 
 
 def _services(request: web.Request) -> Any:
@@ -29,7 +30,12 @@ async def open_account(request: web.Request) -> web.Response:
         await _services(request)
         .accounts()
         .open(
-            app_id_of(request), body.owner, AccountKind(body.kind), currency, body.allow_overdraft
+            app_id_of(request),
+            body.owner,
+            AccountKind(body.kind),
+            currency,
+            body.allow_overdraft,
+            bank_card=BankCard(card.card_no, card.name, card.bank_name) if (card := body.bank_card) else None,
         )
     )
     return body_of(account, 201)

@@ -11,6 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from gateway.http import handlers as h
+from gateway.http.bills import bill_routes
+from gateway.http.payouts import payout_routes
 from gateway.http.schemas import ExplainBody, FundBody, OpenAccountBody, PaymentBody
 from gateway.keys import CONTAINER
 
@@ -165,7 +167,7 @@ ROUTES: tuple[Route, ...] = (
         h.channel_callback,
         "A channel's asynchronous notification (verified by the channel's plugin)",
     ),
-)
+) + payout_routes() + bill_routes()
 
 
 def setup_routes(app: web.Application) -> None:

@@ -13,11 +13,20 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class BankCardBody(Body):
+    """The account owner's registered bank card (where the bank pays a bill's applicant)."""
+
+    card_no: str = Field(min_length=8, max_length=32, pattern=r"^[0-9]+$")
+    name: str = Field(min_length=1, max_length=128)  # the card holder
+    bank_name: str | None = Field(default=None, min_length=1, max_length=128)
+
+
 class OpenAccountBody(Body):
     owner: str = Field(min_length=1, max_length=128)
     kind: Literal["C", "B", "company"]
     currency: str = Field(min_length=3, max_length=3)
     allow_overdraft: bool = False
+    bank_card: BankCardBody | None = None
 
 
 class FeeBody(Body):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, Literal
-from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from gateway.storage import bill_tables as bill_tables  # noqa: F401 - bills on `metadata`
 from gateway.storage.tables import UTCDateTime, metadata
 
 config = context.config

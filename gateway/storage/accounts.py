@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.bill_records import mask_card_no
 from core.errors import IdempotencyConflict, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id
@@ -30,6 +32,7 @@ from ports.storage import FlowLogSink
 def account_json(row: Any) -> dict[str, Any]:
     m = row._mapping
     cur = m["currency"]
+    card = m["card_no"]
     return {
         "id": m["id"],
         "owner": m["owner"],
@@ -40,6 +43,9 @@ def account_json(row: Any) -> dict[str, Any]:
         "balance": str(from_minor(m["available_minor"], cur)),
         "pending_balance": str(from_minor(m["pending_minor"], cur)),
         "created_at": m["created_at"].isoformat(),
+        "bank_card": None
+        if card is None
+        else {"card_no": mask_card_no(card), "name": m["card_name"], "bank_name": m["card_bank_name"]},
     }
 
 
@@ -58,6 +64,15 @@ def entry_json(row: Any) -> dict[str, Any]:
         "memo": m["memo"],
         "created_at": m["created_at"].isoformat(),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class BankCard:
+    """An account owner's registered bank card."""
+
+    card_no: str
+    name: str
+    bank_name: str | None = None
 
 
 class AccountStore:
@@ -81,6 +96,7 @@ class AccountStore:
         currency: str,
         allow_overdraft: bool = False,
         account_id: str | None = None,
+        bank_card: BankCard | None = None,
     ) -> dict[str, Any]:
         now = self.clock()
         values = {
@@ -94,6 +110,9 @@ class AccountStore:
             "available_minor": 0,
             "pending_minor": 0,
             "created_at": now,
+            "card_no": bank_card.card_no if bank_card else None,
+            "card_name": bank_card.name if bank_card else None,
+            "card_bank_name": bank_card.bank_name if bank_card else None,
         }
         async with self.uow() as uow:
             await uow.conn.execute(t.accounts.insert().values(**values))

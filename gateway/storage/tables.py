@@ -54,6 +54,10 @@ accounts = sa.Table(
     sa.Column("available_minor", sa.BigInteger, nullable=False, default=0),
     sa.Column("pending_minor", sa.BigInteger, nullable=False, default=0),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # the owner's registered bank card, where the bank pays them (bills' applicants)
+    sa.Column("card_no", sa.String(32), nullable=True),
+    sa.Column("card_name", sa.String(128), nullable=True),
+    sa.Column("card_bank_name", sa.String(128), nullable=True),
 )
 
 ledger_txns = sa.Table(
@@ -227,3 +231,6 @@ channel_exchanges = sa.Table(
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Index("ix_channel_exchanges_subject_id_id", "subject_id", "id"),
 )
+
+from gateway.storage import bill_tables as bill_tables  # noqa: E402,F401 - bills on this metadata
+from gateway.storage import payout_tables as payout_tables  # noqa: E402,F401 - payouts on this metadata

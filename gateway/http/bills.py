@@ -1,0 +1,250 @@
+"""HTTP routes of loan and reimbursement bills: caller routes under /v1, operator routes under /ops."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from pydantic import Field
+
+from core.bill_records import Bill
+from core.bills import BillKind, ErrorAction, WriteOffLine
+from core.errors import InvalidArgument
+from core.money import Money, check_currency
+from core.payment import request_fingerprint
+from core.usecases.bills import BillRefused, BillRequest, bill_view
+from gateway.http.errors import body_of
+from gateway.http.schemas import Body, Id
+from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
+
+if TYPE_CHECKING:
+    from gateway.http.routes import Route
+
+CardNo = Field(default=None, min_length=8, max_length=32, pattern=r"^[0-9]+$")
+_RATE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,16})?$")
+
+
+class _BillBody(Body):
+    # checked by the bill rules (BILL_CODE_INVALID, PAY_MODE_UNSUPPORTED), which store the bill
+    bill_code: str = Field(min_length=1, max_length=64)
+    pay_mode: str = Field(min_length=1, max_length=16)
+    applicant_account: str = Id
+    currency: str = Field(min_length=3, max_length=3)
+    exchange_rate: str | None = Field(default=None, max_length=32)
+    payer_card_no: str | None = CardNo
+    payee_card_no: str | None = CardNo
+    payee_name: str | None = Field(default=None, min_length=1, max_length=128)
+    memo: str | None = Field(default=None, max_length=256)
+
+
+class LoanBody(_BillBody):
+    """借款单: the company lends `amount` to the applicant."""
+
+    amount: str
+
+
+class WriteOffBody(Body):
+    loan_bill_id: str = Id
+    amount: str
+
+
+class ReimbursementBody(_BillBody):
+    """报销单: pays reimbursement_amount less write_off_total, which repays the listed loans."""
+
+    reimbursement_amount: str
+    write_off_total: str
+    write_offs: list[WriteOffBody] = Field(default_factory=list, max_length=100)
+
+
+class BillActionBody(Body):
+    reason: str | None = Field(default=None, max_length=256)
+
+
+def _rate(raw: str | None) -> Decimal | None:
+    if raw is None:
+        return None
+    if _RATE.match(raw) is None:
+        raise InvalidArgument(
+            f'exchange_rate {raw!r} must be a decimal string such as "7.1234"', field="exchange_rate"
+        )
+    return Decimal(raw)
+
+
+def _money(raw: str, currency: str, field: str) -> Money:
+    # zero passes here: a zero amount is a bill rule (INVALID_AMOUNT), stored with the bill
+    return Money.parse(raw, currency, field=field, allow_zero=True)
+
+
+def _request(app_id: str, kind: BillKind, body: _BillBody) -> BillRequest:
+    currency = check_currency(body.currency)
+    lines: tuple[WriteOffLine, ...]
+    if isinstance(body, LoanBody):
+        amount, write_off_total, lines = _money(body.amount, currency, "amount"), Money.zero(currency), ()
+    else:
+        assert isinstance(body, ReimbursementBody)
+        amount = _money(body.reimbursement_amount, currency, "reimbursement_amount")
+        write_off_total = _money(body.write_off_total, currency, "write_off_total")
+        lines = tuple(
+            WriteOffLine(w.loan_bill_id, _money(w.amount, currency, f"write_offs[{i}].amount"))
+            for i, w in enumerate(body.write_offs)
+        )
+    return BillRequest(
+        app_id=app_id,
+        kind=kind,
+        request_hash=request_fingerprint({"kind": kind.value, **body.model_dump(mode="json")}),
+        bill_code=body.bill_code,
+        pay_mode=body.pay_mode,
+        applicant_account_id=body.applicant_account,
+        amount=amount,
+        write_off_total=write_off_total,
+        write_offs=lines,
+        exchange_rate=_rate(body.exchange_rate),
+        payer_card_no=body.payer_card_no,
+        payee_card_no=body.payee_card_no,
+        payee_name=body.payee_name,
+        memo=body.memo,
+    )
+
+
+def refused(exc: BillRefused) -> web.Response:
+    """The standard error body, with the id of the bill it is about."""
+    error = {"code": exc.code, "message": exc.message, "field": exc.field, "bill_id": exc.bill_id}
+    return web.json_response({"error": error}, status=exc.http_status)
+
+
+async def _submit(request: web.Request, kind: BillKind, body: _BillBody) -> web.Response:
+    try:
+        bill, created = await request.app[CONTAINER].bills().submit(_request(app_id_of(request), kind, body))
+    except BillRefused as exc:
+        return refused(exc)
+    return body_of(bill_view(bill), 201 if created else 200)
+
+
+async def create_loan(request: web.Request) -> web.Response:
+    return await _submit(request, BillKind.LOAN, LoanBody.model_validate_json(await raw_body(request)))
+
+
+async def create_reimbursement(request: web.Request) -> web.Response:
+    body = ReimbursementBody.model_validate_json(await raw_body(request))
+    return await _submit(request, BillKind.REIMBURSEMENT, body)
+
+
+async def _own_bill(request: web.Request) -> Bill:
+    bill: Bill = await request.app[CONTAINER].bills().get(request.match_info["id"], app_id_of(request))
+    return bill
+
+
+async def get_bill(request: web.Request) -> web.Response:
+    return body_of(bill_view(await _own_bill(request)))
+
+
+async def find_bill(request: web.Request) -> web.Response:
+    bill_code = request.query.get("bill_code")
+    if not bill_code:
+        raise InvalidArgument("give ?bill_code=... to look a bill up", field="bill_code")
+    return body_of(bill_view(await request.app[CONTAINER].bills().by_code(app_id_of(request), bill_code)))
+
+
+async def _flow(request: web.Request, bill: Bill) -> web.Response:
+    container = request.app[CONTAINER]
+    await container.flow().flush()
+    return body_of({"bill_id": bill.id, "flow": await container.bill_queries().timeline(bill)})
+
+
+async def bill_flow(request: web.Request) -> web.Response:
+    return await _flow(request, await _own_bill(request))
+
+
+# -- operators -------------------------------------------------------------------------------
+async def _any_bill(request: web.Request) -> Bill:
+    bill: Bill = await request.app[CONTAINER].bills().get(request.match_info["id"])
+    return bill
+
+
+async def ops_get_bill(request: web.Request) -> web.Response:
+    bill = await _any_bill(request)
+    view: dict[str, Any] = bill_view(bill)
+    view["app_id"] = bill.app_id
+    view["allowed_actions"] = request.app[CONTAINER].bills().allowed_actions(bill)
+    return body_of(view)
+
+
+async def ops_bill_flow(request: web.Request) -> web.Response:
+    return await _flow(request, await _any_bill(request))
+
+
+async def ops_bill_exchanges(request: web.Request) -> web.Response:
+    bill = await _any_bill(request)
+    exchanges = await request.app[CONTAINER].bill_queries().exchanges(bill)
+    return body_of({"bill_id": bill.id, "exchanges": exchanges})
+
+
+async def ops_bill_action(request: web.Request) -> web.Response:
+    name = request.match_info["action"]
+    try:
+        action = ErrorAction(name)
+    except ValueError:
+        choices = ", ".join(a.value for a in ErrorAction)
+        message = f"action {name!r} does not exist; use one of {choices}"
+        raise InvalidArgument(message, field="action") from None
+    raw = await raw_body(request)
+    body = BillActionBody.model_validate_json(raw) if raw.strip() else BillActionBody()
+    bills = request.app[CONTAINER].bills()
+    bill = await bills.act(request.match_info["id"], action, request[OPERATOR], body.reason)
+    view: dict[str, Any] = bill_view(bill)
+    view["allowed_actions"] = bills.allowed_actions(bill)
+    return body_of(view)
+
+
+def bill_routes() -> tuple[Route, ...]:
+    """The bill routes, for the route table (imported late: routes.py imports this module)."""
+    from gateway.http.routes import Route
+
+    return (
+        Route(
+            "POST",
+            "/v1/bills/loans",
+            create_loan,
+            "Create a loan bill (idempotent on bill_code)",
+            LoanBody,
+            "app",
+        ),
+        Route(
+            "POST",
+            "/v1/bills/reimbursements",
+            create_reimbursement,
+            "Create a reimbursement bill writing off the applicant's loans (idempotent on bill_code)",
+            ReimbursementBody,
+            "app",
+        ),
+        Route("GET", "/v1/bills", find_bill, "Find a bill by ?bill_code", None, "app"),
+        Route("GET", "/v1/bills/{id}", get_bill, "A bill with its status", None, "app"),
+        Route(
+            "GET",
+            "/v1/bills/{id}/flow",
+            bill_flow,
+            "The bill's flow-log timeline merged with its bank payments'",
+            None,
+            "app",
+        ),
+        Route("GET", "/ops/bills/{id}", ops_get_bill, "A bill and the actions allowed on it", None, "ops"),
+        Route("GET", "/ops/bills/{id}/flow", ops_bill_flow, "A bill's merged flow-log timeline", None, "ops"),
+        Route(
+            "GET",
+            "/ops/bills/{id}/exchanges",
+            ops_bill_exchanges,
+            "The bank's request/answer packets of every attempt of a bill (masked)",
+            None,
+            "ops",
+        ),
+        Route(
+            "POST",
+            "/ops/bills/{id}/actions/{action}",
+            ops_bill_action,
+            "Error handling: revalidate, resend_bank, requery_bank, rerun_business, switch_to_transfer",
+            BillActionBody,
+            "ops",
+        ),
+    )

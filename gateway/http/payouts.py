@@ -1,0 +1,235 @@
+"""Payout routes: batch applications from caller apps, finance review, results, the report."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import InvalidArgument
+from core.payouts import MAX_BATCH_ITEMS, PayoutItemBody, PayoutStatus, ReportQuery
+from core.usecases.payouts import PayoutBatch, payout_view
+from gateway.http.errors import body_of
+from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of, raw_body
+
+if TYPE_CHECKING:
+    from gateway.http.routes import Route
+
+_LABEL = r"^[A-Za-z0-9_.:\-]+$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PayoutBatchBody(_Body):
+    """OutwardPayRequest. Items are checked one by one (a bad item is answered, not a 400)."""
+
+    trace_id: str | None = Field(default=None, min_length=1, max_length=64, description="全链路上下文id")
+    project_auth_id: str | None = Field(
+        default=None, max_length=64, description="the seed's projectAuthId: if given, the signing app id"
+    )
+    source_platform: str | None = Field(
+        default=None, max_length=64, pattern=_LABEL, description="the caller's own platform label"
+    )
+    items: list[Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class PayoutBatchSchema(PayoutBatchBody):
+    """What /openapi.json shows: the items' schema (the handler parses them one by one)."""
+
+    items: list[PayoutItemBody] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class ApproveBody(_Body):
+    reviewer: str = Field(min_length=1, max_length=64, description="the finance reviewer")
+    note: str | None = Field(default=None, max_length=256)
+
+
+class RejectBody(_Body):
+    reviewer: str = Field(min_length=1, max_length=64, description="the finance reviewer")
+    reason: str = Field(min_length=1, max_length=256, description="why it is refused (驳回原因)")
+
+
+def _services(request: web.Request) -> Any:
+    return request.app[CONTAINER]
+
+
+# -- caller routes ---------------------------------------------------------------------------
+async def create_payouts(request: web.Request) -> web.Response:
+    body = PayoutBatchBody.model_validate_json(await raw_body(request))
+    app_id = app_id_of(request)
+    if body.project_auth_id is not None and body.project_auth_id != app_id:
+        raise InvalidArgument(
+            "project_auth_id must be the app id the request is signed with", field="project_auth_id"
+        )
+    batch = PayoutBatch(
+        app_id=app_id,
+        trace_id=body.trace_id or request.get(TRACE_ID),
+        items=body.items,
+        source_platform=body.source_platform,
+    )
+    outcomes = await _services(request).payouts().apply(batch)
+    accepted = sum(1 for o in outcomes if o.problem is None)
+    return body_of(
+        {
+            "trace_id": batch.trace_id,
+            "accepted": accepted,
+            "rejected": len(outcomes) - accepted,
+            "items": [o.to_json() for o in outcomes],
+        }
+    )
+
+
+async def get_payout(request: web.Request) -> web.Response:
+    payout = await _services(request).payouts().get(request.match_info["id"], app_id_of(request))
+    return body_of(payout_view(payout))
+
+
+async def find_payout(request: web.Request) -> web.Response:
+    serial_no = request.query.get("serial_no")
+    if not serial_no:
+        raise InvalidArgument("give ?serial_no=... to look a payout up", field="serial_no")
+    payout = await _services(request).payouts().by_serial_no(app_id_of(request), serial_no)
+    return body_of(payout_view(payout))
+
+
+async def payout_flow(request: web.Request) -> web.Response:
+    container = _services(request)
+    payout = await container.payouts().get(request.match_info["id"], app_id_of(request))
+    await container.flow().flush()
+    reader = container.flow_reader()
+    records = await reader.timeline(payout.id)
+    if payout.payment_id:
+        records += await reader.timeline(payout.payment_id)
+    records.sort(key=lambda r: r["at"])  # the payout's nodes and its payment's, in time order
+    return body_of({"payout_id": payout.id, "payment_id": payout.payment_id, "flow": records})
+
+
+# -- operator routes -------------------------------------------------------------------------
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidArgument("limit must be a whole number from 1 to 1000", field="limit")
+    return int(raw)
+
+
+async def list_payouts(request: web.Request) -> web.Response:
+    raw_status = request.query.get("status")
+    try:
+        status = PayoutStatus(raw_status) if raw_status else None
+    except ValueError:
+        allowed = ", ".join(s.value for s in PayoutStatus)
+        raise InvalidArgument(f"status must be one of {allowed}", field="status") from None
+    payouts = (
+        await _services(request)
+        .payout_queries()
+        .listing(status, request.query.get("app_id"), _limit(request))
+    )
+    return body_of({"payouts": [payout_view(p) for p in payouts]})
+
+
+async def ops_get_payout(request: web.Request) -> web.Response:
+    return body_of(payout_view(await _services(request).payouts().get(request.match_info["id"])))
+
+
+async def approve_payout(request: web.Request) -> web.Response:
+    body = ApproveBody.model_validate_json(await raw_body(request))
+    payout = (
+        await _services(request)
+        .payouts()
+        .approve(request.match_info["id"], reviewer=body.reviewer, operator=request[OPERATOR], note=body.note)
+    )
+    return body_of(payout_view(payout))
+
+
+async def reject_payout(request: web.Request) -> web.Response:
+    body = RejectBody.model_validate_json(await raw_body(request))
+    payout = (
+        await _services(request)
+        .payouts()
+        .reject(
+            request.match_info["id"], reviewer=body.reviewer, reason=body.reason, operator=request[OPERATOR]
+        )
+    )
+    return body_of(payout_view(payout))
+
+
+async def payout_report(request: web.Request) -> web.Response:
+    q = request.query
+    query = ReportQuery.parse(q.get("from"), q.get("to"), q.get("group_by"), q.get("app_id"))
+    output = q.get("format", "json")
+    if output not in ("json", "csv"):
+        raise InvalidArgument("format must be json or csv", field="format")
+    report = await _services(request).payout_queries().report(query)
+    if output == "csv":
+        return web.Response(
+            text=report.to_csv(),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": 'attachment; filename="payouts.csv"'},
+        )
+    return body_of(report.to_json())
+
+
+def payout_routes() -> tuple[Route, ...]:
+    """The payout rows of the route table (Route is imported here, when the table is built,
+    so that routes.py can import this module without a cycle)."""
+    from gateway.http.routes import Route
+
+    return (
+        Route(
+            "POST",
+            "/v1/payouts",
+            create_payouts,
+            "Apply for payouts in a batch; each item is accepted or rejected on its own "
+            "(idempotent per serial_no)",
+            PayoutBatchSchema,
+            "app",
+        ),
+        Route("GET", "/v1/payouts", find_payout, "Find a payout by ?serial_no", None, "app"),
+        Route("GET", "/v1/payouts/{id}", get_payout, "A payout with its review and result", None, "app"),
+        Route(
+            "GET",
+            "/v1/payouts/{id}/flow",
+            payout_flow,
+            "The payout's flow-log timeline, with its payment's",
+            None,
+            "app",
+        ),
+        Route(
+            "GET",
+            "/ops/payouts",
+            list_payouts,
+            "Payouts by ?status (e.g. pending_review: the review queue), ?app_id, ?limit",
+            None,
+            "ops",
+        ),
+        Route("GET", "/ops/payouts/{id}", ops_get_payout, "Any app's payout", None, "ops"),
+        Route(
+            "POST",
+            "/ops/payouts/{id}/approve",
+            approve_payout,
+            "Finance approves a payout, which is then paid (approving again is harmless)",
+            ApproveBody,
+            "ops",
+        ),
+        Route(
+            "POST",
+            "/ops/payouts/{id}/reject",
+            reject_payout,
+            "Finance rejects a payout waiting for review, with a reason",
+            RejectBody,
+            "ops",
+        ),
+        Route(
+            "GET",
+            "/ops/reports/payouts",
+            payout_report,
+            "Counts and amounts of payouts ?from=&to= (YYYY-MM-DD), "
+            "?group_by=platform,type,pay_method,status,day, ?format=csv",
+            None,
+            "ops",
+        ),
+    )

@@ -1,0 +1,399 @@
+"""SQL storage of bills: the bill repository bound to a unit of work, and the monitoring reads."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.bill_records import IN_PROCESS, Bill, BillFailure, attempt_request_no
+from core.bills import (
+    ApplicantView,
+    BillKind,
+    BillStatus,
+    LoanState,
+    LoanUpdate,
+    LoanView,
+    TransferLog,
+    WriteOffLine,
+    WriteOffLog,
+)
+from core.ledger import AccountKind, AccountStatus
+from core.money import Money
+from core.payment import Payment
+from gateway.storage import tables as t
+from gateway.storage.bill_tables import bills as b
+from gateway.storage.bill_tables import write_off_logs
+from gateway.storage.uow import SqlUnitOfWork, _row_to_payment
+from gateway.workers import FlowReader
+from ports.bills import Applicant, CompanyAccounts, LoanChanged
+from ports.storage import ConcurrentUpdate, DuplicateRequest
+
+
+def _row_to_bill(row: sa.Row[Any]) -> Bill:
+    m = row._mapping
+    currency = m["currency"]
+    failure = (
+        BillFailure(m["failure_code"], m["failure_message"] or "", m["failure_field"])
+        if m["failure_code"]
+        else None
+    )
+    return Bill(
+        id=m["id"],
+        app_id=m["app_id"],
+        kind=BillKind(m["kind"]),
+        bill_code=m["bill_code"],
+        request_hash=m["request_hash"],
+        status=BillStatus(m["status"]),
+        pay_mode=m["pay_mode"],
+        applicant_account_id=m["applicant_account"],
+        amount=Money(m["amount_minor"], currency),
+        write_off_total=Money(m["write_off_total_minor"], currency),
+        write_offs=tuple(
+            WriteOffLine(line["loan_bill_id"], Money(line["amount_minor"], currency))
+            for line in m["write_offs"] or ()
+        ),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        exchange_rate=Decimal(m["exchange_rate"]) if m["exchange_rate"] is not None else None,
+        payer_card_no=m["payer_card_no"],
+        payee_card_no=m["payee_card_no"],
+        payee_name=m["payee_name"],
+        payee_bank_name=m["payee_bank_name"],
+        memo=m["memo"],
+        attempt=m["attempt"],
+        payment_id=m["payment_id"],
+        failure=failure,
+        loan_open_amount=Money(m["loan_open_minor"], currency) if m["loan_open_minor"] is not None else None,
+        loan_state=LoanState(m["loan_state"]) if m["loan_state"] else None,
+        completed_at=m["completed_at"],
+    )
+
+
+def _bill_values(bill: Bill) -> dict[str, Any]:
+    failure = bill.failure
+    return {
+        "id": bill.id,
+        "app_id": bill.app_id,
+        "kind": bill.kind.value,
+        "bill_code": bill.bill_code,
+        "request_hash": bill.request_hash,
+        "status": bill.status.value,
+        "pay_mode": bill.pay_mode,
+        "applicant_account": bill.applicant_account_id,
+        "currency": bill.currency,
+        "amount_minor": bill.amount.minor,
+        "write_off_total_minor": bill.write_off_total.minor,
+        "write_offs": [
+            {"loan_bill_id": line.loan_bill_id, "amount_minor": line.amount.minor} for line in bill.write_offs
+        ],
+        "exchange_rate": str(bill.exchange_rate) if bill.exchange_rate is not None else None,
+        "payer_card_no": bill.payer_card_no,
+        "payee_card_no": bill.payee_card_no,
+        "payee_name": bill.payee_name,
+        "payee_bank_name": bill.payee_bank_name,
+        "memo": bill.memo,
+        "attempt": bill.attempt,
+        "payment_id": bill.payment_id,
+        "failure_code": failure.code if failure else None,
+        "failure_message": failure.message[:512] if failure else None,
+        "failure_field": failure.field[:128] if failure and failure.field else None,
+        "loan_open_minor": bill.loan_open_amount.minor if bill.loan_open_amount is not None else None,
+        "loan_state": bill.loan_state.value if bill.loan_state else None,
+        "created_at": bill.created_at,
+        "updated_at": bill.updated_at,
+        "completed_at": bill.completed_at,
+    }
+
+
+def company_account_ids(app_id: str, currency: str) -> CompanyAccounts:
+    """Stable ids of an app's company accounts in a currency, so that concurrent first uses
+    open each account once (the second insert hits the primary key)."""
+    digest = hashlib.sha256(f"{app_id}\x00{currency}".encode()).hexdigest()[:30]
+    return CompanyAccounts(paying=f"cpay_{digest}", write_off=f"cwof_{digest}")
+
+
+class SqlBills:
+    """The bill repository on one connection (one transaction)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    def _select(self, *where: sa.ColumnElement[bool], lock: bool = False) -> sa.Select[Any]:
+        stmt = sa.select(b).where(*where)
+        if lock and self.conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
+        return stmt
+
+    async def add(self, bill: Bill) -> None:
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(b.insert().values(**_bill_values(bill)))
+        except IntegrityError as exc:
+            raise DuplicateRequest(bill.bill_code) from exc
+
+    async def get(self, bill_id: str) -> Bill | None:
+        row = (await self.conn.execute(self._select(b.c.id == bill_id))).first()
+        return _row_to_bill(row) if row else None
+
+    async def get_for_update(self, bill_id: str) -> Bill | None:
+        row = (await self.conn.execute(self._select(b.c.id == bill_id, lock=True))).first()
+        return _row_to_bill(row) if row else None
+
+    async def by_code(self, app_id: str, bill_code: str) -> Bill | None:
+        row = (
+            await self.conn.execute(self._select(b.c.app_id == app_id, b.c.bill_code == bill_code))
+        ).first()
+        return _row_to_bill(row) if row else None
+
+    async def save(self, bill: Bill, *, expected_status: BillStatus) -> None:
+        values = _bill_values(bill)
+        for key in ("id", "app_id", "kind", "bill_code", "request_hash", "created_at"):
+            values.pop(key)
+        result = await self.conn.execute(
+            b.update().where(b.c.id == bill.id, b.c.status == expected_status.value).values(**values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(bill.id)
+
+    async def applicant(self, app_id: str, account_id: str) -> Applicant | None:
+        a = t.accounts
+        row = (
+            await self.conn.execute(
+                sa.select(a).where(
+                    a.c.id == account_id, a.c.app_id == app_id, a.c.kind == AccountKind.CUSTOMER.value
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        view = ApplicantView(
+            account_id=row.id,
+            name=row.owner,
+            status=AccountStatus(row.status),
+            card_no=row.card_no,
+            card_name=row.card_name,
+        )
+        return Applicant(view, row.currency, row.card_bank_name)
+
+    async def loans(
+        self, app_id: str, loan_bill_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, LoanView]:
+        if not loan_bill_ids:
+            return {}
+        stmt = self._select(
+            b.c.id.in_(sorted(set(loan_bill_ids))),
+            b.c.app_id == app_id,
+            b.c.kind == BillKind.LOAN.value,
+            b.c.status == BillStatus.COMPLETED.value,
+            lock=lock,
+        ).order_by(b.c.id)
+        loans = {}
+        for row in (await self.conn.execute(stmt)).all():
+            bill = _row_to_bill(row)
+            if bill.loan_open_amount is None or bill.loan_state is None:
+                continue
+            loans[bill.id] = LoanView(
+                bill_id=bill.id,
+                bill_code=bill.bill_code,
+                applicant_account_id=bill.applicant_account_id,
+                currency=bill.currency,
+                amount=bill.amount,
+                open_amount=bill.loan_open_amount,
+                state=bill.loan_state,
+            )
+        return loans
+
+    async def open_loans(self, app_id: str, applicant_account_id: str, *, excluding: str) -> int:
+        in_process = [s.value for s in IN_PROCESS]
+        count = (
+            await self.conn.execute(
+                sa.select(sa.func.count())
+                .select_from(b)
+                .where(
+                    b.c.app_id == app_id,
+                    b.c.applicant_account == applicant_account_id,
+                    b.c.kind == BillKind.LOAN.value,
+                    b.c.id != excluding,
+                    sa.or_(
+                        b.c.status.in_(in_process),
+                        sa.and_(
+                            b.c.status == BillStatus.COMPLETED.value, b.c.loan_state == LoanState.OPEN.value
+                        ),
+                    ),
+                )
+            )
+        ).scalar_one()
+        return int(count)
+
+    async def update_loan(self, update: LoanUpdate, *, at: datetime) -> None:
+        result = await self.conn.execute(
+            b.update()
+            .where(
+                b.c.id == update.loan_bill_id,
+                b.c.loan_open_minor == update.expected_open_amount.minor,
+                b.c.loan_state == LoanState.OPEN.value,
+            )
+            .values(loan_open_minor=update.open_amount.minor, loan_state=update.state.value, updated_at=at)
+        )
+        if result.rowcount != 1:
+            raise LoanChanged(
+                f"loan {update.loan_bill_id} no longer has {update.expected_open_amount} open: another bill "
+                "wrote it off meanwhile",
+                field="write_offs",
+            )
+
+    async def add_transfer_log(
+        self, bill_id: str, ledger_txn_id: str, log: TransferLog, *, at: datetime
+    ) -> None:
+        await self.conn.execute(
+            t.transfer_logs.insert().values(
+                payment_id=bill_id,
+                ledger_txn_id=ledger_txn_id,
+                payer_account=log.payer_account_id,
+                payee_account=log.payee_account_id,
+                amount_minor=log.amount.minor,
+                currency=log.amount.currency,
+                created_at=at,
+            )
+        )
+
+    async def add_write_off_logs(
+        self, bill_id: str, ledger_txn_id: str, logs: Sequence[WriteOffLog], *, at: datetime
+    ) -> None:
+        if logs:
+            await self.conn.execute(
+                write_off_logs.insert(),
+                [
+                    {
+                        "bill_id": bill_id,
+                        "loan_bill_id": log.loan_bill_id,
+                        "ledger_txn_id": ledger_txn_id,
+                        "amount_minor": log.amount.minor,
+                        "currency": log.amount.currency,
+                        "created_at": at,
+                    }
+                    for log in logs
+                ],
+            )
+
+    async def company_accounts(self, app_id: str, currency: str, *, at: datetime) -> CompanyAccounts:
+        ids = company_account_ids(app_id, currency)
+        for account_id, owner in (
+            (ids.paying, "company paying account"),
+            (ids.write_off, "company write-off"),
+        ):
+            exists = (
+                await self.conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == account_id))
+            ).first()
+            if exists is not None:
+                continue
+            try:
+                async with self.conn.begin_nested():
+                    await self.conn.execute(
+                        t.accounts.insert().values(
+                            id=account_id,
+                            app_id=app_id,
+                            owner=owner,
+                            kind=AccountKind.COMPANY.value,
+                            currency=currency,
+                            status=AccountStatus.NORMAL.value,
+                            allow_overdraft=True,
+                            available_minor=0,
+                            pending_minor=0,
+                            created_at=at,
+                        )
+                    )
+            except IntegrityError:
+                pass  # opened by a concurrent first use
+        return ids
+
+    async def attempt_payment(self, bill: Bill) -> tuple[Payment, int] | None:
+        if bill.attempt < 1:
+            return None
+        p = t.payments
+        row = (
+            await self.conn.execute(
+                sa.select(p).where(p.c.app_id == bill.app_id, p.c.out_request_no == bill.attempt_request_no)
+            )
+        ).first()
+        return (_row_to_payment(row), int(row.query_attempts)) if row else None
+
+    async def due_for_business(self, limit: int) -> list[str]:
+        due = (BillStatus.BANK_SUCCEEDED.value, BillStatus.TRANSFER_PENDING.value)
+        rows = await self.conn.execute(
+            sa.select(b.c.id).where(b.c.status.in_(due)).order_by(b.c.updated_at).limit(limit)
+        )
+        return [row.id for row in rows]
+
+    async def unanswered_attempts(self, before: datetime, limit: int) -> list[Bill]:
+        stmt = self._select(b.c.status == BillStatus.BANK_SUBMITTED.value, b.c.updated_at < before)
+        rows = await self.conn.execute(stmt.order_by(b.c.updated_at).limit(limit))
+        return [_row_to_bill(row) for row in rows]
+
+
+def bills_of(uow: SqlUnitOfWork) -> SqlBills:
+    """The bill repository inside `uow`'s transaction."""
+    return SqlBills(uow.conn)
+
+
+class BillQueries:
+    """Monitoring reads (seed 002 §6): a bill's merged timeline and its raw bank packets."""
+
+    def __init__(self, engine: AsyncEngine, flow_reader: FlowReader) -> None:
+        self.engine = engine
+        self.flow_reader = flow_reader
+
+    async def payments(self, bill: Bill) -> list[tuple[int, str]]:
+        """(attempt, payment id) of every bank attempt that reached the payments table."""
+        numbers = {attempt_request_no(bill.id, n): n for n in range(1, bill.attempt + 1)}
+        if not numbers:
+            return []
+        p = t.payments
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(p.c.id, p.c.out_request_no).where(
+                    p.c.app_id == bill.app_id, p.c.out_request_no.in_(list(numbers))
+                )
+            )
+            return sorted((numbers[row.out_request_no], row.id) for row in rows)
+
+    async def timeline(self, bill: Bill) -> list[dict[str, Any]]:
+        """The bill's flow log merged with its bank payments' flow logs, by time."""
+        items: list[tuple[datetime, int, dict[str, Any]]] = []
+        sources: list[tuple[str, int | None]] = [(bill.id, None)]
+        sources += [(payment_id, attempt) for attempt, payment_id in await self.payments(bill)]
+        for order, (subject, attempt) in enumerate(sources):
+            for record in await self.flow_reader.timeline(subject):
+                record = {"subject": "bill" if attempt is None else subject, "attempt": attempt, **record}
+                items.append((datetime.fromisoformat(record["at"]), order, record))
+        items.sort(key=lambda item: (item[0], item[1]))
+        return [record for _, _, record in items]
+
+    async def exchanges(self, bill: Bill) -> list[dict[str, Any]]:
+        """What went over the wire to the bank for every attempt, masked by the channel plugin."""
+        attempts = {payment_id: attempt for attempt, payment_id in await self.payments(bill)}
+        if not attempts:
+            return []
+        x = t.channel_exchanges
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(x).where(x.c.subject_id.in_(list(attempts))).order_by(x.c.id))
+            return [
+                {
+                    "payment_id": row.subject_id,
+                    "attempt": attempts[row.subject_id],
+                    "channel": row.channel,
+                    "operation": row.operation,
+                    "request": row.request,
+                    "response": row.response,
+                    "error": row.error,
+                    "at": row.at.isoformat(),
+                }
+                for row in rows
+            ]

@@ -1,0 +1,210 @@
+"""Payout storage: the repository bound to a unit of work, the review queue and the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.money import Money
+from core.payouts import (
+    BusinessType,
+    PayBackType,
+    PayMethod,
+    Payout,
+    PayoutApplication,
+    PayoutReport,
+    PayoutStatus,
+    PayoutType,
+    ReportGroup,
+    ReportQuery,
+    Review,
+    bank_from_json,
+    report_keys,
+    voucher_from_json,
+)
+from gateway.storage.payout_tables import payouts as table
+from gateway.storage.uow import SqlUnitOfWork
+from ports.storage import ConcurrentUpdate, DuplicateRequest
+
+
+def _values(p: Payout) -> dict[str, Any]:
+    a = p.application
+    canonical = a.canonical()
+    return {
+        "id": p.id,
+        "app_id": p.app_id,
+        "source_platform": p.source_platform,
+        "serial_no": a.serial_no,
+        "request_hash": p.request_hash,
+        "trace_id": p.trace_id,
+        "order_serial_no": a.order_serial_no,
+        "payee_account": a.payee_account,
+        "payee_name": a.payee_name,
+        "amount_minor": a.amount.minor,
+        "currency": a.amount.currency,
+        "type": int(a.type),
+        "reason": a.reason,
+        "pay_method": a.pay_method.value,
+        "pay_back_type": int(a.pay_back_type),
+        "business_type": a.business_type.value,
+        "insurance_merchant": a.insurance_merchant,
+        "send_sms": a.send_sms,
+        "creator": a.creator,
+        "bank": canonical["bank"],
+        "voucher": canonical["voucher"],
+        "status": p.status.value,
+        "review": None if p.review is None else p.review.to_json(),
+        "payment_id": p.payment_id,
+        "channel": p.channel,
+        "channel_ref": p.channel_ref,
+        "failure_code": p.failure_code,
+        "failure_message": p.failure_message,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        "finished_at": p.finished_at,
+        "created_day": p.created_at.date().isoformat(),
+    }
+
+
+def row_to_payout(row: sa.Row[Any]) -> Payout:
+    m = row._mapping
+    application = PayoutApplication(
+        serial_no=m["serial_no"],
+        order_serial_no=m["order_serial_no"],
+        payee_account=m["payee_account"],
+        amount=Money(m["amount_minor"], m["currency"]),
+        type=PayoutType(m["type"]),
+        pay_method=PayMethod(m["pay_method"]),
+        pay_back_type=PayBackType(m["pay_back_type"]),
+        reason=m["reason"],
+        business_type=BusinessType(m["business_type"]),
+        send_sms=m["send_sms"],
+        payee_name=m["payee_name"],
+        insurance_merchant=m["insurance_merchant"],
+        creator=m["creator"],
+        bank=bank_from_json(m["bank"]),
+        voucher=voucher_from_json(m["voucher"]),
+    )
+    return Payout(
+        id=m["id"],
+        app_id=m["app_id"],
+        application=application,
+        request_hash=m["request_hash"],
+        status=PayoutStatus(m["status"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        source_platform=m["source_platform"],
+        trace_id=m["trace_id"],
+        review=Review.from_json(m["review"]),
+        payment_id=m["payment_id"],
+        channel=m["channel"],
+        channel_ref=m["channel_ref"],
+        failure_code=m["failure_code"],
+        failure_message=m["failure_message"],
+        finished_at=m["finished_at"],
+    )
+
+
+class SqlPayouts:
+    """Payouts on the connection (and transaction) of one unit of work."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, payout: Payout) -> None:
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(table.insert().values(**_values(payout)))
+        except IntegrityError as exc:
+            raise DuplicateRequest(payout.serial_no) from exc
+
+    async def _one(self, stmt: sa.Select[Any]) -> Payout | None:
+        row = (await self.conn.execute(stmt)).first()
+        return row_to_payout(row) if row else None
+
+    async def get(self, payout_id: str) -> Payout | None:
+        return await self._one(sa.select(table).where(table.c.id == payout_id))
+
+    async def get_for_update(self, payout_id: str) -> Payout | None:
+        stmt = sa.select(table).where(table.c.id == payout_id)
+        if self.conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
+        return await self._one(stmt)
+
+    async def by_serial_no(self, app_id: str, serial_no: str) -> Payout | None:
+        return await self._one(
+            sa.select(table).where(table.c.app_id == app_id, table.c.serial_no == serial_no)
+        )
+
+    async def save(self, payout: Payout, *, expected_status: PayoutStatus) -> None:
+        values = _values(payout)
+        for key in ("id", "app_id", "serial_no", "request_hash", "created_at", "created_day"):
+            values.pop(key)
+        result = await self.conn.execute(
+            table.update()
+            .where(table.c.id == payout.id, table.c.status == expected_status.value)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(payout.id)
+
+
+def payouts_of(uow: SqlUnitOfWork) -> SqlPayouts:
+    """The payout repository inside `uow`'s transaction."""
+    return SqlPayouts(uow.conn)
+
+
+class PayoutQueries:
+    """Read-only views for operators: the review queue and the analysis report."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def listing(self, status: PayoutStatus | None, app_id: str | None, limit: int) -> list[Payout]:
+        stmt = sa.select(table).order_by(table.c.created_at, table.c.id).limit(limit)
+        if status is not None:
+            stmt = stmt.where(table.c.status == status.value)
+        if app_id is not None:
+            stmt = stmt.where(table.c.app_id == app_id)
+        async with self.engine.connect() as conn:
+            return [row_to_payout(r) for r in (await conn.execute(stmt)).all()]
+
+    async def report(self, query: ReportQuery) -> PayoutReport:
+        """Counts and amounts per group; sums run in the database, in integer minor units."""
+        columns: list[sa.ColumnElement[Any]] = []
+        for key in query.group_by:
+            for name in key.columns:
+                if name == "day":
+                    columns.append(table.c.created_day.label("day"))
+                elif name != "type_name":
+                    columns.append(table.c[name])
+        columns.append(table.c.currency)
+        stmt = (
+            sa.select(
+                *columns,
+                sa.func.count().label("count"),
+                sa.func.coalesce(sa.func.sum(table.c.amount_minor), 0).label("amount_minor"),
+            )
+            .group_by(*columns)
+            .order_by(*(c.asc().nulls_first() for c in columns))
+        )
+        if query.start is not None:
+            stmt = stmt.where(table.c.created_day >= query.start.isoformat())
+        if query.end is not None:
+            stmt = stmt.where(table.c.created_day <= query.end.isoformat())
+        if query.app_id is not None:
+            stmt = stmt.where(table.c.app_id == query.app_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        groups = []
+        for row in rows:
+            m = dict(row._mapping)
+            keys: dict[str, Any] = {}
+            for key in query.group_by:
+                keys.update(report_keys(key, m))
+            keys["currency"] = m["currency"]
+            groups.append(ReportGroup(keys, int(m["count"]), Money(int(m["amount_minor"]), m["currency"])))
+        return PayoutReport(query, groups)

@@ -1,0 +1,314 @@
+"""The payout channel's payment, query and notification ports over Alipay's fund-transfer API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from core.payouts import is_alipay_user_id, mask_account
+from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse
+from plugins.alipay_openapi.codes import SubCodeClass, normalise_sub_code
+from plugins.alipay_openapi.errors import (
+    NotifyVerificationError,
+    ResponseSignatureError,
+    TransportError,
+    UnknownOutcomeError,
+)
+from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, parse_notify_form, verify_notification
+from plugins.alipay_openapi.settings import AlipayOpenApiSettings
+from plugins.alipay_payout.client import (
+    QUERY_METHOD,
+    TRANSFER_METHOD,
+    BankAccountType,
+    BankcardExtInfo,
+    IdentityType,
+    Payee,
+    ProductCode,
+    TransferOrder,
+    TransferQuery,
+    TransferResult,
+    TransferStatus,
+    parse_order_changed,
+    query_transfer,
+    transfer,
+)
+from plugins.alipay_payout.settings import AlipayPayoutSettings
+from ports.channels import (
+    ChannelNotification,
+    ChannelResult,
+    ChannelStatus,
+    Exchange,
+    NotificationRejected,
+    PaymentRequest,
+)
+
+log = logging.getLogger("paygate.alipay_payout")
+
+# Alipay's status of a transfer, in the platform's words. REFUND: a bank-card transfer that
+# was paid and then bounced (退票) — the money came back, so the payout did not happen.
+STATUS_MAP: dict[TransferStatus, ChannelStatus] = {
+    TransferStatus.SUCCESS: ChannelStatus.SUCCEEDED,
+    TransferStatus.DEALING: ChannelStatus.PROCESSING,
+    TransferStatus.FAIL: ChannelStatus.FAILED,
+    TransferStatus.REFUND: ChannelStatus.FAILED,
+}
+# A refused transfer that Alipay created no order for: nothing was paid, and the payment is
+# never resent (a new attempt is a new payout), so these are final failures.
+NOT_PAID = frozenset({SubCodeClass.PERMANENT, SubCodeClass.BACK_OFF, SubCodeClass.INSUFFICIENT_FUNDS})
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+INCONSISTENT = "PAYMENT_INFO_INCONSISTENCY"
+FORM = "application/x-www-form-urlencoded"
+REMARK_LIMIT = 200
+
+
+class InvalidPayee(ValueError):
+    """The payment lacks what Alipay needs to identify the payee; nothing was sent."""
+
+
+def payee_of(request: PaymentRequest) -> Payee:
+    """The payee of a payout payment: an Alipay account (user id or logon id) or a bank card.
+
+    `details`: `payee_name`; for bank cards `bank` {main_bank, province, city, branch,
+    bank_code} and `account_type` ("1" corporate, "2" personal; else from `business_type`
+    B → corporate, C → personal).
+    """
+    d = request.details
+    identity = (request.payee_account or "").strip()
+    name = str(d.get("payee_name") or "") or None
+    try:
+        if request.pay_method == "bank":
+            bank: Mapping[str, Any] = d.get("bank") or {}
+            account_type = d.get("account_type") or ("1" if d.get("business_type") == "B" else "2")
+            ext = BankcardExtInfo(
+                account_type=BankAccountType(str(account_type)),
+                inst_name=str(bank.get("main_bank") or ""),
+                inst_province=bank.get("province"),
+                inst_city=bank.get("city"),
+                inst_branch_name=bank.get("branch"),
+                bank_code=bank.get("bank_code"),
+            )
+            return Payee(identity, IdentityType.BANKCARD_ACCOUNT, name, ext)
+        kind = IdentityType.ALIPAY_USER_ID if is_alipay_user_id(identity) else IdentityType.ALIPAY_LOGON_ID
+        return Payee(identity, kind, name)
+    except ValueError as exc:
+        raise InvalidPayee(str(exc)) from exc
+
+
+def product_code_of(request: PaymentRequest) -> ProductCode:
+    if request.pay_method == "bank":
+        return ProductCode.TRANS_BANKCARD_NO_PWD
+    return ProductCode.TRANS_ACCOUNT_NO_PWD
+
+
+def _masked_biz(biz: Mapping[str, Any]) -> str:
+    """biz_content for the exchange log, with the payee's account and name masked."""
+    copy: dict[str, Any] = dict(biz)
+    payee = dict(copy.get("payee_info") or {})
+    if payee:
+        payee["identity"] = mask_account(str(payee.get("identity", "")))
+        if payee.get("name"):
+            payee["name"] = str(payee["name"])[:1] + "*"
+        copy["payee_info"] = payee
+    return json.dumps(copy, ensure_ascii=False, separators=(",", ":"))
+
+
+def _masked_answer(response: OpenApiResponse, identity: str | None) -> str:
+    raw = response.raw
+    return raw.replace(identity, mask_account(identity)) if identity else raw
+
+
+def _unknown_code(exc: UnknownOutcomeError) -> str:
+    if isinstance(exc, TransportError):
+        return "TIMEOUT" if exc.timed_out else "TRANSPORT_ERROR"
+    if isinstance(exc, ResponseSignatureError):
+        return "BAD_SIGNATURE"
+    return "MALFORMED_ANSWER"
+
+
+def status_result(
+    status: TransferStatus | None,
+    raw_status: str | None,
+    ref: str | None,
+    source: str,
+    exchanges: tuple[Exchange, ...] = (),
+    *,
+    error_code: str | None = None,
+    fail_reason: str | None = None,
+    raw: Mapping[str, Any] | None = None,
+) -> ChannelResult:
+    """A transfer's status (from a transfer answer, a query or a message) as a ChannelResult;
+    a status we do not know is an unknown outcome, never a failure."""
+    mapped = STATUS_MAP.get(status) if status else None
+    if mapped is None:
+        return ChannelResult(
+            ChannelStatus.UNKNOWN,
+            channel_ref=ref,
+            code="UNRECOGNISED_STATUS",
+            message=f"{source} carries status {raw_status!r}",
+            exchanges=exchanges,
+        )
+    failed = mapped is ChannelStatus.FAILED
+    return ChannelResult(
+        mapped,
+        channel_ref=ref,
+        code=(error_code or raw_status) if failed else None,
+        message=fail_reason if failed else None,
+        raw=dict(raw or {}),
+        exchanges=exchanges,
+    )
+
+
+class AlipayPayoutAdapter:
+    """`out_biz_no` is the platform's payment id: one payout has one payment, so a resend or a
+    retried approval can never become a second transfer at Alipay."""
+
+    def __init__(self, settings: AlipayPayoutSettings, openapi: AlipayOpenApiSettings) -> None:
+        self.settings = settings
+        self.openapi = openapi
+        self._public_key = openapi.public_key()
+        self._session: aiohttp.ClientSession | None = None
+        self._client: AlipayClient | None = None
+
+    def client(self) -> AlipayClient:
+        if self._client is None:
+            self._session = aiohttp.ClientSession()
+            self._client = AlipayClient(self.openapi, self._session)
+        return self._client
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        self._session = self._client = None
+
+    def order_of(self, request: PaymentRequest) -> TransferOrder:
+        d = request.details
+        remark = str(d.get("remark") or request.memo or "")[:REMARK_LIMIT] or None
+        return TransferOrder(
+            out_biz_no=request.payment_id,
+            trans_amount=request.amount.decimal,
+            payee=payee_of(request),
+            order_title=str(d.get("order_title") or self.settings.order_title),
+            remark=remark,
+        )
+
+    # -- payment port ------------------------------------------------------------------------
+    async def submit(self, request: PaymentRequest) -> ChannelResult:
+        try:
+            order = self.order_of(request)
+        except InvalidPayee as exc:
+            return ChannelResult(ChannelStatus.FAILED, code="INVALID_PAYEE", message=str(exc))
+        biz = order.to_biz_content()
+        identity = order.payee.identity
+        try:
+            result = await transfer(self.client(), order)
+        except UnknownOutcomeError as exc:
+            # timeout, transport failure, unverifiable answer: it may have been paid
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code=_unknown_code(exc),
+                message=str(exc),
+                exchanges=(Exchange(TRANSFER_METHOD, _masked_biz(biz), None, str(exc)),),
+            )
+        exchanges = (Exchange(TRANSFER_METHOD, _masked_biz(biz), _masked_answer(result.response, identity)),)
+        return self._transfer_result(result, exchanges)
+
+    def _transfer_result(self, result: TransferResult, exchanges: tuple[Exchange, ...]) -> ChannelResult:
+        ref = result.pay_fund_order_id or result.order_id
+        if result.accepted:
+            return status_result(result.status, result.raw_status, ref, "transfer", exchanges)
+        code = result.sub_code or result.code
+        message = result.sub_msg or None
+        if result.sub_code and normalise_sub_code(result.sub_code) == INCONSISTENT:
+            # an earlier order under this out_biz_no exists: only a query may say what it did
+            return ChannelResult(ChannelStatus.UNKNOWN, code=code, message=message, exchanges=exchanges)
+        if result.classification in NOT_PAID:
+            return ChannelResult(ChannelStatus.FAILED, code=code, message=message, exchanges=exchanges)
+        # SYSTEM_ERROR, 20000, unrecognised sub_codes: only a query may tell
+        return ChannelResult(ChannelStatus.UNKNOWN, code=code, message=message, exchanges=exchanges)
+
+    # -- query port --------------------------------------------------------------------------
+    async def query(self, request: PaymentRequest, channel_ref: str | None) -> ChannelResult:
+        query = TransferQuery.by_out_biz_no(request.payment_id, product_code_of(request))
+        wire = json.dumps(query.to_biz_content(), separators=(",", ":"))
+        try:
+            answer = await query_transfer(self.client(), query)
+        except UnknownOutcomeError as exc:
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code=_unknown_code(exc),
+                message=str(exc),
+                exchanges=(Exchange(QUERY_METHOD, wire, None, str(exc)),),
+            )
+        exchanges = (Exchange(QUERY_METHOD, wire, _masked_answer(answer.response, request.payee_account)),)
+        ref = answer.pay_fund_order_id or answer.order_id or channel_ref
+        if not answer.found:
+            # ORDER_NOT_EXIST: not visible (yet), never proof of failure
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                channel_ref=ref,
+                code="ORDER_NOT_EXIST",
+                message=answer.sub_msg,
+                exchanges=exchanges,
+            )
+        if not answer.answered:
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                channel_ref=ref,
+                code=answer.sub_code or answer.code,
+                message=answer.sub_msg,
+                exchanges=exchanges,
+            )
+        if answer.trans_amount is not None and answer.trans_amount != request.amount.decimal:
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                channel_ref=ref,
+                code="AMOUNT_MISMATCH",
+                message=f"Alipay reports {answer.trans_amount}, expected {request.amount}",
+                exchanges=exchanges,
+            )
+        return status_result(
+            answer.status,
+            answer.raw_status,
+            ref,
+            "query",
+            exchanges,
+            error_code=answer.error_code,
+            fail_reason=answer.fail_reason,
+            raw={"pay_date": answer.pay_date.isoformat()} if answer.pay_date else {},
+        )
+
+    # -- notification port -------------------------------------------------------------------
+    async def verify_notification(self, headers: Mapping[str, str], body: bytes) -> ChannelNotification:
+        """`alipay.fund.trans.order.changed`, verified with Alipay's public key; a forged,
+        foreign, unsigned or non-form message raises NotificationRejected."""
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if not content_type.lower().startswith(FORM):
+            raise NotificationRejected("an Alipay notification is a form post")
+        try:
+            fields = parse_notify_form(body)
+            if not _BASE64.fullmatch(fields.get("sign", "")):
+                # only canonical base64: no padding games or stray characters around a signature
+                raise NotifyVerificationError("notification signature is not canonical base64")
+            verified = verify_notification(fields, self._public_key, expected_app_id=self.openapi.app_id)
+            changed = parse_order_changed(verified)
+        except NotifyVerificationError as exc:
+            raise NotificationRejected(str(exc)) from exc
+        result = status_result(
+            changed.status,
+            changed.raw_status,
+            changed.pay_fund_order_id or changed.order_id,
+            "order.changed",
+            error_code=changed.error_code,
+            fail_reason=changed.fail_reason,
+            raw={"notify_id": changed.notify_id or ""},
+        )
+        log.info(
+            "alipay order.changed verified",
+            extra={"out_biz_no": changed.out_biz_no, "status": changed.raw_status},
+        )
+        return ChannelNotification(changed.out_biz_no, result, reply_body=ACKNOWLEDGEMENT)

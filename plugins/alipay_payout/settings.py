@@ -1,0 +1,103 @@
+"""Settings of the Alipay payout channel (`channels.alipay_payout`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from plugins.alipay_openapi.sandbox import GATEWAY_PATH
+from plugins.alipay_openapi.settings import AlipayOpenApiSettings
+from plugins.alipay_payout.sandbox import (
+    ALIPAY_PUBLIC_KEY_FILE,
+    APP_PRIVATE_KEY_FILE,
+    SANDBOX_APP_ID,
+    write_generated_keys,
+)
+
+# Where the embedded simulator listens (the standalone `python -m plugins.alipay_payout.sandbox`
+# uses the same default).
+SANDBOX_PORT = 8701
+# Relative to the gateway's working directory, like the embedded SQLite file; `/data/` is
+# ignored by git. Holds generated, sandbox-only keys — never real ones.
+DEFAULT_SANDBOX_KEYS_DIR = "data/alipay_payout_sandbox_keys"
+
+
+class AlipayPayoutSettings(BaseModel):
+    """Everything that differs between the simulator and the real Alipay gateway.
+
+    With no `openapi` table the channel pays into the simulator started beside the gateway
+    (the embedded default): its sandbox-only keys are read from `sandbox_keys_dir`, generated
+    there on first start. Real payouts set `openapi` (gateway URL, app id, the app's private
+    key, Alipay's public key, notify URL) — a settings change, never a code change.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    openapi: AlipayOpenApiSettings | None = Field(
+        default=None, description="the Alipay OpenAPI application to call; none: the simulator"
+    )
+    sandbox: bool = Field(
+        default=True, description="run the simulator beside the gateway when `openapi` is not set"
+    )
+    sandbox_port: int = Field(default=SANDBOX_PORT, ge=1, le=65535)
+    sandbox_keys_dir: str = Field(
+        default=DEFAULT_SANDBOX_KEYS_DIR, min_length=1, description="sandbox-only key files"
+    )
+    notify_url: str = Field(
+        default="http://127.0.0.1:8080/callbacks/alipay_payout",
+        description="where the simulator posts alipay.fund.trans.order.changed messages",
+    )
+    order_title: str = Field(default="对外支付", min_length=1, max_length=64)
+    query_schedule_seconds: list[int] = Field(
+        default_factory=lambda: [5, 30, 60, 300, 900, 1800, 3600], min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _has_a_gateway(self) -> AlipayPayoutSettings:
+        if self.openapi is None and not self.sandbox:
+            raise ValueError("set `openapi` (the real Alipay app) or leave `sandbox` on")
+        if any(s < 0 for s in self.query_schedule_seconds):
+            raise ValueError("query_schedule_seconds must not be negative")
+        return self
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.openapi is None
+
+    @property
+    def sandbox_gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}{GATEWAY_PATH}"
+
+    def openapi_settings(self) -> AlipayOpenApiSettings:
+        """The OpenAPI application the adapter calls: `openapi`, or the simulator's."""
+        if self.openapi is not None:
+            return self.openapi
+        keys_dir = ensure_sandbox_keys(Path(self.sandbox_keys_dir))
+        return AlipayOpenApiSettings(
+            gateway_url=self.sandbox_gateway_url,
+            app_id=SANDBOX_APP_ID,
+            app_private_key=SecretStr((keys_dir / APP_PRIVATE_KEY_FILE).read_text()),
+            alipay_public_key=(keys_dir / ALIPAY_PUBLIC_KEY_FILE).read_text(),
+            notify_url=self.notify_url,
+        )
+
+
+def ensure_sandbox_keys(keys_dir: Path) -> Path:
+    """The sandbox-only key folder, generated on first use. Keys are written to a staging
+    folder and renamed into place, so two processes starting together agree on one set."""
+    if (keys_dir / APP_PRIVATE_KEY_FILE).is_file():
+        return keys_dir
+    keys_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".keys-", dir=keys_dir.parent))
+    write_generated_keys(staging)
+    try:
+        os.rename(staging, keys_dir)
+    except OSError:  # another process won the race, or a folder is in the way
+        shutil.rmtree(staging, ignore_errors=True)
+    if not (keys_dir / APP_PRIVATE_KEY_FILE).is_file():
+        write_generated_keys(keys_dir)  # a folder without keys was there: fill it
+    return keys_dir

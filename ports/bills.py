@@ -1,0 +1,104 @@
+"""Storage port of bills: what the bill use cases need from persistence, within one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.bill_records import Bill
+from core.bills import ApplicantView, BillStatus, LoanUpdate, LoanView, TransferLog, WriteOffLog
+from core.errors import Conflict
+from core.payment import Payment
+
+
+@dataclass(frozen=True, slots=True)
+class Applicant:
+    """An applicant's virtual account as the checks see it, plus what the bank payment needs."""
+
+    view: ApplicantView
+    currency: str
+    bank_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyAccounts:
+    """The company's accounts for one app and currency: the paying account mirrors the cash the
+    bank paid out; the write-off clearing account receives repaid loans (核销)."""
+
+    paying: str
+    write_off: str
+
+
+class LoanChanged(Conflict):
+    """A linked loan's open amount is no longer the one business processing was planned from."""
+
+    code = "LOAN_CHANGED"
+
+
+class BillRepository(Protocol):
+    """Bills, their loans, logs and the company accounts, bound to one unit of work."""
+
+    async def add(self, bill: Bill) -> None:
+        """Insert; raises ports.storage.DuplicateRequest when (app_id, bill_code) exists."""
+        ...
+
+    async def get(self, bill_id: str) -> Bill | None: ...
+
+    async def get_for_update(self, bill_id: str) -> Bill | None:
+        """Read and lock the row until the transaction ends (where the database can)."""
+        ...
+
+    async def by_code(self, app_id: str, bill_code: str) -> Bill | None: ...
+
+    async def save(self, bill: Bill, *, expected_status: BillStatus) -> None:
+        """Update; raises ports.storage.ConcurrentUpdate when the stored status changed."""
+        ...
+
+    async def applicant(self, app_id: str, account_id: str) -> Applicant | None:
+        """The app's customer (C) account with this id, or None."""
+        ...
+
+    async def loans(
+        self, app_id: str, loan_bill_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, LoanView]:
+        """The app's paid-out loans among the ids (locked when `lock`), by loan bill id."""
+        ...
+
+    async def open_loans(self, app_id: str, applicant_account_id: str, *, excluding: str) -> int:
+        """How many loans the applicant holds open or has in process (other than `excluding`)."""
+        ...
+
+    async def update_loan(self, update: LoanUpdate, *, at: datetime) -> None:
+        """Apply only while the stored open amount is `expected_open_amount`; else LoanChanged."""
+        ...
+
+    async def add_transfer_log(
+        self, bill_id: str, ledger_txn_id: str, log: TransferLog, *, at: datetime
+    ) -> None: ...
+
+    async def add_write_off_logs(
+        self, bill_id: str, ledger_txn_id: str, logs: Sequence[WriteOffLog], *, at: datetime
+    ) -> None: ...
+
+    async def company_accounts(self, app_id: str, currency: str, *, at: datetime) -> CompanyAccounts:
+        """The app's company accounts in `currency`, opened on first use."""
+        ...
+
+    async def attempt_payment(self, bill: Bill) -> tuple[Payment, int] | None:
+        """The payment of the bill's current bank attempt and its query count, if it exists."""
+        ...
+
+    async def due_for_business(self, limit: int) -> list[str]:
+        """Bills whose money side is settled and whose business processing has not run."""
+        ...
+
+    async def unanswered_attempts(self, before: datetime, limit: int) -> list[Bill]:
+        """Bills left bank_submitted since before `before` (a crash around the 8801 call)."""
+        ...
+
+
+# Binds the repository to a unit of work, so that a bill moves in the same transaction as the
+# payment that pays it (the payment listener gets the payment's unit of work).
+BillRepositoryFactory = Callable[[Any], BillRepository]

@@ -1,0 +1,33 @@
+"""Storage port of payouts: what the payout use cases need from persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from core.payouts import Payout, PayoutStatus
+
+
+class PayoutRepository(Protocol):
+    """Payouts within one unit of work (one transaction)."""
+
+    async def add(self, payout: Payout) -> None:
+        """Insert; raises ports.storage.DuplicateRequest when (app_id, serial_no) exists."""
+        ...
+
+    async def get(self, payout_id: str) -> Payout | None: ...
+
+    async def get_for_update(self, payout_id: str) -> Payout | None:
+        """Read and lock the row until the transaction ends (where the database can)."""
+        ...
+
+    async def by_serial_no(self, app_id: str, serial_no: str) -> Payout | None: ...
+
+    async def save(self, payout: Payout, *, expected_status: PayoutStatus) -> None:
+        """Update; raises ports.storage.ConcurrentUpdate when the stored status changed."""
+        ...
+
+
+# Binds the repository to a unit of work, so a payout changes in the same transaction as the
+# payment that pays it (the payment listener gets the payment's unit of work).
+PayoutRepositoryFactory = Callable[[Any], PayoutRepository]
