@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +22,10 @@ from core.payment import Payment, PaymentStatus
 from gateway.storage import tables as t
 from ports.channels import DeferredPostings, Exchange
 from ports.storage import ConcurrentUpdate, DuplicateRequest
+
+
+# longer than any channel call may take (calls time out well before)
+CREATED_GRACE = timedelta(minutes=2)
 
 
 def _row_to_payment(row: sa.Row[Any]) -> Payment:
@@ -89,9 +93,14 @@ class SqlPayments:
         self.conn = conn
 
     async def add(self, payment: Payment) -> None:
+        values = _payment_values(payment)
+        if payment.status is PaymentStatus.CREATED:
+            # If the process dies between saving and the channel's answer, the poller finds the
+            # payment here and asks the channel, instead of it staying `created` forever.
+            values["next_query_at"] = payment.created_at + CREATED_GRACE
         try:
             async with self.conn.begin_nested():
-                await self.conn.execute(t.payments.insert().values(**_payment_values(payment)))
+                await self.conn.execute(t.payments.insert().values(**values))
         except IntegrityError as exc:
             raise DuplicateRequest(payment.out_request_no) from exc
 

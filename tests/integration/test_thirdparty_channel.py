@@ -205,3 +205,63 @@ class TestEchoConformance(ChannelConformance):
             return {"X-Echo-Signature": sig}, body
 
         return ConformanceSubject(channel=channel, request=request, notification=notification)
+
+
+async def test_payment_saved_but_never_answered_is_queried_not_forgotten(echo_api: SignedClient) -> None:
+    """A crash between saving a payment and the channel's answer leaves it `created`; the poller
+    still finds it once the grace period is over and asks the channel."""
+    from datetime import timedelta
+
+    from gateway.storage.uow import CREATED_GRACE
+    from gateway.workers import QueryPoller
+
+    container = container_of(echo_api)
+    service = container.payments()
+    channel = container.channels()["echo"]
+
+    class Crash(Exception):
+        pass
+
+    async def crash_before_answer(request: Any) -> Any:
+        await channel.payment.__class__.submit(channel.payment, request)  # the channel did pay
+        raise Crash
+
+    original = service.channels["echo"].payment.submit
+    service.channels["echo"].payment.submit = crash_before_answer
+    try:
+        _, payment = await echo_api.pay(pay_method="echo", amount="10.00", payee_account="x")
+    finally:
+        service.channels["echo"].payment.submit = original
+    # the crash is seen as an unknown outcome here; simulate the process dying before that write
+    async with container.uow() as uow:
+        from gateway.storage import tables as t
+
+        await uow.conn.execute(t.payments.update().where(t.payments.c.id == payment["id"]).values(
+            status="created", next_query_at=service.clock() + CREATED_GRACE))
+        await uow.commit()
+    later = service.clock() + CREATED_GRACE + timedelta(seconds=1)
+    poller = QueryPoller(container.engine(), service, batch=10, clock=lambda: later)
+    assert await poller.run_once() == 1
+    _, after = await echo_api.get(f"/v1/payments/{payment['id']}")
+    assert after["status"] == "succeeded"
+
+
+async def test_a_saved_payment_carries_a_query_deadline(echo_api: SignedClient) -> None:
+    import sqlalchemy as sa
+
+    from core.ids import utcnow
+    from core.payment import Payment, PaymentStatus
+    from gateway.storage import tables as t
+    from gateway.storage.uow import CREATED_GRACE
+
+    container = container_of(echo_api)
+    now = utcnow()
+    payment = Payment("pay_deadline", "shop", "r-deadline", "h", "echo", "echo", Money.parse("1.00", "CNY"),
+                      None, "x", PaymentStatus.CREATED, now, now)
+    async with container.uow() as uow:
+        await uow.payments.add(payment)
+        await uow.commit()
+    async with container.engine().connect() as conn:
+        deadline = (await conn.execute(sa.select(t.payments.c.next_query_at).where(
+            t.payments.c.id == "pay_deadline"))).scalar_one()
+    assert deadline == now + CREATED_GRACE
