@@ -23,15 +23,11 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def string_to_sign(
-    method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes
-) -> str:
+def string_to_sign(method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes) -> str:
     return "\n".join([method.upper(), path_with_query, timestamp, nonce, body_digest(body)])
 
 
-def sign(
-    secret: str, method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes
-) -> str:
+def sign(secret: str, method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes) -> str:
     message = string_to_sign(method, path_with_query, timestamp, nonce, body)
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
@@ -75,7 +71,9 @@ class NonceStore:
     async def purge(self, now: datetime) -> int:
         # a nonce older than twice the window can never be replayed: its timestamp is refused
         async with self.uow() as uow:
-            result = await uow.conn.execute(t.nonces.delete().where(t.nonces.c.seen_at < now - 2 * self.window))
+            result = await uow.conn.execute(
+                t.nonces.delete().where(t.nonces.c.seen_at < now - 2 * self.window)
+            )
             await uow.commit()
         return result.rowcount or 0
 

@@ -23,7 +23,6 @@ from gateway.storage import tables as t
 from ports.channels import DeferredPostings, Exchange
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
-
 # longer than any channel call may take (calls time out well before)
 CREATED_GRACE = timedelta(minutes=2)
 

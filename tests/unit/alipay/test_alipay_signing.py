@@ -42,12 +42,14 @@ def test_sign_content_sorts_keys_by_ascii() -> None:
 
 
 def test_sign_content_keeps_raw_values_without_url_encoding() -> None:
-    params = {"notify_url": "https://h/n?a=1&b=2", "timestamp": "2024-01-02 03:04:05",
-              "biz_content": '{"order_title":"退款 +1"}'}
+    params = {
+        "notify_url": "https://h/n?a=1&b=2",
+        "timestamp": "2024-01-02 03:04:05",
+        "biz_content": '{"order_title":"退款 +1"}',
+    }
 
     assert build_sign_content(params) == (
-        'biz_content={"order_title":"退款 +1"}'
-        "&notify_url=https://h/n?a=1&b=2&timestamp=2024-01-02 03:04:05"
+        'biz_content={"order_title":"退款 +1"}&notify_url=https://h/n?a=1&b=2&timestamp=2024-01-02 03:04:05'
     )
 
 
@@ -88,7 +90,7 @@ def test_verification_fails_for_garbage_signatures(app_key: PrivateKey, garbage:
 
 def test_verification_ignores_line_breaks_in_the_signature(app_key: PrivateKey) -> None:
     signature = sign_content("a=1", app_key)
-    wrapped = "\n".join(signature[i:i + 64] for i in range(0, len(signature), 64))
+    wrapped = "\n".join(signature[i : i + 64] for i in range(0, len(signature), 64))
 
     assert verify_content("a=1", wrapped, app_key.public_key())
 
@@ -116,9 +118,7 @@ def test_public_keys_load_in_every_console_format(app_key: PrivateKey, form: str
     elif form == "spki_bare":
         material = public_key_base64(public)
     else:
-        material = public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
-        ).decode()
+        material = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1).decode()
 
     loaded = load_public_key(material)
 
@@ -129,9 +129,13 @@ def test_public_key_loads_from_a_certificate(app_key: PrivateKey) -> None:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Alipay sandbox")])
     now = datetime.now(UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(app_key.public_key()).serial_number(4242)
-        .not_valid_before(now).not_valid_after(now + timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(app_key.public_key())
+        .serial_number(4242)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
         .sign(app_key, hashes.SHA256())
     )
     pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
@@ -148,7 +152,8 @@ def test_unloadable_private_keys_raise_key_format_error(material: str) -> None:
 def test_non_rsa_keys_are_refused() -> None:
     ec_key = ec.generate_private_key(ec.SECP256R1())
     pem = ec_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
 
@@ -156,16 +161,23 @@ def test_non_rsa_keys_are_refused() -> None:
         load_private_key(pem)
 
 
-_keys = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="=&"),
-                min_size=1, max_size=8)
+_keys = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="=&"),
+    min_size=1,
+    max_size=8,
+)
 
 
 @settings(max_examples=30, deadline=None)
-@given(params=st.dictionaries(
-    _keys,
-    st.one_of(st.none(), st.text(st.characters(exclude_characters="&", exclude_categories=("Cs",)), max_size=12)),
-    max_size=6,
-))
+@given(
+    params=st.dictionaries(
+        _keys,
+        st.one_of(
+            st.none(), st.text(st.characters(exclude_characters="&", exclude_categories=("Cs",)), max_size=12)
+        ),
+        max_size=6,
+    )
+)
 def test_any_params_round_trip_and_never_sign_empties(
     app_key: PrivateKey, params: dict[str, str | None]
 ) -> None:
