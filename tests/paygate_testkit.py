@@ -25,9 +25,7 @@ TEST_CONTROLS = {"PAYGATE_TEST_POSTGRES_URL", "PAYGATE_RECORD_CASSETTES"}
 DATABASES = ["sqlite"] + (["postgresql"] if PG_ADMIN_URL else [])
 
 # Hermetic settings: nothing from the developer's ./paygate.toml or PAYGATE_* environment.
-for _name in [
-    n for n in os.environ if n.startswith("PAYGATE_") and n not in TEST_CONTROLS
-]:
+for _name in [n for n in os.environ if n.startswith("PAYGATE_") and n not in TEST_CONTROLS]:
     del os.environ[_name]
 os.environ["PAYGATE_CONFIG"] = str(Path(__file__).with_name("paygate.test.toml"))
 
@@ -41,9 +39,7 @@ def make_settings(database_url: str, **overrides: Any) -> PaygateSettings:
         },
         "ops": {"tokens": [OPS_TOKEN]},
         "routing": {
-            "rules": [
-                {"name": "transfers", "pay_method": "transfer", "channel": "internal_transfer"}
-            ]
+            "rules": [{"name": "transfers", "pay_method": "transfer", "channel": "internal_transfer"}]
         },
         "workers": {"enabled": False},
         "log": {"json": False},
@@ -83,9 +79,7 @@ class SignedClient:
     async def call(
         self, method: str, path: str, payload: Any = None, *, raw: bytes | None = None, **extra: Any
     ) -> tuple[int, Any]:
-        body = (
-            raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
-        )
+        body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
         headers = (
             self.headers(method, path, body, **extra)
             if path.startswith("/v1")
@@ -143,3 +137,70 @@ class SignedClient:
         status, body = await self.get("/ops/ledger/check")
         assert status == 200, body
         return dict(body)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServedGateway:
+    """`paygate serve` as a child process, called like a caller app and an operator would."""
+
+    def __init__(
+        self, port: int, env: dict[str, str], cwd: Path, *, app_id: str, secret: str, ops_token: str
+    ) -> None:
+        self.port = port
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")} | env
+        self.cwd = cwd
+        self.app_id, self.secret, self.ops_token = app_id, secret, ops_token
+        self.proc: Any = None
+
+    def start(self) -> None:
+        import socket
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve"],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.proc.stderr.read().decode()
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)  # readiness poll of a child process, bounded by the deadline
+        raise AssertionError("gateway did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+    async def call(self, session: Any, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+        body = b"" if payload is None else json.dumps(payload).encode()
+        if path.startswith("/ops"):
+            headers = {"Authorization": f"Bearer {self.ops_token}"}
+        else:
+            headers = signed_headers(
+                self.app_id,
+                self.secret,
+                method,
+                path,
+                body,
+                timestamp=int(time.time()),
+                nonce=uuid.uuid4().hex,
+            )
+        async with session.request(
+            method, f"http://127.0.0.1:{self.port}{path}", data=body, headers=headers
+        ) as response:
+            return response.status, await response.json()

@@ -25,8 +25,7 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
     config = tmp_path / "paygate.toml"
     config.write_text(
         f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/cli.db"\n'
-        '[[routing.rules]]\nname = "t"\npay_method = "transfer"\nchannel = "internal_transfer"\n'
-        + extra
+        '[[routing.rules]]\nname = "t"\npay_method = "transfer"\nchannel = "internal_transfer"\n' + extra
     )
     return config
 
@@ -44,9 +43,7 @@ def test_routes_check_accepts_good_rules(tmp_path: Path) -> None:
 
 
 def test_routes_check_names_a_rule_for_a_missing_channel(tmp_path: Path) -> None:
-    config = write_config(
-        tmp_path, '[[routing.rules]]\nname = "nope"\npay_method = "x"\nchannel = "ghost"\n'
-    )
+    config = write_config(tmp_path, '[[routing.rules]]\nname = "nope"\npay_method = "x"\nchannel = "ghost"\n')
     result = run(["routes", "check"], config)
     assert result.returncode == 2
     assert "routing.rules[1] (nope): channel 'ghost' is not installed" in result.stderr

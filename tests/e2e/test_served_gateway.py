@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,96 +10,46 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-
-from gateway.auth import signed_headers
+from paygate_testkit import ServedGateway, free_port
 
 SECRET = "e2e-secret-0123456789"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Served:
-    def __init__(self, tmp_path: Path, notify_port: int) -> None:
-        self.port = free_port()
-        self.config = tmp_path / "paygate.toml"
-        self.config.write_text(
-            f'[server]\nport = {self.port}\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/gw.db"\n'
-            f'[apps.e2e]\nsecret = "{SECRET}"\nnotify_url = "http://127.0.0.1:{notify_port}/hook"\n'
-            '[ops]\ntokens = ["e2e-ops-token"]\n[notify]\npoll_interval_seconds = 0.1\n'
-            '[[routing.rules]]\npay_method = "transfer"\nchannel = "internal_transfer"\n'
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
-        env["PAYGATE_CONFIG"] = str(self.config)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (
-                self.proc.stderr.read().decode() if self.proc.stderr else ""
-            )
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)  # readiness poll of a child process, bounded by the deadline
-        raise AssertionError("gateway did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-            self.proc = None
-
-    async def call(
-        self, session: aiohttp.ClientSession, method: str, path: str, payload: Any = None
-    ) -> tuple[int, Any]:
-        body = b"" if payload is None else json.dumps(payload).encode()
-        if path.startswith("/ops"):
-            headers = {"Authorization": "Bearer e2e-ops-token"}
-        else:
-            headers = signed_headers(
-                "e2e",
-                SECRET,
-                method,
-                path,
-                body,
-                timestamp=int(time.time()),
-                nonce=uuid.uuid4().hex,
-            )
-        async with session.request(
-            method, f"http://127.0.0.1:{self.port}{path}", data=body, headers=headers
-        ) as response:
-            return response.status, await response.json()
+def served_gateway(tmp_path: Path, notify_port: int) -> ServedGateway:
+    port = free_port()
+    config = tmp_path / "paygate.toml"
+    config.write_text(
+        f'[server]\nport = {port}\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/gw.db"\n'
+        f'[apps.e2e]\nsecret = "{SECRET}"\nnotify_url = "http://127.0.0.1:{notify_port}/hook"\n'
+        '[ops]\ntokens = ["e2e-ops-token"]\n[notify]\npoll_interval_seconds = 0.1\n'
+        '[[routing.rules]]\npay_method = "transfer"\nchannel = "internal_transfer"\n'
+    )
+    return ServedGateway(
+        port,
+        {"PAYGATE_CONFIG": str(config)},
+        tmp_path,
+        app_id="e2e",
+        secret=SECRET,
+        ops_token="e2e-ops-token",
+    )
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Served, int]]:
+def served(tmp_path: Path) -> Iterator[tuple[ServedGateway, int]]:
     notify_port = free_port()
-    gw = Served(tmp_path, notify_port)
+    gw = served_gateway(tmp_path, notify_port)
     yield gw, notify_port
     gw.stop()
 
 
-async def test_transfer_restart_and_webhook(served: tuple[Served, int]) -> None:
+async def test_transfer_restart_and_webhook(served: tuple[ServedGateway, int]) -> None:
     gw, notify_port = served
     gw.start()
     async with aiohttp.ClientSession() as s:
         _, alice = await gw.call(
             s, "POST", "/v1/accounts", {"owner": "alice", "kind": "C", "currency": "CNY"}
         )
-        _, bob = await gw.call(
-            s, "POST", "/v1/accounts", {"owner": "bob", "kind": "C", "currency": "CNY"}
-        )
+        _, bob = await gw.call(s, "POST", "/v1/accounts", {"owner": "bob", "kind": "C", "currency": "CNY"})
         status, _ = await gw.call(
             s,
             "POST",
