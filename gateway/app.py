@@ -17,6 +17,7 @@ from gateway.http.errors import error_middleware
 from gateway.http.middlewares import auth_middleware, metrics_middleware, trace_middleware
 from gateway.http.routes import setup_routes
 from gateway.keys import CONTAINER
+from gateway.lease_worker import LeaseWorker
 from gateway.migrate import upgrade_async
 from gateway.workers import (
     OutboxDeliverer,
@@ -84,6 +85,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             ),
             asyncio.create_task(
                 BillWorker(container.bills(), settings.workers.batch_size).run(interval, stop)
+            ),
+            asyncio.create_task(
+                LeaseWorker(container.lease(), settings.lease.batch_size).run(interval, stop)
             ),
         ]
     try:

@@ -13,9 +13,11 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ids import utcnow
+from core.lease import RetrySchedule
 from core.ledger import AccountView
 from core.routing import Router
 from core.usecases.bills import BillPaymentListener, BillPolicy, BillService, DueBills
+from core.usecases.lease import LeasePaymentListener, LeasePolicy, LeaseService
 from core.usecases.payments import PaymentService, QuerySchedule
 from core.usecases.payouts import PayoutResultListener, PayoutService
 from gateway.auth import NonceStore
@@ -26,10 +28,11 @@ from gateway.settings import PaygateSettings, load_settings
 from gateway.storage.accounts import AccountStore
 from gateway.storage.bills import BillQueries, bills_of
 from gateway.storage.engine import create_engine
+from gateway.storage.lease import lease_orders_of
 from gateway.storage.payouts import PayoutQueries, payouts_of
 from gateway.storage.uow import SqlUnitOfWork
 from gateway.workers import FlowReader, OutboxAdmin
-from ports.channels import Channel, ChannelServices
+from ports.channels import Channel, ChannelEventHandler, ChannelServices
 
 
 class EngineAccountDirectory:
@@ -85,6 +88,17 @@ def _bill_policy(settings: PaygateSettings) -> BillPolicy:
     )
 
 
+def _lease_policy(settings: PaygateSettings) -> LeasePolicy:
+    lease = settings.lease
+    return LeasePolicy(
+        pay_method=lease.pay_method,
+        business_type=lease.business_type,
+        retry=RetrySchedule(tuple(lease.retry_schedule_seconds)),
+        resync_after=timedelta(seconds=lease.resync_after_seconds),
+        resubmit_after=timedelta(seconds=lease.resubmit_after_seconds),
+    )
+
+
 def _secrets(settings: PaygateSettings) -> dict[str, str]:
     return {app_id: app.secret.get_secret_value() for app_id, app in settings.apps.items()}
 
@@ -123,6 +137,11 @@ class Container(containers.DeclarativeContainer):
     # bills: moves a bill with its bank payment, so it too exists before PaymentService
     bill_due = providers.Singleton(DueBills)
     bill_listener = providers.Singleton(BillPaymentListener, providers.Object(bills_of), flow, bill_due)
+    # lease: moves a rent period with its deduction, so it too exists before PaymentService
+    lease_policy = providers.Factory(_lease_policy, settings)
+    lease_listener = providers.Singleton(
+        LeasePaymentListener, providers.Object(lease_orders_of), flow, lease_policy
+    )
     payments = providers.Singleton(
         PaymentService,
         uow.provider,
@@ -133,7 +152,7 @@ class Container(containers.DeclarativeContainer):
         max_amounts=providers.Factory(_max_amounts, settings),
         schedules=providers.Factory(_schedules, settings, channels),
         default_schedule=providers.Factory(_default_schedule, settings),
-        listeners=providers.List(payout_listener, bill_listener),
+        listeners=providers.List(payout_listener, bill_listener, lease_listener),
         clock=clock,
     )
     outbox_admin = providers.Singleton(OutboxAdmin, engine, uow.provider, flow, clock)
@@ -166,3 +185,18 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
     bill_queries = providers.Singleton(BillQueries, engine, flow_reader)
+
+    # lease
+    lease = providers.Singleton(
+        LeaseService,
+        uow.provider,
+        providers.Object(lease_orders_of),
+        payments,
+        flow,
+        lease_policy,
+        reads=read_uow.provider,
+        clock=clock,
+    )
+
+    # verified channel callbacks that are not about a payment, by the workflow owning them
+    channel_event_handlers: providers.Provider[list[ChannelEventHandler]] = providers.List(lease)

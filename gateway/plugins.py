@@ -64,6 +64,7 @@ def describe_channels(channels: Mapping[str, Channel]) -> list[dict[str, Any]]:
             "pay_methods": sorted(c.pay_methods),
             "currencies": sorted(c.currencies),
             "atomic": c.atomic,
+            "extensions": sorted(c.extensions),
             "description": c.description,
         }
         for c in sorted(channels.values(), key=lambda c: c.code)

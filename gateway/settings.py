@@ -141,6 +141,29 @@ class BillSettings(_Section):
         )
 
 
+class LeaseSettings(_Section):
+    """Lease orders (seed 000): how rent deductions are routed, when a failed period is retried,
+    and when the lease worker continues what a crash left behind."""
+
+    # deductions are payments with this pay method and business type (routing picks the channel)
+    pay_method: str = Field(default="withholding", min_length=1, max_length=32)
+    business_type: str = Field(default="lease", min_length=1, max_length=32)
+    # seconds after the 1st, 2nd, ... failed attempt of a period before the next one
+    retry_schedule_seconds: list[int] = Field(
+        default_factory=lambda: [3600, 21600, 86400, 172800, 345600], min_length=1
+    )
+    resync_after_seconds: int = Field(default=60, ge=1)
+    resubmit_after_seconds: int = Field(default=60, ge=1)
+    batch_size: int = Field(default=100, ge=1)
+
+    @field_validator("retry_schedule_seconds")
+    @classmethod
+    def _not_negative(cls, value: list[int]) -> list[int]:
+        if any(s < 0 for s in value):
+            raise ValueError("retry_schedule_seconds must not be negative")
+        return value
+
+
 def _default_retry_schedule() -> list[int]:
     # 10 s ... 8 h: 14 attempts spread over about 26 hours before a delivery is parked as dead.
     return [10, 30, 60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 28800, 28800, 28800]
@@ -194,6 +217,7 @@ class PaygateSettings(BaseSettings):
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     bills: BillSettings = Field(default_factory=BillSettings)
+    lease: LeaseSettings = Field(default_factory=LeaseSettings)
     # Start each configured channel's sandbox simulator beside the gateway (the embedded default).
     sandbox: bool = True
 

@@ -81,12 +81,37 @@ class Exchange:
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelNotification:
-    """A verified channel callback about one payment (by the platform's payment id)."""
+class ChannelEvent:
+    """A verified channel callback that is not about a payment: an agreement signed or
+    unsigned, a contract signed ... `kind` names it (e.g. `lease.agreement_signed`), `data`
+    carries the channel's fields in the platform's words."""
 
-    payment_id: str
-    result: ChannelResult
+    kind: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelNotification:
+    """A verified channel callback: about one payment (by the platform's payment id, with the
+    channel's `result`), or, with `event`, about something else the channel manages."""
+
+    payment_id: str | None
+    result: ChannelResult | None = None
     reply_body: str = "success"
+    event: ChannelEvent | None = None
+
+    def __post_init__(self) -> None:
+        about_payment = self.payment_id is not None and self.result is not None
+        if about_payment == (self.event is not None):
+            raise ValueError("a notification is about a payment (id and result) or carries an event")
+
+
+@runtime_checkable
+class ChannelEventHandler(Protocol):
+    async def on_channel_event(self, channel: str, event: ChannelEvent) -> bool:
+        """Apply a verified channel event (idempotently: channels repeat their callbacks);
+        return False when the event is not of a kind this handler manages."""
+        ...
 
 
 class NotificationRejected(Exception):
@@ -124,10 +149,16 @@ class SigningRequest:
 
 @dataclass(frozen=True, slots=True)
 class SigningResult:
+    """Where a signing stands: PROCESSING with the `sign_url` the user must open, SUCCEEDED
+    with the channel's `agreement_ref`, FAILED with a `code`, or UNKNOWN (ask again)."""
+
     status: ChannelStatus
     sign_url: str | None = None
     agreement_ref: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    code: str | None = None
+    message: str | None = None
+    exchanges: tuple[Exchange, ...] = ()
 
 
 @runtime_checkable
@@ -175,6 +206,9 @@ class Channel:
     query_schedule_seconds: tuple[int, ...] | None = None
     # released when the gateway stops (HTTP sessions and the like)
     close: Callable[[], Awaitable[None]] | None = None
+    # ports beyond the four, by name, for workflows that need them (e.g. "lease": a
+    # ports.lease.LeaseChannelPort); the workflow checks the object against its Protocol
+    extensions: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def ports(self) -> frozenset[str]:

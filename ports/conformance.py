@@ -117,7 +117,7 @@ class ChannelConformance:
         notice = await subject.channel.notification.verify_notification(headers, body)
         assert isinstance(notice, ChannelNotification)
         assert notice.payment_id == request.payment_id
-        assert notice.result.status is ChannelStatus.SUCCEEDED
+        assert notice.result is not None and notice.result.status is ChannelStatus.SUCCEEDED
 
     async def test_forged_notification_is_rejected(self, subject: ConformanceSubject) -> None:
         if subject.notification is None or subject.channel.notification is None:

@@ -204,3 +204,58 @@ class ServedGateway:
             method, f"http://127.0.0.1:{self.port}{path}", data=body, headers=headers
         ) as response:
             return response.status, await response.json()
+
+
+ROOT = Path(__file__).parents[1]
+# the demo app and operator token of the shipped paygate.toml
+DEMO_APP, DEMO_SECRET, DEMO_OPS = "demo", "demo-secret-change-me", "demo-ops-token-change-me"
+
+
+def shipped_gateway(tmp_path: Path, hook_url: str) -> ServedGateway:
+    """`paygate serve` with the shipped paygate.toml, moved to free ports and a private folder
+    (each channel simulator included)."""
+    port, spdb_port = free_port(), free_port()
+    env = {
+        "PAYGATE_CONFIG": str(ROOT / "paygate.toml"),
+        "PAYGATE_SERVER__PORT": str(port),
+        "PAYGATE_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path}/gw.db",
+        "PAYGATE_APPS__DEMO__NOTIFY_URL": hook_url,
+        "PAYGATE_NOTIFY__POLL_INTERVAL_SECONDS": "0.1",
+        "PAYGATE_WORKERS__POLL_INTERVAL_SECONDS": "0.2",
+        "PAYGATE_CHANNELS__ALIPAY_PAYOUT__SANDBOX_PORT": str(free_port()),
+        "PAYGATE_CHANNELS__ALIPAY_PAYOUT__SANDBOX_KEYS_DIR": str(tmp_path / "keys"),
+        "PAYGATE_CHANNELS__ALIPAY_PAYOUT__NOTIFY_URL": f"http://127.0.0.1:{port}/callbacks/alipay_payout",
+        "PAYGATE_CHANNELS__ANT_LEASE__SANDBOX_PORT": str(free_port()),
+        "PAYGATE_CHANNELS__ANT_LEASE__SANDBOX_KEYS_DIR": str(tmp_path / "lease_keys"),
+        "PAYGATE_CHANNELS__ANT_LEASE__NOTIFY_URL": f"http://127.0.0.1:{port}/callbacks/ant_lease",
+        "PAYGATE_CHANNELS__SPDB__SANDBOX_PORT": str(spdb_port),
+        "PAYGATE_CHANNELS__SPDB__FRONT_MACHINE_URL": f"http://127.0.0.1:{spdb_port}/front",
+        "PAYGATE_CHANNELS__SPDB__SIGNING_SERVER_URL": f"http://127.0.0.1:{spdb_port}/signer",
+    }
+    return ServedGateway(port, env, tmp_path, app_id=DEMO_APP, secret=DEMO_SECRET, ops_token=DEMO_OPS)
+
+
+class Webhooks:
+    """A caller app's webhook endpoint (`handle`, an aiohttp handler): checks every signature
+    with the app's secret and keeps every event, with the app it was for under "app"."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def handle(self, request: Any) -> Any:
+        from aiohttp import web
+
+        from gateway.auth import sign
+
+        body = await request.read()
+        app_id = request.headers["X-App-Id"]
+        secret = {APP_ID: APP_SECRET, OTHER_APP: OTHER_SECRET}[app_id]
+        expected = sign(
+            secret, "POST", request.path_qs, request.headers["X-Timestamp"], request.headers["X-Nonce"], body
+        )
+        assert request.headers["X-Signature"] == expected
+        self.events.append({"app": app_id, **json.loads(body)})
+        return web.Response(text="ok")
+
+    def of(self, event_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event_type"] == event_type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +17,8 @@ from gateway.http.errors import body_of
 from gateway.http.schemas import ExplainBody, FundBody, OpenAccountBody, PaymentBody
 from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
 from gateway.storage.accounts import BankCard
+
+log = logging.getLogger("paygate.http")
 
 
 def _services(request: web.Request) -> Any:
@@ -217,5 +220,16 @@ async def channel_callback(request: web.Request) -> web.Response:
         notice = await channel.notification.verify_notification(dict(request.headers), body)
     except NotificationRejected as exc:
         return web.Response(status=400, text=f"rejected: {exc}")
+    if notice.event is not None:
+        # not about a payment (an agreement or a contract signed ...): the workflow owning it
+        for handler in container.channel_event_handlers():
+            if await handler.on_channel_event(code, notice.event):
+                break
+        else:
+            log.warning(
+                "verified channel event nobody handles", extra={"channel": code, "kind": notice.event.kind}
+            )
+        return web.Response(text=notice.reply_body)
+    assert notice.payment_id is not None and notice.result is not None
     await container.payments().apply_result(notice.payment_id, notice.result, via="notification")
     return web.Response(text=notice.reply_body)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from gateway.http import handlers as h
 from gateway.http.bills import bill_routes
+from gateway.http.lease import lease_routes
 from gateway.http.payouts import payout_routes
 from gateway.http.schemas import ExplainBody, FundBody, OpenAccountBody, PaymentBody
 from gateway.keys import CONTAINER
@@ -167,7 +168,7 @@ ROUTES: tuple[Route, ...] = (
         h.channel_callback,
         "A channel's asynchronous notification (verified by the channel's plugin)",
     ),
-) + payout_routes() + bill_routes()
+) + payout_routes() + bill_routes() + lease_routes()
 
 
 def setup_routes(app: web.Application) -> None:

@@ -8,7 +8,7 @@ from plugins.alipay_openapi.client import (
     SignedRequest,
     encode_biz_content,
 )
-from plugins.alipay_openapi.codes import GatewayCode, SubCodeClass, classify_sub_code
+from plugins.alipay_openapi.codes import GatewayCode, SubCodeClass, classify_sub_code, is_system_fault
 from plugins.alipay_openapi.envelope import (
     SignedEnvelope,
     VerifiedEnvelope,
@@ -25,10 +25,12 @@ from plugins.alipay_openapi.errors import (
     ResponseSignatureError,
     TransportError,
     UnknownOutcomeError,
+    outcome_code,
 )
 from plugins.alipay_openapi.notify import (
     VerifiedNotification,
     parse_notify_form,
+    verify_form_post,
     verify_notification,
     verify_notify_body,
 )
@@ -55,9 +57,12 @@ __all__ = [
     "classify_sub_code",
     "encode_biz_content",
     "extract_envelope",
+    "is_system_fault",
     "open_envelope",
+    "outcome_code",
     "parse_notify_form",
     "response_key",
+    "verify_form_post",
     "verify_notification",
     "verify_notify_body",
 ]

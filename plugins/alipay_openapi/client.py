@@ -159,16 +159,13 @@ class AlipayClient:
     def settings(self) -> AlipayOpenApiSettings:
         return self._settings
 
-    def build_request(
+    def _common_params(
         self,
         method: str,
-        biz_content: Mapping[str, Any],
-        *,
-        notify_url: str | None = None,
-        app_auth_token: str | None = None,
-    ) -> SignedRequest:
-        """Sign `method` with `biz_content`; `notify_url` / `app_auth_token` default to the
-        settings (pass "" to leave one out)."""
+        notify_url: str | None,
+        app_auth_token: str | None,
+        return_url: str | None = None,
+    ) -> dict[str, str]:
         settings = self._settings
         if notify_url is None:
             notify_url = settings.notify_url
@@ -183,19 +180,55 @@ class AlipayClient:
             "timestamp": format_alipay_time(self._clock()),
             "version": API_VERSION,
             "notify_url": notify_url or "",
+            "return_url": return_url or "",
             "app_auth_token": app_auth_token or "",
             "app_cert_sn": settings.app_cert_sn or "",
             "alipay_root_cert_sn": settings.alipay_root_cert_sn or "",
         }
-        common = {key: value for key, value in common.items() if value}
+        return {key: value for key, value in common.items() if value}
+
+    def _gateway_url(self, query: Mapping[str, str]) -> str:
+        gateway_url = self._settings.gateway_url
+        separator = "&" if "?" in gateway_url else "?"
+        return gateway_url + separator + urlencode(dict(query), encoding=CHARSET)
+
+    def build_request(
+        self,
+        method: str,
+        biz_content: Mapping[str, Any],
+        *,
+        notify_url: str | None = None,
+        app_auth_token: str | None = None,
+    ) -> SignedRequest:
+        """Sign `method` with `biz_content`; `notify_url` / `app_auth_token` default to the
+        settings (pass "" to leave one out)."""
+        common = self._common_params(method, notify_url, app_auth_token)
         form = {"biz_content": encode_biz_content(biz_content)}
         query = dict(common)
         query["sign"] = sign_params({**common, **form}, self._private_key)
-        separator = "&" if "?" in settings.gateway_url else "?"
-        url = settings.gateway_url + separator + urlencode(query, encoding=CHARSET)
         return SignedRequest(
-            method=method, url=url, query=MappingProxyType(query), form=MappingProxyType(form)
+            method=method,
+            url=self._gateway_url(query),
+            query=MappingProxyType(query),
+            form=MappingProxyType(form),
         )
+
+    def build_page_url(
+        self,
+        method: str,
+        biz_content: Mapping[str, Any],
+        *,
+        notify_url: str | None = None,
+        return_url: str | None = None,
+        app_auth_token: str | None = None,
+    ) -> str:
+        """The signed GET URL of a page API (e.g. `alipay.user.agreement.page.sign`): nothing is
+        sent; the user opens the URL at the gateway, which shows the page. Every parameter,
+        `biz_content` and `sign` included, travels in the query string."""
+        params = self._common_params(method, notify_url, app_auth_token, return_url)
+        params["biz_content"] = encode_biz_content(biz_content)
+        params["sign"] = sign_params(params, self._private_key)
+        return self._gateway_url(params)
 
     async def execute(
         self,

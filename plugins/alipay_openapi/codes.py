@@ -34,9 +34,20 @@ class SubCodeClass(enum.StrEnum):
     PERMANENT = "permanent"  # not done and never will be with these parameters
 
 
-_UNKNOWN_OUTCOME = frozenset({"SYSTEM_ERROR", "UNKNOW-ERROR", "UNKNOWN-ERROR", "ORDER_NOT_EXIST"})
+_UNKNOWN_OUTCOME = frozenset(
+    # TRADE_NOT_EXIST, like ORDER_NOT_EXIST, says "not visible (yet)", never "failed"
+    {"SYSTEM_ERROR", "UNKNOW-ERROR", "UNKNOWN-ERROR", "ORDER_NOT_EXIST", "TRADE_NOT_EXIST"}
+)
 _BACK_OFF = frozenset({"RESOURCE_LIMIT_EXCEED", "INST_PAY_UNABLE"})
-_INSUFFICIENT_FUNDS = frozenset({"PAYER_BALANCE_NOT_ENOUGH", "BALANCE_IS_NOT_ENOUGH"})
+_INSUFFICIENT_FUNDS = frozenset(
+    {
+        "PAYER_BALANCE_NOT_ENOUGH",
+        "BALANCE_IS_NOT_ENOUGH",
+        # acquiring (alipay.trade.pay): the buyer's funds did not cover a withholding deduction
+        "BUYER_BALANCE_NOT_ENOUGH",
+        "BUYER_BANKCARD_BALANCE_NOT_ENOUGH",
+    }
+)
 _PERMANENT = frozenset(
     {
         "PAYEE_NOT_EXIST",
@@ -49,6 +60,12 @@ _PERMANENT = frozenset(
         "INVALID_PARAMETER",
         "PAYMENT_INFO_INCONSISTENCY",
         "PAYER_PAYEE_CANNOT_SAME",
+        # acquiring with a withholding agreement: no trade was made, and none will be
+        "AGREEMENT_NOT_EXIST",
+        "AGREEMENT_INVALID",
+        "AGREEMENT_STATUS_NOT_NORMAL",
+        "TRADE_HAS_CLOSE",
+        "PAYMENT_FAIL",
     }
 )
 _PERMANENT_PREFIXES = ("EXCEED_LIMIT_",)
@@ -92,3 +109,16 @@ def classify_sub_code(sub_code: str | None, code: str | None = None) -> SubCodeC
     if gateway_code in _REJECTED_BY_GATEWAY:
         return SubCodeClass.PERMANENT
     return SubCodeClass.UNKNOWN_OUTCOME
+
+
+_SYSTEM_FAULTS = frozenset({"SYSTEM_ERROR", "UNKNOW-ERROR", "UNKNOWN-ERROR"})
+
+
+def is_system_fault(sub_code: str | None, code: str | None = None) -> bool:
+    """True when a failed answer says only that Alipay could not decide (code 20000, a system
+    error, a timeout): the request may still take effect. Any other verified failure of an
+    operation that moves no money (create an order, start a signing ...) is a refusal."""
+    if GatewayCode.parse(code) is GatewayCode.SERVICE_UNAVAILABLE:
+        return True
+    name = normalise_sub_code(sub_code or "")
+    return name in _SYSTEM_FAULTS or "TIMEOUT" in name or "TIME_OUT" in name

@@ -53,3 +53,13 @@ class OpenApiError(AlipayError):
 
 class NotifyVerificationError(AlipayError):
     """An asynchronous notification failed verification: it must change nothing."""
+
+
+def outcome_code(exc: UnknownOutcomeError) -> str:
+    """A stable code for why an outcome is unknown: TIMEOUT, TRANSPORT_ERROR, BAD_SIGNATURE or
+    MALFORMED_ANSWER."""
+    if isinstance(exc, TransportError):
+        return "TIMEOUT" if exc.timed_out else "TRANSPORT_ERROR"
+    if isinstance(exc, ResponseSignatureError):
+        return "BAD_SIGNATURE"
+    return "MALFORMED_ANSWER"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,6 +21,8 @@ from plugins.alipay_openapi.signing import (
 )
 
 NOTIFY_EXCLUDED = ("sign", "sign_type")
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+_CANONICAL_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 ACKNOWLEDGEMENT = "success"  # the plain body Alipay expects; anything else makes it retry
 
 
@@ -128,3 +131,24 @@ def sign_notification(fields: Mapping[str, str], private_key: PrivateKey) -> dic
     signed["sign_type"] = SIGN_TYPE
     signed["sign"] = sign_content(notify_sign_content(signed), private_key)
     return signed
+
+
+def verify_form_post(
+    headers: Mapping[str, str],
+    body: bytes,
+    alipay_public_key: PublicKey,
+    *,
+    expected_app_id: str | None = None,
+) -> VerifiedNotification:
+    """A notification as it reaches the gateway over HTTP: a form POST whose signature is
+    canonical base64 (no padding games or stray characters around it) and verifies.
+
+    Raises `NotifyVerificationError` for anything else: it must change nothing.
+    """
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if not content_type.lower().startswith(FORM_CONTENT_TYPE):
+        raise NotifyVerificationError("an Alipay notification is a form post")
+    fields = parse_notify_form(body)
+    if not _CANONICAL_BASE64.fullmatch(fields.get("sign", "")):
+        raise NotifyVerificationError("notification signature is not canonical base64")
+    return verify_notification(fields, alipay_public_key, expected_app_id=expected_app_id)

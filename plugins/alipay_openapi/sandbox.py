@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -59,6 +60,10 @@ class SandboxAnswer:
 SandboxHandler = Callable[
     [dict[str, Any], Mapping[str, str]], Awaitable["Mapping[str, Any] | SandboxAnswer"]
 ]
+# A page API: (biz_content, common params, the user's action or None) -> what the page shows.
+SandboxPage = Callable[[dict[str, Any], Mapping[str, str], str | None], Awaitable[Mapping[str, Any]]]
+# The unsigned parameter standing for the user's click on a page (confirm, refuse, ...).
+USER_ACTION_PARAM = "act"
 
 
 def success(**fields: Any) -> dict[str, Any]:
@@ -106,6 +111,13 @@ def _parse_pairs(text: str, charset: str) -> list[tuple[str, str]]:
             "40002", "Invalid Arguments", "isv.invalid-charset", "字符集错误")) from exc
 
 
+def url_params(url: str) -> dict[str, str]:
+    """The parameters of a page URL (what the gateway reads when the user opens it)."""
+    raw_query = urlsplit(url).query
+    charset = dict(parse_qsl(raw_query, encoding="latin-1")).get("charset") or "utf-8"
+    return dict(_parse_pairs(raw_query, charset))
+
+
 async def read_params(request: web.Request) -> dict[str, str]:
     """The request's parameters from the query string, the form body, or both."""
     raw_query = request.rel_url.raw_query_string
@@ -149,38 +161,57 @@ def _check_common(params: Mapping[str, str], keys: SandboxKeys) -> PublicKey:
     return app_public_key
 
 
+def _biz_content(params: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        biz_content = json.loads(params.get("biz_content") or "{}")
+    except ValueError as exc:
+        raise _ParamError(gateway_error(
+            "40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是合法的JSON")) from exc
+    if not isinstance(biz_content, dict):
+        raise _ParamError(gateway_error(
+            "40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是JSON对象"))
+    return biz_content
+
+
+class PageRefused(Exception):
+    """A page URL the sandbox will not show (bad signature, unknown app, not a page API)."""
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        super().__init__(payload.get("sub_code"))
+        self.payload = dict(payload)
+
+
 @dataclass
 class _Gateway:
     keys: SandboxKeys
     handlers: Mapping[str, SandboxHandler]
+    pages: Mapping[str, SandboxPage] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def _verified(self, params: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        """(biz_content, common params) of a request whose caller signature verified."""
+        app_public_key = _check_common(params, self.keys)
+        if not verify_params(params, params["sign"], app_public_key):
+            raise _ParamError(gateway_error(
+                "40002", "Invalid Arguments", "isv.invalid-signature",
+                "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"))
+        biz_content = _biz_content(params)
+        common = {k: v for k, v in params.items() if k not in ("sign", "biz_content")}
+        return biz_content, common
 
     async def handle(self, request: web.Request) -> web.Response:
         key = ERROR_RESPONSE_KEY
         try:
             params = await read_params(request)
+            if params.get("method") in self.pages:
+                return await self._page(params)
             if params.get("method"):
                 key = response_key(params["method"])
-            app_public_key = _check_common(params, self.keys)
-            if not verify_params(params, params["sign"], app_public_key):
-                raise _ParamError(gateway_error(
-                    "40002", "Invalid Arguments", "isv.invalid-signature",
-                    "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"))
+            biz_content, common = self._verified(params)
             handler = self.handlers.get(params["method"])
             if handler is None:
                 raise _ParamError(gateway_error(
                     "40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名"))
-            try:
-                biz_content = json.loads(params.get("biz_content") or "{}")
-            except ValueError as exc:
-                raise _ParamError(gateway_error(
-                    "40002", "Invalid Arguments", "isv.invalid-parameter",
-                    "biz_content不是合法的JSON")) from exc
-            if not isinstance(biz_content, dict):
-                raise _ParamError(gateway_error(
-                    "40002", "Invalid Arguments", "isv.invalid-parameter",
-                    "biz_content不是JSON对象"))
-            common = {k: v for k, v in params.items() if k not in ("sign", "biz_content")}
             self.calls.append((params["method"], biz_content))
             answer = await handler(biz_content, common)
         except _ParamError as refused:
@@ -188,6 +219,29 @@ class _Gateway:
         if isinstance(answer, SandboxAnswer):
             return self._respond(key, answer.payload, answer.signing_key)
         return self._respond(key, answer, None)
+
+    async def open_page(self, params: Mapping[str, str]) -> Mapping[str, Any]:
+        """What the user sees on opening a page URL (its parameters), after its signature is
+        verified; `act` (USER_ACTION_PARAM, not signed) is the user's click on that page.
+        Raises PageRefused for a URL the gateway would refuse to show."""
+        signed = {k: v for k, v in params.items() if k != USER_ACTION_PARAM}
+        page = self.pages.get(signed.get("method", ""))
+        try:
+            if page is None:
+                raise _ParamError(gateway_error(
+                    "40002", "Invalid Arguments", "isv.invalid-method", "不存在的页面接口"))
+            biz_content, common = self._verified(signed)
+        except _ParamError as refused:
+            raise PageRefused(refused.payload) from refused
+        self.calls.append((signed["method"], biz_content))
+        return await page(biz_content, common, params.get(USER_ACTION_PARAM))
+
+    async def _page(self, params: Mapping[str, str]) -> web.Response:
+        try:
+            shown = await self.open_page(params)
+        except PageRefused as refused:
+            return web.json_response({"error": refused.payload}, status=400)
+        return web.json_response(dict(shown))
 
     def _respond(
         self, key: str, payload: Mapping[str, Any], signing_key: PrivateKey | None
@@ -204,14 +258,20 @@ def create_sandbox_app(
     handlers: Mapping[str, SandboxHandler],
     *,
     path: str = GATEWAY_PATH,
+    pages: Mapping[str, SandboxPage] | None = None,
 ) -> web.Application:
     """An aiohttp app answering OpenAPI calls at `path` (GET or POST) with `handlers`, which
     map a method name to `async (biz_content, common_params) -> answer dict | SandboxAnswer`.
 
     Callers are verified with their registered app public key; a bad signature gets a signed
     40002 `isv.invalid-signature` answer, as the real gateway gives.
+
+    `pages` serve page APIs (a signed URL the user opens, e.g. alipay.user.agreement.page.sign):
+    `async (biz_content, common_params, action) -> what the page shows`, where `action` is the
+    user's click (`?act=confirm`, `?act=refuse`; None: the page is only looked at). The answer
+    is plain JSON, not a signed envelope: it stands for the page the user sees.
     """
-    gateway = _Gateway(keys, handlers)
+    gateway = _Gateway(keys, handlers, dict(pages or {}))
     app = web.Application()
     app[SANDBOX_GATEWAY] = gateway
     app.router.add_route("GET", path, gateway.handle)
@@ -281,3 +341,64 @@ class SandboxRunner:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+Deliver = Callable[[aiohttp.ClientSession], Coroutine[Any, Any, list[NotifyDelivery]]]
+
+
+class NotifyingSandbox:
+    """A simulator app on a local port (`await start()` returns its base URL) that delivers its
+    notifications with `deliver` in the background whenever `schedule_delivery()` is called
+    (the simulator calls it as notifications arise), and on `POST /_sandbox/notifications/deliver`,
+    which answers once nothing is in flight."""
+
+    name = "sandbox"
+
+    def __init__(
+        self, app: web.Application, deliver: Deliver, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.app = app
+        self._deliver = deliver
+        app.router.add_post("/_sandbox/notifications/deliver", self._deliver_now)
+        self._runner = SandboxRunner(app, host=host, port=port)
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[list[NotifyDelivery]]] = set()
+        self.url: str | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        if self.url is None:
+            raise RuntimeError(f"the {self.name} is not started")
+        return self.url + GATEWAY_PATH
+
+    async def start(self) -> str:
+        self._session = aiohttp.ClientSession()
+        self.url = await self._runner.start()
+        return self.url
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self._runner.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def schedule_delivery(self) -> None:
+        if self._session is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver(self._session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_now(self, request: web.Request) -> web.Response:
+        if self._session is None:
+            raise web.HTTPServiceUnavailable()
+        # Let background deliveries finish first, so the answer means "nothing in flight".
+        in_flight = [task for task in self._tasks if task is not asyncio.current_task()]
+        done = await asyncio.gather(*in_flight, return_exceptions=True)
+        deliveries = [d for batch in done if isinstance(batch, list) for d in batch]
+        deliveries += await self._deliver(self._session)
+        return web.json_response(
+            [{"url": d.url, "status": d.status, "acknowledged": d.acknowledged} for d in deliveries]
+        )

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
-
-import aiohttp
 
 from core.payouts import is_alipay_user_id, mask_account
 from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse
 from plugins.alipay_openapi.codes import SubCodeClass, normalise_sub_code
-from plugins.alipay_openapi.errors import (
-    NotifyVerificationError,
-    ResponseSignatureError,
-    TransportError,
-    UnknownOutcomeError,
-)
-from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, parse_notify_form, verify_notification
+from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
+from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_payout.client import (
     QUERY_METHOD,
@@ -60,9 +52,7 @@ STATUS_MAP: dict[TransferStatus, ChannelStatus] = {
 # A refused transfer that Alipay created no order for: nothing was paid, and the payment is
 # never resent (a new attempt is a new payout), so these are final failures.
 NOT_PAID = frozenset({SubCodeClass.PERMANENT, SubCodeClass.BACK_OFF, SubCodeClass.INSUFFICIENT_FUNDS})
-_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 INCONSISTENT = "PAYMENT_INFO_INCONSISTENCY"
-FORM = "application/x-www-form-urlencoded"
 REMARK_LIMIT = 200
 
 
@@ -122,14 +112,6 @@ def _masked_answer(response: OpenApiResponse, identity: str | None) -> str:
     return raw.replace(identity, mask_account(identity)) if identity else raw
 
 
-def _unknown_code(exc: UnknownOutcomeError) -> str:
-    if isinstance(exc, TransportError):
-        return "TIMEOUT" if exc.timed_out else "TRANSPORT_ERROR"
-    if isinstance(exc, ResponseSignatureError):
-        return "BAD_SIGNATURE"
-    return "MALFORMED_ANSWER"
-
-
 def status_result(
     status: TransferStatus | None,
     raw_status: str | None,
@@ -171,19 +153,14 @@ class AlipayPayoutAdapter:
         self.settings = settings
         self.openapi = openapi
         self._public_key = openapi.public_key()
-        self._session: aiohttp.ClientSession | None = None
-        self._client: AlipayClient | None = None
+        # the client opens its HTTP session on first use and closes it with close()
+        self._client = AlipayClient(openapi)
 
     def client(self) -> AlipayClient:
-        if self._client is None:
-            self._session = aiohttp.ClientSession()
-            self._client = AlipayClient(self.openapi, self._session)
         return self._client
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        self._session = self._client = None
+        await self._client.close()
 
     def order_of(self, request: PaymentRequest) -> TransferOrder:
         d = request.details
@@ -210,7 +187,7 @@ class AlipayPayoutAdapter:
             # timeout, transport failure, unverifiable answer: it may have been paid
             return ChannelResult(
                 ChannelStatus.UNKNOWN,
-                code=_unknown_code(exc),
+                code=outcome_code(exc),
                 message=str(exc),
                 exchanges=(Exchange(TRANSFER_METHOD, _masked_biz(biz), None, str(exc)),),
             )
@@ -240,7 +217,7 @@ class AlipayPayoutAdapter:
         except UnknownOutcomeError as exc:
             return ChannelResult(
                 ChannelStatus.UNKNOWN,
-                code=_unknown_code(exc),
+                code=outcome_code(exc),
                 message=str(exc),
                 exchanges=(Exchange(QUERY_METHOD, wire, None, str(exc)),),
             )
@@ -286,15 +263,8 @@ class AlipayPayoutAdapter:
     async def verify_notification(self, headers: Mapping[str, str], body: bytes) -> ChannelNotification:
         """`alipay.fund.trans.order.changed`, verified with Alipay's public key; a forged,
         foreign, unsigned or non-form message raises NotificationRejected."""
-        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-        if not content_type.lower().startswith(FORM):
-            raise NotificationRejected("an Alipay notification is a form post")
         try:
-            fields = parse_notify_form(body)
-            if not _BASE64.fullmatch(fields.get("sign", "")):
-                # only canonical base64: no padding games or stray characters around a signature
-                raise NotifyVerificationError("notification signature is not canonical base64")
-            verified = verify_notification(fields, self._public_key, expected_app_id=self.openapi.app_id)
+            verified = verify_form_post(headers, body, self._public_key, expected_app_id=self.openapi.app_id)
             changed = parse_order_changed(verified)
         except NotifyVerificationError as exc:
             raise NotificationRejected(str(exc)) from exc

@@ -18,25 +18,25 @@ from aiohttp import web
 
 from plugins.alipay_openapi.client import encode_biz_content
 from plugins.alipay_openapi.sandbox import (
-    GATEWAY_PATH,
     NotifyDelivery,
+    NotifyingSandbox,
     SandboxAnswer,
     SandboxHandler,
     SandboxKeys,
-    SandboxRunner,
     business_error,
     create_sandbox_app,
     send_notification,
     success,
 )
-from plugins.alipay_openapi.signing import (
-    PrivateKey,
-    generate_private_key,
-    load_private_key,
-    load_public_key,
-    private_key_pem,
-    public_key_pem,
+from plugins.alipay_openapi.sandbox_keys import (
+    ALIPAY_PRIVATE_KEY_FILE,
+    ALIPAY_PUBLIC_KEY_FILE,
+    APP_PRIVATE_KEY_FILE,
+    APP_PUBLIC_KEY_FILE,
+    write_generated_keys,
 )
+from plugins.alipay_openapi.sandbox_keys import load_sandbox_keys as _load_keys
+from plugins.alipay_openapi.signing import PrivateKey, generate_private_key
 from plugins.alipay_openapi.times import beijing_now, format_alipay_time
 from plugins.alipay_payout.client import (
     DIRECT_TRANSFER,
@@ -53,11 +53,6 @@ SANDBOX_APP_ID = "9021000000000001"
 DEFAULT_BALANCE = Decimal("1000000.00")
 DEFAULT_DEALING_QUERIES = 2
 MIN_AMOUNT = Decimal("0.10")
-# File names of the fixed, sandbox-only key pairs (see cassettes/alipay_payout/keys/README.md).
-ALIPAY_PRIVATE_KEY_FILE = "sandbox_only_alipay_private_key.pem"
-ALIPAY_PUBLIC_KEY_FILE = "sandbox_only_alipay_public_key.pem"
-APP_PRIVATE_KEY_FILE = "sandbox_only_app_private_key.pem"
-APP_PUBLIC_KEY_FILE = "sandbox_only_app_public_key.pem"
 
 
 class Scenario:
@@ -387,9 +382,11 @@ def create_payout_sandbox_app(simulator: PayoutSimulator) -> web.Application:
     return app
 
 
-class PayoutSandbox:
+class PayoutSandbox(NotifyingSandbox):
     """A running payout simulator (`await start()` / `await stop()`), delivering order.changed
     messages in the background as transfers become final."""
+
+    name = "payout sandbox"
 
     def __init__(
         self,
@@ -405,73 +402,37 @@ class PayoutSandbox:
             keys, dealing_queries=dealing_queries, balance=balance,
             default_notify_url=default_notify_url,
         )
-        app = create_payout_sandbox_app(self.simulator)
-        app.router.add_post("/_sandbox/notifications/deliver", self._deliver_now)
-        self._runner = SandboxRunner(app, host=host, port=port)
-        self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[list[NotifyDelivery]]] = set()
-        self.url: str | None = None
-
-    @property
-    def gateway_url(self) -> str:
-        if self.url is None:
-            raise RuntimeError("the payout sandbox is not started")
-        return self.url + GATEWAY_PATH
+        super().__init__(
+            create_payout_sandbox_app(self.simulator), self.simulator.deliver_notifications,
+            host=host, port=port,
+        )
 
     async def start(self) -> str:
-        self._session = aiohttp.ClientSession()
-        self.simulator.on_final = self._schedule_delivery
-        self.url = await self._runner.start()
-        return self.url
+        self.simulator.on_final = lambda transfer: self.schedule_delivery()
+        return await super().start()
 
     async def stop(self) -> None:
         self.simulator.on_final = None
-        for task in list(self._tasks):
-            task.cancel()
-        await self._runner.stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _schedule_delivery(self, transfer: SimTransfer) -> None:
-        if self._session is None:
-            return
-        task = asyncio.get_running_loop().create_task(
-            self.simulator.deliver_notifications(self._session)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _deliver_now(self, request: web.Request) -> web.Response:
-        if self._session is None:
-            raise web.HTTPServiceUnavailable()
-        # Let background deliveries finish first, so the answer means "nothing in flight".
-        in_flight = [task for task in self._tasks if task is not asyncio.current_task()]
-        done = await asyncio.gather(*in_flight, return_exceptions=True)
-        deliveries = [d for batch in done if isinstance(batch, list) for d in batch]
-        deliveries += await self.simulator.deliver_notifications(self._session)
-        return web.json_response(
-            [{"url": d.url, "status": d.status, "acknowledged": d.acknowledged}
-             for d in deliveries]
-        )
+        await super().stop()
 
 
 def load_sandbox_keys(keys_dir: Path, app_id: str = SANDBOX_APP_ID) -> SandboxKeys:
     """The fixed sandbox-only keys stored in `keys_dir` (cassettes/alipay_payout/keys)."""
-    return SandboxKeys(
-        alipay_private_key=load_private_key((keys_dir / ALIPAY_PRIVATE_KEY_FILE).read_text()),
-        app_public_keys={app_id: load_public_key((keys_dir / APP_PUBLIC_KEY_FILE).read_text())},
-    )
+    return _load_keys(keys_dir, app_id)
 
 
-def write_generated_keys(keys_dir: Path) -> None:
-    """Generate both sandbox-only key pairs into `keys_dir`, named as `load_sandbox_keys` reads."""
-    alipay_key, app_key = generate_private_key(), generate_private_key()
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    (keys_dir / ALIPAY_PRIVATE_KEY_FILE).write_text(private_key_pem(alipay_key))
-    (keys_dir / ALIPAY_PUBLIC_KEY_FILE).write_text(public_key_pem(alipay_key.public_key()))
-    (keys_dir / APP_PRIVATE_KEY_FILE).write_text(private_key_pem(app_key, pkcs1=True))
-    (keys_dir / APP_PUBLIC_KEY_FILE).write_text(public_key_pem(app_key.public_key()))
+__all__ = [
+    "ALIPAY_PRIVATE_KEY_FILE",
+    "ALIPAY_PUBLIC_KEY_FILE",
+    "APP_PRIVATE_KEY_FILE",
+    "APP_PUBLIC_KEY_FILE",
+    "SANDBOX_APP_ID",
+    "PayoutSandbox",
+    "PayoutSimulator",
+    "create_payout_sandbox_app",
+    "load_sandbox_keys",
+    "write_generated_keys",
+]
 
 
 async def _serve(args: argparse.Namespace) -> None:

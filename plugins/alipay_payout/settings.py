@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from plugins.alipay_openapi.sandbox import GATEWAY_PATH
+from plugins.alipay_openapi.sandbox_keys import ensure_sandbox_keys, sandbox_openapi_settings
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
-from plugins.alipay_payout.sandbox import (
-    ALIPAY_PUBLIC_KEY_FILE,
-    APP_PRIVATE_KEY_FILE,
-    SANDBOX_APP_ID,
-    write_generated_keys,
-)
+from plugins.alipay_payout.sandbox import SANDBOX_APP_ID
 
 # Where the embedded simulator listens (the standalone `python -m plugins.alipay_payout.sandbox`
 # uses the same default).
@@ -76,28 +69,9 @@ class AlipayPayoutSettings(BaseModel):
         """The OpenAPI application the adapter calls: `openapi`, or the simulator's."""
         if self.openapi is not None:
             return self.openapi
-        keys_dir = ensure_sandbox_keys(Path(self.sandbox_keys_dir))
-        return AlipayOpenApiSettings(
-            gateway_url=self.sandbox_gateway_url,
-            app_id=SANDBOX_APP_ID,
-            app_private_key=SecretStr((keys_dir / APP_PRIVATE_KEY_FILE).read_text()),
-            alipay_public_key=(keys_dir / ALIPAY_PUBLIC_KEY_FILE).read_text(),
-            notify_url=self.notify_url,
+        return sandbox_openapi_settings(
+            self.sandbox_gateway_url, SANDBOX_APP_ID, Path(self.sandbox_keys_dir), self.notify_url
         )
 
 
-def ensure_sandbox_keys(keys_dir: Path) -> Path:
-    """The sandbox-only key folder, generated on first use. Keys are written to a staging
-    folder and renamed into place, so two processes starting together agree on one set."""
-    if (keys_dir / APP_PRIVATE_KEY_FILE).is_file():
-        return keys_dir
-    keys_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".keys-", dir=keys_dir.parent))
-    write_generated_keys(staging)
-    try:
-        os.rename(staging, keys_dir)
-    except OSError:  # another process won the race, or a folder is in the way
-        shutil.rmtree(staging, ignore_errors=True)
-    if not (keys_dir / APP_PRIVATE_KEY_FILE).is_file():
-        write_generated_keys(keys_dir)  # a folder without keys was there: fill it
-    return keys_dir
+__all__ = ["AlipayPayoutSettings", "ensure_sandbox_keys"]

@@ -5,49 +5,11 @@ result reaches the caller's webhook."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
-from paygate_testkit import ServedGateway, free_port
-
-ROOT = Path(__file__).parents[2]
-# the demo app and operator token of the shipped paygate.toml
-APP, SECRET, OPS = "demo", "demo-secret-change-me", "demo-ops-token-change-me"
-
-
-def shipped_gateway(tmp_path: Path, hook_url: str) -> ServedGateway:
-    """The shipped paygate.toml, moved to free ports and a private folder."""
-    port, spdb_port = free_port(), free_port()
-    env = {
-        "PAYGATE_CONFIG": str(ROOT / "paygate.toml"),
-        "PAYGATE_SERVER__PORT": str(port),
-        "PAYGATE_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path}/gw.db",
-        "PAYGATE_APPS__DEMO__NOTIFY_URL": hook_url,
-        "PAYGATE_NOTIFY__POLL_INTERVAL_SECONDS": "0.1",
-        "PAYGATE_CHANNELS__ALIPAY_PAYOUT__SANDBOX_PORT": str(free_port()),
-        "PAYGATE_CHANNELS__ALIPAY_PAYOUT__SANDBOX_KEYS_DIR": str(tmp_path / "keys"),
-        "PAYGATE_CHANNELS__ALIPAY_PAYOUT__NOTIFY_URL": f"http://127.0.0.1:{port}/callbacks/alipay_payout",
-        "PAYGATE_CHANNELS__SPDB__SANDBOX_PORT": str(spdb_port),
-        "PAYGATE_CHANNELS__SPDB__FRONT_MACHINE_URL": f"http://127.0.0.1:{spdb_port}/front",
-        "PAYGATE_CHANNELS__SPDB__SIGNING_SERVER_URL": f"http://127.0.0.1:{spdb_port}/signer",
-    }
-    return ServedGateway(port, env, tmp_path, app_id=APP, secret=SECRET, ops_token=OPS)
-
-
-@pytest.fixture
-def hook_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def gateway(tmp_path: Path, hook_port: int) -> Iterator[ServedGateway]:
-    gw = shipped_gateway(tmp_path, f"http://127.0.0.1:{hook_port}/hook")
-    yield gw
-    gw.stop()
+from paygate_testkit import ServedGateway
 
 
 async def test_default_config_pays_a_payout_into_the_embedded_alipay_sandbox(

@@ -30,10 +30,10 @@ from paygate_testkit import (
     OTHER_APP,
     OTHER_SECRET,
     SignedClient,
+    Webhooks,
     make_settings,
 )
 
-from gateway.auth import sign
 from plugins.alipay_openapi.notify import sign_notification
 from plugins.alipay_openapi.sandbox import SANDBOX_GATEWAY
 from plugins.alipay_openapi.signing import generate_private_key
@@ -50,27 +50,6 @@ from plugins.alipay_payout.sandbox import (
 KEYS = Path(__file__).parents[2] / "cassettes" / "alipay_payout" / "keys"
 BANK = {"main_bank": "中国工商银行", "province": "江苏省", "city": "苏州市", "branch": "苏州分行"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
-
-
-class Webhooks:
-    """The caller app's webhook endpoint; checks every signature, keeps every event."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        app_id = request.headers["X-App-Id"]
-        secret = {APP_ID: APP_SECRET, OTHER_APP: OTHER_SECRET}[app_id]
-        expected = sign(
-            secret, "POST", request.path_qs, request.headers["X-Timestamp"], request.headers["X-Nonce"], body
-        )
-        assert request.headers["X-Signature"] == expected
-        self.events.append({"app": app_id, **json.loads(body)})
-        return web.Response(text="ok")
-
-    def of(self, event_type: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event_type"] == event_type]
 
 
 @dataclass

@@ -1,0 +1,268 @@
+"""Lease order routes (seed 000): the pre-order, its contract and withholding agreement, the
+plan, closing, and the channel's view; every operation belongs to one order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import InvalidArgument
+from core.lease import AsyncUnsignOperation, CancelReason, LeaseOrderBody
+from core.money import Money
+from core.usecases.lease import lease_view
+from gateway.http.errors import body_of
+from gateway.keys import CONTAINER, app_id_of, raw_body
+
+if TYPE_CHECKING:
+    from gateway.http.routes import Route
+
+B = TypeVar("B", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, str_strip_whitespace=True)
+
+
+class ContractSignBody(_Body):
+    """前置合同签署: which contract template to sign this order with."""
+
+    template_id: str = Field(min_length=1, max_length=64, description="the channel's contract template id")
+
+
+class WithholdingSignBody(_Body):
+    return_url: str | None = Field(
+        default=None, max_length=512, description="where the channel sends the user after signing"
+    )
+
+
+class UnsignBody(_Body):
+    reason: str = Field(min_length=1, max_length=256, description="why withholding ends (解除代扣)")
+
+
+class CancelPlanBody(_Body):
+    """取消代扣计划: lease_to_sale (租转售) and return_success (退租成功) later allow closing."""
+
+    reason: Literal["lease_to_sale", "return_success", "other"]
+    note: str = Field(min_length=1, max_length=256, description="取消理由")
+
+
+class UnsignConfirmationBody(_Body):
+    """异步解约确认: refuse the user's request to unsign, e.g. while rent is owed."""
+
+    operation: Literal["REFUSE"] = Field(description="the seed's operation: REFUSE")
+    service_user: str = Field(min_length=1, max_length=64, description="服务用户: who handled the request")
+    user_debt: str = Field(description='用户欠款: decimal string, e.g. "199.00" (may be "0.00")')
+    reason: str = Field(min_length=1, max_length=256, description="解约理由")
+
+
+class CloseBody(_Body):
+    reason: str = Field(min_length=1, max_length=256, description="关闭原因")
+
+
+def _services(request: web.Request) -> Any:
+    return request.app[CONTAINER]
+
+
+async def _body(request: web.Request, model: type[B]) -> B:
+    raw = await raw_body(request)
+    return model.model_validate_json(raw if raw.strip() else b"{}")
+
+
+def _order_id(request: web.Request) -> str:
+    return request.match_info["id"]
+
+
+# -- the order -------------------------------------------------------------------------------
+async def create_lease_order(request: web.Request) -> web.Response:
+    body = await _body(request, LeaseOrderBody)
+    order, created = await _services(request).lease().create(app_id_of(request), body)
+    return body_of(lease_view(order), 201 if created else 200)
+
+
+async def get_lease_order(request: web.Request) -> web.Response:
+    order = await _services(request).lease().get(_order_id(request), app_id_of(request))
+    return body_of(lease_view(order))
+
+
+async def find_lease_order(request: web.Request) -> web.Response:
+    out_order_no = request.query.get("out_order_no")
+    if not out_order_no:
+        raise InvalidArgument("give ?out_order_no=... to look a lease order up", field="out_order_no")
+    order = await _services(request).lease().by_out_order_no(app_id_of(request), out_order_no)
+    return body_of(lease_view(order))
+
+
+async def lease_channel_info(request: web.Request) -> web.Response:
+    return body_of(await _services(request).lease().channel_info(_order_id(request), app_id_of(request)))
+
+
+async def lease_order_flow(request: web.Request) -> web.Response:
+    container = _services(request)
+    order = await container.lease().get(_order_id(request), app_id_of(request))
+    await container.flow().flush()
+    return body_of({"order_id": order.id, "flow": await container.flow_reader().timeline(order.id)})
+
+
+# -- operations ------------------------------------------------------------------------------
+async def sign_contract(request: web.Request) -> web.Response:
+    body = await _body(request, ContractSignBody)
+    order = (
+        await _services(request)
+        .lease()
+        .start_contract_signing(_order_id(request), app_id_of(request), body.template_id)
+    )
+    view = lease_view(order)
+    return body_of(
+        {"sign_url": order.contract.sign_url, "signers": view["contract"]["signers"], "order": view}
+    )
+
+
+async def sign_withholding(request: web.Request) -> web.Response:
+    body = await _body(request, WithholdingSignBody)
+    order = (
+        await _services(request)
+        .lease()
+        .start_withholding_signing(_order_id(request), app_id_of(request), body.return_url)
+    )
+    return body_of({"sign_url": order.agreement.sign_url, "order": lease_view(order)})
+
+
+async def query_withholding(request: web.Request) -> web.Response:
+    order, answer = await _services(request).lease().query_withholding(_order_id(request), app_id_of(request))
+    return body_of({"channel": answer, "order": lease_view(order)})
+
+
+async def unsign_withholding(request: web.Request) -> web.Response:
+    body = await _body(request, UnsignBody)
+    order = await _services(request).lease().unsign(_order_id(request), app_id_of(request), body.reason)
+    return body_of(lease_view(order))
+
+
+async def cancel_withholding_plan(request: web.Request) -> web.Response:
+    body = await _body(request, CancelPlanBody)
+    order = (
+        await _services(request)
+        .lease()
+        .cancel_plan(_order_id(request), app_id_of(request), CancelReason(body.reason), body.note)
+    )
+    return body_of(lease_view(order))
+
+
+async def confirm_async_unsign(request: web.Request) -> web.Response:
+    body = await _body(request, UnsignConfirmationBody)
+    debt = Money.parse(body.user_debt, "CNY", field="user_debt", allow_zero=True)
+    order = (
+        await _services(request)
+        .lease()
+        .refuse_async_unsign(
+            _order_id(request),
+            app_id_of(request),
+            AsyncUnsignOperation(body.operation),
+            body.service_user,
+            debt,
+            body.reason,
+        )
+    )
+    return body_of(lease_view(order))
+
+
+async def close_lease_order(request: web.Request) -> web.Response:
+    body = await _body(request, CloseBody)
+    order = await _services(request).lease().close(_order_id(request), app_id_of(request), body.reason)
+    return body_of(lease_view(order))
+
+
+def lease_routes() -> tuple[Route, ...]:
+    """The lease rows of the route table (Route is imported when the table is built, so that
+    routes.py can import this module without a cycle)."""
+    from gateway.http.routes import Route
+
+    base = "/v1/lease/orders/{id}"
+    return (
+        Route(
+            "POST",
+            "/v1/lease/orders",
+            create_lease_order,
+            "同步前置订单: a lease order with its rent plan, synced to the channel (idempotent)",
+            LeaseOrderBody,
+            "app",
+        ),
+        Route(
+            "GET", "/v1/lease/orders", find_lease_order, "Find a lease order by ?out_order_no", None, "app"
+        ),
+        Route(
+            "GET",
+            base,
+            get_lease_order,
+            "A lease order: contract, agreement, plan and each period's status",
+            None,
+            "app",
+        ),
+        Route(
+            "GET",
+            base + "/channel-info",
+            lease_channel_info,
+            "查询订单信息: the channel's view of the order (query type orderFullInfo)",
+            None,
+            "app",
+        ),
+        Route("GET", base + "/flow", lease_order_flow, "The order's flow-log timeline", None, "app"),
+        Route(
+            "POST",
+            base + "/contract/sign",
+            sign_contract,
+            "前置合同签署: the signing URL(s) of the contract made from a template",
+            ContractSignBody,
+            "app",
+        ),
+        Route(
+            "POST",
+            base + "/withholding/sign",
+            sign_withholding,
+            "代扣签约: the withholding agreement's signing URL for the user",
+            WithholdingSignBody,
+            "app",
+        ),
+        Route(
+            "POST",
+            base + "/withholding/query",
+            query_withholding,
+            "查询代扣签约: ask the channel where the withholding signing stands",
+            None,
+            "app",
+        ),
+        Route(
+            "POST",
+            base + "/withholding/unsign",
+            unsign_withholding,
+            "解除代扣: end the withholding agreement",
+            UnsignBody,
+            "app",
+        ),
+        Route(
+            "POST",
+            base + "/withholding/cancel-plan",
+            cancel_withholding_plan,
+            "取消代扣计划: stop collecting the unpaid periods, with a reason",
+            CancelPlanBody,
+            "app",
+        ),
+        Route(
+            "POST",
+            base + "/withholding/unsign-confirmation",
+            confirm_async_unsign,
+            "异步解约确认: refuse the user's unsign request (operation REFUSE)",
+            UnsignConfirmationBody,
+            "app",
+        ),
+        Route(
+            "POST",
+            base + "/close",
+            close_lease_order,
+            "关闭订单: only when fulfilled, or the plan was cancelled for lease-to-sale or a return",
+            CloseBody,
+            "app",
+        ),
+    )

@@ -1,0 +1,25 @@
+"""The lease worker: collects due rent periods and retries failed ones when their time has come."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.usecases.lease import LeaseService
+from gateway.workers import run_periodically
+
+
+class LeaseWorker:
+    """Runs `LeaseService.run_once`: an attempt for every period due (pending from its due
+    date, failed from its retry time; never a second live attempt), pre-orders the channel
+    never confirmed, contracts waiting for 落签, and attempts a crash left unsubmitted. All
+    state is in the lease tables, so a restart loses nothing."""
+
+    def __init__(self, lease: LeaseService, batch: int) -> None:
+        self.lease = lease
+        self.batch = batch
+
+    async def run_once(self) -> int:
+        return await self.lease.run_once(self.batch)
+
+    async def run(self, interval: float, stop: asyncio.Event) -> None:
+        await run_periodically("lease", interval, self.run_once, stop)

@@ -1,0 +1,474 @@
+"""The Ant Lease channel's ports: signing (contract pre-sign, withholding agreement), payment and
+query (a period withheld with alipay.trade.pay), notification, and the lease operations."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from core.lease import CancelReason, LeaseOrder, UnsignRefusal
+from core.payouts import mask_account
+from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse
+from plugins.alipay_openapi.codes import SubCodeClass, is_system_fault, normalise_sub_code
+from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
+from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
+from plugins.alipay_openapi.settings import AlipayOpenApiSettings
+from plugins.ant_lease.client import (
+    AGREEMENT_PAGE_SIGN,
+    AGREEMENT_QUERY,
+    AGREEMENT_UNSIGN,
+    CONTRACT_SEAL,
+    DUT_USER_SIGN,
+    ORDER_CLOSE,
+    ORDER_CREATE,
+    ORDER_QUERY,
+    ORDER_SIGN,
+    PLAN_APPEND,
+    TRADE_PAY,
+    TRADE_QUERY,
+    AgreementNotice,
+    AgreementState,
+    ContractNotice,
+    Installment,
+    TradeNotice,
+    TradeStatus,
+    cancel_plan_biz,
+    close_biz,
+    create_order_biz,
+    parse_notice,
+    pre_sign_biz,
+    query_order_biz,
+    seal_biz,
+)
+from plugins.ant_lease.settings import AntLeaseSettings
+from ports.channels import (
+    ChannelEvent,
+    ChannelNotification,
+    ChannelResult,
+    ChannelStatus,
+    Exchange,
+    NotificationRejected,
+    PaymentRequest,
+    SigningRequest,
+    SigningResult,
+)
+from ports.lease import (
+    CONTRACT_SIGNING,
+    WITHHOLDING_SIGNING,
+    LeaseAnswer,
+    LeaseEventKind,
+)
+
+log = logging.getLogger("paygate.ant_lease")
+
+TRADE_STATUS_MAP: dict[TradeStatus, ChannelStatus] = {
+    TradeStatus.TRADE_SUCCESS: ChannelStatus.SUCCEEDED,
+    TradeStatus.TRADE_FINISHED: ChannelStatus.SUCCEEDED,
+    TradeStatus.WAIT_BUYER_PAY: ChannelStatus.PROCESSING,
+    TradeStatus.TRADE_CLOSED: ChannelStatus.FAILED,  # closed unpaid
+}
+# A refused deduction for which Alipay made no trade: nothing was withheld.
+NOT_PAID = frozenset({SubCodeClass.PERMANENT, SubCodeClass.BACK_OFF, SubCodeClass.INSUFFICIENT_FUNDS})
+WAIT_USER_PAY = "10003"  # trade.pay accepted, waiting for the buyer: processing
+TRADE_HAS_SUCCESS = "TRADE_HAS_SUCCESS"  # this out_trade_no was already paid: a query gets the trade
+NOT_SIGNED = frozenset({"USER_AGREEMENT_NOT_EXIST", "AGREEMENT_NOT_EXIST"})
+CONTRACT_STATUS_MAP = {
+    "SIGNED": ChannelStatus.SUCCEEDED,
+    "SEALED": ChannelStatus.SUCCEEDED,
+    "SIGNING": ChannelStatus.PROCESSING,
+    "REFUSED": ChannelStatus.FAILED,
+    "EXPIRED": ChannelStatus.FAILED,
+}
+
+
+def _failure_code(response: OpenApiResponse) -> str:
+    return normalise_sub_code(response.sub_code) if response.sub_code else response.code
+
+
+def _answer_data(response: OpenApiResponse) -> dict[str, Any]:
+    return {k: v for k, v in response.body.items() if k not in ("code", "msg", "sub_code", "sub_msg")}
+
+
+class AntLeaseAdapter:
+    """One Alipay app speaking the rent order component, withholding agreements and
+    withholding deductions. A deduction's out_trade_no is the platform's payment id, so a
+    resubmitted attempt is never a second deduction."""
+
+    def __init__(self, settings: AntLeaseSettings, openapi: AlipayOpenApiSettings) -> None:
+        self.settings = settings
+        self.openapi = openapi
+        self.product = settings.product
+        self._public_key = openapi.public_key()
+        # the client opens its HTTP session on first use and closes it with close()
+        self._client = AlipayClient(openapi)
+
+    def client(self) -> AlipayClient:
+        return self._client
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def _call(
+        self, method: str, biz: Mapping[str, Any], masked: str | None = None
+    ) -> tuple[OpenApiResponse | None, Exchange, UnknownOutcomeError | None]:
+        """Send one call; the exchange is logged with the lessee's Alipay id masked."""
+
+        def mask(text: str) -> str:
+            return text.replace(masked, mask_account(masked)) if masked else text
+
+        wire = mask(json.dumps(biz, ensure_ascii=False, separators=(",", ":")))
+        try:
+            response = await self.client().execute(method, biz)
+        except UnknownOutcomeError as exc:
+            return None, Exchange(method, wire, None, str(exc)), exc
+        return response, Exchange(method, wire, mask(response.raw)), None
+
+    async def _operation(self, method: str, biz: Mapping[str, Any], masked: str | None = None) -> LeaseAnswer:
+        """A call that moves no money: done, refused (any verified failure but a system
+        fault), or unknown."""
+        response, exchange, error = await self._call(method, biz, masked)
+        if response is None:
+            assert error is not None
+            return LeaseAnswer(ChannelStatus.UNKNOWN, outcome_code(error), str(error), exchanges=(exchange,))
+        if response.is_success:
+            return LeaseAnswer(ChannelStatus.SUCCEEDED, data=_answer_data(response), exchanges=(exchange,))
+        status = (
+            ChannelStatus.UNKNOWN
+            if is_system_fault(response.sub_code, response.code)
+            else ChannelStatus.FAILED
+        )
+        return LeaseAnswer(
+            status, _failure_code(response), response.sub_msg or response.msg, exchanges=(exchange,)
+        )
+
+    # -- payment port: one period withheld ---------------------------------------------------
+    async def submit(self, request: PaymentRequest) -> ChannelResult:
+        d = request.details
+        agreement_no = d.get("agreement_no")
+        if not isinstance(agreement_no, str) or not agreement_no:
+            return ChannelResult(
+                ChannelStatus.FAILED, code="NO_AGREEMENT", message="no withholding agreement"
+            )
+        installment = d.get("installment_no")
+        biz = self.product.deduction_biz(
+            request.payment_id,
+            request.amount.decimal,
+            str(d.get("subject") or request.memo or "rent"),
+            agreement_no,
+            d.get("channel_order_id"),
+            int(installment) if installment is not None else None,
+        )
+        response, exchange, error = await self._call(TRADE_PAY, biz, request.payer_account)
+        exchanges = (exchange,)
+        if response is None:
+            assert error is not None
+            return ChannelResult(
+                ChannelStatus.UNKNOWN, code=outcome_code(error), message=str(error), exchanges=exchanges
+            )
+        trade_no = response.get("trade_no")
+        if response.is_success:
+            paid = response.get("total_amount")
+            if paid is not None and paid != biz["total_amount"]:
+                return ChannelResult(
+                    ChannelStatus.UNKNOWN,
+                    channel_ref=trade_no,
+                    code="AMOUNT_MISMATCH",
+                    message=f"Alipay reports {paid}, expected {biz['total_amount']}",
+                    exchanges=exchanges,
+                )
+            raw = {"gmt_payment": response.get("gmt_payment") or ""}
+            return ChannelResult(ChannelStatus.SUCCEEDED, channel_ref=trade_no, raw=raw, exchanges=exchanges)
+        if response.code == WAIT_USER_PAY:
+            return ChannelResult(ChannelStatus.PROCESSING, channel_ref=trade_no, exchanges=exchanges)
+        code, message = _failure_code(response), response.sub_msg
+        if code == TRADE_HAS_SUCCESS:
+            return ChannelResult(ChannelStatus.PROCESSING, code=code, message=message, exchanges=exchanges)
+        if response.classification in NOT_PAID:
+            return ChannelResult(ChannelStatus.FAILED, code=code, message=message, exchanges=exchanges)
+        return ChannelResult(ChannelStatus.UNKNOWN, code=code, message=message, exchanges=exchanges)
+
+    # -- query port --------------------------------------------------------------------------
+    async def query(self, request: PaymentRequest, channel_ref: str | None) -> ChannelResult:
+        response, exchange, error = await self._call(
+            TRADE_QUERY, {"out_trade_no": request.payment_id}, request.payer_account
+        )
+        exchanges = (exchange,)
+        if response is None:
+            assert error is not None
+            return ChannelResult(
+                ChannelStatus.UNKNOWN, code=outcome_code(error), message=str(error), exchanges=exchanges
+            )
+        if not response.is_success:
+            # TRADE_NOT_EXIST included: not visible (yet) is never proof of failure
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                channel_ref=channel_ref,
+                code=_failure_code(response),
+                message=response.sub_msg,
+                exchanges=exchanges,
+            )
+        total = response.get("total_amount")
+        expected = f"{request.amount.decimal:.2f}"
+        ref = response.get("trade_no") or channel_ref
+        if total is not None and total != expected:
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                channel_ref=ref,
+                code="AMOUNT_MISMATCH",
+                message=f"Alipay reports {total}, expected {expected}",
+                exchanges=exchanges,
+            )
+        return trade_result(response.get("trade_status"), ref, "query", exchanges)
+
+    # -- notification port -------------------------------------------------------------------
+    async def verify_notification(self, headers: Mapping[str, str], body: bytes) -> ChannelNotification:
+        """trade_status_sync (a deduction), dut_user_sign / dut_user_unsign (the agreement) and
+        the contract-signing message, verified with Alipay's public key and our app id."""
+        try:
+            verified = verify_form_post(headers, body, self._public_key, expected_app_id=self.openapi.app_id)
+            notice = parse_notice(verified)
+        except NotifyVerificationError as exc:
+            raise NotificationRejected(str(exc)) from exc
+        if isinstance(notice, TradeNotice):
+            result = trade_result(notice.raw_status, notice.trade_no, "trade_status_sync")
+            return ChannelNotification(notice.out_trade_no, result, reply_body=ACKNOWLEDGEMENT)
+        if isinstance(notice, AgreementNotice):
+            return ChannelNotification(None, event=agreement_event(notice), reply_body=ACKNOWLEDGEMENT)
+        return ChannelNotification(None, event=contract_event(notice), reply_body=ACKNOWLEDGEMENT)
+
+    # -- signing port ------------------------------------------------------------------------
+    async def start_signing(self, request: SigningRequest) -> SigningResult:
+        if request.kind == CONTRACT_SIGNING:
+            return await self._pre_sign(request)
+        if request.kind == WITHHOLDING_SIGNING:
+            return self._page_sign(request)
+        return SigningResult(ChannelStatus.FAILED, code="UNSUPPORTED_SIGNING", message=request.kind)
+
+    async def _pre_sign(self, request: SigningRequest) -> SigningResult:
+        d = request.details
+        biz = pre_sign_biz(request.subject_id, d.get("channel_order_id"), str(d["template_id"]))
+        answer = await self._operation(ORDER_SIGN, biz)
+        if answer.status is not ChannelStatus.SUCCEEDED:
+            return SigningResult(
+                answer.status, code=answer.code, message=answer.message, exchanges=answer.exchanges
+            )
+        data = answer.data
+        # the real answer has sign_str (launched with Alipay's plugin); the URL form is assumed
+        sign_url = data.get("sign_url") or data.get("sign_str")
+        signers = [
+            {"party": str(s["party"]), "sign_url": str(s["sign_url"])}
+            for s in data.get("signers") or ()
+            if isinstance(s, Mapping) and s.get("party") and s.get("sign_url")
+        ]
+        if not data.get("contract_no") or not sign_url:
+            return SigningResult(
+                ChannelStatus.UNKNOWN,
+                code="MALFORMED_ANSWER",
+                message="no contract number or URL",
+                exchanges=answer.exchanges,
+            )
+        return SigningResult(
+            ChannelStatus.PROCESSING,
+            sign_url=str(sign_url),
+            agreement_ref=str(data["contract_no"]),
+            raw={"signers": signers or [{"party": "lessee", "sign_url": str(sign_url)}]},
+            exchanges=answer.exchanges,
+        )
+
+    def _page_sign(self, request: SigningRequest) -> SigningResult:
+        d = request.details
+        external_no = str(d["external_agreement_no"])
+        biz = self.product.page_sign_biz(external_no, str(d.get("buyer_id") or ""))
+        return_url = d.get("return_url") or self.settings.return_url
+        url = self.client().build_page_url(AGREEMENT_PAGE_SIGN, biz, return_url=return_url)
+        return SigningResult(
+            ChannelStatus.PROCESSING,
+            sign_url=url,
+            agreement_ref=external_no,
+            raw={"method": AGREEMENT_PAGE_SIGN, "biz_content": biz},
+        )
+
+    async def query_signing(self, request: SigningRequest) -> SigningResult:
+        d = request.details
+        if request.kind == WITHHOLDING_SIGNING:
+            biz = self.product.query_biz(str(d["external_agreement_no"]), d.get("agreement_no"))
+            answer = await self._operation(AGREEMENT_QUERY, biz, d.get("buyer_id"))
+            return agreement_signing_result(answer)
+        if request.kind == CONTRACT_SIGNING:
+            answer = await self._operation(
+                ORDER_QUERY, query_order_biz(request.subject_id, d.get("channel_order_id"), "contractInfo")
+            )
+            return contract_signing_result(answer)
+        return SigningResult(ChannelStatus.FAILED, code="UNSUPPORTED_SIGNING", message=request.kind)
+
+    # -- lease operations (ports.lease.LeaseChannelPort) -------------------------------------
+    async def sync_order(self, order: LeaseOrder) -> LeaseAnswer:
+        installments = [Installment(p.no, p.due_date, p.amount.decimal) for p in order.periods]
+        biz = create_order_biz(
+            order.id, order.buyer_id, order.title, order.out_order_no, order.total.decimal, installments
+        )
+        answer = await self._operation(ORDER_CREATE, biz, order.buyer_id)
+        if answer.status is ChannelStatus.SUCCEEDED and not answer.data.get("order_id"):
+            return LeaseAnswer(
+                ChannelStatus.UNKNOWN, "MALFORMED_ANSWER", "no order_id", exchanges=answer.exchanges
+            )
+        data = {"channel_order_id": answer.data.get("order_id")} if answer.data else {}
+        return LeaseAnswer(answer.status, answer.code, answer.message, data, answer.exchanges)
+
+    async def query_order(self, order: LeaseOrder, query_type: str) -> LeaseAnswer:
+        biz = query_order_biz(order.id, order.channel_order_id, query_type)
+        return await self._operation(ORDER_QUERY, biz, order.buyer_id)
+
+    async def finalise_contract(self, order: LeaseOrder) -> LeaseAnswer:
+        contract_no = order.contract.contract_no or ""
+        return await self._operation(CONTRACT_SEAL, seal_biz(order.id, order.channel_order_id, contract_no))
+
+    async def unsign_agreement(self, order: LeaseOrder, reason: str) -> LeaseAnswer:
+        a = order.agreement
+        biz = self.product.unsign_biz(a.agreement_no or "", a.external_agreement_no)
+        return await self._operation(AGREEMENT_UNSIGN, biz, order.buyer_id)
+
+    async def confirm_async_unsign(self, order: LeaseOrder, refusal: UnsignRefusal) -> LeaseAnswer:
+        biz = self.product.async_unsign_biz(
+            order.agreement.agreement_no or "",
+            refusal.operation.value,
+            refusal.service_user,
+            refusal.user_debt.decimal,
+            refusal.reason,
+        )
+        return await self._operation(AGREEMENT_UNSIGN, biz, order.buyer_id)
+
+    async def cancel_plan(self, order: LeaseOrder, reason: CancelReason, note: str) -> LeaseAnswer:
+        biz = cancel_plan_biz(order.id, order.channel_order_id, reason.value.upper(), note)
+        return await self._operation(PLAN_APPEND, biz)
+
+    async def close_order(self, order: LeaseOrder, reason: str) -> LeaseAnswer:
+        if order.fulfilled:
+            reason_code = "USER_FULFILLED"
+        elif order.plan.cancel_reason is not None:
+            reason_code = order.plan.cancel_reason.value.upper()
+        else:
+            reason_code = "OTHER"
+        return await self._operation(
+            ORDER_CLOSE, close_biz(order.id, order.channel_order_id, reason_code, reason)
+        )
+
+
+def trade_result(
+    raw_status: str | None, trade_no: str | None, source: str, exchanges: tuple[Exchange, ...] = ()
+) -> ChannelResult:
+    """A trade's status as a ChannelResult; a status we do not know is unknown, never failed."""
+    status = TradeStatus.parse(raw_status)
+    mapped = TRADE_STATUS_MAP.get(status) if status else None
+    if mapped is None:
+        return ChannelResult(
+            ChannelStatus.UNKNOWN,
+            channel_ref=trade_no,
+            code="UNRECOGNISED_STATUS",
+            message=f"{source} carries trade_status {raw_status!r}",
+            exchanges=exchanges,
+        )
+    failed = mapped is ChannelStatus.FAILED
+    return ChannelResult(
+        mapped,
+        channel_ref=trade_no,
+        code=raw_status if failed else None,
+        message="the trade was closed unpaid" if failed else None,
+        exchanges=exchanges,
+    )
+
+
+def agreement_event(notice: AgreementNotice) -> ChannelEvent:
+    signed = notice.notify_type == DUT_USER_SIGN
+    if signed and notice.status is not AgreementState.NORMAL:
+        raise NotificationRejected(f"dut_user_sign with status {notice.status!r}")
+    kind = LeaseEventKind.AGREEMENT_SIGNED if signed else LeaseEventKind.AGREEMENT_UNSIGNED
+    fields = notice.fields
+    return ChannelEvent(
+        kind.value,
+        {
+            "agreement_no": notice.agreement_no,
+            "external_agreement_no": notice.external_agreement_no,
+            "alipay_user_id": notice.alipay_user_id,
+            "sign_time": fields.get("sign_time"),
+            "unsign_time": fields.get("unsign_time"),
+            "notify_id": fields.get("notify_id"),
+        },
+    )
+
+
+def contract_event(notice: ContractNotice) -> ChannelEvent:
+    return ChannelEvent(
+        LeaseEventKind.CONTRACT_SIGNATURE.value,
+        {
+            "order_id": notice.out_order_id,
+            "channel_order_id": notice.order_id,
+            "contract_no": notice.contract_no,
+            "party": notice.party,
+            "status": notice.status.value.lower(),
+        },
+    )
+
+
+def agreement_signing_result(answer: LeaseAnswer) -> SigningResult:
+    """alipay.user.agreement.query: NORMAL is signed; TEMP or no agreement yet is still
+    signing; STOP / UNSIGN is failed; an unknown answer stays unknown."""
+    if answer.status is ChannelStatus.UNKNOWN:
+        return SigningResult(
+            ChannelStatus.UNKNOWN, code=answer.code, message=answer.message, exchanges=answer.exchanges
+        )
+    if answer.status is ChannelStatus.FAILED:
+        if answer.code in NOT_SIGNED:
+            return SigningResult(
+                ChannelStatus.PROCESSING,
+                code="NOT_SIGNED",
+                message=answer.message,
+                exchanges=answer.exchanges,
+            )
+        return SigningResult(
+            ChannelStatus.FAILED, code=answer.code, message=answer.message, exchanges=answer.exchanges
+        )
+    data = answer.data
+    state = AgreementState.parse(str(data.get("status") or ""))
+    raw = {k: data.get(k) for k in ("status", "sign_time", "valid_time", "invalid_time", "principal_id")}
+    if state is AgreementState.NORMAL and data.get("agreement_no"):
+        return SigningResult(
+            ChannelStatus.SUCCEEDED,
+            agreement_ref=str(data["agreement_no"]),
+            raw=raw,
+            exchanges=answer.exchanges,
+        )
+    if state is AgreementState.TEMP:
+        return SigningResult(ChannelStatus.PROCESSING, code="TEMP", raw=raw, exchanges=answer.exchanges)
+    if state in (AgreementState.STOP, AgreementState.UNSIGN):
+        return SigningResult(
+            ChannelStatus.FAILED,
+            agreement_ref=data.get("agreement_no"),
+            code=state.value,
+            raw=raw,
+            exchanges=answer.exchanges,
+        )
+    return SigningResult(
+        ChannelStatus.UNKNOWN, code="UNRECOGNISED_STATUS", raw=raw, exchanges=answer.exchanges
+    )
+
+
+def contract_signing_result(answer: LeaseAnswer) -> SigningResult:
+    if answer.status is not ChannelStatus.SUCCEEDED:
+        return SigningResult(
+            answer.status, code=answer.code, message=answer.message, exchanges=answer.exchanges
+        )
+    info = answer.data.get("contract_info")
+    if not isinstance(info, Mapping):
+        return SigningResult(ChannelStatus.FAILED, code="NO_CONTRACT", exchanges=answer.exchanges)
+    raw_status = str(info.get("status") or "")
+    status = CONTRACT_STATUS_MAP.get(raw_status, ChannelStatus.UNKNOWN)
+    return SigningResult(
+        status,
+        agreement_ref=info.get("contract_no"),
+        raw=dict(info),
+        code=raw_status if status is not ChannelStatus.SUCCEEDED else None,
+        exchanges=answer.exchanges,
+    )

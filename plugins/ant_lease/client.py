@@ -1,0 +1,345 @@
+"""Wire functions of the Ant Lease channel: the rent order component, withholding agreements,
+withholding deductions, and the notifications about them (see README.md for the mapping)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from plugins.alipay_openapi.client import encode_biz_content
+from plugins.alipay_openapi.errors import NotifyVerificationError
+from plugins.alipay_openapi.notify import VerifiedNotification
+from plugins.alipay_openapi.times import BEIJING, format_alipay_time
+
+# The rent order component (租赁交易组件).
+ORDER_CREATE = "alipay.commerce.rent.order.create"  # 同步前置订单
+ORDER_QUERY = "alipay.commerce.rent.order.query"  # 查询订单信息
+ORDER_CLOSE = "alipay.commerce.rent.order.close"  # 关闭订单
+ORDER_SIGN = "alipay.commerce.rent.order.sign"  # 前置合同签署 (pre-sign: returns the signing URL)
+CONTRACT_SEAL = "alipay.commerce.rent.enterprise.seal.sign"  # 落签 (assumed, see README)
+PLAN_APPEND = "alipay.commerce.rent.order.rentplaninfo.append"  # 取消代扣计划 with type CANCEL
+# Withholding agreements (代扣协议) and deductions.
+AGREEMENT_PAGE_SIGN = "alipay.user.agreement.page.sign"  # a page API: a signed URL, never sent
+AGREEMENT_QUERY = "alipay.user.agreement.query"
+AGREEMENT_UNSIGN = "alipay.user.agreement.unsign"  # also 异步解约确认 with operate_type
+TRADE_PAY = "alipay.trade.pay"  # a deduction: product_code GENERAL_WITHHOLDING
+TRADE_QUERY = "alipay.trade.query"
+# Notifications.
+TRADE_STATUS_SYNC = "trade_status_sync"
+DUT_USER_SIGN = "dut_user_sign"
+DUT_USER_UNSIGN = "dut_user_unsign"
+CONTRACT_SIGN_NOTIFY = "alipay.commerce.rent.contract.sign.notify"  # assumed msg_method
+
+ORDER_FULL_INFO = "orderFullInfo"
+PLAN_CANCEL = "CANCEL"
+PRE_SIGN = "PRE_SIGN"
+ASYNC_UNSIGN_REFUSE = "REFUSE"
+
+
+class AgreementState(enum.StrEnum):
+    """`status` of alipay.user.agreement.query and of dut_user_* notifications."""
+
+    TEMP = "TEMP"  # stored, never in force
+    NORMAL = "NORMAL"  # in force
+    STOP = "STOP"  # suspended
+    UNSIGN = "UNSIGN"  # ended (the notify's value; assumed for the query too)
+
+    @classmethod
+    def parse(cls, raw: str | None) -> AgreementState | None:
+        try:
+            return cls(raw) if raw else None
+        except ValueError:
+            return None
+
+
+class TradeStatus(enum.StrEnum):
+    WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
+    TRADE_SUCCESS = "TRADE_SUCCESS"
+    TRADE_FINISHED = "TRADE_FINISHED"
+    TRADE_CLOSED = "TRADE_CLOSED"
+
+    @classmethod
+    def parse(cls, raw: str | None) -> TradeStatus | None:
+        try:
+            return cls(raw) if raw else None
+        except ValueError:
+            return None
+
+
+class SignatureStatus(enum.StrEnum):
+    """`sign_status` of a contract-signing notification (assumed values)."""
+
+    SIGNED = "SIGNED"
+    REFUSED = "REFUSED"
+    EXPIRED = "EXPIRED"
+
+
+def yuan(amount: Decimal) -> str:
+    """Yuan with exactly two decimals, as Alipay writes money."""
+    if (
+        not isinstance(amount, Decimal)
+        or not amount.is_finite()
+        or amount != amount.quantize(Decimal("0.01"))
+    ):
+        raise ValueError(f"{amount!r} is not an amount in cents")
+    return f"{amount:.2f}"
+
+
+def day_start(day: date) -> str:
+    """A Beijing calendar day's start as Alipay writes times."""
+    return format_alipay_time(datetime.combine(day, time(0, 0), tzinfo=BEIJING))
+
+
+def day_end(day: date) -> str:
+    return format_alipay_time(datetime.combine(day, time(23, 59, 59), tzinfo=BEIJING))
+
+
+@dataclass(frozen=True, slots=True)
+class Installment:
+    """One period of the rent plan as the component takes it."""
+
+    no: int
+    due_date: date
+    amount: Decimal
+
+
+def create_order_biz(
+    out_order_id: str,
+    buyer_id: str,
+    title: str,
+    out_item_id: str,
+    total: Decimal,
+    installments: Sequence[Installment],
+) -> dict[str, Any]:
+    """alipay.commerce.rent.order.create: the pre-order. `out_order_id` is the platform's
+    order id (its contract id); the caller's own order number travels as the item's id."""
+    return {
+        "out_order_id": out_order_id,
+        "buyer_id": buyer_id,
+        "title": title,
+        "order_type": "RENT",
+        "item_infos": [{"out_item_id": out_item_id, "item_name": title, "quantity": 1}],
+        "price_info": {"total_rent_price": yuan(total)},
+        "rent_plan_info": {
+            "rent_start_time": day_start(installments[0].due_date),
+            "rent_end_time": day_end(installments[-1].due_date),
+            "installments": [
+                {
+                    "installment_no": i.no,
+                    "installment_price": yuan(i.amount),
+                    "plan_pay_time": day_start(i.due_date),
+                }
+                for i in installments
+            ],
+        },
+    }
+
+
+def order_ref_biz(out_order_id: str, order_id: str | None) -> dict[str, Any]:
+    """How the component looks an order up: its order_id when known, and ours always."""
+    biz: dict[str, Any] = {"out_order_id": out_order_id}
+    if order_id:
+        biz["order_id"] = order_id
+    return biz
+
+
+def query_order_biz(out_order_id: str, order_id: str | None, query_type: str) -> dict[str, Any]:
+    """alipay.commerce.rent.order.query; the seed's query type goes in `query_options`."""
+    return {**order_ref_biz(out_order_id, order_id), "query_options": [query_type]}
+
+
+def pre_sign_biz(out_order_id: str, order_id: str | None, template_id: str) -> dict[str, Any]:
+    """alipay.commerce.rent.order.sign in pre-sign mode: the contract template and the order."""
+    return {
+        **order_ref_biz(out_order_id, order_id),
+        "rent_sign_info": {"sign_mode": PRE_SIGN, "contract_template_id": template_id},
+    }
+
+
+def seal_biz(out_order_id: str, order_id: str | None, contract_no: str) -> dict[str, Any]:
+    return {**order_ref_biz(out_order_id, order_id), "contract_no": contract_no}
+
+
+def cancel_plan_biz(out_order_id: str, order_id: str | None, reason: str, note: str) -> dict[str, Any]:
+    return {
+        **order_ref_biz(out_order_id, order_id),
+        "type": PLAN_CANCEL,
+        "cancel_info": {"cancel_reason": reason, "cancel_desc": note},
+    }
+
+
+def close_biz(out_order_id: str, order_id: str | None, reason_code: str, reason: str) -> dict[str, Any]:
+    return {**order_ref_biz(out_order_id, order_id), "reason_code": reason_code, "reason_desc": reason}
+
+
+@dataclass(frozen=True, slots=True)
+class WithholdingProduct:
+    """Which withholding product and scene the merchant signed with Alipay."""
+
+    product_code: str = "GENERAL_WITHHOLDING"
+    personal_product_code: str = "GENERAL_WITHHOLDING_P"
+    sign_scene: str = "INDUSTRY|CARRENTAL"
+    access_channel: str = "ALIPAYAPP"
+
+    def page_sign_biz(self, external_agreement_no: str, buyer_id: str) -> dict[str, Any]:
+        """alipay.user.agreement.page.sign: what the user is asked to agree to."""
+        return {
+            "product_code": self.product_code,
+            "personal_product_code": self.personal_product_code,
+            "sign_scene": self.sign_scene,
+            "external_agreement_no": external_agreement_no,
+            "external_logon_id": buyer_id,
+            "access_params": {"channel": self.access_channel},
+        }
+
+    def query_biz(self, external_agreement_no: str, agreement_no: str | None) -> dict[str, Any]:
+        biz: dict[str, Any] = {
+            "personal_product_code": self.personal_product_code,
+            "sign_scene": self.sign_scene,
+            "external_agreement_no": external_agreement_no,
+        }
+        if agreement_no:
+            biz["agreement_no"] = agreement_no
+        return biz
+
+    def unsign_biz(self, agreement_no: str, external_agreement_no: str | None) -> dict[str, Any]:
+        biz: dict[str, Any] = {
+            "agreement_no": agreement_no,
+            "personal_product_code": self.personal_product_code,
+            "sign_scene": self.sign_scene,
+        }
+        if external_agreement_no:
+            biz["external_agreement_no"] = external_agreement_no
+        return biz
+
+    def async_unsign_biz(
+        self, agreement_no: str, operation: str, service_user: str, user_debt: Decimal, reason: str
+    ) -> dict[str, Any]:
+        """异步解约确认 as alipay.user.agreement.unsign with operate_type (async unsign only)
+        and the seed's fields in extend_params (a JSON string)."""
+        return {
+            "agreement_no": agreement_no,
+            "personal_product_code": self.personal_product_code,
+            "sign_scene": self.sign_scene,
+            "operate_type": operation,
+            "extend_params": encode_biz_content(
+                {"service_user": service_user, "user_debt": yuan(user_debt), "unsign_reason": reason}
+            ),
+        }
+
+    def deduction_biz(
+        self,
+        out_trade_no: str,
+        amount: Decimal,
+        subject: str,
+        agreement_no: str,
+        rent_order_id: str | None,
+        installment_no: int | None,
+    ) -> dict[str, Any]:
+        """alipay.trade.pay withholding one period under the agreement."""
+        biz: dict[str, Any] = {
+            "out_trade_no": out_trade_no,
+            "total_amount": yuan(amount),
+            "subject": subject[:256],
+            "product_code": self.product_code,
+            "agreement_params": {"agreement_no": agreement_no},
+        }
+        if rent_order_id and installment_no is not None:
+            biz["business_params"] = encode_biz_content(
+                {"rent_order_id": rent_order_id, "installment_no": str(installment_no)}
+            )
+        return biz
+
+
+# -- notifications ---------------------------------------------------------------------------
+def _text(source: Mapping[str, Any], name: str) -> str | None:
+    value = source.get(name)
+    return None if value is None or value == "" else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeNotice:
+    """A verified trade_status_sync about one deduction."""
+
+    out_trade_no: str
+    trade_no: str | None
+    status: TradeStatus | None
+    raw_status: str | None
+    total_amount: str | None
+    notify_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementNotice:
+    """A verified dut_user_sign / dut_user_unsign."""
+
+    notify_type: str
+    agreement_no: str
+    external_agreement_no: str | None
+    status: AgreementState | None
+    alipay_user_id: str | None
+    fields: Mapping[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ContractNotice:
+    """A verified contract-signing message: one party signed, refused, or let it expire."""
+
+    out_order_id: str
+    order_id: str | None
+    contract_no: str
+    party: str
+    status: SignatureStatus
+    biz_content: Mapping[str, Any] = field(repr=False)
+
+
+LeaseNotice = TradeNotice | AgreementNotice | ContractNotice
+
+
+def parse_notice(notification: VerifiedNotification) -> LeaseNotice:
+    """What a verified notification says. Raises NotifyVerificationError for a kind this
+    channel does not take or one missing its key fields: it must change nothing."""
+    kind = notification.notify_type
+    if kind == TRADE_STATUS_SYNC:
+        out_trade_no = notification.get("out_trade_no")
+        if out_trade_no is None:
+            raise NotifyVerificationError("trade_status_sync carries no out_trade_no")
+        raw = notification.get("trade_status")
+        return TradeNotice(
+            out_trade_no,
+            notification.get("trade_no"),
+            TradeStatus.parse(raw),
+            raw,
+            notification.get("total_amount"),
+            notification.notify_id,
+        )
+    if kind in (DUT_USER_SIGN, DUT_USER_UNSIGN):
+        agreement_no = notification.get("agreement_no")
+        if agreement_no is None:
+            raise NotifyVerificationError(f"{kind} carries no agreement_no")
+        return AgreementNotice(
+            kind,
+            agreement_no,
+            notification.get("external_agreement_no"),
+            AgreementState.parse(notification.get("status")),
+            notification.get("alipay_user_id"),
+            notification.fields,
+        )
+    if notification.msg_method == CONTRACT_SIGN_NOTIFY:
+        biz = notification.biz_content or {}
+        out_order_id, contract_no, party = (_text(biz, n) for n in ("out_order_id", "contract_no", "party"))
+        raw_status = _text(biz, "sign_status")
+        status = SignatureStatus(raw_status) if raw_status in set(SignatureStatus) else None
+        if out_order_id is None or contract_no is None or party is None or status is None:
+            raise NotifyVerificationError("contract notification lacks order, contract, party or status")
+        return ContractNotice(
+            out_order_id, _text(biz, "order_id"), contract_no, party, status, MappingProxyType(dict(biz))
+        )
+    raise NotifyVerificationError(
+        f"notification {kind or notification.msg_method!r} is not one the Ant Lease channel takes"
+    )

@@ -1,0 +1,89 @@
+"""Settings of the Ant Lease channel (`channels.ant_lease`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from plugins.alipay_openapi.sandbox import GATEWAY_PATH
+from plugins.alipay_openapi.sandbox_keys import sandbox_openapi_settings
+from plugins.alipay_openapi.settings import AlipayOpenApiSettings
+from plugins.ant_lease.client import WithholdingProduct
+
+# Where the embedded simulator listens (the standalone `python -m plugins.ant_lease.sandbox`
+# uses the same default), and its app id.
+SANDBOX_PORT = 8702
+SANDBOX_APP_ID = "9021000000000002"
+# Relative to the gateway's working directory; `/data/` is ignored by git. Holds generated,
+# sandbox-only keys — never real ones.
+DEFAULT_SANDBOX_KEYS_DIR = "data/ant_lease_sandbox_keys"
+
+
+class AntLeaseSettings(BaseModel):
+    """Everything that differs between the simulator and the real Alipay gateway.
+
+    With no `openapi` table the channel talks to the simulator started beside the gateway
+    (the embedded default), with sandbox-only keys generated into `sandbox_keys_dir`. Real
+    leasing sets `openapi` (gateway URL, app id, the app's private key, Alipay's public key,
+    notify URL) and the withholding product Alipay assigned — a settings change only.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    openapi: AlipayOpenApiSettings | None = Field(
+        default=None, description="the Alipay OpenAPI application to call; none: the simulator"
+    )
+    sandbox: bool = Field(default=True, description="run the simulator when `openapi` is not set")
+    sandbox_port: int = Field(default=SANDBOX_PORT, ge=1, le=65535)
+    sandbox_keys_dir: str = Field(default=DEFAULT_SANDBOX_KEYS_DIR, min_length=1)
+    notify_url: str = Field(
+        default="http://127.0.0.1:8080/callbacks/ant_lease",
+        description="this gateway's callback URL as the channel reaches it (sandbox mode)",
+    )
+    return_url: str | None = Field(
+        default=None, description="where Alipay sends the user after the withholding signing page"
+    )
+    pay_methods: list[str] = Field(default_factory=lambda: ["withholding"], min_length=1)
+    product_code: str = "GENERAL_WITHHOLDING"
+    personal_product_code: str = "GENERAL_WITHHOLDING_P"
+    sign_scene: str = Field(
+        default="INDUSTRY|CARRENTAL",
+        description="the withholding scene agreed with Alipay (not DEFAULT|DEFAULT)",
+    )
+    access_channel: str = Field(default="ALIPAYAPP", pattern="^(ALIPAYAPP|QRCODE|QRCODEORSMS)$")
+    query_schedule_seconds: list[int] = Field(
+        default_factory=lambda: [5, 30, 60, 300, 900, 1800, 3600], min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AntLeaseSettings:
+        if self.openapi is None and not self.sandbox:
+            raise ValueError("set `openapi` (the real Alipay app) or leave `sandbox` on")
+        if any(s < 0 for s in self.query_schedule_seconds):
+            raise ValueError("query_schedule_seconds must not be negative")
+        if self.sign_scene == "DEFAULT|DEFAULT":
+            raise ValueError("sign_scene cannot be DEFAULT|DEFAULT with an external agreement number")
+        return self
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.openapi is None
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def product(self) -> WithholdingProduct:
+        return WithholdingProduct(
+            self.product_code, self.personal_product_code, self.sign_scene, self.access_channel
+        )
+
+    def openapi_settings(self) -> AlipayOpenApiSettings:
+        """The OpenAPI application the adapter calls: `openapi`, or the simulator's."""
+        if self.openapi is not None:
+            return self.openapi
+        return sandbox_openapi_settings(
+            self.sandbox_url + GATEWAY_PATH, SANDBOX_APP_ID, Path(self.sandbox_keys_dir), self.notify_url
+        )
