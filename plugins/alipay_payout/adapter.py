@@ -12,6 +12,7 @@ from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse
 from plugins.alipay_openapi.codes import SubCodeClass, normalise_sub_code
 from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
+from plugins.alipay_openapi.results import mapped_result
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_payout.client import (
     QUERY_METHOD,
@@ -125,23 +126,15 @@ def status_result(
 ) -> ChannelResult:
     """A transfer's status (from a transfer answer, a query or a message) as a ChannelResult;
     a status we do not know is an unknown outcome, never a failure."""
-    mapped = STATUS_MAP.get(status) if status else None
-    if mapped is None:
-        return ChannelResult(
-            ChannelStatus.UNKNOWN,
-            channel_ref=ref,
-            code="UNRECOGNISED_STATUS",
-            message=f"{source} carries status {raw_status!r}",
-            exchanges=exchanges,
-        )
-    failed = mapped is ChannelStatus.FAILED
-    return ChannelResult(
-        mapped,
-        channel_ref=ref,
-        code=(error_code or raw_status) if failed else None,
-        message=fail_reason if failed else None,
-        raw=dict(raw or {}),
+    return mapped_result(
+        STATUS_MAP.get(status) if status else None,
+        ref=ref,
+        raw_status=raw_status,
+        source=source,
+        failure_code=error_code,
+        failure_message=fail_reason,
         exchanges=exchanges,
+        raw=raw,
     )
 
 

@@ -14,6 +14,7 @@ from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse
 from plugins.alipay_openapi.codes import SubCodeClass, is_system_fault, normalise_sub_code
 from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
+from plugins.alipay_openapi.results import mapped_result
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.ant_lease.client import (
     AGREEMENT_PAGE_SIGN,
@@ -361,21 +362,12 @@ def trade_result(
 ) -> ChannelResult:
     """A trade's status as a ChannelResult; a status we do not know is unknown, never failed."""
     status = TradeStatus.parse(raw_status)
-    mapped = TRADE_STATUS_MAP.get(status) if status else None
-    if mapped is None:
-        return ChannelResult(
-            ChannelStatus.UNKNOWN,
-            channel_ref=trade_no,
-            code="UNRECOGNISED_STATUS",
-            message=f"{source} carries trade_status {raw_status!r}",
-            exchanges=exchanges,
-        )
-    failed = mapped is ChannelStatus.FAILED
-    return ChannelResult(
-        mapped,
-        channel_ref=trade_no,
-        code=raw_status if failed else None,
-        message="the trade was closed unpaid" if failed else None,
+    return mapped_result(
+        TRADE_STATUS_MAP.get(status) if status else None,
+        ref=trade_no,
+        raw_status=raw_status,
+        source=source,
+        failure_message="the trade was closed unpaid",
         exchanges=exchanges,
     )
 
