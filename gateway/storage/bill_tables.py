@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from gateway.storage.tables import Json, UTCDateTime, metadata
+from gateway.storage.tables import Json, UTCDateTime, metadata, serial_id
 
 bills = sa.Table(
     "bills",
@@ -53,12 +53,7 @@ bills = sa.Table(
 write_off_logs = sa.Table(
     "write_off_logs",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    serial_id(),
     sa.Column("bill_id", sa.String(40), nullable=False, index=True),
     sa.Column("loan_bill_id", sa.String(40), nullable=False, index=True),
     sa.Column("ledger_txn_id", sa.String(40), sa.ForeignKey("ledger_txns.id"), nullable=False),

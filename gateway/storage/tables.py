@@ -7,6 +7,14 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+
+def serial_id() -> sa.Column[int]:
+    """An auto-increment primary key: BIGINT on PostgreSQL, SQLite's INTEGER rowid alias."""
+    return sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -71,12 +79,7 @@ ledger_txns = sa.Table(
 ledger_entries = sa.Table(
     "ledger_entries",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    serial_id(),
     sa.Column("txn_id", sa.String(40), sa.ForeignKey("ledger_txns.id"), nullable=False, index=True),
     sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("sub_account", sa.String(2), nullable=False),
@@ -121,12 +124,7 @@ payments = sa.Table(
 transfer_logs = sa.Table(
     "transfer_logs",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    serial_id(),
     sa.Column("payment_id", sa.String(40), nullable=False, index=True),
     sa.Column("ledger_txn_id", sa.String(40), sa.ForeignKey("ledger_txns.id"), nullable=False),
     sa.Column("payer_account", sa.String(64), nullable=True),
@@ -139,12 +137,7 @@ transfer_logs = sa.Table(
 deferred_settlements = sa.Table(
     "deferred_settlements",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    serial_id(),
     sa.Column("payment_id", sa.String(40), nullable=False, index=True),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
@@ -192,12 +185,7 @@ outbox = sa.Table(
 flow_log = sa.Table(
     "pay_life_log",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    serial_id(),
     sa.Column("subject_id", sa.String(64), nullable=False),
     sa.Column("node", sa.String(32), nullable=False),
     sa.Column("outcome", sa.String(16), nullable=False),
@@ -221,7 +209,7 @@ nonces = sa.Table(
 channel_exchanges = sa.Table(
     "channel_exchanges",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    serial_id(),
     sa.Column("subject_id", sa.String(64), nullable=False),
     sa.Column("channel", sa.String(64), nullable=False),
     sa.Column("operation", sa.String(64), nullable=False),
