@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import SecretStr
 
@@ -74,3 +76,35 @@ def sandbox_openapi_settings(
         alipay_public_key=(keys_dir / ALIPAY_PUBLIC_KEY_FILE).read_text(),
         notify_url=notify_url,
     )
+
+
+class StandaloneSandbox(Protocol):
+    @property
+    def gateway_url(self) -> str: ...
+
+    async def start(self) -> object: ...
+
+    async def stop(self) -> None: ...
+
+
+def standalone_keys_dir(keys_dir: Path | None, prefix: str) -> Path:
+    """The key folder a standalone simulator uses: the one given, or fresh keys in a temp folder."""
+    if keys_dir is None:
+        keys_dir = Path(tempfile.mkdtemp(prefix=prefix))
+        write_generated_keys(keys_dir)
+    return keys_dir
+
+
+async def serve_until_stopped(sandbox: StandaloneSandbox, name: str, app_id: str, keys_dir: Path) -> None:
+    """Run a standalone simulator until the process is interrupted, saying where its keys are."""
+    await sandbox.start()
+    print(f"{name} sandbox at {sandbox.gateway_url} for app_id {app_id}")
+    print(
+        f"sandbox-only keys in {keys_dir}: give the client {APP_PRIVATE_KEY_FILE} "
+        f"and {ALIPAY_PUBLIC_KEY_FILE}",
+        flush=True,
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sandbox.stop()

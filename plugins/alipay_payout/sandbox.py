@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +32,8 @@ from plugins.alipay_openapi.sandbox_keys import (
     ALIPAY_PUBLIC_KEY_FILE,
     APP_PRIVATE_KEY_FILE,
     APP_PUBLIC_KEY_FILE,
+    serve_until_stopped,
+    standalone_keys_dir,
     write_generated_keys,
 )
 from plugins.alipay_openapi.sandbox_keys import load_sandbox_keys as _load_keys
@@ -436,23 +437,13 @@ __all__ = [
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    keys_dir: Path | None = args.keys_dir
-    if keys_dir is None:
-        keys_dir = Path(tempfile.mkdtemp(prefix="alipay-payout-sandbox-keys-"))
-        write_generated_keys(keys_dir)
+    keys_dir = standalone_keys_dir(args.keys_dir, "alipay-payout-sandbox-keys-")
     keys = load_sandbox_keys(keys_dir, args.app_id)
     sandbox = PayoutSandbox(
         keys, host=args.host, port=args.port, dealing_queries=args.dealing_queries,
         balance=Decimal(args.balance), default_notify_url=args.notify_url,
     )
-    await sandbox.start()
-    print(f"Alipay payout sandbox at {sandbox.gateway_url} for app_id {args.app_id}")
-    print(f"sandbox-only keys in {keys_dir}: give the client {APP_PRIVATE_KEY_FILE} "
-          f"and {ALIPAY_PUBLIC_KEY_FILE}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await sandbox.stop()
+    await serve_until_stopped(sandbox, "Alipay payout", args.app_id, keys_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import json
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,10 +37,9 @@ from plugins.alipay_openapi.sandbox import (
     url_params,
 )
 from plugins.alipay_openapi.sandbox_keys import (
-    ALIPAY_PUBLIC_KEY_FILE,
-    APP_PRIVATE_KEY_FILE,
     load_sandbox_keys,
-    write_generated_keys,
+    serve_until_stopped,
+    standalone_keys_dir,
 )
 from plugins.alipay_openapi.times import beijing_now, format_alipay_time, parse_alipay_time
 from plugins.ant_lease.client import (
@@ -849,27 +847,14 @@ class LeaseSandbox(NotifyingSandbox):
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    keys_dir: Path | None = args.keys_dir
-    if keys_dir is None:
-        keys_dir = Path(tempfile.mkdtemp(prefix="ant-lease-sandbox-keys-"))
-        write_generated_keys(keys_dir)
+    keys_dir = standalone_keys_dir(args.keys_dir, "ant-lease-sandbox-keys-")
     sandbox = LeaseSandbox(
         load_sandbox_keys(keys_dir, args.app_id),
         host=args.host,
         port=args.port,
         default_notify_url=args.notify_url,
     )
-    await sandbox.start()
-    print(f"Ant Lease sandbox at {sandbox.gateway_url} for app_id {args.app_id}")
-    print(
-        f"sandbox-only keys in {keys_dir}: give the client {APP_PRIVATE_KEY_FILE} "
-        f"and {ALIPAY_PUBLIC_KEY_FILE}",
-        flush=True,
-    )
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await sandbox.stop()
+    await serve_until_stopped(sandbox, "Ant Lease", args.app_id, keys_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
