@@ -106,3 +106,6 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             for sandbox in reversed(sandboxes):
                 await sandbox.stop()
             await container.engine().dispose()
+            writer = container.sqlite_writer()
+            if writer is not None:
+                await asyncio.to_thread(writer.close)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -11,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
 from gateway.storage import tables as t
+from gateway.storage.sqlite_uow import claim_nonce, purge_nonces
+from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import SqlUnitOfWork
 
 
@@ -55,11 +58,16 @@ class NonceStore:
     """Nonces seen within the clock-skew window, in the database so that several gateway
     processes share them and a restart does not reopen the window."""
 
-    def __init__(self, uow: Callable[[], SqlUnitOfWork], window: timedelta) -> None:
+    def __init__(
+        self, uow: Callable[[], SqlUnitOfWork], window: timedelta, writer: SqliteWriter | None = None
+    ) -> None:
         self.uow = uow
         self.window = window
+        self.writer = writer
 
     async def claim(self, app_id: str, nonce: str, now: datetime) -> bool:
+        if self.writer is not None:  # shares a group commit with other requests' writes
+            return await self.writer.run(functools.partial(claim_nonce, app_id=app_id, nonce=nonce, at=now))
         try:
             async with self.uow() as uow:
                 await uow.conn.execute(t.nonces.insert().values(app_id=app_id, nonce=nonce, seen_at=now))
@@ -70,6 +78,8 @@ class NonceStore:
 
     async def purge(self, now: datetime) -> int:
         # a nonce older than twice the window can never be replayed: its timestamp is refused
+        if self.writer is not None:
+            return await self.writer.run(functools.partial(purge_nonces, before=now - 2 * self.window))
         async with self.uow() as uow:
             result = await uow.conn.execute(
                 t.nonces.delete().where(t.nonces.c.seen_at < now - 2 * self.window)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 
 import aiohttp
 import pluggy
+import sqlalchemy as sa
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,9 +30,12 @@ from gateway.storage.bills import BillQueries, bills_of
 from gateway.storage.engine import create_engine
 from gateway.storage.lease import lease_orders_of
 from gateway.storage.payouts import PayoutQueries, payouts_of
+from gateway.storage.sqlite_uow import WriterTransactions
+from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import SqlUnitOfWork
 from gateway.workers import FlowReader, OutboxAdmin
 from ports.channels import Channel, ChannelEventHandler, ChannelServices
+from ports.storage import Transactions, UnitOfWorkFactory, transactions_of
 
 
 class EngineAccountDirectory:
@@ -45,8 +48,16 @@ class EngineAccountDirectory:
         return await self.store.views(ids)
 
 
-def _write_lock(settings: PaygateSettings) -> asyncio.Lock | None:
-    return asyncio.Lock() if settings.database.is_sqlite else None
+def _sqlite_writer(settings: PaygateSettings) -> SqliteWriter | None:
+    """The one writer of the embedded SQLite database (None on PostgreSQL)."""
+    if not settings.database.is_sqlite:
+        return None
+    path = sa.engine.make_url(settings.database.url).database or ""
+    return SqliteWriter(path, synchronous=settings.database.sqlite_synchronous)
+
+
+def _transactions(writer: SqliteWriter | None, uow: UnitOfWorkFactory) -> Transactions:
+    return WriterTransactions(writer) if writer is not None else transactions_of(uow)
 
 
 def _router(settings: PaygateSettings, channels: Mapping[str, Channel]) -> Router:
@@ -109,16 +120,18 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(Metrics)
 
     engine: providers.Provider[AsyncEngine] = providers.Singleton(create_engine, settings.provided.database)
-    write_lock = providers.Singleton(_write_lock, settings)
-    uow = providers.Factory(SqlUnitOfWork, engine, write_lock)
+    sqlite_writer = providers.Singleton(_sqlite_writer, settings)
+    uow = providers.Factory(SqlUnitOfWork, engine, sqlite_writer)
     # reads take no writer's turn (SQLite WAL readers never block the writer)
     read_uow = providers.Factory(SqlUnitOfWork, engine, None)
-    flow = providers.Singleton(FlowLogBuffer, uow.provider)
+    transactions = providers.Singleton(_transactions, sqlite_writer, uow.provider)
+    flow = providers.Singleton(FlowLogBuffer, uow.provider, sqlite_writer)
     flow_reader = providers.Singleton(FlowReader, engine)
     nonces = providers.Singleton(
         NonceStore,
         uow.provider,
         providers.Factory(lambda s: timedelta(seconds=s.auth.max_clock_skew_seconds), settings),
+        sqlite_writer,
     )
     app_secrets = providers.Singleton(_secrets, settings)
 
@@ -154,6 +167,8 @@ class Container(containers.DeclarativeContainer):
         default_schedule=providers.Factory(_default_schedule, settings),
         listeners=providers.List(payout_listener, bill_listener, lease_listener),
         clock=clock,
+        transact=transactions,
+        accounts=accounts,
     )
     outbox_admin = providers.Singleton(OutboxAdmin, engine, uow.provider, flow, clock)
     http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 
 from core.flowlog import FlowRecord
+from gateway.storage.sqlite_uow import write_flow
+from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import SqlUnitOfWork
 
 log = logging.getLogger("paygate.flowlog")
 
 
 class FlowLogBuffer:
-    def __init__(self, uow: Callable[[], SqlUnitOfWork], max_buffer: int = 10_000) -> None:
+    def __init__(
+        self, uow: Callable[[], SqlUnitOfWork], writer: SqliteWriter | None = None, max_buffer: int = 10_000
+    ) -> None:
         self._uow = uow
+        self._writer = writer
         self._pending: list[FlowRecord] = []
         self._lock = asyncio.Lock()
         self.max_buffer = max_buffer
@@ -31,9 +37,12 @@ class FlowLogBuffer:
             if not batch:
                 return 0
             try:
-                async with self._uow() as uow:
-                    await uow.write_flow(batch)
-                    await uow.commit()
+                if self._writer is not None:
+                    await self._writer.run(functools.partial(write_flow, records=batch))
+                else:
+                    async with self._uow() as uow:
+                        await uow.write_flow(batch)
+                        await uow.commit()
             except Exception:
                 # keep them for the next flush; the log must not be lost to a passing fault
                 self._pending[:0] = batch[-self.max_buffer :]

@@ -24,7 +24,7 @@ from gateway.auth import NonceStore, signed_headers
 from gateway.metrics import Metrics
 from gateway.settings import PaygateSettings
 from gateway.storage import tables as t
-from gateway.storage.uow import SqlUnitOfWork, _row_to_payment, postings_from_json
+from gateway.storage.uow import SqlUnitOfWork, payment_from_mapping, postings_from_json
 from ports.storage import FlowLogSink
 
 log = logging.getLogger("paygate.workers")
@@ -83,7 +83,7 @@ class QueryPoller:
                 )
             ).all()
         for row in rows:
-            await self.payments.resolve(_row_to_payment(row), row.query_attempts)
+            await self.payments.resolve(payment_from_mapping(row._mapping), row.query_attempts)
         return len(rows)
 
 

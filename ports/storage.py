@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from core.flowlog import FlowRecord
 from core.ledger import AccountView, Posting
@@ -92,6 +92,30 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+T = TypeVar("T")
+
+
+class Transactions(Protocol):
+    """Runs `work` in one transaction and commits it; an exception rolls all of it back.
+
+    `work` may only use the unit of work it is given (no channel calls, no other I/O): the
+    embedded SQLite storage runs it inside a group commit on its writer thread.
+    """
+
+    async def __call__(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T: ...
+
+
+def transactions_of(factory: UnitOfWorkFactory) -> Transactions:
+    """The plain way: a unit of work of `factory` per call."""
+
+    async def transact(work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async with factory() as uow:
+            result = await work(uow)
+            await uow.commit()
+        return result
+
+    return transact
 
 
 class FlowLogSink(Protocol):

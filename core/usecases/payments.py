@@ -11,14 +11,29 @@ from decimal import Decimal
 from typing import Any
 
 from core.bill_records import mask_card_no
-from core.errors import BusinessRuleViolation, IdempotencyConflict, InvalidArgument, NotFound
+from core.errors import (
+    BusinessRuleViolation,
+    DomainError,
+    IdempotencyConflict,
+    InvalidArgument,
+    NotFound,
+)
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id, utcnow
 from core.money import Money
 from core.payment import Payment, PaymentStatus
 from core.routing import Router, RouteRequest
 from ports.channels import Channel, ChannelResult, ChannelStatus, PaymentRequest
-from ports.storage import ConcurrentUpdate, DuplicateRequest, FlowLogSink, UnitOfWorkFactory
+from ports.storage import (
+    Accounts,
+    ConcurrentUpdate,
+    DuplicateRequest,
+    FlowLogSink,
+    Transactions,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    transactions_of,
+)
 
 log = logging.getLogger("paygate.payments")
 
@@ -108,9 +123,15 @@ class PaymentService:
         listeners: Sequence[PaymentListener] = (),
         channel_timeout: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
+        transact: Transactions | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
         self.uow = uow
         self.reads = reads or uow
+        # the atomic commit of a ledger channel's payment (group-committed on SQLite)
+        self.transact = transact or transactions_of(uow)
+        # which accounts an app may name (a cache in the gateway; else a read per payment)
+        self.accounts = accounts
         self.listeners = list(listeners)
         self.router = router
         self.channels = channels
@@ -171,11 +192,18 @@ class PaymentService:
     # -- submit ----------------------------------------------------------------------------
     async def submit(self, cmd: PaymentCommand) -> tuple[Payment, bool]:
         """Returns (payment, created). A repeat of the same request returns the first result."""
-        async with self.reads() as uow:
-            existing = await uow.payments.by_request_no(cmd.app_id, cmd.out_request_no)
-        if existing is not None:
+        try:
+            return await self._submit(cmd)
+        except DomainError:
+            # A refused request may be the repeat of one that was done before (and would now be
+            # refused: the money has moved, a limit changed): the first result wins.
+            async with self.reads() as uow:
+                existing = await uow.payments.by_request_no(cmd.app_id, cmd.out_request_no)
+            if existing is None:
+                raise
             return self._same_request(existing, cmd), False
 
+    async def _submit(self, cmd: PaymentCommand) -> tuple[Payment, bool]:
         limit = self.max_amounts.get(cmd.amount.currency)
         if limit is not None and cmd.amount.decimal > limit:
             raise BusinessRuleViolation(
@@ -195,6 +223,13 @@ class PaymentService:
         channel = self.channels[decision.channel]
         if channel.payment is None:  # the router checks this at start-up
             raise InvalidArgument(f"channel {channel.code} cannot pay", code="NO_ROUTE")
+        if not channel.atomic:
+            # An atomic channel's insert finds a repeat inside its own transaction; for the
+            # others, a repeat must be found before the channel is called again.
+            async with self.reads() as uow:
+                existing = await uow.payments.by_request_no(cmd.app_id, cmd.out_request_no)
+            if existing is not None:
+                return self._same_request(existing, cmd), False
         if channel.atomic and cmd.ledger_accounts:
             await self._check_ownership(cmd)
         now = self.clock()
@@ -232,8 +267,11 @@ class PaymentService:
 
     async def _check_ownership(self, cmd: PaymentCommand) -> None:
         """A ledger payment may only name accounts of the calling app (others' are a 404)."""
-        async with self.reads() as uow:
-            visible = await uow.accounts.visible(cmd.app_id, cmd.ledger_accounts)
+        if self.accounts is not None:
+            visible = await self.accounts.visible(cmd.app_id, cmd.ledger_accounts)
+        else:
+            async with self.reads() as uow:
+                visible = await uow.accounts.visible(cmd.app_id, cmd.ledger_accounts)
         missing = [a for a in cmd.ledger_accounts if a not in visible]
         if missing:
             field = (
@@ -255,11 +293,13 @@ class PaymentService:
         assert channel.payment is not None
         result = await channel.payment.submit(self._request(payment))
         now = self.clock()
+
+        async def commit(uow: UnitOfWork) -> Payment:
+            await uow.payments.add(payment)  # a repeat stops here: DuplicateRequest
+            return await self._apply(uow, payment, result, now)
+
         try:
-            async with self.uow() as uow:
-                await uow.payments.add(payment)
-                final = await self._apply(uow, payment, result, now)
-                await uow.commit()
+            final = await self.transact(commit)
         except DuplicateRequest:
             return await self._first_result(cmd), False
         for node, message, detail in trail:

@@ -87,6 +87,8 @@ class AccountStore:
         self.uow = uow
         self.flow = flow
         self.clock = clock
+        self.cache_size = 100_000
+        self._views: dict[str, tuple[str | None, AccountView]] = {}
 
     async def open(
         self,
@@ -253,11 +255,26 @@ class AccountStore:
         }
 
     async def views(self, ids: Sequence[str]) -> dict[str, AccountView]:
-        if not ids:
-            return {}
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(sa.select(t.accounts).where(t.accounts.c.id.in_(set(ids))))
-            return {row.id: row_to_account(row) for row in rows}
+        return {i: view for i, (_, view) in (await self._cached(ids)).items()}
+
+    async def visible(self, app_id: str, ids: Sequence[str]) -> dict[str, AccountView]:
+        """The accounts among `ids` that `app_id` owns (the others are not found, for it)."""
+        return {i: view for i, (owner, view) in (await self._cached(ids)).items() if owner == app_id}
+
+    async def _cached(self, ids: Sequence[str]) -> dict[str, tuple[str | None, AccountView]]:
+        # An account's owning app and its view (kind, currency, status, overdraft) never change
+        # once it is opened (nothing updates them), so they are cached; balances are not in them.
+        # If an account ever becomes changeable (frozen ...), its entry must be dropped here.
+        found = {i: self._views[i] for i in ids if i in self._views}
+        missing = {i for i in ids if i not in found}
+        if missing:
+            async with self.engine.connect() as conn:
+                rows = await conn.execute(sa.select(t.accounts).where(t.accounts.c.id.in_(missing)))
+                for row in rows:
+                    found[row.id] = self._views[row.id] = (row.app_id, row_to_account(row))
+            while len(self._views) > self.cache_size:
+                self._views.pop(next(iter(self._views)))
+        return found
 
     async def ledger_check(self) -> dict[str, Any]:
         """Sum of balances per currency is zero; every txn balances; every balance equals its flows."""

@@ -30,7 +30,7 @@ from core.payment import Payment
 from gateway.storage import tables as t
 from gateway.storage.bill_tables import bills as b
 from gateway.storage.bill_tables import write_off_logs
-from gateway.storage.uow import SqlUnitOfWork, _row_to_payment
+from gateway.storage.uow import SqlUnitOfWork, payment_from_mapping
 from gateway.workers import FlowReader
 from ports.bills import Applicant, CompanyAccounts, LoanChanged
 from ports.storage import ConcurrentUpdate, DuplicateRequest
@@ -323,7 +323,7 @@ class SqlBills:
                 sa.select(p).where(p.c.app_id == bill.app_id, p.c.out_request_no == bill.attempt_request_no)
             )
         ).first()
-        return (_row_to_payment(row), int(row.query_attempts)) if row else None
+        return (payment_from_mapping(row._mapping), int(row.query_attempts)) if row else None
 
     async def due_for_business(self, limit: int) -> list[str]:
         due = (BillStatus.BANK_SUCCEEDED.value, BillStatus.TRANSFER_PENDING.value)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -20,6 +20,7 @@ from core.ledger import AccountKind, AccountStatus, AccountView, FlowKind, Posti
 from core.money import Money
 from core.payment import Payment, PaymentStatus
 from gateway.storage import tables as t
+from gateway.storage.sqlite_writer import SqliteWriter
 from ports.channels import DeferredPostings, Exchange
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
@@ -27,8 +28,7 @@ from ports.storage import ConcurrentUpdate, DuplicateRequest
 CREATED_GRACE = timedelta(minutes=2)
 
 
-def _row_to_payment(row: sa.Row[Any]) -> Payment:
-    m = row._mapping
+def payment_from_mapping(m: Mapping[Any, Any]) -> Payment:
     return Payment(
         id=m["id"],
         app_id=m["app_id"],
@@ -51,7 +51,7 @@ def _row_to_payment(row: sa.Row[Any]) -> Payment:
     )
 
 
-def _payment_values(p: Payment) -> dict[str, Any]:
+def payment_values(p: Payment) -> dict[str, Any]:
     return {
         "id": p.id,
         "app_id": p.app_id,
@@ -76,7 +76,10 @@ def _payment_values(p: Payment) -> dict[str, Any]:
 
 
 def row_to_account(row: sa.Row[Any]) -> AccountView:
-    m = row._mapping
+    return account_from_mapping(row._mapping)
+
+
+def account_from_mapping(m: Mapping[Any, Any]) -> AccountView:
     return AccountView(
         id=m["id"],
         owner=m["owner"],
@@ -92,7 +95,7 @@ class SqlPayments:
         self.conn = conn
 
     async def add(self, payment: Payment) -> None:
-        values = _payment_values(payment)
+        values = payment_values(payment)
         if payment.status is PaymentStatus.CREATED:
             # If the process dies between saving and the channel's answer, the poller finds the
             # payment here and asks the channel, instead of it staying `created` forever.
@@ -105,14 +108,14 @@ class SqlPayments:
 
     async def get(self, payment_id: str) -> Payment | None:
         row = (await self.conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id))).first()
-        return _row_to_payment(row) if row else None
+        return payment_from_mapping(row._mapping) if row else None
 
     async def get_for_update(self, payment_id: str) -> Payment | None:
         stmt = sa.select(t.payments).where(t.payments.c.id == payment_id)
         if self.conn.dialect.name != "sqlite":
             stmt = stmt.with_for_update()
         row = (await self.conn.execute(stmt)).first()
-        return _row_to_payment(row) if row else None
+        return payment_from_mapping(row._mapping) if row else None
 
     async def by_request_no(self, app_id: str, out_request_no: str) -> Payment | None:
         row = (
@@ -122,10 +125,10 @@ class SqlPayments:
                 )
             )
         ).first()
-        return _row_to_payment(row) if row else None
+        return payment_from_mapping(row._mapping) if row else None
 
     async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
-        values = _payment_values(payment)
+        values = payment_values(payment)
         for key in ("id", "app_id", "out_request_no", "request_hash", "created_at"):
             values.pop(key)
         values.update(schedule)
@@ -285,13 +288,15 @@ def postings_from_json(items: Sequence[dict[str, Any]]) -> tuple[Posting, ...]:
 class SqlUnitOfWork:
     """`async with uow:` opens a transaction; `commit()` makes it durable, leaving rolls back.
 
-    On SQLite, writers of this process take turns (one lock) so they never fight over the
-    database lock; PostgreSQL relies on row locks and conditional updates.
+    On SQLite, a writer takes its turn from the process's SQLite writer (gateway/storage/
+    sqlite_writer.py) so writers never fight over the database lock; PostgreSQL relies on row
+    locks and conditional updates.
     """
 
-    def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None) -> None:
+    def __init__(self, engine: AsyncEngine, writer: SqliteWriter | None) -> None:
         self.engine = engine
-        self._write_lock = write_lock
+        self._writer = writer
+        self._turn: AbstractAsyncContextManager[None] | None = None
         self._conn: AsyncConnection | None = None
         self.committed = False
 
@@ -301,16 +306,19 @@ class SqlUnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> SqlUnitOfWork:
-        if self._write_lock is not None:
-            await self._write_lock.acquire()
+        if self._writer is not None:
+            self._turn = self._writer.turn()
+            await self._turn.__aenter__()
         try:
             self._conn = await self.engine.connect()
-            if self._write_lock is not None:
+            if self._writer is not None:
                 await self._conn.execution_options(sqlite_begin="immediate")
             await self._conn.begin()
         except BaseException:
-            if self._write_lock is not None:
-                self._write_lock.release()
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+            await self._release()
             raise
         self.payments = SqlPayments(self._conn)
         self.ledger = SqlLedger(self._conn)
@@ -331,8 +339,12 @@ class SqlUnitOfWork:
                 await self._conn.close()
         finally:
             self._conn = None
-            if self._write_lock is not None:
-                self._write_lock.release()
+            await self._release()
+
+    async def _release(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            await turn.__aexit__(None, None, None)
 
     async def commit(self) -> None:
         await self.conn.commit()
@@ -395,18 +407,19 @@ class SqlUnitOfWork:
 
     async def write_flow(self, records: Sequence[FlowRecord]) -> None:
         if records:
-            await self.conn.execute(
-                t.flow_log.insert(),
-                [
-                    {
-                        "subject_id": r.subject_id,
-                        "node": r.node.value,
-                        "outcome": r.outcome.value,
-                        "message": r.message[:512],
-                        "detail": r.detail,
-                        "actor": r.actor,
-                        "at": r.at,
-                    }
-                    for r in records
-                ],
-            )
+            await self.conn.execute(t.flow_log.insert(), flow_rows(records))
+
+
+def flow_rows(records: Sequence[FlowRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "subject_id": r.subject_id,
+            "node": r.node.value,
+            "outcome": r.outcome.value,
+            "message": r.message[:512],
+            "detail": r.detail,
+            "actor": r.actor,
+            "at": r.at,
+        }
+        for r in records
+    ]

@@ -1,0 +1,419 @@
+"""The unit of work of the SQLite writer thread: the storage ports over a plain sqlite3 connection.
+
+The use cases' code is async and written against the storage ports (`ports/storage.py`). Inside
+a group commit of the SQLite writer, the same code runs on the writer's thread over these
+repositories: their methods are `async def` but never wait, so `drive()` runs the use case's
+coroutine to its end in one step, with no event loop. Anything that would wait (a channel call,
+a SQLAlchemy connection) is refused with an error and rolls back its savepoint.
+
+Rows are written in exactly the format SQLAlchemy writes them (its own bind processors of the
+tables' column types), so every other part of the gateway reads them through SQLAlchemy as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+
+from core.errors import InsufficientFunds, NotFound
+from core.flowlog import FlowRecord
+from core.ids import new_id
+from core.ledger import AccountView, Posting, SubAccount, check_balanced
+from core.payment import Payment, PaymentStatus
+from gateway.storage import tables as t
+from gateway.storage.sqlite_writer import SqliteWriter
+from gateway.storage.uow import (
+    CREATED_GRACE,
+    account_from_mapping,
+    flow_rows,
+    payment_from_mapping,
+    payment_values,
+    postings_to_json,
+)
+from ports.channels import DeferredPostings, Exchange
+from ports.storage import (
+    Accounts,
+    ConcurrentUpdate,
+    DuplicateRequest,
+    Ledger,
+    Outbox,
+    PaymentRepository,
+    UnitOfWork,
+)
+
+T = TypeVar("T")
+_DIALECT = sqlite.dialect()
+
+
+def drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits to its end, here and now."""
+    try:
+        waited_on = coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError(f"work in the SQLite writer waited on {waited_on!r}: it may only use its unit of work")
+
+
+class _Columns:
+    """Bind and result conversion of some columns of a table, as SQLAlchemy does it on SQLite."""
+
+    def __init__(self, table: sa.Table, names: Iterable[str]) -> None:
+        self.table = table
+        self.names = tuple(names)
+        cols = [table.c[n] for n in self.names]
+        self._bind = [c.type.dialect_impl(_DIALECT).bind_processor(_DIALECT) for c in cols]
+        self._result = [c.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) for c in cols]
+        self.insert = (
+            f"INSERT INTO {table.name} ({', '.join(self.names)}) VALUES ({', '.join('?' * len(self.names))})"
+        )
+
+    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            proc(values[n]) if proc is not None and values[n] is not None else values[n]
+            for n, proc in zip(self.names, self._bind, strict=True)
+        )
+
+    def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
+        return {
+            n: proc(v) if proc is not None else v
+            for n, proc, v in zip(self.names, self._result, row, strict=True)
+        }
+
+    def select_sql(self, where: str) -> str:
+        return f"SELECT {', '.join(self.names)} FROM {self.table.name} WHERE {where}"
+
+
+_PAYMENT = _Columns(t.payments, [c.name for c in t.payments.columns])
+_PAYMENT_BY_ID = _PAYMENT.select_sql("id = ?")
+_PAYMENT_BY_REQUEST = _PAYMENT.select_sql("app_id = ? AND out_request_no = ?")
+_ACCOUNT = _Columns(t.accounts, ["id", "app_id", "owner", "kind", "currency", "status", "allow_overdraft"])
+_TXN = _Columns(t.ledger_txns, ["id", "subject_id", "created_at"])
+_ENTRY = _Columns(
+    t.ledger_entries,
+    [
+        "txn_id",
+        "account_id",
+        "sub_account",
+        "amount_minor",
+        "currency",
+        "kind",
+        "balance_after_minor",
+        "memo",
+        "created_at",
+    ],
+)
+_TRANSFER = _Columns(
+    t.transfer_logs,
+    [
+        "payment_id",
+        "ledger_txn_id",
+        "payer_account",
+        "payee_account",
+        "amount_minor",
+        "currency",
+        "created_at",
+    ],
+)
+_DEFERRED = _Columns(
+    t.deferred_settlements, ["payment_id", "seq", "kind", "postings", "status", "attempts", "due_at"]
+)
+_EXCHANGE = _Columns(
+    t.channel_exchanges, ["subject_id", "channel", "operation", "request", "response", "error", "at"]
+)
+_OUTBOX = _Columns(
+    t.outbox,
+    [
+        "id",
+        "app_id",
+        "event_type",
+        "subject_id",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ],
+)
+_FLOW = _Columns(t.flow_log, ["subject_id", "node", "outcome", "message", "detail", "actor", "at"])
+_NONCE = _Columns(t.nonces, ["app_id", "nonce", "seen_at"])
+_AT = _Columns(t.payments, ["updated_at"])  # any UTCDateTime column: the stored form of a time
+
+
+@functools.lru_cache(maxsize=64)
+def _payment_update(names: tuple[str, ...]) -> tuple[_Columns, str]:
+    columns = _Columns(t.payments, names)
+    assignments = ", ".join(f"{n} = ?" for n in names)
+    return columns, f"UPDATE payments SET {assignments} WHERE id = ? AND status = ?"
+
+
+def stored_time(at: datetime) -> Any:
+    return _AT.params({"updated_at": at})[0]
+
+
+class SqlitePayments:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, payment: Payment) -> None:
+        values = payment_values(payment)
+        values.update(next_query_at=None, query_attempts=0, escalated=False)
+        if payment.status is PaymentStatus.CREATED:
+            values["next_query_at"] = payment.created_at + CREATED_GRACE
+        try:
+            self.conn.execute(_PAYMENT.insert, _PAYMENT.params(values))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateRequest(payment.out_request_no) from exc
+
+    def _one(self, sql: str, *args: Any) -> Payment | None:
+        row = self.conn.execute(sql, args).fetchone()
+        return payment_from_mapping(_PAYMENT.mapping(row)) if row else None
+
+    async def get(self, payment_id: str) -> Payment | None:
+        return self._one(_PAYMENT_BY_ID, payment_id)
+
+    async def get_for_update(self, payment_id: str) -> Payment | None:
+        return self._one(_PAYMENT_BY_ID, payment_id)  # the writer's transaction is the lock
+
+    async def by_request_no(self, app_id: str, out_request_no: str) -> Payment | None:
+        return self._one(_PAYMENT_BY_REQUEST, app_id, out_request_no)
+
+    async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
+        values = payment_values(payment)
+        for key in ("id", "app_id", "out_request_no", "request_hash", "created_at"):
+            values.pop(key)
+        values.update(schedule)
+        columns, sql = _payment_update(tuple(values))
+        cursor = self.conn.execute(sql, (*columns.params(values), payment.id, expected_status))
+        if cursor.rowcount != 1:
+            raise ConcurrentUpdate(payment.id)
+
+
+class SqliteLedger:
+    """The same conditional updates as the SQLAlchemy ledger: never below zero without overdraft."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def post(self, subject_id: str, postings: Sequence[Posting], *, at: datetime) -> str:
+        check_balanced(postings)
+        txn_id = new_id("txn")
+        self.conn.execute(
+            _TXN.insert, _TXN.params({"id": txn_id, "subject_id": subject_id, "created_at": at})
+        )
+        net: dict[tuple[str, SubAccount], int] = defaultdict(int)
+        currency_of: dict[str, str] = {}
+        for p in postings:
+            net[(p.account_id, p.sub_account)] += p.amount.minor
+            currency_of[p.account_id] = p.amount.currency
+        balance_after: dict[tuple[str, SubAccount], int] = {}
+        for (account_id, sub), delta in sorted(net.items()):
+            column = "available_minor" if sub is SubAccount.AVAILABLE else "pending_minor"
+            sql = f"UPDATE accounts SET {column} = {column} + ? WHERE id = ? AND currency = ?"
+            args: tuple[Any, ...] = (delta, account_id, currency_of[account_id])
+            if delta < 0:
+                sql += f" AND (allow_overdraft OR {column} + ? >= 0)"
+                args += (delta,)
+            row = self.conn.execute(sql + f" RETURNING {column}", args).fetchone()
+            if row is None:
+                self._refuse(account_id, currency_of[account_id])
+            balance_after[(account_id, sub)] = row[0] - delta
+        entries = []
+        for p in postings:
+            key = (p.account_id, p.sub_account)
+            balance_after[key] += p.amount.minor
+            entries.append(
+                _ENTRY.params(
+                    {
+                        "txn_id": txn_id,
+                        "account_id": p.account_id,
+                        "sub_account": p.sub_account.value,
+                        "amount_minor": p.amount.minor,
+                        "currency": p.amount.currency,
+                        "kind": p.kind.value,
+                        "balance_after_minor": balance_after[key],
+                        "memo": p.memo[:256],
+                        "created_at": at,
+                    }
+                )
+            )
+        self.conn.executemany(_ENTRY.insert, entries)
+        return txn_id
+
+    def _refuse(self, account_id: str, currency: str) -> None:
+        found = self.conn.execute("SELECT currency FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        if found is None:
+            raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
+        if found[0] != currency:
+            raise NotFound(
+                f"account {account_id} holds {found[0]}, not {currency}", code="ACCOUNT_CURRENCY_MISMATCH"
+            )
+        raise InsufficientFunds(
+            f"account {account_id} has insufficient funds for this payment", field="payer_account"
+        )
+
+
+class SqliteOutbox:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def enqueue(
+        self, app_id: str, event_type: str, subject_id: str, payload: dict[str, Any], *, at: datetime
+    ) -> str:
+        event_id = new_id("evt")
+        self.conn.execute(
+            _OUTBOX.insert,
+            _OUTBOX.params(
+                {
+                    "id": event_id,
+                    "app_id": app_id,
+                    "event_type": event_type,
+                    "subject_id": subject_id,
+                    "payload": {"event_id": event_id, "event_type": event_type, **payload},
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "created_at": at,
+                }
+            ),
+        )
+        return event_id
+
+
+class SqliteAccounts:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def visible(self, app_id: str, ids: Sequence[str]) -> dict[str, AccountView]:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        sql = _ACCOUNT.select_sql(f"app_id = ? AND id IN ({', '.join('?' * len(unique))})")
+        rows = self.conn.execute(sql, (app_id, *unique)).fetchall()
+        return {row[0]: account_from_mapping(_ACCOUNT.mapping(row)) for row in rows}
+
+
+class SqliteUnitOfWork:
+    """The storage ports inside one job of the writer; the writer commits (or rolls back) it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.payments: PaymentRepository = SqlitePayments(conn)
+        self.ledger: Ledger = SqliteLedger(conn)
+        self.outbox: Outbox = SqliteOutbox(conn)
+        self.accounts: Accounts = SqliteAccounts(conn)
+
+    async def __aenter__(self) -> SqliteUnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        return None  # the group commit of the writer
+
+    async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
+        self.conn.execute(
+            _TRANSFER.insert,
+            _TRANSFER.params(
+                {
+                    "payment_id": payment.id,
+                    "ledger_txn_id": txn_id,
+                    "payer_account": payment.payer_account,
+                    "payee_account": payment.payee_account,
+                    "amount_minor": payment.amount.minor,
+                    "currency": payment.amount.currency,
+                    "created_at": at,
+                }
+            ),
+        )
+
+    async def record_exchanges(
+        self, payment_id: str, channel: str, exchanges: Sequence[Exchange], *, at: datetime
+    ) -> None:
+        self.conn.executemany(
+            _EXCHANGE.insert,
+            [
+                _EXCHANGE.params(
+                    {
+                        "subject_id": payment_id,
+                        "channel": channel,
+                        "operation": e.operation,
+                        "request": e.request,
+                        "response": e.response,
+                        "error": e.error[:512] if e.error else None,
+                        "at": at,
+                    }
+                )
+                for e in exchanges
+            ],
+        )
+
+    async def add_deferred(
+        self, payment_id: str, deferred: Sequence[DeferredPostings], *, at: datetime
+    ) -> None:
+        self.conn.executemany(
+            _DEFERRED.insert,
+            [
+                _DEFERRED.params(
+                    {
+                        "payment_id": payment_id,
+                        "seq": d.order,
+                        "kind": d.kind,
+                        "postings": postings_to_json(d.postings),
+                        "status": "pending",
+                        "attempts": 0,
+                        "due_at": at,
+                    }
+                )
+                for d in deferred
+            ],
+        )
+
+
+def write_flow(conn: sqlite3.Connection, records: Sequence[FlowRecord]) -> None:
+    conn.executemany(_FLOW.insert, [_FLOW.params(row) for row in flow_rows(records)])
+
+
+def claim_nonce(conn: sqlite3.Connection, app_id: str, nonce: str, at: datetime) -> bool:
+    try:
+        conn.execute(_NONCE.insert, _NONCE.params({"app_id": app_id, "nonce": nonce, "seen_at": at}))
+    except sqlite3.IntegrityError:
+        return False
+    return True
+
+
+def purge_nonces(conn: sqlite3.Connection, before: datetime) -> int:
+    return conn.execute("DELETE FROM nonces WHERE seen_at < ?", (stored_time(before),)).rowcount
+
+
+class WriterTransactions:
+    """`transact(work)` on SQLite: `work` runs in the writer's next group commit."""
+
+    def __init__(self, writer: SqliteWriter) -> None:
+        self.writer = writer
+
+    async def __call__(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        def job(conn: sqlite3.Connection) -> T:
+            return drive(_as_coroutine(work(SqliteUnitOfWork(conn))))
+
+        return await self.writer.run(job)
+
+
+def _as_coroutine(awaitable: Awaitable[T]) -> Coroutine[Any, Any, T]:
+    if not isinstance(awaitable, Coroutine):
+        raise TypeError("transaction work must be a coroutine function")
+    return awaitable
