@@ -108,4 +108,4 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             await container.engine().dispose()
             writer = container.sqlite_writer()
             if writer is not None:
-                await asyncio.to_thread(writer.close)
+                await writer.aclose()

@@ -67,7 +67,9 @@ class NonceStore:
 
     async def claim(self, app_id: str, nonce: str, now: datetime) -> bool:
         if self.writer is not None:  # shares a group commit with other requests' writes
-            return await self.writer.run(functools.partial(claim_nonce, app_id=app_id, nonce=nonce, at=now))
+            return await self.writer.run(
+                functools.partial(claim_nonce, app_id=app_id, nonce=nonce, at=now), single_statement=True
+            )
         try:
             async with self.uow() as uow:
                 await uow.conn.execute(t.nonces.insert().values(app_id=app_id, nonce=nonce, seen_at=now))

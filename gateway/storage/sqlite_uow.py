@@ -13,10 +13,11 @@ tables' column types), so every other part of the gateway reads them through SQL
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from core.errors import InsufficientFunds, NotFound
-from core.flowlog import FlowRecord
+from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id
 from core.ledger import AccountView, Posting, SubAccount, check_balanced
 from core.payment import Payment, PaymentStatus
@@ -33,7 +34,6 @@ from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import (
     CREATED_GRACE,
     account_from_mapping,
-    flow_rows,
     payment_from_mapping,
     payment_values,
     postings_to_json,
@@ -63,6 +63,40 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError(f"work in the SQLite writer waited on {waited_on!r}: it may only use its unit of work")
 
 
+_last_time: tuple[datetime | None, str | None] = (None, None)
+
+
+def utc_text(value: datetime | None) -> str | None:
+    """A time as UTCDateTime stores it on SQLite (what its SQLAlchemy bind processor gives)."""
+    global _last_time
+    if value is None:
+        return None
+    last, text = _last_time
+    if value is last:  # one job writes the same `now` into many columns
+        return text
+    if value.tzinfo is None:
+        raise ValueError("naive datetime refused: times are timezone-aware UTC")
+    utc = value.astimezone(UTC) if value.utcoffset() else value
+    text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    _last_time = (value, text)
+    return text
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's stored text (SQLAlchemy's default serializer: json.dumps, None is null)."""
+    return json.dumps(value)
+
+
+def _bind_processor(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    # The two types written on every request get a direct function; a test checks that they
+    # store exactly what SQLAlchemy's own processors store.
+    if isinstance(column.type, t.UTCDateTime):
+        return utc_text
+    if isinstance(column.type.dialect_impl(_DIALECT), sa.JSON):
+        return json_text
+    return column.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
+
+
 class _Columns:
     """Bind and result conversion of some columns of a table, as SQLAlchemy does it on SQLite."""
 
@@ -70,7 +104,7 @@ class _Columns:
         self.table = table
         self.names = tuple(names)
         cols = [table.c[n] for n in self.names]
-        self._bind = [c.type.dialect_impl(_DIALECT).bind_processor(_DIALECT) for c in cols]
+        self._bind = [_bind_processor(c) for c in cols]
         self._result = [c.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) for c in cols]
         self.insert = (
             f"INSERT INTO {table.name} ({', '.join(self.names)}) VALUES ({', '.join('?' * len(self.names))})"
@@ -78,7 +112,7 @@ class _Columns:
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(
-            proc(values[n]) if proc is not None and values[n] is not None else values[n]
+            values[n] if proc is None else proc(values[n])
             for n, proc in zip(self.names, self._bind, strict=True)
         )
 
@@ -384,8 +418,26 @@ class SqliteUnitOfWork:
         )
 
 
+_ENUM_TEXT: dict[Any, str] = {m: m.value for e in (FlowNode, FlowOutcome) for m in e}
+
+
 def write_flow(conn: sqlite3.Connection, records: Sequence[FlowRecord]) -> None:
-    conn.executemany(_FLOW.insert, [_FLOW.params(row) for row in flow_rows(records)])
+    # the hottest insert (eight rows per transfer): tuples built directly, in _FLOW's order
+    conn.executemany(
+        _FLOW.insert,
+        [
+            (
+                r.subject_id,
+                _ENUM_TEXT[r.node],
+                _ENUM_TEXT[r.outcome],
+                r.message[:512],
+                json_text(r.detail),
+                r.actor,
+                utc_text(r.at),
+            )
+            for r in records
+        ],
+    )
 
 
 def claim_nonce(conn: sqlite3.Connection, app_id: str, nonce: str, at: datetime) -> bool:
