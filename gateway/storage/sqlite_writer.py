@@ -197,7 +197,9 @@ class SqliteWriter:
                 conn.execute("RELEASE job")
 
     def _committed(self, batch: list[_Job], committing: asyncio.Future[Any]) -> None:
-        exc = WriterUnavailable("the commit was cancelled") if committing.cancelled() else committing.exception()
+        exc: BaseException | None = (
+            WriterUnavailable("the commit was cancelled") if committing.cancelled() else committing.exception()
+        )
         if exc is not None:
             self._fail(batch, exc)
             return
