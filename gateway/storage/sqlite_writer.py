@@ -197,9 +197,10 @@ class SqliteWriter:
                 conn.execute("RELEASE job")
 
     def _committed(self, batch: list[_Job], committing: asyncio.Future[Any]) -> None:
-        exc: BaseException | None = (
-            WriterUnavailable("the commit was cancelled") if committing.cancelled() else committing.exception()
-        )
+        if committing.cancelled():
+            exc: BaseException | None = WriterUnavailable("the commit was cancelled")
+        else:
+            exc = committing.exception()
         if exc is not None:
             self._fail(batch, exc)
             return
