@@ -259,10 +259,13 @@ def _bare_server_main(port: int) -> int:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    from gateway.cli import new_event_loop
+
     app = web.Application()
     app.router.add_post(PAY_PATH, pay)
     app.router.add_get("/healthz", healthz)
-    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
+    # the same event loop as `paygate serve` picks by default, so the ratio compares like with like
+    web.run_app(app, host=HOST, port=port, print=None, access_log=None, loop=new_event_loop("auto"))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -37,8 +38,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"paygate serving on http://{host}:{port} (database {settings.database.url.split('@')[-1]})",
         flush=True,
     )
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        loop=new_event_loop(settings.server.event_loop),
+    )
     return 0
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """uvloop when asked for, or on `auto` when it is installed; asyncio's own loop otherwise."""
+    if kind != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise SystemExit("server.event_loop is uvloop, but uvloop is not installed") from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

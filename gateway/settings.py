@@ -35,6 +35,8 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # the event loop of `paygate serve`: uvloop (faster sockets and callbacks) where installed
+    event_loop: str = Field(default="auto", pattern="^(auto|uvloop|asyncio)$")
 
 
 class DatabaseSettings(_Section):
