@@ -22,7 +22,7 @@ class ConcurrentUpdate(Exception):
 
 
 class PaymentRepository(Protocol):
-    async def add(self, payment: Payment) -> None:
+    async def add(self, payment: Payment, **schedule: Any) -> None:
         """Insert; raises DuplicateRequest when (app_id, out_request_no) exists."""
         ...
 

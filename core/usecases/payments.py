@@ -295,8 +295,9 @@ class PaymentService:
         now = self.clock()
 
         async def commit(uow: UnitOfWork) -> Payment:
-            await uow.payments.add(payment)  # a repeat stops here: DuplicateRequest
-            return await self._apply(uow, payment, result, now)
+            # inserted in its final state; a repeat fails that insert (DuplicateRequest) and
+            # rolls back the whole transaction, postings included
+            return await self._apply(uow, payment, result, now, stored=False)
 
         try:
             final = await self.transact(commit)
@@ -368,8 +369,11 @@ class PaymentService:
                 failure_code=payment.failure_code,
             )
 
-    async def _apply(self, uow: Any, payment: Payment, result: ChannelResult, now: datetime) -> Payment:
-        """Move the payment per the channel result inside `uow` (ledger + outbox when final)."""
+    async def _apply(
+        self, uow: Any, payment: Payment, result: ChannelResult, now: datetime, *, stored: bool = True
+    ) -> Payment:
+        """Move the payment per the channel result inside `uow` (ledger + outbox when final).
+        `stored=False`: the payment is not in storage yet and is inserted as it ends up."""
         target = STATUS_FROM_CHANNEL[result.status]
         moved = payment.moved(
             target,
@@ -400,7 +404,10 @@ class PaymentService:
         else:
             delay, _ = self.schedule_for(moved.channel).next_delay(0)
             schedule = {"next_query_at": now + timedelta(seconds=delay), "query_attempts": 0}
-        await uow.payments.save(moved, expected_status=payment.status.value, **schedule)
+        if stored:
+            await uow.payments.save(moved, expected_status=payment.status.value, **schedule)
+        else:
+            await uow.payments.add(moved, **schedule)
         return moved
 
     async def apply_result(self, payment_id: str, result: ChannelResult, *, via: str) -> Payment:

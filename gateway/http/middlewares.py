@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hmac
 import time
-import uuid
 
 import structlog
 from aiohttp import web
 
-from core.ids import utcnow
+from core.ids import random_hex, utcnow
 from gateway.auth import Unauthenticated, authenticate
 from gateway.http.errors import Handler, error_response
 from gateway.keys import APP_ID, CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
@@ -19,7 +18,7 @@ TRACE_HEADER = "X-Trace-Id"
 
 @web.middleware
 async def trace_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    trace_id = request.headers.get(TRACE_HEADER) or uuid.uuid4().hex
+    trace_id = request.headers.get(TRACE_HEADER) or random_hex(16)
     trace_id = trace_id[:64]
     request[TRACE_ID] = trace_id
     structlog.contextvars.bind_contextvars(trace_id=trace_id)

@@ -197,11 +197,12 @@ class SqlitePayments:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    async def add(self, payment: Payment) -> None:
+    async def add(self, payment: Payment, **schedule: Any) -> None:
         values = payment_values(payment)
         values.update(next_query_at=None, query_attempts=0, escalated=False)
         if payment.status is PaymentStatus.CREATED:
             values["next_query_at"] = payment.created_at + CREATED_GRACE
+        values.update(schedule)
         try:
             self.conn.execute(_PAYMENT.insert, _PAYMENT.params(values))
         except sqlite3.IntegrityError as exc:

@@ -94,12 +94,13 @@ class SqlPayments:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def add(self, payment: Payment) -> None:
+    async def add(self, payment: Payment, **schedule: Any) -> None:
         values = payment_values(payment)
         if payment.status is PaymentStatus.CREATED:
             # If the process dies between saving and the channel's answer, the poller finds the
             # payment here and asks the channel, instead of it staying `created` forever.
             values["next_query_at"] = payment.created_at + CREATED_GRACE
+        values.update(schedule)
         try:
             async with self.conn.begin_nested():
                 await self.conn.execute(t.payments.insert().values(**values))
