@@ -149,9 +149,11 @@ class PaymentService:
         node: FlowNode,
         outcome: FlowOutcome = FlowOutcome.OK,
         message: str = "",
+        *,
+        at: datetime | None = None,
         **detail: Any,
     ) -> None:
-        self.flow.record(FlowRecord(subject, node, outcome, self.clock(), message, detail))
+        self.flow.record(FlowRecord(subject, node, outcome, at or self.clock(), message, detail))
 
     def schedule_for(self, channel: str) -> QuerySchedule:
         return self.schedules.get(channel, self.default_schedule)
@@ -303,10 +305,12 @@ class PaymentService:
             final = await self.transact(commit)
         except DuplicateRequest:
             return await self._first_result(cmd), False
+        # the request's nodes at its arrival, the answer's at the commit (one time each, taken once)
+        accepted = payment.created_at
         for node, message, detail in trail:
-            self._record(payment.id, node, FlowOutcome.OK, message, **detail)
-        self._record(payment.id, FlowNode.CHANNEL_REQUEST, message=f"{channel.code} submit")
-        self._trail_result(final, result)
+            self._record(payment.id, node, FlowOutcome.OK, message, at=accepted, **detail)
+        self._record(payment.id, FlowNode.CHANNEL_REQUEST, message=f"{channel.code} submit", at=accepted)
+        self._trail_result(final, result, at=now)
         return final, True
 
     async def _submit_external(
@@ -343,9 +347,12 @@ class PaymentService:
         return await self.apply_result(payment.id, result, via="submit"), True
 
     # -- results ---------------------------------------------------------------------------
-    def _trail_result(self, payment: Payment, result: ChannelResult, via: str = "submit") -> None:
+    def _trail_result(
+        self, payment: Payment, result: ChannelResult, via: str = "submit", *, at: datetime | None = None
+    ) -> None:
         node = FlowNode.CHANNEL_ANSWER if via == "submit" else FlowNode.QUERY_ANSWER
         ok = result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.PROCESSING)
+        at = at or self.clock()
         self._record(
             payment.id,
             node,
@@ -355,17 +362,21 @@ class PaymentService:
             if result.status is ChannelStatus.FAILED
             else FlowOutcome.PENDING,
             f"{result.status.value}" + (f": {result.code}" if result.code else ""),
+            at=at,
             channel_ref=result.channel_ref,
             channel_message=result.message,
         )
         if payment.status is PaymentStatus.SUCCEEDED and result.postings:
-            self._record(payment.id, FlowNode.LEDGER_POSTED, message=f"{len(result.postings)} flows posted")
+            self._record(
+                payment.id, FlowNode.LEDGER_POSTED, message=f"{len(result.postings)} flows posted", at=at
+            )
         if payment.is_final:
             self._record(
                 payment.id,
                 FlowNode.FINAL_STATE,
                 FlowOutcome.OK if payment.status is PaymentStatus.SUCCEEDED else FlowOutcome.FAILED,
                 payment.status.value,
+                at=at,
                 failure_code=payment.failure_code,
             )
 
