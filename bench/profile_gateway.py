@@ -7,8 +7,9 @@ Used as the gateway prefix of bench/transfers.py, which stops the gateway with S
     .venv/bin/python -m pstats /tmp/gw.prof        # or read /tmp/gw.prof.txt
 
 cProfile sees the main thread only, which is the event loop: every handler, middleware,
-SQLAlchemy and pydantic call. SQLite itself runs in aiosqlite's threads and shows here only
-as the time the loop spends waiting (`select`). Profiling slows the gateway down about
+SQLAlchemy and pydantic call and the SQLite writer's batches. The group commit's fsync and
+SQLAlchemy's own SQLite work (aiosqlite's threads) show here only as the time the loop spends
+waiting. Under uvloop the loop's own work is C and shows as `run_app`. Profiling slows the gateway down about
 twice, so compare call counts and shares, not absolute throughput. Everything after `--`
 (the gateway command transfers.py appends) is ignored: this runs `paygate serve` itself.
 """

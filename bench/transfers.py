@@ -44,10 +44,12 @@ What the numbers mean:
 * The target of >= 1500 committed transfers/s is printed as met or not; it does not change
   the exit status.
 
-Machine limits: the load generator, the server under test and SQLite (its writes and fsyncs
-run in aiosqlite's threads inside the gateway process) share the same CPUs (2 cores on the
-reference machine). The gateway is one Python process, so it can use at most about one core
-for Python code; the client competes with it for the other. --client-processes N splits the
+Machine limits: the load generator, the server under test and SQLite share the same CPUs
+(2 cores on the reference machine). The gateway is one Python process: its event loop runs the
+handlers and the SQLite writer's batched statements, and only the group commit's fsync runs on
+a thread of its own (docs/ARCHITECTURE.md, "Ledger"), so it uses at most about one core; the
+client competes with it for the other. The gateway serves on uvloop when installed (the
+default), and so does the bare handler. --client-processes N splits the
 clients over N processes (plain asyncio, no uvloop) so that the generator itself is not the
 bottleneck; on a 2-core machine more than 2 only adds contention. Only one server runs at a
 time: the gateway is stopped before the bare server starts.
