@@ -168,8 +168,10 @@ class SqliteWriter:
         try:
             conn = self._connection()
             self._execute(conn, batch)
-        except Exception as exc:  # noqa: BLE001 - nothing of the batch is durable: all of it failed
+        except BaseException as exc:  # nothing of the batch is durable: all of it failed
             self._fail(batch, exc)
+            if not isinstance(exc, Exception):
+                raise
             return
         assert self._loop is not None
         if self._committer is None:
@@ -181,6 +183,8 @@ class SqliteWriter:
     def _execute(conn: sqlite3.Connection, batch: list[_Job]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         for job in batch:
+            if job.future.cancelled():
+                continue  # its caller is gone before anything was written: nothing to do
             if not job.single_statement:
                 conn.execute("SAVEPOINT job")
             try:
