@@ -50,6 +50,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = container.settings()
     if settings.database.migrate_on_start:
         await upgrade_async(settings.database.url)
+    for app_id, caller in settings.apps.items():
+        if not caller.notify_url:
+            log.info("app %s has no notify_url: no webhooks are queued for it", app_id)
     sandboxes: list[Any] = []
     if settings.sandbox:
         # the embedded default: each channel's simulator runs beside the gateway

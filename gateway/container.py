@@ -56,8 +56,15 @@ def _sqlite_writer(settings: PaygateSettings) -> SqliteWriter | None:
     return SqliteWriter(path, synchronous=settings.database.sqlite_synchronous)
 
 
-def _transactions(writer: SqliteWriter | None, uow: UnitOfWorkFactory) -> Transactions:
-    return WriterTransactions(writer) if writer is not None else transactions_of(uow)
+def _transactions(
+    writer: SqliteWriter | None, uow: UnitOfWorkFactory, subscribers: frozenset[str]
+) -> Transactions:
+    return WriterTransactions(writer, subscribers) if writer is not None else transactions_of(uow)
+
+
+def _subscribers(settings: PaygateSettings) -> frozenset[str]:
+    """Apps that take webhooks: events are queued for them only (see docs/OPERATIONS.md)."""
+    return frozenset(app_id for app_id, app in settings.apps.items() if app.notify_url)
 
 
 def _router(settings: PaygateSettings, channels: Mapping[str, Channel]) -> Router:
@@ -121,10 +128,11 @@ class Container(containers.DeclarativeContainer):
 
     engine: providers.Provider[AsyncEngine] = providers.Singleton(create_engine, settings.provided.database)
     sqlite_writer = providers.Singleton(_sqlite_writer, settings)
-    uow = providers.Factory(SqlUnitOfWork, engine, sqlite_writer)
+    subscribers = providers.Singleton(_subscribers, settings)
+    uow = providers.Factory(SqlUnitOfWork, engine, sqlite_writer, subscribers)
     # reads take no writer's turn (SQLite WAL readers never block the writer)
-    read_uow = providers.Factory(SqlUnitOfWork, engine, None)
-    transactions = providers.Singleton(_transactions, sqlite_writer, uow.provider)
+    read_uow = providers.Factory(SqlUnitOfWork, engine, None, subscribers)
+    transactions = providers.Singleton(_transactions, sqlite_writer, uow.provider, subscribers)
     flow = providers.Singleton(FlowLogBuffer, uow.provider, sqlite_writer)
     flow_reader = providers.Singleton(FlowReader, engine)
     nonces = providers.Singleton(

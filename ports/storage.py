@@ -52,8 +52,9 @@ class Outbox(Protocol):
         payload: dict[str, Any],
         *,
         at: datetime,
-    ) -> str:
-        """Queue a notification to the app in the current transaction; returns the event id."""
+    ) -> str | None:
+        """Queue a notification to the app in the current transaction; returns the event id
+        (None: the app takes no notifications, nothing was queued)."""
         ...
 
 

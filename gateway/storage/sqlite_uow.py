@@ -297,12 +297,15 @@ class SqliteLedger:
 
 
 class SqliteOutbox:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, subscribers: frozenset[str] | None = None) -> None:
         self.conn = conn
+        self.subscribers = subscribers  # as SqlOutbox's
 
     async def enqueue(
         self, app_id: str, event_type: str, subject_id: str, payload: dict[str, Any], *, at: datetime
-    ) -> str:
+    ) -> str | None:
+        if self.subscribers is not None and app_id not in self.subscribers:
+            return None
         event_id = new_id("evt")
         self.conn.execute(
             _OUTBOX.insert,
@@ -339,11 +342,11 @@ class SqliteAccounts:
 class SqliteUnitOfWork:
     """The storage ports inside one job of the writer; the writer commits (or rolls back) it."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, subscribers: frozenset[str] | None = None) -> None:
         self.conn = conn
         self.payments: PaymentRepository = SqlitePayments(conn)
         self.ledger: Ledger = SqliteLedger(conn)
-        self.outbox: Outbox = SqliteOutbox(conn)
+        self.outbox: Outbox = SqliteOutbox(conn, subscribers)
         self.accounts: Accounts = SqliteAccounts(conn)
 
     async def __aenter__(self) -> SqliteUnitOfWork:
@@ -456,12 +459,13 @@ def purge_nonces(conn: sqlite3.Connection, before: datetime) -> int:
 class WriterTransactions:
     """`transact(work)` on SQLite: `work` runs in the writer's next group commit."""
 
-    def __init__(self, writer: SqliteWriter) -> None:
+    def __init__(self, writer: SqliteWriter, subscribers: frozenset[str] | None = None) -> None:
         self.writer = writer
+        self.subscribers = subscribers
 
     async def __call__(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         def job(conn: sqlite3.Connection) -> T:
-            return drive(_as_coroutine(work(SqliteUnitOfWork(conn))))
+            return drive(_as_coroutine(work(SqliteUnitOfWork(conn, self.subscribers))))
 
         return await self.writer.run(job)
 

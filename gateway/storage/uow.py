@@ -217,8 +217,12 @@ class SqlLedger:
 
 
 class SqlOutbox:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """`subscribers`: the apps that take webhooks (a notify_url); nothing is queued for the
+    others, as nothing could ever be delivered to them. None: every app."""
+
+    def __init__(self, conn: AsyncConnection, subscribers: frozenset[str] | None = None) -> None:
         self.conn = conn
+        self.subscribers = subscribers
 
     async def enqueue(
         self,
@@ -228,7 +232,9 @@ class SqlOutbox:
         payload: dict[str, Any],
         *,
         at: datetime,
-    ) -> str:
+    ) -> str | None:
+        if self.subscribers is not None and app_id not in self.subscribers:
+            return None
         event_id = new_id("evt")
         await self.conn.execute(
             t.outbox.insert().values(
@@ -294,9 +300,12 @@ class SqlUnitOfWork:
     locks and conditional updates.
     """
 
-    def __init__(self, engine: AsyncEngine, writer: SqliteWriter | None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, writer: SqliteWriter | None, subscribers: frozenset[str] | None = None
+    ) -> None:
         self.engine = engine
         self._writer = writer
+        self._subscribers = subscribers
         self._turn: AbstractAsyncContextManager[None] | None = None
         self._conn: AsyncConnection | None = None
         self.committed = False
@@ -323,7 +332,7 @@ class SqlUnitOfWork:
             raise
         self.payments = SqlPayments(self._conn)
         self.ledger = SqlLedger(self._conn)
-        self.outbox = SqlOutbox(self._conn)
+        self.outbox = SqlOutbox(self._conn, self._subscribers)
         self.accounts = SqlAccounts(self._conn)
         return self
 

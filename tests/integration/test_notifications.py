@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from dependency_injector import providers
 from paygate_testkit import APP_ID, APP_SECRET, SignedClient, make_settings
@@ -155,3 +156,25 @@ async def test_pending_notification_survives_a_restart(
 async def test_unknown_notification_cannot_be_replayed(api: SignedClient) -> None:
     status, body = await api.post("/ops/notifications/evt_missing/replay")
     assert status == 404 and body["error"]["code"] == "NOTIFICATION_NOT_FOUND"
+
+
+async def test_nothing_is_queued_for_an_app_without_notify_url(
+    aiohttp_client: Any, database_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    from gateway.keys import CONTAINER
+    from gateway.storage import tables as t
+
+    r, url = receiver
+    api = await build_api(aiohttp_client, notify_settings(database_url, url))
+    await paid(api)  # APP_ID has a notify_url
+    quiet = api.as_app("other", "other-secret-0123456789")
+    alice, bob = await quiet.open_account(), await quiet.open_account()
+    await quiet.fund(alice, "10.00")
+    status, payment = await quiet.pay(
+        out_request_no="quiet-1", amount="1.00", payer_account=alice, payee_account=bob
+    )
+    assert status == 201 and payment["status"] == "succeeded"
+    engine = api.client.app[CONTAINER].engine()
+    async with engine.connect() as conn:
+        apps = (await conn.execute(sa.select(t.outbox.c.app_id))).scalars().all()
+    assert apps == [APP_ID]
