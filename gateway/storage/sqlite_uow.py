@@ -34,9 +34,13 @@ from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import (
     CREATED_GRACE,
     account_from_mapping,
+    deferred_rows,
+    entry_rows,
+    exchange_rows,
+    outbox_row,
     payment_from_mapping,
     payment_values,
-    postings_to_json,
+    transfer_row,
 )
 from ports.channels import DeferredPostings, Exchange
 from ports.storage import (
@@ -261,25 +265,7 @@ class SqliteLedger:
             if row is None:
                 self._refuse(account_id, currency_of[account_id])
             balance_after[(account_id, sub)] = row[0] - delta
-        entries = []
-        for p in postings:
-            key = (p.account_id, p.sub_account)
-            balance_after[key] += p.amount.minor
-            entries.append(
-                _ENTRY.params(
-                    {
-                        "txn_id": txn_id,
-                        "account_id": p.account_id,
-                        "sub_account": p.sub_account.value,
-                        "amount_minor": p.amount.minor,
-                        "currency": p.amount.currency,
-                        "kind": p.kind.value,
-                        "balance_after_minor": balance_after[key],
-                        "memo": p.memo[:256],
-                        "created_at": at,
-                    }
-                )
-            )
+        entries = [_ENTRY.params(r) for r in entry_rows(txn_id, postings, balance_after, at)]
         self.conn.executemany(_ENTRY.insert, entries)
         return txn_id
 
@@ -307,22 +293,8 @@ class SqliteOutbox:
         if self.subscribers is not None and app_id not in self.subscribers:
             return None
         event_id = new_id("evt")
-        self.conn.execute(
-            _OUTBOX.insert,
-            _OUTBOX.params(
-                {
-                    "id": event_id,
-                    "app_id": app_id,
-                    "event_type": event_type,
-                    "subject_id": subject_id,
-                    "payload": {"event_id": event_id, "event_type": event_type, **payload},
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": at,
-                    "created_at": at,
-                }
-            ),
-        )
+        row = outbox_row(event_id, app_id, event_type, subject_id, payload, at)
+        self.conn.execute(_OUTBOX.insert, _OUTBOX.params(row))
         return event_id
 
 
@@ -364,62 +336,19 @@ class SqliteUnitOfWork:
         return None  # the group commit of the writer
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
-        self.conn.execute(
-            _TRANSFER.insert,
-            _TRANSFER.params(
-                {
-                    "payment_id": payment.id,
-                    "ledger_txn_id": txn_id,
-                    "payer_account": payment.payer_account,
-                    "payee_account": payment.payee_account,
-                    "amount_minor": payment.amount.minor,
-                    "currency": payment.amount.currency,
-                    "created_at": at,
-                }
-            ),
-        )
+        self.conn.execute(_TRANSFER.insert, _TRANSFER.params(transfer_row(payment, txn_id, at)))
 
     async def record_exchanges(
         self, payment_id: str, channel: str, exchanges: Sequence[Exchange], *, at: datetime
     ) -> None:
-        self.conn.executemany(
-            _EXCHANGE.insert,
-            [
-                _EXCHANGE.params(
-                    {
-                        "subject_id": payment_id,
-                        "channel": channel,
-                        "operation": e.operation,
-                        "request": e.request,
-                        "response": e.response,
-                        "error": e.error[:512] if e.error else None,
-                        "at": at,
-                    }
-                )
-                for e in exchanges
-            ],
-        )
+        rows = exchange_rows(payment_id, channel, exchanges, at)
+        self.conn.executemany(_EXCHANGE.insert, [_EXCHANGE.params(r) for r in rows])
 
     async def add_deferred(
         self, payment_id: str, deferred: Sequence[DeferredPostings], *, at: datetime
     ) -> None:
-        self.conn.executemany(
-            _DEFERRED.insert,
-            [
-                _DEFERRED.params(
-                    {
-                        "payment_id": payment_id,
-                        "seq": d.order,
-                        "kind": d.kind,
-                        "postings": postings_to_json(d.postings),
-                        "status": "pending",
-                        "attempts": 0,
-                        "due_at": at,
-                    }
-                )
-                for d in deferred
-            ],
-        )
+        rows = deferred_rows(payment_id, deferred, at)
+        self.conn.executemany(_DEFERRED.insert, [_DEFERRED.params(r) for r in rows])
 
 
 _ENUM_TEXT: dict[Any, str] = {m: m.value for e in (FlowNode, FlowOutcome) for m in e}

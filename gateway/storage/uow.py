@@ -195,23 +195,7 @@ class SqlLedger:
                     field="payer_account",
                 )
             balance_after[(account_id, sub)] = row[0] - delta
-        entries = []
-        for p in postings:
-            key = (p.account_id, p.sub_account)
-            balance_after[key] = balance_after.get(key, 0) + p.amount.minor
-            entries.append(
-                {
-                    "txn_id": txn_id,
-                    "account_id": p.account_id,
-                    "sub_account": p.sub_account.value,
-                    "amount_minor": p.amount.minor,
-                    "currency": p.amount.currency,
-                    "kind": p.kind.value,
-                    "balance_after_minor": balance_after[key],
-                    "memo": p.memo[:256],
-                    "created_at": at,
-                }
-            )
+        entries = entry_rows(txn_id, postings, balance_after, at)
         await self.conn.execute(t.ledger_entries.insert(), entries)
         return txn_id
 
@@ -237,17 +221,7 @@ class SqlOutbox:
             return None
         event_id = new_id("evt")
         await self.conn.execute(
-            t.outbox.insert().values(
-                id=event_id,
-                app_id=app_id,
-                event_type=event_type,
-                subject_id=subject_id,
-                payload={"event_id": event_id, "event_type": event_type, **payload},
-                status="pending",
-                attempts=0,
-                next_attempt_at=at,
-                created_at=at,
-            )
+            t.outbox.insert().values(**outbox_row(event_id, app_id, event_type, subject_id, payload, at))
         )
         return event_id
 
@@ -364,60 +338,111 @@ class SqlUnitOfWork:
         await self.conn.rollback()
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
-        await self.conn.execute(
-            t.transfer_logs.insert().values(
-                payment_id=payment.id,
-                ledger_txn_id=txn_id,
-                payer_account=payment.payer_account,
-                payee_account=payment.payee_account,
-                amount_minor=payment.amount.minor,
-                currency=payment.amount.currency,
-                created_at=at,
-            )
-        )
+        await self.conn.execute(t.transfer_logs.insert().values(**transfer_row(payment, txn_id, at)))
 
     async def record_exchanges(
         self, payment_id: str, channel: str, exchanges: Sequence[Exchange], *, at: datetime
     ) -> None:
         await self.conn.execute(
-            t.channel_exchanges.insert(),
-            [
-                {
-                    "subject_id": payment_id,
-                    "channel": channel,
-                    "operation": e.operation,
-                    "request": e.request,
-                    "response": e.response,
-                    "error": e.error[:512] if e.error else None,
-                    "at": at,
-                }
-                for e in exchanges
-            ],
+            t.channel_exchanges.insert(), exchange_rows(payment_id, channel, exchanges, at)
         )
 
     async def add_deferred(
         self, payment_id: str, deferred: Sequence[DeferredPostings], *, at: datetime
     ) -> None:
         if deferred:
-            await self.conn.execute(
-                t.deferred_settlements.insert(),
-                [
-                    {
-                        "payment_id": payment_id,
-                        "seq": d.order,
-                        "kind": d.kind,
-                        "postings": postings_to_json(d.postings),
-                        "status": "pending",
-                        "attempts": 0,
-                        "due_at": at,
-                    }
-                    for d in deferred
-                ],
-            )
+            await self.conn.execute(t.deferred_settlements.insert(), deferred_rows(payment_id, deferred, at))
 
     async def write_flow(self, records: Sequence[FlowRecord]) -> None:
         if records:
             await self.conn.execute(t.flow_log.insert(), flow_rows(records))
+
+
+def entry_rows(
+    txn_id: str, postings: Sequence[Posting], balance_before: dict[tuple[str, SubAccount], int], at: datetime
+) -> list[dict[str, Any]]:
+    """The ledger entries of a transaction, each with its account's balance after it."""
+    running = dict(balance_before)
+    rows = []
+    for p in postings:
+        key = (p.account_id, p.sub_account)
+        running[key] += p.amount.minor
+        rows.append(
+            {
+                "txn_id": txn_id,
+                "account_id": p.account_id,
+                "sub_account": p.sub_account.value,
+                "amount_minor": p.amount.minor,
+                "currency": p.amount.currency,
+                "kind": p.kind.value,
+                "balance_after_minor": running[key],
+                "memo": p.memo[:256],
+                "created_at": at,
+            }
+        )
+    return rows
+
+
+def outbox_row(
+    event_id: str, app_id: str, event_type: str, subject_id: str, payload: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "app_id": app_id,
+        "event_type": event_type,
+        "subject_id": subject_id,
+        "payload": {"event_id": event_id, "event_type": event_type, **payload},
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": at,
+        "created_at": at,
+    }
+
+
+def transfer_row(payment: Payment, txn_id: str, at: datetime) -> dict[str, Any]:
+    return {
+        "payment_id": payment.id,
+        "ledger_txn_id": txn_id,
+        "payer_account": payment.payer_account,
+        "payee_account": payment.payee_account,
+        "amount_minor": payment.amount.minor,
+        "currency": payment.amount.currency,
+        "created_at": at,
+    }
+
+
+def exchange_rows(
+    payment_id: str, channel: str, exchanges: Sequence[Exchange], at: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "subject_id": payment_id,
+            "channel": channel,
+            "operation": e.operation,
+            "request": e.request,
+            "response": e.response,
+            "error": e.error[:512] if e.error else None,
+            "at": at,
+        }
+        for e in exchanges
+    ]
+
+
+def deferred_rows(
+    payment_id: str, deferred: Sequence[DeferredPostings], at: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "payment_id": payment_id,
+            "seq": d.order,
+            "kind": d.kind,
+            "postings": postings_to_json(d.postings),
+            "status": "pending",
+            "attempts": 0,
+            "due_at": at,
+        }
+        for d in deferred
+    ]
 
 
 def flow_rows(records: Sequence[FlowRecord]) -> list[dict[str, Any]]:
