@@ -183,7 +183,6 @@ _OUTBOX = _Columns(
 )
 _FLOW = _Columns(t.flow_log, ["subject_id", "node", "outcome", "message", "detail", "actor", "at"])
 _NONCE = _Columns(t.nonces, ["app_id", "nonce", "seen_at"])
-_AT = _Columns(t.payments, ["updated_at"])  # any UTCDateTime column: the stored form of a time
 
 
 @functools.lru_cache(maxsize=64)
@@ -191,10 +190,6 @@ def _payment_update(names: tuple[str, ...]) -> tuple[_Columns, str]:
     columns = _Columns(t.payments, names)
     assignments = ", ".join(f"{n} = ?" for n in names)
     return columns, f"UPDATE payments SET {assignments} WHERE id = ? AND status = ?"
-
-
-def stored_time(at: datetime) -> Any:
-    return _AT.params({"updated_at": at})[0]
 
 
 class SqlitePayments:
@@ -382,7 +377,7 @@ def claim_nonce(conn: sqlite3.Connection, app_id: str, nonce: str, at: datetime)
 
 
 def purge_nonces(conn: sqlite3.Connection, before: datetime) -> int:
-    return conn.execute("DELETE FROM nonces WHERE seen_at < ?", (stored_time(before),)).rowcount
+    return conn.execute("DELETE FROM nonces WHERE seen_at < ?", (utc_text(before),)).rowcount
 
 
 class WriterTransactions:
