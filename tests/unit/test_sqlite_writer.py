@@ -276,3 +276,15 @@ def test_work_that_waits_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="may only use its unit of work"):
         drive(waits(SqliteUnitOfWork(sqlite3.connect(":memory:"))))
+
+
+async def test_purge_drops_only_nonces_older_than_the_cutoff(db: str) -> None:
+    from gateway.storage.sqlite_uow import claim_nonce, purge_nonces
+
+    writer = SqliteWriter(db)
+    for nonce, at in (("old", NOW - timedelta(minutes=11)), ("new", NOW - timedelta(minutes=1))):
+        assert await writer.run(lambda c, n=nonce, a=at: claim_nonce(c, "app", n, a))
+    assert not await writer.run(lambda c: claim_nonce(c, "app", "new", NOW))  # a replay
+    assert await writer.run(lambda c: purge_nonces(c, NOW - timedelta(minutes=10))) == 1
+    assert _rows(db, "SELECT nonce FROM nonces") == [("new",)]
+    await writer.aclose()
