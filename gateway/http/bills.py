@@ -16,7 +16,7 @@ from core.money import Money, check_currency
 from core.payment import request_fingerprint
 from core.usecases.bills import BillRefused, BillRequest, bill_view
 from gateway.http.errors import body_of
-from gateway.http.schemas import Body, Id
+from gateway.http.schemas.base import Body, Id
 from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
 
 if TYPE_CHECKING:

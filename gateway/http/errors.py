@@ -52,9 +52,7 @@ def validation_error(exc: ValidationError) -> web.Response:
         message = "unknown field"
     elif first["type"] == "missing":
         message = "this field is required"
-    return error_response(
-        400, "INVALID_ARGUMENT", f"{field}: {message}" if field else message, field
-    )
+    return error_response(400, "INVALID_ARGUMENT", f"{field}: {message}" if field else message, field)
 
 
 @web.middleware

@@ -14,7 +14,7 @@ from core.payment import request_fingerprint
 from core.routing import RouteRequest
 from core.usecases.payments import PaymentCommand, payment_view
 from gateway.http.errors import body_of
-from gateway.http.schemas import ExplainBody, FundBody, OpenAccountBody, PaymentBody
+from gateway.http.schemas.payments import ExplainBody, FundBody, OpenAccountBody, PaymentBody
 from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
 from gateway.storage.accounts import BankCard
 
@@ -45,14 +45,10 @@ async def open_account(request: web.Request) -> web.Response:
 
 
 async def get_account(request: web.Request) -> web.Response:
-    return body_of(
-        await _services(request).accounts().get(app_id_of(request), request.match_info["id"])
-    )
+    return body_of(await _services(request).accounts().get(app_id_of(request), request.match_info["id"]))
 
 
-def _int_query(
-    request: web.Request, name: str, default: int | None, lo: int, hi: int
-) -> int | None:
+def _int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -67,9 +63,7 @@ async def account_entries(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 50, 1, max_page)
     before = _int_query(request, "cursor", None, 1, 2**62)
     assert limit is not None
-    page = await container.accounts().entries(
-        app_id_of(request), request.match_info["id"], limit, before
-    )
+    page = await container.accounts().entries(app_id_of(request), request.match_info["id"], limit, before)
     return body_of(page)
 
 
@@ -126,15 +120,11 @@ async def get_payment(request: web.Request) -> web.Response:
 async def find_payment(request: web.Request) -> web.Response:
     out_request_no = request.query.get("out_request_no")
     if not out_request_no:
-        raise InvalidArgument(
-            "give ?out_request_no=... to look a payment up", field="out_request_no"
-        )
+        raise InvalidArgument("give ?out_request_no=... to look a payment up", field="out_request_no")
     async with _services(request).read_uow() as uow:
         payment = await uow.payments.by_request_no(app_id_of(request), out_request_no)
     if payment is None:
-        raise NotFound(
-            f"no payment with out_request_no {out_request_no!r}", code="PAYMENT_NOT_FOUND"
-        )
+        raise NotFound(f"no payment with out_request_no {out_request_no!r}", code="PAYMENT_NOT_FOUND")
     return body_of(payment_view(payment))
 
 
@@ -142,9 +132,7 @@ async def payment_flow(request: web.Request) -> web.Response:
     payment = await _own_payment(request, request.match_info["id"])
     container = _services(request)
     await container.flow().flush()
-    return body_of(
-        {"payment_id": payment.id, "flow": await container.flow_reader().timeline(payment.id)}
-    )
+    return body_of({"payment_id": payment.id, "flow": await container.flow_reader().timeline(payment.id)})
 
 
 async def explain_route(request: web.Request) -> web.Response:
@@ -172,9 +160,7 @@ async def fund_account(request: web.Request) -> web.Response:
             request.match_info["id"],
             body.out_request_no,
             amount,
-            request_fingerprint(
-                {"account": request.match_info["id"], **body.model_dump(mode="json")}
-            ),
+            request_fingerprint({"account": request.match_info["id"], **body.model_dump(mode="json")}),
             actor=request[OPERATOR],
         )
     )
@@ -196,9 +182,7 @@ async def list_notifications(request: web.Request) -> web.Response:
 
 
 async def replay_notification(request: web.Request) -> web.Response:
-    item = (
-        await _services(request).outbox_admin().replay(request.match_info["id"], request[OPERATOR])
-    )
+    item = await _services(request).outbox_admin().replay(request.match_info["id"], request[OPERATOR])
     return body_of(item, 202)
 
 

@@ -33,11 +33,7 @@ async def trace_middleware(request: web.Request, handler: Handler) -> web.Stream
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[CONTAINER].metrics()
-    route = (
-        request.match_info.route.resource.canonical
-        if request.match_info.route.resource
-        else "unmatched"
-    )
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     started = time.perf_counter()
     response = await handler(request)
     metrics.requests.labels(request.method, route, str(response.status)).inc()
@@ -52,9 +48,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path.startswith("/v1/"):
         limit = settings.limits.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
-            return error_response(
-                413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes"
-            )
+            return error_response(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
         body = await request.read()
         request[RAW_BODY] = body
         try:
@@ -79,9 +73,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         tokens = [t.get_secret_value() for t in settings.ops.tokens]
-        match = next(
-            (i for i, t in enumerate(tokens) if token and hmac.compare_digest(t, token)), None
-        )
+        match = next((i for i, t in enumerate(tokens) if token and hmac.compare_digest(t, token)), None)
         if match is None:
             return error_response(
                 401,

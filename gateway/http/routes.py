@@ -14,7 +14,7 @@ from gateway.http import handlers as h
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
 from gateway.http.payouts import payout_routes
-from gateway.http.schemas import ExplainBody, FundBody, OpenAccountBody, PaymentBody
+from gateway.http.schemas.payments import ExplainBody, FundBody, OpenAccountBody, PaymentBody
 from gateway.keys import CONTAINER
 
 
@@ -50,25 +50,19 @@ async def metrics(request: web.Request) -> web.Response:
                 await conn.execute(
                     sa.select(sa.func.count())
                     .select_from(t.payments)
-                    .where(
-                        t.payments.c.escalated, t.payments.c.status.in_(("processing", "unknown"))
-                    )
+                    .where(t.payments.c.escalated, t.payments.c.status.in_(("processing", "unknown")))
                 )
             ).scalar_one()
         )
         m.outbox_dead.set(
             (
                 await conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(t.outbox)
-                    .where(t.outbox.c.status == "dead")
+                    sa.select(sa.func.count()).select_from(t.outbox).where(t.outbox.c.status == "dead")
                 )
             ).scalar_one()
         )
     registry = m.registry
-    return web.Response(
-        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -76,99 +70,104 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/healthz", healthz, "Liveness and database reachability"),
-    Route("GET", "/metrics", metrics, "Prometheus metrics"),
-    Route("GET", "/openapi.json", openapi, "This API description"),
-    Route("POST", "/v1/accounts", h.open_account, "Open a virtual account", OpenAccountBody, "app"),
-    Route("GET", "/v1/accounts/{id}", h.get_account, "An account with its balances", None, "app"),
-    Route(
-        "GET",
-        "/v1/accounts/{id}/entries",
-        h.account_entries,
-        "The account's ledger flows, newest first (?limit, ?cursor)",
-        None,
-        "app",
-    ),
-    Route(
-        "POST",
-        "/v1/payments",
-        h.create_payment,
-        "Create a payment (idempotent on out_request_no)",
-        PaymentBody,
-        "app",
-    ),
-    Route("GET", "/v1/payments", h.find_payment, "Find a payment by ?out_request_no", None, "app"),
-    Route(
-        "GET",
-        "/v1/payments/{id}",
-        h.get_payment,
-        "A payment with its status and channel",
-        None,
-        "app",
-    ),
-    Route(
-        "GET",
-        "/v1/payments/{id}/flow",
-        h.payment_flow,
-        "The payment's flow-log timeline",
-        None,
-        "app",
-    ),
-    Route(
-        "POST",
-        "/v1/routes/explain",
-        h.explain_route,
-        "Which channel and rule a payment body would route to",
-        ExplainBody,
-        "app",
-    ),
-    Route(
-        "POST",
-        "/ops/accounts/{id}/fund",
-        h.fund_account,
-        "Credit an account from the external cash-in account (idempotent)",
-        FundBody,
-        "ops",
-    ),
-    Route(
-        "GET",
-        "/ops/ledger/check",
-        h.ledger_check,
-        "Verify the ledger's balance invariants",
-        None,
-        "ops",
-    ),
-    Route(
-        "GET",
-        "/ops/notifications",
-        h.list_notifications,
-        "Webhook deliveries by ?status (dead, failing, pending, delivered)",
-        None,
-        "ops",
-    ),
-    Route(
-        "POST",
-        "/ops/notifications/{id}/replay",
-        h.replay_notification,
-        "Deliver a failed or dead notification again",
-        None,
-        "ops",
-    ),
-    Route(
-        "GET",
-        "/ops/payments/stuck",
-        h.list_stuck_payments,
-        "Payments whose outcome is still unknown or processing (escalated first)",
-        None,
-        "ops",
-    ),
-    Route(
-        "POST",
-        "/callbacks/{channel}",
-        h.channel_callback,
-        "A channel's asynchronous notification (verified by the channel's plugin)",
-    ),
-) + payout_routes() + bill_routes() + lease_routes()
+    (
+        Route("GET", "/healthz", healthz, "Liveness and database reachability"),
+        Route("GET", "/metrics", metrics, "Prometheus metrics"),
+        Route("GET", "/openapi.json", openapi, "This API description"),
+        Route("POST", "/v1/accounts", h.open_account, "Open a virtual account", OpenAccountBody, "app"),
+        Route("GET", "/v1/accounts/{id}", h.get_account, "An account with its balances", None, "app"),
+        Route(
+            "GET",
+            "/v1/accounts/{id}/entries",
+            h.account_entries,
+            "The account's ledger flows, newest first (?limit, ?cursor)",
+            None,
+            "app",
+        ),
+        Route(
+            "POST",
+            "/v1/payments",
+            h.create_payment,
+            "Create a payment (idempotent on out_request_no)",
+            PaymentBody,
+            "app",
+        ),
+        Route("GET", "/v1/payments", h.find_payment, "Find a payment by ?out_request_no", None, "app"),
+        Route(
+            "GET",
+            "/v1/payments/{id}",
+            h.get_payment,
+            "A payment with its status and channel",
+            None,
+            "app",
+        ),
+        Route(
+            "GET",
+            "/v1/payments/{id}/flow",
+            h.payment_flow,
+            "The payment's flow-log timeline",
+            None,
+            "app",
+        ),
+        Route(
+            "POST",
+            "/v1/routes/explain",
+            h.explain_route,
+            "Which channel and rule a payment body would route to",
+            ExplainBody,
+            "app",
+        ),
+        Route(
+            "POST",
+            "/ops/accounts/{id}/fund",
+            h.fund_account,
+            "Credit an account from the external cash-in account (idempotent)",
+            FundBody,
+            "ops",
+        ),
+        Route(
+            "GET",
+            "/ops/ledger/check",
+            h.ledger_check,
+            "Verify the ledger's balance invariants",
+            None,
+            "ops",
+        ),
+        Route(
+            "GET",
+            "/ops/notifications",
+            h.list_notifications,
+            "Webhook deliveries by ?status (dead, failing, pending, delivered)",
+            None,
+            "ops",
+        ),
+        Route(
+            "POST",
+            "/ops/notifications/{id}/replay",
+            h.replay_notification,
+            "Deliver a failed or dead notification again",
+            None,
+            "ops",
+        ),
+        Route(
+            "GET",
+            "/ops/payments/stuck",
+            h.list_stuck_payments,
+            "Payments whose outcome is still unknown or processing (escalated first)",
+            None,
+            "ops",
+        ),
+        Route(
+            "POST",
+            "/callbacks/{channel}",
+            h.channel_callback,
+            "A channel's asynchronous notification (verified by the channel's plugin)",
+        ),
+    )
+    + payout_routes()
+    + bill_routes()
+    + lease_routes()
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -203,9 +202,7 @@ def openapi_document() -> dict[str, Any]:
             op["requestBody"] = {
                 "required": True,
                 "content": {
-                    "application/json": {
-                        "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}
-                    }
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}
                 },
             }
         if route.auth == "app":

@@ -1,16 +1,12 @@
-"""Request bodies, validated strictly: decimal strings for money, no unknown fields."""
+"""Request bodies of accounts, payments, routing and funding."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+from gateway.http.schemas.base import Body, Id
 
 
 class BankCardBody(Body):

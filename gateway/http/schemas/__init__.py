@@ -1,0 +1,1 @@
+"""HTTP request bodies, one module per workflow, all on `base.Body`."""
