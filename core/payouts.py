@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.errors import DomainError, InvalidArgument
 from core.money import Money
-from core.payment import request_fingerprint
+from core.payments.model import request_fingerprint
 from core.state import StateMachine
 
 PAYOUT_CURRENCY = "CNY"

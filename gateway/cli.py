@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from core.routing import RoutingConfigError
+from core.payments.routing import RoutingConfigError
 from gateway.logs import configure_logging
 from gateway.plugins import PluginError, describe_channels
 from gateway.settings import SettingsError

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.ids import utcnow
 from core.lease import RetrySchedule
 from core.ledger import AccountView
-from core.routing import Router
+from core.payments.routing import Router
 from core.usecases.bills import BillPaymentListener, BillPolicy, BillService, DueBills
 from core.usecases.lease import LeasePaymentListener, LeasePolicy, LeaseService
 from core.usecases.payments import PaymentService, QuerySchedule

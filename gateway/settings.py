@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from core.bills import BillLimits
 from core.money import CURRENCY_EXPONENTS
-from core.routing import RoutingRule
+from core.payments.routing import RoutingRule
 
 
 class _Section(BaseModel):

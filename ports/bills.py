@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from core.bill_records import Bill
 from core.bills import ApplicantView, BillStatus, LoanUpdate, LoanView, TransferLog, WriteOffLog
 from core.errors import Conflict
-from core.payment import Payment
+from core.payments.model import Payment
 
 
 @dataclass(frozen=True, slots=True)

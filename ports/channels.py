@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from core.ledger import AccountView, Posting
 from core.money import Money
-from core.routing import ChannelCapability
+from core.payments.routing import ChannelCapability
 
 
 class ChannelStatus(enum.StrEnum):

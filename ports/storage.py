@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from core.flowlog import FlowRecord
 from core.ledger import AccountView, Posting
-from core.payment import Payment
+from core.payments.model import Payment
 from ports.channels import DeferredPostings, Exchange
 
 

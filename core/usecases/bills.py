@@ -54,7 +54,7 @@ from core.errors import BusinessRuleViolation, Conflict, DomainError, Idempotenc
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id, utcnow
 from core.money import Money
-from core.payment import Payment, PaymentStatus, request_fingerprint
+from core.payments.model import Payment, PaymentStatus, request_fingerprint
 from core.usecases.payments import PaymentCommand, PaymentService
 from ports.bills import Applicant, BillRepositoryFactory
 from ports.storage import DuplicateRequest, FlowLogSink, UnitOfWorkFactory

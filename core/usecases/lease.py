@@ -36,8 +36,8 @@ from core.lease import (
     order_of_external_agreement_no,
 )
 from core.money import Money
-from core.payment import Payment, PaymentStatus, request_fingerprint
-from core.routing import RouteRequest
+from core.payments.model import Payment, PaymentStatus, request_fingerprint
+from core.payments.routing import RouteRequest
 from core.usecases.payments import PaymentCommand, PaymentService
 from ports.channels import (
     Channel,

@@ -21,8 +21,8 @@ from core.errors import (
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id, utcnow
 from core.money import Money
-from core.payment import Payment, PaymentStatus
-from core.routing import Router, RouteRequest
+from core.payments.model import Payment, PaymentStatus
+from core.payments.routing import Router, RouteRequest
 from ports.channels import Channel, ChannelResult, ChannelStatus, PaymentRequest
 from ports.storage import (
     Accounts,

@@ -18,7 +18,8 @@ from core.errors import (
 )
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id, utcnow
-from core.payment import Payment, PaymentStatus
+from core.payments.model import Payment, PaymentStatus
+from core.payments.routing import RouteRequest
 from core.payouts import (
     ItemCode,
     ItemProblem,
@@ -30,7 +31,6 @@ from core.payouts import (
     mask_account,
     payment_out_request_no,
 )
-from core.routing import RouteRequest
 from core.usecases.payments import PaymentCommand, PaymentService
 from ports.payouts import PayoutRepositoryFactory
 from ports.storage import ConcurrentUpdate, DuplicateRequest, FlowLogSink, UnitOfWorkFactory

@@ -13,7 +13,7 @@ from core.bill_records import Bill
 from core.bills import BillKind, ErrorAction, WriteOffLine
 from core.errors import InvalidArgument
 from core.money import Money, check_currency
-from core.payment import request_fingerprint
+from core.payments.model import request_fingerprint
 from core.usecases.bills import BillRefused, BillRequest, bill_view
 from gateway.http.errors import body_of
 from gateway.http.schemas.base import Body, Id

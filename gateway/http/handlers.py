@@ -10,8 +10,8 @@ from aiohttp import web
 from core.errors import InvalidArgument, NotFound
 from core.ledger import AccountKind
 from core.money import Money, check_currency, parse_amount
-from core.payment import request_fingerprint
-from core.routing import RouteRequest
+from core.payments.model import request_fingerprint
+from core.payments.routing import RouteRequest
 from core.usecases.payments import PaymentCommand, payment_view
 from gateway.http.errors import body_of
 from gateway.http.schemas.payments import ExplainBody, FundBody, OpenAccountBody, PaymentBody

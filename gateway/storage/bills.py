@@ -26,7 +26,7 @@ from core.bills import (
 )
 from core.ledger import AccountKind, AccountStatus
 from core.money import Money
-from core.payment import Payment
+from core.payments.model import Payment
 from gateway.storage import tables as t
 from gateway.storage.bill_tables import bills as b
 from gateway.storage.bill_tables import write_off_logs

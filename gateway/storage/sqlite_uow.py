@@ -28,7 +28,7 @@ from core.errors import InsufficientFunds, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id
 from core.ledger import AccountView, Posting, SubAccount, check_balanced
-from core.payment import Payment, PaymentStatus
+from core.payments.model import Payment, PaymentStatus
 from gateway.storage import tables as t
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import (

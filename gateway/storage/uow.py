@@ -18,7 +18,7 @@ from core.flowlog import FlowRecord
 from core.ids import new_id
 from core.ledger import AccountKind, AccountStatus, AccountView, FlowKind, Posting, SubAccount
 from core.money import Money
-from core.payment import Payment, PaymentStatus
+from core.payments.model import Payment, PaymentStatus
 from gateway.storage import tables as t
 from gateway.storage.sqlite_writer import SqliteWriter
 from ports.channels import DeferredPostings, Exchange

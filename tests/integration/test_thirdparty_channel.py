@@ -250,7 +250,7 @@ async def test_a_saved_payment_carries_a_query_deadline(echo_api: SignedClient) 
     import sqlalchemy as sa
 
     from core.ids import utcnow
-    from core.payment import Payment, PaymentStatus
+    from core.payments.model import Payment, PaymentStatus
     from gateway.storage import tables as t
     from gateway.storage.uow import CREATED_GRACE
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import NoRoute
-from core.routing import ChannelCapability, Router, RouteRequest, RoutingConfigError, RoutingRule
+from core.payments.routing import ChannelCapability, Router, RouteRequest, RoutingConfigError, RoutingRule
 from gateway.settings import SettingsError, load_settings
 
 CAPS = {

@@ -18,7 +18,7 @@ from core.errors import InsufficientFunds
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ledger import FlowKind, transfer
 from core.money import Money
-from core.payment import Payment, PaymentStatus
+from core.payments.model import Payment, PaymentStatus
 from gateway.settings import DatabaseSettings
 from gateway.storage import tables as t
 from gateway.storage.engine import create_engine

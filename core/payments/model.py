@@ -1,4 +1,4 @@
-"""The payment entity and its state machine (created -> processing/unknown -> final)."""
+"""The payment entity, its state machine (created -> processing/unknown -> final), request fingerprints."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The payment domain: the payment entity, its state machine and the routing rules."""
