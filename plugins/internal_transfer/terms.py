@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import DomainError
-from core.general_pay import (
+from core.general_pay.model import (
     BuyerFee,
     FeeTerms,
     FeeType,
@@ -17,8 +17,8 @@ from core.general_pay import (
     ProfitShare,
     SettlementType,
     UpperMerchant,
-    plan_general_pay,
 )
+from core.general_pay.plan import plan_general_pay
 from core.ledger import AccountView
 from core.money import Money
 from ports.channels import PaymentRequest

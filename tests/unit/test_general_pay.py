@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import BusinessRuleViolation, DomainError, InvalidArgument
-from core.general_pay import (
+from core.general_pay.model import (
     ERROR_CODES,
     BuyerFee,
     FeeTerms,
@@ -24,8 +24,8 @@ from core.general_pay import (
     SettlementKind,
     SettlementType,
     UpperMerchant,
-    plan_general_pay,
 )
+from core.general_pay.plan import plan_general_pay
 from core.ledger import (
     AccountKind,
     AccountStatus,
