@@ -18,7 +18,8 @@ from core.ledger import AccountView
 from core.payments.routing import Router
 from core.usecases.bills import BillPaymentListener, BillPolicy, BillService, DueBills
 from core.usecases.lease import LeasePaymentListener, LeasePolicy, LeaseService
-from core.usecases.payments import PaymentService, QuerySchedule
+from core.usecases.payments.commands import QuerySchedule
+from core.usecases.payments.service import PaymentService
 from core.usecases.payouts import PayoutResultListener, PayoutService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.errors import DomainError, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import utcnow
-from core.usecases.payments import PaymentService
+from core.usecases.payments.service import PaymentService
 from gateway.auth import NonceStore, signed_headers
 from gateway.metrics import Metrics
 from gateway.settings import PaygateSettings

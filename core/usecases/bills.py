@@ -55,7 +55,8 @@ from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id, utcnow
 from core.money import Money
 from core.payments.model import Payment, PaymentStatus, request_fingerprint
-from core.usecases.payments import PaymentCommand, PaymentService
+from core.usecases.payments.commands import PaymentCommand
+from core.usecases.payments.service import PaymentService
 from ports.bills import Applicant, BillRepositoryFactory
 from ports.storage import DuplicateRequest, FlowLogSink, UnitOfWorkFactory
 

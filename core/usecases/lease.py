@@ -38,7 +38,8 @@ from core.lease import (
 from core.money import Money
 from core.payments.model import Payment, PaymentStatus, request_fingerprint
 from core.payments.routing import RouteRequest
-from core.usecases.payments import PaymentCommand, PaymentService
+from core.usecases.payments.commands import PaymentCommand
+from core.usecases.payments.service import PaymentService
 from ports.channels import (
     Channel,
     ChannelEvent,

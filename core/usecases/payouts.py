@@ -31,7 +31,8 @@ from core.payouts import (
     mask_account,
     payment_out_request_no,
 )
-from core.usecases.payments import PaymentCommand, PaymentService
+from core.usecases.payments.commands import PaymentCommand
+from core.usecases.payments.service import PaymentService
 from ports.payouts import PayoutRepositoryFactory
 from ports.storage import ConcurrentUpdate, DuplicateRequest, FlowLogSink, UnitOfWorkFactory
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from gateway.http import handlers as h
+from gateway.http import accounts, notifications, payments
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
 from gateway.http.payouts import payout_routes
@@ -74,12 +74,14 @@ ROUTES: tuple[Route, ...] = (
         Route("GET", "/healthz", healthz, "Liveness and database reachability"),
         Route("GET", "/metrics", metrics, "Prometheus metrics"),
         Route("GET", "/openapi.json", openapi, "This API description"),
-        Route("POST", "/v1/accounts", h.open_account, "Open a virtual account", OpenAccountBody, "app"),
-        Route("GET", "/v1/accounts/{id}", h.get_account, "An account with its balances", None, "app"),
+        Route(
+            "POST", "/v1/accounts", accounts.open_account, "Open a virtual account", OpenAccountBody, "app"
+        ),
+        Route("GET", "/v1/accounts/{id}", accounts.get_account, "An account with its balances", None, "app"),
         Route(
             "GET",
             "/v1/accounts/{id}/entries",
-            h.account_entries,
+            accounts.account_entries,
             "The account's ledger flows, newest first (?limit, ?cursor)",
             None,
             "app",
@@ -87,16 +89,16 @@ ROUTES: tuple[Route, ...] = (
         Route(
             "POST",
             "/v1/payments",
-            h.create_payment,
+            payments.create_payment,
             "Create a payment (idempotent on out_request_no)",
             PaymentBody,
             "app",
         ),
-        Route("GET", "/v1/payments", h.find_payment, "Find a payment by ?out_request_no", None, "app"),
+        Route("GET", "/v1/payments", payments.find_payment, "Find a payment by ?out_request_no", None, "app"),
         Route(
             "GET",
             "/v1/payments/{id}",
-            h.get_payment,
+            payments.get_payment,
             "A payment with its status and channel",
             None,
             "app",
@@ -104,7 +106,7 @@ ROUTES: tuple[Route, ...] = (
         Route(
             "GET",
             "/v1/payments/{id}/flow",
-            h.payment_flow,
+            payments.payment_flow,
             "The payment's flow-log timeline",
             None,
             "app",
@@ -112,7 +114,7 @@ ROUTES: tuple[Route, ...] = (
         Route(
             "POST",
             "/v1/routes/explain",
-            h.explain_route,
+            payments.explain_route,
             "Which channel and rule a payment body would route to",
             ExplainBody,
             "app",
@@ -120,7 +122,7 @@ ROUTES: tuple[Route, ...] = (
         Route(
             "POST",
             "/ops/accounts/{id}/fund",
-            h.fund_account,
+            accounts.fund_account,
             "Credit an account from the external cash-in account (idempotent)",
             FundBody,
             "ops",
@@ -128,7 +130,7 @@ ROUTES: tuple[Route, ...] = (
         Route(
             "GET",
             "/ops/ledger/check",
-            h.ledger_check,
+            accounts.ledger_check,
             "Verify the ledger's balance invariants",
             None,
             "ops",
@@ -136,7 +138,7 @@ ROUTES: tuple[Route, ...] = (
         Route(
             "GET",
             "/ops/notifications",
-            h.list_notifications,
+            notifications.list_notifications,
             "Webhook deliveries by ?status (dead, failing, pending, delivered)",
             None,
             "ops",
@@ -144,7 +146,7 @@ ROUTES: tuple[Route, ...] = (
         Route(
             "POST",
             "/ops/notifications/{id}/replay",
-            h.replay_notification,
+            notifications.replay_notification,
             "Deliver a failed or dead notification again",
             None,
             "ops",
@@ -152,7 +154,7 @@ ROUTES: tuple[Route, ...] = (
         Route(
             "GET",
             "/ops/payments/stuck",
-            h.list_stuck_payments,
+            payments.list_stuck_payments,
             "Payments whose outcome is still unknown or processing (escalated first)",
             None,
             "ops",
@@ -160,7 +162,7 @@ ROUTES: tuple[Route, ...] = (
         Route(
             "POST",
             "/callbacks/{channel}",
-            h.channel_callback,
+            payments.channel_callback,
             "A channel's asynchronous notification (verified by the channel's plugin)",
         ),
     )

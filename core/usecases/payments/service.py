@@ -1,16 +1,14 @@
-"""Submitting payments, applying channel results, and resolving unknown outcomes by query."""
+"""`PaymentService`: submitting payments, applying channel results, resolving unknown outcomes by query."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from core.bill_records import mask_card_no
 from core.errors import (
     BusinessRuleViolation,
     DomainError,
@@ -20,9 +18,15 @@ from core.errors import (
 )
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id, utcnow
-from core.money import Money
 from core.payments.model import Payment, PaymentStatus
 from core.payments.routing import Router, RouteRequest
+from core.usecases.payments.commands import (
+    STATUS_FROM_CHANNEL,
+    PaymentCommand,
+    PaymentListener,
+    QuerySchedule,
+)
+from core.usecases.payments.views import payment_view
 from ports.channels import Channel, ChannelResult, ChannelStatus, PaymentRequest
 from ports.storage import (
     Accounts,
@@ -36,76 +40,6 @@ from ports.storage import (
 )
 
 log = logging.getLogger("paygate.payments")
-
-STATUS_FROM_CHANNEL = {
-    ChannelStatus.SUCCEEDED: PaymentStatus.SUCCEEDED,
-    ChannelStatus.FAILED: PaymentStatus.FAILED,
-    ChannelStatus.PROCESSING: PaymentStatus.PROCESSING,
-    ChannelStatus.UNKNOWN: PaymentStatus.UNKNOWN,
-}
-
-
-# Called inside the transaction that moves a payment, with the moved payment: workflows built on
-# payments (payouts, bills) update their own records atomically with the payment's state.
-PaymentListener = Callable[[Any, Payment], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentCommand:
-    app_id: str
-    out_request_no: str
-    request_hash: str
-    pay_method: str
-    amount: Money
-    payer_account: str | None
-    payee_account: str | None
-    channel: str | None = None
-    business_type: str | None = None
-    memo: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-    # accounts of the platform's ledger that this payment names (checked for ownership)
-    ledger_accounts: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class QuerySchedule:
-    """Seconds to wait before each query of a processing/unknown payment, then escalate."""
-
-    steps: tuple[int, ...]
-    after_escalation: int
-
-    def next_delay(self, attempts: int) -> tuple[int, bool]:
-        """(delay, escalate_now) for the query following `attempts` earlier ones."""
-        if attempts < len(self.steps):
-            return self.steps[attempts], False
-        return self.after_escalation, attempts == len(self.steps)
-
-
-def payment_view(p: Payment) -> dict[str, Any]:
-    # bank card numbers (a bill's bank attempts) are shown with their last four digits only
-    shown = mask_card_no if p.details.get("mask_accounts") else _as_is
-    return {
-        "id": p.id,
-        "out_request_no": p.out_request_no,
-        "status": p.status.value,
-        "pay_method": p.pay_method,
-        "channel": p.channel,
-        "amount": str(p.amount),
-        "currency": p.amount.currency,
-        "payer_account": shown(p.payer_account),
-        "payee_account": shown(p.payee_account),
-        "business_type": p.business_type,
-        "memo": p.memo,
-        "channel_ref": p.channel_ref,
-        "failure_code": p.failure_code,
-        "failure_message": p.failure_message,
-        "created_at": p.created_at.isoformat(),
-        "updated_at": p.updated_at.isoformat(),
-    }
-
-
-def _as_is(account: str | None) -> str | None:
-    return account
 
 
 class PaymentService:
@@ -505,11 +439,3 @@ class PaymentService:
                 attempts=attempts + 1,
             )
         return moved
-
-
-def request_accounts(*ids: str | None, extra: Sequence[str] = ()) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for i in (*ids, *extra):
-        if i:
-            seen[i] = None
-    return tuple(seen)

@@ -1,0 +1,35 @@
+"""The one place that shapes a payment into an answer (HTTP responses and webhook payloads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.bill_records import mask_card_no
+from core.payments.model import Payment
+
+
+def payment_view(p: Payment) -> dict[str, Any]:
+    # bank card numbers (a bill's bank attempts) are shown with their last four digits only
+    shown = mask_card_no if p.details.get("mask_accounts") else _as_is
+    return {
+        "id": p.id,
+        "out_request_no": p.out_request_no,
+        "status": p.status.value,
+        "pay_method": p.pay_method,
+        "channel": p.channel,
+        "amount": str(p.amount),
+        "currency": p.amount.currency,
+        "payer_account": shown(p.payer_account),
+        "payee_account": shown(p.payee_account),
+        "business_type": p.business_type,
+        "memo": p.memo,
+        "channel_ref": p.channel_ref,
+        "failure_code": p.failure_code,
+        "failure_message": p.failure_message,
+        "created_at": p.created_at.isoformat(),
+        "updated_at": p.updated_at.isoformat(),
+    }
+
+
+def _as_is(account: str | None) -> str | None:
+    return account

@@ -1,0 +1,70 @@
+"""HTTP handlers of virtual accounts: open, read, list entries; operators fund and check the ledger."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.ledger import AccountKind
+from core.money import Money, check_currency
+from core.payments.model import request_fingerprint
+from gateway.http.errors import body_of
+from gateway.http.params import int_query, services
+from gateway.http.schemas.payments import FundBody, OpenAccountBody
+from gateway.keys import OPERATOR, app_id_of, raw_body
+from gateway.storage.accounts import BankCard
+
+
+async def open_account(request: web.Request) -> web.Response:
+    body = OpenAccountBody.model_validate_json(await raw_body(request))
+    currency = check_currency(body.currency)
+    account = (
+        await services(request)
+        .accounts()
+        .open(
+            app_id_of(request),
+            body.owner,
+            AccountKind(body.kind),
+            currency,
+            body.allow_overdraft,
+            bank_card=BankCard(card.card_no, card.name, card.bank_name) if (card := body.bank_card) else None,
+        )
+    )
+    return body_of(account, 201)
+
+
+async def get_account(request: web.Request) -> web.Response:
+    return body_of(await services(request).accounts().get(app_id_of(request), request.match_info["id"]))
+
+
+async def account_entries(request: web.Request) -> web.Response:
+    container = services(request)
+    max_page = container.settings().limits.page_size_max
+    limit = int_query(request, "limit", 50, 1, max_page)
+    before = int_query(request, "cursor", None, 1, 2**62)
+    assert limit is not None
+    page = await container.accounts().entries(app_id_of(request), request.match_info["id"], limit, before)
+    return body_of(page)
+
+
+async def fund_account(request: web.Request) -> web.Response:
+    raw = await raw_body(request)
+    body = FundBody.model_validate_json(raw)
+    currency = check_currency(body.currency)
+    amount = Money.parse(body.amount, currency)
+    result, created = (
+        await services(request)
+        .accounts()
+        .fund(
+            request.match_info["id"],
+            body.out_request_no,
+            amount,
+            request_fingerprint({"account": request.match_info["id"], **body.model_dump(mode="json")}),
+            actor=request[OPERATOR],
+        )
+    )
+    return body_of(result, 201 if created else 200)
+
+
+async def ledger_check(request: web.Request) -> web.Response:
+    report = await services(request).accounts().ledger_check()
+    return body_of(report, 200)

@@ -1,0 +1,23 @@
+"""Parts of a request the caller and operator handlers share: the container, whole-number query parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from core.errors import InvalidArgument
+from gateway.keys import CONTAINER
+
+
+def services(request: web.Request) -> Any:
+    return request.app[CONTAINER]
+
+
+def int_query(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise InvalidArgument(f"{name} must be a whole number from {lo} to {hi}", field=name)
+    return int(raw)
