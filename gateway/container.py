@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from decimal import Decimal
 
 import aiohttp
 import pluggy
@@ -18,8 +17,11 @@ from core.ledger import AccountView
 from core.payments.routing import Router
 from core.usecases.bills import BillPaymentListener, BillPolicy, BillService, DueBills
 from core.usecases.lease import LeasePaymentListener, LeasePolicy, LeaseService
-from core.usecases.payments.commands import QuerySchedule
+from core.usecases.payments.channels import ChannelAccess
+from core.usecases.payments.policy import PaymentPolicy, QuerySchedule
 from core.usecases.payments.service import PaymentService
+from core.usecases.payments.stores import PaymentStorage
+from core.usecases.payments.trail import PaymentTrail
 from core.usecases.payouts import PayoutResultListener, PayoutService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
@@ -92,8 +94,12 @@ def _default_schedule(settings: PaygateSettings) -> QuerySchedule:
     )
 
 
-def _max_amounts(settings: PaygateSettings) -> dict[str, Decimal]:
-    return dict(settings.limits.max_payment_amount)
+def _payment_policy(settings: PaygateSettings, channels: Mapping[str, Channel]) -> PaymentPolicy:
+    return PaymentPolicy(
+        max_amounts=dict(settings.limits.max_payment_amount),
+        schedules=_schedules(settings, channels),
+        default_schedule=_default_schedule(settings),
+    )
 
 
 def _bill_policy(settings: PaygateSettings) -> BillPolicy:
@@ -166,18 +172,11 @@ class Container(containers.DeclarativeContainer):
     )
     payments = providers.Singleton(
         PaymentService,
-        uow.provider,
-        router,
-        channels,
-        flow,
-        reads=read_uow.provider,
-        max_amounts=providers.Factory(_max_amounts, settings),
-        schedules=providers.Factory(_schedules, settings, channels),
-        default_schedule=providers.Factory(_default_schedule, settings),
+        providers.Factory(PaymentStorage, uow.provider, read_uow.provider, transactions, accounts),
+        providers.Factory(ChannelAccess, router, channels),
+        providers.Factory(_payment_policy, settings, channels),
+        providers.Factory(PaymentTrail, flow, clock),
         listeners=providers.List(payout_listener, bill_listener, lease_listener),
-        clock=clock,
-        transact=transactions,
-        accounts=accounts,
     )
     outbox_admin = providers.Singleton(OutboxAdmin, engine, uow.provider, flow, clock)
     http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(

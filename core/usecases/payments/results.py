@@ -1,0 +1,115 @@
+"""Applying a channel's answer to a payment, in the one transaction that moves it and its listeners."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.errors import NotFound
+from core.flowlog import FlowNode, FlowOutcome
+from core.payments.model import Payment, PaymentStatus
+from core.usecases.payments.channels import STATUS_FROM_CHANNEL
+from core.usecases.payments.commands import PaymentListener
+from core.usecases.payments.policy import PaymentPolicy
+from core.usecases.payments.stores import PaymentStorage
+from core.usecases.payments.trail import PaymentTrail
+from core.usecases.payments.views import payment_view
+from ports.channels import ChannelResult
+from ports.storage import ConcurrentUpdate, UnitOfWork
+
+
+class PaymentResults:
+    """Moves payments per their channels' answers: ledger, exchanges, listeners, outbox, schedule."""
+
+    def __init__(
+        self,
+        storage: PaymentStorage,
+        policy: PaymentPolicy,
+        trail: PaymentTrail,
+        listeners: list[PaymentListener],
+    ) -> None:
+        self.storage = storage
+        self.policy = policy
+        self.trail = trail
+        # shared with PaymentService.listeners: a listener added there is called here
+        self.listeners = listeners
+
+    async def apply(
+        self, uow: UnitOfWork, payment: Payment, result: ChannelResult, now: datetime, *, stored: bool = True
+    ) -> Payment:
+        """Move the payment per the channel result inside `uow` (ledger + outbox when final).
+        `stored=False`: the payment is not in storage yet and is inserted as it ends up."""
+        target = STATUS_FROM_CHANNEL[result.status]
+        moved = payment.moved(
+            target,
+            now,
+            channel_ref=result.channel_ref or payment.channel_ref,
+            failure_code=result.code if target is PaymentStatus.FAILED else None,
+            failure_message=result.message if target is PaymentStatus.FAILED else None,
+        )
+        if target is PaymentStatus.SUCCEEDED and result.postings:
+            txn_id = await uow.ledger.post(payment.id, result.postings, at=now)
+            await uow.record_transfer(moved, txn_id, at=now)
+            await uow.add_deferred(payment.id, result.deferred, at=now)
+        if result.exchanges:
+            await uow.record_exchanges(payment.id, payment.channel, result.exchanges, at=now)
+        for listener in self.listeners:
+            await listener(uow, moved)
+        schedule = await self._follow_up(uow, moved, now)
+        if stored:
+            await uow.payments.save(moved, expected_status=payment.status.value, **schedule)
+        else:
+            await uow.payments.add(moved, **schedule)
+        return moved
+
+    async def _follow_up(self, uow: UnitOfWork, moved: Payment, now: datetime) -> dict[str, Any]:
+        """A final payment is announced to its app; any other is queried on its channel's schedule.
+        Returns the query schedule to store with the payment."""
+        if not moved.is_final:
+            delay, _ = self.policy.schedule_for(moved.channel).next_delay(0)
+            return {"next_query_at": now + timedelta(seconds=delay), "query_attempts": 0}
+        if moved.details.get("notify", True):
+            await uow.outbox.enqueue(
+                moved.app_id,
+                f"payment.{moved.status.value}",
+                moved.id,
+                {"payment": payment_view(moved)},
+                at=now,
+            )
+        return {"next_query_at": None}
+
+    async def apply_result(self, payment_id: str, result: ChannelResult, *, via: str) -> Payment:
+        """Apply a channel answer (submit, query or verified notification) exactly once."""
+        now = self.trail.clock()
+        for _ in range(3):
+            try:
+                async with self.storage.uow() as uow:
+                    payment = await uow.payments.get_for_update(payment_id)
+                    if payment is None:
+                        raise NotFound(f"payment {payment_id} does not exist")
+                    if payment.is_final:
+                        self._note_late_answer(payment, result, via)
+                        return payment
+                    moved = await self.apply(uow, payment, result, now)
+                    await uow.commit()
+            except ConcurrentUpdate:
+                continue
+            self.trail.result(moved, result, via)
+            return moved
+        raise ConcurrentUpdate(payment_id)
+
+    def _note_late_answer(self, payment: Payment, result: ChannelResult, via: str) -> None:
+        """A final payment keeps its state; an answer contradicting it needs an operator."""
+        if STATUS_FROM_CHANNEL[result.status] not in (
+            payment.status,
+            PaymentStatus.PROCESSING,
+            PaymentStatus.UNKNOWN,
+        ):
+            self.trail.record(
+                payment.id,
+                FlowNode.QUERY_ANSWER,
+                FlowOutcome.FAILED,
+                f"channel now says {result.status.value} but the payment is "
+                f"final {payment.status.value}: operator attention needed",
+                via=via,
+            )

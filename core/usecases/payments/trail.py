@@ -1,0 +1,74 @@
+"""A payment's flow-log trail: the nodes its request, its channel's answers and its escalation leave."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+from core.ids import utcnow
+from core.payments.model import Payment, PaymentStatus
+from ports.channels import ChannelResult, ChannelStatus
+from ports.storage import FlowLogSink
+
+# one node of a request's arrival: (node, message, detail)
+Step = tuple[FlowNode, str, dict[str, Any]]
+
+
+class PaymentTrail:
+    """Records flow-log nodes of payments (outside their transactions) on the use cases' clock."""
+
+    def __init__(self, flow: FlowLogSink, clock: Callable[[], datetime] = utcnow) -> None:
+        self.flow = flow
+        self.clock = clock
+
+    def record(
+        self,
+        subject: str,
+        node: FlowNode,
+        outcome: FlowOutcome = FlowOutcome.OK,
+        message: str = "",
+        *,
+        at: datetime | None = None,
+        **detail: Any,
+    ) -> None:
+        self.flow.record(FlowRecord(subject, node, outcome, at or self.clock(), message, detail))
+
+    def steps(self, payment_id: str, steps: Sequence[Step], *, at: datetime | None = None) -> None:
+        for node, message, detail in steps:
+            self.record(payment_id, node, FlowOutcome.OK, message, at=at, **detail)
+
+    def result(
+        self, payment: Payment, result: ChannelResult, via: str = "submit", *, at: datetime | None = None
+    ) -> None:
+        """The channel's answer, and the ledger posting and final state it led to."""
+        node = FlowNode.CHANNEL_ANSWER if via == "submit" else FlowNode.QUERY_ANSWER
+        ok = result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.PROCESSING)
+        at = at or self.clock()
+        self.record(
+            payment.id,
+            node,
+            FlowOutcome.OK
+            if ok
+            else FlowOutcome.FAILED
+            if result.status is ChannelStatus.FAILED
+            else FlowOutcome.PENDING,
+            f"{result.status.value}" + (f": {result.code}" if result.code else ""),
+            at=at,
+            channel_ref=result.channel_ref,
+            channel_message=result.message,
+        )
+        if payment.status is PaymentStatus.SUCCEEDED and result.postings:
+            self.record(
+                payment.id, FlowNode.LEDGER_POSTED, message=f"{len(result.postings)} flows posted", at=at
+            )
+        if payment.is_final:
+            self.record(
+                payment.id,
+                FlowNode.FINAL_STATE,
+                FlowOutcome.OK if payment.status is PaymentStatus.SUCCEEDED else FlowOutcome.FAILED,
+                payment.status.value,
+                at=at,
+                failure_code=payment.failure_code,
+            )
