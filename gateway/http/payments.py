@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
 from core.errors import InvalidArgument, NotFound
 from core.money import Money, check_currency, parse_amount
-from core.payments.model import request_fingerprint
+from core.payments.model import Payment, request_fingerprint
 from core.payments.routing import RouteRequest
 from core.usecases.payments.commands import PaymentCommand
 from core.usecases.payments.views import payment_view
@@ -57,10 +56,10 @@ async def create_payment(request: web.Request) -> web.Response:
     return body_of(payment_view(payment), 201 if created else 200)
 
 
-async def _own_payment(request: web.Request, payment_id: str) -> Any:
+async def _own_payment(request: web.Request, payment_id: str) -> Payment:
     container = services(request)
     async with container.read_uow() as uow:
-        payment = await uow.payments.get(payment_id)
+        payment: Payment | None = await uow.payments.get(payment_id)
     if payment is None or payment.app_id != app_id_of(request):
         raise NotFound(f"payment {payment_id} does not exist", code="PAYMENT_NOT_FOUND")
     return payment
