@@ -1,0 +1,122 @@
+"""Specification of submitting a payment (core.usecases.payments.submit), on in-memory fakes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from payment_fakes import ScriptedPort, command, external, harness, ledger
+
+from core.errors import BusinessRuleViolation, IdempotencyConflict, NotFound
+from core.ledger import FlowKind, transfer
+from core.money import Money
+from core.payments.model import PaymentStatus
+from core.usecases.payments.commands import PaymentCommand
+from ports.channels import ChannelResult, ChannelStatus, PaymentRequest
+
+
+def transfer_command() -> PaymentCommand:
+    return command(
+        pay_method="transfer",
+        payer_account="acc-a",
+        payee_account="acc-b",
+        ledger_accounts=("acc-a", "acc-b"),
+    )
+
+
+PAID = ChannelResult(ChannelStatus.SUCCEEDED, channel_ref="B-1")
+PROCESSING = ChannelResult(ChannelStatus.PROCESSING, channel_ref="B-1")
+
+
+async def test_external_payment_is_saved_before_the_channel_is_called() -> None:
+    port = ScriptedPort(PROCESSING)
+    h = harness(external(port))
+    seen: list[PaymentStatus | None] = []
+
+    def look(request: PaymentRequest) -> None:
+        stored = h.state.payments.get(request.payment_id)
+        seen.append(stored.status if stored else None)
+
+    port.on_call = look
+    payment, created = await h.service.submit(command())
+    assert created and seen == [PaymentStatus.CREATED]
+    assert h.state.payments[payment.id].status is PaymentStatus.PROCESSING
+    assert h.state.schedules[payment.id]["next_query_at"] is not None
+
+
+async def test_repeat_of_a_request_answers_the_first_result_without_calling_again() -> None:
+    port = ScriptedPort(PAID)
+    h = harness(external(port))
+    first, _ = await h.service.submit(command())
+    again, created = await h.service.submit(command())
+    assert (again.id, created, len(port.calls)) == (first.id, False, 1)
+
+
+async def test_request_number_reused_with_another_body_is_a_conflict() -> None:
+    h = harness(external(ScriptedPort(PAID)))
+    await h.service.submit(command())
+    with pytest.raises(IdempotencyConflict):
+        await h.service.submit(command(request_hash="another body"))
+
+
+async def test_failed_channel_call_leaves_the_outcome_unknown() -> None:
+    h = harness(external(ScriptedPort(ConnectionResetError())))
+    payment, _ = await h.service.submit(command())
+    assert (payment.status, payment.failure_code) == (PaymentStatus.UNKNOWN, None)
+    assert "channel_answer" in h.nodes(payment.id)
+
+
+async def test_channel_that_does_not_answer_in_time_leaves_the_outcome_unknown() -> None:
+    h = harness(external(ScriptedPort(PAID, hang=True)), timeout=0.01)
+    payment, _ = await h.service.submit(command())
+    assert payment.status is PaymentStatus.UNKNOWN
+
+
+async def test_amount_above_the_single_payment_limit_is_refused_and_nothing_stored() -> None:
+    port = ScriptedPort(PAID)
+    h = harness(external(port), limit="10.00")
+    with pytest.raises(BusinessRuleViolation) as refused:
+        await h.service.submit(command(amount=1_001))
+    assert refused.value.code == "AMOUNT_LIMIT_EXCEEDED"
+    assert not h.state.payments and not port.calls
+
+
+async def test_refused_repeat_of_a_done_request_answers_the_first_result() -> None:
+    h = harness(external(ScriptedPort(PAID)), limit="10.00")
+    first, _ = await h.service.submit(command(amount=1_000))
+    h.service.policy.max_amounts["CNY"] = Decimal("5.00")  # type: ignore[index]  # lowered since
+    again, created = await h.service.submit(command(amount=1_000))
+    assert (again.id, created) == (first.id, False)
+
+
+async def test_ledger_payment_commits_its_postings_and_final_state_together() -> None:
+    postings = tuple(transfer("acc-a", "acc-b", Money(1_000, "CNY"), FlowKind.TRANSFER))
+    h = harness(ledger(ScriptedPort(ChannelResult(ChannelStatus.SUCCEEDED, postings=postings))))
+    h.state.accounts.update({"acc-a": "app", "acc-b": "app"})
+    payment, created = await h.service.submit(
+        command(
+            pay_method="transfer",
+            payer_account="acc-a",
+            payee_account="acc-b",
+            ledger_accounts=("acc-a", "acc-b"),
+        )
+    )
+    assert created and payment.status is PaymentStatus.SUCCEEDED
+    assert h.state.commits == 1 and h.state.posts == [(payment.id, postings)]
+    assert [e[1] for e in h.state.events] == ["payment.succeeded"]
+
+
+async def test_ledger_payment_naming_another_apps_account_is_not_found() -> None:
+    h = harness(ledger(ScriptedPort(PAID)))
+    h.state.accounts.update({"acc-a": "app", "acc-b": "other-app"})
+    with pytest.raises(NotFound) as refused:
+        await h.service.submit(
+            command(
+                pay_method="transfer",
+                payer_account="acc-a",
+                payee_account="acc-b",
+                ledger_accounts=("acc-a", "acc-b"),
+            )
+        )
+    assert (refused.value.code, refused.value.field) == ("ACCOUNT_NOT_FOUND", "payee_account")
+    assert not h.state.payments
