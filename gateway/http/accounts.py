@@ -9,7 +9,7 @@ from core.money import Money, check_currency
 from core.payments.model import request_fingerprint
 from gateway.http.errors import body_of
 from gateway.http.params import int_query, services
-from gateway.http.schemas.payments import FundBody, OpenAccountBody
+from gateway.http.schemas.accounts import FundBody, OpenAccountBody
 from gateway.keys import OPERATOR, app_id_of, raw_body
 from gateway.storage.accounts import BankCard
 

@@ -14,7 +14,8 @@ from gateway.http import accounts, notifications, payments
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
 from gateway.http.payouts import payout_routes
-from gateway.http.schemas.payments import ExplainBody, FundBody, OpenAccountBody, PaymentBody
+from gateway.http.schemas.accounts import FundBody, OpenAccountBody
+from gateway.http.schemas.payments import ExplainBody, PaymentBody
 from gateway.keys import CONTAINER
 
 
