@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from core.payouts import Payout, PayoutStatus
+from core.payouts.model import Payout, PayoutStatus
 
 
 class PayoutRepository(Protocol):

@@ -13,22 +13,17 @@ import pytest
 
 from core.errors import IllegalTransition, InvalidArgument
 from core.money import Money
-from core.payouts import (
-    ItemCode,
-    ItemProblem,
+from core.payouts.checks import ItemCode, ItemProblem, check_item
+from core.payouts.model import (
     PayMethod,
     Payout,
     PayoutApplication,
-    PayoutReport,
     PayoutStatus,
     PayoutType,
-    ReportGroup,
-    ReportKey,
-    ReportQuery,
-    check_item,
-    mask_account,
     payment_out_request_no,
 )
+from core.payouts.payees import mask_account
+from core.payouts.report import PayoutReport, ReportGroup, ReportKey, ReportQuery
 
 NOW = datetime(2024, 5, 20, 8, 0, tzinfo=UTC)
 BANK = {"main_bank": "中国工商银行", "province": "江苏省", "city": "苏州市", "branch": "苏州分行"}

@@ -1,10 +1,8 @@
-"""Payout use cases: batch application, finance review, paying through a payment, results."""
+"""The payout service: reading payouts, applying for them, finance review and paying."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,173 +16,24 @@ from core.errors import (
 )
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id, utcnow
-from core.payment import Payment, PaymentStatus
-from core.payouts import (
-    ItemCode,
-    ItemProblem,
+from core.payouts.checks import ItemCode, ItemProblem, check_item
+from core.payouts.model import (
     Payout,
     PayoutApplication,
     PayoutStatus,
     Review,
-    check_item,
-    mask_account,
     payment_out_request_no,
 )
 from core.routing import RouteRequest
 from core.usecases.payments import PaymentCommand, PaymentService
+from core.usecases.payouts.intake import ItemOutcome, PayoutBatch
+from core.usecases.payouts.listener import publish_result
 from ports.payouts import PayoutRepositoryFactory
 from ports.storage import ConcurrentUpdate, DuplicateRequest, FlowLogSink, UnitOfWorkFactory
-
-log = logging.getLogger("paygate.payouts")
 
 # The business type a payout's payment is routed with: rules may send payouts' bank transfers
 # to another channel than other bank payments (`business_type = "payout"` in a rule).
 PAYOUT_BUSINESS_TYPE = "payout"
-
-PAYOUT_STATUS_OF_PAYMENT = {
-    PaymentStatus.CREATED: PayoutStatus.PAYING,
-    PaymentStatus.PROCESSING: PayoutStatus.PAYING,
-    PaymentStatus.UNKNOWN: PayoutStatus.PAYING,
-    PaymentStatus.SUCCEEDED: PayoutStatus.SUCCEEDED,
-    PaymentStatus.FAILED: PayoutStatus.FAILED,
-}
-
-
-def payout_view(p: Payout) -> dict[str, Any]:
-    """A payout as callers and operators see it (the payee account masked)."""
-    a = p.application
-    canonical = a.canonical()
-    return {
-        "id": p.id,
-        "serial_no": a.serial_no,
-        "order_serial_no": a.order_serial_no,
-        "app_id": p.app_id,
-        "source_platform": p.source_platform,
-        "trace_id": p.trace_id,
-        "status": p.status.value,
-        "amount": str(a.amount),
-        "currency": a.amount.currency,
-        "payee_account": mask_account(a.payee_account),
-        "payee_name": a.payee_name,
-        "type": int(a.type),
-        "type_name": a.type.label,
-        "pay_method": a.pay_method.value,
-        "pay_back_type": int(a.pay_back_type),
-        "reason": a.reason,
-        "insurance_merchant": a.insurance_merchant,
-        "business_type": a.business_type.value,
-        "send_sms": a.send_sms,
-        "creator": a.creator,
-        "bank": canonical["bank"],
-        "voucher": canonical["voucher"],
-        "review": None if p.review is None else p.review.to_json(),
-        "payment_id": p.payment_id,
-        "channel": p.channel,
-        "channel_ref": p.channel_ref,
-        "failure_code": p.failure_code,
-        "failure_message": p.failure_message,
-        "created_at": p.created_at.isoformat(),
-        "updated_at": p.updated_at.isoformat(),
-        "finished_at": p.finished_at.isoformat() if p.finished_at else None,
-    }
-
-
-async def publish_result(uow: Any, payout: Payout, at: datetime) -> None:
-    """The final result to the caller app, keyed by its own serial number (seed §5: the result
-    MQ), through the outbox in the transaction that made it final."""
-    await uow.outbox.enqueue(
-        payout.app_id,
-        f"payout.{payout.status.value}",
-        payout.serial_no,
-        {
-            "serial_no": payout.serial_no,
-            "status": payout.status.value,
-            "succeeded": payout.status is PayoutStatus.SUCCEEDED,
-            "message": payout.failure_message,
-            "payout": payout_view(payout),
-        },
-        at=at,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PayoutBatch:
-    """A payout application (OutwardPayRequest): the caller app is its projectAuthId."""
-
-    app_id: str
-    trace_id: str | None
-    items: Sequence[object]
-    source_platform: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemOutcome:
-    """The answer for one item: accepted (with the payout, new or repeated) or rejected."""
-
-    index: int
-    serial_no: str | None
-    payout: Payout | None = None
-    created: bool = False
-    problem: ItemProblem | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        if self.problem is not None:
-            field = f"items[{self.index}]" + (f".{self.problem.field}" if self.problem.field else "")
-            return {
-                "index": self.index,
-                "serial_no": self.serial_no,
-                "status": "rejected",
-                "code": self.problem.code,
-                "message": self.problem.message,
-                "field": field,
-            }
-        assert self.payout is not None
-        return {
-            "index": self.index,
-            "serial_no": self.serial_no,
-            "status": "accepted",
-            "created": self.created,
-            "payout": payout_view(self.payout),
-        }
-
-
-class PayoutResultListener:
-    """Moves a payout with its payment, inside the payment's transaction, and publishes the
-    final result from the same transaction: the payout and its payment never disagree."""
-
-    def __init__(self, payouts_of: PayoutRepositoryFactory) -> None:
-        self.payouts_of = payouts_of
-
-    async def __call__(self, uow: Any, payment: Payment) -> None:
-        payout_id = payment.details.get("payout_id")
-        if not isinstance(payout_id, str):
-            return  # not a payout's payment
-        repo = self.payouts_of(uow)
-        current = await repo.get_for_update(payout_id)
-        if current is None:
-            log.error("payment of a missing payout", extra={"payment_id": payment.id})
-            return
-        target = PAYOUT_STATUS_OF_PAYMENT[payment.status]
-        if current.status not in (PayoutStatus.APPROVED, PayoutStatus.PAYING):
-            if current.status is not target:
-                log.error(
-                    "payout and payment disagree",
-                    extra={"payout_id": current.id, "payout": current.status, "payment": payment.status},
-                )
-            return
-        failed = target is PayoutStatus.FAILED
-        moved = current.moved(
-            target,
-            payment.updated_at,
-            payment_id=payment.id,
-            channel=payment.channel,
-            channel_ref=payment.channel_ref,
-            failure_code=payment.failure_code if failed else None,
-            failure_message=payment.failure_message if failed else None,
-        )
-        await repo.save(moved, expected_status=current.status)
-        if moved.is_final:
-            await publish_result(uow, moved, payment.updated_at)
 
 
 def _found(payout: Payout | None, payout_id: str) -> Payout:
