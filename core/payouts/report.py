@@ -1,10 +1,8 @@
-"""The payout report: what it groups by, the query, its groups and totals, JSON and CSV."""
+"""The payout report: what it groups by, the query, its groups and their totals."""
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -113,27 +111,6 @@ class PayoutReport:
             {"currency": cur, "count": count, "amount": str(Money(minor, cur))}
             for cur, (count, minor) in sorted(sums.items())
         ]
-
-    def to_json(self) -> dict[str, Any]:
-        q = self.query
-        return {
-            "from": q.start.isoformat() if q.start else None,
-            "to": q.end.isoformat() if q.end else None,
-            "group_by": [k.value for k in q.group_by],
-            "groups": [{**g.keys, "count": g.count, "amount": str(g.amount)} for g in self.groups],
-            "totals": self.totals(),
-        }
-
-    def to_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        columns = self.query.columns
-        writer.writerow([*columns, "count", "amount"])
-        for g in self.groups:
-            writer.writerow(
-                [*("" if g.keys.get(c) is None else g.keys[c] for c in columns), g.count, str(g.amount)]
-            )
-        return out.getvalue()
 
 
 def report_keys(key: ReportKey, row: Mapping[str, Any]) -> dict[str, Any]:

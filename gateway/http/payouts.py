@@ -10,7 +10,7 @@ from core.errors import InvalidArgument
 from core.payouts.model import PayoutStatus
 from core.payouts.report import ReportQuery
 from core.usecases.payouts.intake import PayoutBatch
-from core.usecases.payouts.views import payout_view
+from core.usecases.payouts.views import batch_view, payout_view, report_csv, report_view
 from gateway.http.errors import body_of
 from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, PayoutBatchSchema, RejectBody
 from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of, raw_body
@@ -38,15 +38,7 @@ async def create_payouts(request: web.Request) -> web.Response:
         source_platform=body.source_platform,
     )
     outcomes = await _services(request).payouts().apply(batch)
-    accepted = sum(1 for o in outcomes if o.problem is None)
-    return body_of(
-        {
-            "trace_id": batch.trace_id,
-            "accepted": accepted,
-            "rejected": len(outcomes) - accepted,
-            "items": [o.to_json() for o in outcomes],
-        }
-    )
+    return body_of(batch_view(batch.trace_id, outcomes))
 
 
 async def get_payout(request: web.Request) -> web.Response:
@@ -132,12 +124,12 @@ async def payout_report(request: web.Request) -> web.Response:
     report = await _services(request).payout_queries().report(query)
     if output == "csv":
         return web.Response(
-            text=report.to_csv(),
+            text=report_csv(report),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": 'attachment; filename="payouts.csv"'},
         )
-    return body_of(report.to_json())
+    return body_of(report_view(report))
 
 
 def payout_routes() -> tuple[Route, ...]:

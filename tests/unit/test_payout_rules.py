@@ -24,6 +24,7 @@ from core.payouts.model import (
 )
 from core.payouts.payees import mask_account
 from core.payouts.report import PayoutReport, ReportGroup, ReportKey, ReportQuery
+from core.usecases.payouts.views import report_csv
 
 NOW = datetime(2024, 5, 20, 8, 0, tzinfo=UTC)
 BANK = {"main_bank": "中国工商银行", "province": "江苏省", "city": "苏州市", "branch": "苏州分行"}
@@ -196,7 +197,7 @@ def test_report_totals_and_csv() -> None:
         ],
     )
     assert report.totals() == [{"currency": "CNY", "count": 3, "amount": "112.60"}]
-    rows = list(csv.reader(io.StringIO(report.to_csv())))
+    rows = list(csv.reader(io.StringIO(report_csv(report))))
     assert rows == [
         ["pay_method", "status", "currency", "count", "amount"],
         ["alipay", "succeeded", "CNY", "2", "24.60"],

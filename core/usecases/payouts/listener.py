@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
 
 from core.payment import Payment, PaymentStatus
-from core.payouts.model import Payout, PayoutStatus
-from core.usecases.payouts.views import payout_view
+from core.payouts.model import PayoutStatus
+from core.usecases.payouts.results import save_move
 from ports.payouts import PayoutRepositoryFactory
+from ports.storage import UnitOfWork
 
 log = logging.getLogger("paygate.payouts")
 
@@ -22,24 +21,6 @@ PAYOUT_STATUS_OF_PAYMENT = {
 }
 
 
-async def publish_result(uow: Any, payout: Payout, at: datetime) -> None:
-    """The final result to the caller app, keyed by its own serial number (seed §5: the result
-    MQ), through the outbox in the transaction that made it final."""
-    await uow.outbox.enqueue(
-        payout.app_id,
-        f"payout.{payout.status.value}",
-        payout.serial_no,
-        {
-            "serial_no": payout.serial_no,
-            "status": payout.status.value,
-            "succeeded": payout.status is PayoutStatus.SUCCEEDED,
-            "message": payout.failure_message,
-            "payout": payout_view(payout),
-        },
-        at=at,
-    )
-
-
 class PayoutResultListener:
     """Moves a payout with its payment, inside the payment's transaction, and publishes the
     final result from the same transaction: the payout and its payment never disagree."""
@@ -47,7 +28,7 @@ class PayoutResultListener:
     def __init__(self, payouts_of: PayoutRepositoryFactory) -> None:
         self.payouts_of = payouts_of
 
-    async def __call__(self, uow: Any, payment: Payment) -> None:
+    async def __call__(self, uow: UnitOfWork, payment: Payment) -> None:
         payout_id = payment.details.get("payout_id")
         if not isinstance(payout_id, str):
             return  # not a payout's payment
@@ -74,6 +55,4 @@ class PayoutResultListener:
             failure_code=payment.failure_code if failed else None,
             failure_message=payment.failure_message if failed else None,
         )
-        await repo.save(moved, expected_status=current.status)
-        if moved.is_final:
-            await publish_result(uow, moved, payment.updated_at)
+        await save_move(uow, repo, moved, expected_status=current.status)
