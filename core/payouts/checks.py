@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from core.errors import DomainError
 from core.money import Money
-from core.payouts.items import PayoutItemBody
+from core.payouts.items import BankInfoBody, PayoutExtBody, PayoutItemBody
 from core.payouts.model import (
     CREDIT_CARD_CODE,
     PAY_METHOD_CODES,
@@ -68,91 +68,48 @@ def _validation_problem(exc: ValidationError) -> ItemProblem:
     return ItemProblem(code, f"{where}: {message}" if where else message, where)
 
 
-def _parse_item(raw: object) -> PayoutItemBody | ItemProblem:
+class _Refused(Exception):
+    """An item's first fault, raised by a rule and answered by `check_item`."""
+
+    def __init__(self, code: str, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.problem = ItemProblem(code, message, field)
+
+
+def check_item(raw: object) -> PayoutApplication | ItemProblem:
+    """Check one applied item on its own: its shape, then the payout rules, first fault wins."""
+    try:
+        return _checked(_parse_item(raw))
+    except _Refused as refused:
+        return refused.problem
+
+
+def _parse_item(raw: object) -> PayoutItemBody:
     if isinstance(raw, Mapping) and isinstance(raw.get("ext"), str):
         # the seed sends ExtData as a JSON string; an object is accepted as well
         try:
             raw = {**raw, "ext": json.loads(raw["ext"])}
         except ValueError:
-            return ItemProblem(ItemCode.INVALID_ARGUMENT, "ext: not a JSON object", "ext")
+            raise _Refused(ItemCode.INVALID_ARGUMENT, "ext: not a JSON object", "ext") from None
     if not isinstance(raw, Mapping):
-        return ItemProblem(ItemCode.INVALID_ARGUMENT, "an item must be a JSON object", None)
+        raise _Refused(ItemCode.INVALID_ARGUMENT, "an item must be a JSON object", None)
     try:
         return PayoutItemBody.model_validate(dict(raw))
     except ValidationError as exc:
-        return _validation_problem(exc)
+        problem = _validation_problem(exc)
+        raise _Refused(problem.code, problem.message, problem.field) from None
 
 
-def check_item(raw: object) -> PayoutApplication | ItemProblem:
-    """Check one applied item on its own: its shape, then the payout rules, first fault wins."""
-    body = _parse_item(raw)
-    if isinstance(body, ItemProblem):
-        return body
+def _checked(body: PayoutItemBody) -> PayoutApplication:
+    """The payout rules, in the order their faults are reported."""
     ext = body.ext
-    if body.currency != PAYOUT_CURRENCY:
-        return ItemProblem(
-            ItemCode.UNSUPPORTED_CURRENCY, f"payouts are paid in {PAYOUT_CURRENCY} only", "currency"
-        )
-    try:
-        amount = Money.parse(body.amount, body.currency)
-    except DomainError as exc:
-        return ItemProblem(ItemCode.INVALID_AMOUNT, exc.message, "amount")
-    try:
-        payout_type = PayoutType(ext.type)
-    except ValueError:
-        return ItemProblem(
-            ItemCode.INVALID_PAYOUT_TYPE, f"type {ext.type} is not a payout type (0–8)", "ext.type"
-        )
-    if ext.pay_method == CREDIT_CARD_CODE:
-        return ItemProblem(
-            ItemCode.UNSUPPORTED_PAY_METHOD,
-            "pay method 3 (credit card) is not supported: use 1 (Alipay) or 2 (bank transfer)",
-            "ext.pay_method",
-        )
-    if ext.pay_method not in PAY_METHOD_CODES:
-        return ItemProblem(
-            ItemCode.INVALID_PAY_METHOD,
-            f"pay_method {ext.pay_method} is not 1 (Alipay) or 2 (bank transfer)",
-            "ext.pay_method",
-        )
-    try:
-        pay_back_type = PayBackType(ext.pay_back_type)
-    except ValueError:
-        return ItemProblem(
-            ItemCode.INVALID_PAY_BACK_TYPE,
-            f"pay_back_type {ext.pay_back_type} is not 0, 1 or 2",
-            "ext.pay_back_type",
-        )
-    pay_method = PAY_METHOD_CODES[ext.pay_method]
-    bank = ext.bank if ext.bank is not None and ext.bank.given else None
-    if pay_method is PayMethod.BANK:
-        missing = ["main_bank", "province", "city", "branch"] if bank is None else bank.missing
-        if missing:
-            return ItemProblem(
-                ItemCode.BANK_INFO_REQUIRED,
-                f"a bank payout needs ext.bank.{missing[0]} (head bank, province, city and branch)",
-                f"ext.bank.{missing[0]}",
-            )
-        if not ext.payee_name:
-            return ItemProblem(
-                ItemCode.PAYEE_NAME_REQUIRED, "a bank payout needs the payee's name", "ext.payee_name"
-            )
-    else:
-        if bank is not None:
-            return ItemProblem(
-                ItemCode.BANK_INFO_NOT_APPLICABLE,
-                "bank details are only for bank payouts (pay_method 2)",
-                "ext.bank",
-            )
-        if not ext.payee_name and not is_alipay_user_id(body.payee_account):
-            return ItemProblem(
-                ItemCode.PAYEE_NAME_REQUIRED,
-                "Alipay needs the payee's name for a logon id (e-mail or phone); "
-                "only an Alipay user id (2088…) may go without",
-                "ext.payee_name",
-            )
+    amount = _amount(body)
+    payout_type = _payout_type(ext)
+    pay_method = _pay_method(ext)
+    pay_back_type = _pay_back_type(ext)
+    bank = _payee(body, pay_method)
     if payout_type is PayoutType.TEST_REIMBURSEMENT and ext.voucher is None:
-        return ItemProblem(
+        raise _Refused(
             ItemCode.VOUCHER_REQUIRED,
             "a test-bill reimbursement (type 8) needs the uploaded voucher: ext.voucher.ref",
             "ext.voucher",
@@ -171,10 +128,91 @@ def check_item(raw: object) -> PayoutApplication | ItemProblem:
         payee_name=ext.payee_name,
         insurance_merchant=ext.insurance_merchant,
         creator=ext.creator,
-        bank=None
-        if bank is None or pay_method is not PayMethod.BANK
-        else BankInfo(
-            str(bank.main_bank), str(bank.province), str(bank.city), str(bank.branch), bank.bank_code
-        ),
+        bank=bank,
         voucher=None if ext.voucher is None else Voucher(ext.voucher.ref, ext.voucher.sha256),
     )
+
+
+def _amount(body: PayoutItemBody) -> Money:
+    if body.currency != PAYOUT_CURRENCY:
+        raise _Refused(
+            ItemCode.UNSUPPORTED_CURRENCY, f"payouts are paid in {PAYOUT_CURRENCY} only", "currency"
+        )
+    try:
+        return Money.parse(body.amount, body.currency)
+    except DomainError as exc:
+        raise _Refused(ItemCode.INVALID_AMOUNT, exc.message, "amount") from None
+
+
+def _payout_type(ext: PayoutExtBody) -> PayoutType:
+    try:
+        return PayoutType(ext.type)
+    except ValueError:
+        raise _Refused(
+            ItemCode.INVALID_PAYOUT_TYPE, f"type {ext.type} is not a payout type (0–8)", "ext.type"
+        ) from None
+
+
+def _pay_method(ext: PayoutExtBody) -> PayMethod:
+    if ext.pay_method == CREDIT_CARD_CODE:
+        raise _Refused(
+            ItemCode.UNSUPPORTED_PAY_METHOD,
+            "pay method 3 (credit card) is not supported: use 1 (Alipay) or 2 (bank transfer)",
+            "ext.pay_method",
+        )
+    if ext.pay_method not in PAY_METHOD_CODES:
+        raise _Refused(
+            ItemCode.INVALID_PAY_METHOD,
+            f"pay_method {ext.pay_method} is not 1 (Alipay) or 2 (bank transfer)",
+            "ext.pay_method",
+        )
+    return PAY_METHOD_CODES[ext.pay_method]
+
+
+def _pay_back_type(ext: PayoutExtBody) -> PayBackType:
+    try:
+        return PayBackType(ext.pay_back_type)
+    except ValueError:
+        raise _Refused(
+            ItemCode.INVALID_PAY_BACK_TYPE,
+            f"pay_back_type {ext.pay_back_type} is not 0, 1 or 2",
+            "ext.pay_back_type",
+        ) from None
+
+
+def _payee(body: PayoutItemBody, pay_method: PayMethod) -> BankInfo | None:
+    """The payee's bank for a bank payout (None for Alipay), after the payee rules of its
+    pay method."""
+    ext = body.ext
+    bank = ext.bank if ext.bank is not None and ext.bank.given else None
+    if pay_method is PayMethod.BANK:
+        return _bank_payee(ext, bank)
+    if bank is not None:
+        raise _Refused(
+            ItemCode.BANK_INFO_NOT_APPLICABLE,
+            "bank details are only for bank payouts (pay_method 2)",
+            "ext.bank",
+        )
+    if not ext.payee_name and not is_alipay_user_id(body.payee_account):
+        raise _Refused(
+            ItemCode.PAYEE_NAME_REQUIRED,
+            "Alipay needs the payee's name for a logon id (e-mail or phone); "
+            "only an Alipay user id (2088…) may go without",
+            "ext.payee_name",
+        )
+    return None
+
+
+def _bank_payee(ext: PayoutExtBody, bank: BankInfoBody | None) -> BankInfo:
+    """A bank payout needs the head bank, province, city and branch, and the payee's name."""
+    missing = ["main_bank", "province", "city", "branch"] if bank is None else bank.missing
+    if missing:
+        raise _Refused(
+            ItemCode.BANK_INFO_REQUIRED,
+            f"a bank payout needs ext.bank.{missing[0]} (head bank, province, city and branch)",
+            f"ext.bank.{missing[0]}",
+        )
+    if not ext.payee_name:
+        raise _Refused(ItemCode.PAYEE_NAME_REQUIRED, "a bank payout needs the payee's name", "ext.payee_name")
+    assert bank is not None  # nothing is missing
+    return BankInfo(str(bank.main_bank), str(bank.province), str(bank.city), str(bank.branch), bank.bank_code)
