@@ -23,7 +23,7 @@ from core.payouts.model import (
 )
 from gateway.storage.payout_tables import payouts as table
 from gateway.storage.uow import SqlUnitOfWork
-from ports.storage import ConcurrentUpdate, DuplicateRequest
+from ports.storage import ConcurrentUpdate, DuplicateRequest, UnitOfWork
 
 
 def _values(p: Payout) -> dict[str, Any]:
@@ -148,6 +148,9 @@ class SqlPayouts:
             raise ConcurrentUpdate(payout.id)
 
 
-def payouts_of(uow: SqlUnitOfWork) -> SqlPayouts:
-    """The payout repository inside `uow`'s transaction."""
+def payouts_of(uow: UnitOfWork) -> SqlPayouts:
+    """The payout repository inside `uow`'s transaction: payouts are stored through SQLAlchemy,
+    so only a SQLAlchemy unit of work can carry them."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError(f"payouts need a SqlUnitOfWork, not a {type(uow).__name__}")
     return SqlPayouts(uow.conn)
