@@ -27,30 +27,17 @@ from ports.storage import ConcurrentUpdate, DuplicateRequest, UnitOfWork
 
 
 def _values(p: Payout) -> dict[str, Any]:
-    a = p.application
-    canonical = a.canonical()
+    """The payout's row: its application's plain data (the amount in minor units), its state."""
+    application = p.application.canonical()
+    del application["amount"]
     return {
+        **application,
+        "amount_minor": p.application.amount.minor,
         "id": p.id,
         "app_id": p.app_id,
         "source_platform": p.source_platform,
-        "serial_no": a.serial_no,
         "request_hash": p.request_hash,
         "trace_id": p.trace_id,
-        "order_serial_no": a.order_serial_no,
-        "payee_account": a.payee_account,
-        "payee_name": a.payee_name,
-        "amount_minor": a.amount.minor,
-        "currency": a.amount.currency,
-        "type": int(a.type),
-        "reason": a.reason,
-        "pay_method": a.pay_method.value,
-        "pay_back_type": int(a.pay_back_type),
-        "business_type": a.business_type.value,
-        "insurance_merchant": a.insurance_merchant,
-        "send_sms": a.send_sms,
-        "creator": a.creator,
-        "bank": canonical["bank"],
-        "voucher": canonical["voucher"],
         "status": p.status.value,
         "review": None if p.review is None else p.review.to_json(),
         "payment_id": p.payment_id,

@@ -14,6 +14,7 @@ from core.payouts.model import Payout, PayoutApplication, PayoutStatus
 from core.routing import RouteRequest
 from core.usecases.payouts.context import PayoutContext
 from core.usecases.payouts.payment import PAYOUT_BUSINESS_TYPE
+from core.usecases.payouts.reading import find_by_serial_no
 from ports.storage import DuplicateRequest
 
 
@@ -50,7 +51,7 @@ async def _apply_item(ctx: PayoutContext, batch: PayoutBatch, index: int, raw: o
     if isinstance(checked, ItemProblem):
         return ItemOutcome(index, serial_no, problem=checked)
     request_hash = checked.fingerprint()
-    existing = await _stored(ctx, batch.app_id, checked.serial_no)
+    existing = await find_by_serial_no(ctx, batch.app_id, checked.serial_no)
     if existing is not None:
         return _repeat(index, existing, request_hash)
     problem = _payable(ctx, checked)
@@ -63,16 +64,11 @@ async def _apply_item(ctx: PayoutContext, batch: PayoutBatch, index: int, raw: o
             await uow.commit()
     except DuplicateRequest:
         # a concurrent application of the same serial number won the insert
-        winner = await _stored(ctx, batch.app_id, checked.serial_no)
+        winner = await find_by_serial_no(ctx, batch.app_id, checked.serial_no)
         assert winner is not None, "a duplicate insert implies a stored payout"
         return _repeat(index, winner, request_hash)
     _record_applied(ctx, batch, payout)
     return ItemOutcome(index, checked.serial_no, payout, created=True)
-
-
-async def _stored(ctx: PayoutContext, app_id: str, serial_no: str) -> Payout | None:
-    async with ctx.reads() as uow:
-        return await ctx.payouts_of(uow).by_serial_no(app_id, serial_no)
 
 
 def _new_payout(

@@ -20,9 +20,13 @@ async def get(ctx: PayoutContext, payout_id: str, app_id: str | None = None) -> 
     return found(payout, payout_id)
 
 
-async def by_serial_no(ctx: PayoutContext, app_id: str, serial_no: str) -> Payout:
+async def find_by_serial_no(ctx: PayoutContext, app_id: str, serial_no: str) -> Payout | None:
     async with ctx.reads() as uow:
-        payout = await ctx.payouts_of(uow).by_serial_no(app_id, serial_no)
+        return await ctx.payouts_of(uow).by_serial_no(app_id, serial_no)
+
+
+async def by_serial_no(ctx: PayoutContext, app_id: str, serial_no: str) -> Payout:
+    payout = await find_by_serial_no(ctx, app_id, serial_no)
     if payout is None:
         raise NotFound(f"no payout with serial_no {serial_no!r}", code="PAYOUT_NOT_FOUND")
     return payout
