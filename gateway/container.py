@@ -22,7 +22,8 @@ from core.usecases.payments.policy import PaymentPolicy, QuerySchedule
 from core.usecases.payments.service import PaymentService
 from core.usecases.payments.stores import PaymentStorage
 from core.usecases.payments.trail import PaymentTrail
-from core.usecases.payouts import PayoutResultListener, PayoutService
+from core.usecases.payouts.listener import PayoutResultListener
+from core.usecases.payouts.service import PayoutService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
 from gateway.metrics import Metrics
@@ -32,7 +33,8 @@ from gateway.storage.accounts import AccountStore
 from gateway.storage.bills import BillQueries, bills_of
 from gateway.storage.engine import create_engine
 from gateway.storage.lease import lease_orders_of
-from gateway.storage.payouts import PayoutQueries, payouts_of
+from gateway.storage.payouts import payouts_of
+from gateway.storage.queries.payouts import PayoutQueries
 from gateway.storage.sqlite_uow import WriterTransactions
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import SqlUnitOfWork

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
-from core.payouts import Payout, PayoutStatus
+from core.payouts.model import Payout, PayoutStatus
+from ports.storage import UnitOfWork
 
 
 class PayoutRepository(Protocol):
@@ -30,4 +31,4 @@ class PayoutRepository(Protocol):
 
 # Binds the repository to a unit of work, so a payout changes in the same transaction as the
 # payment that pays it (the payment listener gets the payment's unit of work).
-PayoutRepositoryFactory = Callable[[Any], PayoutRepository]
+PayoutRepositoryFactory = Callable[[UnitOfWork], PayoutRepository]

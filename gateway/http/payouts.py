@@ -5,51 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InvalidArgument
-from core.payouts import MAX_BATCH_ITEMS, PayoutItemBody, PayoutStatus, ReportQuery
-from core.usecases.payouts import PayoutBatch, payout_view
+from core.payouts.model import PayoutStatus
+from core.payouts.report import ReportQuery
+from core.usecases.payouts.intake import PayoutBatch
+from core.usecases.payouts.views import batch_view, payout_view, report_csv, report_view
 from gateway.http.errors import body_of
+from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, PayoutBatchSchema, RejectBody
 from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of, raw_body
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
-
-_LABEL = r"^[A-Za-z0-9_.:\-]+$"
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class PayoutBatchBody(_Body):
-    """OutwardPayRequest. Items are checked one by one (a bad item is answered, not a 400)."""
-
-    trace_id: str | None = Field(default=None, min_length=1, max_length=64, description="全链路上下文id")
-    project_auth_id: str | None = Field(
-        default=None, max_length=64, description="the seed's projectAuthId: if given, the signing app id"
-    )
-    source_platform: str | None = Field(
-        default=None, max_length=64, pattern=_LABEL, description="the caller's own platform label"
-    )
-    items: list[Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
-
-
-class PayoutBatchSchema(PayoutBatchBody):
-    """What /openapi.json shows: the items' schema (the handler parses them one by one)."""
-
-    items: list[PayoutItemBody] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
-
-
-class ApproveBody(_Body):
-    reviewer: str = Field(min_length=1, max_length=64, description="the finance reviewer")
-    note: str | None = Field(default=None, max_length=256)
-
-
-class RejectBody(_Body):
-    reviewer: str = Field(min_length=1, max_length=64, description="the finance reviewer")
-    reason: str = Field(min_length=1, max_length=256, description="why it is refused (驳回原因)")
 
 
 def _services(request: web.Request) -> Any:
@@ -71,15 +38,7 @@ async def create_payouts(request: web.Request) -> web.Response:
         source_platform=body.source_platform,
     )
     outcomes = await _services(request).payouts().apply(batch)
-    accepted = sum(1 for o in outcomes if o.problem is None)
-    return body_of(
-        {
-            "trace_id": batch.trace_id,
-            "accepted": accepted,
-            "rejected": len(outcomes) - accepted,
-            "items": [o.to_json() for o in outcomes],
-        }
-    )
+    return body_of(batch_view(batch.trace_id, outcomes))
 
 
 async def get_payout(request: web.Request) -> web.Response:
@@ -165,12 +124,12 @@ async def payout_report(request: web.Request) -> web.Response:
     report = await _services(request).payout_queries().report(query)
     if output == "csv":
         return web.Response(
-            text=report.to_csv(),
+            text=report_csv(report),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": 'attachment; filename="payouts.csv"'},
         )
-    return body_of(report.to_json())
+    return body_of(report_view(report))
 
 
 def payout_routes() -> tuple[Route, ...]:

@@ -1,4 +1,4 @@
-"""Payout storage: the repository bound to a unit of work, the review queue and the report."""
+"""Payout storage: the row mapping and the repository bound to a unit of work."""
 
 from __future__ import annotations
 
@@ -6,55 +6,38 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.money import Money
-from core.payouts import (
+from core.payouts.model import (
     BusinessType,
     PayBackType,
     PayMethod,
     Payout,
     PayoutApplication,
-    PayoutReport,
     PayoutStatus,
     PayoutType,
-    ReportGroup,
-    ReportQuery,
     Review,
     bank_from_json,
-    report_keys,
     voucher_from_json,
 )
 from gateway.storage.payout_tables import payouts as table
 from gateway.storage.uow import SqlUnitOfWork
-from ports.storage import ConcurrentUpdate, DuplicateRequest
+from ports.storage import ConcurrentUpdate, DuplicateRequest, UnitOfWork
 
 
 def _values(p: Payout) -> dict[str, Any]:
-    a = p.application
-    canonical = a.canonical()
+    """The payout's row: its application's plain data (the amount in minor units), its state."""
+    application = p.application.canonical()
+    del application["amount"]
     return {
+        **application,
+        "amount_minor": p.application.amount.minor,
         "id": p.id,
         "app_id": p.app_id,
         "source_platform": p.source_platform,
-        "serial_no": a.serial_no,
         "request_hash": p.request_hash,
         "trace_id": p.trace_id,
-        "order_serial_no": a.order_serial_no,
-        "payee_account": a.payee_account,
-        "payee_name": a.payee_name,
-        "amount_minor": a.amount.minor,
-        "currency": a.amount.currency,
-        "type": int(a.type),
-        "reason": a.reason,
-        "pay_method": a.pay_method.value,
-        "pay_back_type": int(a.pay_back_type),
-        "business_type": a.business_type.value,
-        "insurance_merchant": a.insurance_merchant,
-        "send_sms": a.send_sms,
-        "creator": a.creator,
-        "bank": canonical["bank"],
-        "voucher": canonical["voucher"],
         "status": p.status.value,
         "review": None if p.review is None else p.review.to_json(),
         "payment_id": p.payment_id,
@@ -152,59 +135,9 @@ class SqlPayouts:
             raise ConcurrentUpdate(payout.id)
 
 
-def payouts_of(uow: SqlUnitOfWork) -> SqlPayouts:
-    """The payout repository inside `uow`'s transaction."""
+def payouts_of(uow: UnitOfWork) -> SqlPayouts:
+    """The payout repository inside `uow`'s transaction: payouts are stored through SQLAlchemy,
+    so only a SQLAlchemy unit of work can carry them."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError(f"payouts need a SqlUnitOfWork, not a {type(uow).__name__}")
     return SqlPayouts(uow.conn)
-
-
-class PayoutQueries:
-    """Read-only views for operators: the review queue and the analysis report."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-
-    async def listing(self, status: PayoutStatus | None, app_id: str | None, limit: int) -> list[Payout]:
-        stmt = sa.select(table).order_by(table.c.created_at, table.c.id).limit(limit)
-        if status is not None:
-            stmt = stmt.where(table.c.status == status.value)
-        if app_id is not None:
-            stmt = stmt.where(table.c.app_id == app_id)
-        async with self.engine.connect() as conn:
-            return [row_to_payout(r) for r in (await conn.execute(stmt)).all()]
-
-    async def report(self, query: ReportQuery) -> PayoutReport:
-        """Counts and amounts per group; sums run in the database, in integer minor units."""
-        columns: list[sa.ColumnElement[Any]] = []
-        for key in query.group_by:
-            for name in key.columns:
-                if name == "day":
-                    columns.append(table.c.created_day.label("day"))
-                elif name != "type_name":
-                    columns.append(table.c[name])
-        columns.append(table.c.currency)
-        stmt = (
-            sa.select(
-                *columns,
-                sa.func.count().label("count"),
-                sa.func.coalesce(sa.func.sum(table.c.amount_minor), 0).label("amount_minor"),
-            )
-            .group_by(*columns)
-            .order_by(*(c.asc().nulls_first() for c in columns))
-        )
-        if query.start is not None:
-            stmt = stmt.where(table.c.created_day >= query.start.isoformat())
-        if query.end is not None:
-            stmt = stmt.where(table.c.created_day <= query.end.isoformat())
-        if query.app_id is not None:
-            stmt = stmt.where(table.c.app_id == query.app_id)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-        groups = []
-        for row in rows:
-            m = dict(row._mapping)
-            keys: dict[str, Any] = {}
-            for key in query.group_by:
-                keys.update(report_keys(key, m))
-            keys["currency"] = m["currency"]
-            groups.append(ReportGroup(keys, int(m["count"]), Money(int(m["amount_minor"]), m["currency"])))
-        return PayoutReport(query, groups)

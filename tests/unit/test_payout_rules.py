@@ -13,22 +13,18 @@ import pytest
 
 from core.errors import IllegalTransition, InvalidArgument
 from core.money import Money
-from core.payouts import (
-    ItemCode,
-    ItemProblem,
+from core.payouts.checks import ItemCode, ItemProblem, check_item
+from core.payouts.model import (
     PayMethod,
     Payout,
     PayoutApplication,
-    PayoutReport,
     PayoutStatus,
     PayoutType,
-    ReportGroup,
-    ReportKey,
-    ReportQuery,
-    check_item,
-    mask_account,
     payment_out_request_no,
 )
+from core.payouts.payees import mask_account
+from core.payouts.report import PayoutReport, ReportGroup, ReportKey, ReportQuery
+from core.usecases.payouts.views import report_csv
 
 NOW = datetime(2024, 5, 20, 8, 0, tzinfo=UTC)
 BANK = {"main_bank": "中国工商银行", "province": "江苏省", "city": "苏州市", "branch": "苏州分行"}
@@ -201,7 +197,7 @@ def test_report_totals_and_csv() -> None:
         ],
     )
     assert report.totals() == [{"currency": "CNY", "count": 3, "amount": "112.60"}]
-    rows = list(csv.reader(io.StringIO(report.to_csv())))
+    rows = list(csv.reader(io.StringIO(report_csv(report))))
     assert rows == [
         ["pay_method", "status", "currency", "count", "amount"],
         ["alipay", "succeeded", "CNY", "2", "24.60"],

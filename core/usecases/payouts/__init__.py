@@ -1,0 +1,1 @@
+"""Payout use cases: batch application, finance review, paying through a payment, results."""

@@ -1,0 +1,58 @@
+"""Following a payout's payment: the payout moves with it, and its final result is published."""
+
+from __future__ import annotations
+
+import logging
+
+from core.payments.model import Payment, PaymentStatus
+from core.payouts.model import PayoutStatus
+from core.usecases.payouts.results import save_move
+from ports.payouts import PayoutRepositoryFactory
+from ports.storage import UnitOfWork
+
+log = logging.getLogger("paygate.payouts")
+
+PAYOUT_STATUS_OF_PAYMENT = {
+    PaymentStatus.CREATED: PayoutStatus.PAYING,
+    PaymentStatus.PROCESSING: PayoutStatus.PAYING,
+    PaymentStatus.UNKNOWN: PayoutStatus.PAYING,
+    PaymentStatus.SUCCEEDED: PayoutStatus.SUCCEEDED,
+    PaymentStatus.FAILED: PayoutStatus.FAILED,
+}
+
+
+class PayoutResultListener:
+    """Moves a payout with its payment, inside the payment's transaction, and publishes the
+    final result from the same transaction: the payout and its payment never disagree."""
+
+    def __init__(self, payouts_of: PayoutRepositoryFactory) -> None:
+        self.payouts_of = payouts_of
+
+    async def __call__(self, uow: UnitOfWork, payment: Payment) -> None:
+        payout_id = payment.details.get("payout_id")
+        if not isinstance(payout_id, str):
+            return  # not a payout's payment
+        repo = self.payouts_of(uow)
+        current = await repo.get_for_update(payout_id)
+        if current is None:
+            log.error("payment of a missing payout", extra={"payment_id": payment.id})
+            return
+        target = PAYOUT_STATUS_OF_PAYMENT[payment.status]
+        if current.status not in (PayoutStatus.APPROVED, PayoutStatus.PAYING):
+            if current.status is not target:
+                log.error(
+                    "payout and payment disagree",
+                    extra={"payout_id": current.id, "payout": current.status, "payment": payment.status},
+                )
+            return
+        failed = target is PayoutStatus.FAILED
+        moved = current.moved(
+            target,
+            payment.updated_at,
+            payment_id=payment.id,
+            channel=payment.channel,
+            channel_ref=payment.channel_ref,
+            failure_code=payment.failure_code if failed else None,
+            failure_message=payment.failure_message if failed else None,
+        )
+        await save_move(uow, repo, moved, expected_status=current.status)

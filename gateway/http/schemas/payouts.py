@@ -1,0 +1,41 @@
+"""Request bodies of payouts: the batch application and finance's review decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from core.payouts.items import MAX_BATCH_ITEMS, PayoutItemBody
+from gateway.http.schemas.base import Body
+
+_LABEL = r"^[A-Za-z0-9_.:\-]+$"
+
+
+class PayoutBatchBody(Body):
+    """OutwardPayRequest. Items are checked one by one (a bad item is answered, not a 400)."""
+
+    trace_id: str | None = Field(default=None, min_length=1, max_length=64, description="全链路上下文id")
+    project_auth_id: str | None = Field(
+        default=None, max_length=64, description="the seed's projectAuthId: if given, the signing app id"
+    )
+    source_platform: str | None = Field(
+        default=None, max_length=64, pattern=_LABEL, description="the caller's own platform label"
+    )
+    items: list[Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class PayoutBatchSchema(PayoutBatchBody):
+    """What /openapi.json shows: the items' schema (the handler parses them one by one)."""
+
+    items: list[PayoutItemBody] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class ApproveBody(Body):
+    reviewer: str = Field(min_length=1, max_length=64, description="the finance reviewer")
+    note: str | None = Field(default=None, max_length=256)
+
+
+class RejectBody(Body):
+    reviewer: str = Field(min_length=1, max_length=64, description="the finance reviewer")
+    reason: str = Field(min_length=1, max_length=256, description="why it is refused (驳回原因)")

@@ -1,0 +1,1 @@
+"""Read models: read-only queries for operators and reports, one module per workflow."""
