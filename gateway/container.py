@@ -13,7 +13,7 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ids import utcnow
-from core.lease import RetrySchedule
+from core.lease.plan import RetrySchedule
 from core.ledger import AccountView
 from core.routing import Router
 from core.usecases.bills import BillPaymentListener, BillPolicy, BillService, DueBills

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from core.lease import CancelReason, LeaseOrder, UnsignRefusal
+from core.lease.order import LeaseOrder
+from core.lease.parts import UnsignRefusal
+from core.lease.status import CancelReason
 from ports.channels import ChannelStatus, Exchange
 
 # The Channel.extensions key of a LeaseChannelPort.

@@ -15,25 +15,20 @@ from typing import Any, TypeVar
 from core.errors import DomainError, IdempotencyConflict, NoRoute, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id, utcnow
-from core.lease import (
+from core.lease.errors import ChannelOutcomeUnknown, ChannelRefused, LeaseStateConflict
+from core.lease.numbers import attempt_request_no, order_of_external_agreement_no
+from core.lease.order import LeaseOrder
+from core.lease.parts import RentPeriod, UnsignRefusal
+from core.lease.plan import RetrySchedule
+from core.lease.request import LeaseOrderBody, check_order
+from core.lease.status import (
     AgreementStatus,
     AsyncUnsignOperation,
     CancelReason,
-    ChannelOutcomeUnknown,
-    ChannelRefused,
     ContractStatus,
-    LeaseOrder,
-    LeaseOrderBody,
-    LeaseStateConflict,
     OrderStatus,
     PeriodStatus,
     PlanStatus,
-    RentPeriod,
-    RetrySchedule,
-    UnsignRefusal,
-    attempt_request_no,
-    check_order,
-    order_of_external_agreement_no,
 )
 from core.money import Money
 from core.payment import Payment, PaymentStatus, request_fingerprint

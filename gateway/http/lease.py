@@ -9,7 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InvalidArgument
-from core.lease import AsyncUnsignOperation, CancelReason, LeaseOrderBody
+from core.lease.request import LeaseOrderBody
+from core.lease.status import AsyncUnsignOperation, CancelReason
 from core.money import Money
 from core.usecases.lease import lease_view
 from gateway.http.errors import body_of

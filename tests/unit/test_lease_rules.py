@@ -9,24 +9,19 @@ from typing import Any
 import pytest
 
 from core.errors import IllegalTransition, InvalidArgument
-from core.lease import (
+from core.lease.errors import ClosePreconditionFailed, LeaseStateConflict
+from core.lease.numbers import attempt_request_no, external_agreement_no, order_of_external_agreement_no
+from core.lease.order import LeaseOrder
+from core.lease.parts import UnsignRefusal
+from core.lease.plan import RetrySchedule, due_moment
+from core.lease.request import LeaseOrderBody, check_order
+from core.lease.status import (
     AgreementStatus,
     AsyncUnsignOperation,
     CancelReason,
-    ClosePreconditionFailed,
     ContractStatus,
-    LeaseOrder,
-    LeaseOrderBody,
-    LeaseStateConflict,
     OrderStatus,
     PeriodStatus,
-    RetrySchedule,
-    UnsignRefusal,
-    attempt_request_no,
-    check_order,
-    due_moment,
-    external_agreement_no,
-    order_of_external_agreement_no,
 )
 from core.money import Money
 

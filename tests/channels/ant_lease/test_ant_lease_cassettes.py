@@ -9,14 +9,10 @@ from typing import Any
 
 from ant_lease_harness import User
 
-from core.lease import (
-    AsyncUnsignOperation,
-    CancelReason,
-    LeaseOrder,
-    LeaseOrderBody,
-    UnsignRefusal,
-    check_order,
-)
+from core.lease.order import LeaseOrder
+from core.lease.parts import UnsignRefusal
+from core.lease.request import LeaseOrderBody, check_order
+from core.lease.status import AsyncUnsignOperation, CancelReason
 from core.money import Money
 from plugins.ant_lease.adapter import AntLeaseAdapter
 from ports.channels import ChannelStatus, PaymentRequest, SigningRequest
