@@ -3,10 +3,10 @@ plan, closing, and the channel's view; every operation belongs to one order."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from core.errors import InvalidArgument
 from core.lease.request import LeaseOrderBody
@@ -14,52 +14,20 @@ from core.lease.status import AsyncUnsignOperation, CancelReason
 from core.money import Money
 from core.usecases.lease import lease_view
 from gateway.http.errors import body_of
+from gateway.http.schemas.lease import (
+    CancelPlanBody,
+    CloseBody,
+    ContractSignBody,
+    UnsignBody,
+    UnsignConfirmationBody,
+    WithholdingSignBody,
+)
 from gateway.keys import CONTAINER, app_id_of, raw_body
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
 
 B = TypeVar("B", bound=BaseModel)
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, str_strip_whitespace=True)
-
-
-class ContractSignBody(_Body):
-    """前置合同签署: which contract template to sign this order with."""
-
-    template_id: str = Field(min_length=1, max_length=64, description="the channel's contract template id")
-
-
-class WithholdingSignBody(_Body):
-    return_url: str | None = Field(
-        default=None, max_length=512, description="where the channel sends the user after signing"
-    )
-
-
-class UnsignBody(_Body):
-    reason: str = Field(min_length=1, max_length=256, description="why withholding ends (解除代扣)")
-
-
-class CancelPlanBody(_Body):
-    """取消代扣计划: lease_to_sale (租转售) and return_success (退租成功) later allow closing."""
-
-    reason: Literal["lease_to_sale", "return_success", "other"]
-    note: str = Field(min_length=1, max_length=256, description="取消理由")
-
-
-class UnsignConfirmationBody(_Body):
-    """异步解约确认: refuse the user's request to unsign, e.g. while rent is owed."""
-
-    operation: Literal["REFUSE"] = Field(description="the seed's operation: REFUSE")
-    service_user: str = Field(min_length=1, max_length=64, description="服务用户: who handled the request")
-    user_debt: str = Field(description='用户欠款: decimal string, e.g. "199.00" (may be "0.00")')
-    reason: str = Field(min_length=1, max_length=256, description="解约理由")
-
-
-class CloseBody(_Body):
-    reason: str = Field(min_length=1, max_length=256, description="关闭原因")
 
 
 def _services(request: web.Request) -> Any:
