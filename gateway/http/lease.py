@@ -12,7 +12,12 @@ from core.errors import InvalidArgument
 from core.lease.request import LeaseOrderBody
 from core.lease.status import AsyncUnsignOperation, CancelReason
 from core.money import Money
-from core.usecases.lease import lease_view
+from core.usecases.lease.views import (
+    contract_signing_view,
+    lease_view,
+    withholding_query_view,
+    withholding_signing_view,
+)
 from gateway.http.errors import body_of
 from gateway.http.schemas.lease import (
     CancelPlanBody,
@@ -46,12 +51,12 @@ def _order_id(request: web.Request) -> str:
 # -- the order -------------------------------------------------------------------------------
 async def create_lease_order(request: web.Request) -> web.Response:
     body = await _body(request, LeaseOrderBody)
-    order, created = await _services(request).lease().create(app_id_of(request), body)
+    order, created = await _services(request).lease_orders().create(app_id_of(request), body)
     return body_of(lease_view(order), 201 if created else 200)
 
 
 async def get_lease_order(request: web.Request) -> web.Response:
-    order = await _services(request).lease().get(_order_id(request), app_id_of(request))
+    order = await _services(request).lease_orders().get(_order_id(request), app_id_of(request))
     return body_of(lease_view(order))
 
 
@@ -59,17 +64,18 @@ async def find_lease_order(request: web.Request) -> web.Response:
     out_order_no = request.query.get("out_order_no")
     if not out_order_no:
         raise InvalidArgument("give ?out_order_no=... to look a lease order up", field="out_order_no")
-    order = await _services(request).lease().by_out_order_no(app_id_of(request), out_order_no)
+    order = await _services(request).lease_orders().by_out_order_no(app_id_of(request), out_order_no)
     return body_of(lease_view(order))
 
 
 async def lease_channel_info(request: web.Request) -> web.Response:
-    return body_of(await _services(request).lease().channel_info(_order_id(request), app_id_of(request)))
+    orders = _services(request).lease_orders()
+    return body_of(await orders.channel_info(_order_id(request), app_id_of(request)))
 
 
 async def lease_order_flow(request: web.Request) -> web.Response:
     container = _services(request)
-    order = await container.lease().get(_order_id(request), app_id_of(request))
+    order = await container.lease_orders().get(_order_id(request), app_id_of(request))
     await container.flow().flush()
     return body_of({"order_id": order.id, "flow": await container.flow_reader().timeline(order.id)})
 
@@ -77,45 +83,36 @@ async def lease_order_flow(request: web.Request) -> web.Response:
 # -- operations ------------------------------------------------------------------------------
 async def sign_contract(request: web.Request) -> web.Response:
     body = await _body(request, ContractSignBody)
-    order = (
-        await _services(request)
-        .lease()
-        .start_contract_signing(_order_id(request), app_id_of(request), body.template_id)
-    )
-    view = lease_view(order)
-    return body_of(
-        {"sign_url": order.contract.sign_url, "signers": view["contract"]["signers"], "order": view}
-    )
+    signing = _services(request).lease_signing()
+    order = await signing.start(_order_id(request), app_id_of(request), body.template_id)
+    return body_of(contract_signing_view(order))
 
 
 async def sign_withholding(request: web.Request) -> web.Response:
     body = await _body(request, WithholdingSignBody)
-    order = (
-        await _services(request)
-        .lease()
-        .start_withholding_signing(_order_id(request), app_id_of(request), body.return_url)
-    )
-    return body_of({"sign_url": order.agreement.sign_url, "order": lease_view(order)})
+    withholding = _services(request).lease_withholding()
+    order = await withholding.start_signing(_order_id(request), app_id_of(request), body.return_url)
+    return body_of(withholding_signing_view(order))
 
 
 async def query_withholding(request: web.Request) -> web.Response:
-    order, answer = await _services(request).lease().query_withholding(_order_id(request), app_id_of(request))
-    return body_of({"channel": answer, "order": lease_view(order)})
+    withholding = _services(request).lease_withholding()
+    order, answer = await withholding.query(_order_id(request), app_id_of(request))
+    return body_of(withholding_query_view(order, answer))
 
 
 async def unsign_withholding(request: web.Request) -> web.Response:
     body = await _body(request, UnsignBody)
-    order = await _services(request).lease().unsign(_order_id(request), app_id_of(request), body.reason)
+    withholding = _services(request).lease_withholding()
+    order = await withholding.unsign(_order_id(request), app_id_of(request), body.reason)
     return body_of(lease_view(order))
 
 
 async def cancel_withholding_plan(request: web.Request) -> web.Response:
     body = await _body(request, CancelPlanBody)
-    order = (
-        await _services(request)
-        .lease()
-        .cancel_plan(_order_id(request), app_id_of(request), CancelReason(body.reason), body.note)
-    )
+    withholding = _services(request).lease_withholding()
+    reason = CancelReason(body.reason)
+    order = await withholding.cancel_plan(_order_id(request), app_id_of(request), reason, body.note)
     return body_of(lease_view(order))
 
 
@@ -124,7 +121,7 @@ async def confirm_async_unsign(request: web.Request) -> web.Response:
     debt = Money.parse(body.user_debt, "CNY", field="user_debt", allow_zero=True)
     order = (
         await _services(request)
-        .lease()
+        .lease_withholding()
         .refuse_async_unsign(
             _order_id(request),
             app_id_of(request),
@@ -139,7 +136,8 @@ async def confirm_async_unsign(request: web.Request) -> web.Response:
 
 async def close_lease_order(request: web.Request) -> web.Response:
     body = await _body(request, CloseBody)
-    order = await _services(request).lease().close(_order_id(request), app_id_of(request), body.reason)
+    closing = _services(request).lease_closing()
+    order = await closing.close(_order_id(request), app_id_of(request), body.reason)
     return body_of(lease_view(order))
 
 

@@ -328,7 +328,7 @@ def test_an_attempt_failing_after_the_plan_was_cancelled_cancels_its_period() ->
 
 
 def test_the_workers_backoff_doubles_up_to_its_ceiling_and_forgets_a_success() -> None:
-    from core.usecases.lease import Backoff
+    from core.usecases.lease.recovery import Backoff
 
     backoff = Backoff(timedelta(seconds=60), timedelta(seconds=200))
     assert backoff.due("sync/x", T0)
