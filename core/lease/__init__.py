@@ -26,7 +26,8 @@ only from `pending` or `failed`. An unknown outcome keeps the period `collecting
 resolves it. A failed attempt is retried after `RetrySchedule.steps[attempts - 1]` seconds;
 when the schedule runs out the period stays failed with no retry time.
 
-Modules: `status` (states and state machines), `order` (the order and its moves), `parts`
+Modules: `status` (states and state machines), `order` (the order and its moves), `rules` (close
+preconditions), `parts`
 (periods, contract, agreement, plan, closure), `request` (the pre-order and its checks),
 `plan` (due days, retry schedule), `numbers` (agreement and attempt numbers), `errors`.
 """

@@ -1,5 +1,6 @@
 """The lease order (合约) and every move of it: sync, contract signing and 落签, the withholding
-agreement, the plan, closing, and the collection of each period."""
+agreement, the plan, closing (on the preconditions in `rules`), and the collection of each
+period."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import InvalidArgument
-from core.lease.errors import ClosePreconditionFailed, LeaseStateConflict
+from core.lease.errors import LeaseStateConflict
 from core.lease.numbers import external_agreement_no, order_of_external_agreement_no
 from core.lease.parts import Agreement, Closure, Contract, Plan, RentPeriod, UnsignRefusal
 from core.lease.plan import RetrySchedule, due_moment
 from core.lease.request import LeaseOrderRequest
+from core.lease.rules import close_basis
 from core.lease.status import (
-    CLOSING_REASONS,
     ORDER_STATES,
     PLAN_STATES,
     UNPAID,
@@ -313,48 +314,8 @@ class LeaseOrder:
         plan = Plan(PlanStatus.CANCELLED, reason, note, at)
         return self._with(at, plan=plan, periods=periods)
 
-    def close_blockers(self) -> list[tuple[str, str]]:
-        """The unmet preconditions of closing, as (name, what is wrong); empty: may close."""
-        blockers: list[tuple[str, str]] = []
-        if self.status is not OrderStatus.SYNCED:
-            blockers.append(("synced", f"the order is {self.status.value}, not synced with the channel"))
-            return blockers
-        if self.live_periods:
-            listed = ", ".join(str(n) for n in self.live_periods)
-            blockers.append(("no_deduction_in_flight", f"a deduction is in flight for period {listed}"))
-        cancelled_for_closing = (
-            self.plan.status is PlanStatus.CANCELLED and self.plan.cancel_reason in CLOSING_REASONS
-        )
-        if not self.fulfilled and not cancelled_for_closing:
-            unpaid = ", ".join(str(p.no) for p in self.periods if p.status is not PeriodStatus.PAID)
-            why = (
-                f"the plan was cancelled for {self.plan.cancel_reason.value}"
-                if self.plan.cancel_reason is not None
-                else "the withholding plan is active"
-            )
-            blockers.append(
-                (
-                    "fulfilled_or_plan_cancelled",
-                    f"the lease is not fulfilled (period {unpaid} unpaid) and {why}: closing needs "
-                    "every period paid, or the plan cancelled for lease-to-sale or a successful return",
-                )
-            )
-        return blockers
-
-    def check_close(self) -> str:
-        """The ground the order may close on; raises ClosePreconditionFailed naming the first
-        unmet precondition."""
-        blockers = self.close_blockers()
-        if blockers:
-            name, message = blockers[0]
-            raise ClosePreconditionFailed(message, field=name)
-        if self.fulfilled:
-            return "fulfilled"
-        assert self.plan.cancel_reason is not None
-        return self.plan.cancel_reason.value
-
     def closed(self, reason: str, at: datetime) -> LeaseOrder:
-        basis = self.check_close()
+        basis = close_basis(self)
         ORDER_STATES.move(self.status, OrderStatus.CLOSED)
         return self._with(at, status=OrderStatus.CLOSED, closure=Closure(reason, basis, at))
 
@@ -375,11 +336,19 @@ class LeaseOrder:
         )
         return self.with_period(moved, at), moved
 
+    def _live_attempt(self, no: int, attempt: int) -> RentPeriod | None:
+        """Period `no` while `attempt` is its live attempt; None once it moved on (a late or
+        repeated answer about an older attempt changes nothing)."""
+        period = self.period(no)
+        if period.status is not PeriodStatus.COLLECTING or period.attempts != attempt:
+            return None
+        return period
+
     def attempt_paid(
         self, no: int, attempt: int, payment_id: str, trade_no: str | None, at: datetime
     ) -> LeaseOrder:
-        period = self.period(no)
-        if period.status is not PeriodStatus.COLLECTING or period.attempts != attempt:
+        period = self._live_attempt(no, attempt)
+        if period is None:
             return self
         moved = period.moved(
             PeriodStatus.PAID, payment_id=payment_id, trade_no=trade_no, paid_at=at, next_attempt_at=None
@@ -398,8 +367,8 @@ class LeaseOrder:
     ) -> LeaseOrder:
         """The attempt failed: retried per `schedule`, or cancelled when the plan was
         cancelled meanwhile."""
-        period = self.period(no)
-        if period.status is not PeriodStatus.COLLECTING or period.attempts != attempt:
+        period = self._live_attempt(no, attempt)
+        if period is None:
             return self
         failure = {"payment_id": payment_id, "last_failure_code": code, "last_failure_message": message}
         if self.plan.status is PlanStatus.CANCELLED:
@@ -412,11 +381,7 @@ class LeaseOrder:
 
     def attempt_pending(self, no: int, attempt: int, payment_id: str, at: datetime) -> LeaseOrder:
         """The attempt's payment exists and is not final yet: remember which payment it is."""
-        period = self.period(no)
-        if (
-            period.status is not PeriodStatus.COLLECTING
-            or period.attempts != attempt
-            or period.payment_id == payment_id
-        ):
+        period = self._live_attempt(no, attempt)
+        if period is None or period.payment_id == payment_id:
             return self
         return self.with_period(replace(period, payment_id=payment_id), at)

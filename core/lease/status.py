@@ -42,10 +42,6 @@ class CancelReason(enum.StrEnum):
     OTHER = "other"
 
 
-# Plan cancellations that allow closing an order that is not fulfilled (seed 1.9.1).
-CLOSING_REASONS = frozenset({CancelReason.LEASE_TO_SALE, CancelReason.RETURN_SUCCESS})
-
-
 class PeriodStatus(enum.StrEnum):
     PENDING = "pending"  # not yet collected
     COLLECTING = "collecting"  # an attempt is live (its payment may be unknown: a query decides)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.flowlog import FlowNode
 from core.lease.order import LeaseOrder
+from core.lease.rules import close_basis
 from core.lease.status import OrderStatus
 from core.usecases.lease.book import LeaseBook
 from core.usecases.lease.channel import LeaseChannelCalls
@@ -23,7 +24,7 @@ class LeaseClosing:
         order = await self.book.get(order_id, app_id)
         if order.status is OrderStatus.CLOSED:
             return order
-        order.check_close()
+        close_basis(order)
         await self.calls.operate(order, "close order", self.calls.port(order).close_order(order, reason))
         closed = await self.book.change(
             order_id,
