@@ -22,6 +22,24 @@ EventOf = Callable[[LeaseOrder, LeaseOrder], str | None]
 """The event (without `lease.`) that a change from `before` to `after` publishes, if any."""
 
 
+def on_move(event: str, state_of: Callable[[LeaseOrder], object], to: object | None = None) -> EventOf:
+    """`event` when a change moved `state_of(order)` (to `to`, if given); otherwise none."""
+
+    def event_of(before: LeaseOrder, after: LeaseOrder) -> str | None:
+        now = state_of(after)
+        return event if now is not state_of(before) and (to is None or now is to) else None
+
+    return event_of
+
+
+def contract_status(order: LeaseOrder) -> object:
+    return order.contract.status
+
+
+def agreement_status(order: LeaseOrder) -> object:
+    return order.agreement.status
+
+
 async def publish(uow: UnitOfWork, order: LeaseOrder, event: str, at: datetime, **extra: Any) -> None:
     """`lease.<event>` to the caller app, from the transaction that made the change."""
     await uow.outbox.enqueue(order.app_id, f"lease.{event}", order.id, event_payload(order, **extra), at=at)

@@ -6,7 +6,7 @@ from core.flowlog import FlowNode
 from core.lease.order import LeaseOrder
 from core.lease.rules import close_basis
 from core.lease.status import OrderStatus
-from core.usecases.lease.book import LeaseBook
+from core.usecases.lease.book import LeaseBook, on_move
 from core.usecases.lease.channel import LeaseChannelCalls
 
 
@@ -29,7 +29,7 @@ class LeaseClosing:
         closed = await self.book.change(
             order_id,
             lambda o, at: o if o.status is OrderStatus.CLOSED else o.closed(reason, at),
-            lambda before, after: "order_closed" if before.status is not after.status else None,
+            on_move("order_closed", lambda o: o.status),
         )
         self.book.record(
             order_id, FlowNode.FINAL_STATE, f"closed: {reason}", basis=closed.closure and closed.closure.basis

@@ -11,22 +11,12 @@ from core.errors import DomainError
 from core.flowlog import FlowNode, FlowOutcome
 from core.lease.order import LeaseOrder
 from core.lease.status import ContractStatus
-from core.usecases.lease.book import EventOf, LeaseBook
+from core.usecases.lease.book import LeaseBook, contract_status, on_move
 from core.usecases.lease.channel import LeaseChannelCalls
 from ports.channels import SigningRequest
 from ports.lease import CONTRACT_SIGNING
 
 log = logging.getLogger("paygate.lease")
-
-
-def _contract_became(status: ContractStatus, event: str) -> EventOf:
-    """The event of a change that moved the contract to `status`."""
-
-    def event_of(before: LeaseOrder, after: LeaseOrder) -> str | None:
-        moved = before.contract.status is not after.contract.status
-        return event if moved and after.contract.status is status else None
-
-    return event_of
 
 
 class ContractSigning:
@@ -79,7 +69,7 @@ class ContractSigning:
             updated = await self.book.change(
                 order.id,
                 lambda o, at: o.contract_party_signed(contract_no, party, at),
-                _contract_became(ContractStatus.SIGNED, "contract_signed"),
+                on_move("contract_signed", contract_status, ContractStatus.SIGNED),
             )
             self.book.record(order.id, FlowNode.NOTIFIED, f"contract {contract_no} signed by {party}")
             await self.finalise_if_ready(updated)
@@ -88,9 +78,7 @@ class ContractSigning:
         await self.book.change(
             order.id,
             lambda o, at: o.contract_sign_failed(contract_no, target, status.upper(), at),
-            lambda before, after: (
-                "contract_sign_failed" if before.contract.status is not after.contract.status else None
-            ),
+            on_move("contract_sign_failed", contract_status),
         )
         self.book.record(
             order.id,
@@ -122,7 +110,7 @@ class ContractSigning:
             return await self.book.change(
                 order_id,
                 lambda o, at: o.contract_finalised(at) if o.ready_to_finalise else o,
-                _contract_became(ContractStatus.FINALISED, "contract_finalised"),
+                on_move("contract_finalised", contract_status, ContractStatus.FINALISED),
             )
         finally:
             self.finalising.discard(order_id)

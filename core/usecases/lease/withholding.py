@@ -12,18 +12,14 @@ from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
 from core.lease.status import AgreementStatus, AsyncUnsignOperation, CancelReason, PlanStatus
 from core.money import Money
-from core.usecases.lease.book import LeaseBook
+from core.usecases.lease.book import LeaseBook, agreement_status, on_move
 from core.usecases.lease.channel import LeaseChannelCalls
 from core.usecases.lease.signing import ContractSigning
 from core.usecases.lease.views import withholding_answer_view
 from ports.channels import ChannelStatus, SigningRequest
 from ports.lease import WITHHOLDING_SIGNING
 
-
-def _agreement_event(before: LeaseOrder, after: LeaseOrder) -> str | None:
-    """agreement_unsigned when a change ended the agreement."""
-    moved = before.agreement.status is not after.agreement.status
-    return "agreement_unsigned" if moved and after.agreement.status is AgreementStatus.UNSIGNED else None
+_UNSIGNED = on_move("agreement_unsigned", agreement_status, AgreementStatus.UNSIGNED)
 
 
 class WithholdingService:
@@ -93,9 +89,7 @@ class WithholdingService:
         order = await self.book.change(
             order_id,
             lambda o, at: o.agreement_signed(external_no, agreement_no, user_id, at),
-            lambda before, after: (
-                "agreement_signed" if before.agreement.status is not AgreementStatus.SIGNED else None
-            ),
+            on_move("agreement_signed", agreement_status, AgreementStatus.SIGNED),
         )
         self.book.record(
             order_id, FlowNode.NOTIFIED, f"withholding agreement signed ({via})", agreement_no=agreement_no
@@ -107,7 +101,7 @@ class WithholdingService:
         await self.book.change(
             order.id,
             lambda o, at: o.agreement_unsigned(data.get("agreement_no"), "unsigned at the channel", at),
-            _agreement_event,
+            _UNSIGNED,
         )
         self.book.record(order.id, FlowNode.NOTIFIED, "withholding agreement unsigned (notification)")
 
@@ -121,7 +115,7 @@ class WithholdingService:
         return await self.book.change(
             order_id,
             lambda o, at: o.agreement_unsigned(o.agreement.agreement_no, reason, at),
-            _agreement_event,
+            _UNSIGNED,
         )
 
     async def cancel_plan(self, order_id: str, app_id: str, reason: CancelReason, note: str) -> LeaseOrder:
@@ -137,7 +131,7 @@ class WithholdingService:
         return await self.book.change(
             order_id,
             lambda o, at: o if o.plan.status is PlanStatus.CANCELLED else o.plan_cancelled(reason, note, at),
-            lambda before, after: "plan_cancelled" if before.plan.status is not after.plan.status else None,
+            on_move("plan_cancelled", lambda o: o.plan.status),
         )
 
     async def refuse_async_unsign(
