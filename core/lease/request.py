@@ -1,13 +1,13 @@
-"""The pre-order (同步前置订单) as the caller sends it, and the rules it is checked against."""
+"""The pre-order (同步前置订单) as the caller sends it, and the rules it is checked against: the
+shape of the request is the HTTP body's (`gateway.http.schemas.lease`), the rules are here."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Protocol
 
 from core.errors import InvalidArgument
 from core.money import Money, check_currency
@@ -18,27 +18,38 @@ ALIPAY_USER_ID = re.compile(r"^2088[0-9]{12}$")
 OUT_ORDER_NO = r"^[A-Za-z0-9_.:\-]{1,64}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, str_strip_whitespace=True)
+class RentPeriodInput(Protocol):
+    """One period of the rent plan as the caller wrote it."""
+
+    @property
+    def due_date(self) -> str:
+        """YYYY-MM-DD, the Beijing calendar day from which it is collected."""
+        ...
+
+    @property
+    def amount(self) -> str:
+        """A decimal string, e.g. "199.00"."""
+        ...
 
 
-class RentPeriodBody(_Strict):
-    """One period of the rent plan: when it is due and what it costs."""
+class PreOrderInput(Protocol):
+    """同步前置订单 as the caller wrote it, its shape already checked (the HTTP body
+    `gateway.http.schemas.lease.LeaseOrderBody` is one)."""
 
-    due_date: str = Field(description="YYYY-MM-DD (Beijing calendar day from which it is collected)")
-    amount: str = Field(description='decimal string, e.g. "199.00"')
-
-
-class LeaseOrderBody(_Strict):
-    """同步前置订单: the order number, the number of lease periods, the total, the rent plan."""
-
-    out_order_no: str = Field(pattern=OUT_ORDER_NO, description="the caller's order number (idempotency key)")
-    buyer_id: str = Field(description="the lessee's Alipay user id (2088 + 12 digits)")
-    title: str = Field(min_length=1, max_length=64, description="what is leased, shown to the user")
-    total_amount: str = Field(description="decimal string: the sum of the periods' amounts")
-    currency: str = LEASE_CURRENCY
-    period_count: int = Field(ge=1, le=MAX_PERIODS, description="租赁期数")
-    periods: list[RentPeriodBody] = Field(min_length=1, max_length=MAX_PERIODS)
+    @property
+    def out_order_no(self) -> str: ...
+    @property
+    def buyer_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def total_amount(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def period_count(self) -> int: ...
+    @property
+    def periods(self) -> Sequence[RentPeriodInput]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +73,7 @@ class LeaseOrderRequest:
         }
 
 
-def check_order(body: LeaseOrderBody) -> LeaseOrderRequest:
+def check_order(body: PreOrderInput) -> LeaseOrderRequest:
     """The rules of a pre-order beyond its shape: CNY, a real Alipay user, one amount per
     period, strictly later due dates, and periods summing to the total."""
     currency = check_currency(body.currency)

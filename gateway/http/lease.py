@@ -9,7 +9,6 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from core.errors import InvalidArgument
-from core.lease.request import LeaseOrderBody
 from core.lease.status import AsyncUnsignOperation, CancelReason
 from core.money import Money
 from core.usecases.lease.views import (
@@ -23,6 +22,7 @@ from gateway.http.schemas.lease import (
     CancelPlanBody,
     CloseBody,
     ContractSignBody,
+    LeaseOrderBody,
     UnsignBody,
     UnsignConfirmationBody,
     WithholdingSignBody,

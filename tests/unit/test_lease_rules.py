@@ -14,7 +14,7 @@ from core.lease.numbers import attempt_request_no, external_agreement_no, order_
 from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
 from core.lease.plan import RetrySchedule, due_moment
-from core.lease.request import LeaseOrderBody, check_order
+from core.lease.request import check_order
 from core.lease.status import (
     AgreementStatus,
     AsyncUnsignOperation,
@@ -24,6 +24,7 @@ from core.lease.status import (
     PeriodStatus,
 )
 from core.money import Money
+from gateway.http.schemas.lease import LeaseOrderBody
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 ORDER_ID = "lse_0195f2a3b4c5d6e7f8091a2b3c4"

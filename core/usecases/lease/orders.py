@@ -11,7 +11,7 @@ from core.flowlog import FlowNode
 from core.ids import new_id
 from core.lease.errors import ChannelOutcomeUnknown, ChannelRefused, LeaseStateConflict
 from core.lease.order import LeaseOrder
-from core.lease.request import LeaseOrderBody, LeaseOrderRequest, check_order
+from core.lease.request import LeaseOrderRequest, PreOrderInput, check_order
 from core.lease.status import OrderStatus
 from core.payment import request_fingerprint
 from core.routing import RouteRequest
@@ -58,7 +58,7 @@ class LeaseOrderService:
         answer = await self.calls.operate(order, "query order", port.query_order(order, ORDER_FULL_INFO))
         return channel_info_view(order, answer.data)
 
-    async def create(self, app_id: str, body: LeaseOrderBody) -> tuple[LeaseOrder, bool]:
+    async def create(self, app_id: str, body: PreOrderInput) -> tuple[LeaseOrder, bool]:
         """Store the pre-order, then sync it to the channel. A repeat of the same body answers
         the stored order (and syncs it again if the channel never confirmed it)."""
         request = check_order(body)

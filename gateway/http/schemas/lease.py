@@ -1,6 +1,6 @@
-"""Request bodies of the lease order operations (seed 000): contract and withholding signing,
-unsign, plan cancellation, the async unsign confirmation and closing. The pre-order itself is
-`core.lease.request.LeaseOrderBody`, checked by the lease rules."""
+"""Request bodies of the lease order operations (seed 000): the pre-order with its rent plan
+(checked further by `core.lease.request.check_order`), contract and withholding signing, unsign,
+plan cancellation, the async unsign confirmation and closing."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from core.lease.request import LEASE_CURRENCY, MAX_PERIODS, OUT_ORDER_NO
 from gateway.http.schemas.base import Body
 
 
@@ -16,6 +17,25 @@ class LeaseBody(Body):
     every string (as lease order numbers and reasons always were)."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
+
+
+class RentPeriodBody(LeaseBody):
+    """One period of the rent plan: when it is due and what it costs."""
+
+    due_date: str = Field(description="YYYY-MM-DD (Beijing calendar day from which it is collected)")
+    amount: str = Field(description='decimal string, e.g. "199.00"')
+
+
+class LeaseOrderBody(LeaseBody):
+    """同步前置订单: the order number, the number of lease periods, the total, the rent plan."""
+
+    out_order_no: str = Field(pattern=OUT_ORDER_NO, description="the caller's order number (idempotency key)")
+    buyer_id: str = Field(description="the lessee's Alipay user id (2088 + 12 digits)")
+    title: str = Field(min_length=1, max_length=64, description="what is leased, shown to the user")
+    total_amount: str = Field(description="decimal string: the sum of the periods' amounts")
+    currency: str = LEASE_CURRENCY
+    period_count: int = Field(ge=1, le=MAX_PERIODS, description="租赁期数")
+    periods: list[RentPeriodBody] = Field(min_length=1, max_length=MAX_PERIODS)
 
 
 class ContractSignBody(LeaseBody):

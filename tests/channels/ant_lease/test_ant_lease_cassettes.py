@@ -11,9 +11,10 @@ from ant_lease_harness import User
 
 from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
-from core.lease.request import LeaseOrderBody, check_order
+from core.lease.request import check_order
 from core.lease.status import AsyncUnsignOperation, CancelReason
 from core.money import Money
+from gateway.http.schemas.lease import LeaseOrderBody
 from plugins.ant_lease.adapter import AntLeaseAdapter
 from ports.channels import ChannelStatus, PaymentRequest, SigningRequest
 from ports.lease import CONTRACT_SIGNING, ORDER_FULL_INFO, WITHHOLDING_SIGNING
