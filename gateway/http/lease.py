@@ -3,7 +3,7 @@ plan, closing, and the channel's view; every operation belongs to one order."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -30,12 +30,13 @@ from gateway.http.schemas.lease import (
 from gateway.keys import CONTAINER, app_id_of, raw_body
 
 if TYPE_CHECKING:
+    from gateway.container import Container
     from gateway.http.routes import Route
 
 B = TypeVar("B", bound=BaseModel)
 
 
-def _services(request: web.Request) -> Any:
+def _services(request: web.Request) -> Container:
     return request.app[CONTAINER]
 
 
