@@ -26,10 +26,10 @@ only from `pending` or `failed`. An unknown outcome keeps the period `collecting
 resolves it. A failed attempt is retried after `RetrySchedule.steps[attempts - 1]` seconds;
 when the schedule runs out the period stays failed with no retry time.
 
-Modules: `status` (states and state machines), `order` (the order and its moves), `rules` (close
-preconditions), `parts`
-(periods, contract, agreement, plan, closure), `request` (the pre-order and its checks),
-`plan` (due days, retry schedule), `numbers` (agreement and attempt numbers), `errors`.
+Modules: `status` (states and state machines), `order` (the order and its moves), `rules`
+(the preconditions of each operation), `parts` (periods, contract, agreement, plan, closure),
+`request` (the pre-order's rules), `plan` (due days, retry schedule), `numbers` (agreement and
+attempt numbers), `errors`.
 """
 
 from __future__ import annotations

@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import InvalidArgument
+from core.lease import rules
 from core.lease.errors import LeaseStateConflict
 from core.lease.numbers import external_agreement_no, order_of_external_agreement_no
 from core.lease.parts import Agreement, Closure, Contract, Plan, RentPeriod, UnsignRefusal
 from core.lease.plan import RetrySchedule, due_moment
 from core.lease.request import LeaseOrderRequest
-from core.lease.rules import close_basis
 from core.lease.status import (
     ORDER_STATES,
     PLAN_STATES,
@@ -149,13 +149,6 @@ class LeaseOrder:
     def _with(self, at: datetime, **changes: Any) -> LeaseOrder:
         return replace(self, updated_at=at, **changes)
 
-    def _require_open(self, what: str) -> None:
-        if not self.open:
-            raise LeaseStateConflict(
-                f"cannot {what}: the order is {self.status.value} (only a synced, open order can)",
-                field="status",
-            )
-
     def synced(self, channel_order_id: str | None, at: datetime) -> LeaseOrder:
         if self.status is OrderStatus.SYNCED:
             return self
@@ -166,13 +159,6 @@ class LeaseOrder:
         ORDER_STATES.move(self.status, OrderStatus.SYNC_FAILED)
         return self._with(at, status=OrderStatus.SYNC_FAILED, failure_code=code, failure_message=message)
 
-    def check_contract_signing(self) -> None:
-        self._require_open("start contract signing")
-        if self.contract.is_signed:
-            raise LeaseStateConflict(
-                f"the contract is already {self.contract.status.value}", field="contract"
-            )
-
     def contract_signing(
         self,
         template_id: str,
@@ -182,7 +168,7 @@ class LeaseOrder:
         required_parties: Sequence[str],
         at: datetime,
     ) -> LeaseOrder:
-        self.check_contract_signing()
+        rules.check_contract_signing(self)
         same = self.contract.status is ContractStatus.SIGNING and self.contract.contract_no == contract_no
         contract = self.contract.moved(
             ContractStatus.SIGNING,
@@ -235,19 +221,12 @@ class LeaseOrder:
             )
         return self._with(at, contract=self.contract.moved(ContractStatus.FINALISED, finalised_at=at))
 
-    def check_agreement_signing(self) -> None:
-        self._require_open("start withholding signing")
-        if self.plan.status is PlanStatus.CANCELLED:
-            raise LeaseStateConflict("the withholding plan was cancelled", field="plan")
-        if self.agreement.status is AgreementStatus.SIGNED:
-            raise LeaseStateConflict("the withholding agreement is already signed", field="agreement")
-
     def next_agreement_attempt(self) -> tuple[int, str]:
         attempt = self.agreement.attempt + 1
         return attempt, external_agreement_no(self.id, attempt)
 
     def agreement_signing(self, attempt: int, sign_url: str, at: datetime) -> LeaseOrder:
-        self.check_agreement_signing()
+        rules.check_agreement_signing(self)
         agreement = self.agreement.moved(
             AgreementStatus.SIGNING,
             attempt=attempt,
@@ -278,12 +257,6 @@ class LeaseOrder:
         )
         return self._with(at, agreement=agreement)
 
-    def check_unsign(self) -> None:
-        if self.agreement.status is not AgreementStatus.SIGNED:
-            raise LeaseStateConflict(
-                f"the withholding agreement is {self.agreement.status.value}, not signed", field="agreement"
-            )
-
     def agreement_unsigned(self, agreement_no: str | None, reason: str, at: datetime) -> LeaseOrder:
         a = self.agreement
         if a.status is not AgreementStatus.SIGNED:
@@ -295,17 +268,12 @@ class LeaseOrder:
         )
 
     def unsign_refused(self, refusal: UnsignRefusal) -> LeaseOrder:
-        self.check_unsign()
+        rules.check_unsign(self)
         agreement = replace(self.agreement, unsign_refusals=(*self.agreement.unsign_refusals, refusal))
         return self._with(refusal.at, agreement=agreement)
 
-    def check_plan_cancel(self) -> None:
-        self._require_open("cancel the withholding plan")
-        if self.plan.status is PlanStatus.CANCELLED:
-            raise LeaseStateConflict("the withholding plan is already cancelled", field="plan")
-
     def plan_cancelled(self, reason: CancelReason, note: str, at: datetime) -> LeaseOrder:
-        self.check_plan_cancel()
+        rules.check_plan_cancel(self)
         PLAN_STATES.move(self.plan.status, PlanStatus.CANCELLED)
         periods = tuple(
             p.moved(PeriodStatus.CANCELLED, next_attempt_at=None) if p.status in UNPAID else p
@@ -315,7 +283,7 @@ class LeaseOrder:
         return self._with(at, plan=plan, periods=periods)
 
     def closed(self, reason: str, at: datetime) -> LeaseOrder:
-        basis = close_basis(self)
+        basis = rules.close_basis(self)
         ORDER_STATES.move(self.status, OrderStatus.CLOSED)
         return self._with(at, status=OrderStatus.CLOSED, closure=Closure(reason, basis, at))
 

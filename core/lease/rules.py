@@ -1,19 +1,57 @@
-"""The seed's preconditions of closing a lease order (关闭订单, seed 1.9.1): the order is synced,
-no deduction is in flight, and the lease is fulfilled (every period paid) or the withholding plan
-was cancelled for lease-to-sale (租转售) or a successful return (退租成功)."""
+"""The seed's preconditions of the operations on a lease order: contract signing, withholding
+signing, unsign, plan cancellation, and closing (关闭订单, seed 1.9.1: the order is synced, no
+deduction is in flight, and the lease is fulfilled (every period paid) or the withholding plan was
+cancelled for lease-to-sale (租转售) or a successful return (退租成功)). Each `check_*` raises
+what is unmet; the order's moves check them again on the locked order."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.lease.errors import ClosePreconditionFailed
-from core.lease.status import CancelReason, OrderStatus, PeriodStatus, PlanStatus
+from core.lease.errors import ClosePreconditionFailed, LeaseStateConflict
+from core.lease.status import AgreementStatus, CancelReason, OrderStatus, PeriodStatus, PlanStatus
 
 if TYPE_CHECKING:
     from core.lease.order import LeaseOrder
 
 # Plan cancellations that allow closing an order that is not fulfilled (seed 1.9.1).
 CLOSING_REASONS = frozenset({CancelReason.LEASE_TO_SALE, CancelReason.RETURN_SUCCESS})
+
+
+def _require_open(order: LeaseOrder, what: str) -> None:
+    if not order.open:
+        raise LeaseStateConflict(
+            f"cannot {what}: the order is {order.status.value} (only a synced, open order can)",
+            field="status",
+        )
+
+
+def check_contract_signing(order: LeaseOrder) -> None:
+    _require_open(order, "start contract signing")
+    if order.contract.is_signed:
+        raise LeaseStateConflict(f"the contract is already {order.contract.status.value}", field="contract")
+
+
+def check_agreement_signing(order: LeaseOrder) -> None:
+    _require_open(order, "start withholding signing")
+    if order.plan.status is PlanStatus.CANCELLED:
+        raise LeaseStateConflict("the withholding plan was cancelled", field="plan")
+    if order.agreement.status is AgreementStatus.SIGNED:
+        raise LeaseStateConflict("the withholding agreement is already signed", field="agreement")
+
+
+def check_unsign(order: LeaseOrder) -> None:
+    """Unsigning, or refusing the user's unsign request, needs a signed agreement."""
+    if order.agreement.status is not AgreementStatus.SIGNED:
+        raise LeaseStateConflict(
+            f"the withholding agreement is {order.agreement.status.value}, not signed", field="agreement"
+        )
+
+
+def check_plan_cancel(order: LeaseOrder) -> None:
+    _require_open(order, "cancel the withholding plan")
+    if order.plan.status is PlanStatus.CANCELLED:
+        raise LeaseStateConflict("the withholding plan is already cancelled", field="plan")
 
 
 def _not_fulfilled(order: LeaseOrder) -> str:

@@ -15,6 +15,7 @@ from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
 from core.lease.plan import RetrySchedule, due_moment
 from core.lease.request import check_order
+from core.lease.rules import check_contract_signing, check_plan_cancel, check_unsign
 from core.lease.status import (
     AgreementStatus,
     AsyncUnsignOperation,
@@ -147,7 +148,7 @@ def test_a_multi_party_contract_is_signed_only_when_every_party_has_signed() -> 
     assert order.contract.status is ContractStatus.SIGNED
     assert order.contract.signed_at == T0 + timedelta(minutes=5)
     with pytest.raises(LeaseStateConflict):
-        order.check_contract_signing()
+        check_contract_signing(order)
 
 
 def test_a_refused_or_expired_contract_signing_can_be_started_again() -> None:
@@ -209,7 +210,7 @@ def test_unsigning_ends_collection_and_a_foreign_unsign_changes_nothing() -> Non
     assert not unsigned.collecting_allowed() and unsigned.due_periods(T0 + timedelta(days=90)) == []
     assert unsigned.agreement_unsigned("20265401", "again", T0) is unsigned
     with pytest.raises(LeaseStateConflict):
-        unsigned.check_unsign()
+        check_unsign(unsigned)
 
 
 def test_an_async_unsign_refusal_is_kept_and_the_agreement_stays_signed() -> None:
@@ -309,7 +310,7 @@ def test_a_plan_cancelled_for_lease_to_sale_or_a_return_allows_closing(reason: C
     closed = cancelled.closed("sold", T0)
     assert closed.closure is not None and closed.closure.basis == reason.value
     with pytest.raises(LeaseStateConflict):
-        cancelled.check_plan_cancel()
+        check_plan_cancel(cancelled)
 
 
 def test_a_plan_cancelled_for_another_reason_does_not_allow_closing() -> None:

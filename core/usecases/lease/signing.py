@@ -10,6 +10,7 @@ from typing import Any
 from core.errors import DomainError
 from core.flowlog import FlowNode, FlowOutcome
 from core.lease.order import LeaseOrder
+from core.lease.rules import check_contract_signing
 from core.lease.status import ContractStatus
 from core.usecases.lease.book import LeaseBook, contract_status, on_move
 from core.usecases.lease.channel import LeaseChannelCalls
@@ -31,7 +32,7 @@ class ContractSigning:
     async def start(self, order_id: str, app_id: str, template_id: str) -> LeaseOrder:
         """The channel's signing URL(s) of the contract made from `template_id` for this order."""
         order = await self.book.get(order_id, app_id)
-        order.check_contract_signing()
+        check_contract_signing(order)
         request = SigningRequest(
             order.id,
             app_id,

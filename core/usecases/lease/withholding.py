@@ -10,6 +10,7 @@ from core.flowlog import FlowNode
 from core.lease.errors import LeaseStateConflict
 from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
+from core.lease.rules import check_agreement_signing, check_plan_cancel, check_unsign
 from core.lease.status import AgreementStatus, AsyncUnsignOperation, CancelReason, PlanStatus
 from core.money import Money
 from core.usecases.lease.book import LeaseBook, agreement_status, on_move
@@ -38,7 +39,7 @@ class WithholdingService:
         order = await self.book.get(order_id, app_id)
         if order.agreement.status is AgreementStatus.SIGNING:
             order, _ = await self.query(order_id, app_id)
-        order.check_agreement_signing()
+        check_agreement_signing(order)
         attempt, external_no = order.next_agreement_attempt()
         request = SigningRequest(
             order.id,
@@ -110,7 +111,7 @@ class WithholdingService:
         order = await self.book.get(order_id, app_id)
         if order.agreement.status is AgreementStatus.UNSIGNED:
             return order
-        order.check_unsign()
+        check_unsign(order)
         await self.calls.operate(order, "unsign", self.calls.port(order).unsign_agreement(order, reason))
         return await self.book.change(
             order_id,
@@ -124,7 +125,7 @@ class WithholdingService:
         order = await self.book.get(order_id, app_id)
         if order.plan.status is PlanStatus.CANCELLED and order.plan.cancel_reason is reason:
             return order
-        order.check_plan_cancel()
+        check_plan_cancel(order)
         await self.calls.operate(
             order, "cancel plan", self.calls.port(order).cancel_plan(order, reason, note)
         )
@@ -146,7 +147,7 @@ class WithholdingService:
         """异步解约确认: refuse the user's unsign request (operation REFUSE, the serving user,
         the user's outstanding debt, the reason); the agreement stays in force."""
         order = await self.book.get(order_id, app_id)
-        order.check_unsign()
+        check_unsign(order)
         refusal = UnsignRefusal(operation, service_user, user_debt, reason, self.book.clock())
         confirm = self.calls.port(order).confirm_async_unsign(order, refusal)
         await self.calls.operate(order, "async unsign confirmation", confirm)
