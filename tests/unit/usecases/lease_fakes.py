@@ -9,6 +9,8 @@ from typing import Any
 
 from core.lease.order import LeaseOrder
 from core.lease.request import check_order
+from core.usecases.lease.book import LeaseBook
+from core.usecases.lease.channel import LeaseChannelCalls
 from gateway.http.schemas.lease import LeaseOrderBody
 from ports.channels import ChannelStatus
 from ports.lease import LeaseAnswer
@@ -176,3 +178,14 @@ class Payments:
     """The part of PaymentService the lease channel calls read: the installed channels."""
 
     channels: dict[str, Any]
+
+
+def book_over(store: Store) -> LeaseBook:
+    """A LeaseBook over the fake store, its clock stopped at T0."""
+    return LeaseBook(lambda: FakeUnitOfWork(store), FakeLeaseOrders, FlowSink(), clock=lambda: T0)
+
+
+def wired(store: Store, port: FakeLeasePort) -> tuple[LeaseBook, LeaseChannelCalls]:
+    """The book and the channel calls of the lease use cases, `port` installed as ant_lease."""
+    book = book_over(store)
+    return book, LeaseChannelCalls(book, Payments({"ant_lease": FakeChannel("ant_lease", {"lease": port})}))

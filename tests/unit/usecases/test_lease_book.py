@@ -4,16 +4,12 @@ from the same commit, and a concurrent save makes it try again on the new versio
 from __future__ import annotations
 
 import pytest
-from lease_fakes import ORDER_ID, T0, FakeLeaseOrders, FakeUnitOfWork, FlowSink, Store, new_order
+from lease_fakes import ORDER_ID, T0, Store, book_over, new_order
 
 from core.errors import NotFound
 from core.lease.order import LeaseOrder
 from core.lease.status import OrderStatus
-from core.usecases.lease.book import LeaseBook, on_move
-
-
-def book_over(store: Store) -> LeaseBook:
-    return LeaseBook(lambda: FakeUnitOfWork(store), FakeLeaseOrders, FlowSink(), clock=lambda: T0)
+from core.usecases.lease.book import on_move
 
 
 def synced(order: LeaseOrder, at: object) -> LeaseOrder:

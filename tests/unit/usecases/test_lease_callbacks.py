@@ -3,24 +3,11 @@ of another channel, or of no known order, is acknowledged and changes nothing.""
 
 from __future__ import annotations
 
-from lease_fakes import (
-    T0,
-    FakeChannel,
-    FakeLeaseOrders,
-    FakeLeasePort,
-    FakeUnitOfWork,
-    FlowSink,
-    Payments,
-    Store,
-    contract_signed,
-    new_order,
-)
+from lease_fakes import T0, FakeLeasePort, Store, contract_signed, new_order, wired
 
 from core.lease.order import LeaseOrder
 from core.lease.status import AgreementStatus, ContractStatus
-from core.usecases.lease.book import LeaseBook
 from core.usecases.lease.callbacks import LeaseChannelEvents
-from core.usecases.lease.channel import LeaseChannelCalls
 from core.usecases.lease.signing import ContractSigning
 from core.usecases.lease.withholding import WithholdingService
 from ports.channels import ChannelEvent
@@ -28,8 +15,7 @@ from ports.lease import LeaseEventKind
 
 
 def handler(store: Store, port: FakeLeasePort) -> LeaseChannelEvents:
-    book = LeaseBook(lambda: FakeUnitOfWork(store), FakeLeaseOrders, FlowSink(), clock=lambda: T0)
-    calls = LeaseChannelCalls(book, Payments({"ant_lease": FakeChannel("ant_lease", {"lease": port})}))
+    book, calls = wired(store, port)
     contract = ContractSigning(book, calls)
     return LeaseChannelEvents(book, contract, WithholdingService(book, calls, contract))
 

@@ -4,31 +4,16 @@ order publishes lease.order_closed once, and closing it again is harmless."""
 from __future__ import annotations
 
 import pytest
-from lease_fakes import (
-    T0,
-    FakeChannel,
-    FakeLeaseOrders,
-    FakeLeasePort,
-    FakeUnitOfWork,
-    FlowSink,
-    Payments,
-    Store,
-    collecting,
-    new_order,
-)
+from lease_fakes import T0, FakeLeasePort, Store, collecting, new_order, wired
 
 from core.lease.errors import ClosePreconditionFailed
 from core.lease.order import LeaseOrder
 from core.lease.status import CancelReason, OrderStatus
-from core.usecases.lease.book import LeaseBook
-from core.usecases.lease.channel import LeaseChannelCalls
 from core.usecases.lease.close import LeaseClosing
 
 
 def closing(store: Store, port: FakeLeasePort) -> LeaseClosing:
-    book = LeaseBook(lambda: FakeUnitOfWork(store), FakeLeaseOrders, FlowSink(), clock=lambda: T0)
-    calls = LeaseChannelCalls(book, Payments({"ant_lease": FakeChannel("ant_lease", {"lease": port})}))
-    return LeaseClosing(book, calls)
+    return LeaseClosing(*wired(store, port))
 
 
 def returned() -> LeaseOrder:
