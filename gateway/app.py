@@ -90,7 +90,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 BillWorker(container.bills(), settings.workers.batch_size).run(interval, stop)
             ),
             asyncio.create_task(
-                LeaseWorker(container.lease(), settings.lease.batch_size).run(interval, stop)
+                LeaseWorker(container.lease_recovery(), settings.lease.batch_size).run(interval, stop)
             ),
         ]
     try:

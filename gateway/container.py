@@ -12,11 +12,21 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ids import utcnow
-from core.lease import RetrySchedule
+from core.lease.plan import RetrySchedule
 from core.ledger import AccountView
 from core.payments.routing import Router
 from core.usecases.bills import BillPaymentListener, BillPolicy, BillService, DueBills
-from core.usecases.lease import LeasePaymentListener, LeasePolicy, LeaseService
+from core.usecases.lease.book import LeaseBook
+from core.usecases.lease.callbacks import LeaseChannelEvents
+from core.usecases.lease.channel import LeaseChannelCalls
+from core.usecases.lease.close import LeaseClosing
+from core.usecases.lease.collection import RentCollection
+from core.usecases.lease.listener import LeasePaymentListener
+from core.usecases.lease.orders import LeaseOrderService
+from core.usecases.lease.policy import LeasePolicy
+from core.usecases.lease.recovery import LeaseRecovery
+from core.usecases.lease.signing import ContractSigning
+from core.usecases.lease.withholding import WithholdingService
 from core.usecases.payments.channels import ChannelAccess
 from core.usecases.payments.policy import PaymentPolicy, QuerySchedule
 from core.usecases.payments.service import PaymentService
@@ -211,17 +221,22 @@ class Container(containers.DeclarativeContainer):
     )
     bill_queries = providers.Singleton(BillQueries, engine, flow_reader)
 
-    # lease
-    lease = providers.Singleton(
-        LeaseService,
-        uow.provider,
-        providers.Object(lease_orders_of),
-        payments,
-        flow,
-        lease_policy,
-        reads=read_uow.provider,
-        clock=clock,
+    # lease: the orders and the calls to their channel, shared by the lease use cases
+    lease_book = providers.Singleton(
+        LeaseBook, uow.provider, providers.Object(lease_orders_of), flow, reads=read_uow.provider, clock=clock
+    )
+    lease_calls = providers.Singleton(LeaseChannelCalls, lease_book, payments)
+    lease_orders = providers.Singleton(LeaseOrderService, lease_book, lease_calls, payments, lease_policy)
+    # one instance: it knows which orders this process is finalising
+    lease_signing = providers.Singleton(ContractSigning, lease_book, lease_calls)
+    lease_withholding = providers.Singleton(WithholdingService, lease_book, lease_calls, lease_signing)
+    lease_closing = providers.Singleton(LeaseClosing, lease_book, lease_calls)
+    lease_collection = providers.Singleton(RentCollection, lease_book, payments, lease_policy)
+    lease_events = providers.Singleton(LeaseChannelEvents, lease_book, lease_signing, lease_withholding)
+    # one instance: it keeps the worker's back-off
+    lease_recovery = providers.Singleton(
+        LeaseRecovery, lease_book, lease_orders, lease_signing, lease_collection, lease_policy
     )
 
     # verified channel callbacks that are not about a payment, by the workflow owning them
-    channel_event_handlers: providers.Provider[list[ChannelEventHandler]] = providers.List(lease)
+    channel_event_handlers: providers.Provider[list[ChannelEventHandler]] = providers.List(lease_events)

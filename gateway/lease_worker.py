@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from core.usecases.lease import LeaseService
+from core.usecases.lease.recovery import LeaseRecovery
 from gateway.workers import run_periodically
 
 
 class LeaseWorker:
-    """Runs `LeaseService.run_once`: an attempt for every period due (pending from its due
+    """Runs `LeaseRecovery.run_once`: an attempt for every period due (pending from its due
     date, failed from its retry time; never a second live attempt), pre-orders the channel
     never confirmed, contracts waiting for 落签, and attempts a crash left unsubmitted. All
     state is in the lease tables, so a restart loses nothing."""
 
-    def __init__(self, lease: LeaseService, batch: int) -> None:
+    def __init__(self, lease: LeaseRecovery, batch: int) -> None:
         self.lease = lease
         self.batch = batch
 

@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from core.lease import CancelReason, LeaseOrder, UnsignRefusal
+from core.lease.order import LeaseOrder
+from core.lease.parts import UnsignRefusal
+from core.lease.status import CancelReason
 from ports.channels import ChannelStatus, Exchange
+from ports.storage import UnitOfWork
 
 # The Channel.extensions key of a LeaseChannelPort.
 LEASE_EXTENSION = "lease"
@@ -125,4 +128,4 @@ class LeaseRepository(Protocol):
         ...
 
 
-LeaseRepositoryFactory = Callable[[Any], LeaseRepository]
+LeaseRepositoryFactory = Callable[[UnitOfWork], LeaseRepository]

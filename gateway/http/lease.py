@@ -3,65 +3,40 @@ plan, closing, and the channel's view; every operation belongs to one order."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from core.errors import InvalidArgument
-from core.lease import AsyncUnsignOperation, CancelReason, LeaseOrderBody
+from core.lease.status import AsyncUnsignOperation, CancelReason
 from core.money import Money
-from core.usecases.lease import lease_view
+from core.usecases.lease.views import (
+    contract_signing_view,
+    lease_view,
+    withholding_query_view,
+    withholding_signing_view,
+)
 from gateway.http.errors import body_of
+from gateway.http.schemas.lease import (
+    CancelPlanBody,
+    CloseBody,
+    ContractSignBody,
+    LeaseOrderBody,
+    UnsignBody,
+    UnsignConfirmationBody,
+    WithholdingSignBody,
+)
 from gateway.keys import CONTAINER, app_id_of, raw_body
 
 if TYPE_CHECKING:
+    from gateway.container import Container
     from gateway.http.routes import Route
 
 B = TypeVar("B", bound=BaseModel)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, str_strip_whitespace=True)
-
-
-class ContractSignBody(_Body):
-    """前置合同签署: which contract template to sign this order with."""
-
-    template_id: str = Field(min_length=1, max_length=64, description="the channel's contract template id")
-
-
-class WithholdingSignBody(_Body):
-    return_url: str | None = Field(
-        default=None, max_length=512, description="where the channel sends the user after signing"
-    )
-
-
-class UnsignBody(_Body):
-    reason: str = Field(min_length=1, max_length=256, description="why withholding ends (解除代扣)")
-
-
-class CancelPlanBody(_Body):
-    """取消代扣计划: lease_to_sale (租转售) and return_success (退租成功) later allow closing."""
-
-    reason: Literal["lease_to_sale", "return_success", "other"]
-    note: str = Field(min_length=1, max_length=256, description="取消理由")
-
-
-class UnsignConfirmationBody(_Body):
-    """异步解约确认: refuse the user's request to unsign, e.g. while rent is owed."""
-
-    operation: Literal["REFUSE"] = Field(description="the seed's operation: REFUSE")
-    service_user: str = Field(min_length=1, max_length=64, description="服务用户: who handled the request")
-    user_debt: str = Field(description='用户欠款: decimal string, e.g. "199.00" (may be "0.00")')
-    reason: str = Field(min_length=1, max_length=256, description="解约理由")
-
-
-class CloseBody(_Body):
-    reason: str = Field(min_length=1, max_length=256, description="关闭原因")
-
-
-def _services(request: web.Request) -> Any:
+def _services(request: web.Request) -> Container:
     return request.app[CONTAINER]
 
 
@@ -77,12 +52,12 @@ def _order_id(request: web.Request) -> str:
 # -- the order -------------------------------------------------------------------------------
 async def create_lease_order(request: web.Request) -> web.Response:
     body = await _body(request, LeaseOrderBody)
-    order, created = await _services(request).lease().create(app_id_of(request), body)
+    order, created = await _services(request).lease_orders().create(app_id_of(request), body)
     return body_of(lease_view(order), 201 if created else 200)
 
 
 async def get_lease_order(request: web.Request) -> web.Response:
-    order = await _services(request).lease().get(_order_id(request), app_id_of(request))
+    order = await _services(request).lease_orders().get(_order_id(request), app_id_of(request))
     return body_of(lease_view(order))
 
 
@@ -90,17 +65,18 @@ async def find_lease_order(request: web.Request) -> web.Response:
     out_order_no = request.query.get("out_order_no")
     if not out_order_no:
         raise InvalidArgument("give ?out_order_no=... to look a lease order up", field="out_order_no")
-    order = await _services(request).lease().by_out_order_no(app_id_of(request), out_order_no)
+    order = await _services(request).lease_orders().by_out_order_no(app_id_of(request), out_order_no)
     return body_of(lease_view(order))
 
 
 async def lease_channel_info(request: web.Request) -> web.Response:
-    return body_of(await _services(request).lease().channel_info(_order_id(request), app_id_of(request)))
+    orders = _services(request).lease_orders()
+    return body_of(await orders.channel_info(_order_id(request), app_id_of(request)))
 
 
 async def lease_order_flow(request: web.Request) -> web.Response:
     container = _services(request)
-    order = await container.lease().get(_order_id(request), app_id_of(request))
+    order = await container.lease_orders().get(_order_id(request), app_id_of(request))
     await container.flow().flush()
     return body_of({"order_id": order.id, "flow": await container.flow_reader().timeline(order.id)})
 
@@ -108,45 +84,36 @@ async def lease_order_flow(request: web.Request) -> web.Response:
 # -- operations ------------------------------------------------------------------------------
 async def sign_contract(request: web.Request) -> web.Response:
     body = await _body(request, ContractSignBody)
-    order = (
-        await _services(request)
-        .lease()
-        .start_contract_signing(_order_id(request), app_id_of(request), body.template_id)
-    )
-    view = lease_view(order)
-    return body_of(
-        {"sign_url": order.contract.sign_url, "signers": view["contract"]["signers"], "order": view}
-    )
+    signing = _services(request).lease_signing()
+    order = await signing.start(_order_id(request), app_id_of(request), body.template_id)
+    return body_of(contract_signing_view(order))
 
 
 async def sign_withholding(request: web.Request) -> web.Response:
     body = await _body(request, WithholdingSignBody)
-    order = (
-        await _services(request)
-        .lease()
-        .start_withholding_signing(_order_id(request), app_id_of(request), body.return_url)
-    )
-    return body_of({"sign_url": order.agreement.sign_url, "order": lease_view(order)})
+    withholding = _services(request).lease_withholding()
+    order = await withholding.start_signing(_order_id(request), app_id_of(request), body.return_url)
+    return body_of(withholding_signing_view(order))
 
 
 async def query_withholding(request: web.Request) -> web.Response:
-    order, answer = await _services(request).lease().query_withholding(_order_id(request), app_id_of(request))
-    return body_of({"channel": answer, "order": lease_view(order)})
+    withholding = _services(request).lease_withholding()
+    order, answer = await withholding.query(_order_id(request), app_id_of(request))
+    return body_of(withholding_query_view(order, answer))
 
 
 async def unsign_withholding(request: web.Request) -> web.Response:
     body = await _body(request, UnsignBody)
-    order = await _services(request).lease().unsign(_order_id(request), app_id_of(request), body.reason)
+    withholding = _services(request).lease_withholding()
+    order = await withholding.unsign(_order_id(request), app_id_of(request), body.reason)
     return body_of(lease_view(order))
 
 
 async def cancel_withholding_plan(request: web.Request) -> web.Response:
     body = await _body(request, CancelPlanBody)
-    order = (
-        await _services(request)
-        .lease()
-        .cancel_plan(_order_id(request), app_id_of(request), CancelReason(body.reason), body.note)
-    )
+    withholding = _services(request).lease_withholding()
+    reason = CancelReason(body.reason)
+    order = await withholding.cancel_plan(_order_id(request), app_id_of(request), reason, body.note)
     return body_of(lease_view(order))
 
 
@@ -155,7 +122,7 @@ async def confirm_async_unsign(request: web.Request) -> web.Response:
     debt = Money.parse(body.user_debt, "CNY", field="user_debt", allow_zero=True)
     order = (
         await _services(request)
-        .lease()
+        .lease_withholding()
         .refuse_async_unsign(
             _order_id(request),
             app_id_of(request),
@@ -170,7 +137,8 @@ async def confirm_async_unsign(request: web.Request) -> web.Response:
 
 async def close_lease_order(request: web.Request) -> web.Response:
     body = await _body(request, CloseBody)
-    order = await _services(request).lease().close(_order_id(request), app_id_of(request), body.reason)
+    closing = _services(request).lease_closing()
+    order = await closing.close(_order_id(request), app_id_of(request), body.reason)
     return body_of(lease_view(order))
 
 

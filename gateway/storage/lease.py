@@ -12,20 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.lease import (
-    Agreement,
+from core.lease.order import LeaseOrder
+from core.lease.parts import Agreement, Closure, Contract, Plan, RentPeriod, UnsignRefusal
+from core.lease.status import (
     AgreementStatus,
     CancelReason,
-    Closure,
-    Contract,
     ContractStatus,
-    LeaseOrder,
     OrderStatus,
     PeriodStatus,
-    Plan,
     PlanStatus,
-    RentPeriod,
-    UnsignRefusal,
 )
 from core.money import Money
 from gateway.storage.lease_tables import lease_orders as orders

@@ -73,7 +73,7 @@ class Env:
 
     async def collect(self, now: datetime | None = None) -> int:
         """One round of the lease worker."""
-        return int(await self.container.lease().run_once(50, now))
+        return int(await self.container.lease_recovery().run_once(50, now))
 
     async def poll(self) -> int:
         from gateway.workers import QueryPoller
@@ -559,9 +559,9 @@ def test_due_days_are_beijing_days() -> None:
 
 async def test_an_attempt_a_crash_left_unsubmitted_is_submitted_once_by_the_worker(env: Env) -> None:
     oid = (await signed_up(env, order_body(None, ("100.00", -1))))["id"]
-    lease = env.container.lease()
-    async with lease.uow() as uow:  # the attempt is committed, then the process dies
-        repo = lease.orders_of(uow)
+    book = env.container.lease_book()
+    async with book.uow() as uow:  # the attempt is committed, then the process dies
+        repo = book.orders_of(uow)
         stored = await repo.get_for_update(oid)
         moved, _ = stored.start_attempt(1, datetime.now(UTC))
         await repo.save(moved, expected_version=stored.version)

@@ -9,26 +9,23 @@ from typing import Any
 import pytest
 
 from core.errors import IllegalTransition, InvalidArgument
-from core.lease import (
+from core.lease.errors import ClosePreconditionFailed, LeaseStateConflict
+from core.lease.numbers import attempt_request_no, external_agreement_no, order_of_external_agreement_no
+from core.lease.order import LeaseOrder
+from core.lease.parts import UnsignRefusal
+from core.lease.plan import RetrySchedule, due_moment
+from core.lease.request import check_order
+from core.lease.rules import check_contract_signing, check_plan_cancel, check_unsign
+from core.lease.status import (
     AgreementStatus,
     AsyncUnsignOperation,
     CancelReason,
-    ClosePreconditionFailed,
     ContractStatus,
-    LeaseOrder,
-    LeaseOrderBody,
-    LeaseStateConflict,
     OrderStatus,
     PeriodStatus,
-    RetrySchedule,
-    UnsignRefusal,
-    attempt_request_no,
-    check_order,
-    due_moment,
-    external_agreement_no,
-    order_of_external_agreement_no,
 )
 from core.money import Money
+from gateway.http.schemas.lease import LeaseOrderBody
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 ORDER_ID = "lse_0195f2a3b4c5d6e7f8091a2b3c4"
@@ -151,7 +148,7 @@ def test_a_multi_party_contract_is_signed_only_when_every_party_has_signed() -> 
     assert order.contract.status is ContractStatus.SIGNED
     assert order.contract.signed_at == T0 + timedelta(minutes=5)
     with pytest.raises(LeaseStateConflict):
-        order.check_contract_signing()
+        check_contract_signing(order)
 
 
 def test_a_refused_or_expired_contract_signing_can_be_started_again() -> None:
@@ -213,7 +210,7 @@ def test_unsigning_ends_collection_and_a_foreign_unsign_changes_nothing() -> Non
     assert not unsigned.collecting_allowed() and unsigned.due_periods(T0 + timedelta(days=90)) == []
     assert unsigned.agreement_unsigned("20265401", "again", T0) is unsigned
     with pytest.raises(LeaseStateConflict):
-        unsigned.check_unsign()
+        check_unsign(unsigned)
 
 
 def test_an_async_unsign_refusal_is_kept_and_the_agreement_stays_signed() -> None:
@@ -313,7 +310,7 @@ def test_a_plan_cancelled_for_lease_to_sale_or_a_return_allows_closing(reason: C
     closed = cancelled.closed("sold", T0)
     assert closed.closure is not None and closed.closure.basis == reason.value
     with pytest.raises(LeaseStateConflict):
-        cancelled.check_plan_cancel()
+        check_plan_cancel(cancelled)
 
 
 def test_a_plan_cancelled_for_another_reason_does_not_allow_closing() -> None:
@@ -333,7 +330,7 @@ def test_an_attempt_failing_after_the_plan_was_cancelled_cancels_its_period() ->
 
 
 def test_the_workers_backoff_doubles_up_to_its_ceiling_and_forgets_a_success() -> None:
-    from core.usecases.lease import Backoff
+    from core.usecases.lease.recovery import Backoff
 
     backoff = Backoff(timedelta(seconds=60), timedelta(seconds=200))
     assert backoff.due("sync/x", T0)

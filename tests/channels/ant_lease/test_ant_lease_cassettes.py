@@ -9,15 +9,12 @@ from typing import Any
 
 from ant_lease_harness import User
 
-from core.lease import (
-    AsyncUnsignOperation,
-    CancelReason,
-    LeaseOrder,
-    LeaseOrderBody,
-    UnsignRefusal,
-    check_order,
-)
+from core.lease.order import LeaseOrder
+from core.lease.parts import UnsignRefusal
+from core.lease.request import check_order
+from core.lease.status import AsyncUnsignOperation, CancelReason
 from core.money import Money
+from gateway.http.schemas.lease import LeaseOrderBody
 from plugins.ant_lease.adapter import AntLeaseAdapter
 from ports.channels import ChannelStatus, PaymentRequest, SigningRequest
 from ports.lease import CONTRACT_SIGNING, ORDER_FULL_INFO, WITHHOLDING_SIGNING
