@@ -25,7 +25,8 @@ from core.ledger import (
 )
 from core.money import Money, from_minor
 from gateway.storage import tables as t
-from gateway.storage.uow import SqlUnitOfWork, row_to_account
+from gateway.storage.rows import row_to_account
+from gateway.storage.uow import SqlUnitOfWork
 from ports.storage import FlowLogSink
 
 
