@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from core.errors import InvalidArgument, NotFound
-from core.ledger import AccountKind
+from core.ledger import AccountKind, BankCard
 from core.money import Money, check_currency, parse_amount
 from core.payment import request_fingerprint
 from core.routing import RouteRequest
@@ -16,7 +16,6 @@ from core.usecases.payments import PaymentCommand, payment_view
 from gateway.http.errors import body_of
 from gateway.http.schemas.payments import ExplainBody, FundBody, OpenAccountBody, PaymentBody
 from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
-from gateway.storage.accounts import BankCard
 
 log = logging.getLogger("paygate.http")
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.flowlog import FlowRecord
-from core.ledger import AccountKind, AccountStatus, AccountView, FlowKind, Posting, SubAccount
+from core.ledger import AccountKind, AccountStatus, AccountView, FlowKind, NewAccount, Posting, SubAccount
 from core.money import Money
 from core.payment import Payment, PaymentStatus
 from ports.channels import DeferredPostings, Exchange
@@ -66,6 +66,26 @@ def payment_values(p: Payment) -> dict[str, Any]:
     }
 
 
+def new_payment_row(payment: Payment, schedule: dict[str, Any]) -> dict[str, Any]:
+    """A new payment's row, with its query schedule."""
+    values = payment_values(payment)
+    if payment.status is PaymentStatus.CREATED:
+        # If the process dies between saving and the channel's answer, the poller finds the
+        # payment here and asks the channel, instead of it staying `created` forever.
+        values["next_query_at"] = payment.created_at + CREATED_GRACE
+    values.update(schedule)
+    return values
+
+
+def payment_changes(payment: Payment, schedule: dict[str, Any]) -> dict[str, Any]:
+    """What saving a payment updates: all but what never changes after the insert."""
+    values = payment_values(payment)
+    for key in ("id", "app_id", "out_request_no", "request_hash", "created_at"):
+        values.pop(key)
+    values.update(schedule)
+    return values
+
+
 def row_to_account(row: sa.Row[Any]) -> AccountView:
     return account_from_mapping(row._mapping)
 
@@ -79,6 +99,25 @@ def account_from_mapping(m: Mapping[Any, Any]) -> AccountView:
         status=AccountStatus(m["status"]),
         allow_overdraft=m["allow_overdraft"],
     )
+
+
+def account_row(account: NewAccount, at: datetime) -> dict[str, Any]:
+    view, card = account.view, account.bank_card
+    return {
+        "id": view.id,
+        "app_id": account.app_id,
+        "owner": view.owner,
+        "kind": view.kind.value,
+        "currency": view.currency,
+        "status": view.status.value,
+        "allow_overdraft": view.allow_overdraft,
+        "available_minor": 0,
+        "pending_minor": 0,
+        "created_at": at,
+        "card_no": card.card_no if card else None,
+        "card_name": card.name if card else None,
+        "card_bank_name": card.bank_name if card else None,
+    }
 
 
 def postings_to_json(postings: Sequence[Posting]) -> list[dict[str, Any]]:

@@ -8,20 +8,22 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import InsufficientFunds, NotFound
 from core.ids import new_id
-from core.ledger import AccountView, Posting, SubAccount
-from core.payment import Payment, PaymentStatus
+from core.ledger import AccountView, NewAccount, Posting, SubAccount
+from core.payment import Payment
 from gateway.storage import tables as t
 from gateway.storage.rows import (
-    CREATED_GRACE,
+    account_row,
     entry_rows,
+    new_payment_row,
     outbox_row,
+    payment_changes,
     payment_from_mapping,
-    payment_values,
     row_to_account,
 )
 from ports.storage import ConcurrentUpdate, DuplicateRequest
@@ -32,12 +34,7 @@ class SqlPayments:
         self.conn = conn
 
     async def add(self, payment: Payment, **schedule: Any) -> None:
-        values = payment_values(payment)
-        if payment.status is PaymentStatus.CREATED:
-            # If the process dies between saving and the channel's answer, the poller finds the
-            # payment here and asks the channel, instead of it staying `created` forever.
-            values["next_query_at"] = payment.created_at + CREATED_GRACE
-        values.update(schedule)
+        values = new_payment_row(payment, schedule)
         try:
             async with self.conn.begin_nested():
                 await self.conn.execute(t.payments.insert().values(**values))
@@ -66,10 +63,7 @@ class SqlPayments:
         return payment_from_mapping(row._mapping) if row else None
 
     async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
-        values = payment_values(payment)
-        for key in ("id", "app_id", "out_request_no", "request_hash", "created_at"):
-            values.pop(key)
-        values.update(schedule)
+        values = payment_changes(payment, schedule)
         result = await self.conn.execute(
             t.payments.update()
             .where(t.payments.c.id == payment.id, t.payments.c.status == expected_status)
@@ -174,3 +168,12 @@ class SqlAccounts:
             sa.select(t.accounts).where(t.accounts.c.id.in_(set(ids)), t.accounts.c.app_id == app_id)
         )
         return {row.id: row_to_account(row) for row in rows}
+
+    async def open(self, account: NewAccount, *, at: datetime) -> None:
+        await self.conn.execute(t.accounts.insert().values(**account_row(account, at)))
+
+    async def open_if_missing(self, account: NewAccount, *, at: datetime) -> None:
+        # one statement, no read-then-insert: concurrent first uses cannot both insert
+        insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(t.accounts).values(**account_row(account, at)).on_conflict_do_nothing()
+        await self.conn.execute(stmt)

@@ -54,23 +54,53 @@ def bind_processor(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
     return column.type.dialect_impl(DIALECT).bind_processor(DIALECT)
 
 
-class Columns:
-    """Bind and result conversion of some columns of a table, as SQLAlchemy does it on SQLite."""
+# a column given no value and declaring no default: NULL, with no conversion (as SQLAlchemy's
+# insert leaves it out; converting None would store a JSON column's "null" text instead)
+NOT_GIVEN: Any = object()
 
-    def __init__(self, table: sa.Table, names: Iterable[str]) -> None:
+
+def insertable(table: sa.Table) -> list[str]:
+    """Every column an insert writes: all but an auto-increment key, which SQLite assigns."""
+    return [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+
+
+def client_default(column: sa.Column[Any]) -> Any:
+    """The value SQLAlchemy's insert writes when none is given: the column's scalar default."""
+    default = column.default
+    if default is None:
+        return NOT_GIVEN
+    if not isinstance(default, sa.ColumnDefault) or not default.is_scalar:
+        raise TypeError(f"{column}: only scalar column defaults can be written by the raw inserts")
+    return default.arg
+
+
+class Columns:
+    """Bind and result conversion of some columns of a table, as SQLAlchemy does it on SQLite.
+
+    `params` of an insert fills each column that is not given as SQLAlchemy's insert does: with
+    the column's default, else NULL (a test compares the rows of both).
+    """
+
+    def __init__(self, table: sa.Table, names: Iterable[str] | None = None) -> None:
         self.table = table
-        self.names = tuple(names)
+        self.names = tuple(insertable(table) if names is None else names)
         cols = [table.c[n] for n in self.names]
         self._bind = [bind_processor(c) for c in cols]
+        self._defaults = [client_default(c) for c in cols]
         self._result = [c.type.dialect_impl(DIALECT).result_processor(DIALECT, None) for c in cols]
         self.insert = (
             f"INSERT INTO {table.name} ({', '.join(self.names)}) VALUES ({', '.join('?' * len(self.names))})"
         )
+        self.insert_if_missing = f"{self.insert} ON CONFLICT DO NOTHING"
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(
-            values[n] if proc is None else proc(values[n])
-            for n, proc in zip(self.names, self._bind, strict=True)
+            None if value is NOT_GIVEN else value if proc is None else proc(value)
+            for value, proc in zip(
+                (values.get(n, d) for n, d in zip(self.names, self._defaults, strict=True)),
+                self._bind,
+                strict=True,
+            )
         )
 
     def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
@@ -83,59 +113,20 @@ class Columns:
         return f"SELECT {', '.join(self.names)} FROM {self.table.name} WHERE {where}"
 
 
-PAYMENT = Columns(t.payments, [c.name for c in t.payments.columns])
+# the inserts write every column (defaults filled in); reads name the columns they map
+PAYMENT = Columns(t.payments)
 PAYMENT_BY_ID = PAYMENT.select_sql("id = ?")
 PAYMENT_BY_REQUEST = PAYMENT.select_sql("app_id = ? AND out_request_no = ?")
-ACCOUNT = Columns(t.accounts, ["id", "app_id", "owner", "kind", "currency", "status", "allow_overdraft"])
-TXN = Columns(t.ledger_txns, ["id", "subject_id", "created_at"])
-ENTRY = Columns(
-    t.ledger_entries,
-    [
-        "txn_id",
-        "account_id",
-        "sub_account",
-        "amount_minor",
-        "currency",
-        "kind",
-        "balance_after_minor",
-        "memo",
-        "created_at",
-    ],
-)
-TRANSFER = Columns(
-    t.transfer_logs,
-    [
-        "payment_id",
-        "ledger_txn_id",
-        "payer_account",
-        "payee_account",
-        "amount_minor",
-        "currency",
-        "created_at",
-    ],
-)
-DEFERRED = Columns(
-    t.deferred_settlements, ["payment_id", "seq", "kind", "postings", "status", "attempts", "due_at"]
-)
-EXCHANGE = Columns(
-    t.channel_exchanges, ["subject_id", "channel", "operation", "request", "response", "error", "at"]
-)
-OUTBOX = Columns(
-    t.outbox,
-    [
-        "id",
-        "app_id",
-        "event_type",
-        "subject_id",
-        "payload",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-    ],
-)
-FLOW = Columns(t.flow_log, ["subject_id", "node", "outcome", "message", "detail", "actor", "at"])
-NONCE = Columns(t.nonces, ["app_id", "nonce", "seen_at"])
+ACCOUNT = Columns(t.accounts)
+ACCOUNT_VIEW = Columns(t.accounts, ["id", "app_id", "owner", "kind", "currency", "status", "allow_overdraft"])
+TXN = Columns(t.ledger_txns)
+ENTRY = Columns(t.ledger_entries)
+TRANSFER = Columns(t.transfer_logs)
+DEFERRED = Columns(t.deferred_settlements)
+EXCHANGE = Columns(t.channel_exchanges)
+OUTBOX = Columns(t.outbox)
+FLOW = Columns(t.flow_log)
+NONCE = Columns(t.nonces)
 
 
 @functools.lru_cache(maxsize=64)

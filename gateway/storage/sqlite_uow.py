@@ -21,21 +21,23 @@ from typing import Any, TypeVar
 from core.errors import InsufficientFunds, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id
-from core.ledger import AccountView, Posting, SubAccount, check_balanced
-from core.payment import Payment, PaymentStatus
+from core.ledger import AccountView, NewAccount, Posting, SubAccount, check_balanced
+from core.payment import Payment
 from gateway.storage.rows import (
-    CREATED_GRACE,
     account_from_mapping,
+    account_row,
     deferred_rows,
     entry_rows,
     exchange_rows,
+    new_payment_row,
     outbox_row,
+    payment_changes,
     payment_from_mapping,
-    payment_values,
     transfer_row,
 )
 from gateway.storage.sqlite_columns import (
     ACCOUNT,
+    ACCOUNT_VIEW,
     DEFERRED,
     ENTRY,
     EXCHANGE,
@@ -81,11 +83,7 @@ class SqlitePayments:
         self.conn = conn
 
     async def add(self, payment: Payment, **schedule: Any) -> None:
-        values = payment_values(payment)
-        values.update(next_query_at=None, query_attempts=0, escalated=False)
-        if payment.status is PaymentStatus.CREATED:
-            values["next_query_at"] = payment.created_at + CREATED_GRACE
-        values.update(schedule)
+        values = new_payment_row(payment, schedule)
         try:
             self.conn.execute(PAYMENT.insert, PAYMENT.params(values))
         except sqlite3.IntegrityError as exc:
@@ -105,10 +103,7 @@ class SqlitePayments:
         return self._one(PAYMENT_BY_REQUEST, app_id, out_request_no)
 
     async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
-        values = payment_values(payment)
-        for key in ("id", "app_id", "out_request_no", "request_hash", "created_at"):
-            values.pop(key)
-        values.update(schedule)
+        values = payment_changes(payment, schedule)
         columns, sql = payment_update(tuple(values))
         cursor = self.conn.execute(sql, (*columns.params(values), payment.id, expected_status))
         if cursor.rowcount != 1:
@@ -183,9 +178,15 @@ class SqliteAccounts:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return {}
-        sql = ACCOUNT.select_sql(f"app_id = ? AND id IN ({', '.join('?' * len(unique))})")
+        sql = ACCOUNT_VIEW.select_sql(f"app_id = ? AND id IN ({', '.join('?' * len(unique))})")
         rows = self.conn.execute(sql, (app_id, *unique)).fetchall()
-        return {row[0]: account_from_mapping(ACCOUNT.mapping(row)) for row in rows}
+        return {row[0]: account_from_mapping(ACCOUNT_VIEW.mapping(row)) for row in rows}
+
+    async def open(self, account: NewAccount, *, at: datetime) -> None:
+        self.conn.execute(ACCOUNT.insert, ACCOUNT.params(account_row(account, at)))
+
+    async def open_if_missing(self, account: NewAccount, *, at: datetime) -> None:
+        self.conn.execute(ACCOUNT.insert_if_missing, ACCOUNT.params(account_row(account, at)))
 
 
 class SqliteUnitOfWork:

@@ -1,0 +1,1 @@
+"""Read models: the queries behind the gateway's reports and lists."""
