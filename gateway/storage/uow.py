@@ -16,6 +16,7 @@ from gateway.storage.rows import deferred_rows, exchange_rows, flow_rows, transf
 from gateway.storage.sql_repositories import SqlAccounts, SqlLedger, SqlOutbox, SqlPayments
 from gateway.storage.sqlite_writer import SqliteWriter
 from ports.channels import DeferredPostings, Exchange
+from ports.storage import Accounts, Ledger, Outbox, PaymentRepository
 
 
 class SqlUnitOfWork:
@@ -56,10 +57,11 @@ class SqlUnitOfWork:
                 self._conn = None
             await self._release()
             raise
-        self.payments = SqlPayments(self._conn)
-        self.ledger = SqlLedger(self._conn)
-        self.outbox = SqlOutbox(self._conn, self._subscribers)
-        self.accounts = SqlAccounts(self._conn)
+        # typed as the ports: a SqlUnitOfWork is a UnitOfWork (the ports' attributes are invariant)
+        self.payments: PaymentRepository = SqlPayments(self._conn)
+        self.ledger: Ledger = SqlLedger(self._conn)
+        self.outbox: Outbox = SqlOutbox(self._conn, self._subscribers)
+        self.accounts: Accounts = SqlAccounts(self._conn)
         return self
 
     async def __aexit__(

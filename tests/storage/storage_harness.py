@@ -117,10 +117,8 @@ class SqlProbe:
 
     async def balance(self, account_id: str) -> tuple[int, int]:
         a = t.accounts
-        (row,) = await self._all(
-            sa.select(a.c.available_minor, a.c.pending_minor).where(a.c.id == account_id)
-        )
-        return row[0], row[1]
+        (row,) = await self._all(sa.select(a).where(a.c.id == account_id))
+        return row.available_minor, row.pending_minor
 
     async def entries(self, txn_id: str) -> list[Entry]:
         e = t.ledger_entries
@@ -140,12 +138,12 @@ class SqlProbe:
         rows = await self._all(
             sa.select(x.c.payment_id, x.c.ledger_txn_id, x.c.amount_minor).order_by(x.c.id)
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [(r[0], r[1], r[2]) for r in rows]
 
     async def exchanges(self) -> list[tuple[str, str, str, str | None, str | None]]:
         x = t.channel_exchanges
         stmt = sa.select(x.c.subject_id, x.c.channel, x.c.operation, x.c.response, x.c.error).order_by(x.c.id)
-        return [tuple(r) for r in await self._all(stmt)]  # type: ignore[misc]
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in await self._all(stmt)]
 
     async def deferred(self) -> list[tuple[str, int, str, tuple[Any, ...]]]:
         d = t.deferred_settlements
@@ -155,7 +153,7 @@ class SqlProbe:
     async def flow(self) -> list[tuple[str, str, str, str]]:
         f = t.flow_log
         stmt = sa.select(f.c.subject_id, f.c.node, f.c.outcome, f.c.message).order_by(f.c.id)
-        return [tuple(r) for r in await self._all(stmt)]  # type: ignore[misc]
+        return [(r[0], r[1], r[2], r[3]) for r in await self._all(stmt)]
 
     async def schedule(self, payment_id: str) -> dict[str, Any]:
         p = t.payments
