@@ -111,7 +111,7 @@ class SqlProbe:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def _all(self, stmt: sa.Select[Any]) -> list[sa.Row[Any]]:
+    async def _all(self, stmt: sa.Select[Any]) -> list[Any]:
         async with self.engine.connect() as conn:
             return list((await conn.execute(stmt)).all())
 
