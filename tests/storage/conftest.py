@@ -43,20 +43,18 @@ def _sql(name: str, engine: AsyncEngine) -> StorageUnderTest:
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-async def storage(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, postgres_database: str | None
-) -> AsyncIterator[StorageUnderTest]:
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageUnderTest]:
+    # the databases are asked for only when needed: the fake alone starts in no time
     if request.param == "fake":
         yield fake_storage()
         return
     if request.param == "sql-postgresql":
-        assert postgres_database is not None
-        engine = await _truncated(postgres_database)
+        engine = await _truncated(request.getfixturevalue("postgres_database"))
         yield _sql("sql-postgresql", engine)
         await engine.dispose()
         return
     path = tmp_path / "contract.db"
-    shutil.copy(sqlite_template, path)
+    shutil.copy(request.getfixturevalue("sqlite_template"), path)
     # the gateway's engine: its SQLite transactions begin where SQLAlchemy says (savepoints work)
     engine = create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
     if request.param == "sql-sqlite":
