@@ -87,6 +87,7 @@ class Columns:
         cols = [table.c[n] for n in self.names]
         self._bind = [bind_processor(c) for c in cols]
         self._defaults = [client_default(c) for c in cols]
+        self._plan = tuple(zip(self.names, self._defaults, self._bind, strict=True))
         self._result = [c.type.dialect_impl(DIALECT).result_processor(DIALECT, None) for c in cols]
         self.insert = (
             f"INSERT INTO {table.name} ({', '.join(self.names)}) VALUES ({', '.join('?' * len(self.names))})"
@@ -95,12 +96,12 @@ class Columns:
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(
-            None if value is NOT_GIVEN else value if proc is None else proc(value)
-            for value, proc in zip(
-                (values.get(n, d) for n, d in zip(self.names, self._defaults, strict=True)),
-                self._bind,
-                strict=True,
-            )
+            None
+            if (value := values.get(name, default)) is NOT_GIVEN
+            else value
+            if proc is None
+            else proc(value)
+            for name, default, proc in self._plan
         )
 
     def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
