@@ -1,4 +1,5 @@
-"""Double-entry ledger rules: accounts, postings, and the balance invariant."""
+"""Double-entry ledger rules: accounts and what opening one creates, postings, the balance
+invariant, and the funding plan."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.errors import InvalidArgument
+from core.ids import new_id
 from core.money import Money
 
 
@@ -82,9 +84,7 @@ def check_balanced(postings: Sequence[Posting]) -> None:
         totals[posting.amount.currency] += posting.amount.minor
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:
-        raise InvalidArgument(
-            f"ledger transaction does not balance: {unbalanced}", code="UNBALANCED"
-        )
+        raise InvalidArgument(f"ledger transaction does not balance: {unbalanced}", code="UNBALANCED")
 
 
 def transfer(
@@ -116,3 +116,71 @@ def net_by_account(postings: Iterable[Posting]) -> dict[tuple[str, SubAccount], 
 def external_account_id(currency: str) -> str:
     """The one cash-in/cash-out account per currency standing for the outside world."""
     return f"ext_cash_{currency.lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class BankCard:
+    """An account owner's registered bank card (where the bank pays them: bills' applicants)."""
+
+    card_no: str
+    name: str
+    bank_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """An account to open: its view, the app that may use it (None: the platform's own) and the
+    owner's bank card. Every account opens with zero balances; storage only writes it."""
+
+    view: AccountView
+    app_id: str | None
+    bank_card: BankCard | None = None
+
+
+def account_to_open(
+    app_id: str | None,
+    owner: str,
+    kind: AccountKind,
+    currency: str,
+    *,
+    allow_overdraft: bool = False,
+    account_id: str | None = None,
+    bank_card: BankCard | None = None,
+) -> NewAccount:
+    """An app's (or the platform's) new account, in normal status, under a new id unless given."""
+    view = AccountView(
+        id=account_id or new_id("acc"),
+        owner=owner,
+        kind=kind,
+        currency=currency,
+        status=AccountStatus.NORMAL,
+        allow_overdraft=allow_overdraft,
+    )
+    return NewAccount(view, app_id, bank_card)
+
+
+def external_account(currency: str) -> NewAccount:
+    """The platform's cash-in/cash-out account of `currency`: no app's, and it may go below zero
+    (its balance is minus what the outside world has put into the ledger)."""
+    return account_to_open(
+        None,
+        "outside world",
+        AccountKind.EXTERNAL,
+        currency,
+        allow_overdraft=True,
+        account_id=external_account_id(currency),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPlan:
+    """Funding an account: money comes in from the outside world's account of its currency,
+    which is opened on first use (`source`, opened only if missing)."""
+
+    source: NewAccount
+    postings: tuple[Posting, ...]
+
+
+def funding_plan(account_id: str, amount: Money, *, memo: str = "") -> FundingPlan:
+    source = external_account(amount.currency)
+    return FundingPlan(source, transfer(source.view.id, account_id, amount, FlowKind.FUNDING, memo=memo))

@@ -24,7 +24,8 @@ from gateway.auth import NonceStore, signed_headers
 from gateway.metrics import Metrics
 from gateway.settings import PaygateSettings
 from gateway.storage import tables as t
-from gateway.storage.uow import SqlUnitOfWork, payment_from_mapping, postings_from_json
+from gateway.storage.rows import payment_from_mapping, postings_from_json
+from gateway.storage.uow import SqlUnitOfWork
 from ports.storage import FlowLogSink
 
 log = logging.getLogger("paygate.workers")

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from core.flowlog import FlowRecord
-from core.ledger import AccountView, Posting
+from core.ledger import AccountView, NewAccount, Posting
 from core.payments.model import Payment
 from ports.channels import DeferredPostings, Exchange
 
@@ -61,6 +61,15 @@ class Outbox(Protocol):
 class Accounts(Protocol):
     async def visible(self, app_id: str, ids: Sequence[str]) -> dict[str, AccountView]:
         """The accounts among `ids` that `app_id` may use (its own)."""
+        ...
+
+    async def open(self, account: NewAccount, *, at: datetime) -> None:
+        """Insert the account with zero balances; its id must be new."""
+        ...
+
+    async def open_if_missing(self, account: NewAccount, *, at: datetime) -> None:
+        """Open the account unless one with its id exists (then nothing changes). Safe under
+        concurrent callers: one of them opens it, none of them fails."""
         ...
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.ledger import AccountKind
+from core.ledger import AccountKind, BankCard
 from core.money import Money, check_currency
 from core.payments.model import request_fingerprint
 from gateway.http.errors import body_of
 from gateway.http.params import int_query, services
 from gateway.http.schemas.accounts import FundBody, OpenAccountBody
 from gateway.keys import OPERATOR, app_id_of, raw_body
-from gateway.storage.accounts import BankCard
 
 
 async def open_account(request: web.Request) -> web.Response:

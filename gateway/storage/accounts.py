@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.bill_records import mask_card_no
 from core.errors import IdempotencyConflict, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id
-from core.ledger import (
-    AccountKind,
-    AccountStatus,
-    AccountView,
-    FlowKind,
-    external_account_id,
-    transfer,
-)
+from core.ledger import AccountKind, AccountView, BankCard, account_to_open, funding_plan
+from core.ledger_check import ledger_is_consistent
 from core.money import Money, from_minor
 from gateway.storage import tables as t
-from gateway.storage.uow import SqlUnitOfWork, row_to_account
+from gateway.storage.queries.ledger_check import ledger_findings
+from gateway.storage.rows import row_to_account
+from gateway.storage.uow import SqlUnitOfWork
 from ports.storage import FlowLogSink
 
 
@@ -66,15 +61,6 @@ def entry_json(row: Any) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class BankCard:
-    """An account owner's registered bank card."""
-
-    card_no: str
-    name: str
-    bank_name: str | None = None
-
-
 class AccountStore:
     def __init__(
         self,
@@ -100,26 +86,19 @@ class AccountStore:
         account_id: str | None = None,
         bank_card: BankCard | None = None,
     ) -> dict[str, Any]:
-        now = self.clock()
-        values = {
-            "id": account_id or new_id("acc"),
-            "app_id": app_id,
-            "owner": owner,
-            "kind": kind.value,
-            "currency": currency,
-            "status": AccountStatus.NORMAL.value,
-            "allow_overdraft": allow_overdraft,
-            "available_minor": 0,
-            "pending_minor": 0,
-            "created_at": now,
-            "card_no": bank_card.card_no if bank_card else None,
-            "card_name": bank_card.name if bank_card else None,
-            "card_bank_name": bank_card.bank_name if bank_card else None,
-        }
+        account = account_to_open(
+            app_id,
+            owner,
+            kind,
+            currency,
+            allow_overdraft=allow_overdraft,
+            account_id=account_id,
+            bank_card=bank_card,
+        )
         async with self.uow() as uow:
-            await uow.conn.execute(t.accounts.insert().values(**values))
+            await uow.accounts.open(account, at=self.clock())
             await uow.commit()
-        return await self.get(app_id, str(values["id"]))
+        return await self.get(app_id, account.view.id)
 
     async def get(self, app_id: str | None, account_id: str) -> dict[str, Any]:
         stmt = sa.select(t.accounts).where(t.accounts.c.id == account_id)
@@ -149,26 +128,6 @@ class AccountStore:
             "next_cursor": str(page[-1].id) if len(rows) > limit else None,
         }
 
-    async def _ensure_external(self, uow: SqlUnitOfWork, currency: str, now: datetime) -> str:
-        ext = external_account_id(currency)
-        exists = (await uow.conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == ext))).first()
-        if exists is None:
-            await uow.conn.execute(
-                t.accounts.insert().values(
-                    id=ext,
-                    app_id=None,
-                    owner="outside world",
-                    kind=AccountKind.EXTERNAL.value,
-                    currency=currency,
-                    status=AccountStatus.NORMAL.value,
-                    allow_overdraft=True,
-                    available_minor=0,
-                    pending_minor=0,
-                    created_at=now,
-                )
-            )
-        return ext
-
     async def fund(
         self, account_id: str, out_request_no: str, amount: Money, request_hash: str, actor: str
     ) -> tuple[dict[str, Any], bool]:
@@ -176,46 +135,12 @@ class AccountStore:
         now = self.clock()
         funding_id = new_id("fnd")
         try:
-            async with self.uow() as uow:
-                existing = (
-                    await uow.conn.execute(
-                        sa.select(t.fundings).where(t.fundings.c.out_request_no == out_request_no)
-                    )
-                ).first()
-                if existing is None:
-                    account = (
-                        await uow.conn.execute(sa.select(t.accounts).where(t.accounts.c.id == account_id))
-                    ).first()
-                    if account is None:
-                        raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
-                    ext = await self._ensure_external(uow, amount.currency, now)
-                    txn = await uow.ledger.post(
-                        funding_id,
-                        transfer(ext, account_id, amount, FlowKind.FUNDING, memo=out_request_no),
-                        at=now,
-                    )
-                    await uow.conn.execute(
-                        t.fundings.insert().values(
-                            id=funding_id,
-                            account_id=account_id,
-                            out_request_no=out_request_no,
-                            request_hash=request_hash,
-                            amount_minor=amount.minor,
-                            currency=amount.currency,
-                            ledger_txn_id=txn,
-                            actor=actor,
-                            created_at=now,
-                        )
-                    )
-                    await uow.commit()
-        except IntegrityError:
-            existing = None
+            existing = await self._fund_once(
+                funding_id, account_id, out_request_no, amount, request_hash, actor
+            )
+        except IntegrityError:  # a concurrent funding with the same out_request_no won
             async with self.engine.connect() as conn:
-                existing = (
-                    await conn.execute(
-                        sa.select(t.fundings).where(t.fundings.c.out_request_no == out_request_no)
-                    )
-                ).first()
+                existing = await _funding(conn, out_request_no)
             if existing is None:
                 raise
         if existing is not None:
@@ -243,6 +168,45 @@ class AccountStore:
             "amount": str(amount),
             "currency": amount.currency,
         }, True
+
+    async def _fund_once(
+        self,
+        funding_id: str,
+        account_id: str,
+        out_request_no: str,
+        amount: Money,
+        request_hash: str,
+        actor: str,
+    ) -> sa.Row[Any] | None:
+        """The funding's transaction; the earlier funding of `out_request_no` if there is one."""
+        now = self.clock()
+        async with self.uow() as uow:
+            existing = await _funding(uow.conn, out_request_no)
+            if existing is not None:
+                return existing
+            account = (
+                await uow.conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == account_id))
+            ).first()
+            if account is None:
+                raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
+            plan = funding_plan(account_id, amount, memo=out_request_no)
+            await uow.accounts.open_if_missing(plan.source, at=now)
+            txn = await uow.ledger.post(funding_id, plan.postings, at=now)
+            await uow.conn.execute(
+                t.fundings.insert().values(
+                    id=funding_id,
+                    account_id=account_id,
+                    out_request_no=out_request_no,
+                    request_hash=request_hash,
+                    amount_minor=amount.minor,
+                    currency=amount.currency,
+                    ledger_txn_id=txn,
+                    actor=actor,
+                    created_at=now,
+                )
+            )
+            await uow.commit()
+        return None
 
     @staticmethod
     def _funding_json(m: Any) -> dict[str, Any]:
@@ -277,76 +241,26 @@ class AccountStore:
         return found
 
     async def ledger_check(self) -> dict[str, Any]:
-        """Sum of balances per currency is zero; every txn balances; every balance equals its flows."""
-        e = t.ledger_entries
-        a = t.accounts
+        """The ledger check (core/ledger_check.py) over every account and flow."""
         async with self.engine.connect() as conn:
-            totals = (
-                await conn.execute(
-                    sa.select(
-                        a.c.currency,
-                        sa.func.sum(a.c.available_minor + a.c.pending_minor),
-                        sa.func.count(),
-                    ).group_by(a.c.currency)
-                )
-            ).all()
-            bad_txns = (
-                await conn.execute(
-                    sa.select(e.c.txn_id, e.c.currency, sa.func.sum(e.c.amount_minor))
-                    .group_by(e.c.txn_id, e.c.currency)
-                    .having(sa.func.sum(e.c.amount_minor) != 0)
-                    .limit(100)
-                )
-            ).all()
-            sums = (
-                sa.select(e.c.account_id, e.c.sub_account, sa.func.sum(e.c.amount_minor).label("total"))
-                .group_by(e.c.account_id, e.c.sub_account)
-                .subquery()
-            )
-            avail = sa.func.coalesce(
-                sa.select(sums.c.total)
-                .where(sums.c.account_id == a.c.id, sums.c.sub_account == "1")
-                .scalar_subquery(),
-                0,
-            )
-            pend = sa.func.coalesce(
-                sa.select(sums.c.total)
-                .where(sums.c.account_id == a.c.id, sums.c.sub_account == "3")
-                .scalar_subquery(),
-                0,
-            )
-            mismatched = (
-                await conn.execute(
-                    sa.select(a.c.id)
-                    .where(sa.or_(a.c.available_minor != avail, a.c.pending_minor != pend))
-                    .limit(100)
-                )
-            ).all()
-            negative = (
-                await conn.execute(
-                    sa.select(a.c.id)
-                    .where(~a.c.allow_overdraft, sa.or_(a.c.available_minor < 0, a.c.pending_minor < 0))
-                    .limit(100)
-                )
-            ).all()
-            txn_count = (
-                await conn.execute(sa.select(sa.func.count()).select_from(t.ledger_txns))
-            ).scalar_one()
-        currencies = {
-            cur: {"sum_of_balances": str(from_minor(int(total or 0), cur)), "accounts": count}
-            for cur, total, count in totals
-        }
-        ok = (
-            all(int(total or 0) == 0 for _, total, _ in totals)
-            and not bad_txns
-            and not mismatched
-            and not negative
-        )
+            findings = await ledger_findings(conn)
         return {
-            "ok": ok,
-            "currencies": currencies,
-            "transactions_checked": txn_count,
-            "unbalanced_transactions": [r.txn_id for r in bad_txns],
-            "accounts_not_matching_flows": [r.id for r in mismatched],
-            "accounts_below_zero": [r.id for r in negative],
+            "ok": ledger_is_consistent(findings),
+            "currencies": {
+                total.currency: {
+                    "sum_of_balances": str(from_minor(total.sum_of_balances_minor, total.currency)),
+                    "accounts": total.accounts,
+                }
+                for total in findings.currency_totals
+            },
+            "transactions_checked": findings.transactions_checked,
+            "unbalanced_transactions": list(findings.unbalanced_transactions),
+            "accounts_not_matching_flows": list(findings.accounts_not_matching_flows),
+            "accounts_below_zero": list(findings.accounts_below_zero),
         }
+
+
+async def _funding(conn: AsyncConnection, out_request_no: str) -> sa.Row[Any] | None:
+    return (
+        await conn.execute(sa.select(t.fundings).where(t.fundings.c.out_request_no == out_request_no))
+    ).first()

@@ -6,42 +6,54 @@ repositories: their methods are `async def` but never wait, so `drive()` runs th
 coroutine to its end in one step, with no event loop. Anything that would wait (a channel call,
 a SQLAlchemy connection) is refused with an error and rolls back its savepoint.
 
-Rows are written in exactly the format SQLAlchemy writes them (its own bind processors of the
-tables' column types), so every other part of the gateway reads them through SQLAlchemy as usual.
+Rows are written with SQLAlchemy's own conversions of the columns (gateway/storage/sqlite_columns.py).
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
-
-import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 
 from core.errors import InsufficientFunds, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id
-from core.ledger import AccountView, Posting, SubAccount, check_balanced
-from core.payments.model import Payment, PaymentStatus
-from gateway.storage import tables as t
-from gateway.storage.sqlite_writer import SqliteWriter
-from gateway.storage.uow import (
-    CREATED_GRACE,
+from core.ledger import AccountView, NewAccount, Posting, SubAccount, check_balanced
+from core.payments.model import Payment
+from gateway.storage.rows import (
     account_from_mapping,
+    account_row,
     deferred_rows,
     entry_rows,
     exchange_rows,
+    new_payment_row,
     outbox_row,
+    payment_changes,
     payment_from_mapping,
-    payment_values,
     transfer_row,
 )
+from gateway.storage.sqlite_columns import (
+    ACCOUNT,
+    ACCOUNT_VIEW,
+    DEFERRED,
+    ENTRY,
+    EXCHANGE,
+    FLOW,
+    NONCE,
+    OUTBOX,
+    PAYMENT,
+    PAYMENT_BY_ID,
+    PAYMENT_BY_REQUEST,
+    TRANSFER,
+    TXN,
+    json_text,
+    payment_update,
+    utc_text,
+)
+from gateway.storage.sqlite_writer import SqliteWriter
 from ports.channels import DeferredPostings, Exchange
 from ports.storage import (
     Accounts,
@@ -54,7 +66,6 @@ from ports.storage import (
 )
 
 T = TypeVar("T")
-_DIALECT = sqlite.dialect()
 
 
 def drive(coro: Coroutine[Any, Any, T]) -> T:
@@ -67,165 +78,33 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError(f"work in the SQLite writer waited on {waited_on!r}: it may only use its unit of work")
 
 
-_last_time: tuple[datetime | None, str | None] = (None, None)
-
-
-def utc_text(value: datetime | None) -> str | None:
-    """A time as UTCDateTime stores it on SQLite (what its SQLAlchemy bind processor gives)."""
-    global _last_time
-    if value is None:
-        return None
-    last, text = _last_time
-    if value is last:  # one job writes the same `now` into many columns
-        return text
-    if value.tzinfo is None:
-        raise ValueError("naive datetime refused: times are timezone-aware UTC")
-    utc = value.astimezone(UTC) if value.utcoffset() else value
-    text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
-    _last_time = (value, text)
-    return text
-
-
-def json_text(value: Any) -> str:
-    """A JSON column's stored text (SQLAlchemy's default serializer: json.dumps, None is null)."""
-    return json.dumps(value)
-
-
-def _bind_processor(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
-    # The two types written on every request get a direct function; a test checks that they
-    # store exactly what SQLAlchemy's own processors store.
-    if isinstance(column.type, t.UTCDateTime):
-        return utc_text
-    if isinstance(column.type.dialect_impl(_DIALECT), sa.JSON):
-        return json_text
-    return column.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
-
-
-class _Columns:
-    """Bind and result conversion of some columns of a table, as SQLAlchemy does it on SQLite."""
-
-    def __init__(self, table: sa.Table, names: Iterable[str]) -> None:
-        self.table = table
-        self.names = tuple(names)
-        cols = [table.c[n] for n in self.names]
-        self._bind = [_bind_processor(c) for c in cols]
-        self._result = [c.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) for c in cols]
-        self.insert = (
-            f"INSERT INTO {table.name} ({', '.join(self.names)}) VALUES ({', '.join('?' * len(self.names))})"
-        )
-
-    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            values[n] if proc is None else proc(values[n])
-            for n, proc in zip(self.names, self._bind, strict=True)
-        )
-
-    def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
-        return {
-            n: proc(v) if proc is not None else v
-            for n, proc, v in zip(self.names, self._result, row, strict=True)
-        }
-
-    def select_sql(self, where: str) -> str:
-        return f"SELECT {', '.join(self.names)} FROM {self.table.name} WHERE {where}"
-
-
-_PAYMENT = _Columns(t.payments, [c.name for c in t.payments.columns])
-_PAYMENT_BY_ID = _PAYMENT.select_sql("id = ?")
-_PAYMENT_BY_REQUEST = _PAYMENT.select_sql("app_id = ? AND out_request_no = ?")
-_ACCOUNT = _Columns(t.accounts, ["id", "app_id", "owner", "kind", "currency", "status", "allow_overdraft"])
-_TXN = _Columns(t.ledger_txns, ["id", "subject_id", "created_at"])
-_ENTRY = _Columns(
-    t.ledger_entries,
-    [
-        "txn_id",
-        "account_id",
-        "sub_account",
-        "amount_minor",
-        "currency",
-        "kind",
-        "balance_after_minor",
-        "memo",
-        "created_at",
-    ],
-)
-_TRANSFER = _Columns(
-    t.transfer_logs,
-    [
-        "payment_id",
-        "ledger_txn_id",
-        "payer_account",
-        "payee_account",
-        "amount_minor",
-        "currency",
-        "created_at",
-    ],
-)
-_DEFERRED = _Columns(
-    t.deferred_settlements, ["payment_id", "seq", "kind", "postings", "status", "attempts", "due_at"]
-)
-_EXCHANGE = _Columns(
-    t.channel_exchanges, ["subject_id", "channel", "operation", "request", "response", "error", "at"]
-)
-_OUTBOX = _Columns(
-    t.outbox,
-    [
-        "id",
-        "app_id",
-        "event_type",
-        "subject_id",
-        "payload",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-    ],
-)
-_FLOW = _Columns(t.flow_log, ["subject_id", "node", "outcome", "message", "detail", "actor", "at"])
-_NONCE = _Columns(t.nonces, ["app_id", "nonce", "seen_at"])
-
-
-@functools.lru_cache(maxsize=64)
-def _payment_update(names: tuple[str, ...]) -> tuple[_Columns, str]:
-    columns = _Columns(t.payments, names)
-    assignments = ", ".join(f"{n} = ?" for n in names)
-    return columns, f"UPDATE payments SET {assignments} WHERE id = ? AND status = ?"
-
-
 class SqlitePayments:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     async def add(self, payment: Payment, **schedule: Any) -> None:
-        values = payment_values(payment)
-        values.update(next_query_at=None, query_attempts=0, escalated=False)
-        if payment.status is PaymentStatus.CREATED:
-            values["next_query_at"] = payment.created_at + CREATED_GRACE
-        values.update(schedule)
+        values = new_payment_row(payment, schedule)
         try:
-            self.conn.execute(_PAYMENT.insert, _PAYMENT.params(values))
+            self.conn.execute(PAYMENT.insert, PAYMENT.params(values))
         except sqlite3.IntegrityError as exc:
             raise DuplicateRequest(payment.out_request_no) from exc
 
     def _one(self, sql: str, *args: Any) -> Payment | None:
         row = self.conn.execute(sql, args).fetchone()
-        return payment_from_mapping(_PAYMENT.mapping(row)) if row else None
+        return payment_from_mapping(PAYMENT.mapping(row)) if row else None
 
     async def get(self, payment_id: str) -> Payment | None:
-        return self._one(_PAYMENT_BY_ID, payment_id)
+        return self._one(PAYMENT_BY_ID, payment_id)
 
     async def get_for_update(self, payment_id: str) -> Payment | None:
-        return self._one(_PAYMENT_BY_ID, payment_id)  # the writer's transaction is the lock
+        return self._one(PAYMENT_BY_ID, payment_id)  # the writer's transaction is the lock
 
     async def by_request_no(self, app_id: str, out_request_no: str) -> Payment | None:
-        return self._one(_PAYMENT_BY_REQUEST, app_id, out_request_no)
+        return self._one(PAYMENT_BY_REQUEST, app_id, out_request_no)
 
     async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
-        values = payment_values(payment)
-        for key in ("id", "app_id", "out_request_no", "request_hash", "created_at"):
-            values.pop(key)
-        values.update(schedule)
-        columns, sql = _payment_update(tuple(values))
+        values = payment_changes(payment, schedule)
+        columns, sql = payment_update(tuple(values))
         cursor = self.conn.execute(sql, (*columns.params(values), payment.id, expected_status))
         if cursor.rowcount != 1:
             raise ConcurrentUpdate(payment.id)
@@ -240,9 +119,7 @@ class SqliteLedger:
     async def post(self, subject_id: str, postings: Sequence[Posting], *, at: datetime) -> str:
         check_balanced(postings)
         txn_id = new_id("txn")
-        self.conn.execute(
-            _TXN.insert, _TXN.params({"id": txn_id, "subject_id": subject_id, "created_at": at})
-        )
+        self.conn.execute(TXN.insert, TXN.params({"id": txn_id, "subject_id": subject_id, "created_at": at}))
         net: dict[tuple[str, SubAccount], int] = defaultdict(int)
         currency_of: dict[str, str] = {}
         for p in postings:
@@ -260,8 +137,8 @@ class SqliteLedger:
             if row is None:
                 self._refuse(account_id, currency_of[account_id])
             balance_after[(account_id, sub)] = row[0] - delta
-        entries = [_ENTRY.params(r) for r in entry_rows(txn_id, postings, balance_after, at)]
-        self.conn.executemany(_ENTRY.insert, entries)
+        entries = [ENTRY.params(r) for r in entry_rows(txn_id, postings, balance_after, at)]
+        self.conn.executemany(ENTRY.insert, entries)
         return txn_id
 
     def _refuse(self, account_id: str, currency: str) -> None:
@@ -289,7 +166,7 @@ class SqliteOutbox:
             return None
         event_id = new_id("evt")
         row = outbox_row(event_id, app_id, event_type, subject_id, payload, at)
-        self.conn.execute(_OUTBOX.insert, _OUTBOX.params(row))
+        self.conn.execute(OUTBOX.insert, OUTBOX.params(row))
         return event_id
 
 
@@ -301,9 +178,15 @@ class SqliteAccounts:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return {}
-        sql = _ACCOUNT.select_sql(f"app_id = ? AND id IN ({', '.join('?' * len(unique))})")
+        sql = ACCOUNT_VIEW.select_sql(f"app_id = ? AND id IN ({', '.join('?' * len(unique))})")
         rows = self.conn.execute(sql, (app_id, *unique)).fetchall()
-        return {row[0]: account_from_mapping(_ACCOUNT.mapping(row)) for row in rows}
+        return {row[0]: account_from_mapping(ACCOUNT_VIEW.mapping(row)) for row in rows}
+
+    async def open(self, account: NewAccount, *, at: datetime) -> None:
+        self.conn.execute(ACCOUNT.insert, ACCOUNT.params(account_row(account, at)))
+
+    async def open_if_missing(self, account: NewAccount, *, at: datetime) -> None:
+        self.conn.execute(ACCOUNT.insert_if_missing, ACCOUNT.params(account_row(account, at)))
 
 
 class SqliteUnitOfWork:
@@ -331,28 +214,28 @@ class SqliteUnitOfWork:
         return None  # the group commit of the writer
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
-        self.conn.execute(_TRANSFER.insert, _TRANSFER.params(transfer_row(payment, txn_id, at)))
+        self.conn.execute(TRANSFER.insert, TRANSFER.params(transfer_row(payment, txn_id, at)))
 
     async def record_exchanges(
         self, payment_id: str, channel: str, exchanges: Sequence[Exchange], *, at: datetime
     ) -> None:
         rows = exchange_rows(payment_id, channel, exchanges, at)
-        self.conn.executemany(_EXCHANGE.insert, [_EXCHANGE.params(r) for r in rows])
+        self.conn.executemany(EXCHANGE.insert, [EXCHANGE.params(r) for r in rows])
 
     async def add_deferred(
         self, payment_id: str, deferred: Sequence[DeferredPostings], *, at: datetime
     ) -> None:
         rows = deferred_rows(payment_id, deferred, at)
-        self.conn.executemany(_DEFERRED.insert, [_DEFERRED.params(r) for r in rows])
+        self.conn.executemany(DEFERRED.insert, [DEFERRED.params(r) for r in rows])
 
 
 _ENUM_TEXT: dict[Any, str] = {m: m.value for e in (FlowNode, FlowOutcome) for m in e}
 
 
 def write_flow(conn: sqlite3.Connection, records: Sequence[FlowRecord]) -> None:
-    # the hottest insert (eight rows per transfer): tuples built directly, in _FLOW's order
+    # the hottest insert (eight rows per transfer): tuples built directly, in FLOW's order
     conn.executemany(
-        _FLOW.insert,
+        FLOW.insert,
         [
             (
                 r.subject_id,
@@ -370,7 +253,7 @@ def write_flow(conn: sqlite3.Connection, records: Sequence[FlowRecord]) -> None:
 
 def claim_nonce(conn: sqlite3.Connection, app_id: str, nonce: str, at: datetime) -> bool:
     try:
-        conn.execute(_NONCE.insert, _NONCE.params({"app_id": app_id, "nonce": nonce, "seen_at": at}))
+        conn.execute(NONCE.insert, NONCE.params({"app_id": app_id, "nonce": nonce, "seen_at": at}))
     except sqlite3.IntegrityError:
         return False
     return True

@@ -212,7 +212,7 @@ async def test_payment_saved_but_never_answered_is_queried_not_forgotten(echo_ap
     still finds it once the grace period is over and asks the channel."""
     from datetime import timedelta
 
-    from gateway.storage.uow import CREATED_GRACE
+    from gateway.storage.rows import CREATED_GRACE
     from gateway.workers import QueryPoller
 
     container = container_of(echo_api)
@@ -252,7 +252,7 @@ async def test_a_saved_payment_carries_a_query_deadline(echo_api: SignedClient) 
     from core.ids import utcnow
     from core.payments.model import Payment, PaymentStatus
     from gateway.storage import tables as t
-    from gateway.storage.uow import CREATED_GRACE
+    from gateway.storage.rows import CREATED_GRACE
 
     container = container_of(echo_api)
     now = utcnow()

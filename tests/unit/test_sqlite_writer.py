@@ -22,12 +22,11 @@ from core.payments.model import Payment, PaymentStatus
 from gateway.settings import DatabaseSettings
 from gateway.storage import tables as t
 from gateway.storage.engine import create_engine
+from gateway.storage.sqlite_columns import json_text, utc_text
 from gateway.storage.sqlite_uow import (
     SqliteUnitOfWork,
     WriterTransactions,
     drive,
-    json_text,
-    utc_text,
     write_flow,
 )
 from gateway.storage.sqlite_writer import SqliteWriter, WriterUnavailable

@@ -1,0 +1,179 @@
+"""The storage ports' repositories over a SQLAlchemy connection (all engines)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.errors import InsufficientFunds, NotFound
+from core.ids import new_id
+from core.ledger import AccountView, NewAccount, Posting, SubAccount
+from core.payments.model import Payment
+from gateway.storage import tables as t
+from gateway.storage.rows import (
+    account_row,
+    entry_rows,
+    new_payment_row,
+    outbox_row,
+    payment_changes,
+    payment_from_mapping,
+    row_to_account,
+)
+from ports.storage import ConcurrentUpdate, DuplicateRequest
+
+
+class SqlPayments:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, payment: Payment, **schedule: Any) -> None:
+        values = new_payment_row(payment, schedule)
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(t.payments.insert().values(**values))
+        except IntegrityError as exc:
+            raise DuplicateRequest(payment.out_request_no) from exc
+
+    async def get(self, payment_id: str) -> Payment | None:
+        row = (await self.conn.execute(sa.select(t.payments).where(t.payments.c.id == payment_id))).first()
+        return payment_from_mapping(row._mapping) if row else None
+
+    async def get_for_update(self, payment_id: str) -> Payment | None:
+        stmt = sa.select(t.payments).where(t.payments.c.id == payment_id)
+        if self.conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
+        row = (await self.conn.execute(stmt)).first()
+        return payment_from_mapping(row._mapping) if row else None
+
+    async def by_request_no(self, app_id: str, out_request_no: str) -> Payment | None:
+        row = (
+            await self.conn.execute(
+                sa.select(t.payments).where(
+                    t.payments.c.app_id == app_id, t.payments.c.out_request_no == out_request_no
+                )
+            )
+        ).first()
+        return payment_from_mapping(row._mapping) if row else None
+
+    async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
+        values = payment_changes(payment, schedule)
+        result = await self.conn.execute(
+            t.payments.update()
+            .where(t.payments.c.id == payment.id, t.payments.c.status == expected_status)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(payment.id)
+
+
+class SqlLedger:
+    """Applies balanced postings with conditional updates: a balance never dips below zero
+    unless the account allows an overdraft, even under concurrent writers."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def post(self, subject_id: str, postings: Sequence[Posting], *, at: datetime) -> str:
+        from core.ledger import check_balanced
+
+        check_balanced(postings)
+        txn_id = new_id("txn")
+        await self.conn.execute(
+            t.ledger_txns.insert().values(id=txn_id, subject_id=subject_id, created_at=at)
+        )
+        net: dict[tuple[str, SubAccount], int] = defaultdict(int)
+        currency_of: dict[str, str] = {}
+        for p in postings:
+            net[(p.account_id, p.sub_account)] += p.amount.minor
+            currency_of[p.account_id] = p.amount.currency
+        balance_after: dict[tuple[str, SubAccount], int] = {}
+        # Sorted order: concurrent transactions lock accounts in the same order (no deadlock).
+        for (account_id, sub), delta in sorted(net.items()):
+            column = (
+                t.accounts.c.available_minor if sub is SubAccount.AVAILABLE else t.accounts.c.pending_minor
+            )
+            stmt = (
+                t.accounts.update()
+                .where(t.accounts.c.id == account_id, t.accounts.c.currency == currency_of[account_id])
+                .values({column: column + delta})
+                .returning(column)
+            )
+            if delta < 0:
+                stmt = stmt.where(sa.or_(t.accounts.c.allow_overdraft, column + delta >= 0))
+            row = (await self.conn.execute(stmt)).first()
+            if row is None:
+                exists = (
+                    await self.conn.execute(
+                        sa.select(t.accounts.c.currency).where(t.accounts.c.id == account_id)
+                    )
+                ).first()
+                if exists is None:
+                    raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
+                if exists[0] != currency_of[account_id]:
+                    raise NotFound(
+                        f"account {account_id} holds {exists[0]}, not {currency_of[account_id]}",
+                        code="ACCOUNT_CURRENCY_MISMATCH",
+                    )
+                raise InsufficientFunds(
+                    f"account {account_id} has insufficient funds for this payment",
+                    field="payer_account",
+                )
+            balance_after[(account_id, sub)] = row[0] - delta
+        entries = entry_rows(txn_id, postings, balance_after, at)
+        await self.conn.execute(t.ledger_entries.insert(), entries)
+        return txn_id
+
+
+class SqlOutbox:
+    """`subscribers`: the apps that take webhooks (a notify_url); nothing is queued for the
+    others, as nothing could ever be delivered to them. None: every app."""
+
+    def __init__(self, conn: AsyncConnection, subscribers: frozenset[str] | None = None) -> None:
+        self.conn = conn
+        self.subscribers = subscribers
+
+    async def enqueue(
+        self,
+        app_id: str,
+        event_type: str,
+        subject_id: str,
+        payload: dict[str, Any],
+        *,
+        at: datetime,
+    ) -> str | None:
+        if self.subscribers is not None and app_id not in self.subscribers:
+            return None
+        event_id = new_id("evt")
+        await self.conn.execute(
+            t.outbox.insert().values(**outbox_row(event_id, app_id, event_type, subject_id, payload, at))
+        )
+        return event_id
+
+
+class SqlAccounts:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def visible(self, app_id: str, ids: Sequence[str]) -> dict[str, AccountView]:
+        if not ids:
+            return {}
+        rows = await self.conn.execute(
+            sa.select(t.accounts).where(t.accounts.c.id.in_(set(ids)), t.accounts.c.app_id == app_id)
+        )
+        return {row.id: row_to_account(row) for row in rows}
+
+    async def open(self, account: NewAccount, *, at: datetime) -> None:
+        await self.conn.execute(t.accounts.insert().values(**account_row(account, at)))
+
+    async def open_if_missing(self, account: NewAccount, *, at: datetime) -> None:
+        # one statement, no read-then-insert: concurrent first uses cannot both insert
+        insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(t.accounts).values(**account_row(account, at)).on_conflict_do_nothing()
+        await self.conn.execute(stmt)

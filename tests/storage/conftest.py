@@ -1,0 +1,73 @@
+"""The storage contract suite's implementations: every test taking `storage` runs on each."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from paygate_testkit import PG_ADMIN_URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+from storage_harness import NONCE_WINDOW, SUBSCRIBERS, SqlProbe, StorageUnderTest, fake_storage
+
+from gateway.auth import NonceStore
+from gateway.flowbuffer import FlowLogBuffer
+from gateway.settings import DatabaseSettings
+from gateway.storage.engine import create_engine
+from gateway.storage.sqlite_uow import WriterTransactions
+from gateway.storage.sqlite_writer import SqliteWriter
+from gateway.storage.tables import metadata
+from gateway.storage.uow import SqlUnitOfWork
+from ports.storage import transactions_of
+
+IMPLEMENTATIONS = ["fake", "sql-sqlite", "sqlite-writer"] + (["sql-postgresql"] if PG_ADMIN_URL else [])
+
+
+async def _truncated(url: str) -> AsyncEngine:
+    engine = create_engine(DatabaseSettings(url=url))
+    async with engine.begin() as conn:
+        names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+        await conn.execute(sa.text(f"TRUNCATE {names}"))
+    return engine
+
+
+def _sql(name: str, engine: AsyncEngine) -> StorageUnderTest:
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, None, SUBSCRIBERS)
+
+    return StorageUnderTest(
+        name, transactions_of(uow), FlowLogBuffer(uow), NonceStore(uow, NONCE_WINDOW), SqlProbe(engine)
+    )
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageUnderTest]:
+    # the databases are asked for only when needed: the fake alone starts in no time
+    if request.param == "fake":
+        yield fake_storage()
+        return
+    if request.param == "sql-postgresql":
+        engine = await _truncated(request.getfixturevalue("postgres_database"))
+        yield _sql("sql-postgresql", engine)
+        await engine.dispose()
+        return
+    path = tmp_path / "contract.db"
+    shutil.copy(request.getfixturevalue("sqlite_template"), path)
+    # the gateway's engine: its SQLite transactions begin where SQLAlchemy says (savepoints work)
+    engine = create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
+    if request.param == "sql-sqlite":
+        yield _sql("sql-sqlite", engine)
+    else:
+        writer = SqliteWriter(str(path))
+        uow = lambda: SqlUnitOfWork(engine, writer, SUBSCRIBERS)  # noqa: E731
+        yield StorageUnderTest(
+            "sqlite-writer",
+            WriterTransactions(writer, SUBSCRIBERS),
+            FlowLogBuffer(uow, writer),
+            NonceStore(uow, NONCE_WINDOW, writer),
+            SqlProbe(engine),
+        )
+        await writer.aclose()
+    await engine.dispose()

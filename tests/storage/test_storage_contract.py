@@ -1,0 +1,343 @@
+"""The storage ports' contract: one behaviour per test, run on every implementation (the
+in-memory fake, SqlUnitOfWork on SQLite and PostgreSQL, the SQLite writer's unit of work)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from storage_harness import Entry, StorageUnderTest
+
+from core.errors import InsufficientFunds, InvalidArgument, NotFound
+from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+from core.ledger import (
+    AccountKind,
+    FlowKind,
+    NewAccount,
+    SubAccount,
+    account_to_open,
+    external_account,
+    funding_plan,
+    transfer,
+)
+from core.money import Money
+from core.payments.model import Payment, PaymentStatus
+from ports.channels import DeferredPostings, Exchange
+from ports.storage import ConcurrentUpdate, DuplicateRequest, UnitOfWork
+
+NOW = datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=UTC)
+
+
+def payment(
+    id: str = "pay_1", app_id: str = "app_a", out_request_no: str = "r1", **changes: object
+) -> Payment:
+    p = Payment(
+        id=id,
+        app_id=app_id,
+        out_request_no=out_request_no,
+        request_hash="h" * 64,
+        pay_method="transfer",
+        channel="internal",
+        amount=Money(1250, "CNY"),
+        payer_account="acc_payer",
+        payee_account="acc_payee",
+        status=PaymentStatus.PROCESSING,
+        created_at=NOW,
+        updated_at=NOW,
+        business_type="C",
+        memo="rent",
+        details={"periods": 3, "note": "中文"},
+    )
+    return replace(p, **changes)  # type: ignore[arg-type]
+
+
+def cny(minor: int) -> Money:
+    return Money(minor, "CNY")
+
+
+async def open_account(
+    storage: StorageUnderTest,
+    account_id: str,
+    *,
+    app_id: str = "app_a",
+    funded: int = 0,
+    overdraft: bool = False,
+) -> NewAccount:
+    account = account_to_open(
+        app_id,
+        f"owner of {account_id}",
+        AccountKind.CUSTOMER,
+        "CNY",
+        allow_overdraft=overdraft,
+        account_id=account_id,
+    )
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.accounts.open(account, at=NOW)
+        if funded:
+            plan = funding_plan(account_id, cny(funded))
+            await uow.accounts.open_if_missing(plan.source, at=NOW)
+            await uow.ledger.post(f"fund_{account_id}", plan.postings, at=NOW)
+
+    await storage.transact(work)
+    return account
+
+
+# -- payments ---------------------------------------------------------------------------------
+async def test_an_added_payment_is_found_by_id_and_by_request_no(storage: StorageUnderTest) -> None:
+    async def add(uow: UnitOfWork) -> None:
+        await uow.payments.add(payment())
+
+    await storage.transact(add)
+
+    async def read(uow: UnitOfWork) -> tuple[Payment | None, ...]:
+        return (
+            await uow.payments.get("pay_1"),
+            await uow.payments.get_for_update("pay_1"),
+            await uow.payments.by_request_no("app_a", "r1"),
+            await uow.payments.get("pay_2"),
+            await uow.payments.by_request_no("app_b", "r1"),
+        )
+
+    assert await storage.transact(read) == (payment(), payment(), payment(), None, None)
+
+
+async def test_a_repeated_request_no_of_the_same_app_is_a_duplicate_request(
+    storage: StorageUnderTest,
+) -> None:
+    async def add(uow: UnitOfWork, p: Payment) -> None:
+        await uow.payments.add(p)
+
+    await storage.transact(lambda uow: add(uow, payment()))
+    with pytest.raises(DuplicateRequest):
+        await storage.transact(lambda uow: add(uow, payment(id="pay_2", amount=cny(1))))
+    await storage.transact(lambda uow: add(uow, payment(id="pay_3", app_id="app_b")))  # another app's
+
+    async def read(uow: UnitOfWork) -> list[Payment | None]:
+        return [await uow.payments.get(i) for i in ("pay_1", "pay_2", "pay_3")]
+
+    assert await storage.transact(read) == [payment(), None, payment(id="pay_3", app_id="app_b")]
+
+
+async def test_a_duplicate_leaves_the_rest_of_its_transaction_usable(storage: StorageUnderTest) -> None:
+    await storage.transact(lambda uow: uow.payments.add(payment()))
+
+    async def work(uow: UnitOfWork) -> bool:
+        try:
+            await uow.payments.add(payment(id="pay_2"))
+        except DuplicateRequest:
+            await uow.payments.add(payment(id="pay_3", out_request_no="r3"))
+            return True
+        return False
+
+    assert await storage.transact(work)
+    assert await storage.transact(lambda uow: uow.payments.get("pay_3")) == payment(
+        id="pay_3", out_request_no="r3"
+    )
+
+
+async def test_save_updates_a_payment_still_in_the_expected_status(storage: StorageUnderTest) -> None:
+    await storage.transact(lambda uow: uow.payments.add(payment()))
+    done = payment(
+        status=PaymentStatus.SUCCEEDED,
+        updated_at=NOW + timedelta(seconds=5),
+        channel_ref="ch_9",
+        details={"x": 1},
+    )
+    await storage.transact(
+        lambda uow: uow.payments.save(done, expected_status="processing", query_attempts=2)
+    )
+    assert await storage.transact(lambda uow: uow.payments.get("pay_1")) == done
+    assert (await storage.probe.schedule("pay_1"))["query_attempts"] == 2
+
+
+async def test_save_from_a_status_it_no_longer_has_is_a_concurrent_update(storage: StorageUnderTest) -> None:
+    await storage.transact(lambda uow: uow.payments.add(payment()))
+    failed = payment(status=PaymentStatus.FAILED, failure_code="NOPE")
+    with pytest.raises(ConcurrentUpdate):
+        await storage.transact(lambda uow: uow.payments.save(failed, expected_status="created"))
+    assert await storage.transact(lambda uow: uow.payments.get("pay_1")) == payment()
+
+
+async def test_a_created_payment_is_due_for_a_query_after_the_grace(storage: StorageUnderTest) -> None:
+    await storage.transact(lambda uow: uow.payments.add(payment(status=PaymentStatus.CREATED)))
+    await storage.transact(lambda uow: uow.payments.add(payment(id="pay_2", out_request_no="r2")))
+    created, processing = await storage.probe.schedule("pay_1"), await storage.probe.schedule("pay_2")
+    assert created == {"next_query_at": NOW + timedelta(minutes=2), "query_attempts": 0, "escalated": False}
+    assert processing == {"next_query_at": None, "query_attempts": 0, "escalated": False}
+
+
+async def test_a_failing_transaction_leaves_nothing_behind(storage: StorageUnderTest) -> None:
+    async def work(uow: UnitOfWork) -> None:
+        await uow.payments.add(payment())
+        await uow.outbox.enqueue("app_a", "payment.succeeded", "pay_1", {}, at=NOW)
+        raise RuntimeError("the use case changed its mind")
+
+    with pytest.raises(RuntimeError):
+        await storage.transact(work)
+    assert await storage.transact(lambda uow: uow.payments.get("pay_1")) is None
+    assert await storage.probe.outbox() == []
+
+
+# -- ledger -----------------------------------------------------------------------------------
+async def test_a_balanced_posting_moves_money_and_records_balances_after(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=10_000)
+    await open_account(storage, "acc_payee")
+    legs = transfer("acc_payer", "acc_payee", cny(2500), FlowKind.TRANSFER, memo="rent")
+    txn = await storage.transact(lambda uow: uow.ledger.post("pay_1", legs, at=NOW))
+    assert await storage.probe.balance("acc_payer") == (7500, 0)
+    assert await storage.probe.balance("acc_payee") == (2500, 0)
+    assert await storage.probe.balance(external_account("CNY").view.id) == (-10_000, 0)
+    assert await storage.probe.entries(txn) == [
+        Entry("acc_payer", SubAccount.AVAILABLE, -2500, 7500),
+        Entry("acc_payee", SubAccount.AVAILABLE, 2500, 2500),
+    ]
+
+
+async def test_the_pending_sub_account_is_a_balance_of_its_own(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=1000)
+    await open_account(storage, "acc_payee")
+    legs = transfer("acc_payer", "acc_payee", cny(400), FlowKind.TRANSFER, target_sub=SubAccount.PENDING)
+    await storage.transact(lambda uow: uow.ledger.post("pay_1", legs, at=NOW))
+    assert await storage.probe.balance("acc_payee") == (0, 400)
+
+
+async def test_an_unbalanced_posting_is_refused(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=1000)
+    legs = transfer("acc_payer", "acc_payer", cny(100), FlowKind.TRANSFER)[:1]
+    with pytest.raises(InvalidArgument) as refused:
+        await storage.transact(lambda uow: uow.ledger.post("pay_1", legs, at=NOW))
+    assert refused.value.code == "UNBALANCED"
+    assert await storage.probe.balance("acc_payer") == (1000, 0)
+
+
+async def test_an_overdraft_is_refused_and_changes_nothing(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=1000)
+    await open_account(storage, "acc_payee")
+    legs = transfer("acc_payer", "acc_payee", cny(1001), FlowKind.TRANSFER)
+    with pytest.raises(InsufficientFunds):
+        await storage.transact(lambda uow: uow.ledger.post("pay_1", legs, at=NOW))
+    assert await storage.probe.balance("acc_payer") == (1000, 0)
+    assert await storage.probe.balance("acc_payee") == (0, 0)
+
+
+async def test_an_account_allowing_overdraft_may_go_below_zero(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", overdraft=True)
+    await open_account(storage, "acc_payee")
+    legs = transfer("acc_payer", "acc_payee", cny(300), FlowKind.TRANSFER)
+    await storage.transact(lambda uow: uow.ledger.post("pay_1", legs, at=NOW))
+    assert await storage.probe.balance("acc_payer") == (-300, 0)
+
+
+async def test_posting_to_an_unknown_account_or_currency_is_not_found(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=1000)
+    unknown = transfer("acc_payer", "acc_nobody", cny(100), FlowKind.TRANSFER)
+    usd = transfer("acc_payer", "acc_payer2", Money(100, "USD"), FlowKind.TRANSFER)
+    with pytest.raises(NotFound) as missing:
+        await storage.transact(lambda uow: uow.ledger.post("pay_1", unknown, at=NOW))
+    with pytest.raises(NotFound) as mismatch:
+        await storage.transact(lambda uow: uow.ledger.post("pay_2", usd, at=NOW))
+    assert (missing.value.code, mismatch.value.code) == ("ACCOUNT_NOT_FOUND", "ACCOUNT_CURRENCY_MISMATCH")
+    assert await storage.probe.balance("acc_payer") == (1000, 0)
+
+
+# -- accounts ---------------------------------------------------------------------------------
+async def test_an_app_sees_only_its_own_accounts(storage: StorageUnderTest) -> None:
+    mine = await open_account(storage, "acc_mine")
+    await open_account(storage, "acc_theirs", app_id="app_b")
+    visible = await storage.transact(
+        lambda uow: uow.accounts.visible("app_a", ["acc_mine", "acc_theirs", "acc_none", "acc_mine"])
+    )
+    assert visible == {"acc_mine": mine.view}
+    assert await storage.transact(lambda uow: uow.accounts.visible("app_a", [])) == {}
+
+
+async def test_opening_if_missing_keeps_an_existing_account(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=700)
+    ext = external_account("CNY")
+    await storage.transact(lambda uow: uow.accounts.open_if_missing(ext, at=NOW + timedelta(days=1)))
+    assert await storage.probe.balance(ext.view.id) == (-700, 0)
+    assert await storage.probe.balance("acc_payer") == (700, 0)
+
+
+# -- outbox -----------------------------------------------------------------------------------
+async def test_an_enqueued_event_carries_its_id_and_type(storage: StorageUnderTest) -> None:
+    event_id = await storage.transact(
+        lambda uow: uow.outbox.enqueue(
+            "app_a", "payment.succeeded", "pay_1", {"payment": {"id": "pay_1"}}, at=NOW
+        )
+    )
+    assert event_id is not None
+    assert await storage.probe.outbox() == [
+        {
+            "id": event_id,
+            "app_id": "app_a",
+            "event_type": "payment.succeeded",
+            "subject_id": "pay_1",
+            "payload": {"event_id": event_id, "event_type": "payment.succeeded", "payment": {"id": "pay_1"}},
+        }
+    ]
+
+
+async def test_nothing_is_queued_for_an_app_without_a_notify_url(storage: StorageUnderTest) -> None:
+    queued = await storage.transact(
+        lambda uow: uow.outbox.enqueue("app_quiet", "payment.failed", "pay_1", {}, at=NOW)
+    )
+    assert queued is None
+    assert await storage.probe.outbox() == []
+
+
+# -- transfer logs, channel exchanges, deferred settlements -----------------------------------
+async def test_transfers_exchanges_and_deferred_settlements_are_recorded(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=5000)
+    await open_account(storage, "acc_payee")
+    later = (transfer("acc_payer", "acc_payee", cny(100), FlowKind.FEE, memo="fee"),)
+    exchanges = [Exchange("pay", "<req/>", "<ok/>"), Exchange("query", "<q/>", None, "timed out")]
+
+    async def work(uow: UnitOfWork) -> str:
+        txn = await uow.ledger.post(
+            "pay_1", transfer("acc_payer", "acc_payee", cny(1250), FlowKind.TRANSFER), at=NOW
+        )
+        await uow.payments.add(payment(status=PaymentStatus.SUCCEEDED))
+        await uow.record_transfer(payment(), txn, at=NOW)
+        await uow.record_exchanges("pay_1", "internal", exchanges, at=NOW)
+        await uow.add_deferred("pay_1", [DeferredPostings(2, "fee", later[0])], at=NOW)
+        await uow.add_deferred("pay_1", [], at=NOW)
+        return txn
+
+    txn = await storage.transact(work)
+    assert await storage.probe.transfers() == [("pay_1", txn, 1250)]
+    assert await storage.probe.exchanges() == [
+        ("pay_1", "internal", "pay", "<ok/>", None),
+        ("pay_1", "internal", "query", None, "timed out"),
+    ]
+    assert await storage.probe.deferred() == [("pay_1", 2, "fee", later[0])]
+
+
+# -- flow log and nonces ----------------------------------------------------------------------
+async def test_recorded_flow_is_written_when_flushed(storage: StorageUnderTest) -> None:
+    storage.flow.record(FlowRecord("pay_1", FlowNode.ACCEPTED, FlowOutcome.OK, NOW, "accepted", {"k": "v"}))
+    storage.flow.record(
+        FlowRecord("pay_1", FlowNode.ROUTED, FlowOutcome.FAILED, NOW, "no route", actor="ops")
+    )
+    assert await storage.flow.flush() == 2
+    assert await storage.flow.flush() == 0
+    assert await storage.probe.flow() == [
+        ("pay_1", "accepted", "ok", "accepted"),
+        ("pay_1", "routed", "failed", "no route"),
+    ]
+
+
+async def test_a_nonce_is_claimed_once_per_app(storage: StorageUnderTest) -> None:
+    assert await storage.nonces.claim("app_a", "n1", NOW)
+    assert not await storage.nonces.claim("app_a", "n1", NOW + timedelta(seconds=1))
+    assert await storage.nonces.claim("app_b", "n1", NOW)
+
+
+async def test_purging_nonces_keeps_the_recent_ones(storage: StorageUnderTest) -> None:
+    await storage.nonces.claim("app_a", "old", NOW - timedelta(minutes=11))
+    await storage.nonces.claim("app_a", "recent", NOW - timedelta(minutes=9))
+    assert await storage.nonces.purge(NOW) == 1
+    assert await storage.nonces.claim("app_a", "old", NOW)
+    assert not await storage.nonces.claim("app_a", "recent", NOW)
