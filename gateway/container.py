@@ -16,7 +16,14 @@ from core.ids import utcnow
 from core.lease import RetrySchedule
 from core.ledger import AccountView
 from core.routing import Router
-from core.usecases.bills import BillPaymentListener, BillPolicy, BillService, DueBills
+from core.usecases.bills.actions import BillActions
+from core.usecases.bills.bank import BillBank
+from core.usecases.bills.business import BillBusiness
+from core.usecases.bills.context import BillContext
+from core.usecases.bills.intake import BillIntake
+from core.usecases.bills.listener import BillPaymentListener, DueBills
+from core.usecases.bills.policy import BillPolicy
+from core.usecases.bills.recovery import BillRecovery
 from core.usecases.lease import LeasePaymentListener, LeasePolicy, LeaseService
 from core.usecases.payments import PaymentService, QuerySchedule
 from core.usecases.payouts import PayoutResultListener, PayoutService
@@ -196,17 +203,21 @@ class Container(containers.DeclarativeContainer):
     payout_queries = providers.Singleton(PayoutQueries, engine)
 
     # bills
-    bills = providers.Singleton(
-        BillService,
+    bill_context = providers.Singleton(
+        BillContext,
         uow.provider,
         providers.Object(bills_of),
-        payments,
         flow,
         providers.Factory(_bill_policy, settings),
         bill_due,
         reads=read_uow.provider,
         clock=clock,
     )
+    bill_business = providers.Singleton(BillBusiness, bill_context)
+    bill_bank = providers.Singleton(BillBank, bill_context, payments, bill_business)
+    bill_intake = providers.Singleton(BillIntake, bill_context, bill_bank, bill_business)
+    bill_actions = providers.Singleton(BillActions, bill_context, bill_intake, bill_bank, bill_business)
+    bill_recovery = providers.Singleton(BillRecovery, bill_context, bill_bank, bill_business)
     bill_queries = providers.Singleton(BillQueries, engine, flow_reader)
 
     # lease

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.bill_records import Bill
-from core.bills import ApplicantView, BillStatus, LoanUpdate, LoanView, TransferLog, WriteOffLog
+from core.bills.model import ApplicantView, Bill, BillStatus, LoanView
+from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog
 from core.errors import Conflict
 from core.payment import Payment
 

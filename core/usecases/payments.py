@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from core.bill_records import mask_card_no
+from core.cards import mask_card_no
 from core.errors import (
     BusinessRuleViolation,
     DomainError,

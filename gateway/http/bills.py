@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import Field
 
-from core.bill_records import Bill
-from core.bills import BillKind, ErrorAction, WriteOffLine
+from core.bills.actions import ErrorAction
+from core.bills.model import Bill, BillKind, WriteOffLine
 from core.errors import InvalidArgument
 from core.money import Money, check_currency
 from core.payment import request_fingerprint
-from core.usecases.bills import BillRefused, BillRequest, bill_view
+from core.usecases.bills.requests import BillRefused, BillRequest
+from core.usecases.bills.views import bill_view
 from gateway.http.errors import body_of
 from gateway.http.schemas.base import Body, Id
 from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
@@ -116,7 +117,9 @@ def refused(exc: BillRefused) -> web.Response:
 
 async def _submit(request: web.Request, kind: BillKind, body: _BillBody) -> web.Response:
     try:
-        bill, created = await request.app[CONTAINER].bills().submit(_request(app_id_of(request), kind, body))
+        bill, created = (
+            await request.app[CONTAINER].bill_intake().submit(_request(app_id_of(request), kind, body))
+        )
     except BillRefused as exc:
         return refused(exc)
     return body_of(bill_view(bill), 201 if created else 200)
@@ -132,7 +135,7 @@ async def create_reimbursement(request: web.Request) -> web.Response:
 
 
 async def _own_bill(request: web.Request) -> Bill:
-    bill: Bill = await request.app[CONTAINER].bills().get(request.match_info["id"], app_id_of(request))
+    bill: Bill = await request.app[CONTAINER].bill_context().get(request.match_info["id"], app_id_of(request))
     return bill
 
 
@@ -144,7 +147,9 @@ async def find_bill(request: web.Request) -> web.Response:
     bill_code = request.query.get("bill_code")
     if not bill_code:
         raise InvalidArgument("give ?bill_code=... to look a bill up", field="bill_code")
-    return body_of(bill_view(await request.app[CONTAINER].bills().by_code(app_id_of(request), bill_code)))
+    return body_of(
+        bill_view(await request.app[CONTAINER].bill_context().by_code(app_id_of(request), bill_code))
+    )
 
 
 async def _flow(request: web.Request, bill: Bill) -> web.Response:
@@ -159,7 +164,7 @@ async def bill_flow(request: web.Request) -> web.Response:
 
 # -- operators -------------------------------------------------------------------------------
 async def _any_bill(request: web.Request) -> Bill:
-    bill: Bill = await request.app[CONTAINER].bills().get(request.match_info["id"])
+    bill: Bill = await request.app[CONTAINER].bill_context().get(request.match_info["id"])
     return bill
 
 
@@ -167,7 +172,7 @@ async def ops_get_bill(request: web.Request) -> web.Response:
     bill = await _any_bill(request)
     view: dict[str, Any] = bill_view(bill)
     view["app_id"] = bill.app_id
-    view["allowed_actions"] = request.app[CONTAINER].bills().allowed_actions(bill)
+    view["allowed_actions"] = request.app[CONTAINER].bill_actions().allowed_actions(bill)
     return body_of(view)
 
 
@@ -191,7 +196,7 @@ async def ops_bill_action(request: web.Request) -> web.Response:
         raise InvalidArgument(message, field="action") from None
     raw = await raw_body(request)
     body = BillActionBody.model_validate_json(raw) if raw.strip() else BillActionBody()
-    bills = request.app[CONTAINER].bills()
+    bills = request.app[CONTAINER].bill_actions()
     bill = await bills.act(request.match_info["id"], action, request[OPERATOR], body.reason)
     view: dict[str, Any] = bill_view(bill)
     view["allowed_actions"] = bills.allowed_actions(bill)

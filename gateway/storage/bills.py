@@ -12,18 +12,19 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.bill_records import IN_PROCESS, Bill, BillFailure, attempt_request_no
-from core.bills import (
+from core.bills.model import (
+    IN_PROCESS,
     ApplicantView,
+    Bill,
+    BillFailure,
     BillKind,
     BillStatus,
     LoanState,
-    LoanUpdate,
     LoanView,
-    TransferLog,
     WriteOffLine,
-    WriteOffLog,
+    attempt_request_no,
 )
+from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog
 from core.ledger import AccountKind, AccountStatus
 from core.money import Money
 from core.payment import Payment

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from core.bills import (
-    ACTION_OUTCOMES,
-    BILL_STATES,
+from core.bills.actions import ACTION_OUTCOMES, ErrorAction, allowed_actions, check_action
+from core.bills.checks import validate_loan, validate_reimbursement
+from core.bills.codes import (
     CHECK_OF_CODE,
     ERROR_CODES,
     LOAN_CHECKS,
@@ -23,34 +23,27 @@ from core.bills import (
     REIMBURSEMENT_RISK_CHECKS,
     RISK_CODES,
     VALIDATION_CODES,
+    Check,
+    failed_check,
+)
+from core.bills.model import (
+    BILL_STATES,
     ApplicantView,
     BillKind,
-    BillLimits,
     BillStatus,
-    Check,
-    ErrorAction,
     LoanCommand,
     LoanState,
-    LoanUpdate,
     LoanView,
     PayMode,
     ReimbursementCommand,
-    TransferLog,
     WriteOffLine,
-    WriteOffLog,
-    allowed_actions,
     bill_kind,
-    check_action,
-    failed_check,
     move_bill,
     payout_amount,
-    plan_business,
     real_amount,
-    risk_check_loan,
-    risk_check_reimbursement,
-    validate_loan,
-    validate_reimbursement,
 )
+from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog, plan_business
+from core.bills.risk import BillLimits, risk_check_loan, risk_check_reimbursement
 from core.errors import BusinessRuleViolation, Conflict, DomainError, IllegalTransition, InvalidArgument
 from core.flowlog import FlowNode
 from core.ledger import AccountStatus, FlowKind, Posting, check_balanced
