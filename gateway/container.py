@@ -33,10 +33,11 @@ from gateway.metrics import Metrics
 from gateway.plugins import build_channels, build_plugin_manager
 from gateway.settings import PaygateSettings, load_settings
 from gateway.storage.accounts import AccountStore
-from gateway.storage.bills import BillQueries, bills_of
+from gateway.storage.bills import bills_of
 from gateway.storage.engine import create_engine
 from gateway.storage.lease import lease_orders_of
 from gateway.storage.payouts import PayoutQueries, payouts_of
+from gateway.storage.queries.bills import BillQueries
 from gateway.storage.sqlite_uow import WriterTransactions
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import SqlUnitOfWork

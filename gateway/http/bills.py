@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from pydantic import Field
 
 from core.bills.actions import ErrorAction
 from core.bills.model import Bill, BillKind, WriteOffLine
@@ -17,50 +16,12 @@ from core.payment import request_fingerprint
 from core.usecases.bills.requests import BillRefused, BillRequest
 from core.usecases.bills.views import bill_view
 from gateway.http.errors import body_of
-from gateway.http.schemas.base import Body, Id
+from gateway.http.schemas.bills import BillActionBody, BillBody, LoanBody, ReimbursementBody
 from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
-
-CardNo = Field(default=None, min_length=8, max_length=32, pattern=r"^[0-9]+$")
 _RATE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,16})?$")
-
-
-class _BillBody(Body):
-    # checked by the bill rules (BILL_CODE_INVALID, PAY_MODE_UNSUPPORTED), which store the bill
-    bill_code: str = Field(min_length=1, max_length=64)
-    pay_mode: str = Field(min_length=1, max_length=16)
-    applicant_account: str = Id
-    currency: str = Field(min_length=3, max_length=3)
-    exchange_rate: str | None = Field(default=None, max_length=32)
-    payer_card_no: str | None = CardNo
-    payee_card_no: str | None = CardNo
-    payee_name: str | None = Field(default=None, min_length=1, max_length=128)
-    memo: str | None = Field(default=None, max_length=256)
-
-
-class LoanBody(_BillBody):
-    """借款单: the company lends `amount` to the applicant."""
-
-    amount: str
-
-
-class WriteOffBody(Body):
-    loan_bill_id: str = Id
-    amount: str
-
-
-class ReimbursementBody(_BillBody):
-    """报销单: pays reimbursement_amount less write_off_total, which repays the listed loans."""
-
-    reimbursement_amount: str
-    write_off_total: str
-    write_offs: list[WriteOffBody] = Field(default_factory=list, max_length=100)
-
-
-class BillActionBody(Body):
-    reason: str | None = Field(default=None, max_length=256)
 
 
 def _rate(raw: str | None) -> Decimal | None:
@@ -78,7 +39,7 @@ def _money(raw: str, currency: str, field: str) -> Money:
     return Money.parse(raw, currency, field=field, allow_zero=True)
 
 
-def _request(app_id: str, kind: BillKind, body: _BillBody) -> BillRequest:
+def _request(app_id: str, kind: BillKind, body: BillBody) -> BillRequest:
     currency = check_currency(body.currency)
     lines: tuple[WriteOffLine, ...]
     if isinstance(body, LoanBody):
@@ -115,7 +76,7 @@ def refused(exc: BillRefused) -> web.Response:
     return web.json_response({"error": error}, status=exc.http_status)
 
 
-async def _submit(request: web.Request, kind: BillKind, body: _BillBody) -> web.Response:
+async def _submit(request: web.Request, kind: BillKind, body: BillBody) -> web.Response:
     try:
         bill, created = (
             await request.app[CONTAINER].bill_intake().submit(_request(app_id_of(request), kind, body))
