@@ -17,7 +17,7 @@ import enum
 from collections.abc import Mapping
 
 from core.bills.codes import ACTION_PRECONDITION_FAILED
-from core.bills.model import BANK_ANSWERS, BUSINESS_OUTCOMES, CHECK_OUTCOMES, BillStatus, PayMode
+from core.bills.model import BANK_ANSWERS, BUSINESS_OUTCOMES, CHECK_OUTCOMES, Bill, BillStatus, PayMode
 from core.errors import Conflict
 
 _S = BillStatus
@@ -94,3 +94,14 @@ def allowed_actions(status: BillStatus, pay_mode: PayMode) -> frozenset[ErrorAct
     return frozenset(
         action for action, (allowed, _) in _ACTION_RULES.items() if (status, pay_mode) in allowed
     )
+
+
+def check_bill_action(action: ErrorAction, bill: Bill) -> None:
+    """`check_action` on a stored bill; a bill whose requested pay mode is unsupported counts as
+    transfer mode (it never reached the bank)."""
+    check_action(action, bill.status, bill.mode or PayMode.TRANSFER)
+
+
+def bill_action_names(bill: Bill) -> list[str]:
+    """The names of the actions an operator may take on the stored bill now, sorted."""
+    return sorted(action.value for action in allowed_actions(bill.status, bill.mode or PayMode.TRANSFER))

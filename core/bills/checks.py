@@ -43,6 +43,7 @@ from core.bills.model import (
     real_amount,
 )
 from core.bills.risk import BillLimits
+from core.cards import compact_card_no
 from core.errors import BusinessRuleViolation, Conflict, InvalidArgument
 from core.flowlog import FlowNode
 from core.ledger import AccountStatus
@@ -95,8 +96,8 @@ def validate_reimbursement(
     `in_process` as for `validate_loan`.
     """
     passed: list[Check] = []
-    mode = _check_common(cmd, reimbursement_amounts(cmd), applicant, in_process, limits, passed)
-    check_real_amount(cmd)
+    mode = _check_common(cmd, _reimbursement_amounts(cmd), applicant, in_process, limits, passed)
+    _check_real_amount(cmd)
     passed.append(Check.REAL_AMOUNT)
     if mode is PayMode.BANK and real_amount(cmd).minor <= 0:
         raise BusinessRuleViolation(
@@ -106,9 +107,9 @@ def validate_reimbursement(
             code="BANK_MODE_NEEDS_POSITIVE_AMOUNT",
         )
     passed.append(Check.BANK_REAL_AMOUNT)
-    check_linked_loans(cmd, loans)
+    _check_linked_loans(cmd, loans)
     passed.append(Check.LINKED_LOANS)
-    check_write_off_sum(cmd)
+    _check_write_off_sum(cmd)
     passed.append(Check.WRITE_OFF_TOTAL)
     return ValidationOutcome(FlowNode.VALIDATED, tuple(passed))
 
@@ -125,13 +126,7 @@ def _check_common(
     passed.append(Check.PAY_MODE)
     _check_bill_code(cmd.bill_code)
     passed.append(Check.BILL_CODE)
-    if in_process:
-        raise Conflict(
-            f"bill {cmd.bill_code} is already being processed; follow that bill instead of "
-            "submitting it again",
-            field="bill_code",
-            code="BILL_IN_PROCESS",
-        )
+    _check_not_in_process(cmd.bill_code, in_process)
     passed.append(Check.NOT_IN_PROCESS)
     currency = bill_amount(cmd).currency
     if currency not in limits.supported_currencies:
@@ -152,27 +147,45 @@ def _check_common(
     passed.append(Check.PAY_MODE_CURRENCY)
     _check_exchange_rate(cmd.exchange_rate, currency, limits)
     passed.append(Check.EXCHANGE_RATE)
+    _check_card_numbers(cmd, mode)
+    passed.append(Check.CARD_NUMBERS)
+    _check_amounts(amounts, currency)
+    passed.append(Check.AMOUNTS)
+    existing = _existing_applicant(cmd, applicant)
+    passed.append(Check.APPLICANT)
+    _check_applicant_account(cmd, existing, mode)
+    passed.append(Check.APPLICANT_ACCOUNT)
+    return mode
+
+
+def _check_not_in_process(bill_code: str, in_process: bool) -> None:
+    if in_process:
+        raise Conflict(
+            f"bill {bill_code} is already being processed; follow that bill instead of submitting it again",
+            field="bill_code",
+            code="BILL_IN_PROCESS",
+        )
+
+
+def _check_card_numbers(cmd: BillCommand, mode: PayMode) -> None:
     if mode is PayMode.BANK:
         for field, card_no in (("payer_card_no", cmd.payer_card_no), ("payee_card_no", cmd.payee_card_no)):
-            if _card(card_no) is None:
+            if compact_card_no(card_no) is None:
                 raise InvalidArgument(
                     f"bank mode needs {field}: the bank pays from one card to another",
                     field=field,
                     code="CARD_NUMBER_REQUIRED",
                 )
-    passed.append(Check.CARD_NUMBERS)
-    check_amounts(amounts, currency)
-    passed.append(Check.AMOUNTS)
+
+
+def _existing_applicant(cmd: BillCommand, applicant: ApplicantView | None) -> ApplicantView:
     if applicant is None or applicant.account_id != cmd.applicant_account_id:
         raise BusinessRuleViolation(
             f"applicant account {cmd.applicant_account_id} does not exist; name a registered applicant",
             field="applicant_account",
             code="APPLICANT_NOT_FOUND",
         )
-    passed.append(Check.APPLICANT)
-    _check_applicant_account(cmd, applicant, mode)
-    passed.append(Check.APPLICANT_ACCOUNT)
-    return mode
+    return applicant
 
 
 def _check_bill_code(code: object) -> None:
@@ -210,15 +223,7 @@ def _places(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
-def _card(card_no: str | None) -> str | None:
-    """A card number without blanks; None when missing or blank."""
-    if card_no is None:
-        return None
-    compact = "".join(card_no.split())
-    return compact or None
-
-
-def check_amounts(amounts: list[tuple[str, Money, bool]], currency: str) -> None:
+def _check_amounts(amounts: list[tuple[str, Money, bool]], currency: str) -> None:
     for field, money, _ in amounts:
         if money.currency != currency:
             raise InvalidArgument(
@@ -234,7 +239,7 @@ def check_amounts(amounts: list[tuple[str, Money, bool]], currency: str) -> None
             )
 
 
-def reimbursement_amounts(cmd: ReimbursementCommand) -> list[tuple[str, Money, bool]]:
+def _reimbursement_amounts(cmd: ReimbursementCommand) -> list[tuple[str, Money, bool]]:
     amounts = [
         ("reimbursement_amount", cmd.reimbursement_amount, False),
         ("write_off_total", cmd.write_off_total, True),
@@ -251,7 +256,7 @@ def _check_applicant_account(cmd: BillCommand, applicant: ApplicantView, mode: P
             field="applicant_account",
             code="APPLICANT_ACCOUNT_INVALID",
         )
-    registered = _card(applicant.card_no)
+    registered = compact_card_no(applicant.card_no)
     if mode is PayMode.BANK and registered is None:
         raise BusinessRuleViolation(
             f"applicant {applicant.account_id} has no registered bank card; register one or pay by "
@@ -259,7 +264,7 @@ def _check_applicant_account(cmd: BillCommand, applicant: ApplicantView, mode: P
             field="applicant_account",
             code="APPLICANT_ACCOUNT_INVALID",
         )
-    payee_card = _card(cmd.payee_card_no)
+    payee_card = compact_card_no(cmd.payee_card_no)
     if payee_card is not None and payee_card != registered:
         raise BusinessRuleViolation(
             "payee_card_no is not the applicant's registered bank card; pay to the registered card",
@@ -275,7 +280,7 @@ def _check_applicant_account(cmd: BillCommand, applicant: ApplicantView, mode: P
         )
 
 
-def check_real_amount(cmd: ReimbursementCommand) -> None:
+def _check_real_amount(cmd: ReimbursementCommand) -> None:
     if real_amount(cmd).minor < 0:
         raise BusinessRuleViolation(
             f"write_off_total {cmd.write_off_total} exceeds the reimbursement amount "
@@ -285,7 +290,7 @@ def check_real_amount(cmd: ReimbursementCommand) -> None:
         )
 
 
-def check_linked_loans(cmd: ReimbursementCommand, loans: Mapping[str, LoanView]) -> None:
+def _check_linked_loans(cmd: ReimbursementCommand, loans: Mapping[str, LoanView]) -> None:
     currency = cmd.reimbursement_amount.currency
     seen: set[str] = set()
     for i, line in enumerate(cmd.write_offs):
@@ -315,7 +320,7 @@ def check_linked_loans(cmd: ReimbursementCommand, loans: Mapping[str, LoanView])
         )
 
 
-def check_write_off_sum(cmd: ReimbursementCommand) -> None:
+def _check_write_off_sum(cmd: ReimbursementCommand) -> None:
     lines = _total((line.amount for line in cmd.write_offs), cmd.write_off_total.currency)
     if lines != cmd.write_off_total:
         raise InvalidArgument(
@@ -330,3 +335,16 @@ def _total(amounts: Iterable[Money], currency: str) -> Money:
     for amount in amounts:
         total = total + amount
     return total
+
+
+def recheck_for_business(bill: BillCommand, loans: Mapping[str, LoanView]) -> None:
+    """The checks business processing repeats on current data: the amounts, and for a
+    reimbursement R - W and the linked loans as they are now (a loan written off by another bill
+    since acceptance fails business processing rather than going negative)."""
+    if isinstance(bill, LoanCommand):
+        _check_amounts([("amount", bill.amount, False)], bill.amount.currency)
+        return
+    _check_amounts(_reimbursement_amounts(bill), bill.reimbursement_amount.currency)
+    _check_real_amount(bill)
+    _check_linked_loans(bill, loans)
+    _check_write_off_sum(bill)

@@ -19,14 +19,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core.bills.checks import (
-    check_amounts,
-    check_linked_loans,
-    check_real_amount,
-    check_write_off_sum,
-    reimbursement_amounts,
+from core.bills.checks import recheck_for_business
+from core.bills.model import (
+    BillCommand,
+    BillKind,
+    LoanCommand,
+    LoanState,
+    LoanView,
+    ReimbursementCommand,
+    real_amount,
 )
-from core.bills.model import BillCommand, BillKind, LoanCommand, LoanState, LoanView, real_amount
 from core.errors import BusinessRuleViolation
 from core.ledger import FlowKind, Posting, check_balanced, transfer
 from core.money import Money
@@ -90,33 +92,45 @@ def plan_business(
     Re-checks the amounts and the linked loans against `loans` as they are now: a loan written
     off by another bill since acceptance fails business processing rather than going negative.
     """
-    applicant = bill.applicant_account_id
-    if applicant == company_account_id:
+    if bill.applicant_account_id == company_account_id:
         raise BusinessRuleViolation(
             "the applicant account is the company's own account; name the applicant's",
             field="applicant_account",
             code="APPLICANT_ACCOUNT_INVALID",
         )
+    recheck_for_business(bill, loans)
     if isinstance(bill, LoanCommand):
-        check_amounts([("amount", bill.amount, False)], bill.amount.currency)
-        postings = transfer(company_account_id, applicant, bill.amount, FlowKind.LOAN, memo="loan")
-        check_balanced(postings)
-        return BusinessPlan(
-            kind=BillKind.LOAN,
-            bill_code=bill.bill_code,
-            applicant_account_id=applicant,
-            postings=postings,
-            paid_amount=bill.amount,
-            write_off_total=Money.zero(bill.amount.currency),
-            transfer_log=TransferLog(bill.amount, company_account_id, applicant),
-            write_off_logs=(),
-            loan_updates=(),
-            opened_loan=bill.amount,
-        )
-    check_amounts(reimbursement_amounts(bill), bill.reimbursement_amount.currency)
-    check_real_amount(bill)
-    check_linked_loans(bill, loans)
-    check_write_off_sum(bill)
+        return _plan_loan(bill, company_account_id)
+    return _plan_reimbursement(bill, loans, company_account_id, write_off_account_id or company_account_id)
+
+
+def _plan_loan(bill: LoanCommand, company_account_id: str) -> BusinessPlan:
+    """Company -> applicant, the loan amount; a transfer log; a new open loan."""
+    applicant = bill.applicant_account_id
+    postings = transfer(company_account_id, applicant, bill.amount, FlowKind.LOAN, memo="loan")
+    check_balanced(postings)
+    return BusinessPlan(
+        kind=BillKind.LOAN,
+        bill_code=bill.bill_code,
+        applicant_account_id=applicant,
+        postings=postings,
+        paid_amount=bill.amount,
+        write_off_total=Money.zero(bill.amount.currency),
+        transfer_log=TransferLog(bill.amount, company_account_id, applicant),
+        write_off_logs=(),
+        loan_updates=(),
+        opened_loan=bill.amount,
+    )
+
+
+def _plan_reimbursement(
+    bill: ReimbursementCommand,
+    loans: Mapping[str, LoanView],
+    company_account_id: str,
+    write_off_account_id: str,
+) -> BusinessPlan:
+    """The three write-off cases: R - W > 0 pays the applicant; W > 0 repays the linked loans."""
+    applicant = bill.applicant_account_id
     real = real_amount(bill)
     legs: list[Posting] = []
     transfer_log = None
@@ -125,22 +139,14 @@ def plan_business(
             transfer(company_account_id, applicant, real, FlowKind.REIMBURSEMENT, memo="reimbursement")
         )
         transfer_log = TransferLog(real, company_account_id, applicant)
-    updates: list[LoanUpdate] = []
+    updates: tuple[LoanUpdate, ...] = ()
     if bill.write_off_total.minor > 0:
         legs.extend(
             transfer(
-                applicant,
-                write_off_account_id or company_account_id,
-                bill.write_off_total,
-                FlowKind.WRITE_OFF,
-                memo="write-off",
+                applicant, write_off_account_id, bill.write_off_total, FlowKind.WRITE_OFF, memo="write-off"
             )
         )
-        for line in bill.write_offs:
-            before = loans[line.loan_bill_id].open_amount
-            after = before - line.amount
-            state = LoanState.WRITTEN_OFF if after.minor == 0 else LoanState.OPEN
-            updates.append(LoanUpdate(line.loan_bill_id, before, after, state))
+        updates = _loan_updates(bill, loans)
     check_balanced(legs)
     return BusinessPlan(
         kind=BillKind.REIMBURSEMENT,
@@ -151,6 +157,17 @@ def plan_business(
         write_off_total=bill.write_off_total,
         transfer_log=transfer_log,
         write_off_logs=tuple(WriteOffLog(line.loan_bill_id, line.amount) for line in bill.write_offs),
-        loan_updates=tuple(updates),
+        loan_updates=updates,
         opened_loan=None,
     )
+
+
+def _loan_updates(bill: ReimbursementCommand, loans: Mapping[str, LoanView]) -> tuple[LoanUpdate, ...]:
+    """Each linked loan's open amount less its line, written off at zero."""
+    updates: list[LoanUpdate] = []
+    for line in bill.write_offs:
+        before = loans[line.loan_bill_id].open_amount
+        after = before - line.amount
+        state = LoanState.WRITTEN_OFF if after.minor == 0 else LoanState.OPEN
+        updates.append(LoanUpdate(line.loan_bill_id, before, after, state))
+    return tuple(updates)

@@ -14,7 +14,7 @@ from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import utcnow
 from core.usecases.bills.listener import DueBills
 from core.usecases.bills.policy import BillPolicy
-from ports.bills import BillRepositoryFactory
+from ports.bills import BillRepository, BillRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWorkFactory
 
 
@@ -56,6 +56,18 @@ class BillContext:
         for record in records:
             self.flow.record(record)
 
+    def note(
+        self,
+        bill_id: str,
+        node: FlowNode,
+        outcome: FlowOutcome = FlowOutcome.OK,
+        message: str = "",
+        actor: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Record one flow-log node of the bill now."""
+        self.flow.record(self.record(bill_id, node, outcome, message, actor, **detail))
+
     # -- reads -------------------------------------------------------------------------------
     async def find(self, bill_id: str) -> Bill | None:
         async with self.reads() as uow:
@@ -74,3 +86,10 @@ class BillContext:
         if bill is None:
             raise NotFound(f"no bill with bill_code {bill_code!r}", code="BILL_NOT_FOUND", field="bill_code")
         return bill
+
+
+async def locked_bill(repo: BillRepository, bill_id: str) -> Bill:
+    """The bill read and locked until the transaction ends (bills are never deleted)."""
+    current = await repo.get_for_update(bill_id)
+    assert current is not None, "bills are never deleted"
+    return current
