@@ -19,6 +19,7 @@ from core.routing import Router
 from core.usecases.bills.actions import BillActions
 from core.usecases.bills.bank import BillBank
 from core.usecases.bills.business import BillBusiness
+from core.usecases.bills.checking import BillChecker
 from core.usecases.bills.context import BillContext
 from core.usecases.bills.intake import BillIntake
 from core.usecases.bills.listener import BillPaymentListener, DueBills
@@ -216,8 +217,11 @@ class Container(containers.DeclarativeContainer):
     )
     bill_business = providers.Singleton(BillBusiness, bill_context)
     bill_bank = providers.Singleton(BillBank, bill_context, payments, bill_business)
-    bill_intake = providers.Singleton(BillIntake, bill_context, bill_bank, bill_business)
-    bill_actions = providers.Singleton(BillActions, bill_context, bill_intake, bill_bank, bill_business)
+    bill_checker = providers.Singleton(BillChecker, bill_context)
+    bill_intake = providers.Singleton(BillIntake, bill_context, bill_checker, bill_bank, bill_business)
+    bill_actions = providers.Singleton(
+        BillActions, bill_context, bill_checker, bill_intake, bill_bank, bill_business
+    )
     bill_recovery = providers.Singleton(BillRecovery, bill_context, bill_bank, bill_business)
     bill_queries = providers.Singleton(BillQueries, engine, flow_reader)
 

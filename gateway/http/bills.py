@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -14,7 +14,7 @@ from core.errors import InvalidArgument
 from core.money import Money, check_currency
 from core.payment import request_fingerprint
 from core.usecases.bills.requests import BillRefused, BillRequest
-from core.usecases.bills.views import bill_view
+from core.usecases.bills.views import action_result_view, bill_view, ops_bill_view
 from gateway.http.errors import body_of
 from gateway.http.schemas.bills import BillActionBody, BillBody, LoanBody, ReimbursementBody
 from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
@@ -130,11 +130,7 @@ async def _any_bill(request: web.Request) -> Bill:
 
 
 async def ops_get_bill(request: web.Request) -> web.Response:
-    bill = await _any_bill(request)
-    view: dict[str, Any] = bill_view(bill)
-    view["app_id"] = bill.app_id
-    view["allowed_actions"] = request.app[CONTAINER].bill_actions().allowed_actions(bill)
-    return body_of(view)
+    return body_of(ops_bill_view(await _any_bill(request)))
 
 
 async def ops_bill_flow(request: web.Request) -> web.Response:
@@ -157,11 +153,9 @@ async def ops_bill_action(request: web.Request) -> web.Response:
         raise InvalidArgument(message, field="action") from None
     raw = await raw_body(request)
     body = BillActionBody.model_validate_json(raw) if raw.strip() else BillActionBody()
-    bills = request.app[CONTAINER].bill_actions()
-    bill = await bills.act(request.match_info["id"], action, request[OPERATOR], body.reason)
-    view: dict[str, Any] = bill_view(bill)
-    view["allowed_actions"] = bills.allowed_actions(bill)
-    return body_of(view)
+    actions = request.app[CONTAINER].bill_actions()
+    bill = await actions.act(request.match_info["id"], action, request[OPERATOR], body.reason)
+    return body_of(action_result_view(bill))
 
 
 def bill_routes() -> tuple[Route, ...]:

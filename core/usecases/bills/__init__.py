@@ -12,9 +12,10 @@ Events to the caller app (outbox): `bill.completed` when a bill completes; `bill
 stops at bank_failed or business_failed and waits for an operator — it may still complete
 later. A bill refused by a check is answered at once, so it sends no event.
 
-One module per group of operations: `intake` (submit, checks, repeats), `bank` (attempts, the
-bank's answer, recovery of an attempt), `business` (the business transaction), `actions`
-(差错处理), `recovery` (the bill worker's round), `listener` (follows the bank payments),
-`views` (answer and event shapes); `context` holds what they share, `policy` their settings,
+One module per group of operations: `intake` (submit, repeats), `checking` (the checks on
+current data, for intake and revalidate), `bank` (attempts, the bank's answer, requery and
+recovery of an attempt), `business` (the business transaction), `actions` (差错处理),
+`recovery` (the bill worker's round), `listener` (follows the bank payments), `views` (answer
+shapes), `events` (outbox events); `context` holds what they share, `policy` their settings,
 `requests` what callers send.
 """

@@ -2,41 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from core.bills.actions import ErrorAction, allowed_actions, check_action
+from core.bills.actions import ErrorAction, check_bill_action
 from core.bills.codes import ACTION_PRECONDITION_FAILED
-from core.bills.model import (
-    Bill,
-    BillStatus,
-    PayMode,
-)
+from core.bills.model import Bill, BillStatus, PayMode
 from core.errors import Conflict, DomainError
 from core.flowlog import FlowNode, FlowOutcome
 from core.payment import PaymentStatus
 from core.usecases.bills.bank import BillBank
 from core.usecases.bills.business import BillBusiness
-from core.usecases.bills.context import BillContext
+from core.usecases.bills.checking import BillChecker
+from core.usecases.bills.context import BillContext, locked_bill
 from core.usecases.bills.intake import BillIntake
+from ports.bills import BillRepository
 
 
 class BillActions:
     """Error handling (差错处理): an operator's action, run once its seed precondition holds."""
 
-    def __init__(self, ctx: BillContext, intake: BillIntake, bank: BillBank, business: BillBusiness) -> None:
+    def __init__(
+        self,
+        ctx: BillContext,
+        checker: BillChecker,
+        intake: BillIntake,
+        bank: BillBank,
+        business: BillBusiness,
+    ) -> None:
         self.ctx = ctx
+        self.checker = checker
         self.intake = intake
         self.bank = bank
         self.business = business
 
-    # -- error handling (差错处理) -------------------------------------------------------------
     async def act(self, bill_id: str, action: ErrorAction, operator: str, reason: str | None = None) -> Bill:
         """Run an operator's action once its seed precondition holds (ACTION_PRECONDITION_FAILED
         otherwise); every attempt is in the flow log with the operator and the reason."""
         bill = await self.ctx.get(bill_id)
         note: dict[str, Any] = {"action": action.value, "reason": reason, "status_before": bill.status.value}
         try:
-            check_action(action, bill.status, bill.mode or PayMode.TRANSFER)
+            check_bill_action(action, bill)
             if action is ErrorAction.RESEND_BANK:
                 return await self.bank.send_attempt(await self._resend(bill, operator, note))
             if action is ErrorAction.SWITCH_TO_TRANSFER:
@@ -62,66 +69,67 @@ class BillActions:
         message: str,
         outcome: FlowOutcome = FlowOutcome.OK,
     ) -> None:
-        self.ctx.emit(
-            [self.ctx.record(bill_id, FlowNode.OPERATOR_ACTION, outcome, message, actor=operator, **note)]
-        )
+        self.ctx.note(bill_id, FlowNode.OPERATOR_ACTION, outcome, message, actor=operator, **note)
 
     async def _revalidate(self, bill: Bill) -> Bill:
-        now = self.ctx.clock()
-        checked, _, trail = await self.intake.checked(bill, now)
+        checked = await self.checker.check(bill, self.ctx.clock())
         async with self.ctx.uow() as uow:
             repo = self.ctx.bills_of(uow)
-            current = await repo.get_for_update(bill.id)
-            assert current is not None, "bills are never deleted"
+            current = await locked_bill(repo, bill.id)
             if current.status is not bill.status:  # another operator got there first
-                check_action(ErrorAction.REVALIDATE, current.status, current.mode or PayMode.TRANSFER)
+                check_bill_action(ErrorAction.REVALIDATE, current)
                 raise _changed(ErrorAction.REVALIDATE, current)
-            await repo.save(checked, expected_status=current.status)
+            await repo.save(checked.bill, expected_status=current.status)
             await uow.commit()
-        self.ctx.emit(trail)
-        return await self.intake.proceed(checked)
+        self.ctx.emit(checked.trail)
+        return await self.intake.proceed(checked.bill)
 
     async def _resend(self, bill: Bill, operator: str, note: dict[str, Any]) -> Bill:
         """A new attempt after a definite bank rejection: a new payment, elecChequeNo, packet id."""
-        now = self.ctx.clock()
-        async with self.ctx.uow() as uow:
-            repo = self.ctx.bills_of(uow)
-            current = await self._bank_failed_for_update(repo, bill.id, ErrorAction.RESEND_BANK)
-            started = current.moved(
+        started = await self._leave_bank_failed(
+            bill.id,
+            ErrorAction.RESEND_BANK,
+            lambda current, now: current.moved(
                 BillStatus.BANK_SUBMITTED, now, attempt=current.attempt + 1, payment_id=None, failure=None
-            )
-            await repo.save(started, expected_status=current.status)
-            await uow.commit()
+            ),
+        )
         self._operator(bill.id, operator, note, f"resend_bank: attempt {started.attempt}")
         return started
 
     async def _switch_to_transfer(self, bill: Bill, operator: str, note: dict[str, Any]) -> Bill:
-        now = self.ctx.clock()
-        async with self.ctx.uow() as uow:
-            repo = self.ctx.bills_of(uow)
-            current = await self._bank_failed_for_update(repo, bill.id, ErrorAction.SWITCH_TO_TRANSFER)
-            switched = current.moved(
+        switched = await self._leave_bank_failed(
+            bill.id,
+            ErrorAction.SWITCH_TO_TRANSFER,
+            lambda current, now: current.moved(
                 BillStatus.TRANSFER_PENDING, now, pay_mode=PayMode.TRANSFER.value, failure=None
-            )
-            await repo.save(switched, expected_status=current.status)
-            await uow.commit()
+            ),
+        )
         self._operator(bill.id, operator, note, "switch_to_transfer: pay mode bank -> transfer")
         return switched
 
-    async def _bank_failed_for_update(self, repo: Any, bill_id: str, action: ErrorAction) -> Bill:
-        """The bill locked, still bank_failed in bank mode, and its attempt's payment failed too
-        (seed §7: the request record and the parsed bank answer must both say failed)."""
-        current: Bill | None = await repo.get_for_update(bill_id)
-        assert current is not None, "bills are never deleted"
-        check_action(action, current.status, current.mode or PayMode.TRANSFER)
-        attempt = await repo.attempt_payment(current)
-        if attempt is not None and attempt[0].status is not PaymentStatus.FAILED:
-            raise _changed(action, current, f"its bank payment {attempt[0].id} is {attempt[0].status.value}")
-        return current
+    async def _leave_bank_failed(
+        self, bill_id: str, action: ErrorAction, move: Callable[[Bill, datetime], Bill]
+    ) -> Bill:
+        """Move a bill that is still bank_failed, in one transaction on the locked row."""
+        now = self.ctx.clock()
+        async with self.ctx.uow() as uow:
+            repo = self.ctx.bills_of(uow)
+            current = await _bank_failed_for_update(repo, bill_id, action)
+            moved = move(current, now)
+            await repo.save(moved, expected_status=current.status)
+            await uow.commit()
+        return moved
 
-    def allowed_actions(self, bill: Bill) -> list[str]:
-        mode = bill.mode or PayMode.TRANSFER
-        return sorted(action.value for action in allowed_actions(bill.status, mode))
+
+async def _bank_failed_for_update(repo: BillRepository, bill_id: str, action: ErrorAction) -> Bill:
+    """The bill locked, still bank_failed in bank mode, and its attempt's payment failed too
+    (seed §7: the request record and the parsed bank answer must both say failed)."""
+    current = await locked_bill(repo, bill_id)
+    check_bill_action(action, current)
+    attempt = await repo.attempt_payment(current)
+    if attempt is not None and attempt[0].status is not PaymentStatus.FAILED:
+        raise _changed(action, current, f"its bank payment {attempt[0].id} is {attempt[0].status.value}")
+    return current
 
 
 def _changed(action: ErrorAction, bill: Bill, why: str | None = None) -> DomainError:

@@ -11,7 +11,7 @@ from core.bills.model import (
 from core.cards import mask_card_no
 from core.errors import DomainError
 from core.flowlog import FlowNode, FlowOutcome
-from core.payment import PaymentStatus, request_fingerprint
+from core.payment import Payment, PaymentStatus, request_fingerprint
 from core.usecases.bills.business import BillBusiness
 from core.usecases.bills.context import BillContext
 from core.usecases.bills.events import publish
@@ -26,7 +26,6 @@ class BillBank:
         self.payments = payments
         self.business = business
 
-    # -- the bank ----------------------------------------------------------------------------
     def payment_command(self, bill: Bill) -> PaymentCommand:
         """The bill's current bank attempt. Its out_request_no (hence the payment id, which is the
         elecChequeNo at the bank) is fixed by the attempt: resubmitting it never pays twice."""
@@ -52,21 +51,18 @@ class BillBank:
         )
 
     async def send_attempt(self, bill: Bill) -> Bill:
+        """Send the current attempt (8801); a refusal before any payment existed is a bank failure."""
         cmd = self.payment_command(bill)
-        self.ctx.emit(
-            [
-                self.ctx.record(
-                    bill.id,
-                    FlowNode.CHANNEL_REQUEST,
-                    FlowOutcome.PENDING,
-                    f"bank payment (8801) sent, attempt {bill.attempt}",
-                    attempt=bill.attempt,
-                    out_request_no=cmd.out_request_no,
-                    amount=str(cmd.amount),
-                    payer_card_no=mask_card_no(cmd.payer_account),
-                    payee_card_no=mask_card_no(cmd.payee_account),
-                )
-            ]
+        self.ctx.note(
+            bill.id,
+            FlowNode.CHANNEL_REQUEST,
+            FlowOutcome.PENDING,
+            f"bank payment (8801) sent, attempt {bill.attempt}",
+            attempt=bill.attempt,
+            out_request_no=cmd.out_request_no,
+            amount=str(cmd.amount),
+            payer_card_no=mask_card_no(cmd.payer_account),
+            payee_card_no=mask_card_no(cmd.payee_account),
         )
         try:
             await self.payments.submit(cmd)
@@ -100,35 +96,37 @@ class BillBank:
             await repo.save(failed, expected_status=BillStatus.BANK_SUBMITTED)
             await publish(uow, failed, "failed", now)
             await uow.commit()
-        self.ctx.emit(
-            [
-                self.ctx.record(
-                    bill.id,
-                    FlowNode.CHANNEL_ANSWER,
-                    FlowOutcome.FAILED,
-                    f"bank payment refused before it was sent: {exc.message}",
-                    attempt=bill.attempt,
-                    code=exc.code,
-                )
-            ]
+        self.ctx.note(
+            bill.id,
+            FlowNode.CHANNEL_ANSWER,
+            FlowOutcome.FAILED,
+            f"bank payment refused before it was sent: {exc.message}",
+            attempt=bill.attempt,
+            code=exc.code,
         )
         return failed
 
     async def requery(self, bill: Bill) -> Bill:
         """Ask the bank (8804) about the current attempt; an attempt never sent is sent now."""
-        async with self.ctx.reads() as uow:
-            attempt = await self.ctx.bills_of(uow).attempt_payment(bill)
+        attempt = await self._attempt_payment(bill)
         if attempt is None:
             return await self.send_attempt(bill)
-        payment, queries = attempt
-        await self.payments.resolve(payment, queries)
-        return await self.after_bank(bill.id)
+        return await self._query(bill, *attempt)
 
     async def recover_attempt(self, bill: Bill) -> None:
-        async with self.ctx.reads() as uow:
-            attempt = await self.ctx.bills_of(uow).attempt_payment(bill)
+        """An attempt left bank_submitted: sent when its payment was never saved, queried (never
+        resent) when it was saved but its answer was lost."""
+        attempt = await self._attempt_payment(bill)
         if attempt is None:
             await self.send_attempt(bill)  # never saved, so never sent: send it now
         elif attempt[0].status is PaymentStatus.CREATED:
-            await self.payments.resolve(attempt[0], attempt[1])  # saved, answer lost: query only
-            await self.after_bank(bill.id)
+            await self._query(bill, *attempt)  # saved, answer lost: query only
+
+    async def _attempt_payment(self, bill: Bill) -> tuple[Payment, int] | None:
+        async with self.ctx.reads() as uow:
+            return await self.ctx.bills_of(uow).attempt_payment(bill)
+
+    async def _query(self, bill: Bill, payment: Payment, queries: int) -> Bill:
+        """8804 through the payment service (whose listener moves the bill), then what follows."""
+        await self.payments.resolve(payment, queries)
+        return await self.after_bank(bill.id)

@@ -80,9 +80,12 @@ class BillContext:
             raise NotFound(f"bill {bill_id} does not exist", code="BILL_NOT_FOUND")
         return bill
 
-    async def by_code(self, app_id: str, bill_code: str) -> Bill:
+    async def find_by_code(self, app_id: str, bill_code: str) -> Bill | None:
         async with self.reads() as uow:
-            bill = await self.bills_of(uow).by_code(app_id, bill_code)
+            return await self.bills_of(uow).by_code(app_id, bill_code)
+
+    async def by_code(self, app_id: str, bill_code: str) -> Bill:
+        bill = await self.find_by_code(app_id, bill_code)
         if bill is None:
             raise NotFound(f"no bill with bill_code {bill_code!r}", code="BILL_NOT_FOUND", field="bill_code")
         return bill

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
-from core.bills.model import (
-    BillFailure,
-    BillStatus,
-)
+from core.bills.model import Bill, BillFailure, BillStatus
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.payment import Payment, PaymentStatus
 from core.usecases.bills.events import publish
 from ports.bills import BillRepositoryFactory
-from ports.storage import FlowLogSink
+from ports.storage import FlowLogSink, UnitOfWork
 
 log = logging.getLogger("paygate.bills")
 
@@ -56,7 +52,7 @@ class BillPaymentListener:
         self.flow = flow
         self.due = due
 
-    async def __call__(self, uow: Any, payment: Payment) -> None:
+    async def __call__(self, uow: UnitOfWork, payment: Payment) -> None:
         bill_id = payment.details.get("bill_id")
         target = BILL_STATUS_OF_PAYMENT.get(payment.status)
         if not isinstance(bill_id, str) or target is None:
@@ -73,38 +69,42 @@ class BillPaymentListener:
                 extra={"bill_id": bill_id, "payment_id": payment.id, "payment_status": payment.status.value},
             )
             return
-        failed = target is BillStatus.BANK_FAILED
-        failure = (
-            BillFailure(
-                payment.failure_code or "BANK_REFUSED",
-                payment.failure_message or "the bank refused the payment",
-            )
-            if failed
-            else None
-        )
+        failure = _bank_failure(payment) if target is BillStatus.BANK_FAILED else None
         moved = current.moved(target, payment.updated_at, payment_id=payment.id, failure=failure)
         await repo.save(moved, expected_status=current.status)
-        if failed:
+        if failure is not None:
             await publish(uow, moved, "failed", payment.updated_at)
-        # the first answer of an attempt is the 8801 answer; later ones come from 8804 queries
-        first = current.status is BillStatus.BANK_SUBMITTED
-        outcome = FlowOutcome.PENDING
-        if failed or target is BillStatus.BANK_SUCCEEDED:
-            outcome = FlowOutcome.FAILED if failed else FlowOutcome.OK
-        self.flow.record(
-            FlowRecord(
-                bill_id,
-                FlowNode.CHANNEL_ANSWER if first else FlowNode.QUERY_ANSWER,
-                outcome,
-                payment.updated_at,
-                f"{'8801' if first else '8804'} answer: payment {payment.status.value}, bill {target.value}",
-                {
-                    "attempt": current.attempt,
-                    "payment_id": payment.id,
-                    "channel_ref": payment.channel_ref,
-                    "failure_code": payment.failure_code,
-                },
-            )
-        )
+        self.flow.record(_answer_record(current, target, payment))
         if target is BillStatus.BANK_SUCCEEDED:
             self.due.add(bill_id)
+
+
+def _bank_failure(payment: Payment) -> BillFailure:
+    return BillFailure(
+        payment.failure_code or "BANK_REFUSED",
+        payment.failure_message or "the bank refused the payment",
+    )
+
+
+def _answer_record(current: Bill, target: BillStatus, payment: Payment) -> FlowRecord:
+    """The flow-log node of a bank answer: the first of an attempt is the 8801 answer, later ones
+    come from 8804 queries."""
+    first = current.status is BillStatus.BANK_SUBMITTED
+    outcome = FlowOutcome.PENDING
+    if target is BillStatus.BANK_FAILED:
+        outcome = FlowOutcome.FAILED
+    elif target is BillStatus.BANK_SUCCEEDED:
+        outcome = FlowOutcome.OK
+    return FlowRecord(
+        current.id,
+        FlowNode.CHANNEL_ANSWER if first else FlowNode.QUERY_ANSWER,
+        outcome,
+        payment.updated_at,
+        f"{'8801' if first else '8804'} answer: payment {payment.status.value}, bill {target.value}",
+        {
+            "attempt": current.attempt,
+            "payment_id": payment.id,
+            "channel_ref": payment.channel_ref,
+            "failure_code": payment.failure_code,
+        },
+    )

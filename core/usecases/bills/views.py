@@ -1,13 +1,11 @@
-"""The shapes of a bill in answers, events and the flow log (card numbers masked)."""
+"""The shapes of a bill in answers (callers' and operators'), events and the flow log, cards masked."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.bills.model import (
-    Bill,
-    BillKind,
-)
+from core.bills.actions import bill_action_names
+from core.bills.model import Bill, BillKind
 from core.cards import mask_card_no
 
 
@@ -28,12 +26,12 @@ def bill_view(bill: Bill) -> dict[str, Any]:
         view.update(
             reimbursement_amount=str(bill.amount),
             write_off_total=str(bill.write_off_total),
-            write_offs=[{"loan_bill_id": w.loan_bill_id, "amount": str(w.amount)} for w in bill.write_offs],
+            write_offs=_write_off_lines(bill),
             real_amount=str(bill.amount - bill.write_off_total),
         )
     failure = bill.failure
     view.update(
-        exchange_rate=str(bill.exchange_rate) if bill.exchange_rate is not None else None,
+        exchange_rate=_rate(bill),
         payer_card_no=mask_card_no(bill.payer_card_no),
         payee_card_no=mask_card_no(bill.payee_card_no),
         payee_name=bill.payee_name,
@@ -65,11 +63,27 @@ def bill_params(bill: Bill) -> dict[str, Any]:
         "amount": str(bill.amount),
         "payer_card_no": mask_card_no(bill.payer_card_no),
         "payee_card_no": mask_card_no(bill.payee_card_no),
-        "exchange_rate": str(bill.exchange_rate) if bill.exchange_rate is not None else None,
+        "exchange_rate": _rate(bill),
     }
     if bill.kind is BillKind.REIMBURSEMENT:
         params["write_off_total"] = str(bill.write_off_total)
-        params["write_offs"] = [
-            {"loan_bill_id": w.loan_bill_id, "amount": str(w.amount)} for w in bill.write_offs
-        ]
+        params["write_offs"] = _write_off_lines(bill)
     return params
+
+
+def ops_bill_view(bill: Bill) -> dict[str, Any]:
+    """A bill as an operator reads it: its app, and the error-handling actions allowed now."""
+    return {**bill_view(bill), "app_id": bill.app_id, "allowed_actions": bill_action_names(bill)}
+
+
+def action_result_view(bill: Bill) -> dict[str, Any]:
+    """A bill after an operator's action, with the actions allowed next."""
+    return {**bill_view(bill), "allowed_actions": bill_action_names(bill)}
+
+
+def _write_off_lines(bill: Bill) -> list[dict[str, str]]:
+    return [{"loan_bill_id": w.loan_bill_id, "amount": str(w.amount)} for w in bill.write_offs]
+
+
+def _rate(bill: Bill) -> str | None:
+    return str(bill.exchange_rate) if bill.exchange_rate is not None else None
