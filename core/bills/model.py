@@ -299,6 +299,25 @@ class Bill:
             **common,
         )
 
+    def loan_view(self) -> LoanView | None:
+        """A completed loan bill as the write-off rules see it; None for any other bill."""
+        if (
+            self.kind is not BillKind.LOAN
+            or self.status is not BillStatus.COMPLETED
+            or self.loan_open_amount is None
+            or self.loan_state is None
+        ):
+            return None
+        return LoanView(
+            bill_id=self.id,
+            bill_code=self.bill_code,
+            applicant_account_id=self.applicant_account_id,
+            currency=self.currency,
+            amount=self.amount,
+            open_amount=self.loan_open_amount,
+            state=self.loan_state,
+        )
+
     def moved(self, target: BillStatus, at: datetime, **changes: Any) -> Bill:
         """A copy in `target` (a legal move of BILL_STATES for the bill's mode after the move)."""
         mode = changes.get("pay_mode", self.pay_mode)

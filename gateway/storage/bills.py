@@ -193,21 +193,8 @@ class SqlBills:
             b.c.status == BillStatus.COMPLETED.value,
             lock=lock,
         ).order_by(b.c.id)
-        loans = {}
-        for row in (await self.conn.execute(stmt)).all():
-            bill = _row_to_bill(row)
-            if bill.loan_open_amount is None or bill.loan_state is None:
-                continue
-            loans[bill.id] = LoanView(
-                bill_id=bill.id,
-                bill_code=bill.bill_code,
-                applicant_account_id=bill.applicant_account_id,
-                currency=bill.currency,
-                amount=bill.amount,
-                open_amount=bill.loan_open_amount,
-                state=bill.loan_state,
-            )
-        return loans
+        views = (_row_to_bill(row).loan_view() for row in (await self.conn.execute(stmt)).all())
+        return {view.bill_id: view for view in views if view is not None}
 
     async def open_loans(self, app_id: str, applicant_account_id: str, *, excluding: str) -> int:
         in_process = [s.value for s in IN_PROCESS]
