@@ -23,6 +23,7 @@ from core.errors import Conflict
 
 # -- error handling (差错处理) ---------------------------------------------------------------------
 
+# fmt: off
 EXPECTED_ALLOWED: dict[ErrorAction, set[tuple[BillStatus, PayMode]]] = {
     A.REVALIDATE: {(S.VALIDATION_FAILED, BANK), (S.VALIDATION_FAILED, TRANSFER),
                    (S.RISK_REJECTED, BANK), (S.RISK_REJECTED, TRANSFER)},
@@ -32,6 +33,7 @@ EXPECTED_ALLOWED: dict[ErrorAction, set[tuple[BillStatus, PayMode]]] = {
                        (S.BUSINESS_FAILED, BANK), (S.BUSINESS_FAILED, TRANSFER)},
     A.SWITCH_TO_TRANSFER: {(S.BANK_FAILED, BANK)},
 }
+# fmt: on
 ALL_CASES = list(product(A, S, PayMode))
 
 

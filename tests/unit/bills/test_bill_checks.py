@@ -99,6 +99,7 @@ def test_reimbursement_writing_off_everything_is_fine_by_transfer() -> None:
 
 # -- acceptance checks: each rule broken on purpose ----------------------------------------------
 
+# fmt: off
 LOAN_BREAKS: list[tuple[str, LoanCommand, ApplicantView | None, bool, str, str, type[DomainError]]] = [
     ("unknown pay mode", loan_cmd(pay_mode="alipay"), applicant(), False,
      "PAY_MODE_UNSUPPORTED", "pay_mode", InvalidArgument),
@@ -159,6 +160,7 @@ LOAN_BREAKS: list[tuple[str, LoanCommand, ApplicantView | None, bool, str, str, 
     ("transfer to a card that is not registered", loan_cmd(pay_mode=TRANSFER, payee_card_no="62250000"),
      applicant(card_no=None), False, "APPLICANT_ACCOUNT_INVALID", "payee_card_no", BusinessRuleViolation),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
@@ -180,6 +182,7 @@ def test_loan_validation_refuses(
     assert failed_check(error) is CHECK_OF_CODE[code]
 
 
+# fmt: off
 REIMBURSEMENT_BREAKS: list[tuple[str, ReimbursementCommand, str, str, type[DomainError]]] = [
     ("unknown pay mode", reimb_cmd(pay_mode="cash"), "PAY_MODE_UNSUPPORTED", "pay_mode", InvalidArgument),
     ("bad bill code", reimb_cmd(bill_code="BX/1"), "BILL_CODE_INVALID", "bill_code", InvalidArgument),
@@ -217,6 +220,7 @@ REIMBURSEMENT_BREAKS: list[tuple[str, ReimbursementCommand, str, str, type[Domai
     ("a total without lines", reimb_cmd(total=100), "WRITE_OFF_SUM_MISMATCH", "write_off_total",
      InvalidArgument),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
@@ -233,7 +237,9 @@ def test_reimbursement_validation_refuses(
 def test_reimbursement_in_process_is_a_conflict() -> None:
     error = expect(
         lambda: validate_reimbursement(reimb_cmd(), applicant(), LOANS, True, LIMITS),
-        "BILL_IN_PROCESS", "bill_code", Conflict,
+        "BILL_IN_PROCESS",
+        "bill_code",
+        Conflict,
     )
     assert error.http_status == 409
 
@@ -241,7 +247,9 @@ def test_reimbursement_in_process_is_a_conflict() -> None:
 def test_reimbursement_without_applicant_is_refused() -> None:
     expect(
         lambda: validate_reimbursement(reimb_cmd(), None, LOANS, False, LIMITS),
-        "APPLICANT_NOT_FOUND", "applicant_account", BusinessRuleViolation,
+        "APPLICANT_NOT_FOUND",
+        "applicant_account",
+        BusinessRuleViolation,
     )
 
 
@@ -249,8 +257,12 @@ def test_the_first_broken_rule_in_check_order_is_reported() -> None:
     # Bank mode, a foreign currency, no cards and no applicant: the currency rule comes first.
     cmd = loan_cmd(usd(100), payer_card_no=None, payee_card_no=None)
 
-    expect(lambda: validate_loan(cmd, None, False, LIMITS), "NON_CNY_REQUIRES_TRANSFER", "pay_mode",
-           BusinessRuleViolation)
+    expect(
+        lambda: validate_loan(cmd, None, False, LIMITS),
+        "NON_CNY_REQUIRES_TRANSFER",
+        "pay_mode",
+        BusinessRuleViolation,
+    )
 
 
 def test_every_validation_and_risk_code_names_its_check() -> None:

@@ -26,13 +26,29 @@ def walk(mode: PayMode, *path: BillStatus) -> None:
 
 
 def test_bank_bill_goes_from_received_to_completed() -> None:
-    walk(BANK, S.RECEIVED, S.ACCEPTED, S.BANK_SUBMITTED, S.BANK_PROCESSING, S.BANK_PROCESSING,
-         S.BANK_UNKNOWN, S.BANK_SUCCEEDED, S.COMPLETED)
+    walk(
+        BANK,
+        S.RECEIVED,
+        S.ACCEPTED,
+        S.BANK_SUBMITTED,
+        S.BANK_PROCESSING,
+        S.BANK_PROCESSING,
+        S.BANK_UNKNOWN,
+        S.BANK_SUCCEEDED,
+        S.COMPLETED,
+    )
 
 
 def test_transfer_bill_goes_from_received_to_completed() -> None:
-    walk(TRANSFER, S.RECEIVED, S.ACCEPTED, S.TRANSFER_PENDING, S.BUSINESS_FAILED, S.BUSINESS_FAILED,
-         S.COMPLETED)
+    walk(
+        TRANSFER,
+        S.RECEIVED,
+        S.ACCEPTED,
+        S.TRANSFER_PENDING,
+        S.BUSINESS_FAILED,
+        S.BUSINESS_FAILED,
+        S.COMPLETED,
+    )
 
 
 def test_rejected_bank_payment_is_resent_or_switched_to_transfer() -> None:
@@ -41,8 +57,16 @@ def test_rejected_bank_payment_is_resent_or_switched_to_transfer() -> None:
 
 
 def test_failed_checks_can_be_rerun_until_accepted() -> None:
-    walk(BANK, S.RECEIVED, S.VALIDATION_FAILED, S.VALIDATION_FAILED, S.RISK_REJECTED, S.RISK_REJECTED,
-         S.VALIDATION_FAILED, S.ACCEPTED)
+    walk(
+        BANK,
+        S.RECEIVED,
+        S.VALIDATION_FAILED,
+        S.VALIDATION_FAILED,
+        S.RISK_REJECTED,
+        S.RISK_REJECTED,
+        S.VALIDATION_FAILED,
+        S.ACCEPTED,
+    )
 
 
 ILLEGAL_MOVES = [
@@ -128,7 +152,11 @@ def test_a_bill_the_bank_paid_never_pays_again() -> None:
 
 def test_a_transfer_bill_never_reaches_the_bank() -> None:
     assert not reachable(S.TRANSFER_PENDING) & {
-        S.BANK_SUBMITTED, S.BANK_PROCESSING, S.BANK_UNKNOWN, S.BANK_SUCCEEDED, S.BANK_FAILED
+        S.BANK_SUBMITTED,
+        S.BANK_PROCESSING,
+        S.BANK_UNKNOWN,
+        S.BANK_SUCCEEDED,
+        S.BANK_FAILED,
     }
 
 

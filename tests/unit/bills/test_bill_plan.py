@@ -121,13 +121,21 @@ def test_business_refuses_a_loan_written_off_by_another_bill_meanwhile() -> None
     validate_reimbursement(cmd, applicant(), LOANS, False, LIMITS)
     now = {**LOANS, "L1": loan("L1", 10_000, 60_000)}
 
-    expect(lambda: plan_business(cmd, now, COMPANY),
-           "WRITE_OFF_EXCEEDS_OPEN_AMOUNT", "write_offs[0].amount", BusinessRuleViolation)
+    expect(
+        lambda: plan_business(cmd, now, COMPANY),
+        "WRITE_OFF_EXCEEDS_OPEN_AMOUNT",
+        "write_offs[0].amount",
+        BusinessRuleViolation,
+    )
 
 
 def test_business_refuses_the_company_as_applicant() -> None:
-    expect(lambda: plan_business(loan_cmd(applicant_account_id=COMPANY), LOANS, COMPANY),
-           "APPLICANT_ACCOUNT_INVALID", "applicant_account", BusinessRuleViolation)
+    expect(
+        lambda: plan_business(loan_cmd(applicant_account_id=COMPANY), LOANS, COMPANY),
+        "APPLICANT_ACCOUNT_INVALID",
+        "applicant_account",
+        BusinessRuleViolation,
+    )
 
 
 def test_payout_amount_is_what_reaches_the_applicant() -> None:

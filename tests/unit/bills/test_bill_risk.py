@@ -35,25 +35,41 @@ def test_loan_at_the_limit_with_room_for_one_more_open_loan_passes() -> None:
 
 
 def test_loan_over_the_single_bill_limit_is_refused() -> None:
-    expect(lambda: risk_check_loan(loan_cmd(cny(5_000_001)), 0, LIMITS),
-           "SINGLE_BILL_LIMIT_EXCEEDED", "amount", BusinessRuleViolation)
+    expect(
+        lambda: risk_check_loan(loan_cmd(cny(5_000_001)), 0, LIMITS),
+        "SINGLE_BILL_LIMIT_EXCEEDED",
+        "amount",
+        BusinessRuleViolation,
+    )
 
 
 def test_loan_limit_is_per_currency() -> None:
     risk_check_loan(loan_cmd(usd(800_000)), 0, LIMITS)
-    expect(lambda: risk_check_loan(loan_cmd(usd(800_001)), 0, LIMITS),
-           "SINGLE_BILL_LIMIT_EXCEEDED", "amount", BusinessRuleViolation)
+    expect(
+        lambda: risk_check_loan(loan_cmd(usd(800_001)), 0, LIMITS),
+        "SINGLE_BILL_LIMIT_EXCEEDED",
+        "amount",
+        BusinessRuleViolation,
+    )
 
 
 def test_a_currency_without_a_limit_fails_closed() -> None:
-    expect(lambda: risk_check_loan(loan_cmd(Money(1, "JPY")), 0, LIMITS),
-           "SINGLE_BILL_LIMIT_EXCEEDED", "amount", BusinessRuleViolation)
+    expect(
+        lambda: risk_check_loan(loan_cmd(Money(1, "JPY")), 0, LIMITS),
+        "SINGLE_BILL_LIMIT_EXCEEDED",
+        "amount",
+        BusinessRuleViolation,
+    )
 
 
 def test_applicant_holding_max_open_loans_gets_no_new_loan() -> None:
     # 以上 counts the number itself: holding 3 with a maximum of 3 refuses the 4th.
-    expect(lambda: risk_check_loan(loan_cmd(), 3, LIMITS),
-           "TOO_MANY_OPEN_LOANS", "applicant_account", BusinessRuleViolation)
+    expect(
+        lambda: risk_check_loan(loan_cmd(), 3, LIMITS),
+        "TOO_MANY_OPEN_LOANS",
+        "applicant_account",
+        BusinessRuleViolation,
+    )
 
 
 def test_reimbursement_within_limits_passes() -> None:
@@ -65,15 +81,23 @@ def test_reimbursement_within_limits_passes() -> None:
 
 
 def test_reimbursement_over_the_single_bill_limit_is_refused() -> None:
-    expect(lambda: risk_check_reimbursement(reimb_cmd(10_000_001), LIMITS),
-           "SINGLE_BILL_LIMIT_EXCEEDED", "reimbursement_amount", BusinessRuleViolation)
+    expect(
+        lambda: risk_check_reimbursement(reimb_cmd(10_000_001), LIMITS),
+        "SINGLE_BILL_LIMIT_EXCEEDED",
+        "reimbursement_amount",
+        BusinessRuleViolation,
+    )
 
 
 def test_reimbursement_linking_too_many_loans_is_refused() -> None:
     lines = [(f"L{i}", 1) for i in range(6)]
 
-    expect(lambda: risk_check_reimbursement(reimb_cmd(100_000, lines), LIMITS),
-           "TOO_MANY_LINKED_LOANS", "write_offs", BusinessRuleViolation)
+    expect(
+        lambda: risk_check_reimbursement(reimb_cmd(100_000, lines), LIMITS),
+        "TOO_MANY_LINKED_LOANS",
+        "write_offs",
+        BusinessRuleViolation,
+    )
 
 
 @pytest.mark.parametrize(
