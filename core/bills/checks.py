@@ -32,6 +32,7 @@ from decimal import Decimal
 
 from core.bills.codes import Check, ValidationOutcome
 from core.bills.model import (
+    HOME_CURRENCY,
     ApplicantView,
     BillCommand,
     LoanCommand,
@@ -49,7 +50,6 @@ from core.flowlog import FlowNode
 from core.ledger import AccountStatus
 from core.money import Money
 
-HOME_CURRENCY = "CNY"
 BILL_CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 

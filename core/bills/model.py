@@ -27,6 +27,9 @@ from core.ledger import AccountStatus
 from core.money import Money
 from core.state import StateMachine
 
+# The currency the bank pays in and exchange rates are quoted to.
+HOME_CURRENCY = "CNY"
+
 
 class PayMode(enum.StrEnum):
     BANK = "bank"  # 银企支付: the company's SPDB account pays the applicant's card

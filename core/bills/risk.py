@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.bills.codes import LOAN_RISK_CHECKS, REIMBURSEMENT_RISK_CHECKS, ValidationOutcome
-from core.bills.model import LoanCommand, ReimbursementCommand
+from core.bills.model import HOME_CURRENCY, LoanCommand, ReimbursementCommand
 from core.errors import BusinessRuleViolation
 from core.flowlog import FlowNode
 from core.money import CURRENCY_EXPONENTS, Money
-
-HOME_CURRENCY = "CNY"
 
 
 @dataclass(frozen=True, slots=True)
