@@ -87,7 +87,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 run_periodically("nonce-purge", 60.0, lambda: purge_nonces(container.nonces()), stop)
             ),
             asyncio.create_task(
-                BillWorker(container.bills(), settings.workers.batch_size).run(interval, stop)
+                BillWorker(container.bill_recovery(), settings.workers.batch_size).run(interval, stop)
             ),
             asyncio.create_task(
                 LeaseWorker(container.lease_recovery(), settings.lease.batch_size).run(interval, stop)

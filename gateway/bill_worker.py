@@ -6,17 +6,17 @@ import asyncio
 import contextlib
 import logging
 
-from core.usecases.bills import BillService
+from core.usecases.bills.recovery import BillRecovery
 
 log = logging.getLogger("paygate.workers")
 
 
 class BillWorker:
-    """Runs `BillService.process_due`: bills the listener just marked bank_succeeded (woken at
+    """Runs `BillRecovery.process_due`: bills the listener just marked bank_succeeded (woken at
     once), and every bill the database shows due (bank_succeeded, transfer_pending, or left
     bank_submitted). All state is in the bills table, so a restart loses nothing."""
 
-    def __init__(self, bills: BillService, batch: int) -> None:
+    def __init__(self, bills: BillRecovery, batch: int) -> None:
         self.bills = bills
         self.batch = batch
 

@@ -15,7 +15,15 @@ from core.ids import utcnow
 from core.lease.plan import RetrySchedule
 from core.ledger import AccountView
 from core.payments.routing import Router
-from core.usecases.bills import BillPaymentListener, BillPolicy, BillService, DueBills
+from core.usecases.bills.actions import BillActions
+from core.usecases.bills.bank import BillBank
+from core.usecases.bills.business import BillBusiness
+from core.usecases.bills.checking import BillChecker
+from core.usecases.bills.context import BillContext
+from core.usecases.bills.intake import BillIntake
+from core.usecases.bills.listener import BillPaymentListener, DueBills
+from core.usecases.bills.policy import BillPolicy
+from core.usecases.bills.recovery import BillRecovery
 from core.usecases.lease.book import LeaseBook
 from core.usecases.lease.callbacks import LeaseChannelEvents
 from core.usecases.lease.channel import LeaseChannelCalls
@@ -40,10 +48,11 @@ from gateway.metrics import Metrics
 from gateway.plugins import build_channels, build_plugin_manager
 from gateway.settings import PaygateSettings, load_settings
 from gateway.storage.accounts import AccountStore
-from gateway.storage.bills import BillQueries, bills_of
+from gateway.storage.bills import bills_of
 from gateway.storage.engine import create_engine
 from gateway.storage.lease import lease_orders_of
 from gateway.storage.payouts import payouts_of
+from gateway.storage.queries.bills import BillQueries
 from gateway.storage.queries.payouts import PayoutQueries
 from gateway.storage.sqlite_uow import WriterTransactions
 from gateway.storage.sqlite_writer import SqliteWriter
@@ -208,17 +217,24 @@ class Container(containers.DeclarativeContainer):
     payout_queries = providers.Singleton(PayoutQueries, engine)
 
     # bills
-    bills = providers.Singleton(
-        BillService,
+    bill_context = providers.Singleton(
+        BillContext,
         uow.provider,
         providers.Object(bills_of),
-        payments,
         flow,
         providers.Factory(_bill_policy, settings),
         bill_due,
         reads=read_uow.provider,
         clock=clock,
     )
+    bill_business = providers.Singleton(BillBusiness, bill_context)
+    bill_bank = providers.Singleton(BillBank, bill_context, payments, bill_business)
+    bill_checker = providers.Singleton(BillChecker, bill_context)
+    bill_intake = providers.Singleton(BillIntake, bill_context, bill_checker, bill_bank, bill_business)
+    bill_actions = providers.Singleton(
+        BillActions, bill_context, bill_checker, bill_intake, bill_bank, bill_business
+    )
+    bill_recovery = providers.Singleton(BillRecovery, bill_context, bill_bank, bill_business)
     bill_queries = providers.Singleton(BillQueries, engine, flow_reader)
 
     # lease: the orders and the calls to their channel, shared by the lease use cases

@@ -23,7 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from core.bills import BillLimits
+from core.bills.risk import BillLimits
 from core.money import CURRENCY_EXPONENTS
 from core.payments.routing import RoutingRule
 

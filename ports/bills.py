@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from core.bill_records import Bill
-from core.bills import ApplicantView, BillStatus, LoanUpdate, LoanView, TransferLog, WriteOffLog
+from core.bills.model import ApplicantView, Bill, BillStatus, LoanView
+from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog
 from core.errors import Conflict
 from core.payments.model import Payment
+from ports.storage import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,4 +102,4 @@ class BillRepository(Protocol):
 
 # Binds the repository to a unit of work, so that a bill moves in the same transaction as the
 # payment that pays it (the payment listener gets the payment's unit of work).
-BillRepositoryFactory = Callable[[Any], BillRepository]
+BillRepositoryFactory = Callable[[UnitOfWork], BillRepository]

@@ -4,62 +4,24 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from pydantic import Field
 
-from core.bill_records import Bill
-from core.bills import BillKind, ErrorAction, WriteOffLine
+from core.bills.actions import ErrorAction
+from core.bills.model import Bill, BillKind, WriteOffLine
 from core.errors import InvalidArgument
 from core.money import Money, check_currency
 from core.payments.model import request_fingerprint
-from core.usecases.bills import BillRefused, BillRequest, bill_view
+from core.usecases.bills.requests import BillRefused, BillRequest
+from core.usecases.bills.views import action_result_view, bill_view, ops_bill_view
 from gateway.http.errors import body_of
-from gateway.http.schemas.base import Body, Id
+from gateway.http.schemas.bills import BillActionBody, BillBody, LoanBody, ReimbursementBody
 from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
-
-CardNo = Field(default=None, min_length=8, max_length=32, pattern=r"^[0-9]+$")
 _RATE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,16})?$")
-
-
-class _BillBody(Body):
-    # checked by the bill rules (BILL_CODE_INVALID, PAY_MODE_UNSUPPORTED), which store the bill
-    bill_code: str = Field(min_length=1, max_length=64)
-    pay_mode: str = Field(min_length=1, max_length=16)
-    applicant_account: str = Id
-    currency: str = Field(min_length=3, max_length=3)
-    exchange_rate: str | None = Field(default=None, max_length=32)
-    payer_card_no: str | None = CardNo
-    payee_card_no: str | None = CardNo
-    payee_name: str | None = Field(default=None, min_length=1, max_length=128)
-    memo: str | None = Field(default=None, max_length=256)
-
-
-class LoanBody(_BillBody):
-    """借款单: the company lends `amount` to the applicant."""
-
-    amount: str
-
-
-class WriteOffBody(Body):
-    loan_bill_id: str = Id
-    amount: str
-
-
-class ReimbursementBody(_BillBody):
-    """报销单: pays reimbursement_amount less write_off_total, which repays the listed loans."""
-
-    reimbursement_amount: str
-    write_off_total: str
-    write_offs: list[WriteOffBody] = Field(default_factory=list, max_length=100)
-
-
-class BillActionBody(Body):
-    reason: str | None = Field(default=None, max_length=256)
 
 
 def _rate(raw: str | None) -> Decimal | None:
@@ -77,7 +39,7 @@ def _money(raw: str, currency: str, field: str) -> Money:
     return Money.parse(raw, currency, field=field, allow_zero=True)
 
 
-def _request(app_id: str, kind: BillKind, body: _BillBody) -> BillRequest:
+def _request(app_id: str, kind: BillKind, body: BillBody) -> BillRequest:
     currency = check_currency(body.currency)
     lines: tuple[WriteOffLine, ...]
     if isinstance(body, LoanBody):
@@ -114,9 +76,11 @@ def refused(exc: BillRefused) -> web.Response:
     return web.json_response({"error": error}, status=exc.http_status)
 
 
-async def _submit(request: web.Request, kind: BillKind, body: _BillBody) -> web.Response:
+async def _submit(request: web.Request, kind: BillKind, body: BillBody) -> web.Response:
     try:
-        bill, created = await request.app[CONTAINER].bills().submit(_request(app_id_of(request), kind, body))
+        bill, created = (
+            await request.app[CONTAINER].bill_intake().submit(_request(app_id_of(request), kind, body))
+        )
     except BillRefused as exc:
         return refused(exc)
     return body_of(bill_view(bill), 201 if created else 200)
@@ -132,7 +96,7 @@ async def create_reimbursement(request: web.Request) -> web.Response:
 
 
 async def _own_bill(request: web.Request) -> Bill:
-    bill: Bill = await request.app[CONTAINER].bills().get(request.match_info["id"], app_id_of(request))
+    bill: Bill = await request.app[CONTAINER].bill_context().get(request.match_info["id"], app_id_of(request))
     return bill
 
 
@@ -144,7 +108,9 @@ async def find_bill(request: web.Request) -> web.Response:
     bill_code = request.query.get("bill_code")
     if not bill_code:
         raise InvalidArgument("give ?bill_code=... to look a bill up", field="bill_code")
-    return body_of(bill_view(await request.app[CONTAINER].bills().by_code(app_id_of(request), bill_code)))
+    return body_of(
+        bill_view(await request.app[CONTAINER].bill_context().by_code(app_id_of(request), bill_code))
+    )
 
 
 async def _flow(request: web.Request, bill: Bill) -> web.Response:
@@ -159,16 +125,12 @@ async def bill_flow(request: web.Request) -> web.Response:
 
 # -- operators -------------------------------------------------------------------------------
 async def _any_bill(request: web.Request) -> Bill:
-    bill: Bill = await request.app[CONTAINER].bills().get(request.match_info["id"])
+    bill: Bill = await request.app[CONTAINER].bill_context().get(request.match_info["id"])
     return bill
 
 
 async def ops_get_bill(request: web.Request) -> web.Response:
-    bill = await _any_bill(request)
-    view: dict[str, Any] = bill_view(bill)
-    view["app_id"] = bill.app_id
-    view["allowed_actions"] = request.app[CONTAINER].bills().allowed_actions(bill)
-    return body_of(view)
+    return body_of(ops_bill_view(await _any_bill(request)))
 
 
 async def ops_bill_flow(request: web.Request) -> web.Response:
@@ -191,11 +153,9 @@ async def ops_bill_action(request: web.Request) -> web.Response:
         raise InvalidArgument(message, field="action") from None
     raw = await raw_body(request)
     body = BillActionBody.model_validate_json(raw) if raw.strip() else BillActionBody()
-    bills = request.app[CONTAINER].bills()
-    bill = await bills.act(request.match_info["id"], action, request[OPERATOR], body.reason)
-    view: dict[str, Any] = bill_view(bill)
-    view["allowed_actions"] = bills.allowed_actions(bill)
-    return body_of(view)
+    actions = request.app[CONTAINER].bill_actions()
+    bill = await actions.act(request.match_info["id"], action, request[OPERATOR], body.reason)
+    return body_of(action_result_view(bill))
 
 
 def bill_routes() -> tuple[Route, ...]:

@@ -1,4 +1,4 @@
-"""SQL storage of bills: the bill repository bound to a unit of work, and the monitoring reads."""
+"""SQL storage of bills: the bill repository bound to a unit of work."""
 
 from __future__ import annotations
 
@@ -10,20 +10,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.bill_records import IN_PROCESS, Bill, BillFailure, attempt_request_no
-from core.bills import (
+from core.bills.model import (
+    IN_PROCESS,
     ApplicantView,
+    Bill,
+    BillFailure,
     BillKind,
     BillStatus,
     LoanState,
-    LoanUpdate,
     LoanView,
-    TransferLog,
     WriteOffLine,
-    WriteOffLog,
 )
+from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog
 from core.ledger import AccountKind, AccountStatus
 from core.money import Money
 from core.payments.model import Payment
@@ -32,7 +32,6 @@ from gateway.storage.bill_tables import bills as b
 from gateway.storage.bill_tables import write_off_logs
 from gateway.storage.rows import payment_from_mapping
 from gateway.storage.uow import SqlUnitOfWork
-from gateway.workers import FlowReader
 from ports.bills import Applicant, CompanyAccounts, LoanChanged
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
@@ -195,21 +194,8 @@ class SqlBills:
             b.c.status == BillStatus.COMPLETED.value,
             lock=lock,
         ).order_by(b.c.id)
-        loans = {}
-        for row in (await self.conn.execute(stmt)).all():
-            bill = _row_to_bill(row)
-            if bill.loan_open_amount is None or bill.loan_state is None:
-                continue
-            loans[bill.id] = LoanView(
-                bill_id=bill.id,
-                bill_code=bill.bill_code,
-                applicant_account_id=bill.applicant_account_id,
-                currency=bill.currency,
-                amount=bill.amount,
-                open_amount=bill.loan_open_amount,
-                state=bill.loan_state,
-            )
-        return loans
+        views = (_row_to_bill(row).loan_view() for row in (await self.conn.execute(stmt)).all())
+        return {view.bill_id: view for view in views if view is not None}
 
     async def open_loans(self, app_id: str, applicant_account_id: str, *, excluding: str) -> int:
         in_process = [s.value for s in IN_PROCESS]
@@ -342,59 +328,3 @@ class SqlBills:
 def bills_of(uow: SqlUnitOfWork) -> SqlBills:
     """The bill repository inside `uow`'s transaction."""
     return SqlBills(uow.conn)
-
-
-class BillQueries:
-    """Monitoring reads (seed 002 §6): a bill's merged timeline and its raw bank packets."""
-
-    def __init__(self, engine: AsyncEngine, flow_reader: FlowReader) -> None:
-        self.engine = engine
-        self.flow_reader = flow_reader
-
-    async def payments(self, bill: Bill) -> list[tuple[int, str]]:
-        """(attempt, payment id) of every bank attempt that reached the payments table."""
-        numbers = {attempt_request_no(bill.id, n): n for n in range(1, bill.attempt + 1)}
-        if not numbers:
-            return []
-        p = t.payments
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(p.c.id, p.c.out_request_no).where(
-                    p.c.app_id == bill.app_id, p.c.out_request_no.in_(list(numbers))
-                )
-            )
-            return sorted((numbers[row.out_request_no], row.id) for row in rows)
-
-    async def timeline(self, bill: Bill) -> list[dict[str, Any]]:
-        """The bill's flow log merged with its bank payments' flow logs, by time."""
-        items: list[tuple[datetime, int, dict[str, Any]]] = []
-        sources: list[tuple[str, int | None]] = [(bill.id, None)]
-        sources += [(payment_id, attempt) for attempt, payment_id in await self.payments(bill)]
-        for order, (subject, attempt) in enumerate(sources):
-            for record in await self.flow_reader.timeline(subject):
-                record = {"subject": "bill" if attempt is None else subject, "attempt": attempt, **record}
-                items.append((datetime.fromisoformat(record["at"]), order, record))
-        items.sort(key=lambda item: (item[0], item[1]))
-        return [record for _, _, record in items]
-
-    async def exchanges(self, bill: Bill) -> list[dict[str, Any]]:
-        """What went over the wire to the bank for every attempt, masked by the channel plugin."""
-        attempts = {payment_id: attempt for attempt, payment_id in await self.payments(bill)}
-        if not attempts:
-            return []
-        x = t.channel_exchanges
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(sa.select(x).where(x.c.subject_id.in_(list(attempts))).order_by(x.c.id))
-            return [
-                {
-                    "payment_id": row.subject_id,
-                    "attempt": attempts[row.subject_id],
-                    "channel": row.channel,
-                    "operation": row.operation,
-                    "request": row.request,
-                    "response": row.response,
-                    "error": row.error,
-                    "at": row.at.isoformat(),
-                }
-                for row in rows
-            ]

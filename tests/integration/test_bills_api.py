@@ -92,7 +92,7 @@ class Gateway:
     async def work(self) -> int:
         from gateway.bill_worker import BillWorker
 
-        return await BillWorker(self.container.bills(), batch=50).run_once()
+        return await BillWorker(self.container.bill_recovery(), batch=50).run_once()
 
     async def settle(self, rounds: int = 1) -> None:
         """What the workers of a running gateway do: poll 8804, then business processing."""
@@ -254,7 +254,7 @@ async def test_business_runs_right_after_the_bank_success_even_when_woken_mid_tr
 ) -> None:
     """The listener wakes the worker inside the payment's transaction: the worker must wait for
     that commit, not take the bill for undue from what it read before."""
-    service = gw.container.bills()
+    service = gw.container.bill_context()
     applicant = await gw.applicant()
     _, bill = await gw.loan(applicant, "20.00")
     service.due.take()
@@ -640,11 +640,11 @@ async def test_bill_left_processing_is_resolved_by_the_poller_after_restarts(
 async def test_worker_sends_an_attempt_a_crash_left_unsent(gw: Gateway, sandbox: SpdbSandbox) -> None:
     from dataclasses import replace
 
-    from core.bills import BillStatus
+    from core.bills.model import BillStatus
 
     applicant = await gw.applicant()
     _, loan = await gw.loan(applicant, "10.00", pay_mode="transfer")
-    service = gw.container.bills()
+    service = gw.container.bill_context()
     # a bill saved as bank_submitted whose payment was never saved (the process died in between)
     async with gw.container.uow() as uow:
         stored = await service.bills_of(uow).get(loan["id"])

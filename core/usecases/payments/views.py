@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.bill_records import mask_card_no
+from core.cards import mask_card_no
 from core.payments.model import Payment
 
 

@@ -1,0 +1,98 @@
+"""What the bill use cases share: their means (transactions, repository, flow log, clock), reads, events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from core.bills.model import (
+    Bill,
+)
+from core.errors import NotFound
+from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+from core.ids import utcnow
+from core.usecases.bills.listener import DueBills
+from core.usecases.bills.policy import BillPolicy
+from ports.bills import BillRepository, BillRepositoryFactory
+from ports.storage import FlowLogSink, UnitOfWorkFactory
+
+
+class BillContext:
+    """What every bill use case shares: transactions, the bill repository, the flow log, the
+    settings, the queue of paid bills and the clock; and reading a bill."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        bills_of: BillRepositoryFactory,
+        flow: FlowLogSink,
+        policy: BillPolicy,
+        due: DueBills,
+        *,
+        reads: UnitOfWorkFactory | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.uow = uow
+        self.reads = reads or uow
+        self.bills_of = bills_of
+        self.flow = flow
+        self.policy = policy
+        self.due = due
+        self.clock = clock
+
+    def record(
+        self,
+        bill_id: str,
+        node: FlowNode,
+        outcome: FlowOutcome = FlowOutcome.OK,
+        message: str = "",
+        actor: str | None = None,
+        **detail: Any,
+    ) -> FlowRecord:
+        return FlowRecord(bill_id, node, outcome, self.clock(), message, detail, actor)
+
+    def emit(self, records: Sequence[FlowRecord]) -> None:
+        for record in records:
+            self.flow.record(record)
+
+    def note(
+        self,
+        bill_id: str,
+        node: FlowNode,
+        outcome: FlowOutcome = FlowOutcome.OK,
+        message: str = "",
+        actor: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Record one flow-log node of the bill now."""
+        self.flow.record(self.record(bill_id, node, outcome, message, actor, **detail))
+
+    # -- reads -------------------------------------------------------------------------------
+    async def find(self, bill_id: str) -> Bill | None:
+        async with self.reads() as uow:
+            return await self.bills_of(uow).get(bill_id)
+
+    async def get(self, bill_id: str, app_id: str | None = None) -> Bill:
+        """The bill; another app's bill does not exist for the caller."""
+        bill = await self.find(bill_id)
+        if bill is None or (app_id is not None and bill.app_id != app_id):
+            raise NotFound(f"bill {bill_id} does not exist", code="BILL_NOT_FOUND")
+        return bill
+
+    async def find_by_code(self, app_id: str, bill_code: str) -> Bill | None:
+        async with self.reads() as uow:
+            return await self.bills_of(uow).by_code(app_id, bill_code)
+
+    async def by_code(self, app_id: str, bill_code: str) -> Bill:
+        bill = await self.find_by_code(app_id, bill_code)
+        if bill is None:
+            raise NotFound(f"no bill with bill_code {bill_code!r}", code="BILL_NOT_FOUND", field="bill_code")
+        return bill
+
+
+async def locked_bill(repo: BillRepository, bill_id: str) -> Bill:
+    """The bill read and locked until the transaction ends (bills are never deleted)."""
+    current = await repo.get_for_update(bill_id)
+    assert current is not None, "bills are never deleted"
+    return current

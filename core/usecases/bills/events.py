@@ -1,0 +1,14 @@
+"""The events a bill sends its caller app, through the outbox, in the transaction that moved it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.bills.model import Bill
+from core.usecases.bills.views import bill_view
+from ports.storage import UnitOfWork
+
+
+async def publish(uow: UnitOfWork, bill: Bill, event: str, at: datetime) -> None:
+    """`bill.completed` / `bill.failed` to the caller app, in the transaction that moved the bill."""
+    await uow.outbox.enqueue(bill.app_id, f"bill.{event}", bill.id, {"bill": bill_view(bill)}, at=at)

@@ -1,0 +1,110 @@
+"""Follows a bill's bank payments: moves the bill inside the payment's transaction, queues paid bills."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from core.bills.model import Bill, BillFailure, BillStatus
+from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+from core.payments.model import Payment, PaymentStatus
+from core.usecases.bills.events import publish
+from ports.bills import BillRepositoryFactory
+from ports.storage import FlowLogSink, UnitOfWork
+
+log = logging.getLogger("paygate.bills")
+
+BILL_STATUS_OF_PAYMENT = {
+    PaymentStatus.PROCESSING: BillStatus.BANK_PROCESSING,
+    PaymentStatus.UNKNOWN: BillStatus.BANK_UNKNOWN,
+    PaymentStatus.SUCCEEDED: BillStatus.BANK_SUCCEEDED,
+    PaymentStatus.FAILED: BillStatus.BANK_FAILED,
+}
+_AWAITING_BANK = frozenset({BillStatus.BANK_SUBMITTED, BillStatus.BANK_PROCESSING, BillStatus.BANK_UNKNOWN})
+_BUSINESS_DUE = frozenset({BillStatus.BANK_SUCCEEDED, BillStatus.TRANSFER_PENDING})
+
+
+class DueBills:
+    """Bills the bank has just paid: the listener adds them inside the payment's transaction, the
+    bill worker takes them right after (its business transaction waits for that commit)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, None] = {}
+        self.event = asyncio.Event()
+
+    def add(self, bill_id: str) -> None:
+        self._ids[bill_id] = None
+        self.event.set()
+
+    def take(self) -> list[str]:
+        ids, self._ids = list(self._ids), {}
+        self.event.clear()
+        return ids
+
+
+class BillPaymentListener:
+    """Moves a bill with its bank payment inside the payment's transaction: processing ->
+    bank_processing, unknown -> bank_unknown, succeeded -> bank_succeeded, failed -> bank_failed.
+    Only the current attempt moves the bill; a bill is never paid without the payment's success."""
+
+    def __init__(self, bills_of: BillRepositoryFactory, flow: FlowLogSink, due: DueBills) -> None:
+        self.bills_of = bills_of
+        self.flow = flow
+        self.due = due
+
+    async def __call__(self, uow: UnitOfWork, payment: Payment) -> None:
+        bill_id = payment.details.get("bill_id")
+        target = BILL_STATUS_OF_PAYMENT.get(payment.status)
+        if not isinstance(bill_id, str) or target is None:
+            return  # not a bill's payment, or not answered yet
+        repo = self.bills_of(uow)
+        current = await repo.get_for_update(bill_id)
+        if (
+            current is None
+            or current.attempt != payment.details.get("bill_attempt")
+            or current.status not in _AWAITING_BANK
+        ):
+            log.error(
+                "bank payment does not match its bill",
+                extra={"bill_id": bill_id, "payment_id": payment.id, "payment_status": payment.status.value},
+            )
+            return
+        failure = _bank_failure(payment) if target is BillStatus.BANK_FAILED else None
+        moved = current.moved(target, payment.updated_at, payment_id=payment.id, failure=failure)
+        await repo.save(moved, expected_status=current.status)
+        if failure is not None:
+            await publish(uow, moved, "failed", payment.updated_at)
+        self.flow.record(_answer_record(current, target, payment))
+        if target is BillStatus.BANK_SUCCEEDED:
+            self.due.add(bill_id)
+
+
+def _bank_failure(payment: Payment) -> BillFailure:
+    return BillFailure(
+        payment.failure_code or "BANK_REFUSED",
+        payment.failure_message or "the bank refused the payment",
+    )
+
+
+def _answer_record(current: Bill, target: BillStatus, payment: Payment) -> FlowRecord:
+    """The flow-log node of a bank answer: the first of an attempt is the 8801 answer, later ones
+    come from 8804 queries."""
+    first = current.status is BillStatus.BANK_SUBMITTED
+    outcome = FlowOutcome.PENDING
+    if target is BillStatus.BANK_FAILED:
+        outcome = FlowOutcome.FAILED
+    elif target is BillStatus.BANK_SUCCEEDED:
+        outcome = FlowOutcome.OK
+    return FlowRecord(
+        current.id,
+        FlowNode.CHANNEL_ANSWER if first else FlowNode.QUERY_ANSWER,
+        outcome,
+        payment.updated_at,
+        f"{'8801' if first else '8804'} answer: payment {payment.status.value}, bill {target.value}",
+        {
+            "attempt": current.attempt,
+            "payment_id": payment.id,
+            "channel_ref": payment.channel_ref,
+            "failure_code": payment.failure_code,
+        },
+    )
