@@ -11,21 +11,19 @@ import aiohttp
 from aiohttp import web
 from dependency_injector import providers
 
-from gateway.bill_worker import BillWorker
 from gateway.container import Container
 from gateway.http.errors import error_middleware
 from gateway.http.middlewares import auth_middleware, metrics_middleware, trace_middleware
 from gateway.http.routes import setup_routes
 from gateway.keys import CONTAINER
-from gateway.lease_worker import LeaseWorker
 from gateway.migrate import upgrade_async
-from gateway.workers import (
-    OutboxDeliverer,
-    QueryPoller,
-    SettlementWorker,
-    purge_nonces,
-    run_periodically,
-)
+from gateway.workers.bills import BillWorker
+from gateway.workers.lease import LeaseWorker
+from gateway.workers.loop import run_periodically
+from gateway.workers.nonce_purge import purge_nonces
+from gateway.workers.outbox import OutboxDeliverer
+from gateway.workers.query_poller import QueryPoller
+from gateway.workers.settlement import SettlementWorker
 
 log = logging.getLogger("paygate.app")
 

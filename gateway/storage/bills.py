@@ -30,8 +30,8 @@ from core.payment import Payment
 from gateway.storage import tables as t
 from gateway.storage.bill_tables import bills as b
 from gateway.storage.bill_tables import write_off_logs
+from gateway.storage.queries.flow import FlowReader
 from gateway.storage.uow import SqlUnitOfWork, payment_from_mapping
-from gateway.workers import FlowReader
 from ports.bills import Applicant, CompanyAccounts, LoanChanged
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 

@@ -1,0 +1,1 @@
+"""Read models: what the gateway shows of its tables (operators' and callers' views)."""
