@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 import pytest
+from paygate_testkit import APP_ID
 
 
 async def test_unsigned_request_is_rejected(api: Any) -> None:
@@ -53,10 +55,32 @@ async def test_replayed_nonce_is_rejected(api: Any) -> None:
     assert status == 401 and body["error"]["field"] == "X-Nonce"
 
 
-async def test_unknown_app_is_rejected(api: Any) -> None:
+async def test_an_unknown_app_id_gets_the_answer_of_a_wrong_signature(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No app enumeration: a caller cannot tell an app id that does not exist from a wrong
+    signature; only the operators' log tells them apart."""
     stranger = api.as_app("stranger", "stranger-secret-1234")
-    status, body = await stranger.get("/v1/payments?out_request_no=x")
-    assert status == 401 and body["error"]["field"] == "X-App-Id"
+    impostor = api.as_app(APP_ID, "not-the-shop-secret-0123")
+    with caplog.at_level(logging.WARNING, logger="paygate.auth"):
+        unknown = await stranger.get("/v1/payments?out_request_no=x")
+        wrong = await impostor.get("/v1/payments?out_request_no=x")
+    assert unknown[0] == wrong[0] == 401
+    assert unknown[1] == wrong[1]
+    refusals = [r for r in caplog.records if r.name == "paygate.auth"]
+    assert [(r.auth_failure, r.claimed_app_id) for r in refusals] == [
+        ("unknown_app_id", "stranger"),
+        ("bad_signature", APP_ID),
+    ]
+
+
+async def test_a_stale_timestamp_gets_the_same_answer_whether_the_app_id_exists(api: Any) -> None:
+    stale = int(time.time()) - 3600
+    stranger = api.as_app("stranger", "stranger-secret-1234")
+    unknown = await stranger.get("/v1/payments?out_request_no=x", timestamp=stale)
+    known = await api.get("/v1/payments?out_request_no=x", timestamp=stale)
+    assert unknown == known
+    assert known[0] == 401 and known[1]["error"]["field"] == "X-Timestamp"
 
 
 async def test_an_app_cannot_see_another_apps_account(api: Any, other_app: Any) -> None:
