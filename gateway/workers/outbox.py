@@ -19,7 +19,7 @@ from gateway.metrics import Metrics
 from gateway.settings import PaygateSettings
 from gateway.storage import tables as t
 from gateway.storage.uow import SqlUnitOfWork
-from gateway.workers.loop import write_tx
+from gateway.workers.loop import run_periodically, write_tx
 
 
 class OutboxDeliverer:
@@ -60,7 +60,10 @@ class OutboxDeliverer:
         async with write_tx(self.uow) as conn:
             rows = (
                 await conn.execute(
-                    o.update().where(o.c.id.in_(due.scalar_subquery())).values(leased_until=lease).returning(o)
+                    o.update()
+                    .where(o.c.id.in_(due.scalar_subquery()))
+                    .values(leased_until=lease)
+                    .returning(o)
                 )
             ).all()
         return sorted(rows, key=lambda r: r.next_attempt_at)
@@ -71,6 +74,9 @@ class OutboxDeliverer:
             outcomes = await asyncio.gather(*(self._attempt(row) for row in rows))
             await self._record(rows, outcomes)
         return len(rows)
+
+    async def run(self, interval: float, stop: asyncio.Event) -> None:
+        await run_periodically("outbox", interval, self.run_once, stop)
 
     async def deliver(self, row: Any) -> bool:
         """Deliver one claimed event and record the outcome."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from core.ids import utcnow
 from core.usecases.payments import PaymentService
 from gateway.storage import tables as t
 from gateway.storage.uow import payment_from_mapping
+from gateway.workers.loop import run_periodically
 
 
 class QueryPoller:
@@ -48,3 +50,6 @@ class QueryPoller:
         for row in rows:
             await self.payments.resolve(payment_from_mapping(row._mapping), row.query_attempts)
         return len(rows)
+
+    async def run(self, interval: float, stop: asyncio.Event) -> None:
+        await run_periodically("query-poller", interval, self.run_once, stop)

@@ -11,6 +11,8 @@ from gateway.storage import tables as t
 
 
 class FlowReader:
+    """Reads a subject's flow-log timeline (a payment, bill, payout or lease order), oldest first."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
@@ -18,9 +20,7 @@ class FlowReader:
         f = t.flow_log
         async with self.engine.connect() as conn:
             rows = (
-                await conn.execute(
-                    sa.select(f).where(f.c.subject_id == subject_id).order_by(f.c.id)
-                )
+                await conn.execute(sa.select(f).where(f.c.subject_id == subject_id).order_by(f.c.id))
             ).all()
         return [
             {

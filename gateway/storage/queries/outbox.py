@@ -14,11 +14,11 @@ from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import utcnow
 from gateway.storage import tables as t
 from gateway.storage.uow import SqlUnitOfWork
-from gateway.workers.loop import write_tx
 from ports.storage import FlowLogSink
 
 
 def outbox_json(row: Any) -> dict[str, Any]:
+    """An outbox row as operators see it."""
     return {
         "id": row.id,
         "app_id": row.app_id,
@@ -61,12 +61,11 @@ class OutboxAdmin:
     async def replay(self, event_id: str, actor: str) -> dict[str, Any]:
         o = t.outbox
         now = self.clock()
-        async with write_tx(self.uow) as conn:
+        async with self.uow() as unit:
+            conn = unit.conn
             row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
             if row is None:
-                raise NotFound(
-                    f"notification {event_id} does not exist", code="NOTIFICATION_NOT_FOUND"
-                )
+                raise NotFound(f"notification {event_id} does not exist", code="NOTIFICATION_NOT_FOUND")
             await conn.execute(
                 o.update()
                 .where(o.c.id == event_id)
@@ -74,6 +73,7 @@ class OutboxAdmin:
             )
             row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
             assert row is not None
+            await unit.commit()
         self.flow.record(
             FlowRecord(
                 row.subject_id,
