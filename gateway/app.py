@@ -17,7 +17,7 @@ from gateway.http.errors import error_middleware
 from gateway.http.middlewares import auth_middleware, metrics_middleware, trace_middleware
 from gateway.http.routes import setup_routes
 from gateway.keys import CONTAINER
-from gateway.migrate import upgrade_async
+from gateway.migrate import prepare_schema
 from gateway.settings import PaygateSettings
 from gateway.workers.startup import start_workers
 
@@ -45,8 +45,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = container.settings()
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(_close_storage, container)
-        if settings.database.migrate_on_start:
-            await upgrade_async(settings.database.url)
+        await prepare_schema(container.engine(), settings.database)
         _name_apps_without_webhooks(settings)
         await stack.enter_async_context(_sandboxes(container))
         stack.push_async_callback(_close_channels, container)
