@@ -30,9 +30,7 @@ async def test_wrong_signature_is_rejected(api: Any) -> None:
 async def test_body_changed_after_signing_is_rejected(api: Any) -> None:
     signed = b'{"owner":"a","kind":"C","currency":"CNY"}'
     headers = api.headers("POST", "/v1/accounts", signed)
-    response = await api.client.post(
-        "/v1/accounts", data=signed.replace(b"a", b"b"), headers=headers
-    )
+    response = await api.client.post("/v1/accounts", data=signed.replace(b"a", b"b"), headers=headers)
     assert response.status == 401
 
 
@@ -94,9 +92,7 @@ async def test_an_app_cannot_see_another_apps_account(api: Any, other_app: Any) 
 async def test_an_app_cannot_see_or_spend_from_another_apps_data(api: Any, other_app: Any) -> None:
     alice, bob = await api.open_account(), await api.open_account()
     await api.fund(alice, "10.00")
-    _, payment = await api.pay(
-        out_request_no="mine", amount="1.00", payer_account=alice, payee_account=bob
-    )
+    _, payment = await api.pay(out_request_no="mine", amount="1.00", payer_account=alice, payee_account=bob)
     assert (await other_app.get(f"/v1/payments/{payment['id']}"))[0] == 404
     assert (await other_app.get("/v1/payments?out_request_no=mine"))[0] == 404
     assert (await other_app.get(f"/v1/payments/{payment['id']}/flow"))[0] == 404
@@ -106,19 +102,13 @@ async def test_an_app_cannot_see_or_spend_from_another_apps_data(api: Any, other
     assert await api.balance(alice) == "9.00"
 
 
-async def test_the_same_request_number_in_two_apps_is_two_payments(
-    api: Any, other_app: Any
-) -> None:
+async def test_the_same_request_number_in_two_apps_is_two_payments(api: Any, other_app: Any) -> None:
     a1, a2 = await api.open_account(), await api.open_account()
     b1, b2 = await other_app.open_account(), await other_app.open_account()
     await api.fund(a1, "5.00")
     await other_app.fund(b1, "5.00")
-    s1, p1 = await api.pay(
-        out_request_no="shared", amount="1.00", payer_account=a1, payee_account=a2
-    )
-    s2, p2 = await other_app.pay(
-        out_request_no="shared", amount="1.00", payer_account=b1, payee_account=b2
-    )
+    s1, p1 = await api.pay(out_request_no="shared", amount="1.00", payer_account=a1, payee_account=a2)
+    s2, p2 = await other_app.pay(out_request_no="shared", amount="1.00", payer_account=b1, payee_account=b2)
     assert (s1, s2) == (201, 201) and p1["id"] != p2["id"]
 
 
