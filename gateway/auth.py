@@ -24,7 +24,7 @@ class Unauthenticated(DomainError):
     code = "UNAUTHENTICATED"
     http_status = 401
 
-    def __init__(self, message: str, *, field: str | None = None, reason: str) -> None:
+    def __init__(self, message: str, *, field: str | None = None, reason: str = "refused") -> None:
         super().__init__(message, field=field)
         self.reason = reason
 
