@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,21 +12,14 @@ import aiohttp
 from aiohttp import web
 from dependency_injector import providers
 
-from gateway.bill_worker import BillWorker
 from gateway.container import Container
 from gateway.http.errors import error_middleware
 from gateway.http.middlewares import auth_middleware, metrics_middleware, trace_middleware
 from gateway.http.routes import setup_routes
 from gateway.keys import CONTAINER
-from gateway.lease_worker import LeaseWorker
-from gateway.migrate import upgrade_async
-from gateway.workers import (
-    OutboxDeliverer,
-    QueryPoller,
-    SettlementWorker,
-    purge_nonces,
-    run_periodically,
-)
+from gateway.migrate import prepare_schema
+from gateway.settings import PaygateSettings
+from gateway.workers.startup import start_workers
 
 log = logging.getLogger("paygate.app")
 
@@ -46,69 +40,78 @@ def create_app(container: Container | None = None) -> web.Application:
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
+    """Start-up, then (after the yield) shut-down in the reverse order."""
     container = app[CONTAINER]
     settings = container.settings()
-    if settings.database.migrate_on_start:
-        await upgrade_async(settings.database.url)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(_close_storage, container)
+        await prepare_schema(container.engine(), settings.database)
+        _name_apps_without_webhooks(settings)
+        await stack.enter_async_context(_sandboxes(container))
+        stack.push_async_callback(_close_channels, container)
+        await stack.enter_async_context(_http_session(container))
+        await stack.enter_async_context(_workers(container))
+        yield
+
+
+def _name_apps_without_webhooks(settings: PaygateSettings) -> None:
     for app_id, caller in settings.apps.items():
         if not caller.notify_url:
             log.info("app %s has no notify_url: no webhooks are queued for it", app_id)
-    sandboxes: list[Any] = []
+
+
+@contextlib.asynccontextmanager
+async def _sandboxes(container: Container) -> AsyncIterator[None]:
+    """The embedded default: each channel's simulator runs beside the gateway."""
+    settings = container.settings()
+    found: list[Any] = []
     if settings.sandbox:
-        # the embedded default: each channel's simulator runs beside the gateway
-        for found in container.plugin_manager().hook.channel_sandboxes(settings=settings.channels):
-            sandboxes.extend(found or ())
-        for sandbox in sandboxes:
+        for sandboxes in container.plugin_manager().hook.channel_sandboxes(settings=settings.channels):
+            found.extend(sandboxes or ())
+    started: list[Any] = []
+    try:
+        for sandbox in found:
             await sandbox.start()
+            started.append(sandbox)
+        yield
+    finally:
+        for sandbox in reversed(started):
+            await sandbox.stop()
+
+
+@contextlib.asynccontextmanager
+async def _http_session(container: Container) -> AsyncIterator[None]:
+    """The one client session of the webhook deliverer, offered through the container."""
     session = aiohttp.ClientSession()
     container.http_session.override(providers.Object(session))
+    try:
+        yield
+    finally:
+        await session.close()
+        container.http_session.reset_override()
+
+
+@contextlib.asynccontextmanager
+async def _workers(container: Container) -> AsyncIterator[None]:
+    """The background workers; at shut-down they stop and the flow log is flushed a last time."""
     stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
-    flow = container.flow()
-    tasks.append(
-        asyncio.create_task(
-            run_periodically("flow-flush", settings.workers.flow_flush_interval_seconds, flow.flush, stop)
-        )
-    )
-    if settings.workers.enabled:
-        interval = settings.workers.poll_interval_seconds
-        poller = QueryPoller(container.engine(), container.payments(), settings.workers.batch_size)
-        settler = SettlementWorker(container.uow, flow, settings.workers.batch_size)
-        deliverer = OutboxDeliverer(
-            container.uow, settings, container.metrics(), container.http_session, container.clock()
-        )
-        tasks += [
-            asyncio.create_task(run_periodically("query-poller", interval, poller.run_once, stop)),
-            asyncio.create_task(run_periodically("settlement", interval, settler.run_once, stop)),
-            asyncio.create_task(
-                run_periodically("outbox", settings.notify.poll_interval_seconds, deliverer.run_once, stop)
-            ),
-            asyncio.create_task(
-                run_periodically("nonce-purge", 60.0, lambda: purge_nonces(container.nonces()), stop)
-            ),
-            asyncio.create_task(
-                BillWorker(container.bill_recovery(), settings.workers.batch_size).run(interval, stop)
-            ),
-            asyncio.create_task(
-                LeaseWorker(container.lease_recovery(), settings.lease.batch_size).run(interval, stop)
-            ),
-        ]
+    tasks = start_workers(container, stop)
     try:
         yield
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        try:
-            await flow.flush()
-        finally:
-            await session.close()
-            container.http_session.reset_override()
-            for channel in container.channels().values():
-                if channel.close is not None:
-                    await channel.close()
-            for sandbox in reversed(sandboxes):
-                await sandbox.stop()
-            await container.engine().dispose()
-            writer = container.sqlite_writer()
-            if writer is not None:
-                await writer.aclose()
+        await container.flow().flush()
+
+
+async def _close_channels(container: Container) -> None:
+    for channel in container.channels().values():
+        if channel.close is not None:
+            await channel.close()
+
+
+async def _close_storage(container: Container) -> None:
+    await container.engine().dispose()
+    writer = container.sqlite_writer()
+    if writer is not None:
+        await writer.aclose()

@@ -18,8 +18,15 @@ from gateway.storage.uow import SqlUnitOfWork
 
 
 class Unauthenticated(DomainError):
+    """A /v1 request whose caller could not be authenticated. `message` is what the caller is
+    told; `reason` is for the operators' log only (it may say what the caller must not learn)."""
+
     code = "UNAUTHENTICATED"
     http_status = 401
+
+    def __init__(self, message: str, *, field: str | None = None, reason: str = "refused") -> None:
+        super().__init__(message, field=field)
+        self.reason = reason
 
 
 def body_digest(body: bytes) -> str:
@@ -90,6 +97,15 @@ class NonceStore:
         return result.rowcount or 0
 
 
+# The one answer to "this app id and signature do not go together": an unknown app id gets it
+# too, so that a caller cannot learn which app ids exist (the log keeps the difference).
+SIGNATURE_MISMATCH = "signature does not match the request"
+# signs for an unknown app id, so that it costs what a known one costs
+_NO_SECRET = "paygate-no-such-app"
+
+REQUIRED_HEADERS = ("X-App-Id", "X-Timestamp", "X-Nonce", "X-Signature")
+
+
 async def authenticate(
     headers: Mapping[str, str],
     method: str,
@@ -100,38 +116,41 @@ async def authenticate(
     now: datetime,
     max_skew: int,
 ) -> str:
-    """Returns the caller's app id, or raises Unauthenticated saying what is wrong."""
-    app_id = headers.get("X-App-Id")
-    timestamp = headers.get("X-Timestamp")
-    nonce = headers.get("X-Nonce")
-    signature = headers.get("X-Signature")
-    missing = [
-        name
-        for name, value in (
-            ("X-App-Id", app_id),
-            ("X-Timestamp", timestamp),
-            ("X-Nonce", nonce),
-            ("X-Signature", signature),
-        )
-        if not value
-    ]
-    if missing:
-        raise Unauthenticated(f"missing header {missing[0]}", field=missing[0])
-    assert app_id and timestamp and nonce and signature
+    """Returns the caller's app id, or raises Unauthenticated saying what is wrong (without
+    saying whether the app id exists: `Unauthenticated.reason` tells the log)."""
+    app_id, timestamp, nonce, signature = _required_headers(headers)
+    _check_freshness(timestamp, nonce, now, max_skew)
     secret = secrets.get(app_id)
+    expected = sign(secret or _NO_SECRET, method, path_with_query, timestamp, nonce, body)
     if secret is None:
-        raise Unauthenticated("unknown app id", field="X-App-Id")
+        raise Unauthenticated(SIGNATURE_MISMATCH, field="X-Signature", reason="unknown_app_id")
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise Unauthenticated(SIGNATURE_MISMATCH, field="X-Signature", reason="bad_signature")
+    if not await nonces.claim(app_id, nonce, now):
+        raise Unauthenticated("X-Nonce was already used", field="X-Nonce", reason="nonce_reused")
+    return app_id
+
+
+def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """X-App-Id, X-Timestamp, X-Nonce and X-Signature, each present and not empty."""
+    values = [headers.get(name) or "" for name in REQUIRED_HEADERS]
+    for name, value in zip(REQUIRED_HEADERS, values, strict=True):
+        if not value:
+            raise Unauthenticated(f"missing header {name}", field=name, reason="missing_header")
+    app_id, timestamp, nonce, signature = values
+    return app_id, timestamp, nonce, signature
+
+
+def _check_freshness(timestamp: str, nonce: str, now: datetime, max_skew: int) -> None:
+    """The checks that need no secret; they come before the app id is looked up, so their
+    answers are the same for every app id."""
     if not timestamp.isdigit():
-        raise Unauthenticated("X-Timestamp must be unix seconds", field="X-Timestamp")
+        raise Unauthenticated("X-Timestamp must be unix seconds", field="X-Timestamp", reason="bad_timestamp")
     if abs(int(timestamp) - now.timestamp()) > max_skew:
         raise Unauthenticated(
-            f"X-Timestamp is more than {max_skew}s away from the server clock", field="X-Timestamp"
+            f"X-Timestamp is more than {max_skew}s away from the server clock",
+            field="X-Timestamp",
+            reason="stale_timestamp",
         )
     if len(nonce) > 128:
-        raise Unauthenticated("X-Nonce is longer than 128 characters", field="X-Nonce")
-    expected = sign(secret, method, path_with_query, timestamp, nonce, body)
-    if not hmac.compare_digest(expected, signature.lower()):
-        raise Unauthenticated("signature does not match the request", field="X-Signature")
-    if not await nonces.claim(app_id, nonce, now):
-        raise Unauthenticated("X-Nonce was already used", field="X-Nonce")
-    return app_id
+        raise Unauthenticated("X-Nonce is longer than 128 characters", field="X-Nonce", reason="bad_nonce")

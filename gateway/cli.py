@@ -27,6 +27,7 @@ def _container() -> Container:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
+    from gateway.migrate import SchemaNotCurrent
 
     container = _container()
     settings = container.settings()
@@ -34,18 +35,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(container)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
-    print(
-        f"paygate serving on http://{host}:{port} (database {settings.database.url.split('@')[-1]})",
-        flush=True,
-    )
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        print=None,
-        access_log=None,
-        loop=new_event_loop(settings.server.event_loop),
-    )
+    serving = f"paygate serving on http://{host}:{port} (database {settings.database.url.split('@')[-1]})"
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            # said once the port is bound: start-up (the schema check included) went well
+            print=lambda _aiohttp_banner: print(serving, flush=True),
+            access_log=None,
+            loop=new_event_loop(settings.server.event_loop),
+        )
+    except SchemaNotCurrent as exc:
+        print(f"paygate: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -81,25 +84,23 @@ def cmd_routes_check(args: argparse.Namespace) -> int:
     router = _container().router()
     for index, rule in enumerate(router.rules):
         print(f"ok  {rule.label(index)}: pay_method={rule.pay_method} -> {rule.channel}")
-    print(
-        f"{len(router.rules)} routing rules valid against {len(router.channels)} installed channels"
-    )
+    print(f"{len(router.rules)} routing rules valid against {len(router.channels)} installed channels")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="paygate", description="Unified payment channel gateway")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the gateway (migrates the embedded SQLite default)")
+    serve = sub.add_parser(
+        "serve", help="run the gateway (migrates the embedded SQLite default; elsewhere needs `migrate`)"
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=cmd_migrate)
-    sub.add_parser("plugins", help="installed channels and their capabilities").set_defaults(
-        func=cmd_plugins
-    )
+    sub.add_parser("plugins", help="installed channels and their capabilities").set_defaults(func=cmd_plugins)
     routes = sub.add_parser("routes", help="routing rules")
     routes_sub = routes.add_subparsers(dest="routes_command", required=True)
     routes_sub.add_parser("check", help="check the rules against installed channels").set_defaults(

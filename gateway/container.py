@@ -53,11 +53,12 @@ from gateway.storage.engine import create_engine
 from gateway.storage.lease import lease_orders_of
 from gateway.storage.payouts import payouts_of
 from gateway.storage.queries.bills import BillQueries
+from gateway.storage.queries.flow import FlowReader
+from gateway.storage.queries.outbox import OutboxAdmin
 from gateway.storage.queries.payouts import PayoutQueries
 from gateway.storage.sqlite_uow import WriterTransactions
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import SqlUnitOfWork
-from gateway.workers import FlowReader, OutboxAdmin
 from ports.channels import Channel, ChannelEventHandler, ChannelServices
 from ports.storage import Transactions, UnitOfWorkFactory, transactions_of
 

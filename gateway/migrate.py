@@ -1,14 +1,26 @@
-"""Applying migrations: `paygate migrate`, and automatically at start on the embedded default."""
+"""Applying migrations (`paygate migrate`, and at start on the embedded default) and checking at
+start that the database is at the code's head revision."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaNotCurrent(Exception):
+    """The database's revision is not the one this code was written for."""
 
 
 def alembic_config(url: str) -> Config:
@@ -25,3 +37,58 @@ def upgrade(url: str, revision: str = "head") -> None:
 async def upgrade_async(url: str, revision: str = "head") -> None:
     # Alembic's env runs its own event loop; give it a thread of its own.
     await asyncio.to_thread(upgrade, url, revision)
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(""))
+
+
+def _known(revision: str | None) -> bool:
+    """Whether this code can migrate a database at `revision` (None: never migrated)."""
+    return revision is None or revision in {script.revision for script in _scripts().walk_revisions()}
+
+
+def head_revision() -> str:
+    """The revision the code needs: the head of the shipped migrations."""
+    head = _scripts().get_current_head()
+    assert head is not None, "the gateway ships its migrations"
+    return head
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The database's Alembic revision; None for a database never migrated."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_read_revision)
+
+
+def _read_revision(conn: Connection) -> str | None:
+    # read directly rather than through Alembic's MigrationContext, which logs as it starts
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    return None if revision is None else str(revision)
+
+
+def schema_problem(current: str | None, head: str) -> str | None:
+    """What is wrong with a database at `current` for code at `head`, in one line (None: nothing)."""
+    if current == head:
+        return None
+    if current is None:
+        return f"the database has no schema (this code needs revision {head}): run `paygate migrate`"
+    if _known(current):
+        return f"the database is at revision {current}, this code needs {head}: run `paygate migrate`"
+    return (
+        f"the database is at revision {current}, which this code does not know (its head is {head}):"
+        " a newer paygate migrated it; run that version"
+    )
+
+
+async def prepare_schema(engine: AsyncEngine, database: DatabaseSettings) -> None:
+    """At start: migrate when `database.migrate_on_start` (the embedded SQLite default), then
+    refuse a database that is not at the code's head, on every engine."""
+    if database.migrate_on_start and _known(await current_revision(engine)):
+        await upgrade_async(database.url)
+    problem = schema_problem(await current_revision(engine), head_revision())
+    if problem is not None:
+        raise SchemaNotCurrent(problem)

@@ -87,9 +87,7 @@ class AuthSettings(_Section):
 class LimitsSettings(_Section):
     """Risk limits; amounts are decimal strings per currency."""
 
-    max_payment_amount: dict[str, Decimal] = Field(
-        default_factory=lambda: {"CNY": Decimal("1000000")}
-    )
+    max_payment_amount: dict[str, Decimal] = Field(default_factory=lambda: {"CNY": Decimal("1000000")})
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     page_size_max: int = Field(default=200, ge=1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 
 import structlog
@@ -14,6 +15,8 @@ from gateway.http.errors import Handler, error_response
 from gateway.keys import APP_ID, CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
 
 TRACE_HEADER = "X-Trace-Id"
+
+log = logging.getLogger("paygate.auth")
 
 
 @web.middleware
@@ -43,42 +46,58 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/v1/"):
+        return await _as_caller_app(request, handler)
+    if request.path.startswith("/ops/"):
+        return await _as_operator(request, handler)
+    return await handler(request)
+
+
+async def _as_caller_app(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """/v1: the body within its limit, then the app's signature, timestamp and nonce."""
     container = request.app[CONTAINER]
     settings = container.settings()
-    if request.path.startswith("/v1/"):
-        limit = settings.limits.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            return error_response(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
-        body = await request.read()
-        request[RAW_BODY] = body
-        try:
-            request[APP_ID] = await authenticate(
-                request.headers,
-                request.method,
-                request.path_qs,
-                body,
-                container.app_secrets(),
-                container.nonces(),
-                utcnow(),
-                settings.auth.max_clock_skew_seconds,
-            )
-        except Unauthenticated as exc:
-            return error_response(401, exc.code, exc.message, exc.field)
-        structlog.contextvars.bind_contextvars(app_id=request[APP_ID])
-        try:
-            return await handler(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("app_id")
-    if request.path.startswith("/ops/"):
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        tokens = [t.get_secret_value() for t in settings.ops.tokens]
-        match = next((i for i, t in enumerate(tokens) if token and hmac.compare_digest(t, token)), None)
-        if match is None:
-            return error_response(
-                401,
-                "UNAUTHENTICATED",
-                "an operator token is required: Authorization: Bearer <token> from ops.tokens",
-            )
-        request[OPERATOR] = f"operator#{match + 1}"
+    limit = settings.limits.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return error_response(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
+    body = await request.read()
+    request[RAW_BODY] = body
+    try:
+        request[APP_ID] = await authenticate(
+            request.headers,
+            request.method,
+            request.path_qs,
+            body,
+            container.app_secrets(),
+            container.nonces(),
+            utcnow(),
+            settings.auth.max_clock_skew_seconds,
+        )
+    except Unauthenticated as exc:
+        # the caller's answer does not say whether the app id exists; the operators' log does
+        log.warning(
+            "caller authentication refused",
+            extra={"auth_failure": exc.reason, "claimed_app_id": request.headers.get("X-App-Id")},
+        )
+        return error_response(401, exc.code, exc.message, exc.field)
+    structlog.contextvars.bind_contextvars(app_id=request[APP_ID])
+    try:
+        return await handler(request)
+    finally:
+        structlog.contextvars.unbind_contextvars("app_id")
+
+
+async def _as_operator(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """/ops: one of the operator tokens of the settings, as a bearer token."""
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    tokens = [t.get_secret_value() for t in request.app[CONTAINER].settings().ops.tokens]
+    match = next((i for i, t in enumerate(tokens) if token and hmac.compare_digest(t, token)), None)
+    if match is None:
+        return error_response(
+            401,
+            "UNAUTHENTICATED",
+            "an operator token is required: Authorization: Bearer <token> from ops.tokens",
+        )
+    request[OPERATOR] = f"operator#{match + 1}"
     return await handler(request)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 import pytest
+from paygate_testkit import APP_ID
 
 
 async def test_unsigned_request_is_rejected(api: Any) -> None:
@@ -28,9 +30,7 @@ async def test_wrong_signature_is_rejected(api: Any) -> None:
 async def test_body_changed_after_signing_is_rejected(api: Any) -> None:
     signed = b'{"owner":"a","kind":"C","currency":"CNY"}'
     headers = api.headers("POST", "/v1/accounts", signed)
-    response = await api.client.post(
-        "/v1/accounts", data=signed.replace(b"a", b"b"), headers=headers
-    )
+    response = await api.client.post("/v1/accounts", data=signed.replace(b"a", b"b"), headers=headers)
     assert response.status == 401
 
 
@@ -53,10 +53,32 @@ async def test_replayed_nonce_is_rejected(api: Any) -> None:
     assert status == 401 and body["error"]["field"] == "X-Nonce"
 
 
-async def test_unknown_app_is_rejected(api: Any) -> None:
+async def test_an_unknown_app_id_gets_the_answer_of_a_wrong_signature(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No app enumeration: a caller cannot tell an app id that does not exist from a wrong
+    signature; only the operators' log tells them apart."""
     stranger = api.as_app("stranger", "stranger-secret-1234")
-    status, body = await stranger.get("/v1/payments?out_request_no=x")
-    assert status == 401 and body["error"]["field"] == "X-App-Id"
+    impostor = api.as_app(APP_ID, "not-the-shop-secret-0123")
+    with caplog.at_level(logging.WARNING, logger="paygate.auth"):
+        unknown = await stranger.get("/v1/payments?out_request_no=x")
+        wrong = await impostor.get("/v1/payments?out_request_no=x")
+    assert unknown[0] == wrong[0] == 401
+    assert unknown[1] == wrong[1]
+    refusals = [r for r in caplog.records if r.name == "paygate.auth"]
+    assert [(r.auth_failure, r.claimed_app_id) for r in refusals] == [
+        ("unknown_app_id", "stranger"),
+        ("bad_signature", APP_ID),
+    ]
+
+
+async def test_a_stale_timestamp_gets_the_same_answer_whether_the_app_id_exists(api: Any) -> None:
+    stale = int(time.time()) - 3600
+    stranger = api.as_app("stranger", "stranger-secret-1234")
+    unknown = await stranger.get("/v1/payments?out_request_no=x", timestamp=stale)
+    known = await api.get("/v1/payments?out_request_no=x", timestamp=stale)
+    assert unknown == known
+    assert known[0] == 401 and known[1]["error"]["field"] == "X-Timestamp"
 
 
 async def test_an_app_cannot_see_another_apps_account(api: Any, other_app: Any) -> None:
@@ -70,9 +92,7 @@ async def test_an_app_cannot_see_another_apps_account(api: Any, other_app: Any) 
 async def test_an_app_cannot_see_or_spend_from_another_apps_data(api: Any, other_app: Any) -> None:
     alice, bob = await api.open_account(), await api.open_account()
     await api.fund(alice, "10.00")
-    _, payment = await api.pay(
-        out_request_no="mine", amount="1.00", payer_account=alice, payee_account=bob
-    )
+    _, payment = await api.pay(out_request_no="mine", amount="1.00", payer_account=alice, payee_account=bob)
     assert (await other_app.get(f"/v1/payments/{payment['id']}"))[0] == 404
     assert (await other_app.get("/v1/payments?out_request_no=mine"))[0] == 404
     assert (await other_app.get(f"/v1/payments/{payment['id']}/flow"))[0] == 404
@@ -82,19 +102,13 @@ async def test_an_app_cannot_see_or_spend_from_another_apps_data(api: Any, other
     assert await api.balance(alice) == "9.00"
 
 
-async def test_the_same_request_number_in_two_apps_is_two_payments(
-    api: Any, other_app: Any
-) -> None:
+async def test_the_same_request_number_in_two_apps_is_two_payments(api: Any, other_app: Any) -> None:
     a1, a2 = await api.open_account(), await api.open_account()
     b1, b2 = await other_app.open_account(), await other_app.open_account()
     await api.fund(a1, "5.00")
     await other_app.fund(b1, "5.00")
-    s1, p1 = await api.pay(
-        out_request_no="shared", amount="1.00", payer_account=a1, payee_account=a2
-    )
-    s2, p2 = await other_app.pay(
-        out_request_no="shared", amount="1.00", payer_account=b1, payee_account=b2
-    )
+    s1, p1 = await api.pay(out_request_no="shared", amount="1.00", payer_account=a1, payee_account=a2)
+    s2, p2 = await other_app.pay(out_request_no="shared", amount="1.00", payer_account=b1, payee_account=b2)
     assert (s1, s2) == (201, 201) and p1["id"] != p2["id"]
 
 

@@ -83,14 +83,14 @@ class Gateway:
         return self.api.as_app(OTHER_APP, OTHER_SECRET)
 
     async def poll(self, rounds: int = 1) -> None:
-        from gateway.workers import QueryPoller
+        from gateway.workers.query_poller import QueryPoller
 
         poller = QueryPoller(self.container.engine(), self.container.payments(), batch=50)
         for _ in range(rounds):
             await poller.run_once()
 
     async def work(self) -> int:
-        from gateway.bill_worker import BillWorker
+        from gateway.workers.bills import BillWorker
 
         return await BillWorker(self.container.bill_recovery(), batch=50).run_once()
 

@@ -81,7 +81,7 @@ async def test_profit_sharing_and_buyer_fee(api: Any, parties: dict[str, str]) -
 async def test_async_settlement_is_pending_until_the_worker_settles(
     api: Any, parties: dict[str, str], container: Any
 ) -> None:
-    from gateway.workers import SettlementWorker
+    from gateway.workers.settlement import SettlementWorker
 
     p = parties
     status, body = await api.pay(

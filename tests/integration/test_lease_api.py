@@ -76,12 +76,12 @@ class Env:
         return int(await self.container.lease_recovery().run_once(50, now))
 
     async def poll(self) -> int:
-        from gateway.workers import QueryPoller
+        from gateway.workers.query_poller import QueryPoller
 
         return await QueryPoller(self.container.engine(), self.container.payments(), batch=50).run_once()
 
     async def webhooks(self) -> None:
-        from gateway.workers import OutboxDeliverer
+        from gateway.workers.outbox import OutboxDeliverer
 
         c = self.container
         async with aiohttp.ClientSession() as session:

@@ -80,7 +80,7 @@ async def build_api(aiohttp_client: Any, settings: Any) -> SignedClient:
 
 def deliverer_of(api: SignedClient, session: aiohttp.ClientSession) -> Any:
     from gateway.keys import CONTAINER
-    from gateway.workers import OutboxDeliverer
+    from gateway.workers.outbox import OutboxDeliverer
 
     c = api.client.app[CONTAINER]
     return OutboxDeliverer(c.uow, c.settings(), c.metrics(), lambda: session)

@@ -67,7 +67,7 @@ class Env:
         return [biz for name, biz in gateway.calls if name == method]
 
     async def deliver_webhooks(self) -> None:
-        from gateway.workers import OutboxDeliverer
+        from gateway.workers.outbox import OutboxDeliverer
 
         c = self.container
         async with aiohttp.ClientSession() as session:
@@ -76,7 +76,7 @@ class Env:
                 pass
 
     async def poll(self) -> int:
-        from gateway.workers import QueryPoller
+        from gateway.workers.query_poller import QueryPoller
 
         return await QueryPoller(self.container.engine(), self.container.payments(), batch=50).run_once()
 

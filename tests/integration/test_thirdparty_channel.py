@@ -115,7 +115,7 @@ async def test_channel_refusal_fails_the_payment_with_its_code(echo_api: SignedC
 
 
 async def test_unknown_outcome_is_resolved_by_the_poller_not_resent(echo_api: SignedClient) -> None:
-    from gateway.workers import QueryPoller
+    from gateway.workers.query_poller import QueryPoller
 
     container = container_of(echo_api)
     status, payment = await echo_api.pay(pay_method="echo", amount="10.01", payee_account="x")
@@ -134,7 +134,7 @@ async def test_unknown_outcome_is_resolved_by_the_poller_not_resent(echo_api: Si
 
 
 async def test_payment_that_stays_unknown_is_escalated_never_failed(echo_api: SignedClient) -> None:
-    from gateway.workers import QueryPoller
+    from gateway.workers.query_poller import QueryPoller
 
     container = container_of(echo_api)
     _, payment = await echo_api.pay(pay_method="echo", amount="10.03", payee_account="x")
@@ -213,7 +213,7 @@ async def test_payment_saved_but_never_answered_is_queried_not_forgotten(echo_ap
     from datetime import timedelta
 
     from gateway.storage.rows import CREATED_GRACE
-    from gateway.workers import QueryPoller
+    from gateway.workers.query_poller import QueryPoller
 
     container = container_of(echo_api)
     service = container.payments()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.bills.model import Bill, attempt_request_no
 from gateway.storage import tables as t
-from gateway.workers import FlowReader
+from gateway.storage.queries.flow import FlowReader
 
 
 class BillQueries:

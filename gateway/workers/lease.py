@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.usecases.lease.recovery import LeaseRecovery
-from gateway.workers import run_periodically
+from gateway.workers.loop import run_periodically
 
 
 class LeaseWorker:

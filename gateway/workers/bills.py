@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 
 from core.usecases.bills.recovery import BillRecovery
-
-log = logging.getLogger("paygate.workers")
+from gateway.workers.loop import run_periodically
 
 
 class BillWorker:
@@ -25,18 +22,4 @@ class BillWorker:
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Every `interval` seconds, and as soon as the bank pays a bill, until `stop`."""
-        wake = self.bills.due.event
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("worker step failed", extra={"worker": "bills"})
-            stopping = asyncio.ensure_future(stop.wait())
-            woken = asyncio.ensure_future(wake.wait())
-            try:
-                await asyncio.wait({stopping, woken}, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in (stopping, woken):
-                    waiter.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await waiter
+        await run_periodically("bills", interval, self.run_once, stop, wake=self.bills.due.event)

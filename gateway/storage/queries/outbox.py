@@ -1,0 +1,121 @@
+"""Read model of the outbox for operators: deliveries, replay, and stuck payments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import NotFound
+from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+from core.ids import utcnow
+from gateway.storage import tables as t
+from gateway.storage.uow import SqlUnitOfWork
+from ports.storage import FlowLogSink
+
+
+def outbox_json(row: Any) -> dict[str, Any]:
+    """An outbox row as operators see it."""
+    return {
+        "id": row.id,
+        "app_id": row.app_id,
+        "event_type": row.event_type,
+        "subject_id": row.subject_id,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "created_at": row.created_at.isoformat(),
+        "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+    }
+
+
+class OutboxAdmin:
+    """What operators see and do with deliveries and stuck payments."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        uow: Callable[[], SqlUnitOfWork],
+        flow: FlowLogSink,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.uow = uow
+        self.flow = flow
+        self.clock = clock
+
+    async def deliveries(self, status: str, limit: int) -> list[dict[str, Any]]:
+        o = t.outbox
+        stmt = sa.select(o).order_by(o.c.created_at.desc()).limit(limit)
+        if status == "failing":
+            stmt = stmt.where(o.c.status == "pending", o.c.attempts > 0)
+        else:
+            stmt = stmt.where(o.c.status == status)
+        async with self.engine.connect() as conn:
+            return [outbox_json(r) for r in (await conn.execute(stmt)).all()]
+
+    async def replay(self, event_id: str, actor: str) -> dict[str, Any]:
+        o = t.outbox
+        now = self.clock()
+        async with self.uow() as unit:
+            conn = unit.conn
+            row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
+            if row is None:
+                raise NotFound(f"notification {event_id} does not exist", code="NOTIFICATION_NOT_FOUND")
+            await conn.execute(
+                o.update()
+                .where(o.c.id == event_id)
+                .values(status="pending", attempts=0, next_attempt_at=now, leased_until=None)
+            )
+            row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
+            assert row is not None
+            await unit.commit()
+        self.flow.record(
+            FlowRecord(
+                row.subject_id,
+                FlowNode.OPERATOR_ACTION,
+                FlowOutcome.OK,
+                now,
+                f"notification {event_id} queued for replay",
+                actor=actor,
+            )
+        )
+        return outbox_json(row)
+
+    async def stuck_payments(self, limit: int = 200) -> list[dict[str, Any]]:
+        p = t.payments
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        p.c.id,
+                        p.c.app_id,
+                        p.c.channel,
+                        p.c.status,
+                        p.c.query_attempts,
+                        p.c.escalated,
+                        p.c.next_query_at,
+                        p.c.created_at,
+                    )
+                    .where(p.c.status.in_(("created", "processing", "unknown")))
+                    .order_by(p.c.escalated.desc(), p.c.created_at)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            {
+                "id": r.id,
+                "app_id": r.app_id,
+                "channel": r.channel,
+                "status": r.status,
+                "query_attempts": r.query_attempts,
+                "escalated": r.escalated,
+                "next_query_at": r.next_query_at.isoformat() if r.next_query_at else None,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ]

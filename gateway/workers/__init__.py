@@ -1,0 +1,1 @@
+"""Background workers, one module each, and the loop they share."""

@@ -1,0 +1,152 @@
+"""The outbox deliverer: signed webhooks to each app's notify_url, with retries and back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import sqlalchemy as sa
+
+from core.ids import utcnow
+from gateway.auth import signed_headers
+from gateway.metrics import Metrics
+from gateway.settings import PaygateSettings
+from gateway.storage import tables as t
+from gateway.storage.uow import SqlUnitOfWork
+from gateway.workers.loop import run_periodically, write_tx
+
+
+class OutboxDeliverer:
+    """Delivers outbox events to each app's notify_url as signed webhooks, with back-off."""
+
+    def __init__(
+        self,
+        uow: Callable[[], SqlUnitOfWork],
+        settings: PaygateSettings,
+        metrics: Metrics,
+        session: Callable[[], aiohttp.ClientSession],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.uow = uow
+        self.settings = settings
+        self.metrics = metrics
+        self.session = session
+        self.clock = clock
+
+    async def _claim(self) -> list[Any]:
+        """Lease up to a batch of due events in one statement: two gateway processes never
+        deliver one event at once (PostgreSQL skips rows another claim has locked)."""
+        o = t.outbox
+        now = self.clock()
+        lease = now + timedelta(seconds=self.settings.notify.lease_seconds)
+        due = (
+            sa.select(o.c.id)
+            .where(
+                o.c.status == "pending",
+                o.c.next_attempt_at <= now,
+                sa.or_(o.c.leased_until.is_(None), o.c.leased_until < now),
+            )
+            .order_by(o.c.next_attempt_at)
+            .limit(self.settings.notify.batch_size)
+        )
+        if not self.settings.database.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        async with write_tx(self.uow) as conn:
+            rows = (
+                await conn.execute(
+                    o.update()
+                    .where(o.c.id.in_(due.scalar_subquery()))
+                    .values(leased_until=lease)
+                    .returning(o)
+                )
+            ).all()
+        return sorted(rows, key=lambda r: r.next_attempt_at)
+
+    async def run_once(self) -> int:
+        rows = await self._claim()
+        if rows:
+            outcomes = await asyncio.gather(*(self._attempt(row) for row in rows))
+            await self._record(rows, outcomes)
+        return len(rows)
+
+    async def run(self, interval: float, stop: asyncio.Event) -> None:
+        await run_periodically("outbox", interval, self.run_once, stop)
+
+    async def deliver(self, row: Any) -> bool:
+        """Deliver one claimed event and record the outcome."""
+        error = await self._attempt(row)
+        await self._record([row], [error])
+        return error is None
+
+    async def _attempt(self, row: Any) -> str | None:
+        """POST the signed event to the app's notify_url; None when the app took it (2xx)."""
+        app = self.settings.apps.get(row.app_id)
+        if app is None or not app.notify_url:
+            return f"app {row.app_id} has no notify_url"
+        now = self.clock()
+        body = json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        url = urlsplit(app.notify_url)
+        path = url.path or "/"
+        if url.query:
+            path += "?" + url.query
+        headers = signed_headers(
+            row.app_id,
+            app.secret.get_secret_value(),
+            "POST",
+            path,
+            body,
+            timestamp=int(now.timestamp()),
+            nonce=secrets.token_hex(16),
+        )
+        headers.update({"X-Event-Id": row.id, "Content-Type": "application/json"})
+        try:
+            async with self.session().post(
+                app.notify_url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.settings.notify.timeout_seconds),
+            ) as response:
+                return None if 200 <= response.status < 300 else f"HTTP {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"{type(exc).__name__}: {exc}"[:500]
+
+    async def _record(self, rows: list[Any], errors: list[str | None]) -> None:
+        """Every outcome of a round in one transaction (one statement, many rows)."""
+        o = t.outbox
+        now = self.clock()
+        schedule = self.settings.notify.retry_schedule_seconds
+        changes = []
+        for row, error in zip(rows, errors, strict=True):
+            attempts = row.attempts + 1
+            values: dict[str, Any] = {
+                "oid": row.id,
+                "status": "pending",
+                "attempts": attempts,
+                "leased_until": None,
+                "last_error": error,
+                "next_attempt_at": row.next_attempt_at,
+                "delivered_at": row.delivered_at,
+            }
+            if error is None:
+                values.update(status="delivered", delivered_at=now)
+                self.metrics.notifications.labels("delivered").inc()
+            elif attempts > len(schedule):
+                values["status"] = "dead"
+                self.metrics.notifications.labels("dead").inc()
+            else:
+                values["next_attempt_at"] = now + timedelta(seconds=schedule[attempts - 1])
+                self.metrics.notifications.labels("failed").inc()
+            changes.append(values)
+        stmt = (
+            o.update()
+            .where(o.c.id == sa.bindparam("oid"))
+            .values({name: sa.bindparam(name) for name in changes[0] if name != "oid"})
+        )
+        async with write_tx(self.uow) as conn:
+            await conn.execute(stmt, changes)
