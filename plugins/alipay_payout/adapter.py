@@ -26,10 +26,10 @@ from plugins.alipay_payout.client import (
     TransferQuery,
     TransferResult,
     TransferStatus,
-    parse_order_changed,
     query_transfer,
     transfer,
 )
+from plugins.alipay_payout.order_changed import parse_order_changed
 from plugins.alipay_payout.settings import AlipayPayoutSettings
 from ports.channels import (
     ChannelNotification,

@@ -24,10 +24,10 @@ from plugins.alipay_payout.client import (
     TransferOrder,
     TransferQuery,
     TransferStatus,
-    parse_order_changed,
     query_transfer,
     transfer,
 )
+from plugins.alipay_payout.order_changed import parse_order_changed
 from plugins.alipay_payout.sandbox import (
     ALIPAY_PUBLIC_KEY_FILE,
     SANDBOX_APP_ID,

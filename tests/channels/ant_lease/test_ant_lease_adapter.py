@@ -21,8 +21,9 @@ from plugins.alipay_openapi.signing import generate_private_key
 from plugins.ant_lease import register_channels
 from plugins.ant_lease.adapter import AntLeaseAdapter
 from plugins.ant_lease.client import TRADE_STATUS_SYNC
-from plugins.ant_lease.sandbox import LeaseSimulator, Notice, create_lease_sandbox_app
+from plugins.ant_lease.sandbox import LeaseSimulator, create_lease_sandbox_app
 from plugins.ant_lease.settings import SANDBOX_APP_ID
+from plugins.ant_lease.simulator.records import Notice
 from ports.channels import (
     Channel,
     ChannelServices,

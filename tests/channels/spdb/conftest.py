@@ -29,7 +29,8 @@ from aiohttp.test_utils import TestServer
 
 from plugins.spdb.client import SpdbClient
 from plugins.spdb.packet import BEIJING, PacketIdGenerator
-from plugins.spdb.sandbox import SandboxConfig, SandboxIdentities, SpdbSandbox
+from plugins.spdb.sandbox import SpdbSandbox
+from plugins.spdb.sandbox_scenarios import SandboxConfig, SandboxIdentities
 from plugins.spdb.settings import SpdbSettings
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "spdb"

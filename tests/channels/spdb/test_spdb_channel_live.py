@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from plugins.spdb.client import AnswerStatus, PaymentQuery, SinglePayment
 from plugins.spdb.errors import CallTimedOut, OutcomeUnknown, SigningServerError, TransportFailed
+from plugins.spdb.messages import AnswerStatus, PaymentQuery, SinglePayment
 from plugins.spdb.packet import BEIJING, RequestHead, build_body, build_request, parse_answer
 from plugins.spdb.pkcs7 import sign_embedded
-from plugins.spdb.sandbox import SandboxConfig, main
+from plugins.spdb.sandbox import main
+from plugins.spdb.sandbox_scenarios import SandboxConfig
 from ports.channels import ChannelStatus
 
 LiveBankFactory = Callable[..., Awaitable[Any]]  # the `live_bank` fixture (see conftest)

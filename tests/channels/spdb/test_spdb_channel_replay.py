@@ -6,13 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from plugins.spdb.client import (
-    AnswerStatus,
-    PaymentQuery,
-    PaymentResult,
-    SinglePayment,
-    SpdbClient,
-)
+from plugins.spdb.client import SpdbClient
 from plugins.spdb.errors import (
     BadSignature,
     BankSystemError,
@@ -20,6 +14,7 @@ from plugins.spdb.errors import (
     OutcomeUnknown,
     UnsignedAnswer,
 )
+from plugins.spdb.messages import AnswerStatus, PaymentQuery, PaymentResult, SinglePayment
 from ports.channels import ChannelStatus
 
 PROCESSING_POLLS = 2  # as the recording sandbox was configured (see conftest)

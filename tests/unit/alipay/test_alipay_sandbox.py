@@ -13,12 +13,8 @@ from plugins.alipay_openapi.client import AlipayClient
 from plugins.alipay_openapi.codes import SubCodeClass
 from plugins.alipay_openapi.envelope import open_envelope
 from plugins.alipay_openapi.notify import verify_notify_body
-from plugins.alipay_openapi.sandbox import (
-    SandboxKeys,
-    create_sandbox_app,
-    send_notification,
-    success,
-)
+from plugins.alipay_openapi.sandbox import SandboxKeys, create_sandbox_app, success
+from plugins.alipay_openapi.sandbox_notify import send_notification
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_openapi.signing import PrivateKey, private_key_pem
 

@@ -9,13 +9,8 @@ import aiohttp
 import pytest
 
 from core.errors import InvalidArgument
-from plugins.spdb.client import (
-    RemitLocation,
-    SinglePayment,
-    SpdbClient,
-    SysFlag,
-    trans_status_outcome,
-)
+from plugins.spdb.client import SpdbClient
+from plugins.spdb.messages import RemitLocation, SinglePayment, SysFlag, trans_status_outcome
 from plugins.spdb.settings import SpdbSettings
 from ports.channels import ChannelStatus
 

@@ -7,7 +7,7 @@ import pytest
 from plugins.spdb.errors import SignatureInvalid
 from plugins.spdb.packet import build_body
 from plugins.spdb.pkcs7 import sign_embedded, verify_embedded
-from plugins.spdb.sandbox import SandboxIdentities
+from plugins.spdb.sandbox_scenarios import SandboxIdentities
 
 BODY = build_body([("payeeAcctNo", "6225160100120946"), ("payeeName", "张三镕")]).encode("gbk")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plugins.spdb.errors import SignatureRejected, SigningServerError
-from plugins.spdb.sandbox import SandboxIdentities
+from plugins.spdb.sandbox_scenarios import SandboxIdentities
 from plugins.spdb.signing import (
     parse_sign_result,
     parse_verify_result,
