@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -54,6 +54,40 @@ async def send_notification(
         return NotifyDelivery(notify_url, None, "", False, error=str(exc) or type(exc).__name__)
     acknowledged = status == 200 and body.strip() == ACKNOWLEDGEMENT
     return NotifyDelivery(notify_url, status, body, acknowledged)
+
+
+Pending = TypeVar("Pending")
+
+
+@dataclass(slots=True)
+class DeliveryRound(Generic[Pending]):
+    """What one round of notification deliveries did: every attempt, and which of the pending
+    items were acknowledged and which stay pending (Alipay retries those)."""
+
+    deliveries: list[NotifyDelivery] = field(default_factory=list)
+    acknowledged: list[Pending] = field(default_factory=list)
+    unacknowledged: list[Pending] = field(default_factory=list)
+
+
+async def deliver_round(
+    session: aiohttp.ClientSession,
+    pending: Iterable[Pending],
+    message: Callable[[Pending], tuple[str | None, Mapping[str, str]]],
+    private_key: PrivateKey,
+    *,
+    timeout_seconds: float = 10.0,
+) -> DeliveryRound[Pending]:
+    """Send each pending item's notification (`message` gives its URL and fields); an item
+    with no URL is dropped, as with an app that configured no gateway."""
+    done: DeliveryRound[Pending] = DeliveryRound()
+    for item in pending:
+        url, fields = message(item)
+        if not url:
+            continue
+        delivery = await send_notification(session, url, fields, private_key, timeout_seconds=timeout_seconds)
+        done.deliveries.append(delivery)
+        (done.acknowledged if delivery.acknowledged else done.unacknowledged).append(item)
+    return done
 
 
 class SandboxRunner:

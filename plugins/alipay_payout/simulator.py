@@ -10,7 +10,7 @@ import aiohttp
 
 from plugins.alipay_openapi.client import encode_biz_content
 from plugins.alipay_openapi.sandbox import SandboxAnswer, SandboxHandler, SandboxKeys, business_error, success
-from plugins.alipay_openapi.sandbox_notify import NotifyDelivery, send_notification
+from plugins.alipay_openapi.sandbox_notify import NotifyDelivery, deliver_round
 from plugins.alipay_openapi.signing import PrivateKey, generate_private_key
 from plugins.alipay_openapi.times import beijing_now, format_alipay_time
 from plugins.alipay_payout.client import (
@@ -328,20 +328,14 @@ class PayoutSimulator:
         """Send an order.changed message for every transfer that became final; those not
         acknowledged with `success` stay pending (Alipay retries them)."""
         pending, self.pending_notifications = self.pending_notifications, []
-        deliveries: list[NotifyDelivery] = []
-        for transfer in pending:
-            if not transfer.notify_url:
-                continue  # nowhere to send it, as with an app that configured no gateway
-            delivery = await send_notification(
-                session,
-                transfer.notify_url,
-                self.order_changed_fields(transfer),
-                self.keys.alipay_private_key,
-                timeout_seconds=timeout_seconds,
-            )
-            deliveries.append(delivery)
-            if delivery.acknowledged:
-                transfer.notified = True
-            else:
-                self.pending_notifications.append(transfer)
-        return deliveries
+        done = await deliver_round(
+            session,
+            pending,
+            lambda transfer: (transfer.notify_url, self.order_changed_fields(transfer)),
+            self.keys.alipay_private_key,
+            timeout_seconds=timeout_seconds,
+        )
+        for transfer in done.acknowledged:
+            transfer.notified = True
+        self.pending_notifications.extend(done.unacknowledged)
+        return done.deliveries

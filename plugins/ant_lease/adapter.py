@@ -10,8 +10,9 @@ from typing import Any
 
 from core.lease import CancelReason, LeaseOrder, UnsignRefusal
 from core.payouts import mask_account
-from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse
-from plugins.alipay_openapi.codes import SubCodeClass, is_system_fault, normalise_sub_code
+from plugins.alipay_openapi.channel import OpenApiAdapter
+from plugins.alipay_openapi.client import OpenApiResponse
+from plugins.alipay_openapi.codes import NOT_PAID, is_system_fault, normalise_sub_code
 from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
@@ -64,8 +65,6 @@ from ports.lease import (
 
 log = logging.getLogger("paygate.ant_lease")
 
-# A refused deduction for which Alipay made no trade: nothing was withheld.
-NOT_PAID = frozenset({SubCodeClass.PERMANENT, SubCodeClass.BACK_OFF, SubCodeClass.INSUFFICIENT_FUNDS})
 WAIT_USER_PAY = "10003"  # trade.pay accepted, waiting for the buyer: processing
 TRADE_HAS_SUCCESS = "TRADE_HAS_SUCCESS"  # this out_trade_no was already paid: a query gets the trade
 
@@ -78,24 +77,15 @@ def _answer_data(response: OpenApiResponse) -> dict[str, Any]:
     return {k: v for k, v in response.body.items() if k not in ("code", "msg", "sub_code", "sub_msg")}
 
 
-class AntLeaseAdapter:
+class AntLeaseAdapter(OpenApiAdapter):
     """One Alipay app speaking the rent order component, withholding agreements and
     withholding deductions. A deduction's out_trade_no is the platform's payment id, so a
     resubmitted attempt is never a second deduction."""
 
     def __init__(self, settings: AntLeaseSettings, openapi: AlipayOpenApiSettings) -> None:
         self.settings = settings
-        self.openapi = openapi
+        super().__init__(openapi)
         self.product = settings.product
-        self._public_key = openapi.public_key()
-        # the client opens its HTTP session on first use and closes it with close()
-        self._client = AlipayClient(openapi)
-
-    def client(self) -> AlipayClient:
-        return self._client
-
-    async def close(self) -> None:
-        await self._client.close()
 
     async def _call(
         self, method: str, biz: Mapping[str, Any], masked: str | None = None

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from plugins.alipay_openapi.sandbox import SandboxKeys
-from plugins.alipay_openapi.sandbox_notify import NotifyDelivery, send_notification
+from plugins.alipay_openapi.sandbox_notify import NotifyDelivery, deliver_round
 from plugins.alipay_openapi.times import beijing_now, format_alipay_time
 from plugins.ant_lease.settings import SANDBOX_PORT
 from plugins.ant_lease.simulator.records import (
@@ -78,21 +78,17 @@ class SimulatorBase:
         """Send every pending notification; those not acknowledged with `success` stay
         pending (Alipay retries them)."""
         pending, self.pending = self.pending, []
-        deliveries = []
-        for notice in pending:
-            delivery = await send_notification(
-                session,
-                notice.url,
-                notice.fields,
-                self.keys.alipay_private_key,
-                timeout_seconds=timeout_seconds,
-            )
-            deliveries.append(delivery)
-            if delivery.acknowledged:
-                notice.delivered = True
-            else:
-                self.pending.append(notice)
-        return deliveries
+        done = await deliver_round(
+            session,
+            pending,
+            lambda notice: (notice.url, notice.fields),
+            self.keys.alipay_private_key,
+            timeout_seconds=timeout_seconds,
+        )
+        for notice in done.acknowledged:
+            notice.delivered = True
+        self.pending.extend(done.unacknowledged)
+        return done.deliveries
 
     def find_order(self, biz: Mapping[str, Any]) -> SimOrder | None:
         if biz.get("order_id"):
