@@ -7,9 +7,10 @@ import hashlib
 import hmac
 import importlib
 import json
+import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,6 @@ from dependency_injector import providers
 from paygate_testkit import SignedClient, make_settings
 
 from core.money import Money
-from ports.channels import ChannelServices, ChannelStatus, PaymentRequest
-from ports.conformance import ChannelConformance, ConformanceSubject, new_payment_id
 
 PACKAGE = Path(__file__).parents[1] / "thirdparty" / "paygate_echo_channel"
 ECHO_SECRET = "echo-test-secret"
@@ -178,33 +177,39 @@ async def test_forged_callback_changes_nothing(echo_api: SignedClient) -> None:
     assert after["status"] == "processing"
 
 
-class TestEchoConformance(ChannelConformance):
-    @pytest.fixture
-    def subject(self, echo_installed: Path) -> ConformanceSubject:
-        from gateway.plugins import build_channels, build_plugin_manager
-
-        class NoAccounts:
-            async def get_accounts(self, ids: Any) -> dict[str, Any]:
-                return {}
-
-        channel = build_channels(
-            build_plugin_manager(), {"echo": {"secret": ECHO_SECRET}}, ChannelServices(NoAccounts())
-        )["echo"]
-        cents = {"success": "5.00", "failure": "5.02", "unknown": "5.01"}
-
-        def request(scenario: str) -> PaymentRequest:
-            return PaymentRequest(
-                new_payment_id(), "app", "echo", Money.parse(cents[scenario], "CNY"), None, "payee"
-            )
-
-        async def notification(
-            req: PaymentRequest, status: ChannelStatus
-        ) -> tuple[Mapping[str, str], bytes]:
-            body = json.dumps({"payment_id": req.payment_id, "status": status.value}).encode()
-            sig = hmac.new(ECHO_SECRET.encode(), body, hashlib.sha256).hexdigest()
-            return {"X-Echo-Signature": sig}, body
-
-        return ConformanceSubject(channel=channel, request=request, notification=notification)
+def test_the_package_runs_the_conformance_suite_by_its_plugin_name(echo_installed: Path) -> None:
+    """The echo package's own tests load `paygate_conformance` (the pytest11 entry point) by
+    name, in a pytest of their own rooted in the package, and the whole suite passes there."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(echo_installed), *sys.path])}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(PACKAGE),
+            "--confcutdir",
+            str(PACKAGE),
+            "-c",
+            str(PACKAGE / "pyproject.toml"),
+            "-m",
+            "conformance",
+            "-rs",
+            str(PACKAGE / "tests"),
+        ],
+        cwd=PACKAGE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    summary = run.stdout.strip().splitlines()[-1]
+    passed = int(summary.split(" passed")[0].split()[-1])
+    assert passed >= 7, summary
 
 
 async def test_payment_saved_but_never_answered_is_queried_not_forgotten(echo_api: SignedClient) -> None:

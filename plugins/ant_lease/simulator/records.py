@@ -44,6 +44,7 @@ class Scenario:
     ALWAYS_FAIL = "45"  # every deduction of this amount: balance not enough
     SYSTEM_ERROR = "55"  # answered SYSTEM_ERROR, though the trade succeeded (a query tells)
     WAIT_THEN_PAID = "66"  # answered 10003 (processing); paid after one query
+    BAD_SIGN = "77"  # paid, but the answer is signed with a key that is not Alipay's
 
     @staticmethod
     def of_buyer(buyer_id: str | None) -> str:

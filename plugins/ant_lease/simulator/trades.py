@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from plugins.alipay_openapi.sandbox import (
+    SandboxAnswer,
     business_error,
     success,
 )
+from plugins.alipay_openapi.signing import generate_private_key
 from plugins.ant_lease.client import (
     TRADE_STATUS_SYNC,
     AgreementState,
@@ -26,7 +28,9 @@ from plugins.ant_lease.simulator.records import (
 class Deductions(SimulatorBase):
     """A period withheld under an agreement, its trade, and the trade_status_sync notification."""
 
-    async def trade_pay(self, biz: dict[str, Any], common: Mapping[str, str]) -> Mapping[str, Any]:
+    async def trade_pay(
+        self, biz: dict[str, Any], common: Mapping[str, str]
+    ) -> Mapping[str, Any] | SandboxAnswer:
         for name in ("out_trade_no", "total_amount", "subject", "product_code"):
             if not isinstance(biz.get(name), str) or not biz[name]:
                 return business_error("ACQ.INVALID_PARAMETER", f"{name}不能为空")
@@ -79,6 +83,8 @@ class Deductions(SimulatorBase):
             if scenario == Scenario.SYSTEM_ERROR:
                 trade.answer = business_error("ACQ.SYSTEM_ERROR", "系统异常")
         self.trades[trade.out_trade_no] = trade
+        if scenario == Scenario.BAD_SIGN:
+            return SandboxAnswer(trade.answer, signing_key=generate_private_key())
         return trade.answer
 
     def _trade_fields(self, trade: SimTrade) -> dict[str, Any]:
