@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from core.lease import CancelReason, LeaseOrder, UnsignRefusal
+from core.lease import CancelReason, LeaseOrder, PeriodStatus, UnsignRefusal
 from core.payouts import mask_account
 from plugins.alipay_openapi.channel import OpenApiAdapter
 from plugins.alipay_openapi.client import OpenApiResponse
@@ -318,7 +318,10 @@ class AntLeaseAdapter(OpenApiAdapter):
         return await self._operation(AGREEMENT_UNSIGN, biz, order.buyer_id)
 
     async def cancel_plan(self, order: LeaseOrder, reason: CancelReason, note: str) -> LeaseAnswer:
-        biz = cancel_plan_biz(order.id, order.channel_order_id, reason.value.upper(), note)
+        unpaid = [p.no for p in order.periods if p.status in (PeriodStatus.PENDING, PeriodStatus.FAILED)]
+        biz = cancel_plan_biz(
+            order.id, order.channel_order_id, reason.value.upper(), note, min(unpaid, default=None)
+        )
         return await self._operation(PLAN_APPEND, biz)
 
     async def close_order(self, order: LeaseOrder, reason: str) -> LeaseAnswer:

@@ -123,8 +123,9 @@ def create_order_biz(
         "buyer_id": buyer_id,
         "title": title,
         "order_type": "RENT",
-        "item_infos": [{"out_item_id": out_item_id, "item_name": title, "quantity": 1}],
-        "price_info": {"total_rent_price": yuan(total)},
+        "item_infos": [{"out_item_id": out_item_id, "item_name": title, "item_cnt": 1}],
+        # the SDK's RentOrderPriceInfoDTO: order_price (the whole rent), deposit, buyout, …
+        "price_info": {"order_price": yuan(total)},
         "rent_plan_info": {
             "rent_start_time": day_start(installments[0].due_date),
             "rent_end_time": day_end(installments[-1].due_date),
@@ -165,12 +166,16 @@ def seal_biz(out_order_id: str, order_id: str | None, contract_no: str) -> dict[
     return {**order_ref_biz(out_order_id, order_id), "contract_no": contract_no}
 
 
-def cancel_plan_biz(out_order_id: str, order_id: str | None, reason: str, note: str) -> dict[str, Any]:
-    return {
-        **order_ref_biz(out_order_id, order_id),
-        "type": PLAN_CANCEL,
-        "cancel_info": {"cancel_reason": reason, "cancel_desc": note},
-    }
+def cancel_plan_biz(
+    out_order_id: str, order_id: str | None, reason: str, note: str, first_installment_no: int | None
+) -> dict[str, Any]:
+    """alipay.commerce.rent.order.rentplaninfo.append with type CANCEL: the SDK's
+    RentPlanCancelInfo names the reason (reason_code, reason_desc) and the first period that
+    is no longer withheld (cancel_start_installment_no)."""
+    cancel_info: dict[str, Any] = {"reason_code": reason, "reason_desc": note}
+    if first_installment_no is not None:
+        cancel_info["cancel_start_installment_no"] = first_installment_no
+    return {**order_ref_biz(out_order_id, order_id), "type": PLAN_CANCEL, "cancel_info": cancel_info}
 
 
 def close_biz(out_order_id: str, order_id: str | None, reason_code: str, reason: str) -> dict[str, Any]:

@@ -115,13 +115,16 @@ class OrderComponent(SimulatorBase):
         if order is None:
             return business_error("ORDER_NOT_EXIST", "订单不存在")
         cancel = biz.get("cancel_info")
-        if not isinstance(cancel, dict) or not cancel.get("cancel_reason"):
-            return invalid_parameter("cancel_info.cancel_reason不能为空")
+        if not isinstance(cancel, dict) or not cancel.get("reason_code"):
+            return invalid_parameter("cancel_info.reason_code不能为空")
+        start = cancel.get("cancel_start_installment_no")
+        if start is not None and not any(i["installment_no"] == start for i in order.installments):
+            return invalid_parameter("cancel_info.cancel_start_installment_no不存在")
         if order.plan_status == "ACTIVE":
             order.plan_status = "CANCELLED"
             order.cancel_info = {
-                "cancel_reason": cancel["cancel_reason"],
-                "cancel_desc": cancel.get("cancel_desc"),
+                "reason_code": cancel["reason_code"],
+                "reason_desc": cancel.get("reason_desc"),
             }
             for item in order.installments:
                 if item["status"] == "UNPAID":

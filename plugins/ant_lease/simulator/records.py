@@ -162,6 +162,17 @@ def validate_create(biz: Mapping[str, Any]) -> dict[str, Any] | None:
             return invalid_parameter("plan_pay_time格式错误")
         total += price
     price_info = biz.get("price_info")
-    if not isinstance(price_info, dict) or positive_amount(price_info.get("total_rent_price")) != total:
-        return invalid_parameter("price_info.total_rent_price与租金分期合计不一致")
+    if not isinstance(price_info, dict) or positive_amount(price_info.get("order_price")) != total:
+        return invalid_parameter("price_info.order_price与租金分期合计不一致")
+    items = biz.get("item_infos")
+    if not isinstance(items, list) or not items or not all(_is_item(i) for i in items):
+        return invalid_parameter("item_infos须含out_item_id、item_name与正整数item_cnt")
     return None
+
+
+def _is_item(item: Any) -> bool:
+    """One of item_infos as the SDK's RentGoodsDetailInfoDTO names it (item_cnt, not quantity)."""
+    if not isinstance(item, dict) or not item.get("out_item_id") or not item.get("item_name"):
+        return False
+    count = item.get("item_cnt")
+    return isinstance(count, int) and not isinstance(count, bool) and count > 0

@@ -187,7 +187,8 @@ async def test_contract_signature_notifications_name_the_order_party_and_outcome
             "out_order_id": "lse_c1",
             "buyer_id": "2088000000000401",
             "title": "t",
-            "price_info": {"total_rent_price": "1.00"},
+            "item_infos": [{"out_item_id": "o1", "item_name": "t", "item_cnt": 1}],
+            "price_info": {"order_price": "1.00"},
             "rent_plan_info": {
                 "rent_start_time": "2026-03-01 00:00:00",
                 "rent_end_time": "2026-03-01 23:59:59",

@@ -254,7 +254,7 @@ async def test_the_plan_is_cancelled_for_lease_to_sale_and_the_order_closed(cass
     assert info.data["close_info"]["reason_code"] == "LEASE_TO_SALE"
     assert info.data["plan_info"] == {
         "status": "CANCELLED",
-        "cancel_reason": "LEASE_TO_SALE",
-        "cancel_desc": "用户买断",
+        "reason_code": "LEASE_TO_SALE",
+        "reason_desc": "用户买断",
     }
     assert {i["status"] for i in info.data["rent_plan_info"]["installments"]} == {"CANCELLED"}
