@@ -28,10 +28,10 @@ from plugins.ant_lease.client import (
     AGREEMENT_QUERY,
     AGREEMENT_UNSIGN,
     CONTRACT_SEAL,
+    ECSIGN_APPLY,
     ORDER_CLOSE,
     ORDER_CREATE,
     ORDER_QUERY,
-    ORDER_SIGN,
     PLAN_APPEND,
     TRADE_PAY,
     TRADE_QUERY,
@@ -40,9 +40,10 @@ from plugins.ant_lease.client import (
     TradeNotice,
     cancel_plan_biz,
     close_biz,
+    contract_biz_no,
     create_order_biz,
+    ecsign_apply_biz,
     parse_notice,
-    pre_sign_biz,
     query_order_biz,
     seal_biz,
 )
@@ -224,34 +225,42 @@ class AntLeaseAdapter(OpenApiAdapter):
         return SigningResult(ChannelStatus.FAILED, code="UNSUPPORTED_SIGNING", message=request.kind)
 
     async def _pre_sign(self, request: SigningRequest) -> SigningResult:
+        """前置合同签署 as alipay.commerce.rent.order.ecsign.apply: its answer carries no field of
+        its own, so the contract's reference is our biz_no and each party's page comes from
+        the settings (`contract_sign_url`)."""
         d = request.details
-        biz = pre_sign_biz(request.subject_id, d.get("channel_order_id"), str(d["template_id"]))
-        answer = await self._operation(ORDER_SIGN, biz)
+        order_id = d.get("channel_order_id")
+        if not order_id:
+            return SigningResult(
+                ChannelStatus.FAILED, code="NO_CHANNEL_ORDER", message="the order is not synced yet"
+            )
+        template = str(d["template_id"])
+        known = await self._operation(
+            ORDER_QUERY, query_order_biz(request.subject_id, order_id, "contractInfo")
+        )
+        if known.status is not ChannelStatus.SUCCEEDED:
+            return SigningResult(
+                known.status, code=known.code, message=known.message, exchanges=known.exchanges
+            )
+        applied = [i for i in known.data.get("ec_sign_apply_infos") or () if isinstance(i, Mapping)]
+        biz_no = contract_biz_no(request.subject_id, template, applied)
+        parties = self.settings.parties_of(template)
+        biz = ecsign_apply_biz(str(order_id), biz_no, template, parties, self.openapi.notify_url)
+        answer = await self._operation(ECSIGN_APPLY, biz)
+        exchanges = known.exchanges + answer.exchanges
         if answer.status is not ChannelStatus.SUCCEEDED:
-            return SigningResult(
-                answer.status, code=answer.code, message=answer.message, exchanges=answer.exchanges
-            )
-        data = answer.data
-        # the real answer has sign_str (launched with Alipay's plugin); the URL form is assumed
-        sign_url = data.get("sign_url") or data.get("sign_str")
+            return SigningResult(answer.status, code=answer.code, message=answer.message, exchanges=exchanges)
+        gateway = self.openapi.gateway_url
         signers = [
-            {"party": str(s["party"]), "sign_url": str(s["sign_url"])}
-            for s in data.get("signers") or ()
-            if isinstance(s, Mapping) and s.get("party") and s.get("sign_url")
+            {"party": p, "sign_url": self.settings.party_sign_url(gateway, biz_no, str(order_id), p)}
+            for p in parties
         ]
-        if not data.get("contract_no") or not sign_url:
-            return SigningResult(
-                ChannelStatus.UNKNOWN,
-                code="MALFORMED_ANSWER",
-                message="no contract number or URL",
-                exchanges=answer.exchanges,
-            )
         return SigningResult(
             ChannelStatus.PROCESSING,
-            sign_url=str(sign_url),
-            agreement_ref=str(data["contract_no"]),
-            raw={"signers": signers or [{"party": "lessee", "sign_url": str(sign_url)}]},
-            exchanges=answer.exchanges,
+            sign_url=signers[0]["sign_url"],
+            agreement_ref=biz_no,
+            raw={"signers": signers},
+            exchanges=exchanges,
         )
 
     def _page_sign(self, request: SigningRequest) -> SigningResult:
@@ -277,7 +286,7 @@ class AntLeaseAdapter(OpenApiAdapter):
             answer = await self._operation(
                 ORDER_QUERY, query_order_biz(request.subject_id, d.get("channel_order_id"), "contractInfo")
             )
-            return contract_signing_result(answer)
+            return contract_signing_result(answer, d.get("contract_no"))
         return SigningResult(ChannelStatus.FAILED, code="UNSUPPORTED_SIGNING", message=request.kind)
 
     # -- lease operations (ports.lease.LeaseChannelPort) -------------------------------------

@@ -132,19 +132,23 @@ def agreement_signing_result(answer: LeaseAnswer) -> SigningResult:
     )
 
 
-def contract_signing_result(answer: LeaseAnswer) -> SigningResult:
+def contract_signing_result(answer: LeaseAnswer, biz_no: str | None) -> SigningResult:
+    """The contract signing `biz_no` as order.query's ec_sign_apply_infos shows it."""
     if answer.status is not ChannelStatus.SUCCEEDED:
         return SigningResult(
             answer.status, code=answer.code, message=answer.message, exchanges=answer.exchanges
         )
-    info = answer.data.get("contract_info")
-    if not isinstance(info, Mapping):
+    infos = answer.data.get("ec_sign_apply_infos") or ()
+    info = next(
+        (i for i in infos if isinstance(i, Mapping) and (biz_no is None or i.get("biz_no") == biz_no)), None
+    )
+    if info is None:
         return SigningResult(ChannelStatus.FAILED, code="NO_CONTRACT", exchanges=answer.exchanges)
     raw_status = str(info.get("status") or "")
     status = CONTRACT_STATUS_MAP.get(raw_status, ChannelStatus.UNKNOWN)
     return SigningResult(
         status,
-        agreement_ref=info.get("contract_no"),
+        agreement_ref=info.get("biz_no"),
         raw=dict(info),
         code=raw_status if status is not ChannelStatus.SUCCEEDED else None,
         exchanges=answer.exchanges,

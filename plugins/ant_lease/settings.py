@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 from pydantic import Field, model_validator
 
@@ -48,6 +49,20 @@ class AntLeaseSettings(AlipayChannelSettings):
     )
     access_channel: str = Field(default="ALIPAYAPP", pattern="^(ALIPAYAPP|QRCODE|QRCODEORSMS)$")
 
+    contract_parties: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "TPL_LEASE_STD": ["lessee"],
+            "TPL_LEASE_GUARANTEED": ["lessee", "guarantor"],
+        },
+        description="the parties who sign each contract template (多方落签); others: the lessee only",
+    )
+    contract_sign_url: str = Field(
+        default="{gateway_origin}/_sandbox/contracts/{biz_no}/sign?party={party}",
+        description="the page where a party signs a contract (fields: gateway_origin, biz_no, "
+        "order_id, party); the default is the simulator's page — ecsign.apply answers no URL, "
+        "so set Alipay's page for real signing",
+    )
+
     @model_validator(mode="after")
     def _coherent(self) -> AntLeaseSettings:
         if self.sign_scene == "DEFAULT|DEFAULT":
@@ -62,6 +77,17 @@ class AntLeaseSettings(AlipayChannelSettings):
     def product(self) -> WithholdingProduct:
         return WithholdingProduct(
             self.product_code, self.personal_product_code, self.sign_scene, self.access_channel
+        )
+
+    def parties_of(self, template_code: str) -> list[str]:
+        return list(self.contract_parties.get(template_code) or ["lessee"])
+
+    def party_sign_url(self, gateway_url: str, biz_no: str, order_id: str, party: str) -> str:
+        """Where `party` signs the contract `biz_no` of the rent order `order_id`."""
+        parts = urlsplit(gateway_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        return self.contract_sign_url.format(
+            gateway_origin=origin, biz_no=quote(biz_no), order_id=quote(order_id), party=quote(party)
         )
 
     def openapi_settings(self) -> AlipayOpenApiSettings:

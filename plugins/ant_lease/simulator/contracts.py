@@ -28,44 +28,43 @@ from plugins.ant_lease.simulator.records import (
 class ContractSigning(SimulatorBase):
     """The contract of an order: pre-sign, every party signs on its page, then the seal."""
 
-    def _contract_answer(self, contract: SimContract) -> dict[str, Any]:
-        signers = [
-            {"party": p, "sign_url": self.contract_url(contract.contract_no, p)} for p in contract.parties
-        ]
-        lessee_url = signers[0]["sign_url"]
-        return success(
-            contract_no=contract.contract_no,
-            sign_launch_method="URL",
-            sign_str=lessee_url,
-            sign_url=lessee_url,
-            signers=signers,
-        )
-
     def contract_url(self, contract_no: str, party: str) -> str:
         path = CONTRACT_PATH.format(contract_no=contract_no)
         return f"{self.base_url}{path}?{urlencode({'party': party})}"
 
-    async def order_sign(self, biz: dict[str, Any], common: Mapping[str, str]) -> Mapping[str, Any]:
-        order = self.find_order(biz)
+    async def ecsign_apply(self, biz: dict[str, Any], common: Mapping[str, str]) -> Mapping[str, Any]:
+        """alipay.commerce.rent.order.ecsign.apply: order_id, biz_no, ec_template_codes, signers
+        (each party as its `type`), ecsign_notify_url. Answers no field of its own."""
+        order = self.find_order({"order_id": biz.get("order_id")}) if biz.get("order_id") else None
         if order is None:
             return business_error("ORDER_NOT_EXIST", "订单不存在")
         if order.status == "CLOSED":
             return business_error("ORDER_STATUS_NOT_SUPPORT", "订单已关闭")
-        sign_info = biz.get("rent_sign_info")
-        template_id = sign_info.get("contract_template_id") if isinstance(sign_info, dict) else None
-        if not isinstance(template_id, str) or not template_id:
-            return invalid_parameter("rent_sign_info.contract_template_id不能为空")
-        parties = self.templates.get(template_id)
+        biz_no, codes, signers = biz.get("biz_no"), biz.get("ec_template_codes"), biz.get("signers")
+        if not isinstance(biz_no, str) or not biz_no:
+            return invalid_parameter("biz_no不能为空")
+        if not isinstance(codes, list) or len(codes) != 1 or not isinstance(codes[0], str):
+            return invalid_parameter("ec_template_codes须为一个合同模板编码")
+        if not isinstance(signers, list) or not all(isinstance(s, dict) and s.get("type") for s in signers):
+            return invalid_parameter("signers须含type")
+        parties = self.templates.get(codes[0])
         if parties is None:
             return business_error("CONTRACT_TEMPLATE_NOT_EXIST", "合同模板不存在")
+        if {p.upper() for p in parties} - {str(s["type"]) for s in signers}:
+            return invalid_parameter("signers缺少合同模板要求的签署方")
+        return self._apply(order, biz_no, codes[0], parties, biz.get("ecsign_notify_url"))
+
+    def _apply(
+        self, order: SimOrder, biz_no: str, template: str, parties: tuple[str, ...], notify_url: Any
+    ) -> Mapping[str, Any]:
         current = order.contract
         if current is not None and current.status in ("SIGNED", "SEALED"):
             return business_error("CONTRACT_ALREADY_SIGNED", "合同已签署")
-        if current is not None and current.status == "SIGNING" and current.template_id == template_id:
-            return self._contract_answer(current)
-        contract = SimContract(self._next("3300"), template_id, parties, common.get("notify_url"))
-        order.contract = contract
-        return self._contract_answer(contract)
+        if current is not None and current.status == "SIGNING" and current.contract_no == biz_no:
+            return success()
+        url = notify_url if isinstance(notify_url, str) and notify_url else None
+        order.contract = SimContract(biz_no, template, parties, url)
+        return success()
 
     def _contract_of(self, contract_no: str) -> tuple[SimOrder, SimContract] | None:
         for order in self.orders.values():

@@ -82,20 +82,14 @@ class OrderComponent(SimulatorBase):
         }
         if order.contract is not None:
             c = order.contract
-            view["contract_info"] = {
-                "contract_no": c.contract_no,
-                "template_id": c.template_id,
-                "status": c.status,
-                "signers": [
-                    {
-                        "party": p,
-                        "status": "SIGNED" if p in c.signed else "UNSIGNED",
-                        "sign_time": c.signed.get(p),
-                    }
-                    for p in c.parties
-                ],
-                "seal_time": c.sealed_at,
-            }
+            # the SDK's RentEcSignApplyInfoVO: biz_no, status, contracts (RentEcSignContractVO)
+            view["ec_sign_apply_infos"] = [
+                {
+                    "biz_no": c.contract_no,
+                    "status": c.status,
+                    "contracts": [{"ec_template_code": c.template_id, "status": c.status}],
+                }
+            ]
         if order.close_info is not None:
             view["close_info"] = order.close_info
         return view

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -100,14 +99,12 @@ class Deductions(SimulatorBase):
 
     def _paid(self, trade: SimTrade) -> None:
         trade.status, trade.gmt_payment = TradeStatus.TRADE_SUCCESS, self._now()
-        try:
-            business = json.loads(str(trade.biz.get("business_params") or "{}"))
-        except ValueError:
-            business = {}
-        order = self.find_order({"order_id": business.get("rent_order_id")}) if business else None
+        extend = trade.biz.get("extend_params")
+        link = extend if isinstance(extend, dict) else {}
+        order = self.find_order({"order_id": link.get("trade_component_order_id")}) if link else None
         if order is not None:
             for item in order.installments:
-                if str(item["installment_no"]) == str(business.get("installment_no")):
+                if str(item["installment_no"]) == str(link.get("tc_installment_order_id")):
                     item.update(status="PAID", trade_no=trade.trade_no, pay_time=trade.gmt_payment)
         fields = {
             **self._base_fields(trade.agreement.app_id),

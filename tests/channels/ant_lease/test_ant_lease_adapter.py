@@ -181,7 +181,7 @@ async def test_agreement_and_contract_notifications_become_lease_events(lease: L
 
 
 async def test_contract_signature_notifications_name_the_order_party_and_outcome(lease: Lease) -> None:
-    await lease.adapter.client().execute(
+    created = await lease.adapter.client().execute(
         "alipay.commerce.rent.order.create",
         {
             "out_order_id": "lse_c1",
@@ -199,7 +199,12 @@ async def test_contract_signature_notifications_name_the_order_party_and_outcome
         },
     )
     started = await lease.adapter.start_signing(
-        SigningRequest("lse_c1", "shop", CONTRACT_SIGNING, {"template_id": "TPL_LEASE_STD"})
+        SigningRequest(
+            "lse_c1",
+            "shop",
+            CONTRACT_SIGNING,
+            {"template_id": "TPL_LEASE_STD", "channel_order_id": created.get("order_id")},
+        )
     )
     assert started.sign_url
     status, shown = await lease.user(started.sign_url)  # buyer ...0401 refuses whatever is clicked

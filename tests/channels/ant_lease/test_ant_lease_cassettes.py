@@ -139,7 +139,7 @@ async def test_multi_party_contract_is_presigned_signed_by_all_and_sealed(casset
     assert (halfway.status, halfway.code) == (ChannelStatus.PROCESSING, "SIGNING")
     assert done.status is ChannelStatus.SUCCEEDED and done.agreement_ref == started.agreement_ref
     assert sealed.status is ChannelStatus.SUCCEEDED and sealed.data["seal_time"]
-    assert (info.data["status"], info.data["contract_info"]["status"]) == ("RENTING", "SEALED")
+    assert (info.data["status"], info.data["ec_sign_apply_infos"][0]["status"]) == ("RENTING", "SEALED")
 
 
 async def test_an_unknown_contract_template_is_refused(cassette: Cassette) -> None:
