@@ -95,9 +95,7 @@ async def test_installed_plugin_appears_among_channels(echo_api: SignedClient) -
 
 
 async def test_payment_is_routed_to_the_third_party_channel(echo_api: SignedClient) -> None:
-    status, payment = await echo_api.pay(
-        pay_method="echo", amount="10.00", payee_account="someone@echo"
-    )
+    status, payment = await echo_api.pay(pay_method="echo", amount="10.00", payee_account="someone@echo")
     assert status == 201, payment
     assert (payment["channel"], payment["status"]) == ("echo", "succeeded")
     status, explained = await echo_api.post(
@@ -241,8 +239,11 @@ async def test_payment_saved_but_never_answered_is_queried_not_forgotten(echo_ap
     async with container.uow() as uow:
         from gateway.storage import tables as t
 
-        await uow.conn.execute(t.payments.update().where(t.payments.c.id == payment["id"]).values(
-            status="created", next_query_at=service.clock() + CREATED_GRACE))
+        await uow.conn.execute(
+            t.payments.update()
+            .where(t.payments.c.id == payment["id"])
+            .values(status="created", next_query_at=service.clock() + CREATED_GRACE)
+        )
         await uow.commit()
     later = service.clock() + CREATED_GRACE + timedelta(seconds=1)
     poller = QueryPoller(container.engine(), service, batch=10, clock=lambda: later)
@@ -261,12 +262,25 @@ async def test_a_saved_payment_carries_a_query_deadline(echo_api: SignedClient) 
 
     container = container_of(echo_api)
     now = utcnow()
-    payment = Payment("pay_deadline", "shop", "r-deadline", "h", "echo", "echo", Money.parse("1.00", "CNY"),
-                      None, "x", PaymentStatus.CREATED, now, now)
+    payment = Payment(
+        "pay_deadline",
+        "shop",
+        "r-deadline",
+        "h",
+        "echo",
+        "echo",
+        Money.parse("1.00", "CNY"),
+        None,
+        "x",
+        PaymentStatus.CREATED,
+        now,
+        now,
+    )
     async with container.uow() as uow:
         await uow.payments.add(payment)
         await uow.commit()
     async with container.engine().connect() as conn:
-        deadline = (await conn.execute(sa.select(t.payments.c.next_query_at).where(
-            t.payments.c.id == "pay_deadline"))).scalar_one()
+        deadline = (
+            await conn.execute(sa.select(t.payments.c.next_query_at).where(t.payments.c.id == "pay_deadline"))
+        ).scalar_one()
     assert deadline == now + CREATED_GRACE

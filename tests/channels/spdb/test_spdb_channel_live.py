@@ -23,8 +23,12 @@ LiveBankFactory = Callable[..., Awaitable[Any]]  # the `live_bank` fixture (see 
 
 
 def payment(elec_cheque_no: str, suffix: str) -> SinglePayment:
-    return SinglePayment(elec_cheque_no=elec_cheque_no, payee_acct_no=f"622516010012{suffix}",
-                         payee_name="李四", amount=Decimal("88.00"))
+    return SinglePayment(
+        elec_cheque_no=elec_cheque_no,
+        payee_acct_no=f"622516010012{suffix}",
+        payee_name="李四",
+        amount=Decimal("88.00"),
+    )
 
 
 async def test_a_timed_out_payment_is_an_unknown_outcome_the_query_resolves(

@@ -45,8 +45,7 @@ async def test_payment_is_accepted_then_succeeds_on_the_first_query(spdb: SpdbCl
     assert answer.channel_status is ChannelStatus.PROCESSING
     result = await result_of(spdb, "EC1")
     assert result.status is ChannelStatus.SUCCEEDED
-    assert (result.trans_status, result.amount, result.payee_name) == ("4", Decimal("1234.50"),
-                                                                       "张三镕")
+    assert (result.trans_status, result.amount, result.payee_name) == ("4", Decimal("1234.50"), "张三镕")
     assert result.accept_no == answer.accept_no
     assert result.refusal_reason is None
 
@@ -55,7 +54,8 @@ async def test_payment_stays_processing_for_some_queries_then_succeeds(spdb: Spd
     await spdb.pay_8801(payment("EC2", "1001"))
     results = [await result_of(spdb, "EC2") for _ in range(PROCESSING_POLLS + 1)]
     assert [r.status for r in results] == [ChannelStatus.PROCESSING] * PROCESSING_POLLS + [
-        ChannelStatus.SUCCEEDED]
+        ChannelStatus.SUCCEEDED
+    ]
     assert {r.trans_status for r in results[:-1]} <= {"0", "1", "2", "3"}
 
 

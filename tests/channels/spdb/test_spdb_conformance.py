@@ -41,15 +41,26 @@ async def sandbox_url() -> AsyncIterator[str]:
 class TestSpdbConformance(ChannelConformance):
     @pytest.fixture
     async def subject(self, sandbox_url: str) -> AsyncIterator[ConformanceSubject]:
-        settings = {"spdb": SpdbChannelSettings(
-            front_machine_url=f"{sandbox_url}/front", signing_server_url=f"{sandbox_url}/signer",
-            timeout_seconds=5, sandbox=False).model_dump()}
+        settings = {
+            "spdb": SpdbChannelSettings(
+                front_machine_url=f"{sandbox_url}/front",
+                signing_server_url=f"{sandbox_url}/signer",
+                timeout_seconds=5,
+                sandbox=False,
+            ).model_dump()
+        }
         [channel] = register_channels(settings=settings, services=ChannelServices(NoAccounts()))
 
         def request(scenario: str) -> PaymentRequest:
-            return PaymentRequest(f"pay_{uuid.uuid4().hex[:27]}", "app", "bank",
-                                  Money.parse("88.00", "CNY"), None, PAYEES[scenario],
-                                  details={"payee_name": "张三"})
+            return PaymentRequest(
+                f"pay_{uuid.uuid4().hex[:27]}",
+                "app",
+                "bank",
+                Money.parse("88.00", "CNY"),
+                None,
+                PAYEES[scenario],
+                details={"payee_name": "张三"},
+            )
 
         yield ConformanceSubject(
             channel=channel,

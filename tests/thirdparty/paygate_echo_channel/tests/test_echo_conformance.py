@@ -37,9 +37,7 @@ class TestEchoConformance(ChannelConformance):
                 new_payment_id(), "app", "echo", Money.parse(CENTS[scenario], "CNY"), None, "payee"
             )
 
-        async def notification(
-            req: PaymentRequest, status: ChannelStatus
-        ) -> tuple[Mapping[str, str], bytes]:
+        async def notification(req: PaymentRequest, status: ChannelStatus) -> tuple[Mapping[str, str], bytes]:
             body = json.dumps({"payment_id": req.payment_id, "status": status.value}).encode()
             signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             return {"X-Echo-Signature": signature}, body
