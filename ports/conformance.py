@@ -2,7 +2,7 @@
 
 It is a pytest plugin, installed with paygate under the name `paygate_conformance` (a
 `pytest11` entry point). A channel package loads it by name — `pytest_plugins =
-["paygate_conformance"]` in its conftest.py or test module, or `pytest -p paygate_conformance`
+["paygate_conformance"]` in a test module (or the rootdir conftest.py), or `pytest -p paygate_conformance`
 — and runs it against its own plugin by subclassing::
 
     from ports.conformance import ChannelConformance, ConformanceSubject

@@ -14,6 +14,9 @@ from core.money import Money
 from ports.channels import ChannelStatus, PaymentRequest
 from ports.conformance import ChannelConformance, ConformanceSubject, new_payment_id
 
+# The gateway's conformance suite, loaded by its pytest plugin name (the pytest11 entry point).
+pytest_plugins = ["paygate_conformance"]
+
 SECRET = "echo-conformance-secret"
 CENTS = {"success": "5.00", "failure": "5.02", "unknown": "5.01"}
 
