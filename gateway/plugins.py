@@ -15,9 +15,7 @@ class PluginError(Exception):
     """Plugins that cannot make a consistent set of channels."""
 
 
-def build_plugin_manager(
-    extra: Iterable[object] = (), *, entry_points: bool = True
-) -> pluggy.PluginManager:
+def build_plugin_manager(extra: Iterable[object] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
     """A fresh manager: built-in and third-party channels alike come from the entry-point group."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -32,15 +30,20 @@ def build_plugin_manager(
 def build_channels(
     pm: pluggy.PluginManager, settings: Mapping[str, Mapping[str, Any]], services: ChannelServices
 ) -> dict[str, Channel]:
+    """Every plugin's channels, checked: one owner per channel code, a list of Channels each.
+
+    Each hook implementation is called on its own (in pluggy's calling order), so an error
+    names the plugin that caused it; a pluggy hook call would drop the `None` results and
+    leave no way to tell whose answer is whose."""
     channels: dict[str, Channel] = {}
     owners: dict[str, str] = {}
-    for impl, result in zip(
-        reversed(pm.hook.register_channels.get_hookimpls()),
-        pm.hook.register_channels(settings=settings, services=services),
-        strict=False,
-    ):
-        for channel in result or ():
-            plugin = pm.get_name(impl.plugin) or repr(impl.plugin)
+    arguments = {"settings": settings, "services": services}
+    for impl in reversed(pm.hook.register_channels.get_hookimpls()):
+        if impl.hookwrapper or impl.wrapper:
+            continue  # wrappers answer nothing of their own
+        plugin = pm.get_name(impl.plugin) or repr(impl.plugin)
+        result = impl.function(*(arguments[name] for name in impl.argnames))
+        for channel in _channels_of(plugin, result):
             if channel.code in channels:
                 raise PluginError(
                     f"channel {channel.code!r} is claimed by two plugins: {owners[channel.code]} and {plugin}"
@@ -54,6 +57,17 @@ def build_channels(
             f"(installed: {', '.join(sorted(channels)) or 'none'})"
         )
     return channels
+
+
+def _channels_of(plugin: str, result: object) -> list[Channel]:
+    """A hook's answer: None or a list (or tuple) of Channels; anything else names the plugin."""
+    if result is None:
+        return []
+    if not isinstance(result, list | tuple) or not all(isinstance(c, Channel) for c in result):
+        raise PluginError(
+            f"plugin {plugin}: register_channels must return a list of Channel, got {result!r:.200}"
+        )
+    return list(result)
 
 
 def describe_channels(channels: Mapping[str, Channel]) -> list[dict[str, Any]]:

@@ -1,6 +1,9 @@
 """The channel conformance suite: the port contracts every channel plugin must keep.
 
-A channel package runs it against its own plugin by subclassing, in any test module::
+It is a pytest plugin, installed with paygate under the name `paygate_conformance` (a
+`pytest11` entry point). A channel package loads it by name — `pytest_plugins =
+["paygate_conformance"]` in a test module (or the rootdir conftest.py), or `pytest -p paygate_conformance`
+— and runs it against its own plugin by subclassing::
 
     from ports.conformance import ChannelConformance, ConformanceSubject
 
@@ -9,6 +12,8 @@ A channel package runs it against its own plugin by subclassing, in any test mod
         def subject(self) -> ConformanceSubject:
             return ConformanceSubject(channel=..., request=..., ...)
 
+Loaded as a plugin, the suite's assertions are rewritten by pytest (their failures show the
+values), and every test it contributes carries the `conformance` marker (`-m conformance`).
 It needs pytest (a test dependency) and nothing of the gateway.
 """
 
@@ -45,6 +50,9 @@ class ConformanceSubject:
     notification: NotificationFactory | None = None
     # Resolve an unknown outcome: how many queries the channel may need before it is final.
     max_queries: int = 5
+    # Scenarios (names `request` takes) whose submission answer cannot be trusted: unsigned,
+    # badly signed or malformed. Each must be unknown, never failed. Empty: not tested.
+    unverifiable_scenarios: tuple[str, ...] = ()
 
 
 def new_payment_id() -> str:
@@ -101,6 +109,18 @@ class ChannelConformance:
         resolved = await self._resolve(subject, request, result.channel_ref)
         assert resolved.status in FINAL
 
+    async def test_unverifiable_answer_is_unknown_never_failed(self, subject: ConformanceSubject) -> None:
+        """Only a definite, verified refusal is a failure: an answer the channel cannot verify
+        (unsigned, badly signed, malformed) says nothing about whether the money moved."""
+        if not subject.unverifiable_scenarios:
+            pytest.skip(f"channel {subject.channel.code} names no unverifiable-answer scenario")
+        assert subject.channel.payment is not None
+        for scenario in subject.unverifiable_scenarios:
+            result = await subject.channel.payment.submit(subject.request(scenario))
+            assert result.status is ChannelStatus.UNKNOWN, (
+                f"scenario {scenario!r}: an unverifiable answer gave {result.status.value} ({result.code})"
+            )
+
     async def test_query_of_an_unsent_payment_is_never_success(self, subject: ConformanceSubject) -> None:
         assert subject.channel.query is not None
         request = subject.request("success")
@@ -138,3 +158,18 @@ class ChannelConformance:
                 break
             result = await subject.channel.query.query(request, ref)
         return result
+
+
+CONFORMANCE_MARKER = "conformance"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{CONFORMANCE_MARKER}: a test of the channel conformance suite")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the suite's tests, wherever a channel package subclasses it."""
+    for item in items:
+        cls = getattr(item, "cls", None)
+        if cls is not None and issubclass(cls, ChannelConformance):
+            item.add_marker(CONFORMANCE_MARKER)

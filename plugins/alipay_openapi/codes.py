@@ -34,6 +34,11 @@ class SubCodeClass(enum.StrEnum):
     PERMANENT = "permanent"  # not done and never will be with these parameters
 
 
+# A refusal for which Alipay made no transfer or trade: nothing was paid, so the payment is
+# final (a new attempt is a new payment). Only verified answers are classified at all.
+NOT_PAID = frozenset({SubCodeClass.PERMANENT, SubCodeClass.BACK_OFF, SubCodeClass.INSUFFICIENT_FUNDS})
+
+
 _UNKNOWN_OUTCOME = frozenset(
     # TRADE_NOT_EXIST, like ORDER_NOT_EXIST, says "not visible (yet)", never "failed"
     {"SYSTEM_ERROR", "UNKNOW-ERROR", "UNKNOWN-ERROR", "ORDER_NOT_EXIST", "TRADE_NOT_EXIST"}

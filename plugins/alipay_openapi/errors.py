@@ -42,9 +42,7 @@ class MalformedResponseError(UnknownOutcomeError):
 class OpenApiError(AlipayError):
     """A verified answer whose gateway code is not 10000; raised by `raise_for_code()`."""
 
-    def __init__(
-        self, message: str, *, code: str, sub_code: str | None, sub_msg: str | None
-    ) -> None:
+    def __init__(self, message: str, *, code: str, sub_code: str | None, sub_msg: str | None) -> None:
         super().__init__(message)
         self.code = code
         self.sub_code = sub_code

@@ -120,9 +120,7 @@ def verify_notify_body(
     expected_app_id: str | None = None,
 ) -> VerifiedNotification:
     """Parse and verify a raw notification form body in one step."""
-    return verify_notification(
-        parse_notify_form(body), alipay_public_key, expected_app_id=expected_app_id
-    )
+    return verify_notification(parse_notify_form(body), alipay_public_key, expected_app_id=expected_app_id)
 
 
 def sign_notification(fields: Mapping[str, str], private_key: PrivateKey) -> dict[str, str]:

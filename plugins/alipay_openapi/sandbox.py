@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp
 from aiohttp import web
 
 from plugins.alipay_openapi.envelope import ERROR_RESPONSE_KEY, response_key
-from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, sign_notification
 from plugins.alipay_openapi.signing import (
     SIGN_TYPE,
     PrivateKey,
@@ -57,9 +54,7 @@ class SandboxAnswer:
     signing_key: PrivateKey | None = None
 
 
-SandboxHandler = Callable[
-    [dict[str, Any], Mapping[str, str]], Awaitable["Mapping[str, Any] | SandboxAnswer"]
-]
+SandboxHandler = Callable[[dict[str, Any], Mapping[str, str]], Awaitable["Mapping[str, Any] | SandboxAnswer"]]
 # A page API: (biz_content, common params, the user's action or None) -> what the page shows.
 SandboxPage = Callable[[dict[str, Any], Mapping[str, str], str | None], Awaitable[Mapping[str, Any]]]
 # The unsigned parameter standing for the user's click on a page (confirm, refuse, ...).
@@ -73,8 +68,7 @@ def success(**fields: Any) -> dict[str, Any]:
 
 def business_error(sub_code: str, sub_msg: str, **fields: Any) -> dict[str, Any]:
     """A 40004 "Business Failed" answer."""
-    return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg,
-            **fields}
+    return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg, **fields}
 
 
 def gateway_error(code: str, msg: str, sub_code: str, sub_msg: str) -> dict[str, Any]:
@@ -107,8 +101,9 @@ def _parse_pairs(text: str, charset: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict")
     except (LookupError, UnicodeDecodeError) as exc:
-        raise _ParamError(gateway_error(
-            "40002", "Invalid Arguments", "isv.invalid-charset", "字符集错误")) from exc
+        raise _ParamError(
+            gateway_error("40002", "Invalid Arguments", "isv.invalid-charset", "字符集错误")
+        ) from exc
 
 
 def url_params(url: str) -> dict[str, str]:
@@ -131,8 +126,9 @@ async def read_params(request: web.Request) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in pairs:
         if key in params and params[key] != value:
-            raise _ParamError(gateway_error(
-                "40002", "Invalid Arguments", "isv.invalid-parameter", f"参数{key}重复且不一致"))
+            raise _ParamError(
+                gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", f"参数{key}重复且不一致")
+            )
         params[key] = value
     return params
 
@@ -141,23 +137,28 @@ def _check_common(params: Mapping[str, str], keys: SandboxKeys) -> PublicKey:
     for name in _REQUIRED:
         if not params.get(name):
             missing = "signature" if name == "sign" else name.replace("_", "-")
-            raise _ParamError(gateway_error(
-                "40001", "Missing Required Arguments", f"isv.missing-{missing}", f"缺少{name}参数"))
+            raise _ParamError(
+                gateway_error(
+                    "40001", "Missing Required Arguments", f"isv.missing-{missing}", f"缺少{name}参数"
+                )
+            )
     app_public_key = keys.app_public_keys.get(params["app_id"])
     if app_public_key is None:
-        raise _ParamError(gateway_error(
-            "40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数"))
+        raise _ParamError(
+            gateway_error("40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数")
+        )
     if params["sign_type"] != SIGN_TYPE:
-        raise _ParamError(gateway_error(
-            "40002", "Invalid Arguments", "isv.invalid-signature-type", "无效的签名类型"))
+        raise _ParamError(
+            gateway_error("40002", "Invalid Arguments", "isv.invalid-signature-type", "无效的签名类型")
+        )
     if params["version"] != "1.0":
-        raise _ParamError(gateway_error(
-            "40002", "Invalid Arguments", "isv.invalid-version", "无效的版本号"))
+        raise _ParamError(gateway_error("40002", "Invalid Arguments", "isv.invalid-version", "无效的版本号"))
     try:
         datetime.strptime(params["timestamp"], ALIPAY_TIME_FORMAT)
     except ValueError as exc:
-        raise _ParamError(gateway_error(
-            "40002", "Invalid Arguments", "isv.invalid-timestamp", "非法的时间戳参数")) from exc
+        raise _ParamError(
+            gateway_error("40002", "Invalid Arguments", "isv.invalid-timestamp", "非法的时间戳参数")
+        ) from exc
     return app_public_key
 
 
@@ -165,11 +166,13 @@ def _biz_content(params: Mapping[str, str]) -> dict[str, Any]:
     try:
         biz_content = json.loads(params.get("biz_content") or "{}")
     except ValueError as exc:
-        raise _ParamError(gateway_error(
-            "40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是合法的JSON")) from exc
+        raise _ParamError(
+            gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是合法的JSON")
+        ) from exc
     if not isinstance(biz_content, dict):
-        raise _ParamError(gateway_error(
-            "40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是JSON对象"))
+        raise _ParamError(
+            gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是JSON对象")
+        )
     return biz_content
 
 
@@ -192,9 +195,14 @@ class _Gateway:
         """(biz_content, common params) of a request whose caller signature verified."""
         app_public_key = _check_common(params, self.keys)
         if not verify_params(params, params["sign"], app_public_key):
-            raise _ParamError(gateway_error(
-                "40002", "Invalid Arguments", "isv.invalid-signature",
-                "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"))
+            raise _ParamError(
+                gateway_error(
+                    "40002",
+                    "Invalid Arguments",
+                    "isv.invalid-signature",
+                    "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配",
+                )
+            )
         biz_content = _biz_content(params)
         common = {k: v for k, v in params.items() if k not in ("sign", "biz_content")}
         return biz_content, common
@@ -210,8 +218,9 @@ class _Gateway:
             biz_content, common = self._verified(params)
             handler = self.handlers.get(params["method"])
             if handler is None:
-                raise _ParamError(gateway_error(
-                    "40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名"))
+                raise _ParamError(
+                    gateway_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
+                )
             self.calls.append((params["method"], biz_content))
             answer = await handler(biz_content, common)
         except _ParamError as refused:
@@ -228,8 +237,9 @@ class _Gateway:
         page = self.pages.get(signed.get("method", ""))
         try:
             if page is None:
-                raise _ParamError(gateway_error(
-                    "40002", "Invalid Arguments", "isv.invalid-method", "不存在的页面接口"))
+                raise _ParamError(
+                    gateway_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的页面接口")
+                )
             biz_content, common = self._verified(signed)
         except _ParamError as refused:
             raise PageRefused(refused.payload) from refused
@@ -243,9 +253,7 @@ class _Gateway:
             return web.json_response({"error": refused.payload}, status=400)
         return web.json_response(dict(shown))
 
-    def _respond(
-        self, key: str, payload: Mapping[str, Any], signing_key: PrivateKey | None
-    ) -> web.Response:
+    def _respond(self, key: str, payload: Mapping[str, Any], signing_key: PrivateKey | None) -> web.Response:
         text = render_answer(key, payload, signing_key or self.keys.alipay_private_key)
         return web.Response(text=text, content_type="application/json", charset="utf-8")
 
@@ -277,128 +285,3 @@ def create_sandbox_app(
     app.router.add_route("GET", path, gateway.handle)
     app.router.add_route("POST", path, gateway.handle)
     return app
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyDelivery:
-    """One notification attempt; `acknowledged` only for the plain body `success`."""
-
-    url: str
-    status: int | None
-    body: str
-    acknowledged: bool
-    error: str | None = None
-
-
-async def send_notification(
-    session: aiohttp.ClientSession,
-    notify_url: str,
-    fields: Mapping[str, str],
-    private_key: PrivateKey,
-    *,
-    timeout_seconds: float = 10.0,
-) -> NotifyDelivery:
-    """POST `fields`, signed with `private_key`, as an Alipay async notification."""
-    signed = sign_notification(fields, private_key)
-    charset = signed.get("charset") or "utf-8"
-    data = urlencode(signed, encoding=charset).encode("ascii")
-    try:
-        async with session.post(
-            notify_url,
-            data=data,
-            headers={"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"},
-            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
-        ) as response:
-            body = await response.text()
-            status = response.status
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        return NotifyDelivery(notify_url, None, "", False, error=str(exc) or type(exc).__name__)
-    acknowledged = status == 200 and body.strip() == ACKNOWLEDGEMENT
-    return NotifyDelivery(notify_url, status, body, acknowledged)
-
-
-class SandboxRunner:
-    """Runs a sandbox app on a local port: `await start()` returns its base URL."""
-
-    def __init__(self, app: web.Application, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._app = app
-        self._host = host
-        self._port = port
-        self._runner: web.AppRunner | None = None
-        self.url: str | None = None
-
-    async def start(self) -> str:
-        runner = web.AppRunner(self._app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
-        await site.start()
-        self._runner = runner
-        port = runner.addresses[0][1] if runner.addresses else self._port
-        self.url = f"http://{self._host}:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-
-Deliver = Callable[[aiohttp.ClientSession], Coroutine[Any, Any, list[NotifyDelivery]]]
-
-
-class NotifyingSandbox:
-    """A simulator app on a local port (`await start()` returns its base URL) that delivers its
-    notifications with `deliver` in the background whenever `schedule_delivery()` is called
-    (the simulator calls it as notifications arise), and on `POST /_sandbox/notifications/deliver`,
-    which answers once nothing is in flight."""
-
-    name = "sandbox"
-
-    def __init__(
-        self, app: web.Application, deliver: Deliver, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        self.app = app
-        self._deliver = deliver
-        app.router.add_post("/_sandbox/notifications/deliver", self._deliver_now)
-        self._runner = SandboxRunner(app, host=host, port=port)
-        self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[list[NotifyDelivery]]] = set()
-        self.url: str | None = None
-
-    @property
-    def gateway_url(self) -> str:
-        if self.url is None:
-            raise RuntimeError(f"the {self.name} is not started")
-        return self.url + GATEWAY_PATH
-
-    async def start(self) -> str:
-        self._session = aiohttp.ClientSession()
-        self.url = await self._runner.start()
-        return self.url
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await self._runner.stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def schedule_delivery(self) -> None:
-        if self._session is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._deliver(self._session))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _deliver_now(self, request: web.Request) -> web.Response:
-        if self._session is None:
-            raise web.HTTPServiceUnavailable()
-        # Let background deliveries finish first, so the answer means "nothing in flight".
-        in_flight = [task for task in self._tasks if task is not asyncio.current_task()]
-        done = await asyncio.gather(*in_flight, return_exceptions=True)
-        deliveries = [d for batch in done if isinstance(batch, list) for d in batch]
-        deliveries += await self._deliver(self._session)
-        return web.json_response(
-            [{"url": d.url, "status": d.status, "acknowledged": d.acknowledged} for d in deliveries]
-        )

@@ -23,9 +23,7 @@ PrivateKey = rsa.RSAPrivateKey
 PublicKey = rsa.RSAPublicKey
 
 
-def build_sign_content(
-    params: Mapping[str, str | None], *, exclude: Collection[str] = ("sign",)
-) -> str:
+def build_sign_content(params: Mapping[str, str | None], *, exclude: Collection[str] = ("sign",)) -> str:
     """The string Alipay signs: every parameter but the excluded ones, empty values dropped,
     keys sorted by ASCII, joined as `k=v` with `&`, values raw (never URL-encoded)."""
     items = sorted(
@@ -129,9 +127,7 @@ def private_key_pem(key: PrivateKey, *, pkcs1: bool = False) -> str:
     """PEM text of a private key, PKCS#8 unless `pkcs1`."""
     formats = serialization.PrivateFormat
     fmt = formats.TraditionalOpenSSL if pkcs1 else formats.PKCS8
-    return key.private_bytes(
-        serialization.Encoding.PEM, fmt, serialization.NoEncryption()
-    ).decode("ascii")
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode("ascii")
 
 
 def public_key_pem(key: PublicKey) -> str:
@@ -143,7 +139,5 @@ def public_key_pem(key: PublicKey) -> str:
 
 def public_key_base64(key: PublicKey) -> str:
     """The bare base64 DER body of a public key, as Alipay's console shows it."""
-    der = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(der).decode("ascii")

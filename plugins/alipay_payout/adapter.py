@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.payouts import is_alipay_user_id, mask_account
-from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse
-from plugins.alipay_openapi.codes import SubCodeClass, normalise_sub_code
+from plugins.alipay_openapi.channel import OpenApiAdapter
+from plugins.alipay_openapi.client import OpenApiResponse
+from plugins.alipay_openapi.codes import NOT_PAID, normalise_sub_code
 from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
 from plugins.alipay_openapi.results import mapped_result
@@ -26,10 +27,10 @@ from plugins.alipay_payout.client import (
     TransferQuery,
     TransferResult,
     TransferStatus,
-    parse_order_changed,
     query_transfer,
     transfer,
 )
+from plugins.alipay_payout.order_changed import parse_order_changed
 from plugins.alipay_payout.settings import AlipayPayoutSettings
 from ports.channels import (
     ChannelNotification,
@@ -50,9 +51,6 @@ STATUS_MAP: dict[TransferStatus, ChannelStatus] = {
     TransferStatus.FAIL: ChannelStatus.FAILED,
     TransferStatus.REFUND: ChannelStatus.FAILED,
 }
-# A refused transfer that Alipay created no order for: nothing was paid, and the payment is
-# never resent (a new attempt is a new payout), so these are final failures.
-NOT_PAID = frozenset({SubCodeClass.PERMANENT, SubCodeClass.BACK_OFF, SubCodeClass.INSUFFICIENT_FUNDS})
 INCONSISTENT = "PAYMENT_INFO_INCONSISTENCY"
 REMARK_LIMIT = 200
 
@@ -138,22 +136,13 @@ def status_result(
     )
 
 
-class AlipayPayoutAdapter:
+class AlipayPayoutAdapter(OpenApiAdapter):
     """`out_biz_no` is the platform's payment id: one payout has one payment, so a resend or a
     retried approval can never become a second transfer at Alipay."""
 
     def __init__(self, settings: AlipayPayoutSettings, openapi: AlipayOpenApiSettings) -> None:
         self.settings = settings
-        self.openapi = openapi
-        self._public_key = openapi.public_key()
-        # the client opens its HTTP session on first use and closes it with close()
-        self._client = AlipayClient(openapi)
-
-    def client(self) -> AlipayClient:
-        return self._client
-
-    async def close(self) -> None:
-        await self._client.close()
+        super().__init__(openapi)
 
     def order_of(self, request: PaymentRequest) -> TransferOrder:
         d = request.details

@@ -8,13 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from types import MappingProxyType
 from typing import Any
 
 from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse, encode_biz_content
 from plugins.alipay_openapi.codes import SubCodeClass, normalise_sub_code
-from plugins.alipay_openapi.errors import MalformedResponseError, NotifyVerificationError
-from plugins.alipay_openapi.notify import VerifiedNotification
+from plugins.alipay_openapi.errors import MalformedResponseError
 from plugins.alipay_openapi.times import parse_alipay_time
 
 TRANSFER_METHOD = "alipay.fund.trans.uni.transfer"
@@ -165,7 +163,7 @@ class TransferOrder:
         return biz
 
 
-def _parse_amount(raw: Any, name: str) -> Decimal | None:
+def parse_answer_amount(raw: Any, name: str) -> Decimal | None:
     if raw is None or raw == "":
         return None
     text = str(raw).strip()
@@ -177,7 +175,7 @@ def _parse_amount(raw: Any, name: str) -> Decimal | None:
         raise MalformedResponseError(f"{name} {text!r} is not a decimal amount") from exc
 
 
-def _parse_time(raw: Any) -> datetime | None:
+def parse_answer_time(raw: Any) -> datetime | None:
     if not raw:
         return None
     try:
@@ -186,7 +184,7 @@ def _parse_time(raw: Any) -> datetime | None:
         return None  # informational only; the raw text stays in `response.body`
 
 
-def _text(source: Mapping[str, Any], name: str) -> str | None:
+def text_field(source: Mapping[str, Any], name: str) -> str | None:
     value = source.get(name)
     return None if value is None or value == "" else str(value)
 
@@ -219,7 +217,7 @@ class TransferResult:
             raw_status=raw_status,
             order_id=response.get("order_id"),
             pay_fund_order_id=response.get("pay_fund_order_id"),
-            trans_date=_parse_time(response.get("trans_date")),
+            trans_date=parse_answer_time(response.get("trans_date")),
             code=response.code,
             sub_code=response.sub_code,
             sub_msg=response.sub_msg,
@@ -241,7 +239,9 @@ async def transfer(
     transfer may exist, so query it, or resend this very `order`; never a new out_biz_no.
     """
     response = await client.execute(
-        TRANSFER_METHOD, order.to_biz_content(), notify_url=notify_url,
+        TRANSFER_METHOD,
+        order.to_biz_content(),
+        notify_url=notify_url,
         timeout_seconds=timeout_seconds,
     )
     return TransferResult.from_response(order.out_biz_no, response)
@@ -262,9 +262,7 @@ class TransferQuery:
         if self.pay_fund_order_id or self.order_id:
             return
         if not (self.out_biz_no and self.product_code and self.biz_scene):
-            raise ValueError(
-                "query by pay_fund_order_id, order_id, or out_biz_no + product_code + biz_scene"
-            )
+            raise ValueError("query by pay_fund_order_id, order_id, or out_biz_no + product_code + biz_scene")
 
     @classmethod
     def by_out_biz_no(
@@ -339,10 +337,10 @@ class QueryResult:
             out_biz_no=response.get("out_biz_no"),
             order_id=response.get("order_id"),
             pay_fund_order_id=response.get("pay_fund_order_id"),
-            trans_amount=_parse_amount(response.body.get("trans_amount"), "trans_amount"),
-            pay_date=_parse_time(response.get("pay_date")),
-            arrival_time_end=_parse_time(response.get("arrival_time_end")),
-            order_fee=_parse_amount(response.body.get("order_fee"), "order_fee"),
+            trans_amount=parse_answer_amount(response.body.get("trans_amount"), "trans_amount"),
+            pay_date=parse_answer_time(response.get("pay_date")),
+            arrival_time_end=parse_answer_time(response.get("arrival_time_end")),
+            order_fee=parse_answer_amount(response.body.get("order_fee"), "order_fee"),
             error_code=response.get("error_code"),
             fail_reason=response.get("fail_reason"),
             code=response.code,
@@ -357,66 +355,5 @@ async def query_transfer(
     client: AlipayClient, query: TransferQuery, *, timeout_seconds: float | None = None
 ) -> QueryResult:
     """Send `alipay.fund.trans.common.query`. Raises `UnknownOutcomeError` like `transfer`."""
-    response = await client.execute(
-        QUERY_METHOD, query.to_biz_content(), timeout_seconds=timeout_seconds
-    )
+    response = await client.execute(QUERY_METHOD, query.to_biz_content(), timeout_seconds=timeout_seconds)
     return QueryResult.from_response(response)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderChanged:
-    """A verified `alipay.fund.trans.order.changed` message about one transfer."""
-
-    out_biz_no: str
-    status: TransferStatus | None
-    raw_status: str | None
-    order_id: str | None
-    pay_fund_order_id: str | None
-    trans_amount: Decimal | None
-    pay_date: datetime | None
-    error_code: str | None
-    fail_reason: str | None
-    product_code: str | None
-    biz_scene: str | None
-    action_type: str | None
-    notify_id: str | None
-    biz_content: Mapping[str, Any] = field(repr=False)
-
-
-def parse_order_changed(notification: VerifiedNotification) -> OrderChanged:
-    """The transfer change carried by a verified message notification.
-
-    Raises `NotifyVerificationError` when the notification is another message or lacks the
-    transfer's out_biz_no: such a notification must change nothing.
-    """
-    if notification.msg_method != ORDER_CHANGED_METHOD:
-        raise NotifyVerificationError(
-            f"expected msg_method {ORDER_CHANGED_METHOD}, got {notification.msg_method!r}"
-        )
-    biz = notification.biz_content
-    if biz is None:
-        raise NotifyVerificationError("order.changed message carries no biz_content")
-    out_biz_no = _text(biz, "out_biz_no")
-    if out_biz_no is None:
-        raise NotifyVerificationError("order.changed message carries no out_biz_no")
-    raw_status = _text(biz, "status")
-    try:
-        trans_amount = _parse_amount(biz.get("trans_amount"), "trans_amount")
-    except MalformedResponseError as exc:
-        raise NotifyVerificationError(str(exc)) from exc
-    return OrderChanged(
-        out_biz_no=out_biz_no,
-        status=TransferStatus.parse(raw_status),
-        raw_status=raw_status,
-        order_id=_text(biz, "order_id"),
-        pay_fund_order_id=_text(biz, "pay_fund_order_id"),
-        trans_amount=trans_amount,
-        pay_date=_parse_time(biz.get("pay_date")),
-        error_code=_text(biz, "error_code"),
-        fail_reason=_text(biz, "fail_reason"),
-        product_code=_text(biz, "product_code"),
-        biz_scene=_text(biz, "biz_scene"),
-        action_type=_text(biz, "action_type"),
-        notify_id=notification.notify_id,
-        biz_content=MappingProxyType(dict(biz)),
-    )

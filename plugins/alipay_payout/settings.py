@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
+from plugins.alipay_openapi.channel import AlipayChannelSettings
 from plugins.alipay_openapi.sandbox import GATEWAY_PATH
-from plugins.alipay_openapi.sandbox_keys import ensure_sandbox_keys, sandbox_openapi_settings
+from plugins.alipay_openapi.sandbox_keys import sandbox_openapi_settings
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_payout.sandbox import SANDBOX_APP_ID
 
@@ -19,7 +20,7 @@ SANDBOX_PORT = 8701
 DEFAULT_SANDBOX_KEYS_DIR = "data/alipay_payout_sandbox_keys"
 
 
-class AlipayPayoutSettings(BaseModel):
+class AlipayPayoutSettings(AlipayChannelSettings):
     """Everything that differs between the simulator and the real Alipay gateway.
 
     With no `openapi` table the channel pays into the simulator started beside the gateway
@@ -28,14 +29,6 @@ class AlipayPayoutSettings(BaseModel):
     key, Alipay's public key, notify URL) — a settings change, never a code change.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-    openapi: AlipayOpenApiSettings | None = Field(
-        default=None, description="the Alipay OpenAPI application to call; none: the simulator"
-    )
-    sandbox: bool = Field(
-        default=True, description="run the simulator beside the gateway when `openapi` is not set"
-    )
     sandbox_port: int = Field(default=SANDBOX_PORT, ge=1, le=65535)
     sandbox_keys_dir: str = Field(
         default=DEFAULT_SANDBOX_KEYS_DIR, min_length=1, description="sandbox-only key files"
@@ -45,21 +38,6 @@ class AlipayPayoutSettings(BaseModel):
         description="where the simulator posts alipay.fund.trans.order.changed messages",
     )
     order_title: str = Field(default="对外支付", min_length=1, max_length=64)
-    query_schedule_seconds: list[int] = Field(
-        default_factory=lambda: [5, 30, 60, 300, 900, 1800, 3600], min_length=1
-    )
-
-    @model_validator(mode="after")
-    def _has_a_gateway(self) -> AlipayPayoutSettings:
-        if self.openapi is None and not self.sandbox:
-            raise ValueError("set `openapi` (the real Alipay app) or leave `sandbox` on")
-        if any(s < 0 for s in self.query_schedule_seconds):
-            raise ValueError("query_schedule_seconds must not be negative")
-        return self
-
-    @property
-    def uses_sandbox(self) -> bool:
-        return self.openapi is None
 
     @property
     def sandbox_gateway_url(self) -> str:
@@ -72,6 +50,3 @@ class AlipayPayoutSettings(BaseModel):
         return sandbox_openapi_settings(
             self.sandbox_gateway_url, SANDBOX_APP_ID, Path(self.sandbox_keys_dir), self.notify_url
         )
-
-
-__all__ = ["AlipayPayoutSettings", "ensure_sandbox_keys"]

@@ -8,44 +8,47 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from core.lease import CancelReason, LeaseOrder, UnsignRefusal
+from core.lease import CancelReason, LeaseOrder, PeriodStatus, UnsignRefusal
 from core.payouts import mask_account
-from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse
-from plugins.alipay_openapi.codes import SubCodeClass, is_system_fault, normalise_sub_code
+from plugins.alipay_openapi.channel import OpenApiAdapter
+from plugins.alipay_openapi.client import OpenApiResponse
+from plugins.alipay_openapi.codes import NOT_PAID, is_system_fault, normalise_sub_code
 from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
-from plugins.alipay_openapi.results import mapped_result
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
+from plugins.ant_lease.answers import (
+    agreement_event,
+    agreement_signing_result,
+    contract_event,
+    contract_signing_result,
+    trade_result,
+)
 from plugins.ant_lease.client import (
     AGREEMENT_PAGE_SIGN,
     AGREEMENT_QUERY,
     AGREEMENT_UNSIGN,
     CONTRACT_SEAL,
-    DUT_USER_SIGN,
+    ECSIGN_APPLY,
     ORDER_CLOSE,
     ORDER_CREATE,
     ORDER_QUERY,
-    ORDER_SIGN,
     PLAN_APPEND,
     TRADE_PAY,
     TRADE_QUERY,
     AgreementNotice,
-    AgreementState,
-    ContractNotice,
     Installment,
     TradeNotice,
-    TradeStatus,
     cancel_plan_biz,
     close_biz,
+    contract_biz_no,
     create_order_biz,
+    ecsign_apply_biz,
     parse_notice,
-    pre_sign_biz,
     query_order_biz,
     seal_biz,
 )
 from plugins.ant_lease.settings import AntLeaseSettings
 from ports.channels import (
-    ChannelEvent,
     ChannelNotification,
     ChannelResult,
     ChannelStatus,
@@ -59,29 +62,12 @@ from ports.lease import (
     CONTRACT_SIGNING,
     WITHHOLDING_SIGNING,
     LeaseAnswer,
-    LeaseEventKind,
 )
 
 log = logging.getLogger("paygate.ant_lease")
 
-TRADE_STATUS_MAP: dict[TradeStatus, ChannelStatus] = {
-    TradeStatus.TRADE_SUCCESS: ChannelStatus.SUCCEEDED,
-    TradeStatus.TRADE_FINISHED: ChannelStatus.SUCCEEDED,
-    TradeStatus.WAIT_BUYER_PAY: ChannelStatus.PROCESSING,
-    TradeStatus.TRADE_CLOSED: ChannelStatus.FAILED,  # closed unpaid
-}
-# A refused deduction for which Alipay made no trade: nothing was withheld.
-NOT_PAID = frozenset({SubCodeClass.PERMANENT, SubCodeClass.BACK_OFF, SubCodeClass.INSUFFICIENT_FUNDS})
 WAIT_USER_PAY = "10003"  # trade.pay accepted, waiting for the buyer: processing
 TRADE_HAS_SUCCESS = "TRADE_HAS_SUCCESS"  # this out_trade_no was already paid: a query gets the trade
-NOT_SIGNED = frozenset({"USER_AGREEMENT_NOT_EXIST", "AGREEMENT_NOT_EXIST"})
-CONTRACT_STATUS_MAP = {
-    "SIGNED": ChannelStatus.SUCCEEDED,
-    "SEALED": ChannelStatus.SUCCEEDED,
-    "SIGNING": ChannelStatus.PROCESSING,
-    "REFUSED": ChannelStatus.FAILED,
-    "EXPIRED": ChannelStatus.FAILED,
-}
 
 
 def _failure_code(response: OpenApiResponse) -> str:
@@ -92,24 +78,15 @@ def _answer_data(response: OpenApiResponse) -> dict[str, Any]:
     return {k: v for k, v in response.body.items() if k not in ("code", "msg", "sub_code", "sub_msg")}
 
 
-class AntLeaseAdapter:
+class AntLeaseAdapter(OpenApiAdapter):
     """One Alipay app speaking the rent order component, withholding agreements and
     withholding deductions. A deduction's out_trade_no is the platform's payment id, so a
     resubmitted attempt is never a second deduction."""
 
     def __init__(self, settings: AntLeaseSettings, openapi: AlipayOpenApiSettings) -> None:
         self.settings = settings
-        self.openapi = openapi
+        super().__init__(openapi)
         self.product = settings.product
-        self._public_key = openapi.public_key()
-        # the client opens its HTTP session on first use and closes it with close()
-        self._client = AlipayClient(openapi)
-
-    def client(self) -> AlipayClient:
-        return self._client
-
-    async def close(self) -> None:
-        await self._client.close()
 
     async def _call(
         self, method: str, biz: Mapping[str, Any], masked: str | None = None
@@ -248,34 +225,42 @@ class AntLeaseAdapter:
         return SigningResult(ChannelStatus.FAILED, code="UNSUPPORTED_SIGNING", message=request.kind)
 
     async def _pre_sign(self, request: SigningRequest) -> SigningResult:
+        """前置合同签署 as alipay.commerce.rent.order.ecsign.apply: its answer carries no field of
+        its own, so the contract's reference is our biz_no and each party's page comes from
+        the settings (`contract_sign_url`)."""
         d = request.details
-        biz = pre_sign_biz(request.subject_id, d.get("channel_order_id"), str(d["template_id"]))
-        answer = await self._operation(ORDER_SIGN, biz)
+        order_id = d.get("channel_order_id")
+        if not order_id:
+            return SigningResult(
+                ChannelStatus.FAILED, code="NO_CHANNEL_ORDER", message="the order is not synced yet"
+            )
+        template = str(d["template_id"])
+        known = await self._operation(
+            ORDER_QUERY, query_order_biz(request.subject_id, order_id, "contractInfo")
+        )
+        if known.status is not ChannelStatus.SUCCEEDED:
+            return SigningResult(
+                known.status, code=known.code, message=known.message, exchanges=known.exchanges
+            )
+        applied = [i for i in known.data.get("ec_sign_apply_infos") or () if isinstance(i, Mapping)]
+        biz_no = contract_biz_no(request.subject_id, template, applied)
+        parties = self.settings.parties_of(template)
+        biz = ecsign_apply_biz(str(order_id), biz_no, template, parties, self.openapi.notify_url)
+        answer = await self._operation(ECSIGN_APPLY, biz)
+        exchanges = known.exchanges + answer.exchanges
         if answer.status is not ChannelStatus.SUCCEEDED:
-            return SigningResult(
-                answer.status, code=answer.code, message=answer.message, exchanges=answer.exchanges
-            )
-        data = answer.data
-        # the real answer has sign_str (launched with Alipay's plugin); the URL form is assumed
-        sign_url = data.get("sign_url") or data.get("sign_str")
+            return SigningResult(answer.status, code=answer.code, message=answer.message, exchanges=exchanges)
+        gateway = self.openapi.gateway_url
         signers = [
-            {"party": str(s["party"]), "sign_url": str(s["sign_url"])}
-            for s in data.get("signers") or ()
-            if isinstance(s, Mapping) and s.get("party") and s.get("sign_url")
+            {"party": p, "sign_url": self.settings.party_sign_url(gateway, biz_no, str(order_id), p)}
+            for p in parties
         ]
-        if not data.get("contract_no") or not sign_url:
-            return SigningResult(
-                ChannelStatus.UNKNOWN,
-                code="MALFORMED_ANSWER",
-                message="no contract number or URL",
-                exchanges=answer.exchanges,
-            )
         return SigningResult(
             ChannelStatus.PROCESSING,
-            sign_url=str(sign_url),
-            agreement_ref=str(data["contract_no"]),
-            raw={"signers": signers or [{"party": "lessee", "sign_url": str(sign_url)}]},
-            exchanges=answer.exchanges,
+            sign_url=signers[0]["sign_url"],
+            agreement_ref=biz_no,
+            raw={"signers": signers},
+            exchanges=exchanges,
         )
 
     def _page_sign(self, request: SigningRequest) -> SigningResult:
@@ -301,7 +286,7 @@ class AntLeaseAdapter:
             answer = await self._operation(
                 ORDER_QUERY, query_order_biz(request.subject_id, d.get("channel_order_id"), "contractInfo")
             )
-            return contract_signing_result(answer)
+            return contract_signing_result(answer, d.get("contract_no"))
         return SigningResult(ChannelStatus.FAILED, code="UNSUPPORTED_SIGNING", message=request.kind)
 
     # -- lease operations (ports.lease.LeaseChannelPort) -------------------------------------
@@ -342,7 +327,10 @@ class AntLeaseAdapter:
         return await self._operation(AGREEMENT_UNSIGN, biz, order.buyer_id)
 
     async def cancel_plan(self, order: LeaseOrder, reason: CancelReason, note: str) -> LeaseAnswer:
-        biz = cancel_plan_biz(order.id, order.channel_order_id, reason.value.upper(), note)
+        unpaid = [p.no for p in order.periods if p.status in (PeriodStatus.PENDING, PeriodStatus.FAILED)]
+        biz = cancel_plan_biz(
+            order.id, order.channel_order_id, reason.value.upper(), note, min(unpaid, default=None)
+        )
         return await self._operation(PLAN_APPEND, biz)
 
     async def close_order(self, order: LeaseOrder, reason: str) -> LeaseAnswer:
@@ -355,112 +343,3 @@ class AntLeaseAdapter:
         return await self._operation(
             ORDER_CLOSE, close_biz(order.id, order.channel_order_id, reason_code, reason)
         )
-
-
-def trade_result(
-    raw_status: str | None, trade_no: str | None, source: str, exchanges: tuple[Exchange, ...] = ()
-) -> ChannelResult:
-    """A trade's status as a ChannelResult; a status we do not know is unknown, never failed."""
-    status = TradeStatus.parse(raw_status)
-    return mapped_result(
-        TRADE_STATUS_MAP.get(status) if status else None,
-        ref=trade_no,
-        raw_status=raw_status,
-        source=source,
-        failure_message="the trade was closed unpaid",
-        exchanges=exchanges,
-    )
-
-
-def agreement_event(notice: AgreementNotice) -> ChannelEvent:
-    signed = notice.notify_type == DUT_USER_SIGN
-    if signed and notice.status is not AgreementState.NORMAL:
-        raise NotificationRejected(f"dut_user_sign with status {notice.status!r}")
-    kind = LeaseEventKind.AGREEMENT_SIGNED if signed else LeaseEventKind.AGREEMENT_UNSIGNED
-    fields = notice.fields
-    return ChannelEvent(
-        kind.value,
-        {
-            "agreement_no": notice.agreement_no,
-            "external_agreement_no": notice.external_agreement_no,
-            "alipay_user_id": notice.alipay_user_id,
-            "sign_time": fields.get("sign_time"),
-            "unsign_time": fields.get("unsign_time"),
-            "notify_id": fields.get("notify_id"),
-        },
-    )
-
-
-def contract_event(notice: ContractNotice) -> ChannelEvent:
-    return ChannelEvent(
-        LeaseEventKind.CONTRACT_SIGNATURE.value,
-        {
-            "order_id": notice.out_order_id,
-            "channel_order_id": notice.order_id,
-            "contract_no": notice.contract_no,
-            "party": notice.party,
-            "status": notice.status.value.lower(),
-        },
-    )
-
-
-def agreement_signing_result(answer: LeaseAnswer) -> SigningResult:
-    """alipay.user.agreement.query: NORMAL is signed; TEMP or no agreement yet is still
-    signing; STOP / UNSIGN is failed; an unknown answer stays unknown."""
-    if answer.status is ChannelStatus.UNKNOWN:
-        return SigningResult(
-            ChannelStatus.UNKNOWN, code=answer.code, message=answer.message, exchanges=answer.exchanges
-        )
-    if answer.status is ChannelStatus.FAILED:
-        if answer.code in NOT_SIGNED:
-            return SigningResult(
-                ChannelStatus.PROCESSING,
-                code="NOT_SIGNED",
-                message=answer.message,
-                exchanges=answer.exchanges,
-            )
-        return SigningResult(
-            ChannelStatus.FAILED, code=answer.code, message=answer.message, exchanges=answer.exchanges
-        )
-    data = answer.data
-    state = AgreementState.parse(str(data.get("status") or ""))
-    raw = {k: data.get(k) for k in ("status", "sign_time", "valid_time", "invalid_time", "principal_id")}
-    if state is AgreementState.NORMAL and data.get("agreement_no"):
-        return SigningResult(
-            ChannelStatus.SUCCEEDED,
-            agreement_ref=str(data["agreement_no"]),
-            raw=raw,
-            exchanges=answer.exchanges,
-        )
-    if state is AgreementState.TEMP:
-        return SigningResult(ChannelStatus.PROCESSING, code="TEMP", raw=raw, exchanges=answer.exchanges)
-    if state in (AgreementState.STOP, AgreementState.UNSIGN):
-        return SigningResult(
-            ChannelStatus.FAILED,
-            agreement_ref=data.get("agreement_no"),
-            code=state.value,
-            raw=raw,
-            exchanges=answer.exchanges,
-        )
-    return SigningResult(
-        ChannelStatus.UNKNOWN, code="UNRECOGNISED_STATUS", raw=raw, exchanges=answer.exchanges
-    )
-
-
-def contract_signing_result(answer: LeaseAnswer) -> SigningResult:
-    if answer.status is not ChannelStatus.SUCCEEDED:
-        return SigningResult(
-            answer.status, code=answer.code, message=answer.message, exchanges=answer.exchanges
-        )
-    info = answer.data.get("contract_info")
-    if not isinstance(info, Mapping):
-        return SigningResult(ChannelStatus.FAILED, code="NO_CONTRACT", exchanges=answer.exchanges)
-    raw_status = str(info.get("status") or "")
-    status = CONTRACT_STATUS_MAP.get(raw_status, ChannelStatus.UNKNOWN)
-    return SigningResult(
-        status,
-        agreement_ref=info.get("contract_no"),
-        raw=dict(info),
-        code=raw_status if status is not ChannelStatus.SUCCEEDED else None,
-        exchanges=answer.exchanges,
-    )

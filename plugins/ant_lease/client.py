@@ -20,7 +20,7 @@ from plugins.alipay_openapi.times import BEIJING, format_alipay_time
 ORDER_CREATE = "alipay.commerce.rent.order.create"  # 同步前置订单
 ORDER_QUERY = "alipay.commerce.rent.order.query"  # 查询订单信息
 ORDER_CLOSE = "alipay.commerce.rent.order.close"  # 关闭订单
-ORDER_SIGN = "alipay.commerce.rent.order.sign"  # 前置合同签署 (pre-sign: returns the signing URL)
+ECSIGN_APPLY = "alipay.commerce.rent.order.ecsign.apply"  # 前置合同签署: templates + signers
 CONTRACT_SEAL = "alipay.commerce.rent.enterprise.seal.sign"  # 落签 (assumed, see README)
 PLAN_APPEND = "alipay.commerce.rent.order.rentplaninfo.append"  # 取消代扣计划 with type CANCEL
 # Withholding agreements (代扣协议) and deductions.
@@ -37,7 +37,6 @@ CONTRACT_SIGN_NOTIFY = "alipay.commerce.rent.contract.sign.notify"  # assumed ms
 
 ORDER_FULL_INFO = "orderFullInfo"
 PLAN_CANCEL = "CANCEL"
-PRE_SIGN = "PRE_SIGN"
 ASYNC_UNSIGN_REFUSE = "REFUSE"
 
 
@@ -123,8 +122,9 @@ def create_order_biz(
         "buyer_id": buyer_id,
         "title": title,
         "order_type": "RENT",
-        "item_infos": [{"out_item_id": out_item_id, "item_name": title, "quantity": 1}],
-        "price_info": {"total_rent_price": yuan(total)},
+        "item_infos": [{"out_item_id": out_item_id, "item_name": title, "item_cnt": 1}],
+        # the SDK's RentOrderPriceInfoDTO: order_price (the whole rent), deposit, buyout, …
+        "price_info": {"order_price": yuan(total)},
         "rent_plan_info": {
             "rent_start_time": day_start(installments[0].due_date),
             "rent_end_time": day_end(installments[-1].due_date),
@@ -153,24 +153,52 @@ def query_order_biz(out_order_id: str, order_id: str | None, query_type: str) ->
     return {**order_ref_biz(out_order_id, order_id), "query_options": [query_type]}
 
 
-def pre_sign_biz(out_order_id: str, order_id: str | None, template_id: str) -> dict[str, Any]:
-    """alipay.commerce.rent.order.sign in pre-sign mode: the contract template and the order."""
-    return {
-        **order_ref_biz(out_order_id, order_id),
-        "rent_sign_info": {"sign_mode": PRE_SIGN, "contract_template_id": template_id},
+def contract_biz_no(out_order_id: str, template_code: str, applied: Sequence[Mapping[str, Any]]) -> str:
+    """Our number for a contract signing of the order with `template_code`, given the signings
+    Alipay already has (order.query's ec_sign_apply_infos): the one still signing is reused,
+    so a repeated request is the same signing; otherwise the next number, so a contract
+    signed again after a refusal is a new one."""
+    prefix = f"{out_order_id}_{template_code}_"
+    mine = [str(i.get("biz_no")) for i in applied if str(i.get("biz_no") or "").startswith(prefix)]
+    signing = [i for i in applied if i.get("biz_no") in mine and i.get("status") == "SIGNING"]
+    if signing:
+        return str(signing[-1]["biz_no"])
+    numbers = [int(n[len(prefix) :]) for n in mine if n[len(prefix) :].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1}"
+
+
+def ecsign_apply_biz(
+    order_id: str, biz_no: str, template_code: str, parties: Sequence[str], notify_url: str | None
+) -> dict[str, Any]:
+    """alipay.commerce.rent.order.ecsign.apply (the SDK's AlipayCommerceRentOrderEcsignApplyModel):
+    the rent order, our number for the signing, the contract templates and the signers (the
+    SDK's RentEcSignerDTO: type, name, cert_no; each party is sent as its `type`, see README),
+    and where Alipay notifies the signing."""
+    biz: dict[str, Any] = {
+        "order_id": order_id,
+        "biz_no": biz_no,
+        "ec_template_codes": [template_code],
+        "signers": [{"type": party.upper()} for party in parties],
     }
+    if notify_url:
+        biz["ecsign_notify_url"] = notify_url
+    return biz
 
 
 def seal_biz(out_order_id: str, order_id: str | None, contract_no: str) -> dict[str, Any]:
     return {**order_ref_biz(out_order_id, order_id), "contract_no": contract_no}
 
 
-def cancel_plan_biz(out_order_id: str, order_id: str | None, reason: str, note: str) -> dict[str, Any]:
-    return {
-        **order_ref_biz(out_order_id, order_id),
-        "type": PLAN_CANCEL,
-        "cancel_info": {"cancel_reason": reason, "cancel_desc": note},
-    }
+def cancel_plan_biz(
+    out_order_id: str, order_id: str | None, reason: str, note: str, first_installment_no: int | None
+) -> dict[str, Any]:
+    """alipay.commerce.rent.order.rentplaninfo.append with type CANCEL: the SDK's
+    RentPlanCancelInfo names the reason (reason_code, reason_desc) and the first period that
+    is no longer withheld (cancel_start_installment_no)."""
+    cancel_info: dict[str, Any] = {"reason_code": reason, "reason_desc": note}
+    if first_installment_no is not None:
+        cancel_info["cancel_start_installment_no"] = first_installment_no
+    return {**order_ref_biz(out_order_id, order_id), "type": PLAN_CANCEL, "cancel_info": cancel_info}
 
 
 def close_biz(out_order_id: str, order_id: str | None, reason_code: str, reason: str) -> dict[str, Any]:
@@ -250,9 +278,12 @@ class WithholdingProduct:
             "agreement_params": {"agreement_no": agreement_no},
         }
         if rent_order_id and installment_no is not None:
-            biz["business_params"] = encode_biz_content(
-                {"rent_order_id": rent_order_id, "installment_no": str(installment_no)}
-            )
+            # the SDK's ExtendParams links a trade to a trade-component (rent) order; which
+            # value tc_installment_order_id wants is assumed: the period's number (README)
+            biz["extend_params"] = {
+                "trade_component_order_id": rent_order_id,
+                "tc_installment_order_id": str(installment_no),
+            }
         return biz
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from plugins.alipay_openapi.channel import AlipayChannelSettings
 from plugins.alipay_openapi.sandbox import GATEWAY_PATH
 from plugins.alipay_openapi.sandbox_keys import sandbox_openapi_settings
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
@@ -20,7 +22,7 @@ SANDBOX_APP_ID = "9021000000000002"
 DEFAULT_SANDBOX_KEYS_DIR = "data/ant_lease_sandbox_keys"
 
 
-class AntLeaseSettings(BaseModel):
+class AntLeaseSettings(AlipayChannelSettings):
     """Everything that differs between the simulator and the real Alipay gateway.
 
     With no `openapi` table the channel talks to the simulator started beside the gateway
@@ -29,12 +31,6 @@ class AntLeaseSettings(BaseModel):
     notify URL) and the withholding product Alipay assigned — a settings change only.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-    openapi: AlipayOpenApiSettings | None = Field(
-        default=None, description="the Alipay OpenAPI application to call; none: the simulator"
-    )
-    sandbox: bool = Field(default=True, description="run the simulator when `openapi` is not set")
     sandbox_port: int = Field(default=SANDBOX_PORT, ge=1, le=65535)
     sandbox_keys_dir: str = Field(default=DEFAULT_SANDBOX_KEYS_DIR, min_length=1)
     notify_url: str = Field(
@@ -52,23 +48,26 @@ class AntLeaseSettings(BaseModel):
         description="the withholding scene agreed with Alipay (not DEFAULT|DEFAULT)",
     )
     access_channel: str = Field(default="ALIPAYAPP", pattern="^(ALIPAYAPP|QRCODE|QRCODEORSMS)$")
-    query_schedule_seconds: list[int] = Field(
-        default_factory=lambda: [5, 30, 60, 300, 900, 1800, 3600], min_length=1
+
+    contract_parties: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "TPL_LEASE_STD": ["lessee"],
+            "TPL_LEASE_GUARANTEED": ["lessee", "guarantor"],
+        },
+        description="the parties who sign each contract template (多方落签); others: the lessee only",
+    )
+    contract_sign_url: str = Field(
+        default="{gateway_origin}/_sandbox/contracts/{biz_no}/sign?party={party}",
+        description="the page where a party signs a contract (fields: gateway_origin, biz_no, "
+        "order_id, party); the default is the simulator's page — ecsign.apply answers no URL, "
+        "so set Alipay's page for real signing",
     )
 
     @model_validator(mode="after")
     def _coherent(self) -> AntLeaseSettings:
-        if self.openapi is None and not self.sandbox:
-            raise ValueError("set `openapi` (the real Alipay app) or leave `sandbox` on")
-        if any(s < 0 for s in self.query_schedule_seconds):
-            raise ValueError("query_schedule_seconds must not be negative")
         if self.sign_scene == "DEFAULT|DEFAULT":
             raise ValueError("sign_scene cannot be DEFAULT|DEFAULT with an external agreement number")
         return self
-
-    @property
-    def uses_sandbox(self) -> bool:
-        return self.openapi is None
 
     @property
     def sandbox_url(self) -> str:
@@ -78,6 +77,17 @@ class AntLeaseSettings(BaseModel):
     def product(self) -> WithholdingProduct:
         return WithholdingProduct(
             self.product_code, self.personal_product_code, self.sign_scene, self.access_channel
+        )
+
+    def parties_of(self, template_code: str) -> list[str]:
+        return list(self.contract_parties.get(template_code) or ["lessee"])
+
+    def party_sign_url(self, gateway_url: str, biz_no: str, order_id: str, party: str) -> str:
+        """Where `party` signs the contract `biz_no` of the rent order `order_id`."""
+        parts = urlsplit(gateway_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        return self.contract_sign_url.format(
+            gateway_origin=origin, biz_no=quote(biz_no), order_id=quote(order_id), party=quote(party)
         )
 
     def openapi_settings(self) -> AlipayOpenApiSettings:

@@ -14,9 +14,7 @@ CODE = "internal_transfer"
 
 
 @hookimpl
-def register_channels(
-    settings: Mapping[str, Mapping[str, Any]], services: ChannelServices
-) -> list[Channel]:
+def register_channels(settings: Mapping[str, Mapping[str, Any]], services: ChannelServices) -> list[Channel]:
     config = InternalTransferSettings.model_validate(dict(settings.get(CODE, {})))
     adapter = InternalTransferAdapter(services.accounts)
     return [

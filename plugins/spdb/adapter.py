@@ -7,17 +7,10 @@ from decimal import Decimal
 
 import aiohttp
 
-from plugins.spdb.client import (
-    AnswerStatus,
-    PayeeType,
-    PaymentQuery,
-    RemitLocation,
-    SinglePayment,
-    SpdbClient,
-    SysFlag,
-)
+from plugins.spdb.client import SpdbClient
 from plugins.spdb.errors import OutcomeUnknown, QueryRejected, SigningServerError
 from plugins.spdb.exchange import Exchange as WireExchange
+from plugins.spdb.messages import AnswerStatus, PayeeType, PaymentQuery, RemitLocation, SinglePayment, SysFlag
 from plugins.spdb.packet import BEIJING
 from plugins.spdb.settings import SpdbSettings
 from ports.channels import ChannelResult, ChannelStatus, Exchange, PaymentRequest
@@ -67,42 +60,76 @@ class SpdbAdapter:
         try:
             answer = await self.client().pay_8801(payment)
         except OutcomeUnknown as exc:
-            return ChannelResult(ChannelStatus.UNKNOWN, code=type(exc).__name__, message=str(exc),
-                                 exchanges=_logged("8801", exc.exchange, str(exc)))
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code=type(exc).__name__,
+                message=str(exc),
+                exchanges=_logged("8801", exc.exchange, str(exc)),
+            )
         except SigningServerError as exc:
             # refused before anything was sent to the bank: nothing can have been paid
             return ChannelResult(ChannelStatus.FAILED, code="SIGNING_SERVER_ERROR", message=str(exc))
         exchanges = _logged("8801", answer.exchange)
         if answer.status is AnswerStatus.REJECTED:
-            return ChannelResult(ChannelStatus.FAILED, code=answer.return_code, message=answer.return_msg,
-                                 exchanges=exchanges)
+            return ChannelResult(
+                ChannelStatus.FAILED, code=answer.return_code, message=answer.return_msg, exchanges=exchanges
+            )
         # accepted: the final state comes only from 8804
-        return ChannelResult(ChannelStatus.PROCESSING, channel_ref=answer.accept_no,
-                             code=answer.return_code, message=answer.return_msg, exchanges=exchanges)
+        return ChannelResult(
+            ChannelStatus.PROCESSING,
+            channel_ref=answer.accept_no,
+            code=answer.return_code,
+            message=answer.return_msg,
+            exchanges=exchanges,
+        )
 
     async def query(self, request: PaymentRequest, channel_ref: str | None) -> ChannelResult:
         today = datetime.now(BEIJING).date()
         sent_on = request.created_at.astimezone(BEIJING).date() if request.created_at else today
         # from the day it was sent until today, so a payment that crossed midnight is still found
-        query = PaymentQuery(elec_cheque_no=request.payment_id, accept_no=channel_ref or "",
-                             begin_date=sent_on, end_date=max(sent_on, today))
+        query = PaymentQuery(
+            elec_cheque_no=request.payment_id,
+            accept_no=channel_ref or "",
+            begin_date=sent_on,
+            end_date=max(sent_on, today),
+        )
         try:
             answer = await self.client().query_8804(query)
         except OutcomeUnknown as exc:
-            return ChannelResult(ChannelStatus.UNKNOWN, code=type(exc).__name__, message=str(exc),
-                                 exchanges=_logged("8804", exc.exchange, str(exc)))
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code=type(exc).__name__,
+                message=str(exc),
+                exchanges=_logged("8804", exc.exchange, str(exc)),
+            )
         except (QueryRejected, SigningServerError) as exc:
-            return ChannelResult(ChannelStatus.UNKNOWN, code=type(exc).__name__, message=str(exc),
-                                 exchanges=_logged("8804", getattr(exc, "exchange", None), str(exc)))
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code=type(exc).__name__,
+                message=str(exc),
+                exchanges=_logged("8804", getattr(exc, "exchange", None), str(exc)),
+            )
         exchanges = _logged("8804", answer.exchange)
         found = answer.for_cheque(request.payment_id)
         if found is None:
-            return ChannelResult(ChannelStatus.UNKNOWN, code="NOT_FOUND_YET",
-                                 message="8804 does not list this voucher yet", exchanges=exchanges)
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code="NOT_FOUND_YET",
+                message="8804 does not list this voucher yet",
+                exchanges=exchanges,
+            )
         if found.amount is not None and found.amount != request.amount.decimal:
-            return ChannelResult(ChannelStatus.UNKNOWN, code="AMOUNT_MISMATCH",
-                                 message=f"8804 reports {found.amount}, expected {request.amount}",
-                                 exchanges=exchanges)
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code="AMOUNT_MISMATCH",
+                message=f"8804 reports {found.amount}, expected {request.amount}",
+                exchanges=exchanges,
+            )
         code = None if found.status is not ChannelStatus.FAILED else f"TRANS_STATUS_{found.trans_status}"
-        return ChannelResult(found.status, channel_ref=found.accept_no or channel_ref, code=code,
-                             message=found.refusal_reason or found.note or None, exchanges=exchanges)
+        return ChannelResult(
+            found.status,
+            channel_ref=found.accept_no or channel_ref,
+            code=code,
+            message=found.refusal_reason or found.note or None,
+            exchanges=exchanges,
+        )

@@ -9,9 +9,7 @@ from datetime import datetime
 
 # Any element whose name ends in "acctNo" (acctNo, payeeAcctNo, payerAcctNo, ...) or is a card
 # number holds an account number; its text is masked wherever packets are logged or stored.
-_ACCOUNT_ELEMENT = re.compile(
-    r"<(?P<tag>[A-Za-z]*[Aa]cct[Nn]o|cardNo)>(?P<value>[^<]*)</(?P=tag)>"
-)
+_ACCOUNT_ELEMENT = re.compile(r"<(?P<tag>[A-Za-z]*[Aa]cct[Nn]o|cardNo)>(?P<value>[^<]*)</(?P=tag)>")
 _SIGNATURE_ELEMENT = re.compile(r"<signature>(?P<value>.*?)</signature>", re.DOTALL)
 _CHARSET = "gbk"
 

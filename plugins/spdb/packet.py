@@ -308,8 +308,7 @@ def _unframe(raw: bytes, *, exact: bool) -> ET.Element:
         # The bank's answers were not seen to say whether their length counts the prefix, or
         # whether a trailing newline may follow: accept either reading, nothing looser.
         trimmed = len(bytes(raw).rstrip(b" \r\n\t"))
-        fits = declared in {len(raw), len(raw) - LENGTH_PREFIX_SIZE, trimmed,
-                            trimmed - LENGTH_PREFIX_SIZE}
+        fits = declared in {len(raw), len(raw) - LENGTH_PREFIX_SIZE, trimmed, trimmed - LENGTH_PREFIX_SIZE}
     if not fits:
         raise MalformedPacket(f"length prefix says {declared} bytes, packet has {len(raw)}")
     return _parse_xml(bytes(raw[LENGTH_PREFIX_SIZE:]), "packet")

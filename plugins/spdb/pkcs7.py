@@ -133,9 +133,7 @@ def _verify_signer(info: _Tlv, content: bytes, trusted: list[x509.Certificate]) 
     return certificate
 
 
-def _trusted_signer(
-    issuer: bytes, serial: bytes, trusted: list[x509.Certificate]
-) -> x509.Certificate:
+def _trusted_signer(issuer: bytes, serial: bytes, trusted: list[x509.Certificate]) -> x509.Certificate:
     number = int.from_bytes(serial, "big", signed=True)
     for certificate in trusted:
         if certificate.serial_number == number and certificate.issuer.public_bytes() == issuer:

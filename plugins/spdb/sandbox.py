@@ -10,9 +10,6 @@ import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 
 from aiohttp import web
 
@@ -38,6 +35,18 @@ from plugins.spdb.packet import (
     to_beijing,
 )
 from plugins.spdb.pkcs7 import SignerIdentity, sign_embedded, verify_embedded
+from plugins.spdb.sandbox_scenarios import (
+    DEFAULT_DELAY_SECONDS,
+    DEFAULT_PROCESSING_POLLS,
+    SandboxConfig,
+    SandboxIdentities,
+    SandboxPayment,
+    Scenario,
+    amount_ok,
+    broken_answer,
+    checked_date,
+    scenario_for,
+)
 from plugins.spdb.settings import SANDBOX_PORT
 from plugins.spdb.signing import (
     SIGN_CONTENT_TYPE,
@@ -65,84 +74,6 @@ E_UNSUPPORTED = ("SBX0003", "不支持的交易码（沙箱）")
 _PROCESSING_CODES = ("0", "2", "3", "1")
 _REQUIRED_8801 = ("elecChequeNo", "acctNo", "acctName", "payeeAcctNo", "payeeName", "amount")
 _WHITESPACE = re.compile(rb"\s+")
-
-
-class Scenario(StrEnum):
-    SUCCEED = "succeed"
-    PROCESSING_THEN_SUCCEED = "processing_then_succeed"
-    REJECT = "reject"
-    REFUSE = "refuse"
-    REVOKE = "revoke"
-    UNKNOWN_STATUS = "unknown_status"
-    TIMEOUT = "timeout"
-    MALFORMED = "malformed"
-    UNSIGNED = "unsigned"
-    BAD_SIGNATURE = "bad_signature"
-    SYSTEM_ERROR = "system_error"
-
-
-# The last four characters of the payee account number choose the scenario; any other
-# account succeeds on the first 8804. The README's table says what each one does.
-SCENARIOS_BY_SUFFIX: Mapping[str, Scenario] = {
-    "1001": Scenario.PROCESSING_THEN_SUCCEED,
-    "2002": Scenario.REJECT,
-    "3003": Scenario.REFUSE,
-    "4004": Scenario.REVOKE,
-    "5005": Scenario.TIMEOUT,
-    "6006": Scenario.MALFORMED,
-    "7007": Scenario.UNSIGNED,
-    "7008": Scenario.BAD_SIGNATURE,
-    "9042": Scenario.SYSTEM_ERROR,
-    "0007": Scenario.UNKNOWN_STATUS,
-}
-
-
-def scenario_for(payee_acct_no: str) -> Scenario:
-    return SCENARIOS_BY_SUFFIX.get(payee_acct_no.strip()[-4:], Scenario.SUCCEED)
-
-
-DEFAULT_PROCESSING_POLLS = 2
-DEFAULT_DELAY_SECONDS = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxConfig:
-    # PROCESSING_THEN_SUCCEED: how many 8804 answers say "processing" before the success.
-    processing_polls: int = DEFAULT_PROCESSING_POLLS
-    # TIMEOUT: how long the 8801 answer is held back (the payment is taken in at once).
-    delay_seconds: float = DEFAULT_DELAY_SECONDS
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxIdentities:
-    """Self-made stand-ins for the CFCA certificates: the enterprise's (signing server), the
-    bank's (front machine answers) and a rogue one that nobody trusts (bad signatures)."""
-
-    enterprise: SignerIdentity
-    bank: SignerIdentity
-    rogue: SignerIdentity
-
-    @classmethod
-    def generate(cls) -> SandboxIdentities:
-        return cls(
-            SignerIdentity.self_signed("SPDB sandbox enterprise"),
-            SignerIdentity.self_signed("SPDB sandbox bank"),
-            SignerIdentity.self_signed("SPDB sandbox rogue"),
-        )
-
-
-@dataclass(slots=True)
-class SandboxPayment:
-    fields: dict[str, str]
-    scenario: Scenario
-    accept_no: str
-    seq_no: str
-    trans_date: str
-    polls: int = 0
-
-    @property
-    def elec_cheque_no(self) -> str:
-        return self.fields["elecChequeNo"]
 
 
 @dataclass(slots=True)
@@ -249,7 +180,7 @@ class SpdbSandbox:
 
     async def _single_payment(self, body: Body, reply: _Reply) -> web.Response:
         fields = dict(body.fields)
-        if any(not fields.get(name) for name in _REQUIRED_8801) or not _amount_ok(fields["amount"]):
+        if any(not fields.get(name) for name in _REQUIRED_8801) or not amount_ok(fields["amount"]):
             reply.error = E_BAD_BODY
             return self._answer(reply)
         scenario = scenario_for(fields["payeeAcctNo"])
@@ -274,7 +205,7 @@ class SpdbSandbox:
         if scenario is Scenario.TIMEOUT:
             await self._hold()
         if scenario is Scenario.MALFORMED:
-            return _packet(_broken_answer(reply.trans_code, reply.packet_id))
+            return _packet(broken_answer(reply.trans_code, reply.packet_id))
         if scenario is Scenario.UNSIGNED:
             return self._answer(reply, unsigned=True)
         if scenario is Scenario.BAD_SIGNATURE:
@@ -284,8 +215,8 @@ class SpdbSandbox:
     def _payment_query(self, body: Body, reply: _Reply) -> None:
         query = body.fields
         try:
-            begin = _date(query.get("beginDate", ""))
-            end = _date(query.get("endDate", ""))
+            begin = checked_date(query.get("beginDate", ""))
+            end = checked_date(query.get("endDate", ""))
             first = int(query.get("beginNumber") or "1")
             size = int(query.get("queryNumber") or "20")
         except ValueError:
@@ -345,9 +276,7 @@ class SpdbSandbox:
             if payment.polls <= self.config.processing_polls:
                 return _PROCESSING_CODES[(payment.polls - 1) % len(_PROCESSING_CODES)]
             return "4"
-        return {Scenario.REFUSE: "8", Scenario.REVOKE: "9", Scenario.UNKNOWN_STATUS: "7"}.get(
-            scenario, "4"
-        )
+        return {Scenario.REFUSE: "8", Scenario.REVOKE: "9", Scenario.UNKNOWN_STATUS: "7"}.get(scenario, "4")
 
     def _accept(self, fields: dict[str, str], scenario: Scenario) -> SandboxPayment:
         self._counter += 1
@@ -385,29 +314,6 @@ class SpdbSandbox:
         return _packet(build_answer(head, signature=base64.b64encode(der).decode("ascii")))
 
 
-def _broken_answer(trans_code: str, packet_id: str) -> bytes:
-    """A correctly framed answer whose XML stops half-way, as a front machine crash leaves it."""
-    xml = (
-        '<?xml version="1.0" encoding="gb2312"?><packet><head>'
-        f"<transCode>{trans_code}</transCode><packetID>{packet_id}</packetID>"
-        "<returnCode>AAAAAAA</returnCode></head><body><signature>MIIJKgYJKoZIhvcNAQcCoIIJ"
-    ).encode("gbk")
-    return f"{len(xml) + 6:<6d}".encode("ascii") + xml
-
-
-def _amount_ok(raw: str) -> bool:
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        return False
-    return amount.is_finite() and amount > 0 and amount == amount.quantize(Decimal("0.01"))
-
-
-def _date(raw: str) -> str:
-    """A yyyyMMdd date, checked; ValueError otherwise."""
-    return datetime.strptime(raw, DATE_FORMAT).strftime(DATE_FORMAT)
-
-
 def _html(body: bytes, content_type: str) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -423,10 +329,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=SANDBOX_PORT)
-    parser.add_argument("--delay-seconds", type=float, default=DEFAULT_DELAY_SECONDS,
-                        help="how long the timeout scenario holds its 8801 answer")
-    parser.add_argument("--processing-polls", type=int, default=DEFAULT_PROCESSING_POLLS,
-                        help="8804 answers 'processing' this often before success")
+    parser.add_argument(
+        "--delay-seconds",
+        type=float,
+        default=DEFAULT_DELAY_SECONDS,
+        help="how long the timeout scenario holds its 8801 answer",
+    )
+    parser.add_argument(
+        "--processing-polls",
+        type=int,
+        default=DEFAULT_PROCESSING_POLLS,
+        help="8804 answers 'processing' this often before success",
+    )
     args = parser.parse_args(argv)
     config = SandboxConfig(processing_polls=args.processing_polls, delay_seconds=args.delay_seconds)
     web.run_app(SpdbSandbox(config).create_app(), host=args.host, port=args.port)

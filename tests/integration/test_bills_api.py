@@ -21,8 +21,9 @@ from paygate_testkit import OTHER_APP, OTHER_SECRET, SignedClient, make_settings
 
 from gateway.settings import PaygateSettings
 from gateway.storage.bills import company_account_ids
-from plugins.spdb import sandbox as spdb_sandbox
-from plugins.spdb.sandbox import SandboxConfig, SpdbSandbox
+from plugins.spdb import sandbox_scenarios as spdb_sandbox
+from plugins.spdb.sandbox import SpdbSandbox
+from plugins.spdb.sandbox_scenarios import SandboxConfig
 
 ROOT = Path(__file__).parents[2]
 PAYER_CARD = "95200078800000001"  # the simulator's payer account

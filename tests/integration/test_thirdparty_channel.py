@@ -7,9 +7,10 @@ import hashlib
 import hmac
 import importlib
 import json
+import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,6 @@ from dependency_injector import providers
 from paygate_testkit import SignedClient, make_settings
 
 from core.money import Money
-from ports.channels import ChannelServices, ChannelStatus, PaymentRequest
-from ports.conformance import ChannelConformance, ConformanceSubject, new_payment_id
 
 PACKAGE = Path(__file__).parents[1] / "thirdparty" / "paygate_echo_channel"
 ECHO_SECRET = "echo-test-secret"
@@ -96,9 +95,7 @@ async def test_installed_plugin_appears_among_channels(echo_api: SignedClient) -
 
 
 async def test_payment_is_routed_to_the_third_party_channel(echo_api: SignedClient) -> None:
-    status, payment = await echo_api.pay(
-        pay_method="echo", amount="10.00", payee_account="someone@echo"
-    )
+    status, payment = await echo_api.pay(pay_method="echo", amount="10.00", payee_account="someone@echo")
     assert status == 201, payment
     assert (payment["channel"], payment["status"]) == ("echo", "succeeded")
     status, explained = await echo_api.post(
@@ -178,33 +175,39 @@ async def test_forged_callback_changes_nothing(echo_api: SignedClient) -> None:
     assert after["status"] == "processing"
 
 
-class TestEchoConformance(ChannelConformance):
-    @pytest.fixture
-    def subject(self, echo_installed: Path) -> ConformanceSubject:
-        from gateway.plugins import build_channels, build_plugin_manager
-
-        class NoAccounts:
-            async def get_accounts(self, ids: Any) -> dict[str, Any]:
-                return {}
-
-        channel = build_channels(
-            build_plugin_manager(), {"echo": {"secret": ECHO_SECRET}}, ChannelServices(NoAccounts())
-        )["echo"]
-        cents = {"success": "5.00", "failure": "5.02", "unknown": "5.01"}
-
-        def request(scenario: str) -> PaymentRequest:
-            return PaymentRequest(
-                new_payment_id(), "app", "echo", Money.parse(cents[scenario], "CNY"), None, "payee"
-            )
-
-        async def notification(
-            req: PaymentRequest, status: ChannelStatus
-        ) -> tuple[Mapping[str, str], bytes]:
-            body = json.dumps({"payment_id": req.payment_id, "status": status.value}).encode()
-            sig = hmac.new(ECHO_SECRET.encode(), body, hashlib.sha256).hexdigest()
-            return {"X-Echo-Signature": sig}, body
-
-        return ConformanceSubject(channel=channel, request=request, notification=notification)
+def test_the_package_runs_the_conformance_suite_by_its_plugin_name(echo_installed: Path) -> None:
+    """The echo package's own tests load `paygate_conformance` (the pytest11 entry point) by
+    name, in a pytest of their own rooted in the package, and the whole suite passes there."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(echo_installed), *sys.path])}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(PACKAGE),
+            "--confcutdir",
+            str(PACKAGE),
+            "-c",
+            str(PACKAGE / "pyproject.toml"),
+            "-m",
+            "conformance",
+            "-rs",
+            str(PACKAGE / "tests"),
+        ],
+        cwd=PACKAGE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    summary = run.stdout.strip().splitlines()[-1]
+    passed = int(summary.split(" passed")[0].split()[-1])
+    assert passed >= 7, summary
 
 
 async def test_payment_saved_but_never_answered_is_queried_not_forgotten(echo_api: SignedClient) -> None:
@@ -236,8 +239,11 @@ async def test_payment_saved_but_never_answered_is_queried_not_forgotten(echo_ap
     async with container.uow() as uow:
         from gateway.storage import tables as t
 
-        await uow.conn.execute(t.payments.update().where(t.payments.c.id == payment["id"]).values(
-            status="created", next_query_at=service.clock() + CREATED_GRACE))
+        await uow.conn.execute(
+            t.payments.update()
+            .where(t.payments.c.id == payment["id"])
+            .values(status="created", next_query_at=service.clock() + CREATED_GRACE)
+        )
         await uow.commit()
     later = service.clock() + CREATED_GRACE + timedelta(seconds=1)
     poller = QueryPoller(container.engine(), service, batch=10, clock=lambda: later)
@@ -256,12 +262,25 @@ async def test_a_saved_payment_carries_a_query_deadline(echo_api: SignedClient) 
 
     container = container_of(echo_api)
     now = utcnow()
-    payment = Payment("pay_deadline", "shop", "r-deadline", "h", "echo", "echo", Money.parse("1.00", "CNY"),
-                      None, "x", PaymentStatus.CREATED, now, now)
+    payment = Payment(
+        "pay_deadline",
+        "shop",
+        "r-deadline",
+        "h",
+        "echo",
+        "echo",
+        Money.parse("1.00", "CNY"),
+        None,
+        "x",
+        PaymentStatus.CREATED,
+        now,
+        now,
+    )
     async with container.uow() as uow:
         await uow.payments.add(payment)
         await uow.commit()
     async with container.engine().connect() as conn:
-        deadline = (await conn.execute(sa.select(t.payments.c.next_query_at).where(
-            t.payments.c.id == "pay_deadline"))).scalar_one()
+        deadline = (
+            await conn.execute(sa.select(t.payments.c.next_query_at).where(t.payments.c.id == "pay_deadline"))
+        ).scalar_one()
     assert deadline == now + CREATED_GRACE

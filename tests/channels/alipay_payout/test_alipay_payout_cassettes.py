@@ -50,8 +50,9 @@ async def test_dealing_transfer_succeeds_after_queries(cassette_client: AlipayCl
     order = _order("PO-DEALING-0001", "dealing.bob@example.com")
 
     accepted = await transfer(cassette_client, order)
-    statuses = [(await query_transfer(cassette_client, TransferQuery.for_order(order))).status
-                for _ in range(3)]
+    statuses = [
+        (await query_transfer(cassette_client, TransferQuery.for_order(order))).status for _ in range(3)
+    ]
 
     assert accepted.status is TransferStatus.DEALING
     assert statuses == [TransferStatus.DEALING, TransferStatus.DEALING, TransferStatus.SUCCESS]
@@ -82,8 +83,7 @@ async def test_payee_not_exist_is_a_permanent_failure(cassette_client: AlipayCli
 async def test_insufficient_balance_is_reported_as_insufficient_funds(
     cassette_client: AlipayClient,
 ) -> None:
-    result = await transfer(cassette_client,
-                            _order("PO-BALANCE-0001", "dave@example.com", "2000000.00"))
+    result = await transfer(cassette_client, _order("PO-BALANCE-0001", "dave@example.com", "2000000.00"))
 
     assert result.sub_code == "PAYER_BALANCE_NOT_ENOUGH"
     assert result.classification is SubCodeClass.INSUFFICIENT_FUNDS
@@ -133,8 +133,7 @@ async def test_resend_with_other_params_is_payment_info_inconsistency(
 ) -> None:
     await transfer(cassette_client, _order("PO-RESEND-0002", "heidi@example.com", "5.00"))
 
-    changed = await transfer(cassette_client,
-                             _order("PO-RESEND-0002", "heidi@example.com", "6.00"))
+    changed = await transfer(cassette_client, _order("PO-RESEND-0002", "heidi@example.com", "6.00"))
 
     assert changed.sub_code == "PAYMENT_INFO_INCONSISTENCY"
     assert changed.classification is SubCodeClass.PERMANENT
@@ -161,21 +160,26 @@ async def test_bank_card_transfer_can_fail_after_dealing(cassette_client: Alipay
             IdentityType.BANKCARD_ACCOUNT,
             name="上海某某航空服务有限公司",
             bankcard_ext_info=BankcardExtInfo(
-                BankAccountType.CORPORATE, inst_name="招商银行", inst_province="上海",
-                inst_city="上海", inst_branch_name="招商银行上海分行营业部",
+                BankAccountType.CORPORATE,
+                inst_name="招商银行",
+                inst_province="上海",
+                inst_city="上海",
+                inst_branch_name="招商银行上海分行营业部",
             ),
         ),
         order_title="改签向航空公司打款",
     )
 
     accepted = await transfer(cassette_client, order)
-    results = [await query_transfer(cassette_client, TransferQuery.for_order(order))
-               for _ in range(3)]
+    results = [await query_transfer(cassette_client, TransferQuery.for_order(order)) for _ in range(3)]
 
     assert order.product_code is ProductCode.TRANS_BANKCARD_NO_PWD
     assert accepted.status is TransferStatus.DEALING
-    assert [r.status for r in results] == [TransferStatus.DEALING, TransferStatus.DEALING,
-                                          TransferStatus.FAIL]
+    assert [r.status for r in results] == [
+        TransferStatus.DEALING,
+        TransferStatus.DEALING,
+        TransferStatus.FAIL,
+    ]
     assert results[-1].error_code == "PAYEE_CARD_INFO_ERROR"
     assert results[-1].fail_reason
 
@@ -188,5 +192,6 @@ async def test_replayed_answers_are_verified_with_the_sandbox_public_key() -> No
     with payout_vcr.use_cassette("transfer_to_an_alipay_account_succeeds.yaml"):
         async with aiohttp.ClientSession() as session:
             with pytest.raises(ResponseSignatureError):
-                await transfer(AlipayClient(settings, session),
-                               _order("PO-SUCCESS-0001", "alice@example.com"))
+                await transfer(
+                    AlipayClient(settings, session), _order("PO-SUCCESS-0001", "alice@example.com")
+                )

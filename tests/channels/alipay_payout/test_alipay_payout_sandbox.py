@@ -24,10 +24,10 @@ from plugins.alipay_payout.client import (
     TransferOrder,
     TransferQuery,
     TransferStatus,
-    parse_order_changed,
     query_transfer,
     transfer,
 )
+from plugins.alipay_payout.order_changed import parse_order_changed
 from plugins.alipay_payout.sandbox import (
     ALIPAY_PUBLIC_KEY_FILE,
     SANDBOX_APP_ID,
@@ -73,18 +73,17 @@ class Harness:
 @pytest.fixture
 async def harness(aiohttp_server: Any) -> AsyncIterator[Harness]:
     receiver = await _receiver(aiohttp_server)
-    simulator = PayoutSimulator(load_sandbox_keys(KEYS), balance=Decimal("100.00"),
-                                clock=lambda: FIXED_NOW)
+    simulator = PayoutSimulator(load_sandbox_keys(KEYS), balance=Decimal("100.00"), clock=lambda: FIXED_NOW)
     gateway = await aiohttp_server(create_payout_sandbox_app(simulator))
     async with aiohttp.ClientSession() as session:
         settings = sandbox_settings(str(gateway.make_url("/gateway.do")), notify_url=receiver.url)
         yield Harness(simulator, AlipayClient(settings, session), session, receiver.received)
 
 
-def _order(out_biz_no: str, identity: str = "ivan@example.com", amount: str = "10.00"
-           ) -> TransferOrder:
-    return TransferOrder(out_biz_no, Decimal(amount),
-                         Payee(identity, IdentityType.ALIPAY_LOGON_ID, name="伊万"), "退余款")
+def _order(out_biz_no: str, identity: str = "ivan@example.com", amount: str = "10.00") -> TransferOrder:
+    return TransferOrder(
+        out_biz_no, Decimal(amount), Payee(identity, IdentityType.ALIPAY_LOGON_ID, name="伊万"), "退余款"
+    )
 
 
 def _verified(body: bytes) -> VerifiedNotification:
@@ -132,9 +131,12 @@ async def test_unacknowledged_notification_stays_pending(aiohttp_server: Any) ->
 
 
 async def test_failed_transfer_returns_the_debit(harness: Harness) -> None:
-    order = TransferOrder("SB-FAIL-1", Decimal("40.00"),
-                          Payee("dealing_fail.kim@example.com", IdentityType.ALIPAY_LOGON_ID, "金"),
-                          "t")
+    order = TransferOrder(
+        "SB-FAIL-1",
+        Decimal("40.00"),
+        Payee("dealing_fail.kim@example.com", IdentityType.ALIPAY_LOGON_ID, "金"),
+        "t",
+    )
     await transfer(harness.client, order)
     assert harness.simulator.balance == Decimal("60.00")
 

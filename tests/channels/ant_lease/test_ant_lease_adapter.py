@@ -21,8 +21,9 @@ from plugins.alipay_openapi.signing import generate_private_key
 from plugins.ant_lease import register_channels
 from plugins.ant_lease.adapter import AntLeaseAdapter
 from plugins.ant_lease.client import TRADE_STATUS_SYNC
-from plugins.ant_lease.sandbox import LeaseSimulator, Notice, create_lease_sandbox_app
+from plugins.ant_lease.sandbox import LeaseSimulator, create_lease_sandbox_app
 from plugins.ant_lease.settings import SANDBOX_APP_ID
+from plugins.ant_lease.simulator.records import Notice
 from ports.channels import (
     Channel,
     ChannelServices,
@@ -41,7 +42,7 @@ from ports.lease import (
 )
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
-AMOUNTS = {"success": "10.00", "failure": "10.45", "unknown": "10.55"}
+AMOUNTS = {"success": "10.00", "failure": "10.45", "unknown": "10.55", "bad_sign": "10.77"}
 BUYER = "2088102146225135"
 
 
@@ -148,6 +149,7 @@ class TestAntLeaseConformance(ChannelConformance):
             channel=lease.channel,
             request=lambda scenario: deduction(agreement_no, AMOUNTS[scenario]),
             notification=notification,
+            unverifiable_scenarios=("bad_sign",),
         )
 
 
@@ -179,13 +181,14 @@ async def test_agreement_and_contract_notifications_become_lease_events(lease: L
 
 
 async def test_contract_signature_notifications_name_the_order_party_and_outcome(lease: Lease) -> None:
-    await lease.adapter.client().execute(
+    created = await lease.adapter.client().execute(
         "alipay.commerce.rent.order.create",
         {
             "out_order_id": "lse_c1",
             "buyer_id": "2088000000000401",
             "title": "t",
-            "price_info": {"total_rent_price": "1.00"},
+            "item_infos": [{"out_item_id": "o1", "item_name": "t", "item_cnt": 1}],
+            "price_info": {"order_price": "1.00"},
             "rent_plan_info": {
                 "rent_start_time": "2026-03-01 00:00:00",
                 "rent_end_time": "2026-03-01 23:59:59",
@@ -196,7 +199,12 @@ async def test_contract_signature_notifications_name_the_order_party_and_outcome
         },
     )
     started = await lease.adapter.start_signing(
-        SigningRequest("lse_c1", "shop", CONTRACT_SIGNING, {"template_id": "TPL_LEASE_STD"})
+        SigningRequest(
+            "lse_c1",
+            "shop",
+            CONTRACT_SIGNING,
+            {"template_id": "TPL_LEASE_STD", "channel_order_id": created.get("order_id")},
+        )
     )
     assert started.sign_url
     status, shown = await lease.user(started.sign_url)  # buyer ...0401 refuses whatever is clicked

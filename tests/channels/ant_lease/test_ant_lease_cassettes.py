@@ -136,7 +136,7 @@ async def test_multi_party_contract_is_presigned_signed_by_all_and_sealed(casset
     assert (halfway.status, halfway.code) == (ChannelStatus.PROCESSING, "SIGNING")
     assert done.status is ChannelStatus.SUCCEEDED and done.agreement_ref == started.agreement_ref
     assert sealed.status is ChannelStatus.SUCCEEDED and sealed.data["seal_time"]
-    assert (info.data["status"], info.data["contract_info"]["status"]) == ("RENTING", "SEALED")
+    assert (info.data["status"], info.data["ec_sign_apply_infos"][0]["status"]) == ("RENTING", "SEALED")
 
 
 async def test_an_unknown_contract_template_is_refused(cassette: Cassette) -> None:
@@ -251,7 +251,7 @@ async def test_the_plan_is_cancelled_for_lease_to_sale_and_the_order_closed(cass
     assert info.data["close_info"]["reason_code"] == "LEASE_TO_SALE"
     assert info.data["plan_info"] == {
         "status": "CANCELLED",
-        "cancel_reason": "LEASE_TO_SALE",
-        "cancel_desc": "用户买断",
+        "reason_code": "LEASE_TO_SALE",
+        "reason_desc": "用户买断",
     }
     assert {i["status"] for i in info.data["rent_plan_info"]["installments"]} == {"CANCELLED"}

@@ -29,7 +29,8 @@ from aiohttp.test_utils import TestServer
 
 from plugins.spdb.client import SpdbClient
 from plugins.spdb.packet import BEIJING, PacketIdGenerator
-from plugins.spdb.sandbox import SandboxConfig, SandboxIdentities, SpdbSandbox
+from plugins.spdb.sandbox import SpdbSandbox
+from plugins.spdb.sandbox_scenarios import SandboxConfig, SandboxIdentities
 from plugins.spdb.settings import SpdbSettings
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "spdb"
@@ -57,8 +58,7 @@ def packet_keys(body: bytes | str | None) -> tuple[str | None, str | None]:
     if b"elecChequeNo" not in found:
         blob = _SIGNATURE.search(raw)
         try:
-            content = base64.b64decode(_WHITESPACE.sub(b"", blob.group(1) if blob else raw),
-                                       validate=True)
+            content = base64.b64decode(_WHITESPACE.sub(b"", blob.group(1) if blob else raw), validate=True)
         except (binascii.Error, ValueError):
             content = b""
         for tag, value in _KEY.findall(content):
@@ -102,9 +102,11 @@ async def spdb(request: pytest.FixtureRequest) -> AsyncIterator[SpdbClient]:
     async with AsyncExitStack() as stack:
         if RECORDING:
             cassette.unlink(missing_ok=True)
-            sandbox = SpdbSandbox(SandboxConfig(processing_polls=PROCESSING_POLLS),
-                                  clock=lambda: NOW,
-                                  identities=request.getfixturevalue("sandbox_identities"))
+            sandbox = SpdbSandbox(
+                SandboxConfig(processing_polls=PROCESSING_POLLS),
+                clock=lambda: NOW,
+                identities=request.getfixturevalue("sandbox_identities"),
+            )
             server = TestServer(sandbox.create_app(), host="127.0.0.1")
             await server.start_server()
             stack.push_async_callback(server.close)
@@ -116,8 +118,9 @@ async def spdb(request: pytest.FixtureRequest) -> AsyncIterator[SpdbClient]:
         stack.enter_context(SPDB_VCR.use_cassette(cassette.name, record_mode=mode))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         ids = PacketIdGenerator(lambda: NOW, random.Random(name))
-        yield SpdbClient(sandbox_settings(base, timeout_seconds=5), session, packet_ids=ids,
-                         clock=lambda: NOW)
+        yield SpdbClient(
+            sandbox_settings(base, timeout_seconds=5), session, packet_ids=ids, clock=lambda: NOW
+        )
 
 
 @dataclass

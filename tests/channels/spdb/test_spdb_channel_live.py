@@ -11,19 +11,24 @@ from typing import Any
 
 import pytest
 
-from plugins.spdb.client import AnswerStatus, PaymentQuery, SinglePayment
 from plugins.spdb.errors import CallTimedOut, OutcomeUnknown, SigningServerError, TransportFailed
+from plugins.spdb.messages import AnswerStatus, PaymentQuery, SinglePayment
 from plugins.spdb.packet import BEIJING, RequestHead, build_body, build_request, parse_answer
 from plugins.spdb.pkcs7 import sign_embedded
-from plugins.spdb.sandbox import SandboxConfig, main
+from plugins.spdb.sandbox import main
+from plugins.spdb.sandbox_scenarios import SandboxConfig
 from ports.channels import ChannelStatus
 
 LiveBankFactory = Callable[..., Awaitable[Any]]  # the `live_bank` fixture (see conftest)
 
 
 def payment(elec_cheque_no: str, suffix: str) -> SinglePayment:
-    return SinglePayment(elec_cheque_no=elec_cheque_no, payee_acct_no=f"622516010012{suffix}",
-                         payee_name="李四", amount=Decimal("88.00"))
+    return SinglePayment(
+        elec_cheque_no=elec_cheque_no,
+        payee_acct_no=f"622516010012{suffix}",
+        payee_name="李四",
+        amount=Decimal("88.00"),
+    )
 
 
 async def test_a_timed_out_payment_is_an_unknown_outcome_the_query_resolves(

@@ -6,13 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from plugins.spdb.client import (
-    AnswerStatus,
-    PaymentQuery,
-    PaymentResult,
-    SinglePayment,
-    SpdbClient,
-)
+from plugins.spdb.client import SpdbClient
 from plugins.spdb.errors import (
     BadSignature,
     BankSystemError,
@@ -20,6 +14,7 @@ from plugins.spdb.errors import (
     OutcomeUnknown,
     UnsignedAnswer,
 )
+from plugins.spdb.messages import AnswerStatus, PaymentQuery, PaymentResult, SinglePayment
 from ports.channels import ChannelStatus
 
 PROCESSING_POLLS = 2  # as the recording sandbox was configured (see conftest)
@@ -50,8 +45,7 @@ async def test_payment_is_accepted_then_succeeds_on_the_first_query(spdb: SpdbCl
     assert answer.channel_status is ChannelStatus.PROCESSING
     result = await result_of(spdb, "EC1")
     assert result.status is ChannelStatus.SUCCEEDED
-    assert (result.trans_status, result.amount, result.payee_name) == ("4", Decimal("1234.50"),
-                                                                       "张三镕")
+    assert (result.trans_status, result.amount, result.payee_name) == ("4", Decimal("1234.50"), "张三镕")
     assert result.accept_no == answer.accept_no
     assert result.refusal_reason is None
 
@@ -60,7 +54,8 @@ async def test_payment_stays_processing_for_some_queries_then_succeeds(spdb: Spd
     await spdb.pay_8801(payment("EC2", "1001"))
     results = [await result_of(spdb, "EC2") for _ in range(PROCESSING_POLLS + 1)]
     assert [r.status for r in results] == [ChannelStatus.PROCESSING] * PROCESSING_POLLS + [
-        ChannelStatus.SUCCEEDED]
+        ChannelStatus.SUCCEEDED
+    ]
     assert {r.trans_status for r in results[:-1]} <= {"0", "1", "2", "3"}
 
 

@@ -33,8 +33,7 @@ NEW_YEAR_UTC = datetime(2024, 1, 1, 0, 0, 5, tzinfo=UTC)
 Factory = Callable[..., AlipayOpenApiSettings]
 
 
-def _client(settings: AlipayOpenApiSettings, session: aiohttp.ClientSession | None = None
-            ) -> AlipayClient:
+def _client(settings: AlipayOpenApiSettings, session: aiohttp.ClientSession | None = None) -> AlipayClient:
     return AlipayClient(settings, session, clock=lambda: NEW_YEAR_UTC)
 
 
@@ -46,8 +45,17 @@ def test_common_params_and_sign_go_in_the_query_and_biz_content_in_the_body(
 
     query = dict(parse_qsl(urlsplit(request.url).query))
     assert query == dict(request.query)
-    assert set(query) == {"app_id", "method", "format", "charset", "sign_type", "timestamp",
-                          "version", "notify_url", "sign"}
+    assert set(query) == {
+        "app_id",
+        "method",
+        "format",
+        "charset",
+        "sign_type",
+        "timestamp",
+        "version",
+        "notify_url",
+        "sign",
+    }
     assert query["method"] == METHOD
     assert query["format"] == "json"
     assert query["charset"] == "utf-8"
@@ -83,14 +91,15 @@ def test_app_auth_token_is_sent_when_configured(make_settings: Factory) -> None:
 def test_certificate_mode_serial_numbers_are_signed_common_params(
     make_settings: Factory, app_key: PrivateKey
 ) -> None:
-    settings = make_settings(app_cert_sn="50fa7bc5dc305a4fbdbe166689ddc827",
-                             alipay_root_cert_sn="687b59193f3f462dd5336e5abf83c5d8_02941eef")
+    settings = make_settings(
+        app_cert_sn="50fa7bc5dc305a4fbdbe166689ddc827",
+        alipay_root_cert_sn="687b59193f3f462dd5336e5abf83c5d8_02941eef",
+    )
     request = _client(settings).build_request(METHOD, {})
 
     assert request.query["app_cert_sn"] == "50fa7bc5dc305a4fbdbe166689ddc827"
     assert request.query["alipay_root_cert_sn"] == "687b59193f3f462dd5336e5abf83c5d8_02941eef"
-    assert verify_params({**request.query, **request.form}, request.query["sign"],
-                         app_key.public_key())
+    assert verify_params({**request.query, **request.form}, request.query["sign"], app_key.public_key())
 
 
 def test_money_must_travel_as_strings(make_settings: Factory) -> None:
@@ -129,8 +138,12 @@ async def _serve(aiohttp_server: Any, handler: Handler) -> str:
 async def test_verified_answer_is_typed(
     aiohttp_server: Any, make_settings: Factory, alipay_key: PrivateKey
 ) -> None:
-    payload = {"code": "40004", "msg": "Business Failed", "sub_code": "PAYEE_NOT_EXIST",
-               "sub_msg": "收款账号不存在"}
+    payload = {
+        "code": "40004",
+        "msg": "Business Failed",
+        "sub_code": "PAYEE_NOT_EXIST",
+        "sub_msg": "收款账号不存在",
+    }
 
     async def answer(request: web.Request) -> web.Response:
         return web.Response(text=render_answer(KEY, payload, alipay_key))
@@ -140,7 +153,10 @@ async def test_verified_answer_is_typed(
         response = await client.execute(METHOD, {"out_biz_no": "P-1"})
 
     assert (response.code, response.sub_code, response.sub_msg) == (
-        "40004", "PAYEE_NOT_EXIST", "收款账号不存在")
+        "40004",
+        "PAYEE_NOT_EXIST",
+        "收款账号不存在",
+    )
     assert not response.is_success
     assert response.classification is SubCodeClass.PERMANENT
     assert response.body["msg"] == "Business Failed"
@@ -152,8 +168,9 @@ async def test_answer_signed_by_another_key_is_an_unknown_outcome(
     aiohttp_server: Any, make_settings: Factory, stranger_key: PrivateKey
 ) -> None:
     async def answer(request: web.Request) -> web.Response:
-        return web.Response(text=render_answer(KEY, {"code": "10000", "msg": "Success",
-                                                     "status": "SUCCESS"}, stranger_key))
+        return web.Response(
+            text=render_answer(KEY, {"code": "10000", "msg": "Success", "status": "SUCCESS"}, stranger_key)
+        )
 
     url = await _serve(aiohttp_server, answer)
     async with aiohttp.ClientSession() as session:
@@ -161,9 +178,7 @@ async def test_answer_signed_by_another_key_is_an_unknown_outcome(
             await _client(make_settings(url), session).execute(METHOD, {})
 
 
-async def test_non_json_answer_is_an_unknown_outcome(
-    aiohttp_server: Any, make_settings: Factory
-) -> None:
+async def test_non_json_answer_is_an_unknown_outcome(aiohttp_server: Any, make_settings: Factory) -> None:
     async def answer(request: web.Request) -> web.Response:
         return web.Response(text="<html>busy</html>")
 
@@ -173,9 +188,7 @@ async def test_non_json_answer_is_an_unknown_outcome(
             await client.execute(METHOD, {})
 
 
-async def test_http_error_status_is_a_transport_error(
-    aiohttp_server: Any, make_settings: Factory
-) -> None:
+async def test_http_error_status_is_a_transport_error(aiohttp_server: Any, make_settings: Factory) -> None:
     async def answer(request: web.Request) -> web.Response:
         return web.Response(status=502, text="bad gateway")
 

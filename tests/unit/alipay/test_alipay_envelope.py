@@ -63,8 +63,7 @@ def test_verified_answer_is_parsed_from_the_verified_text(alipay_key: PrivateKey
 def test_whitespace_inside_the_response_is_signed_as_sent(alipay_key: PrivateKey) -> None:
     # Re-serialising would drop these spaces and break the signature: the raw text must be used.
     content = '{ "code" : "10000",\n  "msg" : "Success" }'
-    body = '{\n  "' + KEY + '" : ' + content + ' ,\n  "sign" : "' + sign_content(
-        content, alipay_key) + '"\n}'
+    body = '{\n  "' + KEY + '" : ' + content + ' ,\n  "sign" : "' + sign_content(content, alipay_key) + '"\n}'
 
     verified = open_envelope(body, METHOD, alipay_key.public_key())
 
@@ -91,9 +90,7 @@ def test_tampered_response_is_rejected(alipay_key: PrivateKey) -> None:
         open_envelope(body, METHOD, alipay_key.public_key())
 
 
-def test_response_signed_by_another_key_is_rejected(
-    alipay_key: PrivateKey, stranger_key: PrivateKey
-) -> None:
+def test_response_signed_by_another_key_is_rejected(alipay_key: PrivateKey, stranger_key: PrivateKey) -> None:
     body = _body('{"code":"10000","msg":"Success"}', stranger_key)
 
     with pytest.raises(ResponseSignatureError):
@@ -111,8 +108,9 @@ def test_unsigned_answers_are_rejected_even_when_they_report_errors(
 
 
 def test_an_answer_for_another_method_is_not_accepted(alipay_key: PrivateKey) -> None:
-    body = _body('{"code":"10000","msg":"Success"}', alipay_key,
-                 response="alipay_fund_trans_common_query_response")
+    body = _body(
+        '{"code":"10000","msg":"Success"}', alipay_key, response="alipay_fund_trans_common_query_response"
+    )
 
     with pytest.raises(MalformedResponseError):
         open_envelope(body, METHOD, alipay_key.public_key())
@@ -127,8 +125,14 @@ def test_a_repeated_member_makes_the_envelope_ambiguous() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    ["", "<html>502 Bad Gateway</html>", "[1,2]", '{"' + KEY + '":{"code":"10000"', '{"a":1} x',
-     '{"' + KEY + '":"text","sign":"x"}'],
+    [
+        "",
+        "<html>502 Bad Gateway</html>",
+        "[1,2]",
+        '{"' + KEY + '":{"code":"10000"',
+        '{"a":1} x',
+        '{"' + KEY + '":"text","sign":"x"}',
+    ],
 )
 def test_malformed_bodies_are_refused(body: str) -> None:
     with pytest.raises(MalformedResponseError):

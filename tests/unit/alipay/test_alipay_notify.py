@@ -52,10 +52,16 @@ def test_sign_covers_neither_sign_nor_sign_type_nor_empty_values() -> None:
 
 
 def test_a_notification_signed_as_alipay_does_verifies(alipay_key: PrivateKey) -> None:
-    fields = {"notify_type": "trade_status_sync", "trade_status": "TRADE_SUCCESS",
-              "total_amount": "9.90", "app_id": APP_ID}
-    fields["sign"] = sign_content("app_id=" + APP_ID + "&notify_type=trade_status_sync"
-                                  "&total_amount=9.90&trade_status=TRADE_SUCCESS", alipay_key)
+    fields = {
+        "notify_type": "trade_status_sync",
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": "9.90",
+        "app_id": APP_ID,
+    }
+    fields["sign"] = sign_content(
+        "app_id=" + APP_ID + "&notify_type=trade_status_sync&total_amount=9.90&trade_status=TRADE_SUCCESS",
+        alipay_key,
+    )
     fields["sign_type"] = "RSA2"
 
     assert verify_notification(fields, alipay_key.public_key()).notify_type == "trade_status_sync"

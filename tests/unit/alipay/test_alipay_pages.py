@@ -33,7 +33,8 @@ def test_page_url_carries_every_param_and_a_verifiable_sign(
 ) -> None:
     client = AlipayClient(make_settings(notify_url="http://gw/callbacks/x"))
     url = client.build_page_url(
-        PAGE, {"external_agreement_no": "EXT01", "personal_product_code": "GENERAL_WITHHOLDING_P"},
+        PAGE,
+        {"external_agreement_no": "EXT01", "personal_product_code": "GENERAL_WITHHOLDING_P"},
         return_url="https://shop/back",
     )
     parts = urlsplit(url)

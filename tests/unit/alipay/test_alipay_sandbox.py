@@ -13,12 +13,8 @@ from plugins.alipay_openapi.client import AlipayClient
 from plugins.alipay_openapi.codes import SubCodeClass
 from plugins.alipay_openapi.envelope import open_envelope
 from plugins.alipay_openapi.notify import verify_notify_body
-from plugins.alipay_openapi.sandbox import (
-    SandboxKeys,
-    create_sandbox_app,
-    send_notification,
-    success,
-)
+from plugins.alipay_openapi.sandbox import SandboxKeys, create_sandbox_app, success
+from plugins.alipay_openapi.sandbox_notify import send_notification
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_openapi.signing import PrivateKey, private_key_pem
 
@@ -30,9 +26,7 @@ async def _echo(biz: dict[str, Any], common: Mapping[str, str]) -> dict[str, Any
     return success(echo=biz.get("word"), app_id=common["app_id"])
 
 
-async def _start(
-    aiohttp_server: Any, app_key: PrivateKey, alipay_key: PrivateKey, app_id: str
-) -> str:
+async def _start(aiohttp_server: Any, app_key: PrivateKey, alipay_key: PrivateKey, app_id: str) -> str:
     keys = SandboxKeys(alipay_key, {app_id: app_key.public_key()})
     server = await aiohttp_server(create_sandbox_app(keys, {METHOD: _echo}))
     return str(server.make_url("/gateway.do"))
@@ -45,18 +39,21 @@ async def test_signed_call_is_answered_and_the_answer_verifies(
     url = await _start(aiohttp_server, app_key, alipay_key, settings.app_id)
 
     async with AlipayClient(make_settings(url)) as client:
-        response = await client.execute(METHOD, {"word": "你好 {\"}"})
+        response = await client.execute(METHOD, {"word": '你好 {"}'})
 
     assert response.is_success
     assert response.body["echo"] == '你好 {"}'
 
 
 async def _post(url: str, query: Mapping[str, str], form: Mapping[str, str] | None) -> str:
-    async with aiohttp.ClientSession() as session, session.post(
-        url + "?" + urlencode(query),
-        data=urlencode(form).encode() if form is not None else b"",
-        headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url + "?" + urlencode(query),
+            data=urlencode(form).encode() if form is not None else b"",
+            headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+        ) as response,
+    ):
         return await response.text()
 
 
@@ -75,7 +72,10 @@ async def test_params_are_accepted_in_the_query_the_body_or_both(
 
 
 async def test_bad_caller_signature_gets_a_signed_invalid_signature_answer(
-    aiohttp_server: Any, make_settings: Factory, app_key: PrivateKey, alipay_key: PrivateKey,
+    aiohttp_server: Any,
+    make_settings: Factory,
+    app_key: PrivateKey,
+    alipay_key: PrivateKey,
     stranger_key: PrivateKey,
 ) -> None:
     settings = make_settings()
@@ -134,7 +134,8 @@ async def test_signed_notification_reaches_the_receiver_and_verifies(
 
     async with aiohttp.ClientSession() as session:
         delivery = await send_notification(
-            session, url,
+            session,
+            url,
             {"app_id": "2021", "notify_type": "trade_status_sync", "subject": "a&b 张三"},
             alipay_key,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.spdb.sandbox import SandboxIdentities
+from plugins.spdb.sandbox_scenarios import SandboxIdentities
 
 
 @pytest.fixture(scope="session")

@@ -37,8 +37,9 @@ def test_mask_account_keeps_first_and_last_four(account: str, masked: str) -> No
 
 
 def test_mask_text_masks_every_account_element_and_nothing_else() -> None:
-    text = build_body([("elecChequeNo", "201600102840"), ("acctNo", PAYER),
-                       ("payeeAcctNo", PAYEE), ("amount", "14.07")])
+    text = build_body(
+        [("elecChequeNo", "201600102840"), ("acctNo", PAYER), ("payeeAcctNo", PAYEE), ("amount", "14.07")]
+    )
     masked = mask_text(text)
     assert PAYEE not in masked and PAYER not in masked
     assert "<payeeAcctNo>6225********0946</payeeAcctNo>" in masked
@@ -67,11 +68,10 @@ def test_an_unverified_signature_is_logged_as_a_marker() -> None:
 def test_exchange_logs_and_repr_hide_account_numbers() -> None:
     plaintext = build_body([("acctNo", PAYER), ("payeeAcctNo", PAYEE)])
     head = RequestHead("8801", "1", "P1", datetime(2024, 5, 20, tzinfo=BEIJING))
-    answer_fields = [("returnCode", "B2E0005"), ("returnMsg", f"账号{PAYEE}"),
-                     ("payeeAcctNo", PAYEE)]
-    exchange = Exchange("8801", "P1", "EC1", head.timestamp, plaintext,
-                        build_request(head, "QUJD")).answered(
-        200, build_answer(AnswerHead("8801", "P1", "t", "B2E0005"), fields=answer_fields))
+    answer_fields = [("returnCode", "B2E0005"), ("returnMsg", f"账号{PAYEE}"), ("payeeAcctNo", PAYEE)]
+    exchange = Exchange("8801", "P1", "EC1", head.timestamp, plaintext, build_request(head, "QUJD")).answered(
+        200, build_answer(AnswerHead("8801", "P1", "t", "B2E0005"), fields=answer_fields)
+    )
     record = exchange.log_record()
     assert PAYER not in str(record["request"])
     assert "<payeeAcctNo>6225********0946</payeeAcctNo>" in str(record["response"])

@@ -36,13 +36,16 @@ def test_body_round_trips_chinese_names_through_gbk() -> None:
 
 def test_body_keeps_the_field_order_given() -> None:
     xml = build_body([("elecChequeNo", "1"), ("authMasterID", ""), ("acctNo", "2")])
-    assert xml == ("<body><elecChequeNo>1</elecChequeNo><authMasterID></authMasterID>"
-                   "<acctNo>2</acctNo></body>")
+    assert xml == (
+        "<body><elecChequeNo>1</elecChequeNo><authMasterID></authMasterID><acctNo>2</acctNo></body>"
+    )
 
 
 def test_body_rows_round_trip_as_loop_result_lists() -> None:
-    xml = build_body([("totalCount", "2")], [[("elecChequeNo", "A"), ("transStatus", "4")],
-                                             [("elecChequeNo", "B"), ("transStatus", "8")]])
+    xml = build_body(
+        [("totalCount", "2")],
+        [[("elecChequeNo", "A"), ("transStatus", "4")], [("elecChequeNo", "B"), ("transStatus", "8")]],
+    )
     body = parse_body(xml)
     assert body.lists_name == "LoopResult"
     assert body.get("totalCount") == "2"
@@ -125,10 +128,12 @@ def test_error_answer_carries_an_unsigned_body_with_a_chinese_message() -> None:
 
 
 def test_answer_parser_reads_the_public_sample_layout() -> None:
-    xml = ('<?xml version="1.0" encoding="gb2312"?><packet><head><transCode>4402</transCode>'
-           "<signFlag>1</signFlag><packetID>1554866681558</packetID>"
-           "<timeStamp>2019-04-10 11:24:42</timeStamp><returnCode>AAAAAAA</returnCode></head>"
-           "<body><signature>MIIL\nQAYJ</signature></body></packet>").encode("gbk")
+    xml = (
+        '<?xml version="1.0" encoding="gb2312"?><packet><head><transCode>4402</transCode>'
+        "<signFlag>1</signFlag><packetID>1554866681558</packetID>"
+        "<timeStamp>2019-04-10 11:24:42</timeStamp><returnCode>AAAAAAA</returnCode></head>"
+        "<body><signature>MIIL\nQAYJ</signature></body></packet>"
+    ).encode("gbk")
     answer = parse_answer(f"{len(xml) + 6:<6d}".encode() + xml)
     assert answer.succeeded and answer.signature == "MIILQAYJ"
 

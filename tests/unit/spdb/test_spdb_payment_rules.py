@@ -9,13 +9,8 @@ import aiohttp
 import pytest
 
 from core.errors import InvalidArgument
-from plugins.spdb.client import (
-    RemitLocation,
-    SinglePayment,
-    SpdbClient,
-    SysFlag,
-    trans_status_outcome,
-)
+from plugins.spdb.client import SpdbClient
+from plugins.spdb.messages import RemitLocation, SinglePayment, SysFlag, trans_status_outcome
 from plugins.spdb.settings import SpdbSettings
 from ports.channels import ChannelStatus
 
@@ -42,16 +37,20 @@ def test_trans_status_maps_to_the_platform_vocabulary(code: str, status: Channel
 @pytest.fixture
 async def client() -> AsyncIterator[SpdbClient]:
     # Nothing listens on port 9: a request that got through validation would fail loudly.
-    settings = SpdbSettings(front_machine_url="http://127.0.0.1:9/front",
-                            signing_server_url="http://127.0.0.1:9/signer")
+    settings = SpdbSettings(
+        front_machine_url="http://127.0.0.1:9/front", signing_server_url="http://127.0.0.1:9/signer"
+    )
     async with aiohttp.ClientSession() as session:
         yield SpdbClient(settings, session)
 
 
 def payment(**changes: object) -> SinglePayment:
-    fields: dict[str, object] = {"elec_cheque_no": "EC20240520001",
-                                 "payee_acct_no": "6225160100120946",
-                                 "payee_name": "张三", "amount": Decimal("12.30")}
+    fields: dict[str, object] = {
+        "elec_cheque_no": "EC20240520001",
+        "payee_acct_no": "6225160100120946",
+        "payee_name": "张三",
+        "amount": Decimal("12.30"),
+    }
     fields.update(changes)
     return SinglePayment(**fields)  # type: ignore[arg-type]
 
@@ -72,8 +71,9 @@ def payment(**changes: object) -> SinglePayment:
         {"sys_flag": SysFlag.OTHER_BANK, "remit_location": RemitLocation.OTHER_CITY},
     ],
 )
-async def test_invalid_payments_are_refused_before_signing(client: SpdbClient,
-                                                           bad: dict[str, object]) -> None:
+async def test_invalid_payments_are_refused_before_signing(
+    client: SpdbClient, bad: dict[str, object]
+) -> None:
     with pytest.raises(InvalidArgument):
         await client.pay_8801(payment(**bad))
 

@@ -7,7 +7,7 @@ import pytest
 from plugins.spdb.errors import SignatureInvalid
 from plugins.spdb.packet import build_body
 from plugins.spdb.pkcs7 import sign_embedded, verify_embedded
-from plugins.spdb.sandbox import SandboxIdentities
+from plugins.spdb.sandbox_scenarios import SandboxIdentities
 
 BODY = build_body([("payeeAcctNo", "6225160100120946"), ("payeeName", "张三镕")]).encode("gbk")
 
@@ -51,9 +51,7 @@ def test_a_signer_that_is_not_trusted_is_refused(identities: SandboxIdentities) 
         verify_embedded(der, [identities.enterprise.certificate, identities.bank.certificate])
 
 
-@pytest.mark.parametrize(
-    "garbage", [b"", b"\x30", b"\x30\x03\x02\x01", b"not der at all", b"\x30\x00"]
-)
+@pytest.mark.parametrize("garbage", [b"", b"\x30", b"\x30\x03\x02\x01", b"not der at all", b"\x30\x00"])
 def test_garbage_is_a_typed_error(garbage: bytes, identities: SandboxIdentities) -> None:
     with pytest.raises(SignatureInvalid):
         verify_embedded(garbage, [identities.enterprise.certificate])

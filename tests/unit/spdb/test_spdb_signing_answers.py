@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plugins.spdb.errors import SignatureRejected, SigningServerError
-from plugins.spdb.sandbox import SandboxIdentities
+from plugins.spdb.sandbox_scenarios import SandboxIdentities
 from plugins.spdb.signing import (
     parse_sign_result,
     parse_verify_result,
@@ -22,8 +22,10 @@ def test_sign_result_is_read_without_its_line_breaks() -> None:
 
 
 def test_sign_result_from_the_public_sample_shape() -> None:
-    raw = ("<html><head><title>签名结果</title><result>0</result></head>"
-           "<body><sign>MIIJ\r\nKgYJ</sign></body></html>").encode("gbk")
+    raw = (
+        "<html><head><title>签名结果</title><result>0</result></head>"
+        "<body><sign>MIIJ\r\nKgYJ</sign></body></html>"
+    ).encode("gbk")
     assert parse_sign_result(raw) == "MIIJKgYJ"
 
 

@@ -35,9 +35,7 @@ class EchoChannel:
         cents = request.amount.minor % 100
         ref = f"echo-{request.payment_id}"
         if cents == 2:
-            return ChannelResult(
-                ChannelStatus.FAILED, ref, code="DECLINED", message="echo declined"
-            )
+            return ChannelResult(ChannelStatus.FAILED, ref, code="DECLINED", message="echo declined")
         return ChannelResult(ChannelStatus.SUCCEEDED, ref)
 
     async def submit(self, request: PaymentRequest) -> ChannelResult:
@@ -59,9 +57,7 @@ class EchoChannel:
     def sign(self, body: bytes) -> str:
         return hmac.new(self.secret, body, hashlib.sha256).hexdigest()
 
-    async def verify_notification(
-        self, headers: Mapping[str, str], body: bytes
-    ) -> ChannelNotification:
+    async def verify_notification(self, headers: Mapping[str, str], body: bytes) -> ChannelNotification:
         given = {k.lower(): v for k, v in headers.items()}.get("x-echo-signature", "")
         if not hmac.compare_digest(self.sign(body), given):
             raise NotificationRejected("bad echo signature")
@@ -71,9 +67,7 @@ class EchoChannel:
 
 
 @hookimpl
-def register_channels(
-    settings: Mapping[str, Mapping[str, Any]], services: ChannelServices
-) -> list[Channel]:
+def register_channels(settings: Mapping[str, Mapping[str, Any]], services: ChannelServices) -> list[Channel]:
     config = dict(settings.get("echo", {}))
     adapter = EchoChannel(str(config.get("secret", "echo-secret")))
     return [

@@ -1,0 +1,1 @@
+"""The Ant Lease simulator's parts, one module per group of simulated Alipay methods."""
