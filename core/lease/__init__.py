@@ -31,13 +31,3 @@ Modules: `status` (states and state machines), `order` (the order and its moves)
 `request` (the pre-order's rules), `plan` (due days, retry schedule), `numbers` (agreement and
 attempt numbers), `errors`.
 """
-
-from __future__ import annotations
-
-from core.lease.order import LeaseOrder
-from core.lease.parts import UnsignRefusal
-from core.lease.status import CancelReason
-
-# The types the lease channel port (ports.lease.LeaseChannelPort) speaks in: what a channel
-# plugin implementing it imports from here.
-__all__ = ["CancelReason", "LeaseOrder", "UnsignRefusal"]

@@ -9,9 +9,5 @@ label) and its fine-grained reason (type + reason), so compensation data can be 
 
 Modules: `model` (the payout, its application and state machine), `items` (the applied item's
 shape), `checks` (the rules each item must pass), `payees` (payee accounts), `report` (the
-analysis report). The package itself exports the payee helpers the channel plugins use.
+analysis report). Channel plugins import the payee helpers from `payees`.
 """
-
-from core.payouts.payees import is_alipay_user_id, mask_account
-
-__all__ = ["is_alipay_user_id", "mask_account"]

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from core.payouts import is_alipay_user_id, mask_account
+from core.payouts.payees import is_alipay_user_id, mask_account
 from plugins.alipay_openapi.channel import OpenApiAdapter
 from plugins.alipay_openapi.client import OpenApiResponse
 from plugins.alipay_openapi.codes import NOT_PAID, normalise_sub_code

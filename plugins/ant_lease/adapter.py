@@ -8,8 +8,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from core.lease import CancelReason, LeaseOrder, PeriodStatus, UnsignRefusal
-from core.payouts import mask_account
+from core.lease.order import LeaseOrder
+from core.lease.parts import UnsignRefusal
+from core.lease.status import CancelReason, PeriodStatus
+from core.payouts.payees import mask_account
 from plugins.alipay_openapi.channel import OpenApiAdapter
 from plugins.alipay_openapi.client import OpenApiResponse
 from plugins.alipay_openapi.codes import NOT_PAID, is_system_fault, normalise_sub_code
