@@ -47,34 +47,26 @@ def test_core_imports_no_framework_and_no_outer_room(path: Path) -> None:
     allowed_rooms = {"core"} | ({"ports"} if "usecases" in path.parts else set())
     for name in imports_of(path):
         assert top(name) not in FRAMEWORKS, f"{path} imports {name}"
-        assert top(name) not in {"gateway", "plugins", "ports"} - allowed_rooms, (
-            f"{path} imports {name}"
-        )
+        assert top(name) not in {"gateway", "plugins", "ports"} - allowed_rooms, f"{path} imports {name}"
 
 
 @pytest.mark.parametrize("path", files("ports"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_ports_import_only_core(path: Path) -> None:
     for name in imports_of(path):
-        assert top(name) not in {"gateway", "plugins", "aiohttp", "sqlalchemy"}, (
-            f"{path} imports {name}"
-        )
+        assert top(name) not in {"gateway", "plugins", "aiohttp", "sqlalchemy"}, f"{path} imports {name}"
 
 
 @pytest.mark.parametrize("path", files("plugins"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_plugins_import_neither_gateway_nor_each_other(path: Path) -> None:
     package = path.relative_to(ROOT / "plugins").parts[0]
     libraries = {
-        p.name
-        for p in (ROOT / "plugins").iterdir()
-        if p.is_dir() and p.name not in _channel_plugins()
+        p.name for p in (ROOT / "plugins").iterdir() if p.is_dir() and p.name not in _channel_plugins()
     }
     for name in imports_of(path):
         assert top(name) != "gateway", f"{path} imports {name}"
         if top(name) == "plugins" and name.count(".") >= 1:
             target = name.split(".")[1]
-            assert target == package or target in libraries, (
-                f"{path} imports another plugin: {name}"
-            )
+            assert target == package or target in libraries, f"{path} imports another plugin: {name}"
 
 
 def _channel_plugins() -> set[str]:
@@ -100,9 +92,7 @@ def test_every_hookspec_is_documented() -> None:
     ]
     assert specs, "no hook specifications found"
     for spec in specs:
-        assert spec.__doc__ and len(spec.__doc__.strip()) > 40, (
-            f"hook {spec.__name__} is undocumented"
-        )
+        assert spec.__doc__ and len(spec.__doc__.strip()) > 40, f"hook {spec.__name__} is undocumented"
 
 
 def test_every_module_opens_with_a_docstring() -> None:
@@ -113,3 +103,59 @@ def test_every_module_opens_with_a_docstring() -> None:
             if "versions" in path.parts:
                 continue
             assert ast.get_docstring(ast.parse(path.read_text())), f"{path} has no module docstring"
+
+
+# --- Sizes a newcomer can hold (issue 9): no product module over 400 lines, no function over 60.
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+PRODUCT_ROOMS = ("core", "ports", "plugins", "gateway")
+# Declarative tables are exempt from the function limit: migrations (one function per revision
+# listing every column) and route tables (`*_routes()`: one entry per route).
+FUNCTION_LIMIT_EXEMPT = ("gateway/migrations/",)
+
+
+def is_route_table(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return node.name.endswith("_routes") and isinstance(node.body[-1], ast.Return)
+
+
+def product_modules() -> list[Path]:
+    return [path for room in PRODUCT_ROOMS for path in files(room)]
+
+
+def long_functions(path: Path, limit: int) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not is_route_table(node):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > limit:
+                found.append(f"{node.name} ({length} lines, line {node.lineno})")
+    return found
+
+
+def test_no_product_module_is_over_the_size_limit() -> None:
+    too_long = {
+        str(path.relative_to(ROOT)): n
+        for path in product_modules()
+        if "migrations" not in path.parts
+        and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not too_long, f"modules over {MAX_MODULE_LINES} lines (split them by concern): {too_long}"
+
+
+def test_no_product_function_is_over_the_size_limit() -> None:
+    too_long = {
+        rel: found
+        for path in product_modules()
+        if not (rel := str(path.relative_to(ROOT))).startswith(FUNCTION_LIMIT_EXEMPT)
+        and (found := long_functions(path, MAX_FUNCTION_LINES))
+    }
+    assert not too_long, f"functions over {MAX_FUNCTION_LINES} lines: {too_long}"
+
+
+def test_the_size_checks_catch_a_long_module_and_function(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES + 1))
+    path = tmp_path / "long.py"
+    path.write_text(f"def long():\n{body}\n", encoding="utf-8")
+    assert long_functions(path, MAX_FUNCTION_LINES) == [f"long ({MAX_FUNCTION_LINES + 2} lines, line 1)"]
