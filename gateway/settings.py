@@ -63,6 +63,9 @@ class AppSettings(_Section):
     secret: SecretStr
     notify_url: str | None = None
     name: str | None = None
+    # the pay methods this app may use in its own POST /v1/payments (absent: every one that
+    # routing opens to callers); others are refused with PAY_METHOD_NOT_ALLOWED
+    pay_methods: list[str] | None = None
 
     @field_validator("secret")
     @classmethod
@@ -87,9 +90,7 @@ class AuthSettings(_Section):
 class LimitsSettings(_Section):
     """Risk limits; amounts are decimal strings per currency."""
 
-    max_payment_amount: dict[str, Decimal] = Field(
-        default_factory=lambda: {"CNY": Decimal("1000000")}
-    )
+    max_payment_amount: dict[str, Decimal] = Field(default_factory=lambda: {"CNY": Decimal("1000000")})
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     page_size_max: int = Field(default=200, ge=1)
 

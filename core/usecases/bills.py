@@ -531,6 +531,7 @@ class BillService:
             business_type=self.policy.business_type,
             memo=f"{bill.kind.value} {bill.bill_code}",
             details={k: v for k, v in details.items() if v is not None},
+            submitter="bills",
         )
 
     async def _send_attempt(self, bill: Bill) -> Bill:

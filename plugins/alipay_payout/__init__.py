@@ -40,6 +40,7 @@ def register_channels(settings: Mapping[str, Mapping[str, Any]], services: Chann
             "fund.trans.uni.transfer, fund.trans.common.query, order.changed messages",
             query_schedule_seconds=tuple(config.query_schedule_seconds),
             close=adapter.close,
+            workflows_only=True,  # a workflow's payments only, never a caller's directly
         )
     ]
 

@@ -43,6 +43,7 @@ def register_channels(settings: Mapping[str, Mapping[str, Any]], services: Chann
             "agreements (user.agreement.*), rent withheld with trade.pay GENERAL_WITHHOLDING",
             query_schedule_seconds=tuple(config.query_schedule_seconds),
             close=adapter.close,
+            workflows_only=True,  # a workflow's payments only, never a caller's directly
             extensions={LEASE_EXTENSION: adapter},
         )
     ]

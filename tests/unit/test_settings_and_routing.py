@@ -85,7 +85,14 @@ def test_explanation_names_the_rule() -> None:
     )
     assert decision.explain() == {
         "channel": "bank",
-        "rule": {"index": 0, "label": "r", "name": "r", "pay_method": "bank", "channel": "bank"},
+        "rule": {
+            "index": 0,
+            "label": "r",
+            "name": "r",
+            "pay_method": "bank",
+            "channel": "bank",
+            "submitters": ["bills", "callers", "lease", "payouts"],
+        },
     }
 
 
