@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from core.payments.route_check import report as route_report
 from core.payments.routing import RoutingConfigError
 from gateway.logs import configure_logging
 from gateway.plugins import PluginError, describe_channels
@@ -78,12 +79,27 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_routes_check(args: argparse.Namespace) -> int:
+    """Every rule with its conditions; a rule an earlier one shadows is an error (exit 1)."""
     router = _container().router()
-    for index, rule in enumerate(router.rules):
-        print(f"ok  {rule.label(index)}: pay_method={rule.pay_method} -> {rule.channel}")
-    print(
-        f"{len(router.rules)} routing rules valid against {len(router.channels)} installed channels"
-    )
+    shadowed = 0
+    for entry in route_report(router):
+        rule = entry.rule
+        status = "SHADOWED" if entry.shadowed_by else "ok"
+        print(
+            f"{status:<8} #{entry.index + 1} {rule.label(entry.index)} -> {rule.channel}: {entry.conditions}"
+        )
+        if entry.shadowed_by:
+            shadowed += 1
+            print(f"         never matches: {entry.shadowed_by} takes every request it could match")
+        elif entry.taken_first_by:
+            print(
+                f"         reached only by requests naming channel {rule.channel!r}: "
+                f"{entry.taken_first_by} takes the others first"
+            )
+    if shadowed:
+        print(f"{shadowed} of {len(router.rules)} routing rules can never match")
+        return 1
+    print(f"{len(router.rules)} routing rules valid against {len(router.channels)} installed channels")
     return 0
 
 
@@ -97,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=cmd_migrate)
-    sub.add_parser("plugins", help="installed channels and their capabilities").set_defaults(
-        func=cmd_plugins
-    )
+    sub.add_parser("plugins", help="installed channels and their capabilities").set_defaults(func=cmd_plugins)
     routes = sub.add_parser("routes", help="routing rules")
     routes_sub = routes.add_subparsers(dest="routes_command", required=True)
     routes_sub.add_parser("check", help="check the rules against installed channels").set_defaults(
