@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from core.payments.route_check import report as route_report
 from core.payments.routing import RoutingConfigError
 from gateway.logs import configure_logging
 from gateway.plugins import PluginError, describe_channels
@@ -81,9 +82,26 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_routes_check(args: argparse.Namespace) -> int:
+    """Every rule with its conditions; a rule an earlier one shadows is an error (exit 1)."""
     router = _container().router()
-    for index, rule in enumerate(router.rules):
-        print(f"ok  {rule.label(index)}: pay_method={rule.pay_method} -> {rule.channel}")
+    shadowed = 0
+    for entry in route_report(router):
+        rule = entry.rule
+        status = "SHADOWED" if entry.shadowed_by else "ok"
+        print(
+            f"{status:<8} #{entry.index + 1} {rule.label(entry.index)} -> {rule.channel}: {entry.conditions}"
+        )
+        if entry.shadowed_by:
+            shadowed += 1
+            print(f"         never matches: {entry.shadowed_by} takes every request it could match")
+        elif entry.taken_first_by:
+            print(
+                f"         reached only by requests naming channel {rule.channel!r}: "
+                f"{entry.taken_first_by} takes the others first"
+            )
+    if shadowed:
+        print(f"{shadowed} of {len(router.rules)} routing rules can never match")
+        return 1
     print(f"{len(router.rules)} routing rules valid against {len(router.channels)} installed channels")
     return 0
 

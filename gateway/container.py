@@ -121,6 +121,11 @@ def _payment_policy(settings: PaygateSettings, channels: Mapping[str, Channel]) 
         max_amounts=dict(settings.limits.max_payment_amount),
         schedules=_schedules(settings, channels),
         default_schedule=_default_schedule(settings),
+        app_pay_methods={
+            app_id: frozenset(app.pay_methods)
+            for app_id, app in settings.apps.items()
+            if app.pay_methods is not None
+        },
     )
 
 

@@ -63,6 +63,9 @@ class AppSettings(_Section):
     secret: SecretStr
     notify_url: str | None = None
     name: str | None = None
+    # the pay methods this app may use in its own POST /v1/payments (absent: every one that
+    # routing opens to callers); others are refused with PAY_METHOD_NOT_ALLOWED
+    pay_methods: list[str] | None = None
 
     @field_validator("secret")
     @classmethod

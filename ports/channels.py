@@ -209,6 +209,9 @@ class Channel:
     # ports beyond the four, by name, for workflows that need them (e.g. "lease": a
     # ports.lease.LeaseChannelPort); the workflow checks the object against its Protocol
     extensions: Mapping[str, object] = field(default_factory=dict)
+    # pays only for workflows (payouts, bills, lease), never a caller app's direct payment: the
+    # default of every routing rule to it (core/payments/routing.py)
+    workflows_only: bool = False
 
     @property
     def ports(self) -> frozenset[str]:
@@ -222,4 +225,6 @@ class Channel:
 
     @property
     def capability(self) -> ChannelCapability:
-        return ChannelCapability(self.code, self.ports, self.pay_methods, self.currencies)
+        return ChannelCapability(
+            self.code, self.ports, self.pay_methods, self.currencies, self.workflows_only
+        )

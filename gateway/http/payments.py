@@ -9,7 +9,7 @@ from aiohttp import web
 from core.errors import InvalidArgument, NotFound
 from core.money import Money, check_currency, parse_amount
 from core.payments.model import Payment, request_fingerprint
-from core.payments.routing import RouteRequest
+from core.payments.routing import CALLERS, RouteRequest
 from core.usecases.payments.commands import PaymentCommand
 from core.usecases.payments.views import payment_view
 from gateway.http.errors import body_of
@@ -51,6 +51,7 @@ async def create_payment(request: web.Request) -> web.Response:
             exclude_none=True,
         ),
         ledger_accounts=tuple(dict.fromkeys(body.ledger_accounts())),
+        submitter=CALLERS,
     )
     payment, created = await services(request).payments().submit(cmd)
     return body_of(payment_view(payment), 201 if created else 200)
@@ -94,7 +95,10 @@ async def explain_route(request: web.Request) -> web.Response:
     decision = (
         services(request)
         .payments()
-        .explain(RouteRequest(body.pay_method, amount, currency, body.channel, body.business_type))
+        .explain(
+            RouteRequest(body.pay_method, amount, currency, body.channel, body.business_type, CALLERS),
+            app_id_of(request),
+        )
     )
     return body_of(decision)
 

@@ -97,9 +97,11 @@ def alipay_channel(
     description: str,
     signing: SigningPort | None = None,
     extensions: Mapping[str, object] | None = None,
+    workflows_only: bool = False,
 ) -> Channel:
     """The channel an Alipay plugin registers: one adapter behind the payment, query and
-    notification ports (and signing where it signs), in yuan, on its query schedule."""
+    notification ports (and signing where it signs), in yuan, on its query schedule;
+    `workflows_only`: only a workflow's payments, never a caller's directly."""
     return Channel(
         code=code,
         pay_methods=frozenset(pay_methods),
@@ -112,4 +114,5 @@ def alipay_channel(
         query_schedule_seconds=tuple(config.query_schedule_seconds),
         close=adapter.close,
         extensions=dict(extensions or {}),
+        workflows_only=workflows_only,
     )

@@ -32,7 +32,11 @@ def register_channels(settings: Mapping[str, Mapping[str, Any]], services: Chann
         "Alipay payouts (对外支付) to Alipay accounts and bank cards: "
         "fund.trans.uni.transfer, fund.trans.common.query, order.changed messages"
     )
-    return [alipay_channel(CODE, adapter, config, pay_methods=PAY_METHODS, description=description)]
+    return [
+        alipay_channel(
+            CODE, adapter, config, pay_methods=PAY_METHODS, description=description, workflows_only=True
+        )
+    ]
 
 
 @hookimpl

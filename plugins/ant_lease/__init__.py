@@ -40,6 +40,7 @@ def register_channels(settings: Mapping[str, Mapping[str, Any]], services: Chann
         description=description,
         signing=adapter,
         extensions={LEASE_EXTENSION: adapter},
+        workflows_only=True,  # rent is withheld for the lease workflow only
     )
     return [channel]
 

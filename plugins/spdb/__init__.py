@@ -66,6 +66,7 @@ def register_channels(settings: Mapping[str, Mapping[str, Any]], services: Chann
             description="SPDB bank-enterprise direct connect: 8801 single payment, 8804 result query",
             query_schedule_seconds=schedule,
             close=adapter.close,
+            workflows_only=True,  # a workflow's payments only, never a caller's directly
         )
     ]
 

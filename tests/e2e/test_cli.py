@@ -66,3 +66,15 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
         )
     }
     assert {"payments", "ledger_entries", "outbox", "pay_life_log"} <= tables
+
+
+def test_routes_check_reports_a_shadowed_rule_and_every_condition(tmp_path: Path) -> None:
+    later = '[[routing.rules]]\nname = "big"\npay_method = "transfer"\nchannel = "internal_transfer"\n'
+    result = run(["routes", "check"], write_config(tmp_path, later + 'min_amount = "1000"\n'))
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ok       #1 t -> internal_transfer: pay_method=transfer business_type=any")
+    assert lines[1].startswith("SHADOWED #2 big -> internal_transfer: pay_method=transfer business_type=any")
+    assert "amount=1000..any submitters=bills|callers|lease|payouts" in lines[1]
+    assert lines[2].strip() == "never matches: t (#1) takes every request it could match"
+    assert lines[-1] == "1 of 2 routing rules can never match"

@@ -85,13 +85,18 @@ def test_explanation_names_the_rule() -> None:
     )
     assert decision.explain() == {
         "channel": "bank",
-        "rule": {"index": 0, "label": "r", "name": "r", "pay_method": "bank", "channel": "bank"},
+        "rule": {
+            "index": 0,
+            "label": "r",
+            "name": "r",
+            "pay_method": "bank",
+            "channel": "bank",
+            "submitters": ["bills", "callers", "lease", "payouts"],
+        },
     }
 
 
-def test_settings_come_from_toml_then_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_settings_come_from_toml_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "paygate.toml"
     config.write_text(
         '[server]\nport = 9000\n[apps.a1]\nsecret = "0123456789"\n'

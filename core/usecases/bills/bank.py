@@ -48,6 +48,7 @@ class BillBank:
             payee_account=bill.payee_card_no,
             business_type=self.ctx.policy.business_type,
             memo=f"{bill.kind.value} {bill.bill_code}",
+            submitter="bills",
             details={k: v for k, v in details.items() if v is not None},
         )
 

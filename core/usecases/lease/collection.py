@@ -90,6 +90,7 @@ class RentCollection:
             business_type=self.policy.business_type,
             memo=f"rent {order.out_order_no} period {period.no}",
             details={k: v for k, v in details.items() if v is not None},
+            submitter="lease",
         )
 
     async def _submit(self, order: LeaseOrder, period: RentPeriod) -> None:

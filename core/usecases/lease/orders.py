@@ -96,6 +96,7 @@ class LeaseOrderService:
                 request.total.currency,
                 None,
                 self.policy.business_type,
+                submitter="lease",
             )
         )
         channel = self.calls.channel(decision.channel)

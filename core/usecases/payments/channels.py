@@ -56,6 +56,7 @@ class ChannelAccess:
                 cmd.amount.currency,
                 cmd.channel,
                 cmd.business_type,
+                cmd.submitter,
             )
         )
         channel = self.channels[decision.channel]

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.money import Money
 from core.payments.model import Payment
+from core.payments.routing import CALLERS
 from ports.storage import UnitOfWork
 
 # Called inside the transaction that moves a payment, with the moved payment: workflows built on
@@ -30,3 +31,6 @@ class PaymentCommand:
     details: Mapping[str, Any] = field(default_factory=dict)
     # accounts of the platform's ledger that this payment names (checked for ownership)
     ledger_accounts: tuple[str, ...] = ()
+    # who submits: `callers` (the app's own POST /v1/payments) or the workflow paying for one of
+    # its records (payouts, bills, lease); routing lets each reach only the channels open to it
+    submitter: str = CALLERS

@@ -1,13 +1,15 @@
-"""The settings the payment use cases follow: single-payment limits and query schedules."""
+"""The settings the payment use cases follow: single-payment limits, the pay methods each caller
+app may use directly, and query schedules."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.errors import BusinessRuleViolation
 from core.money import Money
+from core.payments.routing import CALLERS, PayMethodNotAllowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +28,14 @@ class QuerySchedule:
 
 @dataclass(frozen=True, slots=True)
 class PaymentPolicy:
-    """Single-payment limits per currency, and the query schedule per channel (else the default)."""
+    """Single-payment limits per currency, the query schedule per channel (else the default), and
+    per caller app the pay methods it may use directly (an app not named: every one routing opens
+    to callers)."""
 
     max_amounts: Mapping[str, Decimal]
     schedules: Mapping[str, QuerySchedule]
     default_schedule: QuerySchedule
+    app_pay_methods: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def schedule_for(self, channel: str) -> QuerySchedule:
         return self.schedules.get(channel, self.default_schedule)
@@ -45,3 +50,14 @@ class PaymentPolicy:
                 code="AMOUNT_LIMIT_EXCEEDED",
             )
         return limit
+
+    def check_pay_method(self, app_id: str, pay_method: str, submitter: str) -> None:
+        """A caller app's direct payment must use one of its `pay_methods` (workflows check their
+        own records; routing decides which channels they reach)."""
+        allowed = self.app_pay_methods.get(app_id)
+        if submitter == CALLERS and allowed is not None and pay_method not in allowed:
+            raise PayMethodNotAllowed(
+                f"app {app_id} may not pay with {pay_method!r} "
+                f"(its pay_methods: {', '.join(sorted(allowed)) or 'none'})",
+                field="pay_method",
+            )

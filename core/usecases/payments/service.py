@@ -55,7 +55,11 @@ class PaymentService:
     def schedule_for(self, channel: str) -> QuerySchedule:
         return self.policy.schedule_for(channel)
 
-    def explain(self, req: RouteRequest) -> dict[str, object]:
+    def explain(self, req: RouteRequest, app_id: str | None = None) -> dict[str, object]:
+        """The rule `req` takes (for `app_id`, when a caller app asks); raises what submitting it
+        would: NO_ROUTE, or PAY_METHOD_NOT_ALLOWED saying which rules refuse the submitter."""
+        if app_id is not None:
+            self.policy.check_pay_method(app_id, req.pay_method, req.submitter)
         return self.access.router.select(req).explain()
 
     async def submit(self, cmd: PaymentCommand) -> tuple[Payment, bool]:

@@ -94,6 +94,7 @@ class PaymentSubmission:
             return same_request(existing, cmd), False
 
     async def _submit(self, cmd: PaymentCommand) -> tuple[Payment, bool]:
+        self.policy.check_pay_method(cmd.app_id, cmd.pay_method, cmd.submitter)
         limit = self.policy.check_limit(cmd.amount)
         channel, decision = self.access.route(cmd)
         if not channel.atomic:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from core.errors import NoRoute
 from core.flowlog import FlowNode
 from core.ids import new_id
-from core.payments.routing import RouteRequest
+from core.payments.routing import PayMethodNotAllowed, RouteRequest
 from core.payouts.checks import ItemCode, ItemProblem, check_item
 from core.payouts.model import Payout, PayoutApplication, PayoutStatus
 from core.usecases.payouts.context import PayoutContext
@@ -128,8 +128,15 @@ def _payable(ctx: PayoutContext, a: PayoutApplication) -> ItemProblem | None:
         )
     try:
         ctx.payments.explain(
-            RouteRequest(a.pay_method.value, a.amount.decimal, a.amount.currency, None, PAYOUT_BUSINESS_TYPE)
+            RouteRequest(
+                a.pay_method.value,
+                a.amount.decimal,
+                a.amount.currency,
+                None,
+                PAYOUT_BUSINESS_TYPE,
+                submitter="payouts",
+            )
         )
-    except NoRoute as exc:
+    except (NoRoute, PayMethodNotAllowed) as exc:
         return ItemProblem(ItemCode.NO_ROUTE, exc.message, "ext.pay_method")
     return None

@@ -47,6 +47,7 @@ def payment_command(p: Payout) -> PaymentCommand:
         business_type=PAYOUT_BUSINESS_TYPE,
         memo=a.reason[:256],
         details={k: v for k, v in details.items() if v is not None},
+        submitter="payouts",
     )
 
 
