@@ -10,11 +10,12 @@ from typing import Any
 
 from core.errors import NotFound
 from core.events import EventType
-from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+from core.flowlog import FlowNode, FlowOutcome
 from core.ids import utcnow
 from core.lease.order import LeaseOrder
 from core.usecases.lease.views import event_payload
 from core.usecases.shared.conflicts import retry_on_conflict
+from core.usecases.shared.flow import FlowTrail
 from core.usecases.shared.outbox import publish as publish_event
 from ports.lease import LeaseRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWork, UnitOfWorkFactory
@@ -71,6 +72,7 @@ class LeaseBook:
         self.orders_of = orders_of
         self.flow = flow
         self.clock = clock
+        self.trail = FlowTrail(flow, clock)
 
     def record(
         self,
@@ -80,7 +82,7 @@ class LeaseBook:
         outcome: FlowOutcome = FlowOutcome.OK,
         **detail: Any,
     ) -> None:
-        self.flow.record(FlowRecord(order_id, node, outcome, self.clock(), message, detail))
+        self.trail.record(order_id, node, outcome, message, **detail)
 
     async def find(self, order_id: str) -> LeaseOrder | None:
         async with self.reads() as uow:
