@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,8 +11,9 @@ from core.errors import InvalidArgument
 from core.payments.model import Payment, PaymentStatus
 from core.payments.routing import RouteDecision, Router, RouteRequest
 from core.usecases.payments.commands import PaymentCommand
-from core.usecases.shared.channel_calls import call_channel
 from ports.channels import Channel, ChannelResult, ChannelStatus, PaymentRequest
+
+log = logging.getLogger("paygate.payments")
 
 STATUS_FROM_CHANNEL = {
     ChannelStatus.SUCCEEDED: PaymentStatus.SUCCEEDED,
@@ -62,13 +65,19 @@ class ChannelAccess:
 
     async def submit(self, channel: Channel, payment: Payment) -> ChannelResult:
         assert channel.payment is not None
-        return await call_channel(
-            channel.payment.submit(channel_request(payment)),
-            timeout=self.timeout,
-            unknown=unknown_result,
-            what=f"{channel.code} submit",
-            context={"payment_id": payment.id},
-        )
+        try:
+            return await asyncio.wait_for(
+                channel.payment.submit(channel_request(payment)), timeout=self.timeout
+            )
+        except TimeoutError:
+            return ChannelResult(
+                ChannelStatus.UNKNOWN,
+                code="TIMEOUT",
+                message=f"no answer from {channel.code} within {self.timeout}s",
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure of the call leaves the outcome unknown
+            log.exception("channel submit failed", extra={"payment_id": payment.id})
+            return ChannelResult(ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__)
 
     async def query(self, payment: Payment) -> ChannelResult:
         channel = self.channels.get(payment.channel)
@@ -78,15 +87,13 @@ class ChannelAccess:
                 code="NO_QUERY_PORT",
                 message=f"channel {payment.channel} cannot be queried",
             )
-        return await call_channel(
-            channel.query.query(channel_request(payment), payment.channel_ref),
-            timeout=self.timeout,
-            unknown=unknown_result,
-            what=f"{channel.code} query",
-            context={"payment_id": payment.id},
-        )
-
-
-def unknown_result(code: str, message: str) -> ChannelResult:
-    """A payment channel's answer whose outcome is not known."""
-    return ChannelResult(ChannelStatus.UNKNOWN, code=code, message=message)
+        try:
+            return await asyncio.wait_for(
+                channel.query.query(channel_request(payment), payment.channel_ref),
+                timeout=self.timeout,
+            )
+        except TimeoutError:
+            return ChannelResult(ChannelStatus.UNKNOWN, code="TIMEOUT", message="query timed out")
+        except Exception as exc:  # noqa: BLE001 - a failed query changes nothing but the schedule
+            log.exception("channel query failed", extra={"payment_id": payment.id})
+            return ChannelResult(ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__)

@@ -48,3 +48,40 @@ async def test_a_cancelled_caller_is_not_turned_into_an_answer() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+class NotSent(Exception):
+    """An adapter's way of saying that nothing left the gateway."""
+
+
+def refused_if_not_sent(exc: Exception) -> tuple[str, str, str] | None:
+    return ("failed", "NOT_SENT", str(exc)) if isinstance(exc, NotSent) else None
+
+
+async def test_an_error_the_caller_reads_as_an_answer_gives_that_answer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def unsent() -> tuple[str, str, str]:
+        raise NotSent("no connection")
+
+    got = await call_channel(unsent(), timeout=1.0, unknown=unknown, answer_of_error=refused_if_not_sent)
+    assert got == ("failed", "NOT_SENT", "no connection")
+    assert not [r for r in caplog.records if r.name == "paygate.channels"]
+
+
+async def test_an_error_the_caller_cannot_read_stays_unknown() -> None:
+    async def broken() -> tuple[str, str, str]:
+        raise ValueError("garbled answer")
+
+    got = await call_channel(broken(), timeout=1.0, unknown=unknown, answer_of_error=refused_if_not_sent)
+    assert got == ("unknown", "CHANNEL_ERROR", "ValueError")
+
+
+async def test_a_timeout_stays_unknown_whatever_the_caller_reads_from_errors() -> None:
+    got = await call_channel(
+        answer(("succeeded", "", ""), delay=1.0),
+        timeout=0.01,
+        unknown=unknown,
+        answer_of_error=refused_if_not_sent,
+    )
+    assert got[:2] == ("unknown", "TIMEOUT")
