@@ -10,6 +10,7 @@ from core.bills.model import (
 )
 from core.cards import mask_card_no
 from core.errors import DomainError
+from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome
 from core.payments.model import Payment, PaymentStatus, request_fingerprint
 from core.usecases.bills.business import BillBusiness
@@ -96,7 +97,7 @@ class BillBank:
                 return current or bill
             failed = current.moved(BillStatus.BANK_FAILED, now, failure=BillFailure.of(exc))
             await repo.save(failed, expected_status=BillStatus.BANK_SUBMITTED)
-            await publish(uow, failed, "failed", now)
+            await publish(uow, failed, EventType.BILL_FAILED, now)
             await uow.commit()
         self.ctx.note(
             bill.id,

@@ -11,6 +11,7 @@ from core.bills.codes import ACTION_PRECONDITION_FAILED
 from core.bills.model import Bill, BillFailure, BillStatus, LoanState
 from core.bills.plan import BusinessPlan, plan_business
 from core.errors import DomainError
+from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.usecases.bills.context import BillContext, locked_bill
 from core.usecases.bills.events import publish
@@ -103,7 +104,7 @@ class BillBusiness:
                 loan_state=LoanState.OPEN if plan.opened_loan is not None else None,
             )
             await repo.save(done, expected_status=current.status)
-            await publish(uow, done, "completed", now)
+            await publish(uow, done, EventType.BILL_COMPLETED, now)
             await uow.commit()
         return _Committed(done, current.pay_mode, plan, txn_id, company)
 
@@ -158,7 +159,7 @@ class BillBusiness:
                 return current
             failed = current.moved(BillStatus.BUSINESS_FAILED, now, failure=BillFailure.of(exc))
             await repo.save(failed, expected_status=current.status)
-            await publish(uow, failed, "failed", now)
+            await publish(uow, failed, EventType.BILL_FAILED, now)
             await uow.commit()
         self.ctx.note(
             bill_id,

@@ -14,6 +14,7 @@ from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import utcnow
 from core.usecases.bills.listener import DueBills
 from core.usecases.bills.policy import BillPolicy
+from core.usecases.shared.flow import FlowTrail
 from ports.bills import BillRepository, BillRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWorkFactory
 
@@ -40,6 +41,7 @@ class BillContext:
         self.policy = policy
         self.due = due
         self.clock = clock
+        self.trail = FlowTrail(flow, clock)
 
     def record(
         self,
@@ -50,11 +52,10 @@ class BillContext:
         actor: str | None = None,
         **detail: Any,
     ) -> FlowRecord:
-        return FlowRecord(bill_id, node, outcome, self.clock(), message, detail, actor)
+        return self.trail.node(bill_id, node, outcome, message, actor=actor, **detail)
 
     def emit(self, records: Sequence[FlowRecord]) -> None:
-        for record in records:
-            self.flow.record(record)
+        self.trail.emit(records)
 
     def note(
         self,
@@ -66,7 +67,7 @@ class BillContext:
         **detail: Any,
     ) -> None:
         """Record one flow-log node of the bill now."""
-        self.flow.record(self.record(bill_id, node, outcome, message, actor, **detail))
+        self.trail.record(bill_id, node, outcome, message, actor=actor, **detail)
 
     # -- reads -------------------------------------------------------------------------------
     async def find(self, bill_id: str) -> Bill | None:

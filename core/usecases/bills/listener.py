@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from core.bills.model import Bill, BillFailure, BillStatus
+from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.payments.model import Payment, PaymentStatus
 from core.usecases.bills.events import publish
@@ -73,7 +74,7 @@ class BillPaymentListener:
         moved = current.moved(target, payment.updated_at, payment_id=payment.id, failure=failure)
         await repo.save(moved, expected_status=current.status)
         if failure is not None:
-            await publish(uow, moved, "failed", payment.updated_at)
+            await publish(uow, moved, EventType.BILL_FAILED, payment.updated_at)
         self.flow.record(_answer_record(current, target, payment))
         if target is BillStatus.BANK_SUCCEEDED:
             self.due.add(bill_id)

@@ -9,23 +9,27 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import NotFound
-from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+from core.events import EventType
+from core.flowlog import FlowNode, FlowOutcome
 from core.ids import utcnow
 from core.lease.order import LeaseOrder
 from core.usecases.lease.views import event_payload
+from core.usecases.shared.conflicts import retry_on_conflict
+from core.usecases.shared.flow import FlowTrail
+from core.usecases.shared.outbox import publish as publish_event
 from ports.lease import LeaseRepositoryFactory
-from ports.storage import ConcurrentUpdate, FlowLogSink, UnitOfWork, UnitOfWorkFactory
+from ports.storage import FlowLogSink, UnitOfWork, UnitOfWorkFactory
 
 Change = Callable[[LeaseOrder, datetime], LeaseOrder]
 """A move of the order at a moment; returning the order itself means: nothing to change."""
-EventOf = Callable[[LeaseOrder, LeaseOrder], str | None]
-"""The event (without `lease.`) that a change from `before` to `after` publishes, if any."""
+EventOf = Callable[[LeaseOrder, LeaseOrder], EventType | None]
+"""The event that a change from `before` to `after` publishes, if any."""
 
 
-def on_move(event: str, state_of: Callable[[LeaseOrder], object], to: object | None = None) -> EventOf:
+def on_move(event: EventType, state_of: Callable[[LeaseOrder], object], to: object | None = None) -> EventOf:
     """`event` when a change moved `state_of(order)` (to `to`, if given); otherwise none."""
 
-    def event_of(before: LeaseOrder, after: LeaseOrder) -> str | None:
+    def event_of(before: LeaseOrder, after: LeaseOrder) -> EventType | None:
         now = state_of(after)
         return event if now is not state_of(before) and (to is None or now is to) else None
 
@@ -40,9 +44,9 @@ def agreement_status(order: LeaseOrder) -> object:
     return order.agreement.status
 
 
-async def publish(uow: UnitOfWork, order: LeaseOrder, event: str, at: datetime, **extra: Any) -> None:
-    """`lease.<event>` to the caller app, from the transaction that made the change."""
-    await uow.outbox.enqueue(order.app_id, f"lease.{event}", order.id, event_payload(order, **extra), at=at)
+async def publish(uow: UnitOfWork, order: LeaseOrder, event: EventType, at: datetime, **extra: Any) -> None:
+    """A `lease.*` event to the caller app, from the transaction that made the change."""
+    await publish_event(uow, order.app_id, event, order.id, event_payload(order, **extra), at=at)
 
 
 def found(order: LeaseOrder | None, order_id: str) -> LeaseOrder:
@@ -68,6 +72,7 @@ class LeaseBook:
         self.orders_of = orders_of
         self.flow = flow
         self.clock = clock
+        self.trail = FlowTrail(flow, clock)
 
     def record(
         self,
@@ -77,7 +82,7 @@ class LeaseBook:
         outcome: FlowOutcome = FlowOutcome.OK,
         **detail: Any,
     ) -> None:
-        self.flow.record(FlowRecord(order_id, node, outcome, self.clock(), message, detail))
+        self.trail.record(order_id, node, outcome, message, **detail)
 
     async def find(self, order_id: str) -> LeaseOrder | None:
         async with self.reads() as uow:
@@ -96,21 +101,20 @@ class LeaseBook:
 
     async def change(self, order_id: str, change: Change, event: EventOf | None = None) -> LeaseOrder:
         """Apply `change` to the locked order and save it; publish `event(before, after)`."""
-        for _ in range(3):
+
+        async def change_once() -> LeaseOrder:
             now = self.clock()
-            try:
-                async with self.uow() as uow:
-                    repo = self.orders_of(uow)
-                    current = found(await repo.get_for_update(order_id), order_id)
-                    moved = change(current, now)
-                    if moved is current:
-                        return current
-                    saved = await repo.save(moved, expected_version=current.version)
-                    name = event(current, saved) if event is not None else None
-                    if name is not None:
-                        await publish(uow, saved, name, now)
-                    await uow.commit()
-                    return saved
-            except ConcurrentUpdate:
-                continue
-        raise ConcurrentUpdate(order_id)
+            async with self.uow() as uow:
+                repo = self.orders_of(uow)
+                current = found(await repo.get_for_update(order_id), order_id)
+                moved = change(current, now)
+                if moved is current:
+                    return current
+                saved = await repo.save(moved, expected_version=current.version)
+                name = event(current, saved) if event is not None else None
+                if name is not None:
+                    await publish(uow, saved, name, now)
+                await uow.commit()
+                return saved
+
+        return await retry_on_conflict(change_once, order_id)

@@ -4,8 +4,6 @@ its exchanges kept, and a refusal or an unknown answer raised."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -15,10 +13,9 @@ from core.lease.errors import ChannelOutcomeUnknown, ChannelRefused
 from core.lease.order import LeaseOrder
 from core.usecases.lease.book import LeaseBook
 from core.usecases.payments.service import PaymentService
+from core.usecases.shared.channel_calls import call_channel
 from ports.channels import Channel, ChannelStatus, Exchange, SigningPort, SigningResult
 from ports.lease import LEASE_EXTENSION, LeaseAnswer, LeaseChannelPort
-
-log = logging.getLogger("paygate.lease")
 
 T = TypeVar("T")
 
@@ -71,13 +68,7 @@ class LeaseChannelCalls:
 
     async def ask(self, call: Awaitable[T], unknown: Callable[[str, str], T]) -> T:
         """A channel call with a timeout; a timeout or a crash of the call is `unknown`."""
-        try:
-            return await asyncio.wait_for(call, timeout=self.timeout)
-        except TimeoutError:
-            return unknown("TIMEOUT", f"no answer within {self.timeout}s")
-        except Exception as exc:  # noqa: BLE001 - any failure of the call leaves the outcome unknown
-            log.exception("lease channel call failed")
-            return unknown("CHANNEL_ERROR", type(exc).__name__)
+        return await call_channel(call, timeout=self.timeout, unknown=unknown, what="lease channel call")
 
     def sent(self, order: LeaseOrder, operation: str) -> None:
         self.book.record(

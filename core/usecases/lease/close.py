@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.events import EventType
 from core.flowlog import FlowNode
 from core.lease.order import LeaseOrder
 from core.lease.rules import close_basis
@@ -29,7 +30,7 @@ class LeaseClosing:
         closed = await self.book.change(
             order_id,
             lambda o, at: o if o.status is OrderStatus.CLOSED else o.closed(reason, at),
-            on_move("order_closed", lambda o: o.status),
+            on_move(EventType.LEASE_ORDER_CLOSED, lambda o: o.status),
         )
         self.book.record(
             order_id, FlowNode.FINAL_STATE, f"closed: {reason}", basis=closed.closure and closed.closure.basis

@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 
 from core.errors import DomainError
+from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome
 from core.lease.numbers import attempt_request_no
 from core.lease.order import LeaseOrder
@@ -123,7 +124,9 @@ class RentCollection:
                 period.no, period.attempts, None, exc.code, exc.message, at, self.policy.retry
             ),
             lambda before, after: (
-                "period_failed" if after.period(period.no).status is not PeriodStatus.COLLECTING else None
+                EventType.LEASE_PERIOD_FAILED
+                if after.period(period.no).status is not PeriodStatus.COLLECTING
+                else None
             ),
         )
 

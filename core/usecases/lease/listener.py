@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.lease.order import LeaseOrder
 from core.lease.status import PeriodStatus
@@ -53,9 +54,9 @@ class LeasePaymentListener:
         period = saved.period(no)
         at = payment.updated_at
         if period.status is PeriodStatus.PAID:
-            await publish(uow, saved, "period_paid", at, period=period_view(period))
+            await publish(uow, saved, EventType.LEASE_PERIOD_PAID, at, period=period_view(period))
         elif period.status in (PeriodStatus.FAILED, PeriodStatus.CANCELLED):
-            await publish(uow, saved, "period_failed", at, period=period_view(period))
+            await publish(uow, saved, EventType.LEASE_PERIOD_FAILED, at, period=period_view(period))
         if period.status is not PeriodStatus.COLLECTING:
             self._record_answer(order_id, no, attempt, payment, saved)
 

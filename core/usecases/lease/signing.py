@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import DomainError
+from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome
 from core.lease.order import LeaseOrder
 from core.lease.rules import check_contract_signing
@@ -70,7 +71,7 @@ class ContractSigning:
             updated = await self.book.change(
                 order.id,
                 lambda o, at: o.contract_party_signed(contract_no, party, at),
-                on_move("contract_signed", contract_status, ContractStatus.SIGNED),
+                on_move(EventType.LEASE_CONTRACT_SIGNED, contract_status, ContractStatus.SIGNED),
             )
             self.book.record(order.id, FlowNode.NOTIFIED, f"contract {contract_no} signed by {party}")
             await self.finalise_if_ready(updated)
@@ -79,7 +80,7 @@ class ContractSigning:
         await self.book.change(
             order.id,
             lambda o, at: o.contract_sign_failed(contract_no, target, status.upper(), at),
-            on_move("contract_sign_failed", contract_status),
+            on_move(EventType.LEASE_CONTRACT_SIGN_FAILED, contract_status),
         )
         self.book.record(
             order.id,
@@ -111,7 +112,7 @@ class ContractSigning:
             return await self.book.change(
                 order_id,
                 lambda o, at: o.contract_finalised(at) if o.ready_to_finalise else o,
-                on_move("contract_finalised", contract_status, ContractStatus.FINALISED),
+                on_move(EventType.LEASE_CONTRACT_FINALISED, contract_status, ContractStatus.FINALISED),
             )
         finally:
             self.finalising.discard(order_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.events import EventType
 from core.flowlog import FlowNode
 from core.lease.errors import LeaseStateConflict
 from core.lease.order import LeaseOrder
@@ -20,7 +21,7 @@ from core.usecases.lease.views import withholding_answer_view
 from ports.channels import ChannelStatus, SigningRequest
 from ports.lease import WITHHOLDING_SIGNING
 
-_UNSIGNED = on_move("agreement_unsigned", agreement_status, AgreementStatus.UNSIGNED)
+_UNSIGNED = on_move(EventType.LEASE_AGREEMENT_UNSIGNED, agreement_status, AgreementStatus.UNSIGNED)
 
 
 class WithholdingService:
@@ -90,7 +91,7 @@ class WithholdingService:
         order = await self.book.change(
             order_id,
             lambda o, at: o.agreement_signed(external_no, agreement_no, user_id, at),
-            on_move("agreement_signed", agreement_status, AgreementStatus.SIGNED),
+            on_move(EventType.LEASE_AGREEMENT_SIGNED, agreement_status, AgreementStatus.SIGNED),
         )
         self.book.record(
             order_id, FlowNode.NOTIFIED, f"withholding agreement signed ({via})", agreement_no=agreement_no
@@ -132,7 +133,7 @@ class WithholdingService:
         return await self.book.change(
             order_id,
             lambda o, at: o if o.plan.status is PlanStatus.CANCELLED else o.plan_cancelled(reason, note, at),
-            on_move("plan_cancelled", lambda o: o.plan.status),
+            on_move(EventType.LEASE_PLAN_CANCELLED, lambda o: o.plan.status),
         )
 
     async def refuse_async_unsign(

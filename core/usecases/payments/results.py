@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.errors import NotFound
+from core.events import PAYMENT_EVENT_OF_STATUS
 from core.flowlog import FlowNode, FlowOutcome
 from core.payments.model import Payment, PaymentStatus
 from core.usecases.payments.channels import STATUS_FROM_CHANNEL
@@ -14,8 +15,10 @@ from core.usecases.payments.policy import PaymentPolicy
 from core.usecases.payments.stores import PaymentStorage
 from core.usecases.payments.trail import PaymentTrail
 from core.usecases.payments.views import payment_view
+from core.usecases.shared.conflicts import retry_on_conflict
+from core.usecases.shared.outbox import publish
 from ports.channels import ChannelResult
-from ports.storage import ConcurrentUpdate, UnitOfWork
+from ports.storage import UnitOfWork
 
 
 class PaymentResults:
@@ -69,34 +72,31 @@ class PaymentResults:
             delay, _ = self.policy.schedule_for(moved.channel).next_delay(0)
             return {"next_query_at": now + timedelta(seconds=delay), "query_attempts": 0}
         if moved.details.get("notify", True):
-            await uow.outbox.enqueue(
-                moved.app_id,
-                f"payment.{moved.status.value}",
-                moved.id,
-                {"payment": payment_view(moved)},
-                at=now,
-            )
+            event = PAYMENT_EVENT_OF_STATUS[moved.status]
+            await publish(uow, moved.app_id, event, moved.id, {"payment": payment_view(moved)}, at=now)
         return {"next_query_at": None}
 
     async def apply_result(self, payment_id: str, result: ChannelResult, *, via: str) -> Payment:
         """Apply a channel answer (submit, query or verified notification) exactly once."""
         now = self.trail.clock()
-        for _ in range(3):
-            try:
-                async with self.storage.uow() as uow:
-                    payment = await uow.payments.get_for_update(payment_id)
-                    if payment is None:
-                        raise NotFound(f"payment {payment_id} does not exist")
-                    if payment.is_final:
-                        self._note_late_answer(payment, result, via)
-                        return payment
-                    moved = await self.apply(uow, payment, result, now)
-                    await uow.commit()
-            except ConcurrentUpdate:
-                continue
-            self.trail.result(moved, result, via)
-            return moved
-        raise ConcurrentUpdate(payment_id)
+
+        async def apply_once() -> tuple[Payment, bool]:
+            async with self.storage.uow() as uow:
+                payment = await uow.payments.get_for_update(payment_id)
+                if payment is None:
+                    raise NotFound(f"payment {payment_id} does not exist")
+                if payment.is_final:
+                    return payment, False
+                moved = await self.apply(uow, payment, result, now)
+                await uow.commit()
+            return moved, True
+
+        payment, applied = await retry_on_conflict(apply_once, payment_id)
+        if applied:
+            self.trail.result(payment, result, via)
+        else:
+            self._note_late_answer(payment, result, via)
+        return payment
 
     def _note_late_answer(self, payment: Payment, result: ChannelResult, via: str) -> None:
         """A final payment keeps its state; an answer contradicting it needs an operator."""

@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from core.flowlog import FlowNode, FlowOutcome, FlowRecord
-from core.ids import utcnow
+from core.flowlog import FlowNode, FlowOutcome
 from core.payments.model import Payment, PaymentStatus
+from core.usecases.shared.flow import FlowTrail
 from ports.channels import ChannelResult, ChannelStatus
-from ports.storage import FlowLogSink
 
 # one node of a request's arrival: (node, message, detail)
 Step = tuple[FlowNode, str, dict[str, Any]]
 
 
-class PaymentTrail:
+class PaymentTrail(FlowTrail):
     """Records flow-log nodes of payments (outside their transactions) on the use cases' clock."""
-
-    def __init__(self, flow: FlowLogSink, clock: Callable[[], datetime] = utcnow) -> None:
-        self.flow = flow
-        self.clock = clock
-
-    def record(
-        self,
-        subject: str,
-        node: FlowNode,
-        outcome: FlowOutcome = FlowOutcome.OK,
-        message: str = "",
-        *,
-        at: datetime | None = None,
-        **detail: Any,
-    ) -> None:
-        self.flow.record(FlowRecord(subject, node, outcome, at or self.clock(), message, detail))
 
     def steps(self, payment_id: str, steps: Sequence[Step], *, at: datetime | None = None) -> None:
         for node, message, detail in steps:

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import NotFound
-from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+from core.flowlog import FlowNode, FlowOutcome
 from core.payouts.model import Payout
 from core.usecases.payments.service import PaymentService
+from core.usecases.shared.flow import FlowTrail
 from ports.payouts import PayoutRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWorkFactory
 
@@ -36,7 +37,7 @@ class PayoutContext:
         **detail: Any,
     ) -> None:
         """A flow-log node of the payout `subject` (written outside its transaction)."""
-        self.flow.record(FlowRecord(subject, node, outcome, self.clock(), message, detail, actor))
+        FlowTrail(self.flow, self.clock).record(subject, node, outcome, message, actor=actor, **detail)
 
 
 def found(payout: Payout | None, payout_id: str) -> Payout:

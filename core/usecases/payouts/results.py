@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from core.events import PAYOUT_EVENT_OF_STATUS
 from core.payouts.model import Payout, PayoutStatus
 from core.usecases.payouts.views import result_event
+from core.usecases.shared.outbox import publish
 from ports.payouts import PayoutRepository
 from ports.storage import UnitOfWork
 
@@ -11,13 +13,8 @@ from ports.storage import UnitOfWork
 async def publish_result(uow: UnitOfWork, payout: Payout) -> None:
     """The final result to the caller app, keyed by its own serial number (seed §5: the result
     MQ), through the outbox in the transaction that made it final."""
-    await uow.outbox.enqueue(
-        payout.app_id,
-        f"payout.{payout.status.value}",
-        payout.serial_no,
-        result_event(payout),
-        at=payout.updated_at,
-    )
+    event = PAYOUT_EVENT_OF_STATUS[payout.status]
+    await publish(uow, payout.app_id, event, payout.serial_no, result_event(payout), at=payout.updated_at)
 
 
 async def save_move(

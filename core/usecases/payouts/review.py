@@ -8,9 +8,7 @@ from core.payouts.model import Payout, PayoutStatus, Review
 from core.usecases.payouts.context import PayoutContext, found
 from core.usecases.payouts.payment import pay
 from core.usecases.payouts.results import save_move
-from ports.storage import ConcurrentUpdate
-
-APPROVE_ATTEMPTS = 3  # an approval that lost a race reads the payout again, this often
+from core.usecases.shared.conflicts import retry_on_conflict
 
 
 async def approve(
@@ -18,16 +16,8 @@ async def approve(
 ) -> Payout:
     """Approve and pay. Approving again is harmless (and resumes an approval whose payment
     was never submitted); approving a rejected payout is an illegal transition."""
-    for _ in range(APPROVE_ATTEMPTS):
-        try:
-            approved, decided = await _approve_once(
-                ctx, payout_id, Review("approved", reviewer, ctx.clock(), operator, note)
-            )
-        except ConcurrentUpdate:
-            continue
-        break
-    else:
-        raise ConcurrentUpdate(payout_id)
+    review = Review("approved", reviewer, ctx.clock(), operator, note)
+    approved, decided = await retry_on_conflict(lambda: _approve_once(ctx, payout_id, review), payout_id)
     if decided:
         ctx.record(
             payout_id,

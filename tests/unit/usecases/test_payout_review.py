@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from payout_fakes import NOW, stored_payout, world
 
-from core.errors import IllegalTransition, NoRoute
+from core.errors import Conflict, IllegalTransition, NoRoute
 from core.payouts.model import PayoutStatus, payment_out_request_no
-from core.usecases.payouts.review import APPROVE_ATTEMPTS, approve, reject
-from ports.storage import ConcurrentUpdate
+from core.usecases.payouts.review import approve, reject
+from core.usecases.shared.conflicts import ATTEMPTS
 
 
 async def test_approving_records_the_review_and_submits_the_one_payment() -> None:
@@ -36,15 +36,15 @@ async def test_approving_again_resubmits_the_same_payment_without_a_second_revie
 async def test_an_approval_that_lost_a_race_reads_the_payout_again() -> None:
     w = world()
     payout = stored_payout(w)
-    w.store.races_to_lose = APPROVE_ATTEMPTS - 1
+    w.store.races_to_lose = ATTEMPTS - 1
     assert (await approve(w.ctx, payout.id, reviewer="fin-1")).status is PayoutStatus.APPROVED
 
 
 async def test_an_approval_that_loses_every_race_gives_up() -> None:
     w = world()
     payout = stored_payout(w)
-    w.store.races_to_lose = APPROVE_ATTEMPTS
-    with pytest.raises(ConcurrentUpdate):
+    w.store.races_to_lose = ATTEMPTS
+    with pytest.raises(Conflict):
         await approve(w.ctx, payout.id, reviewer="fin-1")
     assert w.payout(payout.id).status is PayoutStatus.PENDING_REVIEW and not w.payments.submitted
 
