@@ -114,6 +114,18 @@ async def test_channel_refusal_fails_the_payment_with_its_code(echo_api: SignedC
     assert (payment["status"], payment["failure_code"]) == ("failed", "DECLINED")
 
 
+async def test_request_the_channel_did_not_send_fails_and_is_never_queried(echo_api: SignedClient) -> None:
+    from gateway.workers import QueryPoller
+
+    container = container_of(echo_api)
+    status, payment = await echo_api.pay(pay_method="echo", amount="10.05", payee_account="x")
+    assert status == 201, payment
+    assert (payment["status"], payment["failure_code"]) == ("failed", "ECHO_BAD_REQUEST")
+    assert container.channels()["echo"].payment.submits == 0
+    poller = QueryPoller(container.engine(), container.payments(), batch=10)
+    assert await poller.run_once() == 0
+
+
 async def test_unknown_outcome_is_resolved_by_the_poller_not_resent(echo_api: SignedClient) -> None:
     from gateway.workers import QueryPoller
 
@@ -190,7 +202,7 @@ class TestEchoConformance(ChannelConformance):
         channel = build_channels(
             build_plugin_manager(), {"echo": {"secret": ECHO_SECRET}}, ChannelServices(NoAccounts())
         )["echo"]
-        cents = {"success": "5.00", "failure": "5.02", "unknown": "5.01"}
+        cents = {"success": "5.00", "failure": "5.02", "unknown": "5.01", "not_sent": "5.05"}
 
         def request(scenario: str) -> PaymentRequest:
             return PaymentRequest(
@@ -204,7 +216,9 @@ class TestEchoConformance(ChannelConformance):
             sig = hmac.new(ECHO_SECRET.encode(), body, hashlib.sha256).hexdigest()
             return {"X-Echo-Signature": sig}, body
 
-        return ConformanceSubject(channel=channel, request=request, notification=notification)
+        return ConformanceSubject(
+            channel=channel, request=request, notification=notification, refuses_before_sending=True
+        )
 
 
 async def test_payment_saved_but_never_answered_is_queried_not_forgotten(echo_api: SignedClient) -> None:
