@@ -1,6 +1,8 @@
 """Every move of a payment reaches the record it pays for, in the same transaction: a payout
-follows its payment through processing -> unknown -> processing -> succeeded, each move made by
-the query poller, on a scripted channel registered as a plugin for the test."""
+and a rent period follow their payment through processing -> unknown -> processing ->
+succeeded, each move after the submit made by the query poller. The payout's channel is a
+scripted one registered as a plugin for the test; the lease's is the Ant Lease simulator's,
+whose payment and query ports are swapped for the script once the user has signed."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 from paygate_testkit import SignedClient, make_settings
+from test_lease_api import Env, current, order_body, signed_up
+from test_lease_api import env as env  # the lease API's fixture, with its Ant Lease simulator
 
 from ports.channels import Channel, ChannelResult, ChannelServices, ChannelStatus, PaymentRequest
 from ports.hookspecs import hookimpl
@@ -23,8 +27,8 @@ QUERIES = [
 ]
 
 
-class ScriptedPayouts:
-    """A payout channel answering from a script: the submit, then one answer per query."""
+class Scripted:
+    """Payment and query ports answering from a script: the submit, then one answer per query."""
 
     def __init__(self) -> None:
         self.queries = list(QUERIES)
@@ -41,7 +45,7 @@ class ScriptedPlugin:
     def register_channels(
         self, settings: Mapping[str, Mapping[str, Any]], services: ChannelServices
     ) -> list[Channel]:
-        adapter = ScriptedPayouts()
+        adapter = Scripted()
         return [
             Channel(
                 "scripted",
@@ -118,3 +122,28 @@ async def test_a_payout_follows_each_move_of_its_payment(api: SignedClient) -> N
         assert (payment["status"], payment["channel_ref"]) == (payment_status, ref), step
         assert (payout["status"], payout["channel_ref"]) == (payout_status, ref), step
         assert payout["updated_at"] == payment["updated_at"], f"the payout lags its payment at {step}"
+
+
+async def test_a_rent_period_follows_each_move_of_its_deduction(env: Env) -> None:
+    order = await signed_up(env, order_body(None, ("100.00", -1)))
+    channel = env.container.channels()["ant_lease"]
+    channel.payment = channel.query = Scripted()
+    await env.collect()
+
+    expected = [
+        ("processing", "collecting", None),
+        ("unknown", "collecting", None),
+        ("processing", "collecting", None),
+        ("succeeded", "paid", "REF-2"),
+    ]
+    for step, (payment_status, period_status, trade_no) in enumerate(expected):
+        if step:
+            await poll(env.api)
+        [period] = (await current(env, order["id"]))["periods"]
+        status, payment = await env.api.get(f"/v1/payments/{period['payment_id']}")
+        assert status == 200, payment
+        assert payment["status"] == payment_status, step
+        assert (period["status"], period["attempts"], period["trade_no"]) == (period_status, 1, trade_no), (
+            step
+        )
+    assert period["paid_at"] == payment["updated_at"]
