@@ -118,8 +118,39 @@ class NotificationRejected(Exception):
     """A channel callback failed verification: it must change nothing."""
 
 
+class ChannelCallError(Exception):
+    """A payment or query call that did not get the channel's answer, with a `code` saying why."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
+
+
+class RequestNotSent(ChannelCallError):
+    """The adapter is sure no byte of the request left the gateway: the request failed
+    validation or serialisation, a setting it needs is missing, no connection was opened.
+    A submit that raises it makes the payment `failed` with `code`; nothing is queried."""
+
+
+class OutcomeUnknown(ChannelCallError):
+    """The request may have reached the channel but its answer was lost or is unreadable (a
+    read timeout, a dropped connection, a garbled or unverifiable answer). A submit that
+    raises it leaves the payment `unknown` with `code`, resolved by query only."""
+
+
 @runtime_checkable
 class PaymentPort(Protocol):
+    """Sends payments. How an adapter says that a submit got no answer:
+
+    - `RequestNotSent` when it is sure nothing was sent: the payment fails with its code;
+    - `OutcomeUnknown`, any other exception, or no answer within the gateway's deadline
+      otherwise: the payment is `unknown` and resolved by query (the channel may have paid).
+
+    Raise `RequestNotSent` only before the first byte goes out: once a request may have
+    left, a failure is unknown, never failed.
+    """
+
     async def submit(self, request: PaymentRequest) -> ChannelResult:
         """Send the payment. Must be idempotent on `request.payment_id` at the channel."""
         ...

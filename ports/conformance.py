@@ -21,23 +21,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
+from core.usecases.payments.calls import submit_answer
 from ports.channels import (
     Channel,
     ChannelNotification,
+    ChannelResult,
     ChannelStatus,
     NotificationRejected,
+    PaymentPort,
     PaymentRequest,
+    RequestNotSent,
 )
 
 FINAL = {ChannelStatus.SUCCEEDED, ChannelStatus.FAILED}
 
 # A scenario name -> a fresh payment request (new payment id each call). Required scenarios:
 # "success", "failure" (the channel refuses it) and "unknown" (the channel pays but the submit
-# answer does not say so: timeout, system error ...).
+# answer does not say so: timeout, system error ...). Optional: "not_sent", a request the
+# adapter refuses before anything leaves the gateway (see ConformanceSubject.refuses_before_sending).
 RequestFactory = Callable[[str], PaymentRequest]
 NotificationFactory = Callable[[PaymentRequest, ChannelStatus], Awaitable[tuple[Mapping[str, str], bytes]]]
 
@@ -53,10 +58,23 @@ class ConformanceSubject:
     # Scenarios (names `request` takes) whose submission answer cannot be trusted: unsigned,
     # badly signed or malformed. Each must be unknown, never failed. Empty: not tested.
     unverifiable_scenarios: tuple[str, ...] = ()
+    # The request factory knows "not_sent": a request its adapter raises RequestNotSent for.
+    refuses_before_sending: bool = False
 
 
 def new_payment_id() -> str:
     return f"pay_{uuid.uuid4().hex}"
+
+
+class AnswerLost:
+    """A payment port whose request reaches the channel but whose answer times out on the way back."""
+
+    def __init__(self, port: PaymentPort) -> None:
+        self.port = port
+
+    async def submit(self, request: PaymentRequest) -> ChannelResult:
+        await self.port.submit(request)
+        raise TimeoutError("the answer was lost after the request was sent")
 
 
 class ChannelConformance:
@@ -120,6 +138,26 @@ class ChannelConformance:
             assert result.status is ChannelStatus.UNKNOWN, (
                 f"scenario {scenario!r}: an unverifiable answer gave {result.status.value} ({result.code})"
             )
+    async def test_request_not_sent_fails_the_payment_and_a_lost_answer_is_unknown(
+        self, subject: ConformanceSubject
+    ) -> None:
+        """Through the gateway's rule (core.usecases.payments.calls): a request the adapter is
+        sure it did not send fails with its code and leaves nothing at the channel; a timeout
+        after sending is unknown, and the query port then finds what the channel did."""
+        channel = subject.channel
+        assert channel.payment is not None
+        if subject.refuses_before_sending:
+            request = subject.request("not_sent")
+            with pytest.raises(RequestNotSent) as unsent:
+                await channel.payment.submit(request)
+            assert unsent.value.code, "a request not sent says why, with a code"
+            failed = await submit_answer(channel, request, timeout=30)
+            assert (failed.status, failed.code) == (ChannelStatus.FAILED, unsent.value.code)
+            assert (await self._resolve(subject, request, None)).status is not ChannelStatus.SUCCEEDED
+        request = subject.request("success")
+        lost = await submit_answer(replace(channel, payment=AnswerLost(channel.payment)), request, timeout=30)
+        assert lost.status is ChannelStatus.UNKNOWN
+        assert (await self._resolve(subject, request, None)).status is ChannelStatus.SUCCEEDED
 
     async def test_query_of_an_unsent_payment_is_never_success(self, subject: ConformanceSubject) -> None:
         assert subject.channel.query is not None

@@ -875,7 +875,7 @@ async def test_unknown_transfer_status_never_completes_a_bill(gw: Gateway) -> No
     applicant = await gw.applicant(card=CARD_UNKNOWN_STATUS)
     _, bill = await gw.loan(applicant, "30.00")
     await gw.settle(3)
-    assert (await gw.bill(bill["id"]))["status"] == "bank_processing"
+    assert (await gw.bill(bill["id"]))["status"] == "bank_unknown", "the bill follows its payment"
     status, payment = await gw.api.get(f"/v1/payments/{bill['payment_id']}")
     assert payment["status"] == "unknown" and payment["payee_account"] == "************0007"
     assert await gw.api.balance(applicant) == "0.00"

@@ -111,6 +111,18 @@ async def test_channel_refusal_fails_the_payment_with_its_code(echo_api: SignedC
     assert (payment["status"], payment["failure_code"]) == ("failed", "DECLINED")
 
 
+async def test_request_the_channel_did_not_send_fails_and_is_never_queried(echo_api: SignedClient) -> None:
+    from gateway.workers.query_poller import QueryPoller
+
+    container = container_of(echo_api)
+    status, payment = await echo_api.pay(pay_method="echo", amount="10.05", payee_account="x")
+    assert status == 201, payment
+    assert (payment["status"], payment["failure_code"]) == ("failed", "ECHO_BAD_REQUEST")
+    assert container.channels()["echo"].payment.submits == 0
+    poller = QueryPoller(container.engine(), container.payments(), batch=10)
+    assert await poller.run_once() == 0
+
+
 async def test_unknown_outcome_is_resolved_by_the_poller_not_resent(echo_api: SignedClient) -> None:
     from gateway.workers.query_poller import QueryPoller
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.errors import InvalidArgument
 from core.payments.model import Payment, PaymentStatus
 from core.payments.routing import RouteDecision, Router, RouteRequest
+from core.usecases.payments.calls import query_answer, submit_answer
 from core.usecases.payments.commands import PaymentCommand
 from ports.channels import Channel, ChannelResult, ChannelStatus, PaymentRequest
-
-log = logging.getLogger("paygate.payments")
 
 STATUS_FROM_CHANNEL = {
     ChannelStatus.SUCCEEDED: PaymentStatus.SUCCEEDED,
@@ -65,20 +62,7 @@ class ChannelAccess:
         return channel, decision
 
     async def submit(self, channel: Channel, payment: Payment) -> ChannelResult:
-        assert channel.payment is not None
-        try:
-            return await asyncio.wait_for(
-                channel.payment.submit(channel_request(payment)), timeout=self.timeout
-            )
-        except TimeoutError:
-            return ChannelResult(
-                ChannelStatus.UNKNOWN,
-                code="TIMEOUT",
-                message=f"no answer from {channel.code} within {self.timeout}s",
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure of the call leaves the outcome unknown
-            log.exception("channel submit failed", extra={"payment_id": payment.id})
-            return ChannelResult(ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__)
+        return await submit_answer(channel, channel_request(payment), timeout=self.timeout)
 
     async def query(self, payment: Payment) -> ChannelResult:
         channel = self.channels.get(payment.channel)
@@ -88,13 +72,6 @@ class ChannelAccess:
                 code="NO_QUERY_PORT",
                 message=f"channel {payment.channel} cannot be queried",
             )
-        try:
-            return await asyncio.wait_for(
-                channel.query.query(channel_request(payment), payment.channel_ref),
-                timeout=self.timeout,
-            )
-        except TimeoutError:
-            return ChannelResult(ChannelStatus.UNKNOWN, code="TIMEOUT", message="query timed out")
-        except Exception as exc:  # noqa: BLE001 - a failed query changes nothing but the schedule
-            log.exception("channel query failed", extra={"payment_id": payment.id})
-            return ChannelResult(ChannelStatus.UNKNOWN, code="CHANNEL_ERROR", message=type(exc).__name__)
+        return await query_answer(
+            channel, channel_request(payment), payment.channel_ref, timeout=self.timeout
+        )

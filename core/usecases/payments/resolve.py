@@ -3,18 +3,17 @@ query again on the channel's schedule, and escalate to operators when the schedu
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from core.flowlog import FlowNode, FlowOutcome
 from core.payments.model import Payment
-from core.usecases.payments.channels import STATUS_FROM_CHANNEL, ChannelAccess
+from core.usecases.payments.channels import ChannelAccess
 from core.usecases.payments.policy import PaymentPolicy
 from core.usecases.payments.results import PaymentResults
 from core.usecases.payments.stores import PaymentStorage
 from core.usecases.payments.trail import PaymentTrail
-from ports.channels import ChannelResult, ChannelStatus
-from ports.storage import UnitOfWork
+from ports.channels import ChannelStatus
 
 
 class PaymentResolution:
@@ -52,7 +51,7 @@ class PaymentResolution:
             }
             if escalate:
                 schedule["escalated"] = True
-            moved = await self._reschedule(uow, current, result, now, schedule)
+            moved = await self.results.apply(uow, current, result, now, schedule=schedule)
             await uow.commit()
         if escalate:
             self.trail.record(
@@ -62,15 +61,4 @@ class PaymentResolution:
                 "outcome still not final after the query schedule; operators alerted",
                 attempts=attempts + 1,
             )
-        return moved
-
-    @staticmethod
-    async def _reschedule(
-        uow: UnitOfWork, current: Payment, result: ChannelResult, now: datetime, schedule: dict[str, Any]
-    ) -> Payment:
-        """The payment moved per a non-final answer, stored with its next query."""
-        moved = current.moved(STATUS_FROM_CHANNEL[result.status], now)
-        if result.exchanges:
-            await uow.record_exchanges(current.id, current.channel, result.exchanges, at=now)
-        await uow.payments.save(moved, expected_status=current.status.value, **schedule)
         return moved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,10 +39,18 @@ class PaymentResults:
         self.listeners = listeners
 
     async def apply(
-        self, uow: UnitOfWork, payment: Payment, result: ChannelResult, now: datetime, *, stored: bool = True
+        self,
+        uow: UnitOfWork,
+        payment: Payment,
+        result: ChannelResult,
+        now: datetime,
+        *,
+        stored: bool = True,
+        schedule: dict[str, Any] | None = None,
     ) -> Payment:
         """Move the payment per the channel result inside `uow` (ledger + outbox when final).
-        `stored=False`: the payment is not in storage yet and is inserted as it ends up."""
+        `stored=False`: the payment is not in storage yet and is inserted as it ends up.
+        `schedule`: the next query of a payment still open (default: the schedule's first step)."""
         target = STATUS_FROM_CHANNEL[result.status]
         moved = payment.moved(
             target,
@@ -56,14 +65,25 @@ class PaymentResults:
             await uow.add_deferred(payment.id, result.deferred, at=now)
         if result.exchanges:
             await uow.record_exchanges(payment.id, payment.channel, result.exchanges, at=now)
-        for listener in self.listeners:
-            await listener(uow, moved)
-        schedule = await self._follow_up(uow, moved, now)
-        if stored:
-            await uow.payments.save(moved, expected_status=payment.status.value, **schedule)
-        else:
-            await uow.payments.add(moved, **schedule)
+        if moved.is_final or schedule is None:
+            schedule = await self._follow_up(uow, moved, now)
+        await self.save_move(uow, payment if stored else None, moved, schedule)
         return moved
+
+    async def save_move(
+        self, uow: UnitOfWork, before: Payment | None, moved: Payment, schedule: dict[str, Any]
+    ) -> None:
+        """The one way a payment's state is written: stored (inserted when `before` is None)
+        with its query schedule, and every change of it told to the listeners in the same
+        transaction, so a payout, bill or lease period never lags its payment. A move that
+        changes nothing but the time (a query that learnt nothing new) is no news to them."""
+        if before is None or replace(moved, updated_at=before.updated_at) != before:
+            for listener in self.listeners:
+                await listener(uow, moved)
+        if before is None:
+            await uow.payments.add(moved, **schedule)
+        else:
+            await uow.payments.save(moved, expected_status=before.status.value, **schedule)
 
     async def _follow_up(self, uow: UnitOfWork, moved: Payment, now: datetime) -> dict[str, Any]:
         """A final payment is announced to its app; any other is queried on its channel's schedule.

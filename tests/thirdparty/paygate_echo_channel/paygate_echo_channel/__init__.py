@@ -1,7 +1,8 @@
 """Echo: a third-party channel that pays in memory; its scenarios are chosen by the cents.
 
 .00-.00 succeed; .02 fails; .01 answers unknown on submit (the payment IS made) and the truth
-comes from query; .03 stays unknown forever; .04 answers processing, then succeeds on query.
+comes from query; .03 stays unknown forever; .04 answers processing, then succeeds on query;
+.05 is refused before anything is sent (RequestNotSent).
 Notifications are JSON bodies signed with HMAC-SHA256 in the X-Echo-Signature header.
 """
 
@@ -21,6 +22,7 @@ from ports.channels import (
     ChannelStatus,
     NotificationRejected,
     PaymentRequest,
+    RequestNotSent,
 )
 from ports.hookspecs import hookimpl
 
@@ -39,6 +41,8 @@ class EchoChannel:
         return ChannelResult(ChannelStatus.SUCCEEDED, ref)
 
     async def submit(self, request: PaymentRequest) -> ChannelResult:
+        if request.amount.minor % 100 == 5:
+            raise RequestNotSent("ECHO_BAD_REQUEST", "echo cannot encode this request")
         self.submits += 1
         outcome = self.paid.setdefault(request.payment_id, self._outcome(request))
         cents = request.amount.minor % 100

@@ -18,7 +18,7 @@ from ports.conformance import ChannelConformance, ConformanceSubject, new_paymen
 pytest_plugins = ["paygate_conformance"]
 
 SECRET = "echo-conformance-secret"
-CENTS = {"success": "5.00", "failure": "5.02", "unknown": "5.01"}
+CENTS = {"success": "5.00", "failure": "5.02", "unknown": "5.01", "not_sent": "5.05"}
 
 
 class NoAccounts:
@@ -45,4 +45,6 @@ class TestEchoConformance(ChannelConformance):
             signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             return {"X-Echo-Signature": signature}, body
 
-        return ConformanceSubject(channel=channel, request=request, notification=notification)
+        return ConformanceSubject(
+            channel=channel, request=request, notification=notification, refuses_before_sending=True
+        )
