@@ -13,7 +13,6 @@ from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import utcnow
 from core.lease.order import LeaseOrder
 from core.usecases.lease.views import event_payload
-from ports.lease import LeaseRepositoryFactory
 from ports.storage import ConcurrentUpdate, FlowLogSink, UnitOfWork, UnitOfWorkFactory
 
 Change = Callable[[LeaseOrder, datetime], LeaseOrder]
@@ -57,7 +56,6 @@ class LeaseBook:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        orders_of: LeaseRepositoryFactory,
         flow: FlowLogSink,
         *,
         reads: UnitOfWorkFactory | None = None,
@@ -65,7 +63,6 @@ class LeaseBook:
     ) -> None:
         self.uow = uow
         self.reads = reads or uow
-        self.orders_of = orders_of
         self.flow = flow
         self.clock = clock
 
@@ -81,7 +78,7 @@ class LeaseBook:
 
     async def find(self, order_id: str) -> LeaseOrder | None:
         async with self.reads() as uow:
-            return await self.orders_of(uow).get(order_id)
+            return await uow.lease_orders.get(order_id)
 
     async def get(self, order_id: str, app_id: str | None = None) -> LeaseOrder:
         """The order; with `app_id`, only if that app owns it (others' are a 404)."""
@@ -92,7 +89,7 @@ class LeaseBook:
 
     async def by_out_order_no(self, app_id: str, out_order_no: str) -> LeaseOrder | None:
         async with self.reads() as uow:
-            return await self.orders_of(uow).by_out_order_no(app_id, out_order_no)
+            return await uow.lease_orders.by_out_order_no(app_id, out_order_no)
 
     async def change(self, order_id: str, change: Change, event: EventOf | None = None) -> LeaseOrder:
         """Apply `change` to the locked order and save it; publish `event(before, after)`."""
@@ -100,7 +97,7 @@ class LeaseBook:
             now = self.clock()
             try:
                 async with self.uow() as uow:
-                    repo = self.orders_of(uow)
+                    repo = uow.lease_orders
                     current = found(await repo.get_for_update(order_id), order_id)
                     moved = change(current, now)
                     if moved is current:

@@ -15,7 +15,7 @@ from core.usecases.payments.stores import PaymentStorage
 from core.usecases.payments.trail import PaymentTrail
 from core.usecases.payments.views import payment_view
 from ports.channels import ChannelResult
-from ports.storage import ConcurrentUpdate, UnitOfWork
+from ports.storage import ConcurrentUpdate, LedgerWork, UnitOfWork
 
 
 class PaymentResults:
@@ -34,35 +34,34 @@ class PaymentResults:
         # shared with PaymentService.listeners: a listener added there is called here
         self.listeners = listeners
 
-    async def apply(
-        self, uow: UnitOfWork, payment: Payment, result: ChannelResult, now: datetime, *, stored: bool = True
-    ) -> Payment:
-        """Move the payment per the channel result inside `uow` (ledger + outbox when final).
-        `stored=False`: the payment is not in storage yet and is inserted as it ends up."""
-        target = STATUS_FROM_CHANNEL[result.status]
-        moved = payment.moved(
-            target,
-            now,
-            channel_ref=result.channel_ref or payment.channel_ref,
-            failure_code=result.code if target is PaymentStatus.FAILED else None,
-            failure_message=result.message if target is PaymentStatus.FAILED else None,
-        )
-        if target is PaymentStatus.SUCCEEDED and result.postings:
-            txn_id = await uow.ledger.post(payment.id, result.postings, at=now)
-            await uow.record_transfer(moved, txn_id, at=now)
-            await uow.add_deferred(payment.id, result.deferred, at=now)
-        if result.exchanges:
-            await uow.record_exchanges(payment.id, payment.channel, result.exchanges, at=now)
+    async def apply(self, uow: UnitOfWork, payment: Payment, result: ChannelResult, now: datetime) -> Payment:
+        """Move the stored payment per the channel result inside `uow` (ledger + outbox when
+        final), and the workflow records that follow it (the listeners)."""
+        moved = _moved(payment, result, now)
+        await _post(uow, payment, moved, result, now)
         for listener in self.listeners:
             await listener(uow, moved)
         schedule = await self._follow_up(uow, moved, now)
-        if stored:
-            await uow.payments.save(moved, expected_status=payment.status.value, **schedule)
-        else:
-            await uow.payments.add(moved, **schedule)
+        await uow.payments.save(moved, expected_status=payment.status.value, **schedule)
         return moved
 
-    async def _follow_up(self, uow: UnitOfWork, moved: Payment, now: datetime) -> dict[str, Any]:
+    def followed(self, payment: Payment) -> bool:
+        """Whether a workflow's listener follows `payment` (then it needs a whole unit of work)."""
+        return any(listener.follows(payment) for listener in self.listeners)
+
+    async def settle(
+        self, work: LedgerWork, payment: Payment, result: ChannelResult, now: datetime
+    ) -> Payment:
+        """Insert a ledger payment as the channel's answer leaves it, inside a ledger payment's
+        work (its postings, records and outbox event with it). No listener runs here: the caller
+        refuses a payment one of them `followed` before it reaches the ledger."""
+        moved = _moved(payment, result, now)
+        await _post(work, payment, moved, result, now)
+        schedule = await self._follow_up(work, moved, now)
+        await work.payments.add(moved, **schedule)
+        return moved
+
+    async def _follow_up(self, uow: LedgerWork, moved: Payment, now: datetime) -> dict[str, Any]:
         """A final payment is announced to its app; any other is queried on its channel's schedule.
         Returns the query schedule to store with the payment."""
         if not moved.is_final:
@@ -113,3 +112,26 @@ class PaymentResults:
                 f"final {payment.status.value}: operator attention needed",
                 via=via,
             )
+
+
+def _moved(payment: Payment, result: ChannelResult, now: datetime) -> Payment:
+    target = STATUS_FROM_CHANNEL[result.status]
+    return payment.moved(
+        target,
+        now,
+        channel_ref=result.channel_ref or payment.channel_ref,
+        failure_code=result.code if target is PaymentStatus.FAILED else None,
+        failure_message=result.message if target is PaymentStatus.FAILED else None,
+    )
+
+
+async def _post(
+    work: LedgerWork, payment: Payment, moved: Payment, result: ChannelResult, now: datetime
+) -> None:
+    """The ledger postings of a success, and the channel exchanges, inside `work`."""
+    if moved.status is PaymentStatus.SUCCEEDED and result.postings:
+        txn_id = await work.ledger.post(payment.id, result.postings, at=now)
+        await work.record_transfer(moved, txn_id, at=now)
+        await work.add_deferred(payment.id, result.deferred, at=now)
+    if result.exchanges:
+        await work.record_exchanges(payment.id, payment.channel, result.exchanges, at=now)

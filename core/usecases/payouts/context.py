@@ -11,7 +11,6 @@ from core.errors import NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.payouts.model import Payout
 from core.usecases.payments.service import PaymentService
-from ports.payouts import PayoutRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWorkFactory
 
 
@@ -21,7 +20,6 @@ class PayoutContext:
 
     uow: UnitOfWorkFactory
     reads: UnitOfWorkFactory
-    payouts_of: PayoutRepositoryFactory
     payments: PaymentService
     flow: FlowLogSink
     clock: Callable[[], datetime]
