@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
 from core.lease.status import CancelReason
-from ports.channels import Channel, ChannelResult, ChannelStatus, PaymentRequest
+from ports.channels import (
+    Channel,
+    ChannelResult,
+    ChannelStatus,
+    PaymentRequest,
+    SigningRequest,
+    SigningResult,
+)
 from ports.lease import LEASE_EXTENSION, LeaseAnswer
 
 
@@ -92,8 +98,24 @@ class FakeLeasePort:
         return await self._done("close_order")
 
 
+class FakeSigningPort:
+    """A signing port: every signing is under way at `sign_url` (or answers `answer`)."""
+
+    def __init__(self, answer: SigningResult | None = None) -> None:
+        self.answer = answer or SigningResult(ChannelStatus.PROCESSING, sign_url="https://sign.example/page")
+        self.requests: list[SigningRequest] = []
+
+    async def start_signing(self, request: SigningRequest) -> SigningResult:
+        self.requests.append(request)
+        return self.answer
+
+    async def query_signing(self, request: SigningRequest) -> SigningResult:
+        self.requests.append(request)
+        return self.answer
+
+
 def lease_channel(
-    lease: FakeLeasePort, payment: ScriptedPort | None = None, *, signing: Any = None
+    lease: FakeLeasePort, payment: ScriptedPort | None = None, *, signing: FakeSigningPort | None = None
 ) -> Channel:
     """The ant_lease channel with `lease` as its lease extension (and `payment` for deductions)."""
     return Channel(
@@ -102,6 +124,6 @@ def lease_channel(
         frozenset({"CNY"}),
         payment=payment,
         query=payment,
-        signing=signing,
+        signing=signing or FakeSigningPort(),
         extensions={LEASE_EXTENSION: lease},
     )

@@ -29,7 +29,7 @@ from core.usecases.lease.listener import LeasePaymentListener
 from core.usecases.lease.policy import LeasePolicy
 from core.usecases.payouts.context import PayoutContext
 from core.usecases.payouts.listener import PayoutResultListener
-from fakes.channels import FakeLeasePort, ScriptedPort, external, lease_channel
+from fakes.channels import FakeLeasePort, FakeSigningPort, ScriptedPort, external, lease_channel
 from fakes.services import Clock, PaymentHarness, payment_service, seed_account
 from fakes.storage import FakeFlowLog, FakeStorage
 from ports.channels import ChannelResult, ChannelStatus
@@ -78,9 +78,11 @@ class LeaseWorld:
     storage: FakeStorage
     port: FakeLeasePort
     deductions: ScriptedPort
+    signing: FakeSigningPort
     pay: PaymentHarness
     book: LeaseBook
     calls: LeaseChannelCalls
+    policy: LeasePolicy
 
     @property
     def orders(self) -> dict[str, LeaseOrder]:
@@ -101,12 +103,14 @@ def lease_world(
     clock = clock or Clock(LEASE_TIME, timedelta(0))
     flow = FakeFlowLog(storage)
     port, deductions = FakeLeasePort(), ScriptedPort(ChannelResult(ChannelStatus.PROCESSING))
-    listener = LeasePaymentListener(flow, policy or LeasePolicy())
-    pay = payment_service(
-        lease_channel(port, deductions), storage=storage, listeners=[listener], clock=clock, flow=flow
-    )
+    signing = FakeSigningPort()
+    policy = policy or LeasePolicy()
+    listener = LeasePaymentListener(flow, policy)
+    channel = lease_channel(port, deductions, signing=signing)
+    pay = payment_service(channel, storage=storage, listeners=[listener], clock=clock, flow=flow)
     book = LeaseBook(storage.uow, flow, clock=clock)
-    return LeaseWorld(storage, port, deductions, pay, book, LeaseChannelCalls(book, pay.service))
+    calls = LeaseChannelCalls(book, pay.service)
+    return LeaseWorld(storage, port, deductions, signing, pay, book, calls, policy)
 
 
 BILL_APP = "app1"

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from fakes.channels import ScriptedPort, external, ledger
 from fakes.services import command, payment_service, seed_account
 
-from core.errors import BusinessRuleViolation, IdempotencyConflict, NotFound
+from core.errors import BusinessRuleViolation, IdempotencyConflict, NoRoute, NotFound
 from core.ledger import FlowKind, transfer
 from core.money import Money
-from core.payments.model import PaymentStatus
+from core.payments.model import Payment, PaymentStatus
 from core.usecases.payments.commands import PaymentCommand
 from ports.channels import ChannelResult, ChannelStatus, PaymentRequest
+from ports.storage import UnitOfWork
 
 
 def transfer_command() -> PaymentCommand:
@@ -128,3 +130,30 @@ async def test_ledger_payment_naming_another_apps_account_is_not_found() -> None
         )
     assert (refused.value.code, refused.value.field) == ("ACCOUNT_NOT_FOUND", "payee_account")
     assert not h.state.payments
+
+
+class Following:
+    """A workflow's listener that follows the payments naming its record."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def follows(self, payment: Payment) -> bool:
+        return "bill_id" in payment.details
+
+    async def __call__(self, uow: UnitOfWork, payment: Payment) -> None:
+        self.calls += 1
+
+
+async def test_a_workflows_payment_routed_to_the_ledger_is_refused_before_the_channel_is_asked() -> None:
+    port = ScriptedPort(PAID)
+    listener = Following()
+    h = payment_service(ledger(port), listeners=[listener])
+    seed_account(h.storage, "acc-a", available=1_000)
+    seed_account(h.storage, "acc-b")
+    with pytest.raises(NoRoute):
+        await h.service.submit(replace(transfer_command(), details={"bill_id": "bill_1"}))
+    assert not port.calls and not h.state.payments and listener.calls == 0
+    # a payment no workflow follows settles in the ledger's own transaction, with no listener
+    payment, created = await h.service.submit(transfer_command())
+    assert created and payment.status is PaymentStatus.SUCCEEDED and listener.calls == 0
