@@ -107,3 +107,23 @@ async def test_the_worker_syncs_an_order_left_created_and_finalises_a_signed_con
     assert w.orders[created.id].status is OrderStatus.SYNCED
     assert w.orders[signed.id].contract.status is ContractStatus.FINALISED
     assert sorted(w.port.calls) == ["finalise_contract", "sync_order"]
+
+
+async def test_an_attempt_a_crash_left_unsubmitted_is_submitted_once_on_recovery() -> None:
+    order, _ = collecting(new_order()).start_attempt(1, T0)  # committed, then the process died
+    w = lease_world(order)
+    await collection(w).recover_attempt(order.id, 1, 1)
+    await collection(w).recover_attempt(order.id, 1, 1)  # its payment exists now: never resent
+    assert len(w.deductions.calls) == 1
+    assert w.orders[order.id].period(1).payment_id == w.deductions.calls[0].payment_id
+
+
+async def test_a_deduction_no_channel_takes_fails_its_period_until_the_retry() -> None:
+    order = collecting(new_order())
+    w = lease_world(order)
+    w.pay.service.access.router.rules = ()
+    assert await collection(w).collect_due(10, T0) == 1
+    period = w.orders[order.id].period(1)
+    assert (period.status, period.last_failure_code) == (PeriodStatus.FAILED, "NO_ROUTE")
+    assert period.next_attempt_at is not None and period.next_attempt_at > T0
+    assert w.deductions.calls == [] and w.events() == ["lease.period_failed"]
