@@ -48,10 +48,7 @@ from gateway.metrics import Metrics
 from gateway.plugins import build_channels, build_plugin_manager
 from gateway.settings import PaygateSettings, load_settings
 from gateway.storage.accounts import AccountStore
-from gateway.storage.bills import bills_of
 from gateway.storage.engine import create_engine
-from gateway.storage.lease import lease_orders_of
-from gateway.storage.payouts import payouts_of
 from gateway.storage.queries.bills import BillQueries
 from gateway.storage.queries.flow import FlowReader
 from gateway.storage.queries.outbox import OutboxAdmin
@@ -188,15 +185,13 @@ class Container(containers.DeclarativeContainer):
     router = providers.Singleton(_router, settings, channels)
 
     # payouts: moves a payout with its payment, so it exists before PaymentService
-    payout_listener = providers.Singleton(PayoutResultListener, providers.Object(payouts_of))
+    payout_listener = providers.Singleton(PayoutResultListener)
     # bills: moves a bill with its bank payment, so it too exists before PaymentService
     bill_due = providers.Singleton(DueBills)
-    bill_listener = providers.Singleton(BillPaymentListener, providers.Object(bills_of), flow, bill_due)
+    bill_listener = providers.Singleton(BillPaymentListener, flow, bill_due)
     # lease: moves a rent period with its deduction, so it too exists before PaymentService
     lease_policy = providers.Factory(_lease_policy, settings)
-    lease_listener = providers.Singleton(
-        LeasePaymentListener, providers.Object(lease_orders_of), flow, lease_policy
-    )
+    lease_listener = providers.Singleton(LeasePaymentListener, flow, lease_policy)
     payments = providers.Singleton(
         PaymentService,
         providers.Factory(PaymentStorage, uow.provider, read_uow.provider, transactions, accounts),
@@ -214,7 +209,6 @@ class Container(containers.DeclarativeContainer):
     payouts = providers.Singleton(
         PayoutService,
         uow.provider,
-        providers.Object(payouts_of),
         payments,
         flow,
         reads=read_uow.provider,
@@ -226,7 +220,6 @@ class Container(containers.DeclarativeContainer):
     bill_context = providers.Singleton(
         BillContext,
         uow.provider,
-        providers.Object(bills_of),
         flow,
         providers.Factory(_bill_policy, settings),
         bill_due,
@@ -244,9 +237,7 @@ class Container(containers.DeclarativeContainer):
     bill_queries = providers.Singleton(BillQueries, engine, flow_reader)
 
     # lease: the orders and the calls to their channel, shared by the lease use cases
-    lease_book = providers.Singleton(
-        LeaseBook, uow.provider, providers.Object(lease_orders_of), flow, reads=read_uow.provider, clock=clock
-    )
+    lease_book = providers.Singleton(LeaseBook, uow.provider, flow, reads=read_uow.provider, clock=clock)
     lease_calls = providers.Singleton(LeaseChannelCalls, lease_book, payments)
     lease_orders = providers.Singleton(LeaseOrderService, lease_book, lease_calls, payments, lease_policy)
     # one instance: it knows which orders this process is finalising

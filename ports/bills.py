@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -11,7 +11,6 @@ from core.bills.model import ApplicantView, Bill, BillStatus, LoanView
 from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog
 from core.errors import Conflict
 from core.payments.model import Payment
-from ports.storage import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +97,3 @@ class BillRepository(Protocol):
     async def unanswered_attempts(self, before: datetime, limit: int) -> list[Bill]:
         """Bills left bank_submitted since before `before` (a crash around the 8801 call)."""
         ...
-
-
-# Binds the repository to a unit of work, so that a bill moves in the same transaction as the
-# payment that pays it (the payment listener gets the payment's unit of work).
-BillRepositoryFactory = Callable[[UnitOfWork], BillRepository]

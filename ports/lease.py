@@ -4,7 +4,7 @@ events its callbacks carry, and the storage the lease use cases need."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -13,7 +13,6 @@ from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
 from core.lease.status import CancelReason
 from ports.channels import ChannelStatus, Exchange
-from ports.storage import UnitOfWork
 
 # The Channel.extensions key of a LeaseChannelPort.
 LEASE_EXTENSION = "lease"
@@ -126,6 +125,3 @@ class LeaseRepository(Protocol):
     async def stale_attempts(self, before: datetime, limit: int) -> list[StaleAttempt]:
         """Periods collecting since before `before`."""
         ...
-
-
-LeaseRepositoryFactory = Callable[[UnitOfWork], LeaseRepository]

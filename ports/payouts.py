@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from core.payouts.model import Payout, PayoutStatus
-from ports.storage import UnitOfWork
 
 
 class PayoutRepository(Protocol):
@@ -27,8 +25,3 @@ class PayoutRepository(Protocol):
     async def save(self, payout: Payout, *, expected_status: PayoutStatus) -> None:
         """Update; raises ports.storage.ConcurrentUpdate when the stored status changed."""
         ...
-
-
-# Binds the repository to a unit of work, so a payout changes in the same transaction as the
-# payment that pays it (the payment listener gets the payment's unit of work).
-PayoutRepositoryFactory = Callable[[UnitOfWork], PayoutRepository]

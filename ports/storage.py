@@ -10,7 +10,11 @@ from typing import Any, Protocol, TypeVar
 from core.flowlog import FlowRecord
 from core.ledger import AccountView, NewAccount, Posting
 from core.payments.model import Payment
+from ports.bills import BillRepository
 from ports.channels import DeferredPostings, Exchange
+from ports.lease import LeaseRepository
+from ports.payouts import PayoutRepository
+from ports.work_guard import only_its_own_waits
 
 
 class DuplicateRequest(Exception):
@@ -73,22 +77,16 @@ class Accounts(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class LedgerWork(Protocol):
+    """What a ledger payment's work may use: payments, ledger, outbox, accounts and the payment's
+    records. `Transactions` hands its work this much and no more: the embedded SQLite storage
+    runs that work on its writer thread over plain sqlite3 (gateway/storage/sqlite_uow.py), which
+    stores no workflow's records (bills, lease orders, payouts)."""
+
     payments: PaymentRepository
     ledger: Ledger
     outbox: Outbox
     accounts: Accounts
-
-    async def __aenter__(self) -> UnitOfWork: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None: ...
 
@@ -101,27 +99,53 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
 
+class UnitOfWork(LedgerWork, Protocol):
+    """One transaction over all of the storage: a ledger payment's ports plus the workflows'
+    repositories, so a bill, a lease order or a payout moves in the same transaction as the
+    payment that pays it. `async with uow:` begins it, `commit()` makes it durable, leaving
+    without a commit rolls it back."""
+
+    bills: BillRepository
+    lease_orders: LeaseRepository
+    payouts: PayoutRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 T = TypeVar("T")
 
 
 class Transactions(Protocol):
-    """Runs `work` in one transaction and commits it; an exception rolls all of it back.
+    """Runs a ledger payment's `work` in one transaction and commits it; an exception rolls all
+    of it back.
 
-    `work` may only use the unit of work it is given (no channel calls, no other I/O): the
-    embedded SQLite storage runs it inside a group commit on its writer thread.
+    `work` may only use the `LedgerWork` it is given and may await nothing else (no channel
+    call, no other I/O): the embedded SQLite storage runs it inside a group commit on its writer
+    thread, where nothing can wait. Both implementations refuse a work that waits on anything
+    else with a RuntimeError (the SQLite writer's `drive`, `transactions_of`'s `only_its_own_waits`).
     """
 
-    async def __call__(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T: ...
+    async def __call__(self, work: Callable[[LedgerWork], Awaitable[T]]) -> T: ...
 
 
 def transactions_of(factory: UnitOfWorkFactory) -> Transactions:
-    """The plain way: a unit of work of `factory` per call."""
+    """The plain way: a unit of work of `factory` per call, its work held to the same rule as on
+    the SQLite writer (it may wait only on its unit of work)."""
 
-    async def transact(work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async def transact(work: Callable[[LedgerWork], Awaitable[T]]) -> T:
         async with factory() as uow:
-            result = await work(uow)
+            result = await only_its_own_waits(work, uow)
             await uow.commit()
         return result
 

@@ -31,7 +31,6 @@ from gateway.storage import tables as t
 from gateway.storage.bill_tables import bills as b
 from gateway.storage.bill_tables import write_off_logs
 from gateway.storage.rows import payment_from_mapping
-from gateway.storage.uow import SqlUnitOfWork
 from ports.bills import Applicant, CompanyAccounts, LoanChanged
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
@@ -323,8 +322,3 @@ class SqlBills:
         stmt = self._select(b.c.status == BillStatus.BANK_SUBMITTED.value, b.c.updated_at < before)
         rows = await self.conn.execute(stmt.order_by(b.c.updated_at).limit(limit))
         return [_row_to_bill(row) for row in rows]
-
-
-def bills_of(uow: SqlUnitOfWork) -> SqlBills:
-    """The bill repository inside `uow`'s transaction."""
-    return SqlBills(uow.conn)

@@ -25,7 +25,6 @@ from core.lease.status import (
 from core.money import Money
 from gateway.storage.lease_tables import lease_orders as orders
 from gateway.storage.lease_tables import lease_periods as periods
-from gateway.storage.uow import SqlUnitOfWork
 from ports.lease import StaleAttempt
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
@@ -347,8 +346,3 @@ class SqlLeaseOrders:
             StaleAttempt(r.order_id, r.period_no, r.attempts, r.attempt_started_at)
             for r in (await self.conn.execute(stmt)).all()
         ]
-
-
-def lease_orders_of(uow: SqlUnitOfWork) -> SqlLeaseOrders:
-    """The lease order repository inside `uow`'s transaction."""
-    return SqlLeaseOrders(uow.conn)

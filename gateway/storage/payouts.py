@@ -22,8 +22,7 @@ from core.payouts.model import (
     voucher_from_json,
 )
 from gateway.storage.payout_tables import payouts as table
-from gateway.storage.uow import SqlUnitOfWork
-from ports.storage import ConcurrentUpdate, DuplicateRequest, UnitOfWork
+from ports.storage import ConcurrentUpdate, DuplicateRequest
 
 
 def _values(p: Payout) -> dict[str, Any]:
@@ -133,11 +132,3 @@ class SqlPayouts:
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(payout.id)
-
-
-def payouts_of(uow: UnitOfWork) -> SqlPayouts:
-    """The payout repository inside `uow`'s transaction: payouts are stored through SQLAlchemy,
-    so only a SQLAlchemy unit of work can carry them."""
-    if not isinstance(uow, SqlUnitOfWork):
-        raise TypeError(f"payouts need a SqlUnitOfWork, not a {type(uow).__name__}")
-    return SqlPayouts(uow.conn)

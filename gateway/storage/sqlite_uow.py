@@ -15,7 +15,6 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any, TypeVar
 
 from core.errors import InsufficientFunds, NotFound
@@ -60,9 +59,9 @@ from ports.storage import (
     ConcurrentUpdate,
     DuplicateRequest,
     Ledger,
+    LedgerWork,
     Outbox,
     PaymentRepository,
-    UnitOfWork,
 )
 
 T = TypeVar("T")
@@ -190,7 +189,9 @@ class SqliteAccounts:
 
 
 class SqliteUnitOfWork:
-    """The storage ports inside one job of the writer; the writer commits (or rolls back) it."""
+    """A ledger payment's `LedgerWork` inside one job of the writer, which commits (or rolls back)
+    its group. It stores no workflow's records: a work that needs them takes a `UnitOfWork`,
+    which `Transactions` never hands out (ports/storage.py)."""
 
     def __init__(self, conn: sqlite3.Connection, subscribers: frozenset[str] | None = None) -> None:
         self.conn = conn
@@ -198,20 +199,6 @@ class SqliteUnitOfWork:
         self.ledger: Ledger = SqliteLedger(conn)
         self.outbox: Outbox = SqliteOutbox(conn, subscribers)
         self.accounts: Accounts = SqliteAccounts(conn)
-
-    async def __aenter__(self) -> SqliteUnitOfWork:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    async def commit(self) -> None:
-        return None  # the group commit of the writer
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
         self.conn.execute(TRANSFER.insert, TRANSFER.params(transfer_row(payment, txn_id, at)))
@@ -270,7 +257,7 @@ class WriterTransactions:
         self.writer = writer
         self.subscribers = subscribers
 
-    async def __call__(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async def __call__(self, work: Callable[[LedgerWork], Awaitable[T]]) -> T:
         def job(conn: sqlite3.Connection) -> T:
             return drive(_as_coroutine(work(SqliteUnitOfWork(conn, self.subscribers))))
 

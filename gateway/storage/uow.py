@@ -12,10 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.flowlog import FlowRecord
 from core.payments.model import Payment
 from gateway.storage import tables as t
+from gateway.storage.bills import SqlBills
+from gateway.storage.lease import SqlLeaseOrders
+from gateway.storage.payouts import SqlPayouts
 from gateway.storage.rows import deferred_rows, exchange_rows, flow_rows, transfer_row
 from gateway.storage.sql_repositories import SqlAccounts, SqlLedger, SqlOutbox, SqlPayments
 from gateway.storage.sqlite_writer import SqliteWriter
+from ports.bills import BillRepository
 from ports.channels import DeferredPostings, Exchange
+from ports.lease import LeaseRepository
+from ports.payouts import PayoutRepository
 from ports.storage import Accounts, Ledger, Outbox, PaymentRepository
 
 
@@ -62,6 +68,9 @@ class SqlUnitOfWork:
         self.ledger: Ledger = SqlLedger(self._conn)
         self.outbox: Outbox = SqlOutbox(self._conn, self._subscribers)
         self.accounts: Accounts = SqlAccounts(self._conn)
+        self.bills: BillRepository = SqlBills(self._conn)
+        self.lease_orders: LeaseRepository = SqlLeaseOrders(self._conn)
+        self.payouts: PayoutRepository = SqlPayouts(self._conn)
         return self
 
     async def __aexit__(

@@ -16,11 +16,18 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
+from core.bills.model import Bill
+from core.bills.plan import TransferLog, WriteOffLog
 from core.errors import InsufficientFunds, NotFound
 from core.flowlog import FlowRecord
 from core.ids import new_id
+from core.lease.order import LeaseOrder
 from core.ledger import AccountView, NewAccount, Posting, SubAccount, check_balanced
 from core.payments.model import Payment, PaymentStatus
+from core.payouts.model import Payout
+from fakes.bills import FakeBills
+from fakes.lease import FakeLeaseOrders
+from fakes.payouts import FakePayouts
 from ports.channels import DeferredPostings, Exchange
 from ports.storage import (
     Accounts,
@@ -28,11 +35,13 @@ from ports.storage import (
     DuplicateRequest,
     FlowLogSink,
     Ledger,
+    LedgerWork,
     Outbox,
     PaymentRepository,
     Transactions,
     UnitOfWork,
 )
+from ports.work_guard import only_its_own_waits
 
 T = TypeVar("T")
 
@@ -42,6 +51,8 @@ CREATED_GRACE = timedelta(minutes=2)
 
 @dataclass
 class FakeAccount:
+    """An account of the fake storage: as opened, with its balances."""
+
     opened: NewAccount
     opened_at: datetime
     balances: dict[SubAccount, int] = field(default_factory=lambda: dict.fromkeys(SubAccount, 0))
@@ -53,6 +64,26 @@ class FakeEntry:
     posting: Posting
     balance_after_minor: int
     at: datetime
+
+
+class Races:
+    """Saves that first lose a race (ConcurrentUpdate, as if another process saved first), by
+    repository name. Shared by every copy of the state: a lost race stays lost after a rollback."""
+
+    def __init__(self) -> None:
+        self.to_lose: dict[str, int] = defaultdict(int)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Races:
+        return self
+
+    def lose(self, repository: str, times: int = 1) -> None:
+        self.to_lose[repository] += times
+
+    def lost(self, repository: str) -> bool:
+        if self.to_lose[repository] <= 0:
+            return False
+        self.to_lose[repository] -= 1
+        return True
 
 
 @dataclass
@@ -70,6 +101,16 @@ class FakeState:
     deferred: list[tuple[str, DeferredPostings, datetime]] = field(default_factory=list)
     flow: list[FlowRecord] = field(default_factory=list)
     nonces: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    bills: dict[str, Bill] = field(default_factory=dict)
+    bill_transfer_logs: list[tuple[str, str, TransferLog]] = field(default_factory=list)
+    write_off_logs: list[tuple[str, str, WriteOffLog]] = field(default_factory=list)
+    lease_orders: dict[str, LeaseOrder] = field(default_factory=dict)
+    payouts: dict[str, Payout] = field(default_factory=dict)
+    races: Races = field(default_factory=Races)
+
+    def events(self, subject_id: str | None = None) -> list[str]:
+        """The event types queued (for `subject_id` only, when given), in order."""
+        return [e["event_type"] for e in self.outbox if subject_id in (None, e["subject_id"])]
 
 
 class FakePayments(PaymentRepository):
@@ -193,9 +234,17 @@ class FakeStorage:
     def __init__(self, subscribers: frozenset[str] | None = None) -> None:
         self.state = FakeState()
         self.subscribers = subscribers
+        self.units: list[FakeUnitOfWork] = []  # every unit of work opened, in order
 
     def uow(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self)
+        uow = FakeUnitOfWork(self)
+        self.units.append(uow)
+        return uow
+
+    @property
+    def commits(self) -> int:
+        """How many units of work committed."""
+        return sum(1 for uow in self.units if uow.committed)
 
     def transactions(self) -> FakeTransactions:
         return FakeTransactions(self)
@@ -213,6 +262,9 @@ class FakeUnitOfWork(UnitOfWork):
         self.ledger = FakeLedger(state)
         self.outbox = FakeOutbox(state, self.storage.subscribers)
         self.accounts = FakeAccounts(state)
+        self.bills = FakeBills(state)
+        self.lease_orders = FakeLeaseOrders(state)
+        self.payouts = FakePayouts(state)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._bind(copy.deepcopy(self.storage.state))
@@ -254,10 +306,11 @@ class FakeTransactions(Transactions):
         self.storage = storage
         self.last: FakeUnitOfWork | None = None
 
-    async def __call__(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async def __call__(self, work: Callable[[LedgerWork], Awaitable[T]]) -> T:
         async with self.storage.uow() as uow:
             self.last = uow
-            result = await work(uow)
+            # held to the rule of the real storages: the work may wait on its unit of work only
+            result = await only_its_own_waits(work, uow)
             await uow.commit()
         return result
 
@@ -273,6 +326,10 @@ class FakeFlowLog(FlowLogSink):
     def record(self, record: FlowRecord) -> None:
         self.records.append(record)
         self._pending.append(record)
+
+    def nodes(self, subject_id: str) -> list[str]:
+        """The nodes recorded for `subject_id`, in order."""
+        return [r.node.value for r in self.records if r.subject_id == subject_id]
 
     async def flush(self) -> int:
         batch, self._pending = self._pending, []

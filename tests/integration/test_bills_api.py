@@ -645,10 +645,9 @@ async def test_worker_sends_an_attempt_a_crash_left_unsent(gw: Gateway, sandbox:
 
     applicant = await gw.applicant()
     _, loan = await gw.loan(applicant, "10.00", pay_mode="transfer")
-    service = gw.container.bill_context()
     # a bill saved as bank_submitted whose payment was never saved (the process died in between)
     async with gw.container.uow() as uow:
-        stored = await service.bills_of(uow).get(loan["id"])
+        stored = await uow.bills.get(loan["id"])
         crashed = replace(
             stored,
             id="bill_crashed",
@@ -664,7 +663,7 @@ async def test_worker_sends_an_attempt_a_crash_left_unsent(gw: Gateway, sandbox:
             loan_state=None,
             updated_at=stored.updated_at.replace(year=2020),
         )
-        await service.bills_of(uow).add(crashed)
+        await uow.bills.add(crashed)
         await uow.commit()
     await gw.work()
     assert (await gw.bill("bill_crashed"))["status"] == "bank_processing"

@@ -561,7 +561,7 @@ async def test_an_attempt_a_crash_left_unsubmitted_is_submitted_once_by_the_work
     oid = (await signed_up(env, order_body(None, ("100.00", -1))))["id"]
     book = env.container.lease_book()
     async with book.uow() as uow:  # the attempt is committed, then the process dies
-        repo = book.orders_of(uow)
+        repo = uow.lease_orders
         stored = await repo.get_for_update(oid)
         moved, _ = stored.start_attempt(1, datetime.now(UTC))
         await repo.save(moved, expected_version=stored.version)

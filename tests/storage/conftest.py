@@ -38,7 +38,7 @@ def _sql(name: str, engine: AsyncEngine) -> StorageUnderTest:
         return SqlUnitOfWork(engine, None, SUBSCRIBERS)
 
     return StorageUnderTest(
-        name, transactions_of(uow), FlowLogBuffer(uow), NonceStore(uow, NONCE_WINDOW), SqlProbe(engine)
+        name, transactions_of(uow), FlowLogBuffer(uow), NonceStore(uow, NONCE_WINDOW), SqlProbe(engine), uow
     )
 
 
@@ -68,6 +68,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             FlowLogBuffer(uow, writer),
             NonceStore(uow, NONCE_WINDOW, writer),
             SqlProbe(engine),
+            uow,
         )
         await writer.aclose()
     await engine.dispose()

@@ -4,9 +4,10 @@ SQLite writer's unit of work."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from fakes.storage import FakeFlowLog, FakeNonceStore, FakeStorage
@@ -16,7 +17,9 @@ from core.flowlog import FlowRecord
 from core.ledger import SubAccount
 from gateway.storage import tables as t
 from gateway.storage.rows import postings_from_json
-from ports.storage import Transactions
+from ports.storage import Transactions, UnitOfWork, UnitOfWorkFactory
+
+T = TypeVar("T")
 
 # apps that take notifications (have a notify_url); any other app gets none queued
 SUBSCRIBERS = frozenset({"app_a", "app_b"})
@@ -66,10 +69,18 @@ class Probe(Protocol):
 @dataclass
 class StorageUnderTest:
     name: str
-    transact: Transactions
+    transact: Transactions  # a ledger payment's work (on the SQLite writer: its thread)
     flow: FlushingSink
     nonces: Nonces
     probe: Probe
+    units: UnitOfWorkFactory  # whole units of work (the workflows' repositories too)
+
+    async def in_uow(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """`work` in one whole unit of work, committed."""
+        async with self.units() as uow:
+            result = await work(uow)
+            await uow.commit()
+        return result
 
 
 class FakeProbe:
@@ -170,4 +181,5 @@ def fake_storage() -> StorageUnderTest:
         FakeFlowLog(storage),
         FakeNonceStore(storage, NONCE_WINDOW),
         FakeProbe(storage),
+        storage.uow,
     )

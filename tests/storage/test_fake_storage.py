@@ -10,7 +10,7 @@ from fakes.storage import FakeFlowLog, FakeStorage
 
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ledger import AccountKind, account_to_open
-from ports.storage import UnitOfWork
+from ports.storage import LedgerWork
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 ACCOUNT = account_to_open("app_a", "someone", AccountKind.CUSTOMER, "CNY", account_id="acc_1")
@@ -37,7 +37,7 @@ async def test_fake_transactions_roll_back_on_an_exception_and_keep_the_last_uni
     storage = FakeStorage()
     transact = storage.transactions()
 
-    async def work(uow: UnitOfWork) -> None:
+    async def work(uow: LedgerWork) -> None:
         await uow.accounts.open(ACCOUNT, at=NOW)
         raise LookupError("no")
 

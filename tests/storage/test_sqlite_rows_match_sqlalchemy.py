@@ -27,7 +27,7 @@ from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.tables import metadata
 from gateway.storage.uow import SqlUnitOfWork
 from ports.channels import DeferredPostings, Exchange
-from ports.storage import Transactions, UnitOfWork, transactions_of
+from ports.storage import LedgerWork, Transactions, transactions_of
 
 NOW = datetime(2026, 12, 1, 9, 30, 0, 5, tzinfo=UTC)
 WRITTEN_BY_THE_WRITER = {
@@ -61,7 +61,7 @@ def _payment(id: str, status: PaymentStatus) -> Payment:
     )
 
 
-async def _work(uow: UnitOfWork) -> None:
+async def _work(uow: LedgerWork) -> None:
     card = BankCard("6222020202020202", "Li Lei")
     for account_id, bank_card in (("acc_a", card), ("acc_b", None)):
         await uow.accounts.open(

@@ -1,8 +1,10 @@
 """The storage ports' contract: one behaviour per test, run on every implementation (the
-in-memory fake, SqlUnitOfWork on SQLite and PostgreSQL, the SQLite writer's unit of work)."""
+in-memory fake, SqlUnitOfWork on SQLite and PostgreSQL, the SQLite writer's unit of work). A
+ledger payment's work (`storage.transact`) gets a `LedgerWork`."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +26,7 @@ from core.ledger import (
 from core.money import Money
 from core.payments.model import Payment, PaymentStatus
 from ports.channels import DeferredPostings, Exchange
-from ports.storage import ConcurrentUpdate, DuplicateRequest, UnitOfWork
+from ports.storage import ConcurrentUpdate, DuplicateRequest, LedgerWork
 
 NOW = datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=UTC)
 
@@ -73,7 +75,7 @@ async def open_account(
         account_id=account_id,
     )
 
-    async def work(uow: UnitOfWork) -> None:
+    async def work(uow: LedgerWork) -> None:
         await uow.accounts.open(account, at=NOW)
         if funded:
             plan = funding_plan(account_id, cny(funded))
@@ -86,12 +88,12 @@ async def open_account(
 
 # -- payments ---------------------------------------------------------------------------------
 async def test_an_added_payment_is_found_by_id_and_by_request_no(storage: StorageUnderTest) -> None:
-    async def add(uow: UnitOfWork) -> None:
+    async def add(uow: LedgerWork) -> None:
         await uow.payments.add(payment())
 
     await storage.transact(add)
 
-    async def read(uow: UnitOfWork) -> tuple[Payment | None, ...]:
+    async def read(uow: LedgerWork) -> tuple[Payment | None, ...]:
         return (
             await uow.payments.get("pay_1"),
             await uow.payments.get_for_update("pay_1"),
@@ -106,7 +108,7 @@ async def test_an_added_payment_is_found_by_id_and_by_request_no(storage: Storag
 async def test_a_repeated_request_no_of_the_same_app_is_a_duplicate_request(
     storage: StorageUnderTest,
 ) -> None:
-    async def add(uow: UnitOfWork, p: Payment) -> None:
+    async def add(uow: LedgerWork, p: Payment) -> None:
         await uow.payments.add(p)
 
     await storage.transact(lambda uow: add(uow, payment()))
@@ -114,7 +116,7 @@ async def test_a_repeated_request_no_of_the_same_app_is_a_duplicate_request(
         await storage.transact(lambda uow: add(uow, payment(id="pay_2", amount=cny(1))))
     await storage.transact(lambda uow: add(uow, payment(id="pay_3", app_id="app_b")))  # another app's
 
-    async def read(uow: UnitOfWork) -> list[Payment | None]:
+    async def read(uow: LedgerWork) -> list[Payment | None]:
         return [await uow.payments.get(i) for i in ("pay_1", "pay_2", "pay_3")]
 
     assert await storage.transact(read) == [payment(), None, payment(id="pay_3", app_id="app_b")]
@@ -123,7 +125,7 @@ async def test_a_repeated_request_no_of_the_same_app_is_a_duplicate_request(
 async def test_a_duplicate_leaves_the_rest_of_its_transaction_usable(storage: StorageUnderTest) -> None:
     await storage.transact(lambda uow: uow.payments.add(payment()))
 
-    async def work(uow: UnitOfWork) -> bool:
+    async def work(uow: LedgerWork) -> bool:
         try:
             await uow.payments.add(payment(id="pay_2"))
         except DuplicateRequest:
@@ -169,7 +171,7 @@ async def test_a_created_payment_is_due_for_a_query_after_the_grace(storage: Sto
 
 
 async def test_a_failing_transaction_leaves_nothing_behind(storage: StorageUnderTest) -> None:
-    async def work(uow: UnitOfWork) -> None:
+    async def work(uow: LedgerWork) -> None:
         await uow.payments.add(payment())
         await uow.outbox.enqueue("app_a", "payment.succeeded", "pay_1", {}, at=NOW)
         raise RuntimeError("the use case changed its mind")
@@ -178,6 +180,44 @@ async def test_a_failing_transaction_leaves_nothing_behind(storage: StorageUnder
         await storage.transact(work)
     assert await storage.transact(lambda uow: uow.payments.get("pay_1")) is None
     assert await storage.probe.outbox() == []
+
+
+# -- the rule of a ledger payment's work: it waits on its unit of work only --------------------
+async def test_a_ledger_payments_work_that_waits_on_anything_else_is_refused_and_rolled_back(
+    storage: StorageUnderTest,
+) -> None:
+    async def waits_on_a_timer(uow: LedgerWork) -> None:
+        await uow.payments.add(payment())
+        await asyncio.sleep(0.001)  # as a channel call would: not the unit of work's own wait
+
+    async def yields_to_the_loop(uow: LedgerWork) -> None:
+        await uow.payments.add(payment())
+        await asyncio.sleep(0)
+
+    for work in (waits_on_a_timer, yields_to_the_loop):
+        with pytest.raises(RuntimeError, match="may only use its unit of work"):
+            await storage.transact(work)
+    assert await storage.transact(lambda uow: uow.payments.get("pay_1")) is None
+
+
+async def test_a_ledger_payments_work_may_wait_on_each_of_its_ports(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=1000)
+    await open_account(storage, "acc_payee")
+
+    async def work(uow: LedgerWork) -> str | None:
+        await uow.accounts.visible("app_a", ["acc_payer"])
+        txn = await uow.ledger.post(
+            "pay_1", transfer("acc_payer", "acc_payee", cny(100), FlowKind.TRANSFER), at=NOW
+        )
+        await uow.payments.add(payment(status=PaymentStatus.SUCCEEDED))
+        await uow.payments.save(payment(status=PaymentStatus.SUCCEEDED), expected_status="succeeded")
+        await uow.record_transfer(payment(), txn, at=NOW)
+        await uow.record_exchanges("pay_1", "internal", [Exchange("pay", "<r/>", "<ok/>")], at=NOW)
+        await uow.add_deferred("pay_1", [], at=NOW)
+        return await uow.outbox.enqueue("app_a", "payment.succeeded", "pay_1", {}, at=NOW)
+
+    assert await storage.transact(work) is not None
+    assert await storage.probe.balance("acc_payee") == (100, 0)
 
 
 # -- ledger -----------------------------------------------------------------------------------
@@ -295,7 +335,7 @@ async def test_transfers_exchanges_and_deferred_settlements_are_recorded(storage
     later = (transfer("acc_payer", "acc_payee", cny(100), FlowKind.FEE, memo="fee"),)
     exchanges = [Exchange("pay", "<req/>", "<ok/>"), Exchange("query", "<q/>", None, "timed out")]
 
-    async def work(uow: UnitOfWork) -> str:
+    async def work(uow: LedgerWork) -> str:
         txn = await uow.ledger.post(
             "pay_1", transfer("acc_payer", "acc_payee", cny(1250), FlowKind.TRANSFER), at=NOW
         )

@@ -74,7 +74,7 @@ class BillActions:
     async def _revalidate(self, bill: Bill) -> Bill:
         checked = await self.checker.check(bill, self.ctx.clock())
         async with self.ctx.uow() as uow:
-            repo = self.ctx.bills_of(uow)
+            repo = uow.bills
             current = await locked_bill(repo, bill.id)
             if current.status is not bill.status:  # another operator got there first
                 check_bill_action(ErrorAction.REVALIDATE, current)
@@ -113,7 +113,7 @@ class BillActions:
         """Move a bill that is still bank_failed, in one transaction on the locked row."""
         now = self.ctx.clock()
         async with self.ctx.uow() as uow:
-            repo = self.ctx.bills_of(uow)
+            repo = uow.bills
             current = await _bank_failed_for_update(repo, bill_id, action)
             moved = move(current, now)
             await repo.save(moved, expected_status=current.status)

@@ -87,7 +87,7 @@ class BillBank:
         async with self.ctx.uow() as uow:
             if await uow.payments.by_request_no(bill.app_id, bill.attempt_request_no) is not None:
                 raise exc  # a payment exists: its outcome, not this error, decides
-            repo = self.ctx.bills_of(uow)
+            repo = uow.bills
             current = await repo.get_for_update(bill.id)
             if (
                 current is None
@@ -127,7 +127,7 @@ class BillBank:
 
     async def _attempt_payment(self, bill: Bill) -> tuple[Payment, int] | None:
         async with self.ctx.reads() as uow:
-            return await self.ctx.bills_of(uow).attempt_payment(bill)
+            return await uow.bills.attempt_payment(bill)
 
     async def _query(self, bill: Bill, payment: Payment, queries: int) -> Bill:
         """8804 through the payment service (whose listener moves the bill), then what follows."""

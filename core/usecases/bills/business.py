@@ -71,7 +71,7 @@ class BillBusiness:
     async def _company_accounts(self, bill: Bill, now: datetime) -> CompanyAccounts:
         """Opened on first use, committed apart so that a rolled-back business keeps them."""
         async with self.ctx.uow() as uow:
-            company = await self.ctx.bills_of(uow).company_accounts(bill.app_id, bill.currency, at=now)
+            company = await uow.bills.company_accounts(bill.app_id, bill.currency, at=now)
             await uow.commit()
         return company
 
@@ -86,7 +86,7 @@ class BillBusiness:
         """The transaction: the locked bill, if due, completed with everything its plan writes;
         else the bill as it is (refused when an operator's action no longer qualifies)."""
         async with self.ctx.uow() as uow:
-            repo = self.ctx.bills_of(uow)
+            repo = uow.bills
             current = await locked_bill(repo, bill_id)
             if current.status not in due:
                 if action is not None:
@@ -153,7 +153,7 @@ class BillBusiness:
         """The business transaction rolled back: record why, in a small transaction of its own."""
         now = self.ctx.clock()
         async with self.ctx.uow() as uow:
-            repo = self.ctx.bills_of(uow)
+            repo = uow.bills
             current = await locked_bill(repo, bill_id)
             if current.status not in due:
                 return current

@@ -73,7 +73,7 @@ class BillChecker:
 
     async def _facts(self, bill: Bill) -> _Facts:
         async with self.ctx.reads() as uow:
-            repo = self.ctx.bills_of(uow)
+            repo = uow.bills
             applicant = await repo.applicant(bill.app_id, bill.applicant_account_id)
             loans = await repo.loans(bill.app_id, [line.loan_bill_id for line in bill.write_offs])
             open_loans = (

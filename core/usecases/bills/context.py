@@ -15,18 +15,17 @@ from core.ids import utcnow
 from core.usecases.bills.listener import DueBills
 from core.usecases.bills.policy import BillPolicy
 from core.usecases.shared.flow import FlowTrail
-from ports.bills import BillRepository, BillRepositoryFactory
+from ports.bills import BillRepository
 from ports.storage import FlowLogSink, UnitOfWorkFactory
 
 
 class BillContext:
-    """What every bill use case shares: transactions, the bill repository, the flow log, the
+    """What every bill use case shares: transactions (each with its bill repository), the flow log, the
     settings, the queue of paid bills and the clock; and reading a bill."""
 
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        bills_of: BillRepositoryFactory,
         flow: FlowLogSink,
         policy: BillPolicy,
         due: DueBills,
@@ -36,7 +35,6 @@ class BillContext:
     ) -> None:
         self.uow = uow
         self.reads = reads or uow
-        self.bills_of = bills_of
         self.flow = flow
         self.policy = policy
         self.due = due
@@ -72,7 +70,7 @@ class BillContext:
     # -- reads -------------------------------------------------------------------------------
     async def find(self, bill_id: str) -> Bill | None:
         async with self.reads() as uow:
-            return await self.bills_of(uow).get(bill_id)
+            return await uow.bills.get(bill_id)
 
     async def get(self, bill_id: str, app_id: str | None = None) -> Bill:
         """The bill; another app's bill does not exist for the caller."""
@@ -83,7 +81,7 @@ class BillContext:
 
     async def find_by_code(self, app_id: str, bill_code: str) -> Bill | None:
         async with self.reads() as uow:
-            return await self.bills_of(uow).by_code(app_id, bill_code)
+            return await uow.bills.by_code(app_id, bill_code)
 
     async def by_code(self, app_id: str, bill_code: str) -> Bill:
         bill = await self.find_by_code(app_id, bill_code)

@@ -10,7 +10,6 @@ from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.payments.model import Payment, PaymentStatus
 from core.usecases.bills.events import publish
-from ports.bills import BillRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWork
 
 log = logging.getLogger("paygate.bills")
@@ -48,17 +47,19 @@ class BillPaymentListener:
     bank_processing, unknown -> bank_unknown, succeeded -> bank_succeeded, failed -> bank_failed.
     Only the current attempt moves the bill; a bill is never paid without the payment's success."""
 
-    def __init__(self, bills_of: BillRepositoryFactory, flow: FlowLogSink, due: DueBills) -> None:
-        self.bills_of = bills_of
+    def __init__(self, flow: FlowLogSink, due: DueBills) -> None:
         self.flow = flow
         self.due = due
+
+    def follows(self, payment: Payment) -> bool:
+        return isinstance(payment.details.get("bill_id"), str)
 
     async def __call__(self, uow: UnitOfWork, payment: Payment) -> None:
         bill_id = payment.details.get("bill_id")
         target = BILL_STATUS_OF_PAYMENT.get(payment.status)
         if not isinstance(bill_id, str) or target is None:
             return  # not a bill's payment, or not answered yet
-        repo = self.bills_of(uow)
+        repo = uow.bills
         current = await repo.get_for_update(bill_id)
         if (
             current is None

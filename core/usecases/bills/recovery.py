@@ -31,7 +31,7 @@ class BillRecovery:
         bank_submitted (sent when never saved, queried when saved but unanswered)."""
         ids = self.ctx.due.take()
         async with self.ctx.reads() as uow:
-            repo = self.ctx.bills_of(uow)
+            repo = uow.bills
             ids += await repo.due_for_business(limit)
             stale = await repo.unanswered_attempts(self.ctx.clock() - self.ctx.policy.resubmit_after, limit)
         done = 0

@@ -17,7 +17,6 @@ from core.usecases.lease.views import event_payload
 from core.usecases.shared.conflicts import retry_on_conflict
 from core.usecases.shared.flow import FlowTrail
 from core.usecases.shared.outbox import publish as publish_event
-from ports.lease import LeaseRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWork, UnitOfWorkFactory
 
 Change = Callable[[LeaseOrder, datetime], LeaseOrder]
@@ -61,7 +60,6 @@ class LeaseBook:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        orders_of: LeaseRepositoryFactory,
         flow: FlowLogSink,
         *,
         reads: UnitOfWorkFactory | None = None,
@@ -69,7 +67,6 @@ class LeaseBook:
     ) -> None:
         self.uow = uow
         self.reads = reads or uow
-        self.orders_of = orders_of
         self.flow = flow
         self.clock = clock
         self.trail = FlowTrail(flow, clock)
@@ -86,7 +83,7 @@ class LeaseBook:
 
     async def find(self, order_id: str) -> LeaseOrder | None:
         async with self.reads() as uow:
-            return await self.orders_of(uow).get(order_id)
+            return await uow.lease_orders.get(order_id)
 
     async def get(self, order_id: str, app_id: str | None = None) -> LeaseOrder:
         """The order; with `app_id`, only if that app owns it (others' are a 404)."""
@@ -97,7 +94,7 @@ class LeaseBook:
 
     async def by_out_order_no(self, app_id: str, out_order_no: str) -> LeaseOrder | None:
         async with self.reads() as uow:
-            return await self.orders_of(uow).by_out_order_no(app_id, out_order_no)
+            return await uow.lease_orders.by_out_order_no(app_id, out_order_no)
 
     async def change(self, order_id: str, change: Change, event: EventOf | None = None) -> LeaseOrder:
         """Apply `change` to the locked order and save it; publish `event(before, after)`."""
@@ -105,7 +102,7 @@ class LeaseBook:
         async def change_once() -> LeaseOrder:
             now = self.clock()
             async with self.uow() as uow:
-                repo = self.orders_of(uow)
+                repo = uow.lease_orders
                 current = found(await repo.get_for_update(order_id), order_id)
                 moved = change(current, now)
                 if moved is current:

@@ -37,7 +37,7 @@ class RentCollection:
         date, failed ones from their retry time. Returns how many attempts were started."""
         now = now or self.book.clock()
         async with self.book.reads() as uow:
-            order_ids = await self.book.orders_of(uow).with_due_periods(now, limit)
+            order_ids = await uow.lease_orders.with_due_periods(now, limit)
         started = 0
         for order_id in order_ids:
             order = await self.book.find(order_id)
@@ -52,7 +52,7 @@ class RentCollection:
     async def _collect(self, order_id: str, no: int, now: datetime) -> bool:
         try:
             async with self.book.uow() as uow:
-                repo = self.book.orders_of(uow)
+                repo = uow.lease_orders
                 current = await repo.get_for_update(order_id)
                 if current is None or no not in [p.no for p in current.due_periods(now)]:
                     return False  # collected meanwhile, or no longer collectable

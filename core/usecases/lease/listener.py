@@ -12,7 +12,6 @@ from core.payments.model import Payment, PaymentStatus
 from core.usecases.lease.book import publish
 from core.usecases.lease.policy import LeasePolicy
 from core.usecases.lease.views import period_view
-from ports.lease import LeaseRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWork
 
 log = logging.getLogger("paygate.lease")
@@ -32,17 +31,19 @@ class LeasePaymentListener:
     succeeded -> paid, failed -> failed (retried on the schedule), otherwise it stays
     collecting. Only the period's current attempt moves it."""
 
-    def __init__(self, orders_of: LeaseRepositoryFactory, flow: FlowLogSink, policy: LeasePolicy) -> None:
-        self.orders_of = orders_of
+    def __init__(self, flow: FlowLogSink, policy: LeasePolicy) -> None:
         self.flow = flow
         self.policy = policy
+
+    def follows(self, payment: Payment) -> bool:
+        return _deduction_of(payment) is not None
 
     async def __call__(self, uow: UnitOfWork, payment: Payment) -> None:
         deduction = _deduction_of(payment)
         if deduction is None:
             return  # not a rent deduction
         order_id, no, attempt = deduction
-        repo = self.orders_of(uow)
+        repo = uow.lease_orders
         current = await repo.get_for_update(order_id)
         if current is None:
             log.error("deduction of a missing lease order", extra={"payment_id": payment.id})

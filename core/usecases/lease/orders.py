@@ -70,7 +70,7 @@ class LeaseOrderService:
         order = LeaseOrder.new(new_id("lse"), app_id, request, request_hash, channel.code, self.book.clock())
         try:
             async with self.book.uow() as uow:
-                await self.book.orders_of(uow).add(order)
+                await uow.lease_orders.add(order)
                 await uow.commit()
         except DuplicateRequest:
             winner = await self.book.by_out_order_no(app_id, request.out_order_no)

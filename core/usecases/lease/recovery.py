@@ -82,7 +82,7 @@ class LeaseRecovery:
         now = now or self.book.clock()
         done = await self.collection.collect_due(limit, now)
         async with self.book.reads() as uow:
-            repo = self.book.orders_of(uow)
+            repo = uow.lease_orders
             unsynced = await repo.unsynced(now - self.policy.resync_after, limit)
             to_finalise = await repo.ready_to_finalise(limit)
             stale = await repo.stale_attempts(now - self.policy.resubmit_after, limit)

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from core.money import Money
 from core.payments.model import Payment
 from core.payments.routing import CALLERS
 from ports.storage import UnitOfWork
 
-# Called inside the transaction that moves a payment, with the moved payment: workflows built on
-# payments (payouts, bills, lease) update their own records atomically with the payment's state.
-PaymentListener = Callable[[UnitOfWork, Payment], Awaitable[None]]
+
+class PaymentListener(Protocol):
+    """Called inside the transaction that moves a payment, with the moved payment: workflows
+    built on payments (payouts, bills, lease) update their own records atomically with the
+    payment's state. It needs the whole `UnitOfWork` (its workflow's repository), so it cannot
+    run in a ledger payment's `LedgerWork`: a payment it `follows` is never settled there."""
+
+    def follows(self, payment: Payment) -> bool:
+        """Whether this listener moves a record of its workflow with `payment`."""
+        ...
+
+    async def __call__(self, uow: UnitOfWork, payment: Payment) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

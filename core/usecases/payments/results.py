@@ -19,7 +19,7 @@ from core.usecases.payments.views import payment_view
 from core.usecases.shared.conflicts import retry_on_conflict
 from core.usecases.shared.outbox import publish
 from ports.channels import ChannelResult
-from ports.storage import UnitOfWork
+from ports.storage import LedgerWork, UnitOfWork
 
 
 class PaymentResults:
@@ -45,47 +45,47 @@ class PaymentResults:
         result: ChannelResult,
         now: datetime,
         *,
-        stored: bool = True,
         schedule: dict[str, Any] | None = None,
     ) -> Payment:
-        """Move the payment per the channel result inside `uow` (ledger + outbox when final).
-        `stored=False`: the payment is not in storage yet and is inserted as it ends up.
-        `schedule`: the next query of a payment still open (default: the schedule's first step)."""
-        target = STATUS_FROM_CHANNEL[result.status]
-        moved = payment.moved(
-            target,
-            now,
-            channel_ref=result.channel_ref or payment.channel_ref,
-            failure_code=result.code if target is PaymentStatus.FAILED else None,
-            failure_message=result.message if target is PaymentStatus.FAILED else None,
-        )
-        if target is PaymentStatus.SUCCEEDED and result.postings:
-            txn_id = await uow.ledger.post(payment.id, result.postings, at=now)
-            await uow.record_transfer(moved, txn_id, at=now)
-            await uow.add_deferred(payment.id, result.deferred, at=now)
-        if result.exchanges:
-            await uow.record_exchanges(payment.id, payment.channel, result.exchanges, at=now)
+        """Move the stored payment per the channel result inside `uow` (ledger + outbox when
+        final), and the workflow records that follow it (the listeners). `schedule`: the next
+        query of a payment still open (default: the schedule's first step)."""
+        moved = _moved(payment, result, now)
+        await _post(uow, payment, moved, result, now)
         if moved.is_final or schedule is None:
             schedule = await self._follow_up(uow, moved, now)
-        await self.save_move(uow, payment if stored else None, moved, schedule)
+        await self.save_move(uow, payment, moved, schedule)
         return moved
 
     async def save_move(
-        self, uow: UnitOfWork, before: Payment | None, moved: Payment, schedule: dict[str, Any]
+        self, uow: UnitOfWork, before: Payment, moved: Payment, schedule: dict[str, Any]
     ) -> None:
-        """The one way a payment's state is written: stored (inserted when `before` is None)
-        with its query schedule, and every change of it told to the listeners in the same
-        transaction, so a payout, bill or lease period never lags its payment. A move that
-        changes nothing but the time (a query that learnt nothing new) is no news to them."""
-        if before is None or replace(moved, updated_at=before.updated_at) != before:
+        """The one way a stored payment's state is written, with its query schedule: every change
+        of it is told to the listeners in the same transaction, so a payout, bill or lease period
+        never lags its payment. A move that changes nothing but the time (a query that learnt
+        nothing new) is no news to them."""
+        if replace(moved, updated_at=before.updated_at) != before:
             for listener in self.listeners:
                 await listener(uow, moved)
-        if before is None:
-            await uow.payments.add(moved, **schedule)
-        else:
-            await uow.payments.save(moved, expected_status=before.status.value, **schedule)
+        await uow.payments.save(moved, expected_status=before.status.value, **schedule)
 
-    async def _follow_up(self, uow: UnitOfWork, moved: Payment, now: datetime) -> dict[str, Any]:
+    def followed(self, payment: Payment) -> bool:
+        """Whether a workflow's listener follows `payment` (then it needs a whole unit of work)."""
+        return any(listener.follows(payment) for listener in self.listeners)
+
+    async def settle(
+        self, work: LedgerWork, payment: Payment, result: ChannelResult, now: datetime
+    ) -> Payment:
+        """Insert a ledger payment as the channel's answer leaves it, inside a ledger payment's
+        work (its postings, records and outbox event with it). No listener runs here: the caller
+        refuses a payment one of them `followed` before it reaches the ledger."""
+        moved = _moved(payment, result, now)
+        await _post(work, payment, moved, result, now)
+        schedule = await self._follow_up(work, moved, now)
+        await work.payments.add(moved, **schedule)
+        return moved
+
+    async def _follow_up(self, uow: LedgerWork, moved: Payment, now: datetime) -> dict[str, Any]:
         """A final payment is announced to its app; any other is queried on its channel's schedule.
         Returns the query schedule to store with the payment."""
         if not moved.is_final:
@@ -133,3 +133,26 @@ class PaymentResults:
                 f"final {payment.status.value}: operator attention needed",
                 via=via,
             )
+
+
+def _moved(payment: Payment, result: ChannelResult, now: datetime) -> Payment:
+    target = STATUS_FROM_CHANNEL[result.status]
+    return payment.moved(
+        target,
+        now,
+        channel_ref=result.channel_ref or payment.channel_ref,
+        failure_code=result.code if target is PaymentStatus.FAILED else None,
+        failure_message=result.message if target is PaymentStatus.FAILED else None,
+    )
+
+
+async def _post(
+    work: LedgerWork, payment: Payment, moved: Payment, result: ChannelResult, now: datetime
+) -> None:
+    """The ledger postings of a success, and the channel exchanges, inside `work`."""
+    if moved.status is PaymentStatus.SUCCEEDED and result.postings:
+        txn_id = await work.ledger.post(payment.id, result.postings, at=now)
+        await work.record_transfer(moved, txn_id, at=now)
+        await work.add_deferred(payment.id, result.deferred, at=now)
+    if result.exchanges:
+        await work.record_exchanges(payment.id, payment.channel, result.exchanges, at=now)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from core.errors import DomainError, IdempotencyConflict, NotFound
+from core.errors import DomainError, IdempotencyConflict, NoRoute, NotFound
 from core.flowlog import FlowNode
 from core.ids import new_id
 from core.payments.model import Payment, PaymentStatus
@@ -18,7 +18,7 @@ from core.usecases.payments.results import PaymentResults
 from core.usecases.payments.stores import PaymentStorage
 from core.usecases.payments.trail import PaymentTrail, Step
 from ports.channels import Channel
-from ports.storage import DuplicateRequest, UnitOfWork
+from ports.storage import DuplicateRequest, LedgerWork
 
 
 def new_payment(cmd: PaymentCommand, channel: str, now: datetime) -> Payment:
@@ -136,13 +136,20 @@ class PaymentSubmission:
     ) -> tuple[Payment, bool]:
         """The ledger: answered at once, committed with its postings and final state together."""
         assert channel.payment is not None
+        if self.results.followed(payment):
+            # a workflow's record moves only in a whole unit of work, which the ledger's
+            # transaction is not (on SQLite it runs on the writer thread over plain sqlite3)
+            raise NoRoute(
+                f"channel {channel.code} settles in the ledger's own transaction, which cannot "
+                "carry this payment's workflow: route it to another channel"
+            )
         result = await channel.payment.submit(channel_request(payment))
         now = self.trail.clock()
 
-        async def commit(uow: UnitOfWork) -> Payment:
+        async def commit(work: LedgerWork) -> Payment:
             # inserted in its final state; a repeat fails that insert (DuplicateRequest) and
             # rolls back the whole transaction, postings included
-            return await self.results.apply(uow, payment, result, now, stored=False)
+            return await self.results.settle(work, payment, result, now)
 
         try:
             final = await self.storage.transact(commit)

@@ -12,7 +12,6 @@ from core.flowlog import FlowNode, FlowOutcome
 from core.payouts.model import Payout
 from core.usecases.payments.service import PaymentService
 from core.usecases.shared.flow import FlowTrail
-from ports.payouts import PayoutRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWorkFactory
 
 
@@ -22,7 +21,6 @@ class PayoutContext:
 
     uow: UnitOfWorkFactory
     reads: UnitOfWorkFactory
-    payouts_of: PayoutRepositoryFactory
     payments: PaymentService
     flow: FlowLogSink
     clock: Callable[[], datetime]

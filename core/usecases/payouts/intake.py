@@ -60,7 +60,7 @@ async def _apply_item(ctx: PayoutContext, batch: PayoutBatch, index: int, raw: o
     payout = _new_payout(ctx, batch, checked, request_hash)
     try:
         async with ctx.uow() as uow:
-            await ctx.payouts_of(uow).add(payout)
+            await uow.payouts.add(payout)
             await uow.commit()
     except DuplicateRequest:
         # a concurrent application of the same serial number won the insert

@@ -7,7 +7,6 @@ import logging
 from core.payments.model import Payment, PaymentStatus
 from core.payouts.model import PayoutStatus
 from core.usecases.payouts.results import save_move
-from ports.payouts import PayoutRepositoryFactory
 from ports.storage import UnitOfWork
 
 log = logging.getLogger("paygate.payouts")
@@ -25,14 +24,14 @@ class PayoutResultListener:
     """Moves a payout with its payment, inside the payment's transaction, and publishes the
     final result from the same transaction: the payout and its payment never disagree."""
 
-    def __init__(self, payouts_of: PayoutRepositoryFactory) -> None:
-        self.payouts_of = payouts_of
+    def follows(self, payment: Payment) -> bool:
+        return isinstance(payment.details.get("payout_id"), str)
 
     async def __call__(self, uow: UnitOfWork, payment: Payment) -> None:
         payout_id = payment.details.get("payout_id")
         if not isinstance(payout_id, str):
             return  # not a payout's payment
-        repo = self.payouts_of(uow)
+        repo = uow.payouts
         current = await repo.get_for_update(payout_id)
         if current is None:
             log.error("payment of a missing payout", extra={"payment_id": payment.id})

@@ -66,7 +66,7 @@ async def _fail_unpaid(ctx: PayoutContext, p: Payout, exc: DomainError) -> Payou
     async with ctx.uow() as uow:
         if await uow.payments.by_request_no(p.app_id, payment_out_request_no(p.id)) is not None:
             raise exc  # a payment exists: its outcome, not this error, decides
-        repo = ctx.payouts_of(uow)
+        repo = uow.payouts
         current = await repo.get_for_update(p.id)
         if current is None or current.status is not PayoutStatus.APPROVED:
             return current or p

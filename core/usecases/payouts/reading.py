@@ -9,7 +9,7 @@ from core.usecases.payouts.context import PayoutContext, found
 
 async def find(ctx: PayoutContext, payout_id: str) -> Payout | None:
     async with ctx.reads() as uow:
-        return await ctx.payouts_of(uow).get(payout_id)
+        return await uow.payouts.get(payout_id)
 
 
 async def get(ctx: PayoutContext, payout_id: str, app_id: str | None = None) -> Payout:
@@ -22,7 +22,7 @@ async def get(ctx: PayoutContext, payout_id: str, app_id: str | None = None) -> 
 
 async def find_by_serial_no(ctx: PayoutContext, app_id: str, serial_no: str) -> Payout | None:
     async with ctx.reads() as uow:
-        return await ctx.payouts_of(uow).by_serial_no(app_id, serial_no)
+        return await uow.payouts.by_serial_no(app_id, serial_no)
 
 
 async def by_serial_no(ctx: PayoutContext, app_id: str, serial_no: str) -> Payout:

@@ -37,7 +37,7 @@ async def _approve_once(ctx: PayoutContext, payout_id: str, review: Review) -> t
     """The payout approved by `review` (True), or as it was when no longer waiting for review
     (False). Raises ConcurrentUpdate when it changed between read and write."""
     async with ctx.uow() as uow:
-        repo = ctx.payouts_of(uow)
+        repo = uow.payouts
         current = found(await repo.get_for_update(payout_id), payout_id)
         if current.status is PayoutStatus.REJECTED:
             raise IllegalTransition(
@@ -58,7 +58,7 @@ async def reject(
     a payout already approved can no longer be rejected."""
     now = ctx.clock()
     async with ctx.uow() as uow:
-        repo = ctx.payouts_of(uow)
+        repo = uow.payouts
         current = found(await repo.get_for_update(payout_id), payout_id)
         if current.status is PayoutStatus.REJECTED:
             return current

@@ -12,7 +12,6 @@ from core.usecases.payments.service import PaymentService
 from core.usecases.payouts import intake, reading, review
 from core.usecases.payouts.context import PayoutContext
 from core.usecases.payouts.intake import ItemOutcome, PayoutBatch
-from ports.payouts import PayoutRepositoryFactory
 from ports.storage import FlowLogSink, UnitOfWorkFactory
 
 
@@ -20,14 +19,13 @@ class PayoutService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        payouts_of: PayoutRepositoryFactory,
         payments: PaymentService,
         flow: FlowLogSink,
         *,
         reads: UnitOfWorkFactory | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.ctx = PayoutContext(uow, reads or uow, payouts_of, payments, flow, clock)
+        self.ctx = PayoutContext(uow, reads or uow, payments, flow, clock)
 
     async def find(self, payout_id: str) -> Payout | None:
         return await reading.find(self.ctx, payout_id)

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from core.events import EventType
-from ports.storage import UnitOfWork
+from ports.storage import LedgerWork
 
 
 async def publish(
-    uow: UnitOfWork, app_id: str, event: EventType, subject_id: str, payload: dict[str, Any], *, at: datetime
+    uow: LedgerWork, app_id: str, event: EventType, subject_id: str, payload: dict[str, Any], *, at: datetime
 ) -> str | None:
     """Queue `event` about `subject_id` to `app_id` in `uow`'s transaction; the event id, or None
     when the app takes no notifications."""

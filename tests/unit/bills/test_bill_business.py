@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from bill_fakes import APP, EMP, bill_world
+from fakes.services import seed_account
+from fakes.workflows import APPLICANT as EMP
+from fakes.workflows import BILL_APP as APP
+from fakes.workflows import bill_world
 
 from core.bills.model import BillKind, BillStatus, LoanState, WriteOffLine
 from core.errors import InsufficientFunds
+from core.ledger import AccountKind
 from core.money import Money
 from core.usecases.bills.requests import BillRequest
 
@@ -39,21 +43,22 @@ async def test_a_reimbursement_writes_off_its_loan_and_pays_the_rest() -> None:
     assert bill.status is BillStatus.COMPLETED
     assert world.bill(loan.id).loan_open_amount == Money(40_000, "CNY")
     assert world.bill(loan.id).loan_state is LoanState.OPEN
-    assert [log.amount for _, log in world.storage.state.transfer_logs if _ == bill.id] == [
-        Money(20_000, "CNY")
-    ]
-    assert [log.loan_bill_id for _, log in world.storage.state.write_off_logs] == [loan.id]
+    logs = world.storage.state.bill_transfer_logs
+    assert [log.amount for bill_id, _, log in logs if bill_id == bill.id] == [Money(20_000, "CNY")]
+    assert [log.loan_bill_id for _, _, log in world.storage.state.write_off_logs] == [loan.id]
     assert "write_off" in world.flow.nodes(bill.id)
 
 
 async def test_a_broken_rule_rolls_everything_back_and_marks_business_failed() -> None:
     world = bill_world()
-    world.storage.fail_next_post = InsufficientFunds("the applicant cannot cover the write-off")
+    # the company's paying account exists already, with no money and no overdraft
+    seed_account(world.storage, f"cpay_{APP}_CNY", APP, kind=AccountKind.COMPANY)
 
     bill, _ = await world.intake.submit(request(BillKind.LOAN, 100_000, code="JK-1"))
 
     assert bill.status is BillStatus.BUSINESS_FAILED
-    assert world.storage.state.postings == [] and world.storage.state.transfer_logs == []
+    assert bill.failure is not None and bill.failure.code == InsufficientFunds.code
+    assert world.storage.state.entries == [] and world.storage.state.bill_transfer_logs == []
     assert world.bill(bill.id).failure is not None
     assert world.events() == [("bill.failed", bill.id)]
     assert world.flow.nodes(bill.id)[-1] == "business_processing"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from bill_fakes import APP, EMP, bill_world
+from fakes.workflows import APPLICANT as EMP
+from fakes.workflows import BILL_APP as APP
+from fakes.workflows import bill_world
 
 from core.bills.model import BillKind, BillStatus
 from core.errors import DomainError
@@ -34,10 +36,10 @@ async def test_a_transfer_loan_is_checked_stored_and_completed_at_once() -> None
     assert created and bill.status is BillStatus.COMPLETED
     assert world.bill(bill.id).loan_state is not None
     assert world.events() == [("bill.completed", bill.id)]
-    postings = [
-        (p.account_id, p.amount) for _, subject, p in world.storage.state.postings if subject == bill.id
+    assert world.postings(bill.id) == [
+        (f"cpay_{APP}_CNY", Money(-100_000, "CNY")),
+        (EMP, Money(100_000, "CNY")),
     ]
-    assert postings == [(f"cpay_{APP}_CNY", Money(-100_000, "CNY")), (EMP, Money(100_000, "CNY"))]
     assert world.flow.nodes(bill.id) == [
         "accepted",
         "validated",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
-from bill_fakes import APP, EMP, BillWorld, bill_world
+from fakes.workflows import APPLICANT as EMP
+from fakes.workflows import BILL_APP as APP
+from fakes.workflows import BillWorld, bill_world
 
 from core.bills.actions import ErrorAction
 from core.bills.model import BillKind, BillStatus
@@ -36,12 +36,9 @@ async def refused_bill_id(world: BillWorld) -> str:
 
 async def test_revalidate_accepts_a_bill_once_its_data_is_fixed_and_runs_it_on() -> None:
     world = bill_world()
-    applicant = world.storage.applicants[EMP]
-    world.storage.applicants[EMP] = dataclasses.replace(
-        applicant, view=dataclasses.replace(applicant.view, status=AccountStatus.FROZEN)
-    )
+    world.set_applicant_status(AccountStatus.FROZEN)
     bill_id = await refused_bill_id(world)
-    world.storage.applicants[EMP] = applicant
+    world.set_applicant_status(AccountStatus.NORMAL)
 
     done = await world.actions.act(bill_id, ErrorAction.REVALIDATE, "ops-1", "account unfrozen")
 

@@ -3,7 +3,9 @@ nothing sent is failed with the adapter's code; anything after sending is unknow
 
 from __future__ import annotations
 
-from payment_fakes import ScriptedPort, command, external, harness
+from fakes.channels import ScriptedPort, external
+from fakes.services import command
+from fakes.services import payment_service as harness
 
 from core.payments.model import Payment, PaymentStatus
 from ports.channels import ChannelResult, ChannelStatus, OutcomeUnknown, RequestNotSent
@@ -24,7 +26,7 @@ async def test_request_not_sent_fails_the_payment_with_its_code_and_schedules_no
     assert created and (payment.status, payment.failure_code) == (PaymentStatus.FAILED, "PAYEE_NOT_ENCODABLE")
     assert payment.failure_message == "payee name has characters the bank refuses"
     assert h.state.schedules[payment.id]["next_query_at"] is None
-    assert [e[1] for e in h.state.events] == ["payment.failed"]
+    assert h.state.events() == ["payment.failed"]
     assert heard == [PaymentStatus.FAILED]
     assert h.nodes(payment.id)[-1] == "final_state"
 
@@ -40,7 +42,7 @@ async def test_plain_error_after_sending_leaves_the_outcome_unknown_and_queried(
     payment, _ = await h.service.submit(command())
     assert (payment.status, payment.failure_code) == (PaymentStatus.UNKNOWN, None)
     assert h.state.schedules[payment.id]["next_query_at"] is not None
-    assert h.state.events == []
+    assert h.state.events() == []
 
 
 async def test_outcome_unknown_keeps_the_adapters_code_and_is_queried() -> None:
@@ -49,7 +51,9 @@ async def test_outcome_unknown_keeps_the_adapters_code_and_is_queried() -> None:
     payment, _ = await h.service.submit(command())
     assert payment.status is PaymentStatus.UNKNOWN
     assert h.state.schedules[payment.id]["next_query_at"] is not None
-    answer = next(r for r in h.flow if r.subject_id == payment.id and r.node.value == "channel_answer")
+    answer = next(
+        r for r in h.flow.records if r.subject_id == payment.id and r.node.value == "channel_answer"
+    )
     assert answer.message == "unknown: READ_TIMEOUT"
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from payment_fakes import Harness, ScriptedPort, command, external, harness
+from fakes.channels import ScriptedPort, external
+from fakes.services import PaymentHarness as Harness
+from fakes.services import command
+from fakes.services import payment_service as harness
 
 from core.payments.model import PAYMENT_STATES, Payment, PaymentStatus
 from ports.channels import ChannelResult, ChannelStatus

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from payment_fakes import ScriptedPort, command, external, harness
+from fakes.channels import ScriptedPort, external
+from fakes.services import command, payment_service
 
 from core.payments.model import PaymentStatus
 from ports.channels import ChannelResult, ChannelStatus
@@ -16,7 +17,7 @@ PAID = ChannelResult(ChannelStatus.SUCCEEDED, channel_ref="B-1")
 
 async def test_final_answer_to_a_query_is_applied() -> None:
     port = ScriptedPort(UNKNOWN, PAID)
-    h = harness(external(port))
+    h = payment_service(external(port))
     payment, _ = await h.service.submit(command())
     resolved = await h.service.resolve(payment, attempts=0)
     assert resolved.status is PaymentStatus.SUCCEEDED
@@ -24,18 +25,18 @@ async def test_final_answer_to_a_query_is_applied() -> None:
 
 
 async def test_answer_still_open_schedules_the_next_query() -> None:
-    h = harness(external(ScriptedPort(UNKNOWN, PROCESSING)), steps=(10, 60, 300))
+    h = payment_service(external(ScriptedPort(UNKNOWN, PROCESSING)), steps=(10, 60, 300))
     payment, _ = await h.service.submit(command())
     moved = await h.service.resolve(payment, attempts=0)
     schedule = h.state.schedules[payment.id]
     assert moved.status is PaymentStatus.PROCESSING
     assert schedule["query_attempts"] == 1
     assert schedule["next_query_at"] - moved.updated_at == timedelta(seconds=60)
-    assert "escalated" not in schedule
+    assert schedule["escalated"] is False
 
 
 async def test_outcome_open_after_the_schedule_is_escalated_never_failed() -> None:
-    h = harness(external(ScriptedPort(UNKNOWN)), steps=(10,))
+    h = payment_service(external(ScriptedPort(UNKNOWN)), steps=(10,))
     payment, _ = await h.service.submit(command())
     moved = await h.service.resolve(payment, attempts=0)
     assert moved.status is PaymentStatus.UNKNOWN
@@ -44,7 +45,7 @@ async def test_outcome_open_after_the_schedule_is_escalated_never_failed() -> No
 
 
 async def test_channel_without_a_query_port_leaves_the_payment_to_query_later() -> None:
-    h = harness(external(ScriptedPort(UNKNOWN), query=False))
+    h = payment_service(external(ScriptedPort(UNKNOWN), query=False))
     payment, _ = await h.service.submit(command())
     moved = await h.service.resolve(payment, attempts=0)
     assert moved.status is PaymentStatus.UNKNOWN
@@ -52,7 +53,7 @@ async def test_channel_without_a_query_port_leaves_the_payment_to_query_later() 
 
 
 async def test_payment_made_final_meanwhile_is_left_as_it_is() -> None:
-    h = harness(external(ScriptedPort(UNKNOWN, PROCESSING)))
+    h = payment_service(external(ScriptedPort(UNKNOWN, PROCESSING)))
     payment, _ = await h.service.submit(command())
     await h.service.apply_result(payment.id, PAID, via="notification")
     current = await h.service.resolve(payment, attempts=0)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from payment_fakes import ScriptedPort, command, external, harness, ledger
+from fakes.channels import ScriptedPort, external, ledger
+from fakes.services import command, payment_service, seed_account
 
-from core.errors import BusinessRuleViolation, IdempotencyConflict, NotFound
+from core.errors import BusinessRuleViolation, IdempotencyConflict, NoRoute, NotFound
 from core.ledger import FlowKind, transfer
 from core.money import Money
-from core.payments.model import PaymentStatus
+from core.payments.model import Payment, PaymentStatus
 from core.usecases.payments.commands import PaymentCommand
 from ports.channels import ChannelResult, ChannelStatus, PaymentRequest
+from ports.storage import UnitOfWork
 
 
 def transfer_command() -> PaymentCommand:
@@ -30,7 +33,7 @@ PROCESSING = ChannelResult(ChannelStatus.PROCESSING, channel_ref="B-1")
 
 async def test_external_payment_is_saved_before_the_channel_is_called() -> None:
     port = ScriptedPort(PROCESSING)
-    h = harness(external(port))
+    h = payment_service(external(port))
     seen: list[PaymentStatus | None] = []
 
     def look(request: PaymentRequest) -> None:
@@ -46,35 +49,35 @@ async def test_external_payment_is_saved_before_the_channel_is_called() -> None:
 
 async def test_repeat_of_a_request_answers_the_first_result_without_calling_again() -> None:
     port = ScriptedPort(PAID)
-    h = harness(external(port))
+    h = payment_service(external(port))
     first, _ = await h.service.submit(command())
     again, created = await h.service.submit(command())
     assert (again.id, created, len(port.calls)) == (first.id, False, 1)
 
 
 async def test_request_number_reused_with_another_body_is_a_conflict() -> None:
-    h = harness(external(ScriptedPort(PAID)))
+    h = payment_service(external(ScriptedPort(PAID)))
     await h.service.submit(command())
     with pytest.raises(IdempotencyConflict):
         await h.service.submit(command(request_hash="another body"))
 
 
 async def test_failed_channel_call_leaves_the_outcome_unknown() -> None:
-    h = harness(external(ScriptedPort(ConnectionResetError())))
+    h = payment_service(external(ScriptedPort(ConnectionResetError())))
     payment, _ = await h.service.submit(command())
     assert (payment.status, payment.failure_code) == (PaymentStatus.UNKNOWN, None)
     assert "channel_answer" in h.nodes(payment.id)
 
 
 async def test_channel_that_does_not_answer_in_time_leaves_the_outcome_unknown() -> None:
-    h = harness(external(ScriptedPort(PAID, hang=True)), timeout=0.01)
+    h = payment_service(external(ScriptedPort(PAID, hang=True)), timeout=0.01)
     payment, _ = await h.service.submit(command())
     assert payment.status is PaymentStatus.UNKNOWN
 
 
 async def test_amount_above_the_single_payment_limit_is_refused_and_nothing_stored() -> None:
     port = ScriptedPort(PAID)
-    h = harness(external(port), limit="10.00")
+    h = payment_service(external(port), limit="10.00")
     with pytest.raises(BusinessRuleViolation) as refused:
         await h.service.submit(command(amount=1_001))
     assert refused.value.code == "AMOUNT_LIMIT_EXCEEDED"
@@ -82,7 +85,7 @@ async def test_amount_above_the_single_payment_limit_is_refused_and_nothing_stor
 
 
 async def test_refused_repeat_of_a_done_request_answers_the_first_result() -> None:
-    h = harness(external(ScriptedPort(PAID)), limit="10.00")
+    h = payment_service(external(ScriptedPort(PAID)), limit="10.00")
     first, _ = await h.service.submit(command(amount=1_000))
     h.service.policy.max_amounts["CNY"] = Decimal("5.00")  # type: ignore[index]  # lowered since
     again, created = await h.service.submit(command(amount=1_000))
@@ -91,8 +94,9 @@ async def test_refused_repeat_of_a_done_request_answers_the_first_result() -> No
 
 async def test_ledger_payment_commits_its_postings_and_final_state_together() -> None:
     postings = tuple(transfer("acc-a", "acc-b", Money(1_000, "CNY"), FlowKind.TRANSFER))
-    h = harness(ledger(ScriptedPort(ChannelResult(ChannelStatus.SUCCEEDED, postings=postings))))
-    h.state.accounts.update({"acc-a": "app", "acc-b": "app"})
+    h = payment_service(ledger(ScriptedPort(ChannelResult(ChannelStatus.SUCCEEDED, postings=postings))))
+    seed_account(h.storage, "acc-a", available=1_000)
+    seed_account(h.storage, "acc-b")
     payment, created = await h.service.submit(
         command(
             pay_method="transfer",
@@ -102,13 +106,19 @@ async def test_ledger_payment_commits_its_postings_and_final_state_together() ->
         )
     )
     assert created and payment.status is PaymentStatus.SUCCEEDED
-    assert h.state.commits == 1 and h.state.posts == [(payment.id, postings)]
-    assert [e[1] for e in h.state.events] == ["payment.succeeded"]
+    assert h.storage.commits == 1
+    assert [(e.posting, e.balance_after_minor) for e in h.state.entries] == [
+        (postings[0], 0),
+        (postings[1], 1_000),
+    ]
+    assert [txn for _, txn, _ in h.state.transfers] == list(h.state.txns)
+    assert h.state.events() == ["payment.succeeded"]
 
 
 async def test_ledger_payment_naming_another_apps_account_is_not_found() -> None:
-    h = harness(ledger(ScriptedPort(PAID)))
-    h.state.accounts.update({"acc-a": "app", "acc-b": "other-app"})
+    h = payment_service(ledger(ScriptedPort(PAID)))
+    seed_account(h.storage, "acc-a")
+    seed_account(h.storage, "acc-b", "other-app")
     with pytest.raises(NotFound) as refused:
         await h.service.submit(
             command(
@@ -120,3 +130,30 @@ async def test_ledger_payment_naming_another_apps_account_is_not_found() -> None
         )
     assert (refused.value.code, refused.value.field) == ("ACCOUNT_NOT_FOUND", "payee_account")
     assert not h.state.payments
+
+
+class Following:
+    """A workflow's listener that follows the payments naming its record."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def follows(self, payment: Payment) -> bool:
+        return "bill_id" in payment.details
+
+    async def __call__(self, uow: UnitOfWork, payment: Payment) -> None:
+        self.calls += 1
+
+
+async def test_a_workflows_payment_routed_to_the_ledger_is_refused_before_the_channel_is_asked() -> None:
+    port = ScriptedPort(PAID)
+    listener = Following()
+    h = payment_service(ledger(port), listeners=[listener])
+    seed_account(h.storage, "acc-a", available=1_000)
+    seed_account(h.storage, "acc-b")
+    with pytest.raises(NoRoute):
+        await h.service.submit(replace(transfer_command(), details={"bill_id": "bill_1"}))
+    assert not port.calls and not h.state.payments and listener.calls == 0
+    # a payment no workflow follows settles in the ledger's own transaction, with no listener
+    payment, created = await h.service.submit(transfer_command())
+    assert created and payment.status is PaymentStatus.SUCCEEDED and listener.calls == 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from lease_fakes import T0, FakeLeaseOrders, FakeUnitOfWork, FlowSink, Store, collecting, new_order
+from fakes.storage import FakeFlowLog, FakeState, FakeStorage
+from lease_builders import T0, collecting, new_order
 
 from core.lease.order import LeaseOrder
 from core.lease.plan import RetrySchedule
@@ -48,48 +49,50 @@ def payment(status: PaymentStatus, attempt: int = 1, **details: object) -> Payme
     )
 
 
-async def heard(order: LeaseOrder, paid: Payment) -> tuple[FakeUnitOfWork, FlowSink]:
-    store, flow = Store({order.id: order}), FlowSink()
-    uow = FakeUnitOfWork(store)
-    await LeasePaymentListener(FakeLeaseOrders, flow, POLICY)(uow, paid)
-    return uow, flow
+async def heard(order: LeaseOrder, paid: Payment) -> tuple[FakeState, FakeFlowLog]:
+    """The listener in the payment's transaction; returns that transaction's (uncommitted) state."""
+    storage, flow = FakeStorage(frozenset({"shop"})), FakeFlowLog()
+    storage.state.lease_orders[order.id] = order
+    async with storage.uow() as uow:
+        await LeasePaymentListener(flow, POLICY)(uow, paid)
+        assert not uow.committed, "the payment's transaction commits, not the listener"
+        return uow.state, flow
 
 
 async def test_a_succeeded_deduction_pays_its_period_in_the_payments_transaction() -> None:
     order = attempt_started()
-    uow, flow = await heard(order, payment(PaymentStatus.SUCCEEDED))
-    period = uow.pending_orders[order.id].period(1)
+    work, flow = await heard(order, payment(PaymentStatus.SUCCEEDED))
+    period = work.lease_orders[order.id].period(1)
     assert period.status is PeriodStatus.PAID and period.trade_no == "TRADE-1"
-    assert [e[1] for e in uow.pending_events] == ["lease.period_paid"]
-    assert uow.pending_events[0][3]["period"]["status"] == "paid"
-    assert uow.store.commits == 0, "the payment's transaction commits, not the listener"
+    assert work.events() == ["lease.period_paid"]
+    assert work.outbox[0]["payload"]["period"]["status"] == "paid"
     assert [r.message for r in flow.records] == ["period 1 attempt 1: paid"]
 
 
 async def test_a_failed_deduction_fails_its_period_until_the_retry_time() -> None:
     order = attempt_started()
-    uow, _ = await heard(order, payment(PaymentStatus.FAILED))
-    period = uow.pending_orders[order.id].period(1)
+    work, _ = await heard(order, payment(PaymentStatus.FAILED))
+    period = work.lease_orders[order.id].period(1)
     assert period.status is PeriodStatus.FAILED and period.last_failure_code == "BUYER_BALANCE_NOT_ENOUGH"
     assert period.next_attempt_at == T0 + timedelta(minutes=1, seconds=3600)
-    assert [e[1] for e in uow.pending_events] == ["lease.period_failed"]
+    assert work.events() == ["lease.period_failed"]
 
 
 async def test_a_processing_deduction_only_remembers_its_payment() -> None:
     order = attempt_started()
-    uow, flow = await heard(order, payment(PaymentStatus.PROCESSING))
-    period = uow.pending_orders[order.id].period(1)
+    work, flow = await heard(order, payment(PaymentStatus.PROCESSING))
+    period = work.lease_orders[order.id].period(1)
     assert period.status is PeriodStatus.COLLECTING and period.payment_id == "pay_1"
-    assert uow.pending_events == [] and flow.records == []
+    assert work.outbox == [] and flow.records == []
 
 
 async def test_an_answer_about_an_older_attempt_moves_nothing() -> None:
     order = attempt_started()
-    uow, _ = await heard(order, payment(PaymentStatus.SUCCEEDED, attempt=2))
-    assert uow.pending_orders == {} and uow.pending_events == []
+    work, _ = await heard(order, payment(PaymentStatus.SUCCEEDED, attempt=2))
+    assert work.lease_orders[order.id] == order and work.outbox == []
 
 
 async def test_a_payment_that_is_no_rent_deduction_is_ignored() -> None:
     order = attempt_started()
-    uow, _ = await heard(order, payment(PaymentStatus.SUCCEEDED, memo="no lease fields"))
-    assert uow.pending_orders == {} and uow.pending_events == []
+    work, _ = await heard(order, payment(PaymentStatus.SUCCEEDED, memo="no lease fields"))
+    assert work.lease_orders[order.id] == order and work.outbox == []

@@ -4,7 +4,8 @@ order publishes lease.order_closed once, and closing it again is harmless."""
 from __future__ import annotations
 
 import pytest
-from lease_fakes import T0, FakeLeasePort, Store, collecting, new_order, wired
+from fakes.workflows import LeaseWorld, lease_world
+from lease_builders import T0, collecting, new_order
 
 from core.lease.errors import ClosePreconditionFailed
 from core.lease.order import LeaseOrder
@@ -12,8 +13,8 @@ from core.lease.status import CancelReason, OrderStatus
 from core.usecases.lease.close import LeaseClosing
 
 
-def closing(store: Store, port: FakeLeasePort) -> LeaseClosing:
-    return LeaseClosing(*wired(store, port))
+def closing(w: LeaseWorld) -> LeaseClosing:
+    return LeaseClosing(w.book, w.calls)
 
 
 def returned() -> LeaseOrder:
@@ -22,20 +23,20 @@ def returned() -> LeaseOrder:
 
 async def test_an_unfulfilled_order_with_an_active_plan_is_refused_before_the_channel_is_asked() -> None:
     order = collecting(new_order())
-    store, port = Store({order.id: order}), FakeLeasePort()
+    w = lease_world(order)
     with pytest.raises(ClosePreconditionFailed) as refused:
-        await closing(store, port).close(order.id, "shop", "done")
+        await closing(w).close(order.id, "shop", "done")
     assert refused.value.field == "fulfilled_or_plan_cancelled"
-    assert port.calls == [] and store.events == []
+    assert w.port.calls == [] and w.events() == []
 
 
 async def test_an_order_whose_plan_was_cancelled_for_a_return_closes_once() -> None:
     order = returned()
-    store, port = Store({order.id: order}), FakeLeasePort()
-    service = closing(store, port)
+    w = lease_world(order)
+    service = closing(w)
     closed = await service.close(order.id, "shop", "goods returned")
     assert closed.status is OrderStatus.CLOSED and closed.closure is not None
     assert closed.closure.basis == "return_success"
     again = await service.close(order.id, "shop", "goods returned")
     assert again.status is OrderStatus.CLOSED
-    assert port.calls == ["close_order"] and [e[1] for e in store.events] == ["lease.order_closed"]
+    assert w.port.calls == ["close_order"] and w.events() == ["lease.order_closed"]

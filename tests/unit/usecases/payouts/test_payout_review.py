@@ -3,78 +3,86 @@
 from __future__ import annotations
 
 import pytest
-from payout_fakes import NOW, stored_payout, world
+from fakes.workflows import PAYOUT_TIME, payout_world
+from payout_builders import stored_payout
 
-from core.errors import Conflict, IllegalTransition, NoRoute
+from core.errors import Conflict, IllegalTransition
 from core.payouts.model import PayoutStatus, payment_out_request_no
 from core.usecases.payouts.review import approve, reject
 from core.usecases.shared.conflicts import ATTEMPTS
 
 
 async def test_approving_records_the_review_and_submits_the_one_payment() -> None:
-    w = world()
+    w = payout_world()
     payout = stored_payout(w)
     approved = await approve(w.ctx, payout.id, reviewer="fin-1", operator="op-1", note="ok")
-    assert approved.status is PayoutStatus.APPROVED
+    assert approved.status is PayoutStatus.PAYING  # approved, then moved with its payment
     assert approved.review is not None and (approved.review.reviewer, approved.review.note) == ("fin-1", "ok")
-    [command] = w.payments.submitted
-    assert command.out_request_no == payment_out_request_no(payout.id)
-    assert command.details["payout_id"] == payout.id and command.details["notify"] is False
-    assert w.store.events == []  # approval is no result yet
+    [request] = w.port.calls
+    payment = w.storage.state.payments[request.payment_id]
+    assert payment.out_request_no == payment_out_request_no(payout.id)
+    assert request.details["payout_id"] == payout.id and request.details["notify"] is False
+    # the channel's processing answer moved the payout with its payment; no result yet
+    assert w.payout(payout.id).status is PayoutStatus.PAYING and payment.status.value == "processing"
+    assert w.storage.state.outbox == []
 
 
 async def test_approving_again_resubmits_the_same_payment_without_a_second_review() -> None:
-    w = world()
+    w = payout_world()
     payout = stored_payout(w)
     await approve(w.ctx, payout.id, reviewer="fin-1")
     await approve(w.ctx, payout.id, reviewer="fin-2")
-    assert [c.out_request_no for c in w.payments.submitted] == [payment_out_request_no(payout.id)] * 2
+    # the second approval found the payment of the first: the channel was asked once
+    assert len(w.port.calls) == 1 and len(w.storage.state.payments) == 1
     assert w.payout(payout.id).review.reviewer == "fin-1"  # type: ignore[union-attr]
-    assert [r.actor for r in w.flow.records] == ["fin-1"]
+    assert [r.actor for r in w.flow.records if r.subject_id == payout.id] == ["fin-1"]
 
 
 async def test_an_approval_that_lost_a_race_reads_the_payout_again() -> None:
-    w = world()
+    w = payout_world()
     payout = stored_payout(w)
-    w.store.races_to_lose = ATTEMPTS - 1
-    assert (await approve(w.ctx, payout.id, reviewer="fin-1")).status is PayoutStatus.APPROVED
+    w.storage.state.races.lose("payouts", ATTEMPTS - 1)
+    assert (await approve(w.ctx, payout.id, reviewer="fin-1")).status is PayoutStatus.PAYING
 
 
 async def test_an_approval_that_loses_every_race_gives_up() -> None:
-    w = world()
+    w = payout_world()
     payout = stored_payout(w)
-    w.store.races_to_lose = ATTEMPTS
+    w.storage.state.races.lose("payouts", ATTEMPTS)
     with pytest.raises(Conflict):
         await approve(w.ctx, payout.id, reviewer="fin-1")
-    assert w.payout(payout.id).status is PayoutStatus.PENDING_REVIEW and not w.payments.submitted
+    assert w.payout(payout.id).status is PayoutStatus.PENDING_REVIEW and not w.port.calls
 
 
 async def test_an_approved_payout_no_payment_could_be_made_for_fails_and_tells_the_caller() -> None:
-    w = world()
+    w = payout_world(routed=False)
     payout = stored_payout(w)
-    w.payments.refusal = NoRoute("no channel pays alipay")
     failed = await approve(w.ctx, payout.id, reviewer="fin-1")
-    assert (failed.status, failed.failure_code, failed.finished_at) == (PayoutStatus.FAILED, "NO_ROUTE", NOW)
-    [event] = w.store.events
-    assert (event["type"], event["subject"]) == ("payout.failed", payout.serial_no)
+    assert (failed.status, failed.failure_code, failed.finished_at) == (
+        PayoutStatus.FAILED,
+        "NO_ROUTE",
+        PAYOUT_TIME,
+    )
+    [event] = w.storage.state.outbox
+    assert (event["event_type"], event["subject_id"]) == ("payout.failed", payout.serial_no)
     assert event["payload"]["succeeded"] is False
 
 
 async def test_rejecting_tells_the_caller_once_and_a_rejected_payout_cannot_be_approved() -> None:
-    w = world()
+    w = payout_world()
     payout = stored_payout(w)
     rejected = await reject(w.ctx, payout.id, reviewer="fin-1", reason="duplicate claim")
     again = await reject(w.ctx, payout.id, reviewer="fin-2", reason="still a duplicate")
     assert again == rejected and rejected.failure_message == "duplicate claim"
-    [event] = w.store.events
-    assert event["type"] == "payout.rejected" and event["payload"]["message"] == "duplicate claim"
+    [event] = w.storage.state.outbox
+    assert event["event_type"] == "payout.rejected" and event["payload"]["message"] == "duplicate claim"
     with pytest.raises(IllegalTransition):
         await approve(w.ctx, payout.id, reviewer="fin-1")
 
 
 async def test_an_approved_payout_can_no_longer_be_rejected() -> None:
-    w = world()
+    w = payout_world()
     payout = stored_payout(w, PayoutStatus.APPROVED)
     with pytest.raises(IllegalTransition):
         await reject(w.ctx, payout.id, reviewer="fin-1", reason="too late")
-    assert w.store.events == []
+    assert w.storage.state.outbox == []

@@ -3,7 +3,8 @@ of another channel, or of no known order, is acknowledged and changes nothing.""
 
 from __future__ import annotations
 
-from lease_fakes import T0, FakeLeasePort, Store, contract_signed, new_order, wired
+from fakes.workflows import LeaseWorld, lease_world
+from lease_builders import T0, contract_signed, new_order
 
 from core.lease.order import LeaseOrder
 from core.lease.status import AgreementStatus, ContractStatus
@@ -14,8 +15,8 @@ from ports.channels import ChannelEvent
 from ports.lease import LeaseEventKind
 
 
-def handler(store: Store, port: FakeLeasePort) -> LeaseChannelEvents:
-    book, calls = wired(store, port)
+def handler(w: LeaseWorld) -> LeaseChannelEvents:
+    book, calls = w.book, w.calls
     contract = ContractSigning(book, calls)
     return LeaseChannelEvents(book, contract, WithholdingService(book, calls, contract))
 
@@ -28,62 +29,62 @@ def signing_agreement() -> tuple[LeaseOrder, str]:
 
 async def test_a_signed_agreement_on_a_signed_contract_is_followed_by_its_finalising() -> None:
     order, external = signing_agreement()
-    store, port = Store({order.id: order}), FakeLeasePort()
+    w = lease_world(order)
     event = ChannelEvent(
         LeaseEventKind.AGREEMENT_SIGNED.value,
         {"external_agreement_no": external, "agreement_no": "20265401", "alipay_user_id": "2088"},
     )
-    assert await handler(store, port).on_channel_event("ant_lease", event) is True
-    stored = store.orders[order.id]
+    assert await handler(w).on_channel_event("ant_lease", event) is True
+    stored = w.orders[order.id]
     assert stored.agreement.status is AgreementStatus.SIGNED and stored.agreement.agreement_no == "20265401"
-    assert stored.contract.status is ContractStatus.FINALISED and port.calls == ["finalise_contract"]
-    assert [e[1] for e in store.events] == ["lease.agreement_signed", "lease.contract_finalised"]
+    assert stored.contract.status is ContractStatus.FINALISED and w.port.calls == ["finalise_contract"]
+    assert w.events() == ["lease.agreement_signed", "lease.contract_finalised"]
 
 
 async def test_a_repeated_agreement_callback_changes_nothing() -> None:
     order, external = signing_agreement()
-    store, port = Store({order.id: order}), FakeLeasePort()
+    w = lease_world(order)
     event = ChannelEvent(
         LeaseEventKind.AGREEMENT_SIGNED.value, {"external_agreement_no": external, "agreement_no": "20265401"}
     )
-    events = handler(store, port)
+    events = handler(w)
     await events.on_channel_event("ant_lease", event)
     await events.on_channel_event("ant_lease", event)
-    assert [e[1] for e in store.events] == ["lease.agreement_signed", "lease.contract_finalised"]
-    assert port.calls == ["finalise_contract"]
+    assert w.events() == ["lease.agreement_signed", "lease.contract_finalised"]
+    assert w.port.calls == ["finalise_contract"]
 
 
 async def test_a_callback_from_another_channel_is_acknowledged_and_changes_nothing() -> None:
     order, external = signing_agreement()
-    store = Store({order.id: order})
+    w = lease_world(order)
     event = ChannelEvent(LeaseEventKind.AGREEMENT_SIGNED.value, {"external_agreement_no": external})
-    assert await handler(store, FakeLeasePort()).on_channel_event("other_channel", event) is True
-    assert store.orders[order.id] is order and store.events == []
+    assert await handler(w).on_channel_event("other_channel", event) is True
+    assert w.orders[order.id] == order and w.events() == []
 
 
 async def test_a_callback_about_no_known_order_is_acknowledged() -> None:
-    store = Store()
+    w = lease_world()
     event = ChannelEvent(
         LeaseEventKind.CONTRACT_SIGNATURE.value, {"order_id": "lse_missing", "status": "signed"}
     )
-    assert await handler(store, FakeLeasePort()).on_channel_event("ant_lease", event) is True
-    assert store.events == []
+    assert await handler(w).on_channel_event("ant_lease", event) is True
+    assert w.events() == []
 
 
 async def test_an_event_that_is_not_a_lease_event_is_left_to_other_handlers() -> None:
     event = ChannelEvent("payout.batch_done", {})
-    assert await handler(Store(), FakeLeasePort()).on_channel_event("ant_lease", event) is False
+    assert await handler(lease_world()).on_channel_event("ant_lease", event) is False
 
 
 async def test_a_refused_contract_signature_fails_the_signing() -> None:
     order = new_order().synced("CH-1", T0)
     order = order.contract_signing("TPL", "C1", "https://sign", {"lessee": "u"}, ["lessee"], T0)
-    store = Store({order.id: order})
+    w = lease_world(order)
     event = ChannelEvent(
         LeaseEventKind.CONTRACT_SIGNATURE.value,
         {"order_id": order.id, "contract_no": "C1", "party": "lessee", "status": "refused"},
     )
-    await handler(store, FakeLeasePort()).on_channel_event("ant_lease", event)
-    stored = store.orders[order.id]
+    await handler(w).on_channel_event("ant_lease", event)
+    stored = w.orders[order.id]
     assert stored.contract.status is ContractStatus.REFUSED and stored.contract.failure_code == "REFUSED"
-    assert [e[1] for e in store.events] == ["lease.contract_sign_failed"]
+    assert w.events() == ["lease.contract_sign_failed"]

@@ -4,7 +4,8 @@ from the same commit, and a concurrent save makes it try again on the new versio
 from __future__ import annotations
 
 import pytest
-from lease_fakes import ORDER_ID, T0, Store, book_over, new_order
+from fakes.workflows import lease_world
+from lease_builders import ORDER_ID, T0, new_order
 
 from core.errors import Conflict, NotFound
 from core.events import EventType
@@ -22,37 +23,40 @@ SYNC_EVENT = on_move(EventType.LEASE_ORDER_CLOSED, lambda o: o.status)
 
 
 async def test_a_change_is_saved_with_the_next_version_and_its_event_leaves_in_the_same_commit() -> None:
-    store = Store({ORDER_ID: new_order()})
-    saved = await book_over(store).change(ORDER_ID, synced, SYNC_EVENT)
+    w = lease_world(new_order())
+    saved = await w.book.change(ORDER_ID, synced, SYNC_EVENT)
     assert saved.status is OrderStatus.SYNCED and saved.version == 1
-    assert store.orders[ORDER_ID] == saved and store.commits == 1
-    assert [(e[1], e[3]["order"]["status"]) for e in store.events] == [("lease.order_closed", "synced")]
+    assert w.orders[ORDER_ID] == saved and w.storage.commits == 1
+    [event] = w.storage.state.outbox
+    assert (event["event_type"], event["payload"]["order"]["status"]) == ("lease.order_closed", "synced")
 
 
 async def test_a_concurrent_save_makes_the_change_try_again_and_publish_once() -> None:
-    store = Store({ORDER_ID: new_order()}, conflicts=1)
-    saved = await book_over(store).change(ORDER_ID, synced, SYNC_EVENT)
-    assert saved.version == 1 and store.commits == 1
-    assert [e[1] for e in store.events] == ["lease.order_closed"]
+    w = lease_world(new_order())
+    w.storage.state.races.lose("lease_orders")
+    saved = await w.book.change(ORDER_ID, synced, SYNC_EVENT)
+    assert saved.version == 1 and w.storage.commits == 1
+    assert w.events() == ["lease.order_closed"]
 
 
 async def test_three_concurrent_saves_in_a_row_give_up() -> None:
-    store = Store({ORDER_ID: new_order()}, conflicts=3)
+
+    w = lease_world(new_order())
+    w.storage.state.races.lose("lease_orders", 3)
     with pytest.raises(Conflict):
-        await book_over(store).change(ORDER_ID, synced, SYNC_EVENT)
-    assert store.events == [] and store.orders[ORDER_ID].version == 0
+        await w.book.change(ORDER_ID, synced, SYNC_EVENT)
+    assert w.events() == [] and w.orders[ORDER_ID].version == 0
 
 
 async def test_a_change_that_changes_nothing_saves_and_publishes_nothing() -> None:
     order = new_order().synced("CH-1", T0)
-    store = Store({ORDER_ID: order})
-    assert await book_over(store).change(ORDER_ID, synced, SYNC_EVENT) is order
-    assert store.commits == 0 and store.events == []
+    w = lease_world(order)
+    assert await w.book.change(ORDER_ID, synced, SYNC_EVENT) == order
+    assert w.storage.commits == 0 and w.events() == []
 
 
 async def test_another_apps_order_is_not_found() -> None:
-    store = Store({ORDER_ID: new_order()})
-    book = book_over(store)
+    book = lease_world(new_order()).book
     assert (await book.get(ORDER_ID, "shop")).app_id == "shop"
     with pytest.raises(NotFound):
         await book.get(ORDER_ID, "someone-else")

@@ -1,0 +1,133 @@
+"""Specification of a bill's bank attempts (core.usecases.bills.bank, listener, recovery) on the
+fakes: the real payment service pays the attempt through a scripted bank channel, and the bill
+moves with its payment inside the payment's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from fakes.workflows import APPLICANT, APPLICANT_CARD, BILL_APP, COMPANY_CARD, BillWorld, bill_world
+
+from core.bills.model import BillKind, BillStatus
+from core.money import Money
+from core.payments.model import PaymentStatus
+from core.usecases.bills.listener import BillPaymentListener, DueBills
+from core.usecases.bills.requests import BillRequest
+from ports.channels import ChannelResult, ChannelStatus
+
+PAID = ChannelResult(ChannelStatus.SUCCEEDED, channel_ref="E-1")
+PROCESSING = ChannelResult(ChannelStatus.PROCESSING, channel_ref="E-1")
+REFUSED = ChannelResult(ChannelStatus.FAILED, code="ACCOUNT_CLOSED", message="payee account closed")
+
+
+def bank_loan(code: str = "JK-1", amount: int = 100_000) -> BillRequest:
+    return BillRequest(
+        app_id=BILL_APP,
+        kind=BillKind.LOAN,
+        request_hash=code,
+        bill_code=code,
+        pay_mode="bank",
+        applicant_account_id=APPLICANT,
+        amount=Money(amount, "CNY"),
+        write_off_total=Money.zero("CNY"),
+        payer_card_no=COMPANY_CARD,
+        payee_card_no=APPLICANT_CARD,
+        payee_name="Zhang San",
+    )
+
+
+def attempt_payment_status(world: BillWorld, bill_id: str) -> PaymentStatus:
+    bill = world.bill(bill_id)
+    [payment] = [p for p in world.storage.state.payments.values() if p.details.get("bill_id") == bill.id]
+    return payment.status
+
+
+async def test_a_bank_loan_is_paid_by_the_bank_then_processed_at_once() -> None:
+    world = bill_world(PAID)
+    bill, created = await world.intake.submit(bank_loan())
+    assert created and bill.status is BillStatus.COMPLETED
+    [request] = world.bank.calls
+    assert (request.payer_account, request.payee_account) == (COMPANY_CARD, APPLICANT_CARD)
+    assert request.details["bill_id"] == bill.id and request.details["bill_attempt"] == 1
+    assert world.bill(bill.id).payment_id == request.payment_id
+    assert world.events() == [("bill.completed", bill.id)]
+    assert world.postings(bill.id) == [
+        (f"cpay_{BILL_APP}_CNY", Money(-100_000, "CNY")),
+        (APPLICANT, Money(100_000, "CNY")),
+    ]
+
+
+async def test_a_refused_bank_payment_fails_the_bill_and_tells_the_caller() -> None:
+    world = bill_world(REFUSED)
+    bill, _ = await world.intake.submit(bank_loan())
+    assert bill.status is BillStatus.BANK_FAILED
+    assert bill.failure is not None and bill.failure.code == "ACCOUNT_CLOSED"
+    assert world.events() == [("bill.failed", bill.id)]
+    assert world.storage.state.entries == [], "nothing was paid, nothing is posted"
+
+
+async def test_a_processing_attempt_is_asked_about_again_and_completes_on_success() -> None:
+    world = bill_world(PROCESSING, PAID)
+    bill, _ = await world.intake.submit(bank_loan())
+    assert bill.status is BillStatus.BANK_PROCESSING and world.events() == []
+
+    done = await world.bank_attempts.requery(bill)
+
+    assert done.status is BillStatus.COMPLETED
+    assert len(world.bank.calls) == 2, "one 8801 and one 8804, never a second payment"
+    assert attempt_payment_status(world, bill.id) is PaymentStatus.SUCCEEDED
+    assert world.events() == [("bill.completed", bill.id)]
+
+
+async def test_an_attempt_with_no_route_fails_the_bill_before_anything_is_sent() -> None:
+    world = bill_world(PAID)
+    world.pay.service.access.router.rules = ()
+    bill, _ = await world.intake.submit(bank_loan())
+    assert bill.status is BillStatus.BANK_FAILED
+    assert bill.failure is not None and bill.failure.code == "NO_ROUTE"
+    assert world.bank.calls == [] and world.storage.state.payments == {}
+
+
+async def test_recovery_sends_an_attempt_a_crash_left_unsent_once() -> None:
+    world = bill_world(PROCESSING)
+    router = world.pay.service.access.router
+    rules, router.rules = router.rules, ()
+    bill, _ = await world.intake.submit(bank_loan())  # refused: no route, nothing sent
+    # as if the process had died after saving the attempt, before its payment existed
+    long_ago = bill.created_at - timedelta(minutes=5)
+    crashed = replace(
+        world.bill(bill.id), status=BillStatus.BANK_SUBMITTED, failure=None, updated_at=long_ago
+    )
+    world.storage.state.bills[bill.id] = crashed
+    router.rules = rules
+
+    assert await world.recovery.process_due(10) == 1
+    assert world.bill(bill.id).status is BillStatus.BANK_PROCESSING and len(world.bank.calls) == 1
+    assert await world.recovery.process_due(10) == 0, "a processing attempt is not sent again"
+    assert len(world.bank.calls) == 1
+
+
+async def test_recovery_runs_business_processing_of_bills_the_bank_paid() -> None:
+    world = bill_world(PAID)
+    bill, _ = await world.intake.submit(bank_loan())
+    # as if business processing had not run after the bank's success (a crash in between)
+    world.storage.state.bills[bill.id] = replace(world.bill(bill.id), status=BillStatus.BANK_SUCCEEDED)
+    world.storage.state.entries.clear()
+    assert await world.recovery.process_due(10) == 1
+    assert world.bill(bill.id).status is BillStatus.COMPLETED
+
+
+def test_the_bill_listener_follows_only_bill_payments() -> None:
+    from fakes.storage import FakeFlowLog
+    from fakes.workflows import BILL_TIME
+
+    from core.payments.model import Payment
+
+    listener = BillPaymentListener(FakeFlowLog(), DueBills())
+    payment = Payment(
+        "pay_1", BILL_APP, "r", "h", "bank", "spdb", Money(1, "CNY"), None, None,
+        PaymentStatus.PROCESSING, BILL_TIME, BILL_TIME, details={"bill_id": "bill_1"},
+    )  # fmt: skip
+    assert listener.follows(payment)
+    assert not listener.follows(replace(payment, details={"payout_id": "pyt_1"}))
