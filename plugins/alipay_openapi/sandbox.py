@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
 from plugins.alipay_openapi.envelope import ERROR_RESPONSE_KEY, response_key
+from plugins.alipay_openapi.sandbox_request import ParamError, gateway_error, read_params
 from plugins.alipay_openapi.signing import (
     SIGN_TYPE,
     PrivateKey,
@@ -71,11 +71,6 @@ def business_error(sub_code: str, sub_msg: str, **fields: Any) -> dict[str, Any]
     return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg, **fields}
 
 
-def gateway_error(code: str, msg: str, sub_code: str, sub_msg: str) -> dict[str, Any]:
-    """A gateway-level refusal (40001 missing parameter, 40002 invalid parameter, ...)."""
-    return {"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg}
-
-
 def render_answer(key: str, payload: Mapping[str, Any], signing_key: PrivateKey) -> str:
     """`{"<key>":{...},"sign":"..."}` with the sign computed over the exact `{...}` text."""
     content = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
@@ -83,80 +78,28 @@ def render_answer(key: str, payload: Mapping[str, Any], signing_key: PrivateKey)
     return "{" + json.dumps(key) + ":" + content + ',"sign":' + json.dumps(sign) + "}"
 
 
-class _ParamError(Exception):
-    def __init__(self, payload: dict[str, Any]) -> None:
-        super().__init__(payload.get("sub_code"))
-        self.payload = payload
-
-
-def _charset_of(content_type: str, fallback: str) -> str:
-    for part in content_type.split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "charset" and value:
-            return value.strip('"')
-    return fallback
-
-
-def _parse_pairs(text: str, charset: str) -> list[tuple[str, str]]:
-    try:
-        return parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict")
-    except (LookupError, UnicodeDecodeError) as exc:
-        raise _ParamError(
-            gateway_error("40002", "Invalid Arguments", "isv.invalid-charset", "字符集错误")
-        ) from exc
-
-
-def url_params(url: str) -> dict[str, str]:
-    """The parameters of a page URL (what the gateway reads when the user opens it)."""
-    raw_query = urlsplit(url).query
-    charset = dict(parse_qsl(raw_query, encoding="latin-1")).get("charset") or "utf-8"
-    return dict(_parse_pairs(raw_query, charset))
-
-
-async def read_params(request: web.Request) -> dict[str, str]:
-    """The request's parameters from the query string, the form body, or both."""
-    raw_query = request.rel_url.raw_query_string
-    charset = dict(parse_qsl(raw_query, encoding="latin-1")).get("charset") or "utf-8"
-    pairs = _parse_pairs(raw_query, charset)
-    if request.method == "POST" and request.can_read_body:
-        content_type = request.headers.get("Content-Type", "")
-        if content_type.lower().startswith("application/x-www-form-urlencoded"):
-            body = (await request.read()).decode("ascii", "replace")
-            pairs += _parse_pairs(body, _charset_of(content_type, charset))
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        if key in params and params[key] != value:
-            raise _ParamError(
-                gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", f"参数{key}重复且不一致")
-            )
-        params[key] = value
-    return params
-
-
 def _check_common(params: Mapping[str, str], keys: SandboxKeys) -> PublicKey:
     for name in _REQUIRED:
         if not params.get(name):
             missing = "signature" if name == "sign" else name.replace("_", "-")
-            raise _ParamError(
+            raise ParamError(
                 gateway_error(
                     "40001", "Missing Required Arguments", f"isv.missing-{missing}", f"缺少{name}参数"
                 )
             )
     app_public_key = keys.app_public_keys.get(params["app_id"])
     if app_public_key is None:
-        raise _ParamError(
-            gateway_error("40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数")
-        )
+        raise ParamError(gateway_error("40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数"))
     if params["sign_type"] != SIGN_TYPE:
-        raise _ParamError(
+        raise ParamError(
             gateway_error("40002", "Invalid Arguments", "isv.invalid-signature-type", "无效的签名类型")
         )
     if params["version"] != "1.0":
-        raise _ParamError(gateway_error("40002", "Invalid Arguments", "isv.invalid-version", "无效的版本号"))
+        raise ParamError(gateway_error("40002", "Invalid Arguments", "isv.invalid-version", "无效的版本号"))
     try:
         datetime.strptime(params["timestamp"], ALIPAY_TIME_FORMAT)
     except ValueError as exc:
-        raise _ParamError(
+        raise ParamError(
             gateway_error("40002", "Invalid Arguments", "isv.invalid-timestamp", "非法的时间戳参数")
         ) from exc
     return app_public_key
@@ -166,11 +109,11 @@ def _biz_content(params: Mapping[str, str]) -> dict[str, Any]:
     try:
         biz_content = json.loads(params.get("biz_content") or "{}")
     except ValueError as exc:
-        raise _ParamError(
+        raise ParamError(
             gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是合法的JSON")
         ) from exc
     if not isinstance(biz_content, dict):
-        raise _ParamError(
+        raise ParamError(
             gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是JSON对象")
         )
     return biz_content
@@ -195,7 +138,7 @@ class _Gateway:
         """(biz_content, common params) of a request whose caller signature verified."""
         app_public_key = _check_common(params, self.keys)
         if not verify_params(params, params["sign"], app_public_key):
-            raise _ParamError(
+            raise ParamError(
                 gateway_error(
                     "40002",
                     "Invalid Arguments",
@@ -218,12 +161,12 @@ class _Gateway:
             biz_content, common = self._verified(params)
             handler = self.handlers.get(params["method"])
             if handler is None:
-                raise _ParamError(
+                raise ParamError(
                     gateway_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
                 )
             self.calls.append((params["method"], biz_content))
             answer = await handler(biz_content, common)
-        except _ParamError as refused:
+        except ParamError as refused:
             return self._respond(key, refused.payload, None)
         if isinstance(answer, SandboxAnswer):
             return self._respond(key, answer.payload, answer.signing_key)
@@ -237,11 +180,11 @@ class _Gateway:
         page = self.pages.get(signed.get("method", ""))
         try:
             if page is None:
-                raise _ParamError(
+                raise ParamError(
                     gateway_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的页面接口")
                 )
             biz_content, common = self._verified(signed)
-        except _ParamError as refused:
+        except ParamError as refused:
             raise PageRefused(refused.payload) from refused
         self.calls.append((signed["method"], biz_content))
         return await page(biz_content, common, params.get(USER_ACTION_PARAM))

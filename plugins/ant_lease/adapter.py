@@ -13,10 +13,10 @@ from core.lease.parts import UnsignRefusal
 from core.lease.status import CancelReason, PeriodStatus
 from core.payouts.payees import mask_account
 from plugins.alipay_openapi.channel import OpenApiAdapter
-from plugins.alipay_openapi.client import OpenApiResponse
 from plugins.alipay_openapi.codes import NOT_PAID, is_system_fault, normalise_sub_code
 from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
+from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.ant_lease.answers import (
     agreement_event,

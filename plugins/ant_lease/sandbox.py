@@ -23,7 +23,6 @@ from plugins.alipay_openapi.sandbox import (
     SandboxKeys,
     SandboxPage,
     create_sandbox_app,
-    url_params,
 )
 from plugins.alipay_openapi.sandbox_keys import (
     load_sandbox_keys,
@@ -31,6 +30,7 @@ from plugins.alipay_openapi.sandbox_keys import (
     standalone_keys_dir,
 )
 from plugins.alipay_openapi.sandbox_notify import NotifyingSandbox
+from plugins.alipay_openapi.sandbox_request import url_params
 from plugins.ant_lease.client import (
     AGREEMENT_PAGE_SIGN,
     AGREEMENT_QUERY,
