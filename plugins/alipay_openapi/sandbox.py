@@ -10,8 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
+from plugins.alipay_openapi.client import RESERVED_PARAMS
 from plugins.alipay_openapi.envelope import ERROR_RESPONSE_KEY, response_key
-from plugins.alipay_openapi.sandbox_request import ParamError, gateway_error, read_params
+from plugins.alipay_openapi.sandbox_request import ParamError, SandboxFile, gateway_error, read_request
 from plugins.alipay_openapi.signing import (
     SIGN_TYPE,
     PrivateKey,
@@ -55,6 +56,12 @@ class SandboxAnswer:
 
 
 SandboxHandler = Callable[[dict[str, Any], Mapping[str, str]], Awaitable["Mapping[str, Any] | SandboxAnswer"]]
+# A method taking top-level parameters and files (a multipart upload, e.g. seal.sign):
+# (its own parameters — biz_content too, when one was sent —, common params, files) -> answer.
+SandboxUpload = Callable[
+    [dict[str, str], Mapping[str, str], Mapping[str, SandboxFile]],
+    Awaitable["Mapping[str, Any] | SandboxAnswer"],
+]
 # A page API: (biz_content, common params, the user's action or None) -> what the page shows.
 SandboxPage = Callable[[dict[str, Any], Mapping[str, str], str | None], Awaitable[Mapping[str, Any]]]
 # The unsigned parameter standing for the user's click on a page (confirm, refuse, ...).
@@ -132,6 +139,7 @@ class _Gateway:
     keys: SandboxKeys
     handlers: Mapping[str, SandboxHandler]
     pages: Mapping[str, SandboxPage] = field(default_factory=dict)
+    uploads: Mapping[str, SandboxUpload] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def _verified(self, params: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -153,24 +161,44 @@ class _Gateway:
     async def handle(self, request: web.Request) -> web.Response:
         key = ERROR_RESPONSE_KEY
         try:
-            params = await read_params(request)
+            read = await read_request(request)
+            params = read.params
             if params.get("method") in self.pages:
                 return await self._page(params)
             if params.get("method"):
                 key = response_key(params["method"])
-            biz_content, common = self._verified(params)
-            handler = self.handlers.get(params["method"])
-            if handler is None:
-                raise ParamError(
-                    gateway_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
-                )
-            self.calls.append((params["method"], biz_content))
-            answer = await handler(biz_content, common)
+            answer = await self._call(params, read.files)
         except ParamError as refused:
             return self._respond(key, refused.payload, None)
         if isinstance(answer, SandboxAnswer):
             return self._respond(key, answer.payload, answer.signing_key)
         return self._respond(key, answer, None)
+
+    async def _call(
+        self, params: Mapping[str, str], files: Mapping[str, SandboxFile]
+    ) -> Mapping[str, Any] | SandboxAnswer:
+        """Verify the caller, then answer with the method's handler (or upload handler)."""
+        biz_content, common = self._verified(params)
+        method = params["method"]
+        upload = self.uploads.get(method)
+        if upload is not None:
+            own = {k: v for k, v in params.items() if k not in RESERVED_PARAMS or k == "biz_content"}
+            shared = {
+                k: v for k, v in params.items() if k in RESERVED_PARAMS and k not in ("sign", "biz_content")
+            }
+            self.calls.append((method, {**own, **{name: f.file_name for name, f in files.items()}}))
+            return await upload(own, shared, files)
+        handler = self.handlers.get(method)
+        if handler is None:
+            raise ParamError(
+                gateway_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
+            )
+        if files:
+            raise ParamError(
+                gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", "该接口不支持文件上传")
+            )
+        self.calls.append((method, biz_content))
+        return await handler(biz_content, common)
 
     async def open_page(self, params: Mapping[str, str]) -> Mapping[str, Any]:
         """What the user sees on opening a page URL (its parameters), after its signature is
@@ -210,6 +238,7 @@ def create_sandbox_app(
     *,
     path: str = GATEWAY_PATH,
     pages: Mapping[str, SandboxPage] | None = None,
+    uploads: Mapping[str, SandboxUpload] | None = None,
 ) -> web.Application:
     """An aiohttp app answering OpenAPI calls at `path` (GET or POST) with `handlers`, which
     map a method name to `async (biz_content, common_params) -> answer dict | SandboxAnswer`.
@@ -221,8 +250,12 @@ def create_sandbox_app(
     `async (biz_content, common_params, action) -> what the page shows`, where `action` is the
     user's click (`?act=confirm`, `?act=refuse`; None: the page is only looked at). The answer
     is plain JSON, not a signed envelope: it stands for the page the user sees.
+
+    `uploads` serve methods that take top-level parameters and files (multipart/form-data):
+    `async (own_params, common_params, files) -> answer`; the signature is verified over the
+    text parameters only, as Alipay signs them (a file is never signed).
     """
-    gateway = _Gateway(keys, handlers, dict(pages or {}))
+    gateway = _Gateway(keys, handlers, dict(pages or {}), dict(uploads or {}))
     app = web.Application()
     app[SANDBOX_GATEWAY] = gateway
     app.router.add_route("GET", path, gateway.handle)
