@@ -37,18 +37,16 @@ from plugins.ant_lease.client import (
     PLAN_APPEND,
     TRADE_PAY,
     TRADE_QUERY,
-    AgreementNotice,
     Installment,
-    TradeNotice,
     cancel_plan_biz,
     close_biz,
     contract_biz_no,
     create_order_biz,
     ecsign_apply_biz,
-    parse_notice,
     query_order_biz,
     seal_biz,
 )
+from plugins.ant_lease.notices import AgreementNotice, TradeNotice, parse_notice
 from plugins.ant_lease.settings import AntLeaseSettings
 from ports.channels import (
     ChannelNotification,
