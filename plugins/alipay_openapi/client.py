@@ -16,6 +16,7 @@ import aiohttp
 from plugins.alipay_openapi.codes import classify_sub_code
 from plugins.alipay_openapi.envelope import open_envelope
 from plugins.alipay_openapi.errors import MalformedResponseError, TransportError
+from plugins.alipay_openapi.multipart import multipart_body
 from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_openapi.signing import SIGN_TYPE, sign_params
@@ -277,24 +278,20 @@ class AlipayClient:
         return body
 
     @staticmethod
-    def _body(request: SignedRequest) -> tuple[bytes | aiohttp.FormData, dict[str, str]]:
-        """The HTTP body and its headers: a form, or multipart/form-data when there are files
-        (aiohttp writes the boundary into the Content-Type)."""
+    def _body(request: SignedRequest) -> tuple[bytes, str]:
+        """The HTTP body and its Content-Type: a form, or multipart/form-data with files."""
         if not request.files:
-            return request.encoded_form(), {"Content-Type": FORM_CONTENT_TYPE}
-        data = aiohttp.FormData(charset=CHARSET)
-        for name, value in request.form.items():
-            data.add_field(name, value)
-        for name, upload in request.files.items():
-            data.add_field(name, upload.content, filename=upload.file_name, content_type=upload.content_type)
-        return data, {}
+            return request.encoded_form(), FORM_CONTENT_TYPE
+        return multipart_body(request.form, request.files)
 
     async def _post(self, request: SignedRequest, timeout_seconds: float) -> str:
         session = self._ensure_session()
         timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        data, headers = self._body(request)
+        data, content_type = self._body(request)
         try:
-            async with session.post(request.url, data=data, headers=headers, timeout=timeout) as response:
+            async with session.post(
+                request.url, data=data, headers={"Content-Type": content_type}, timeout=timeout
+            ) as response:
                 body = await response.read()
                 status = response.status
         except TimeoutError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from core.lease.order import LeaseOrder
@@ -13,6 +14,7 @@ from core.lease.parts import UnsignRefusal
 from core.lease.status import CancelReason, PeriodStatus
 from core.payouts.payees import mask_account
 from plugins.alipay_openapi.channel import OpenApiAdapter
+from plugins.alipay_openapi.client import FileUpload
 from plugins.alipay_openapi.codes import NOT_PAID, is_system_fault, normalise_sub_code
 from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
@@ -35,16 +37,18 @@ from plugins.ant_lease.client import (
     ORDER_CREATE,
     ORDER_QUERY,
     PLAN_APPEND,
+    SEAL_FILE_PARAM,
     TRADE_PAY,
     TRADE_QUERY,
     Installment,
     cancel_plan_biz,
     close_biz,
     contract_biz_no,
+    contract_file_url,
     create_order_biz,
     ecsign_apply_biz,
     query_order_biz,
-    seal_biz,
+    seal_sign_params,
 )
 from plugins.ant_lease.notices import AgreementNotice, TradeNotice, parse_notice
 from plugins.ant_lease.settings import AntLeaseSettings
@@ -89,24 +93,40 @@ class AntLeaseAdapter(OpenApiAdapter):
         self.product = settings.product
 
     async def _call(
-        self, method: str, biz: Mapping[str, Any], masked: str | None = None
+        self,
+        method: str,
+        biz: Mapping[str, Any],
+        masked: str | None = None,
+        files: Mapping[str, FileUpload] | None = None,
     ) -> tuple[OpenApiResponse | None, Exchange, UnknownOutcomeError | None]:
-        """Send one call; the exchange is logged with the lessee's Alipay id masked."""
+        """Send one call (`biz` is the biz_content, or with `files` the top-level parameters of
+        an upload); the exchange is logged with `masked` (the lessee's Alipay id, the signer's
+        identity number) masked and each file by its name and size only."""
 
         def mask(text: str) -> str:
             return text.replace(masked, mask_account(masked)) if masked else text
 
-        wire = mask(json.dumps(biz, ensure_ascii=False, separators=(",", ":")))
+        shown = {**biz, **{n: f"<{f.file_name}, {len(f.content)} bytes>" for n, f in (files or {}).items()}}
+        wire = mask(json.dumps(shown, ensure_ascii=False, separators=(",", ":")))
         try:
-            response = await self.client().execute(method, biz)
+            if files is None:
+                response = await self.client().execute(method, biz)
+            else:
+                response = await self.client().execute_upload(method, biz, files)
         except UnknownOutcomeError as exc:
             return None, Exchange(method, wire, None, str(exc)), exc
         return response, Exchange(method, wire, mask(response.raw)), None
 
-    async def _operation(self, method: str, biz: Mapping[str, Any], masked: str | None = None) -> LeaseAnswer:
+    async def _operation(
+        self,
+        method: str,
+        biz: Mapping[str, Any],
+        masked: str | None = None,
+        files: Mapping[str, FileUpload] | None = None,
+    ) -> LeaseAnswer:
         """A call that moves no money: done, refused (any verified failure but a system
         fault), or unknown."""
-        response, exchange, error = await self._call(method, biz, masked)
+        response, exchange, error = await self._call(method, biz, masked, files)
         if response is None:
             assert error is not None
             return LeaseAnswer(ChannelStatus.UNKNOWN, outcome_code(error), str(error), exchanges=(exchange,))
@@ -308,8 +328,37 @@ class AntLeaseAdapter(OpenApiAdapter):
         return await self._operation(ORDER_QUERY, biz, order.buyer_id)
 
     async def finalise_contract(self, order: LeaseOrder) -> LeaseAnswer:
-        contract_no = order.contract.contract_no or ""
-        return await self._operation(CONTRACT_SEAL, seal_biz(order.id, order.channel_order_id, contract_no))
+        """落签 as alipay.commerce.rent.enterprise.seal.sign: the lessor's seal and signature on
+        the contract every party signed. The contract file is the signed document Alipay
+        holds (order.query's `file_url` of the signing), uploaded as `file_content`; the seal's
+        position and the signer come from the settings."""
+        biz_no = order.contract.contract_no or ""
+        known = await self._operation(
+            ORDER_QUERY, query_order_biz(order.id, order.channel_order_id, "contractInfo"), order.buyer_id
+        )
+        if known.status is not ChannelStatus.SUCCEEDED:
+            return known
+        applied = [i for i in known.data.get("ec_sign_apply_infos") or () if isinstance(i, Mapping)]
+        url = contract_file_url(applied, biz_no)
+        if url is None:
+            return LeaseAnswer(
+                ChannelStatus.FAILED,
+                "CONTRACT_FILE_NOT_FOUND",
+                f"Alipay shows no signed contract file for {biz_no}",
+                exchanges=known.exchanges,
+            )
+        try:
+            content = await self.client().download(url)
+        except UnknownOutcomeError as exc:
+            fetch = Exchange("GET contract file", url, None, str(exc))
+            return LeaseAnswer(
+                ChannelStatus.UNKNOWN, outcome_code(exc), str(exc), exchanges=(*known.exchanges, fetch)
+            )
+        signer = self.settings.seal_signer
+        params = seal_sign_params(biz_no, order.title, signer)
+        files = {SEAL_FILE_PARAM: FileUpload(f"{biz_no}.pdf", content, "application/pdf")}
+        sealed = await self._operation(CONTRACT_SEAL, params, signer.signer_cert_number, files)
+        return replace(sealed, exchanges=known.exchanges + sealed.exchanges)
 
     async def unsign_agreement(self, order: LeaseOrder, reason: str) -> LeaseAnswer:
         a = order.agreement

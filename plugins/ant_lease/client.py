@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ ORDER_CREATE = "alipay.commerce.rent.order.create"  # 同步前置订单
 ORDER_QUERY = "alipay.commerce.rent.order.query"  # 查询订单信息
 ORDER_CLOSE = "alipay.commerce.rent.order.close"  # 关闭订单
 ECSIGN_APPLY = "alipay.commerce.rent.order.ecsign.apply"  # 前置合同签署: templates + signers
-CONTRACT_SEAL = "alipay.commerce.rent.enterprise.seal.sign"  # 落签 (assumed, see README)
+CONTRACT_SEAL = "alipay.commerce.rent.enterprise.seal.sign"  # 落签: top-level params + the file
 PLAN_APPEND = "alipay.commerce.rent.order.rentplaninfo.append"  # 取消代扣计划 with type CANCEL
 # Withholding agreements (代扣协议) and deductions.
 AGREEMENT_PAGE_SIGN = "alipay.user.agreement.page.sign"  # a page API: a signed URL, never sent
@@ -183,8 +183,72 @@ def ecsign_apply_biz(
     return biz
 
 
-def seal_biz(out_order_id: str, order_id: str | None, contract_no: str) -> dict[str, Any]:
-    return {**order_ref_biz(out_order_id, order_id), "contract_no": contract_no}
+# alipay.commerce.rent.enterprise.seal.sign has no biz model in the SDK: its request class
+# (AlipayCommerceRentEnterpriseSealSignRequest) takes these as top-level parameters, and the
+# contract file as the multipart part `file_content`; it answers biz_no and sign_flow_id.
+SEAL_SIGN_PARAMS = frozenset(
+    {
+        "biz_no",
+        "biz_name",
+        "biz_desc",
+        "pre_auth_no",
+        "sign_area_org",
+        "sign_area_person",
+        "signer_user_name",
+        "signer_user_cert_number",
+    }
+)
+SEAL_FILE_PARAM = "file_content"
+
+
+@dataclass(frozen=True, slots=True)
+class SignArea:
+    """Where a seal or a signature goes on the contract (the SDK's SignAreaRequest)."""
+
+    pos_page: int
+    pos_x: int
+    pos_y: int
+
+    def to_param(self) -> dict[str, int]:
+        return {"pos_page": self.pos_page, "pos_x": self.pos_x, "pos_y": self.pos_y}
+
+
+@dataclass(frozen=True, slots=True)
+class SealSigner:
+    """The lessor's side of 落签: where its company seal goes, and the person who signs for it
+    (name, identity number, and where that signature goes)."""
+
+    org_area: SignArea
+    person_area: SignArea
+    signer_name: str
+    signer_cert_number: str = field(repr=False)
+
+
+def seal_sign_params(biz_no: str, biz_name: str, signer: SealSigner) -> dict[str, str | dict[str, int]]:
+    """The top-level parameters of alipay.commerce.rent.enterprise.seal.sign for the contract
+    signing `biz_no` (ours, from ecsign.apply): its name, the seal's and the signature's areas,
+    and the signer. `pre_auth_no` and `biz_desc` are not sent (see README)."""
+    return {
+        "biz_no": biz_no,
+        "biz_name": biz_name[:64],
+        "sign_area_org": signer.org_area.to_param(),
+        "sign_area_person": signer.person_area.to_param(),
+        "signer_user_name": signer.signer_name,
+        "signer_user_cert_number": signer.signer_cert_number,
+    }
+
+
+def contract_file_url(applied: Sequence[Mapping[str, Any]], biz_no: str) -> str | None:
+    """The signed contract document of the signing `biz_no`, from order.query's
+    ec_sign_apply_infos [{biz_no, contracts: [{file_url}]}] (the SDK's RentEcSignContractVO)."""
+    for info in applied:
+        if info.get("biz_no") != biz_no:
+            continue
+        for contract in info.get("contracts") or ():
+            url = contract.get("file_url") if isinstance(contract, Mapping) else None
+            if isinstance(url, str) and url:
+                return url
+    return None
 
 
 def cancel_plan_biz(
