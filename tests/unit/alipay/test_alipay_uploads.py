@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from email.parser import BytesParser
+from email.policy import default
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from aiohttp import web
 
 from plugins.alipay_openapi.client import AlipayClient, FileUpload
 from plugins.alipay_openapi.errors import TransportError
+from plugins.alipay_openapi.multipart import multipart_body
 from plugins.alipay_openapi.sandbox import SandboxKeys, create_sandbox_app, success
 from plugins.alipay_openapi.sandbox_request import SandboxFile
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
@@ -140,3 +143,17 @@ async def test_a_file_is_downloaded_whole_and_a_missing_one_is_a_transport_error
 
     assert content == FILE.content
     assert missing.value.status == 404
+
+
+def test_a_multipart_body_reads_back_its_fields_and_files_with_names_escaped() -> None:
+    body, content_type = multipart_body(
+        {"biz_no": "a", 'odd"name': "张三"},
+        {"file_content": FileUpload('c"1.pdf', b"%PDF\r\n--x", "application/pdf")},
+    )
+    message = BytesParser(policy=default).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    parts = {str(p.get_param("name", header="content-disposition")): p for p in message.iter_parts()}
+
+    assert content_type.startswith("multipart/form-data; boundary=paygate")
+    assert parts["biz_no"].get_content() == "a" and parts["odd%22name"].get_content() == "张三"
+    assert parts["file_content"].get_filename() == "c%221.pdf"
+    assert parts["file_content"].get_content() == b"%PDF\r\n--x"
