@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from plugins.alipay_openapi.client import (
     AlipayClient,
-    OpenApiResponse,
     SignedRequest,
     encode_biz_content,
 )
@@ -34,6 +33,7 @@ from plugins.alipay_openapi.notify import (
     verify_notification,
     verify_notify_body,
 )
+from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 
 __all__ = [

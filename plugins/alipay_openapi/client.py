@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType, TracebackType
@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from plugins.alipay_openapi.codes import GatewayCode, SubCodeClass, classify_sub_code
+from plugins.alipay_openapi.codes import classify_sub_code
 from plugins.alipay_openapi.envelope import open_envelope
-from plugins.alipay_openapi.errors import MalformedResponseError, OpenApiError, TransportError
+from plugins.alipay_openapi.errors import MalformedResponseError, TransportError
+from plugins.alipay_openapi.multipart import multipart_body
+from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_openapi.signing import SIGN_TYPE, sign_params
 from plugins.alipay_openapi.times import beijing_now, format_alipay_time
@@ -23,15 +25,25 @@ from plugins.alipay_openapi.times import beijing_now, format_alipay_time
 __all__ = [
     "FORM_CONTENT_TYPE",
     "AlipayClient",
-    "OpenApiResponse",
+    "FileUpload",
     "SignedRequest",
     "classify_sub_code",
     "encode_biz_content",
+    "encode_param",
 ]
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
 CHARSET = "utf-8"
 API_VERSION = "1.0"
+# Parameters the client itself sets (or that carry the business content): a method's own
+# top-level parameters may not use these names.
+RESERVED_PARAMS = frozenset(
+    {
+        "app_id", "method", "format", "charset", "sign_type", "sign", "timestamp", "version",
+        "notify_url", "return_url", "app_auth_token", "app_cert_sn", "alipay_root_cert_sn",
+        "biz_content",
+    }
+)  # fmt: skip
 
 
 def _reject_floats(value: Any, path: str = "biz_content") -> None:
@@ -51,85 +63,38 @@ def encode_biz_content(biz_content: Mapping[str, Any]) -> str:
     return json.dumps(biz_content, ensure_ascii=False, separators=(",", ":"))
 
 
+def encode_param(name: str, value: str | Mapping[str, Any]) -> str:
+    """A top-level parameter as it travels: text as is, an object as compact JSON with sorted
+    keys (the official SDK's rendering of a request's object parameters)."""
+    if isinstance(value, str):
+        return value
+    _reject_floats(value, name)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpload:
+    """A file a method takes as a multipart part (e.g. seal.sign's `file_content`)."""
+
+    file_name: str
+    content: bytes = field(repr=False)
+    content_type: str = "application/octet-stream"
+
+
 @dataclass(frozen=True, slots=True)
 class SignedRequest:
-    """A request ready to send: common params and `sign` go in the URL, `biz_content` in the
-    form body (the split the official SDKs use)."""
+    """A request ready to send: common params and `sign` go in the URL, the rest in the body
+    (the split the official SDKs use): `biz_content`, or a method's own top-level parameters
+    and, for a method that takes files, the files (then the body is multipart/form-data)."""
 
     method: str
     url: str
     query: Mapping[str, str]
     form: Mapping[str, str]
+    files: Mapping[str, FileUpload] = field(default_factory=lambda: MappingProxyType({}))
 
     def encoded_form(self) -> bytes:
         return urlencode(dict(self.form), encoding=CHARSET).encode("ascii")
-
-
-@dataclass(frozen=True, slots=True)
-class OpenApiResponse:
-    """A verified answer. `body` is the parsed `*_response` object, `raw` the whole HTTP body."""
-
-    method: str
-    code: str
-    msg: str
-    sub_code: str | None
-    sub_msg: str | None
-    body: Mapping[str, Any]
-    raw: str
-    is_error_response: bool = False
-
-    @property
-    def is_success(self) -> bool:
-        return self.code == GatewayCode.SUCCESS
-
-    @property
-    def gateway_code(self) -> GatewayCode | None:
-        return GatewayCode.parse(self.code)
-
-    @property
-    def classification(self) -> SubCodeClass | None:
-        """None for a success; otherwise what the failure tells the caller to do."""
-        if self.is_success:
-            return None
-        return classify_sub_code(self.sub_code, self.code)
-
-    def get(self, name: str) -> str | None:
-        """A string member of the answer, None when absent or empty."""
-        value = self.body.get(name)
-        if value is None or value == "":
-            return None
-        return value if isinstance(value, str) else str(value)
-
-    def raise_for_code(self) -> None:
-        if not self.is_success:
-            raise OpenApiError(
-                f"{self.method} answered {self.code} {self.msg}: {self.sub_code} {self.sub_msg}",
-                code=self.code,
-                sub_code=self.sub_code,
-                sub_msg=self.sub_msg,
-            )
-
-    @classmethod
-    def from_payload(
-        cls, method: str, payload: Mapping[str, Any], raw: str, *, is_error_response: bool
-    ) -> OpenApiResponse:
-        def text(name: str) -> str | None:
-            value = payload.get(name)
-            return None if value is None or value == "" else str(value)
-
-        code = text("code")
-        if code is None:
-            raise MalformedResponseError(f"answer to {method} has no code")
-        return cls(
-            method=method,
-            code=code,
-            msg=text("msg") or "",
-            sub_code=text("sub_code"),
-            sub_msg=text("sub_msg"),
-            body=MappingProxyType(dict(payload)),
-            raw=raw,
-            is_error_response=is_error_response,
-        )
 
 
 class AlipayClient:
@@ -213,6 +178,36 @@ class AlipayClient:
             form=MappingProxyType(form),
         )
 
+    def build_upload(
+        self,
+        method: str,
+        params: Mapping[str, str | Mapping[str, Any]],
+        files: Mapping[str, FileUpload],
+        *,
+        notify_url: str | None = None,
+        app_auth_token: str | None = None,
+    ) -> SignedRequest:
+        """Sign a method that takes its fields as top-level parameters and files (no
+        biz_content), sent as multipart/form-data. The signature covers the common and the
+        text parameters, never the files: Alipay signs text parameters only. Empty values are
+        left out."""
+        reserved = (set(params) | set(files)) & RESERVED_PARAMS
+        if reserved or set(params) & set(files):
+            raise ValueError(
+                f"{method}: parameter names clash: {sorted(reserved or set(params) & set(files))}"
+            )
+        common = self._common_params(method, notify_url, app_auth_token)
+        form = {name: encode_param(name, value) for name, value in params.items() if value}
+        query = dict(common)
+        query["sign"] = sign_params({**common, **form}, self._private_key)
+        return SignedRequest(
+            method=method,
+            url=self._gateway_url(query),
+            query=MappingProxyType(query),
+            form=MappingProxyType(form),
+            files=MappingProxyType(dict(files)),
+        )
+
     def build_page_url(
         self,
         method: str,
@@ -243,21 +238,59 @@ class AlipayClient:
         request = self.build_request(
             method, biz_content, notify_url=notify_url, app_auth_token=app_auth_token
         )
+        return await self.send(request, timeout_seconds=timeout_seconds)
+
+    async def execute_upload(
+        self,
+        method: str,
+        params: Mapping[str, str | Mapping[str, Any]],
+        files: Mapping[str, FileUpload],
+        *,
+        timeout_seconds: float | None = None,
+    ) -> OpenApiResponse:
+        """Send a method with top-level parameters and files (see `build_upload`)."""
+        return await self.send(self.build_upload(method, params, files), timeout_seconds=timeout_seconds)
+
+    async def send(self, request: SignedRequest, *, timeout_seconds: float | None = None) -> OpenApiResponse:
+        """Post a signed request and return its verified, typed answer."""
         raw = await self._post(request, timeout_seconds or self._settings.timeout_seconds)
-        envelope = open_envelope(raw, method, self._alipay_public_key)
+        envelope = open_envelope(raw, request.method, self._alipay_public_key)
         return OpenApiResponse.from_payload(
-            method, envelope.payload, raw, is_error_response=envelope.is_error_response
+            request.method, envelope.payload, raw, is_error_response=envelope.is_error_response
         )
+
+    async def download(self, url: str, *, timeout_seconds: float | None = None) -> bytes:
+        """The bytes at `url` (a file an answer pointed to, e.g. a contract's `file_url`).
+        Raises `TransportError` when it cannot be fetched whole."""
+        timeout = timeout_seconds or self._settings.timeout_seconds
+        try:
+            async with self._ensure_session().get(
+                url, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
+                body = await response.read()
+                status = response.status
+        except TimeoutError as exc:
+            raise TransportError(f"download timed out after {timeout}s", timed_out=True) from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"download failed: {exc}") from exc
+        if status != 200:
+            raise TransportError(f"download answered HTTP {status}", status=status)
+        return body
+
+    @staticmethod
+    def _body(request: SignedRequest) -> tuple[bytes, str]:
+        """The HTTP body and its Content-Type: a form, or multipart/form-data with files."""
+        if not request.files:
+            return request.encoded_form(), FORM_CONTENT_TYPE
+        return multipart_body(request.form, request.files)
 
     async def _post(self, request: SignedRequest, timeout_seconds: float) -> str:
         session = self._ensure_session()
         timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        data, content_type = self._body(request)
         try:
             async with session.post(
-                request.url,
-                data=request.encoded_form(),
-                headers={"Content-Type": FORM_CONTENT_TYPE},
-                timeout=timeout,
+                request.url, data=data, headers={"Content-Type": content_type}, timeout=timeout
             ) as response:
                 body = await response.read()
                 status = response.status

@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
+from plugins.alipay_openapi.client import RESERVED_PARAMS
 from plugins.alipay_openapi.envelope import ERROR_RESPONSE_KEY, response_key
+from plugins.alipay_openapi.sandbox_request import ParamError, SandboxFile, gateway_error, read_request
 from plugins.alipay_openapi.signing import (
     SIGN_TYPE,
     PrivateKey,
@@ -55,6 +56,12 @@ class SandboxAnswer:
 
 
 SandboxHandler = Callable[[dict[str, Any], Mapping[str, str]], Awaitable["Mapping[str, Any] | SandboxAnswer"]]
+# A method taking top-level parameters and files (a multipart upload, e.g. seal.sign):
+# (its own parameters — biz_content too, when one was sent —, common params, files) -> answer.
+SandboxUpload = Callable[
+    [dict[str, str], Mapping[str, str], Mapping[str, SandboxFile]],
+    Awaitable["Mapping[str, Any] | SandboxAnswer"],
+]
 # A page API: (biz_content, common params, the user's action or None) -> what the page shows.
 SandboxPage = Callable[[dict[str, Any], Mapping[str, str], str | None], Awaitable[Mapping[str, Any]]]
 # The unsigned parameter standing for the user's click on a page (confirm, refuse, ...).
@@ -71,11 +78,6 @@ def business_error(sub_code: str, sub_msg: str, **fields: Any) -> dict[str, Any]
     return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg, **fields}
 
 
-def gateway_error(code: str, msg: str, sub_code: str, sub_msg: str) -> dict[str, Any]:
-    """A gateway-level refusal (40001 missing parameter, 40002 invalid parameter, ...)."""
-    return {"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg}
-
-
 def render_answer(key: str, payload: Mapping[str, Any], signing_key: PrivateKey) -> str:
     """`{"<key>":{...},"sign":"..."}` with the sign computed over the exact `{...}` text."""
     content = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
@@ -83,80 +85,28 @@ def render_answer(key: str, payload: Mapping[str, Any], signing_key: PrivateKey)
     return "{" + json.dumps(key) + ":" + content + ',"sign":' + json.dumps(sign) + "}"
 
 
-class _ParamError(Exception):
-    def __init__(self, payload: dict[str, Any]) -> None:
-        super().__init__(payload.get("sub_code"))
-        self.payload = payload
-
-
-def _charset_of(content_type: str, fallback: str) -> str:
-    for part in content_type.split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "charset" and value:
-            return value.strip('"')
-    return fallback
-
-
-def _parse_pairs(text: str, charset: str) -> list[tuple[str, str]]:
-    try:
-        return parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict")
-    except (LookupError, UnicodeDecodeError) as exc:
-        raise _ParamError(
-            gateway_error("40002", "Invalid Arguments", "isv.invalid-charset", "字符集错误")
-        ) from exc
-
-
-def url_params(url: str) -> dict[str, str]:
-    """The parameters of a page URL (what the gateway reads when the user opens it)."""
-    raw_query = urlsplit(url).query
-    charset = dict(parse_qsl(raw_query, encoding="latin-1")).get("charset") or "utf-8"
-    return dict(_parse_pairs(raw_query, charset))
-
-
-async def read_params(request: web.Request) -> dict[str, str]:
-    """The request's parameters from the query string, the form body, or both."""
-    raw_query = request.rel_url.raw_query_string
-    charset = dict(parse_qsl(raw_query, encoding="latin-1")).get("charset") or "utf-8"
-    pairs = _parse_pairs(raw_query, charset)
-    if request.method == "POST" and request.can_read_body:
-        content_type = request.headers.get("Content-Type", "")
-        if content_type.lower().startswith("application/x-www-form-urlencoded"):
-            body = (await request.read()).decode("ascii", "replace")
-            pairs += _parse_pairs(body, _charset_of(content_type, charset))
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        if key in params and params[key] != value:
-            raise _ParamError(
-                gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", f"参数{key}重复且不一致")
-            )
-        params[key] = value
-    return params
-
-
 def _check_common(params: Mapping[str, str], keys: SandboxKeys) -> PublicKey:
     for name in _REQUIRED:
         if not params.get(name):
             missing = "signature" if name == "sign" else name.replace("_", "-")
-            raise _ParamError(
+            raise ParamError(
                 gateway_error(
                     "40001", "Missing Required Arguments", f"isv.missing-{missing}", f"缺少{name}参数"
                 )
             )
     app_public_key = keys.app_public_keys.get(params["app_id"])
     if app_public_key is None:
-        raise _ParamError(
-            gateway_error("40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数")
-        )
+        raise ParamError(gateway_error("40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数"))
     if params["sign_type"] != SIGN_TYPE:
-        raise _ParamError(
+        raise ParamError(
             gateway_error("40002", "Invalid Arguments", "isv.invalid-signature-type", "无效的签名类型")
         )
     if params["version"] != "1.0":
-        raise _ParamError(gateway_error("40002", "Invalid Arguments", "isv.invalid-version", "无效的版本号"))
+        raise ParamError(gateway_error("40002", "Invalid Arguments", "isv.invalid-version", "无效的版本号"))
     try:
         datetime.strptime(params["timestamp"], ALIPAY_TIME_FORMAT)
     except ValueError as exc:
-        raise _ParamError(
+        raise ParamError(
             gateway_error("40002", "Invalid Arguments", "isv.invalid-timestamp", "非法的时间戳参数")
         ) from exc
     return app_public_key
@@ -166,11 +116,11 @@ def _biz_content(params: Mapping[str, str]) -> dict[str, Any]:
     try:
         biz_content = json.loads(params.get("biz_content") or "{}")
     except ValueError as exc:
-        raise _ParamError(
+        raise ParamError(
             gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是合法的JSON")
         ) from exc
     if not isinstance(biz_content, dict):
-        raise _ParamError(
+        raise ParamError(
             gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content不是JSON对象")
         )
     return biz_content
@@ -189,13 +139,14 @@ class _Gateway:
     keys: SandboxKeys
     handlers: Mapping[str, SandboxHandler]
     pages: Mapping[str, SandboxPage] = field(default_factory=dict)
+    uploads: Mapping[str, SandboxUpload] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def _verified(self, params: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         """(biz_content, common params) of a request whose caller signature verified."""
         app_public_key = _check_common(params, self.keys)
         if not verify_params(params, params["sign"], app_public_key):
-            raise _ParamError(
+            raise ParamError(
                 gateway_error(
                     "40002",
                     "Invalid Arguments",
@@ -210,24 +161,44 @@ class _Gateway:
     async def handle(self, request: web.Request) -> web.Response:
         key = ERROR_RESPONSE_KEY
         try:
-            params = await read_params(request)
+            read = await read_request(request)
+            params = read.params
             if params.get("method") in self.pages:
                 return await self._page(params)
             if params.get("method"):
                 key = response_key(params["method"])
-            biz_content, common = self._verified(params)
-            handler = self.handlers.get(params["method"])
-            if handler is None:
-                raise _ParamError(
-                    gateway_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
-                )
-            self.calls.append((params["method"], biz_content))
-            answer = await handler(biz_content, common)
-        except _ParamError as refused:
+            answer = await self._call(params, read.files)
+        except ParamError as refused:
             return self._respond(key, refused.payload, None)
         if isinstance(answer, SandboxAnswer):
             return self._respond(key, answer.payload, answer.signing_key)
         return self._respond(key, answer, None)
+
+    async def _call(
+        self, params: Mapping[str, str], files: Mapping[str, SandboxFile]
+    ) -> Mapping[str, Any] | SandboxAnswer:
+        """Verify the caller, then answer with the method's handler (or upload handler)."""
+        biz_content, common = self._verified(params)
+        method = params["method"]
+        upload = self.uploads.get(method)
+        if upload is not None:
+            own = {k: v for k, v in params.items() if k not in RESERVED_PARAMS or k == "biz_content"}
+            shared = {
+                k: v for k, v in params.items() if k in RESERVED_PARAMS and k not in ("sign", "biz_content")
+            }
+            self.calls.append((method, {**own, **{name: f.file_name for name, f in files.items()}}))
+            return await upload(own, shared, files)
+        handler = self.handlers.get(method)
+        if handler is None:
+            raise ParamError(
+                gateway_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名")
+            )
+        if files:
+            raise ParamError(
+                gateway_error("40002", "Invalid Arguments", "isv.invalid-parameter", "该接口不支持文件上传")
+            )
+        self.calls.append((method, biz_content))
+        return await handler(biz_content, common)
 
     async def open_page(self, params: Mapping[str, str]) -> Mapping[str, Any]:
         """What the user sees on opening a page URL (its parameters), after its signature is
@@ -237,11 +208,11 @@ class _Gateway:
         page = self.pages.get(signed.get("method", ""))
         try:
             if page is None:
-                raise _ParamError(
+                raise ParamError(
                     gateway_error("40002", "Invalid Arguments", "isv.invalid-method", "不存在的页面接口")
                 )
             biz_content, common = self._verified(signed)
-        except _ParamError as refused:
+        except ParamError as refused:
             raise PageRefused(refused.payload) from refused
         self.calls.append((signed["method"], biz_content))
         return await page(biz_content, common, params.get(USER_ACTION_PARAM))
@@ -267,6 +238,7 @@ def create_sandbox_app(
     *,
     path: str = GATEWAY_PATH,
     pages: Mapping[str, SandboxPage] | None = None,
+    uploads: Mapping[str, SandboxUpload] | None = None,
 ) -> web.Application:
     """An aiohttp app answering OpenAPI calls at `path` (GET or POST) with `handlers`, which
     map a method name to `async (biz_content, common_params) -> answer dict | SandboxAnswer`.
@@ -278,8 +250,12 @@ def create_sandbox_app(
     `async (biz_content, common_params, action) -> what the page shows`, where `action` is the
     user's click (`?act=confirm`, `?act=refuse`; None: the page is only looked at). The answer
     is plain JSON, not a signed envelope: it stands for the page the user sees.
+
+    `uploads` serve methods that take top-level parameters and files (multipart/form-data):
+    `async (own_params, common_params, files) -> answer`; the signature is verified over the
+    text parameters only, as Alipay signs them (a file is never signed).
     """
-    gateway = _Gateway(keys, handlers, dict(pages or {}))
+    gateway = _Gateway(keys, handlers, dict(pages or {}), dict(uploads or {}))
     app = web.Application()
     app[SANDBOX_GATEWAY] = gateway
     app.router.add_route("GET", path, gateway.handle)

@@ -9,10 +9,10 @@ from typing import Any
 
 from core.payouts.payees import is_alipay_user_id, mask_account
 from plugins.alipay_openapi.channel import OpenApiAdapter
-from plugins.alipay_openapi.client import OpenApiResponse
 from plugins.alipay_openapi.codes import NOT_PAID, normalise_sub_code
 from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
+from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.results import mapped_result
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_payout.client import (

@@ -10,9 +10,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from plugins.alipay_openapi.client import AlipayClient, OpenApiResponse, encode_biz_content
+from plugins.alipay_openapi.client import AlipayClient, encode_biz_content
 from plugins.alipay_openapi.codes import SubCodeClass, normalise_sub_code
 from plugins.alipay_openapi.errors import MalformedResponseError
+from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.times import parse_alipay_time
 
 TRANSFER_METHOD = "alipay.fund.trans.uni.transfer"

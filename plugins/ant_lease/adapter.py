@@ -3,21 +3,15 @@ query (a period withheld with alipay.trade.pay), notification, and the lease ope
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
 from core.lease.status import CancelReason, PeriodStatus
-from core.payouts.payees import mask_account
-from plugins.alipay_openapi.channel import OpenApiAdapter
-from plugins.alipay_openapi.client import OpenApiResponse
-from plugins.alipay_openapi.codes import NOT_PAID, is_system_fault, normalise_sub_code
-from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
+from plugins.alipay_openapi.codes import NOT_PAID
+from plugins.alipay_openapi.errors import NotifyVerificationError, outcome_code
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
-from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.ant_lease.answers import (
     agreement_event,
     agreement_signing_result,
@@ -25,36 +19,29 @@ from plugins.ant_lease.answers import (
     contract_signing_result,
     trade_result,
 )
+from plugins.ant_lease.calls import failure_code
 from plugins.ant_lease.client import (
     AGREEMENT_PAGE_SIGN,
     AGREEMENT_QUERY,
     AGREEMENT_UNSIGN,
-    CONTRACT_SEAL,
-    ECSIGN_APPLY,
     ORDER_CLOSE,
     ORDER_CREATE,
     ORDER_QUERY,
     PLAN_APPEND,
     TRADE_PAY,
     TRADE_QUERY,
-    AgreementNotice,
     Installment,
-    TradeNotice,
     cancel_plan_biz,
     close_biz,
-    contract_biz_no,
     create_order_biz,
-    ecsign_apply_biz,
-    parse_notice,
     query_order_biz,
-    seal_biz,
 )
-from plugins.ant_lease.settings import AntLeaseSettings
+from plugins.ant_lease.contract_ops import ContractOperations
+from plugins.ant_lease.notices import AgreementNotice, TradeNotice, parse_notice
 from ports.channels import (
     ChannelNotification,
     ChannelResult,
     ChannelStatus,
-    Exchange,
     NotificationRejected,
     PaymentRequest,
     SigningRequest,
@@ -72,56 +59,10 @@ WAIT_USER_PAY = "10003"  # trade.pay accepted, waiting for the buyer: processing
 TRADE_HAS_SUCCESS = "TRADE_HAS_SUCCESS"  # this out_trade_no was already paid: a query gets the trade
 
 
-def _failure_code(response: OpenApiResponse) -> str:
-    return normalise_sub_code(response.sub_code) if response.sub_code else response.code
-
-
-def _answer_data(response: OpenApiResponse) -> dict[str, Any]:
-    return {k: v for k, v in response.body.items() if k not in ("code", "msg", "sub_code", "sub_msg")}
-
-
-class AntLeaseAdapter(OpenApiAdapter):
+class AntLeaseAdapter(ContractOperations):
     """One Alipay app speaking the rent order component, withholding agreements and
     withholding deductions. A deduction's out_trade_no is the platform's payment id, so a
     resubmitted attempt is never a second deduction."""
-
-    def __init__(self, settings: AntLeaseSettings, openapi: AlipayOpenApiSettings) -> None:
-        self.settings = settings
-        super().__init__(openapi)
-        self.product = settings.product
-
-    async def _call(
-        self, method: str, biz: Mapping[str, Any], masked: str | None = None
-    ) -> tuple[OpenApiResponse | None, Exchange, UnknownOutcomeError | None]:
-        """Send one call; the exchange is logged with the lessee's Alipay id masked."""
-
-        def mask(text: str) -> str:
-            return text.replace(masked, mask_account(masked)) if masked else text
-
-        wire = mask(json.dumps(biz, ensure_ascii=False, separators=(",", ":")))
-        try:
-            response = await self.client().execute(method, biz)
-        except UnknownOutcomeError as exc:
-            return None, Exchange(method, wire, None, str(exc)), exc
-        return response, Exchange(method, wire, mask(response.raw)), None
-
-    async def _operation(self, method: str, biz: Mapping[str, Any], masked: str | None = None) -> LeaseAnswer:
-        """A call that moves no money: done, refused (any verified failure but a system
-        fault), or unknown."""
-        response, exchange, error = await self._call(method, biz, masked)
-        if response is None:
-            assert error is not None
-            return LeaseAnswer(ChannelStatus.UNKNOWN, outcome_code(error), str(error), exchanges=(exchange,))
-        if response.is_success:
-            return LeaseAnswer(ChannelStatus.SUCCEEDED, data=_answer_data(response), exchanges=(exchange,))
-        status = (
-            ChannelStatus.UNKNOWN
-            if is_system_fault(response.sub_code, response.code)
-            else ChannelStatus.FAILED
-        )
-        return LeaseAnswer(
-            status, _failure_code(response), response.sub_msg or response.msg, exchanges=(exchange,)
-        )
 
     # -- payment port: one period withheld ---------------------------------------------------
     async def submit(self, request: PaymentRequest) -> ChannelResult:
@@ -162,7 +103,7 @@ class AntLeaseAdapter(OpenApiAdapter):
             return ChannelResult(ChannelStatus.SUCCEEDED, channel_ref=trade_no, raw=raw, exchanges=exchanges)
         if response.code == WAIT_USER_PAY:
             return ChannelResult(ChannelStatus.PROCESSING, channel_ref=trade_no, exchanges=exchanges)
-        code, message = _failure_code(response), response.sub_msg
+        code, message = failure_code(response), response.sub_msg
         if code == TRADE_HAS_SUCCESS:
             return ChannelResult(ChannelStatus.PROCESSING, code=code, message=message, exchanges=exchanges)
         if response.classification in NOT_PAID:
@@ -185,7 +126,7 @@ class AntLeaseAdapter(OpenApiAdapter):
             return ChannelResult(
                 ChannelStatus.UNKNOWN,
                 channel_ref=channel_ref,
-                code=_failure_code(response),
+                code=failure_code(response),
                 message=response.sub_msg,
                 exchanges=exchanges,
             )
@@ -225,45 +166,6 @@ class AntLeaseAdapter(OpenApiAdapter):
         if request.kind == WITHHOLDING_SIGNING:
             return self._page_sign(request)
         return SigningResult(ChannelStatus.FAILED, code="UNSUPPORTED_SIGNING", message=request.kind)
-
-    async def _pre_sign(self, request: SigningRequest) -> SigningResult:
-        """前置合同签署 as alipay.commerce.rent.order.ecsign.apply: its answer carries no field of
-        its own, so the contract's reference is our biz_no and each party's page comes from
-        the settings (`contract_sign_url`)."""
-        d = request.details
-        order_id = d.get("channel_order_id")
-        if not order_id:
-            return SigningResult(
-                ChannelStatus.FAILED, code="NO_CHANNEL_ORDER", message="the order is not synced yet"
-            )
-        template = str(d["template_id"])
-        known = await self._operation(
-            ORDER_QUERY, query_order_biz(request.subject_id, order_id, "contractInfo")
-        )
-        if known.status is not ChannelStatus.SUCCEEDED:
-            return SigningResult(
-                known.status, code=known.code, message=known.message, exchanges=known.exchanges
-            )
-        applied = [i for i in known.data.get("ec_sign_apply_infos") or () if isinstance(i, Mapping)]
-        biz_no = contract_biz_no(request.subject_id, template, applied)
-        parties = self.settings.parties_of(template)
-        biz = ecsign_apply_biz(str(order_id), biz_no, template, parties, self.openapi.notify_url)
-        answer = await self._operation(ECSIGN_APPLY, biz)
-        exchanges = known.exchanges + answer.exchanges
-        if answer.status is not ChannelStatus.SUCCEEDED:
-            return SigningResult(answer.status, code=answer.code, message=answer.message, exchanges=exchanges)
-        gateway = self.openapi.gateway_url
-        signers = [
-            {"party": p, "sign_url": self.settings.party_sign_url(gateway, biz_no, str(order_id), p)}
-            for p in parties
-        ]
-        return SigningResult(
-            ChannelStatus.PROCESSING,
-            sign_url=signers[0]["sign_url"],
-            agreement_ref=biz_no,
-            raw={"signers": signers},
-            exchanges=exchanges,
-        )
 
     def _page_sign(self, request: SigningRequest) -> SigningResult:
         d = request.details
@@ -308,10 +210,6 @@ class AntLeaseAdapter(OpenApiAdapter):
     async def query_order(self, order: LeaseOrder, query_type: str) -> LeaseAnswer:
         biz = query_order_biz(order.id, order.channel_order_id, query_type)
         return await self._operation(ORDER_QUERY, biz, order.buyer_id)
-
-    async def finalise_contract(self, order: LeaseOrder) -> LeaseAnswer:
-        contract_no = order.contract.contract_no or ""
-        return await self._operation(CONTRACT_SEAL, seal_biz(order.id, order.channel_order_id, contract_no))
 
     async def unsign_agreement(self, order: LeaseOrder, reason: str) -> LeaseAnswer:
         a = order.agreement

@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from plugins.alipay_openapi.results import mapped_result
 from plugins.ant_lease.client import (
     DUT_USER_SIGN,
-    AgreementNotice,
     AgreementState,
-    ContractNotice,
     TradeStatus,
 )
+from plugins.ant_lease.notices import AgreementNotice, ContractNotice
 from ports.channels import (
     ChannelEvent,
     ChannelResult,

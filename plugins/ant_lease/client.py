@@ -1,5 +1,6 @@
-"""Wire functions of the Ant Lease channel: the rent order component, withholding agreements,
-withholding deductions, and the notifications about them (see README.md for the mapping)."""
+"""Wire functions of the Ant Lease channel: method names, the requests of the rent order
+component, withholding agreements and deductions, and the notifications' names and status
+values (parsed in notices.py; see README.md for the mapping)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 from plugins.alipay_openapi.client import encode_biz_content
-from plugins.alipay_openapi.errors import NotifyVerificationError
-from plugins.alipay_openapi.notify import VerifiedNotification
 from plugins.alipay_openapi.times import BEIJING, format_alipay_time
 
 # The rent order component (租赁交易组件).
@@ -21,7 +19,7 @@ ORDER_CREATE = "alipay.commerce.rent.order.create"  # 同步前置订单
 ORDER_QUERY = "alipay.commerce.rent.order.query"  # 查询订单信息
 ORDER_CLOSE = "alipay.commerce.rent.order.close"  # 关闭订单
 ECSIGN_APPLY = "alipay.commerce.rent.order.ecsign.apply"  # 前置合同签署: templates + signers
-CONTRACT_SEAL = "alipay.commerce.rent.enterprise.seal.sign"  # 落签 (assumed, see README)
+CONTRACT_SEAL = "alipay.commerce.rent.enterprise.seal.sign"  # 落签: top-level params + the file
 PLAN_APPEND = "alipay.commerce.rent.order.rentplaninfo.append"  # 取消代扣计划 with type CANCEL
 # Withholding agreements (代扣协议) and deductions.
 AGREEMENT_PAGE_SIGN = "alipay.user.agreement.page.sign"  # a page API: a signed URL, never sent
@@ -185,8 +183,72 @@ def ecsign_apply_biz(
     return biz
 
 
-def seal_biz(out_order_id: str, order_id: str | None, contract_no: str) -> dict[str, Any]:
-    return {**order_ref_biz(out_order_id, order_id), "contract_no": contract_no}
+# alipay.commerce.rent.enterprise.seal.sign has no biz model in the SDK: its request class
+# (AlipayCommerceRentEnterpriseSealSignRequest) takes these as top-level parameters, and the
+# contract file as the multipart part `file_content`; it answers biz_no and sign_flow_id.
+SEAL_SIGN_PARAMS = frozenset(
+    {
+        "biz_no",
+        "biz_name",
+        "biz_desc",
+        "pre_auth_no",
+        "sign_area_org",
+        "sign_area_person",
+        "signer_user_name",
+        "signer_user_cert_number",
+    }
+)
+SEAL_FILE_PARAM = "file_content"
+
+
+@dataclass(frozen=True, slots=True)
+class SignArea:
+    """Where a seal or a signature goes on the contract (the SDK's SignAreaRequest)."""
+
+    pos_page: int
+    pos_x: int
+    pos_y: int
+
+    def to_param(self) -> dict[str, int]:
+        return {"pos_page": self.pos_page, "pos_x": self.pos_x, "pos_y": self.pos_y}
+
+
+@dataclass(frozen=True, slots=True)
+class SealSigner:
+    """The lessor's side of 落签: where its company seal goes, and the person who signs for it
+    (name, identity number, and where that signature goes)."""
+
+    org_area: SignArea
+    person_area: SignArea
+    signer_name: str
+    signer_cert_number: str = field(repr=False)
+
+
+def seal_sign_params(biz_no: str, biz_name: str, signer: SealSigner) -> dict[str, str | dict[str, int]]:
+    """The top-level parameters of alipay.commerce.rent.enterprise.seal.sign for the contract
+    signing `biz_no` (ours, from ecsign.apply): its name, the seal's and the signature's areas,
+    and the signer. `pre_auth_no` and `biz_desc` are not sent (see README)."""
+    return {
+        "biz_no": biz_no,
+        "biz_name": biz_name[:64],
+        "sign_area_org": signer.org_area.to_param(),
+        "sign_area_person": signer.person_area.to_param(),
+        "signer_user_name": signer.signer_name,
+        "signer_user_cert_number": signer.signer_cert_number,
+    }
+
+
+def contract_file_url(applied: Sequence[Mapping[str, Any]], biz_no: str) -> str | None:
+    """The signed contract document of the signing `biz_no`, from order.query's
+    ec_sign_apply_infos [{biz_no, contracts: [{file_url}]}] (the SDK's RentEcSignContractVO)."""
+    for info in applied:
+        if info.get("biz_no") != biz_no:
+            continue
+        for contract in info.get("contracts") or ():
+            url = contract.get("file_url") if isinstance(contract, Mapping) else None
+            if isinstance(url, str) and url:
+                return url
+    return None
 
 
 def cancel_plan_biz(
@@ -285,92 +347,3 @@ class WithholdingProduct:
                 "tc_installment_order_id": str(installment_no),
             }
         return biz
-
-
-# -- notifications ---------------------------------------------------------------------------
-def _text(source: Mapping[str, Any], name: str) -> str | None:
-    value = source.get(name)
-    return None if value is None or value == "" else str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class TradeNotice:
-    """A verified trade_status_sync about one deduction."""
-
-    out_trade_no: str
-    trade_no: str | None
-    status: TradeStatus | None
-    raw_status: str | None
-    total_amount: str | None
-    notify_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AgreementNotice:
-    """A verified dut_user_sign / dut_user_unsign."""
-
-    notify_type: str
-    agreement_no: str
-    external_agreement_no: str | None
-    status: AgreementState | None
-    alipay_user_id: str | None
-    fields: Mapping[str, str] = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ContractNotice:
-    """A verified contract-signing message: one party signed, refused, or let it expire."""
-
-    out_order_id: str
-    order_id: str | None
-    contract_no: str
-    party: str
-    status: SignatureStatus
-    biz_content: Mapping[str, Any] = field(repr=False)
-
-
-LeaseNotice = TradeNotice | AgreementNotice | ContractNotice
-
-
-def parse_notice(notification: VerifiedNotification) -> LeaseNotice:
-    """What a verified notification says. Raises NotifyVerificationError for a kind this
-    channel does not take or one missing its key fields: it must change nothing."""
-    kind = notification.notify_type
-    if kind == TRADE_STATUS_SYNC:
-        out_trade_no = notification.get("out_trade_no")
-        if out_trade_no is None:
-            raise NotifyVerificationError("trade_status_sync carries no out_trade_no")
-        raw = notification.get("trade_status")
-        return TradeNotice(
-            out_trade_no,
-            notification.get("trade_no"),
-            TradeStatus.parse(raw),
-            raw,
-            notification.get("total_amount"),
-            notification.notify_id,
-        )
-    if kind in (DUT_USER_SIGN, DUT_USER_UNSIGN):
-        agreement_no = notification.get("agreement_no")
-        if agreement_no is None:
-            raise NotifyVerificationError(f"{kind} carries no agreement_no")
-        return AgreementNotice(
-            kind,
-            agreement_no,
-            notification.get("external_agreement_no"),
-            AgreementState.parse(notification.get("status")),
-            notification.get("alipay_user_id"),
-            notification.fields,
-        )
-    if notification.msg_method == CONTRACT_SIGN_NOTIFY:
-        biz = notification.biz_content or {}
-        out_order_id, contract_no, party = (_text(biz, n) for n in ("out_order_id", "contract_no", "party"))
-        raw_status = _text(biz, "sign_status")
-        status = SignatureStatus(raw_status) if raw_status in set(SignatureStatus) else None
-        if out_order_id is None or contract_no is None or party is None or status is None:
-            raise NotifyVerificationError("contract notification lacks order, contract, party or status")
-        return ContractNotice(
-            out_order_id, _text(biz, "order_id"), contract_no, party, status, MappingProxyType(dict(biz))
-        )
-    raise NotifyVerificationError(
-        f"notification {kind or notification.msg_method!r} is not one the Ant Lease channel takes"
-    )

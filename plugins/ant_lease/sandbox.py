@@ -22,8 +22,8 @@ from plugins.alipay_openapi.sandbox import (
     SandboxHandler,
     SandboxKeys,
     SandboxPage,
+    SandboxUpload,
     create_sandbox_app,
-    url_params,
 )
 from plugins.alipay_openapi.sandbox_keys import (
     load_sandbox_keys,
@@ -31,6 +31,7 @@ from plugins.alipay_openapi.sandbox_keys import (
     standalone_keys_dir,
 )
 from plugins.alipay_openapi.sandbox_notify import NotifyingSandbox
+from plugins.alipay_openapi.sandbox_request import url_params
 from plugins.ant_lease.client import (
     AGREEMENT_PAGE_SIGN,
     AGREEMENT_QUERY,
@@ -48,7 +49,7 @@ from plugins.ant_lease.settings import SANDBOX_APP_ID, SANDBOX_PORT
 from plugins.ant_lease.simulator.agreements import WithholdingAgreements
 from plugins.ant_lease.simulator.contracts import ContractSigning
 from plugins.ant_lease.simulator.orders import OrderComponent
-from plugins.ant_lease.simulator.records import CONTRACT_PATH, USER_SIGN_PATH
+from plugins.ant_lease.simulator.records import CONTRACT_FILE_PATH, CONTRACT_PATH, USER_SIGN_PATH
 from plugins.ant_lease.simulator.trades import Deductions
 
 
@@ -62,7 +63,6 @@ class LeaseSimulator(OrderComponent, ContractSigning, WithholdingAgreements, Ded
             ORDER_CREATE: self.order_create,
             ORDER_QUERY: self.order_query,
             ECSIGN_APPLY: self.ecsign_apply,
-            CONTRACT_SEAL: self.contract_seal,
             PLAN_APPEND: self.plan_append,
             ORDER_CLOSE: self.order_close,
             AGREEMENT_QUERY: self.agreement_query,
@@ -73,6 +73,9 @@ class LeaseSimulator(OrderComponent, ContractSigning, WithholdingAgreements, Ded
 
     def pages(self) -> dict[str, SandboxPage]:
         return {AGREEMENT_PAGE_SIGN: self.agreement_page}
+
+    def uploads(self) -> dict[str, SandboxUpload]:
+        return {CONTRACT_SEAL: self.seal_sign}
 
 
 SIMULATOR = web.AppKey("ant_lease_simulator", LeaseSimulator)
@@ -86,6 +89,14 @@ async def _contract_page(request: web.Request) -> web.Response:
         request.query.get(USER_ACTION_PARAM),
     )
     return web.json_response(page, status=400 if "error" in page else 200)
+
+
+async def _contract_file(request: web.Request) -> web.Response:
+    """The signed contract's document (what order.query's `file_url` points to)."""
+    content = request.app[SIMULATOR].contract_file(request.match_info["contract_no"])
+    if content is None:
+        return web.json_response({"error": "CONTRACT_FILE_NOT_EXIST"}, status=404)
+    return web.Response(body=content, content_type="application/pdf")
 
 
 async def open_signing_url(app: web.Application, url: str, decision: str | None) -> dict[str, Any]:
@@ -119,9 +130,12 @@ async def _user_signs(request: web.Request) -> web.Response:
 def create_lease_sandbox_app(simulator: LeaseSimulator) -> web.Application:
     """The OpenAPI sandbox gateway serving the lease methods, the signing pages, and the
     user simulation (`POST /_sandbox/users/sign?url=...&decision=confirm|refuse`)."""
-    app = create_sandbox_app(simulator.keys, simulator.handlers(), pages=simulator.pages())
+    app = create_sandbox_app(
+        simulator.keys, simulator.handlers(), pages=simulator.pages(), uploads=simulator.uploads()
+    )
     app[SIMULATOR] = simulator
     app.router.add_get(CONTRACT_PATH.format(contract_no="{contract_no}"), _contract_page)
+    app.router.add_get(CONTRACT_FILE_PATH.format(contract_no="{contract_no}"), _contract_file)
     app.router.add_post(USER_SIGN_PATH, _user_signs)
     return app
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from plugins.alipay_openapi.channel import AlipayChannelSettings
 from plugins.alipay_openapi.sandbox import GATEWAY_PATH
 from plugins.alipay_openapi.sandbox_keys import sandbox_openapi_settings
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
-from plugins.ant_lease.client import WithholdingProduct
+from plugins.ant_lease.client import SealSigner, SignArea, WithholdingProduct
 
 # Where the embedded simulator listens (the standalone `python -m plugins.ant_lease.sandbox`
 # uses the same default), and its app id.
@@ -20,6 +20,23 @@ SANDBOX_APP_ID = "9021000000000002"
 # Relative to the gateway's working directory; `/data/` is ignored by git. Holds generated,
 # sandbox-only keys — never real ones.
 DEFAULT_SANDBOX_KEYS_DIR = "data/ant_lease_sandbox_keys"
+# Who signs 落签 for the lessor when the channel talks to the simulator (a made-up person:
+# real leasing must set `seal_signer_name` and `seal_signer_cert_number`).
+SANDBOX_SIGNER_NAME = "沙箱出租方签署人"
+SANDBOX_SIGNER_CERT_NUMBER = "110101199001010011"
+
+
+class SealArea(BaseModel):
+    """A position on the contract (the SDK's SignAreaRequest): page from 1, x and y in points."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pos_page: int = Field(ge=1)
+    pos_x: int = Field(ge=0)
+    pos_y: int = Field(ge=0)
+
+    def area(self) -> SignArea:
+        return SignArea(self.pos_page, self.pos_x, self.pos_y)
 
 
 class AntLeaseSettings(AlipayChannelSettings):
@@ -63,11 +80,40 @@ class AntLeaseSettings(AlipayChannelSettings):
         "so set Alipay's page for real signing",
     )
 
+    seal_area_org: SealArea = Field(
+        default=SealArea(pos_page=1, pos_x=400, pos_y=120),
+        description="where the lessor's company seal goes on the contract (落签)",
+    )
+    seal_area_person: SealArea = Field(
+        default=SealArea(pos_page=1, pos_x=200, pos_y=120),
+        description="where the lessor's signer signs on the contract (落签)",
+    )
+    seal_signer_name: str | None = Field(
+        default=None, min_length=1, description="the person who signs 落签 for the lessor"
+    )
+    seal_signer_cert_number: SecretStr | None = Field(
+        default=None, description="that person's identity card number (masked in logs and exchanges)"
+    )
+
     @model_validator(mode="after")
     def _coherent(self) -> AntLeaseSettings:
         if self.sign_scene == "DEFAULT|DEFAULT":
             raise ValueError("sign_scene cannot be DEFAULT|DEFAULT with an external agreement number")
+        if self.openapi is not None and (
+            self.seal_signer_name is None or self.seal_signer_cert_number is None
+        ):
+            raise ValueError(
+                "real leasing (openapi) needs seal_signer_name and seal_signer_cert_number for 落签"
+            )
         return self
+
+    @property
+    def seal_signer(self) -> SealSigner:
+        """The lessor's side of 落签: the settings', or the simulator's made-up signer."""
+        name = self.seal_signer_name or SANDBOX_SIGNER_NAME
+        secret = self.seal_signer_cert_number
+        cert_number = secret.get_secret_value() if secret is not None else SANDBOX_SIGNER_CERT_NUMBER
+        return SealSigner(self.seal_area_org.area(), self.seal_area_person.area(), name, cert_number)
 
     @property
     def sandbox_url(self) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from plugins.alipay_openapi.sandbox_keys import APP_PRIVATE_KEY_FILE, load_sandbox_keys
@@ -30,6 +31,7 @@ web_utils = pytest.importorskip("alipay.aop.api.util.WebUtils")
 sdk_client_module = pytest.importorskip("alipay.aop.api.DefaultAlipayClient")
 sdk_config_module = pytest.importorskip("alipay.aop.api.AlipayClientConfig")
 sdk_errors = pytest.importorskip("alipay.aop.api.exception.Exception")
+file_item_module = pytest.importorskip("alipay.aop.api.FileItem")
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
 BUYER = "2088102146225135"
@@ -78,6 +80,10 @@ class Sdk:
         """Send `method` with the SDK; the parsed response, after the SDK verified its signature."""
         request = sdk_class("Request", method)()
         request.biz_content = biz
+        return await self.send(method, request)
+
+    async def send(self, method: str, request: Any) -> Any:
+        """Send an SDK request object (its parameters set by the caller); the parsed response."""
         content = await asyncio.to_thread(self.client.execute, request)
         response = sdk_class("Response", method)()
         response.parse_response_content(content)
@@ -159,6 +165,7 @@ async def test_the_sdk_drives_a_lease_order_verifying_every_answer(
     )
     assert queried.is_success() and queried.ec_sign_apply_infos[0].biz_no == "lse_sdk_TPL_LEASE_STD_1"
     sim = sandbox.simulator
+    await seal_the_contract(sdk, sandbox, created.order_id, "lse_sdk_TPL_LEASE_STD_1")
     signed = await sim.agreement_page(
         product.page_sign_biz("ext_sdk", BUYER), {"app_id": LEASE_APP_ID, "timestamp": sim._now()}, "confirm"
     )
@@ -185,3 +192,25 @@ async def test_the_sdk_drives_a_lease_order_verifying_every_answer(
         (lease.AGREEMENT_UNSIGN, product.unsign_biz(agreement.agreement_no, "ext_sdk")),
     ]:
         assert (await sdk.call(method, biz)).is_success(), method
+
+
+async def seal_the_contract(sdk: Sdk, sandbox: LeaseSandbox, order_id: str, biz_no: str) -> None:
+    """The lessee signs; the SDK uploads the signed document (a multipart request through its
+    own client) with the lessor's seal parameters, and the simulator seals the contract."""
+    assert sandbox.simulator.contract_page(biz_no, "lessee", "confirm")["result"] == "signed"
+    queried = await sdk.call(lease.ORDER_QUERY, lease.query_order_biz("lse_sdk", order_id, "contractInfo"))
+    file_url = queried.ec_sign_apply_infos[0].contracts[0].file_url
+    async with aiohttp.ClientSession() as session, session.get(file_url) as fetched:
+        document = await fetched.read()
+    area = lease.SignArea(1, 400, 120)
+    signer = lease.SealSigner(area, area, "张三", "110101199001010011")
+    request = sdk_class("Request", lease.CONTRACT_SEAL)()
+    for name, value in lease.seal_sign_params(biz_no, "手机租赁", signer).items():
+        setattr(request, name, value)
+    request.file_content = file_item_module.FileItem("contract.pdf", document, "application/pdf")
+
+    sealed = await sdk.send(lease.CONTRACT_SEAL, request)
+
+    assert sealed.is_success() and (sealed.biz_no, bool(sealed.sign_flow_id)) == (biz_no, True)
+    order = sandbox.simulator.orders["lse_sdk"]
+    assert order.contract is not None and (order.contract.status, order.status) == ("SEALED", "RENTING")

@@ -129,6 +129,8 @@ async def env(aiohttp_client: Any, aiohttp_server: Any, database_url: str) -> As
                     "timeout_seconds": 5,
                 },
                 "query_schedule_seconds": [0, 0, 0],
+                "seal_signer_name": "测试出租方签署人",
+                "seal_signer_cert_number": "110101199001010011",
             }
         },
         lease={"retry_schedule_seconds": [0, 0]},

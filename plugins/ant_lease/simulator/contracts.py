@@ -11,8 +11,10 @@ from plugins.alipay_openapi.sandbox import (
     business_error,
     success,
 )
+from plugins.alipay_openapi.sandbox_request import SandboxFile
 from plugins.ant_lease.client import (
     CONTRACT_SIGN_NOTIFY,
+    SEAL_FILE_PARAM,
     SignatureStatus,
 )
 from plugins.ant_lease.simulator.base import SimulatorBase
@@ -22,6 +24,7 @@ from plugins.ant_lease.simulator.records import (
     SimContract,
     SimOrder,
     invalid_parameter,
+    validate_seal,
 )
 
 
@@ -128,14 +131,33 @@ class ContractSigning(SimulatorBase):
         self._contract_notice(order, contract, party, SignatureStatus.SIGNED)
         return {**page, "status": contract.status, "result": "signed"}
 
-    async def contract_seal(self, biz: dict[str, Any], common: Mapping[str, str]) -> Mapping[str, Any]:
-        order = self.find_order(biz)
-        if order is None or order.contract is None or order.contract.contract_no != biz.get("contract_no"):
+    def contract_file(self, contract_no: str) -> bytes | None:
+        """The signed contract's document (None until every party has signed)."""
+        found = self._contract_of(contract_no)
+        if found is None or found[1].status not in ("SIGNED", "SEALED"):
+            return None
+        return found[1].document()
+
+    async def seal_sign(
+        self, params: dict[str, str], common: Mapping[str, str], files: Mapping[str, SandboxFile]
+    ) -> Mapping[str, Any]:
+        """alipay.commerce.rent.enterprise.seal.sign: top-level parameters (biz_no, biz_name,
+        sign_area_org, sign_area_person, signer_user_name, signer_user_cert_number) and the
+        signed contract's document as `file_content`; answers biz_no and sign_flow_id. The old
+        biz_content form, and any parameter the SDK's request has not, are refused."""
+        invalid = validate_seal(params, files)
+        if invalid is not None:
+            return invalid
+        found = self._contract_of(params["biz_no"])
+        if found is None:
             return business_error("CONTRACT_NOT_EXIST", "合同不存在")
-        contract = order.contract
+        order, contract = found
+        if contract.status not in ("SIGNED", "SEALED"):
+            return business_error("CONTRACT_NOT_SIGNED", "合同尚未签署完成")
+        if files[SEAL_FILE_PARAM].content != contract.document():
+            return invalid_parameter("file_content与已签署的合同文件不一致")
         if contract.status == "SIGNED":
             contract.status, contract.sealed_at = "SEALED", self._now()
+            contract.sign_flow_id = self._next("SF")
             order.status = "RENTING"
-        elif contract.status != "SEALED":
-            return business_error("CONTRACT_NOT_SIGNED", "合同尚未签署完成")
-        return success(contract_no=contract.contract_no, seal_time=contract.sealed_at)
+        return success(biz_no=contract.contract_no, sign_flow_id=contract.sign_flow_id)

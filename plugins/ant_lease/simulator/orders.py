@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from plugins.alipay_openapi.sandbox import (
     business_error,
@@ -14,7 +15,9 @@ from plugins.ant_lease.client import (
 )
 from plugins.ant_lease.simulator.base import SimulatorBase
 from plugins.ant_lease.simulator.records import (
+    CONTRACT_FILE_PATH,
     Scenario,
+    SimContract,
     SimOrder,
     invalid_parameter,
     validate_create,
@@ -87,11 +90,20 @@ class OrderComponent(SimulatorBase):
                 {
                     "biz_no": c.contract_no,
                     "status": c.status,
-                    "contracts": [{"ec_template_code": c.template_id, "status": c.status}],
+                    "contracts": [self._contract_file_view(c)],
                 }
             ]
         if order.close_info is not None:
             view["close_info"] = order.close_info
+        return view
+
+    def _contract_file_view(self, contract: SimContract) -> dict[str, Any]:
+        """One of RentEcSignApplyInfoVO.contracts (RentEcSignContractVO): the template, the
+        status and, once every party signed, the signed document's `file_url`."""
+        view = {"ec_template_code": contract.template_id, "status": contract.status}
+        if contract.status in ("SIGNED", "SEALED"):
+            path = CONTRACT_FILE_PATH.format(contract_no=quote(contract.contract_no))
+            view["file_url"] = self.base_url + path
         return view
 
     async def order_query(self, biz: dict[str, Any], common: Mapping[str, str]) -> Mapping[str, Any]:

@@ -3,6 +3,7 @@ the checks of a pre-order request."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from plugins.alipay_openapi.sandbox import (
 )
 from plugins.alipay_openapi.times import parse_alipay_time
 from plugins.ant_lease.client import (
+    SEAL_FILE_PARAM,
+    SEAL_SIGN_PARAMS,
     AgreementState,
     TradeStatus,
 )
@@ -26,8 +29,10 @@ DEFAULT_TEMPLATES: Mapping[str, tuple[str, ...]] = {
 }
 PAGE_VALIDITY = timedelta(minutes=30)  # a signing page URL older than this has expired
 CONTRACT_PATH = "/_sandbox/contracts/{contract_no}/sign"
+CONTRACT_FILE_PATH = "/_sandbox/contracts/{contract_no}/file"  # the signed contract document
 USER_SIGN_PATH = "/_sandbox/users/sign"
 USER_ID = re.compile(r"^2088[0-9]{12}$")
+CERT_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")  # a resident identity card number
 
 
 class Scenario:
@@ -73,6 +78,13 @@ class SimContract:
     status: str = "SIGNING"  # SIGNING, SIGNED, SEALED, REFUSED, EXPIRED
     signed: dict[str, str] = field(default_factory=dict)  # party -> sign time
     sealed_at: str | None = None
+    sign_flow_id: str | None = None  # seal.sign's answer
+
+    def document(self) -> bytes:
+        """The signed contract file (PDF-like bytes), the same every time it is fetched."""
+        signers = ", ".join(f"{party} {at}" for party, at in self.signed.items())
+        text = f"%PDF-1.4\n% sandbox lease contract {self.contract_no} ({self.template_id})\n"
+        return (text + f"% signed by {signers}\n%%EOF\n").encode("utf-8")
 
 
 @dataclass
@@ -176,3 +188,39 @@ def _is_item(item: Any) -> bool:
         return False
     count = item.get("item_cnt")
     return isinstance(count, int) and not isinstance(count, bool) and count > 0
+
+
+def _is_area(raw: str | None) -> bool:
+    """A sign area as the SDK's SignAreaRequest writes it: JSON {pos_page, pos_x, pos_y}."""
+    try:
+        area = json.loads(raw or "")
+    except ValueError:
+        return False
+    if not isinstance(area, dict) or set(area) != {"pos_page", "pos_x", "pos_y"}:
+        return False
+    numbers = [area[k] for k in ("pos_page", "pos_x", "pos_y")]
+    if not all(isinstance(n, int | float) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        return False
+    return isinstance(area["pos_page"], int) and area["pos_page"] >= 1
+
+
+def validate_seal(params: Mapping[str, str], files: Mapping[str, Any]) -> dict[str, Any] | None:
+    """seal.sign takes the SDK request's top-level parameters and the file, nothing else."""
+    if "biz_content" in params or "contract_no" in params:
+        return invalid_parameter(
+            "本接口不接受biz_content或contract_no：请以biz_no等请求参数与file_content文件调用"
+        )
+    unknown = sorted(set(params) - SEAL_SIGN_PARAMS)
+    if unknown:
+        return invalid_parameter(f"不支持的参数：{','.join(unknown)}")
+    for name in ("biz_no", "biz_name", "signer_user_name", "signer_user_cert_number"):
+        if not params.get(name):
+            return invalid_parameter(f"{name}不能为空")
+    if not CERT_NUMBER.match(params["signer_user_cert_number"]):
+        return invalid_parameter("signer_user_cert_number格式错误")
+    for name in ("sign_area_org", "sign_area_person"):
+        if not _is_area(params.get(name)):
+            return invalid_parameter(f"{name}须为含pos_page、pos_x、pos_y的JSON")
+    if set(files) != {SEAL_FILE_PARAM}:
+        return invalid_parameter("file_content不能为空，且只接受这一个文件")
+    return None

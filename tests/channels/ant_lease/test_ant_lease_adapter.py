@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from ant_lease_harness import KEYS, openapi
+from ant_lease_harness import KEYS, SEAL_SIGNER, openapi
 
 from core.money import Money
 from plugins.alipay_openapi.notify import sign_notification
@@ -102,7 +102,11 @@ async def lease() -> AsyncIterator[Lease]:
     await server.start_server()
     simulator.base_url = str(server.make_url("")).rstrip("/")
     settings = {
-        "ant_lease": {"openapi": openapi(str(server.make_url("/gateway.do"))), "query_schedule_seconds": [0]}
+        "ant_lease": {
+            "openapi": openapi(str(server.make_url("/gateway.do"))),
+            "query_schedule_seconds": [0],
+            **SEAL_SIGNER,
+        }
     }
     [channel] = register_channels(settings=settings, services=ChannelServices(NoAccounts()))
     yield Lease(simulator, server, channel)

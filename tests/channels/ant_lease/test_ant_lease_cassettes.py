@@ -4,47 +4,19 @@ contract pre-signing and 落签, the withholding agreement, deductions, plan and
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
-from ant_lease_harness import User
+from ant_lease_harness import T0, User, order, synced
 
 from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
-from core.lease.request import check_order
 from core.lease.status import AsyncUnsignOperation, CancelReason
 from core.money import Money
-from gateway.http.schemas.lease import LeaseOrderBody
 from plugins.ant_lease.adapter import AntLeaseAdapter
 from ports.channels import ChannelStatus, PaymentRequest, SigningRequest
 from ports.lease import CONTRACT_SIGNING, ORDER_FULL_INFO, WITHHOLDING_SIGNING
 
 Cassette = tuple[AntLeaseAdapter, User]
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
-BUYER = "2088102146225135"
-
-
-def order(
-    order_id: str, buyer_id: str = BUYER, amounts: tuple[str, ...] = ("100.00", "100.00")
-) -> LeaseOrder:
-    total = Money(sum(Money.parse(a, "CNY").minor for a in amounts), "CNY")
-    body = LeaseOrderBody.model_validate(
-        {
-            "out_order_no": f"RENT-{order_id[-6:]}",
-            "buyer_id": buyer_id,
-            "title": "iPhone 16 租赁",
-            "total_amount": str(total),
-            "period_count": len(amounts),
-            "periods": [{"due_date": f"2026-0{i + 3}-01", "amount": a} for i, a in enumerate(amounts)],
-        }
-    )
-    return LeaseOrder.new(order_id, "shop", check_order(body), "hash", "ant_lease", T0)
-
-
-async def synced(adapter: AntLeaseAdapter, o: LeaseOrder) -> LeaseOrder:
-    answer = await adapter.sync_order(o)
-    assert answer.status is ChannelStatus.SUCCEEDED, answer
-    return o.synced(str(answer.data["channel_order_id"]), T0)
 
 
 def withholding(o: LeaseOrder, agreement_no: str | None = None) -> SigningRequest:
@@ -135,7 +107,9 @@ async def test_multi_party_contract_is_presigned_signed_by_all_and_sealed(casset
 
     assert (halfway.status, halfway.code) == (ChannelStatus.PROCESSING, "SIGNING")
     assert done.status is ChannelStatus.SUCCEEDED and done.agreement_ref == started.agreement_ref
-    assert sealed.status is ChannelStatus.SUCCEEDED and sealed.data["seal_time"]
+    assert sealed.status is ChannelStatus.SUCCEEDED and sealed.data["sign_flow_id"]
+    assert sealed.data["biz_no"] == started.agreement_ref
+    assert "110101199001010011" not in sealed.exchanges[-1].request  # the signer's id is masked
     assert (info.data["status"], info.data["ec_sign_apply_infos"][0]["status"]) == ("RENTING", "SEALED")
 
 

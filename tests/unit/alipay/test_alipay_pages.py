@@ -15,8 +15,8 @@ from plugins.alipay_openapi.sandbox import (
     PageRefused,
     SandboxKeys,
     create_sandbox_app,
-    url_params,
 )
+from plugins.alipay_openapi.sandbox_request import url_params
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_openapi.signing import PrivateKey, verify_params
 

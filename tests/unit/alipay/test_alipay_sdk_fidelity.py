@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from plugins.alipay_openapi.client import encode_param
 from plugins.alipay_openapi.sandbox import SandboxAnswer, SandboxKeys
+from plugins.alipay_openapi.sandbox_request import SandboxFile
 from plugins.alipay_openapi.times import format_alipay_time
 from plugins.alipay_payout.client import (
     QUERY_METHOD,
@@ -107,28 +109,28 @@ def test_request_round_trips_through_the_sdk_model(method: str, biz: dict[str, A
 
 # The one lease method the SDK has no biz model for: its request class takes its fields as
 # top-level parameters (biz_no, biz_name, biz_desc, pre_auth_no, sign_area_org,
-# sign_area_person, signer_user_name, signer_user_cert_number, a file_content upload) — source:
-# alipay-sdk-python, alipay/aop/api/request/AlipayCommerceRentEnterpriseSealSignRequest.py.
-SEAL_SIGN_PARAMS = {
-    "biz_no",
-    "biz_name",
-    "biz_desc",
-    "pre_auth_no",
-    "sign_area_org",
-    "sign_area_person",
-    "signer_user_name",
-    "signer_user_cert_number",
-    "file_content",
-}
+# sign_area_person, signer_user_name, signer_user_cert_number) and a file_content upload —
+# source: alipay-sdk-python, alipay/aop/api/request/AlipayCommerceRentEnterpriseSealSignRequest.py.
+SIGNER = lease.SealSigner(
+    lease.SignArea(1, 400, 120), lease.SignArea(1, 200, 120), "张三", "110101199001010011"
+)
 
 
-@pytest.mark.xfail(strict=True, reason="seal.sign still sends a biz_content with contract_no (see README)")
-def test_seal_sign_sends_only_the_sdk_request_parameters() -> None:
+def test_seal_sign_sends_only_the_sdk_request_parameters_as_the_sdk_writes_them() -> None:
     assert not hasattr(importlib.import_module("alipay.aop.api.domain"), camel(lease.CONTRACT_SEAL) + "Model")
+    sent = lease.seal_sign_params("lse_1_TPL_1", "手机租赁", SIGNER)
     request = sdk_class("Request", lease.CONTRACT_SEAL)()
-    assert all(hasattr(request, name) for name in SEAL_SIGN_PARAMS)
-    sent = lease.seal_biz("lse_1", "2200001", "lse_1_TPL_1")
-    assert set(sent) <= SEAL_SIGN_PARAMS
+    assert set(sent) <= lease.SEAL_SIGN_PARAMS
+    assert all(hasattr(request, name) for name in {*lease.SEAL_SIGN_PARAMS, lease.SEAL_FILE_PARAM})
+    for name, value in sent.items():
+        setattr(request, name, value)
+    request.file_content = importlib.import_module("alipay.aop.api.FileItem").FileItem("c.pdf", b"%PDF")
+    params = request.get_params()
+    assert "biz_content" not in params
+    assert {k: v for k, v in params.items() if k not in ("method", "version")} == {
+        name: encode_param(name, value) for name, value in sent.items()
+    }
+    assert list(request.get_multipart_params()) == [lease.SEAL_FILE_PARAM]
 
 
 # -- answers: what the simulators say, read by the SDK's response classes ----------------------
@@ -199,6 +201,18 @@ async def test_lease_simulator_answers_parse_into_the_sdk_responses() -> None:
     assert_reads(lease.TRADE_PAY, paid, ("trade_no", "out_trade_no", "total_amount", "gmt_payment"))
     trade = await simulator.trade_query({"out_trade_no": "pay_1"}, common)
     assert_reads(lease.TRADE_QUERY, trade, ("trade_no", "trade_status", "total_amount"))
+    contract = simulator.orders["lse_1"].contract
+    assert contract is not None
+    page = simulator.contract_page(contract.contract_no, "lessee", "confirm")
+    assert page["result"] == "signed"
+    document = simulator.contract_file(contract.contract_no)
+    assert document is not None
+    sealed = await simulator.seal_sign(
+        {k: encode_param(k, v) for k, v in lease.seal_sign_params(contract.contract_no, "t", SIGNER).items()},
+        common,
+        {lease.SEAL_FILE_PARAM: SandboxFile("c.pdf", document, "application/pdf")},
+    )
+    assert_reads(lease.CONTRACT_SEAL, sealed, ("biz_no", "sign_flow_id"))
     cancelled = await simulator.plan_append(
         lease.cancel_plan_biz("lse_1", order_id, "LEASE_TO_SALE", "x", 2), common
     )
