@@ -83,7 +83,11 @@ async def env(request: Any, aiohttp_client: Any, database_url: str) -> AsyncIter
         routing={"rules": SHIPPED_RULES if request.param == "shipped rules" else PLAIN_RULES},
         channels={
             "alipay_payout": {"openapi": openapi(payout, PAYOUT_KEYS, PAYOUT_APP_ID)},
-            "ant_lease": {"openapi": openapi(lease, LEASE_KEYS, LEASE_APP_ID)},
+            "ant_lease": {
+                "openapi": openapi(lease, LEASE_KEYS, LEASE_APP_ID),
+                "seal_signer_name": "测试出租方签署人",
+                "seal_signer_cert_number": "110101199001010011",
+            },
             "spdb": {
                 "front_machine_url": f"{bank_url}/front",
                 "signing_server_url": f"{bank_url}/signer",
