@@ -47,6 +47,15 @@ class DatabaseSettings(_Section):
     sqlite_synchronous: str = Field(default="FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
     pool_size: int = Field(default=10, ge=1)
     echo: bool = False
+    # PostgreSQL: a statement running longer is cancelled (None: the server's own setting)
+    statement_timeout_seconds: float | None = Field(default=None, gt=0)
+    # PostgreSQL: TLS to the server, as libpq's sslmode (None: the driver's default, `prefer`)
+    sslmode: str | None = Field(
+        default=None, pattern="^(disable|allow|prefer|require|verify-ca|verify-full)$"
+    )
+    # PostgreSQL: off behind PgBouncer in transaction mode (prepared statements do not survive
+    # the server connection changing under the client)
+    statement_cache: bool = True
 
     @property
     def is_sqlite(self) -> bool:
