@@ -66,7 +66,7 @@ class RoundLease:
         stmt = insert.on_conflict_do_update(
             index_elements=[w.c.name],
             set_={"holder": insert.excluded.holder, "leased_until": insert.excluded.leased_until},
-            where=sa.or_(w.c.holder == self.holder, w.c.leased_until < now),
+            where=sa.or_(w.c.holder == self.holder, w.c.leased_until <= now),
         ).returning(w.c.leased_until)
         async with self.engine.begin() as conn:
             taken = (await conn.execute(stmt)).scalar_one_or_none()
