@@ -203,6 +203,10 @@ async def test_two_settlement_workers_post_each_settlement_once(api: Any, contai
     workers = [SettlementWorker(container.uow, container.flow(), batch=50) for _ in range(2)]
     applied = [await asyncio.gather(*(w.run_once() for w in workers)) for _ in range(3)]
     assert sum(map(sum, applied)) == 12
+    d = t.deferred_settlements
+    async with container.engine().connect() as conn:
+        tries = (await conn.execute(sa.select(d.c.status, d.c.attempts, d.c.last_error))).all()
+    assert set(tries) == {("applied", 1, None)}  # none posted twice, nor refused as a second posting
     _, account = await api.get(f"/v1/accounts/{seller}")
     assert (account["balance"], account["pending_balance"]) == ("120.00", "0.00")
     assert (await api.ledger_ok())["ok"]
