@@ -16,7 +16,7 @@ from gateway.storage import tables as t
 from gateway.storage.rows import payment_from_mapping
 from gateway.workers.loop import run_periodically
 
-# a claimed payment is queried within this long, or left to the next claim (a crashed process's too)
+# a claimed payment's query starts within this long, or is left to the next claim
 DEFAULT_CLAIM_SECONDS = 30.0
 
 
@@ -25,10 +25,11 @@ class QueryPoller:
     State lives in the payments table, so a restart picks up where it left off.
 
     On PostgreSQL, where several gateway processes poll one database, a round first claims its
-    payments: their `next_query_at` moves `claim_seconds` ahead in the statement that picks them
-    (skipping rows another claim holds), so no other process queries them meanwhile; a process
-    that dies leaves them due again once the claim has passed. Each query reschedules its
-    payment as before. SQLite has one gateway process per file: it only reads."""
+    payments: their `next_query_at` moves ahead in the statement that picks them (skipping rows
+    another claim holds) by `claim_seconds`, the time the round has to start their queries, plus
+    `query_timeout`, the longest a started query runs; so no other process queries them
+    meanwhile, and a process that dies leaves them due again once the claim has passed. Each
+    query reschedules its payment as before. SQLite has one gateway process per file: it reads."""
 
     def __init__(
         self,
@@ -37,12 +38,14 @@ class QueryPoller:
         batch: int,
         clock: Callable[[], datetime] = utcnow,
         claim_seconds: float = DEFAULT_CLAIM_SECONDS,
+        query_timeout: float = 0.0,
     ) -> None:
         self.engine = engine
         self.payments = payments
         self.batch = batch
         self.clock = clock
         self.claim = timedelta(seconds=claim_seconds)
+        self.query_timeout = timedelta(seconds=query_timeout)
 
     async def run_once(self) -> int:
         now = self.clock()
@@ -50,7 +53,7 @@ class QueryPoller:
         resolved = 0
         for row in rows:
             if self.clock() >= now + self.claim:
-                break  # the claim on the rest has passed: another process may query them now
+                break  # too late to start: the claim on the rest ends before a query would
             await self.payments.resolve(payment_from_mapping(row._mapping), row.query_attempts)
             resolved += 1
         return resolved
@@ -82,7 +85,7 @@ class QueryPoller:
                 await conn.execute(
                     p.update()
                     .where(p.c.id == claimed.c.id)
-                    .values(next_query_at=now + self.claim)
+                    .values(next_query_at=now + self.claim + self.query_timeout)
                     .returning(*p.c, claimed.c.was_due_at)
                 )
             ).all()

@@ -41,7 +41,11 @@ def _background_workers(container: Container, stop: asyncio.Event) -> list[Corou
     )
     return [
         QueryPoller(
-            container.engine(), container.payments(), batch, claim_seconds=settings.workers.lease_seconds
+            container.engine(),
+            container.payments(),
+            batch,
+            claim_seconds=settings.workers.lease_seconds,
+            query_timeout=container.payments().access.timeout,
         ).run(interval, stop),
         SettlementWorker(container.uow, container.flow(), batch).run(interval, stop),
         deliverer.run(settings.notify.poll_interval_seconds, stop),
