@@ -243,3 +243,49 @@ async def test_a_released_lease_is_taken_at_once(engine: AsyncEngine) -> None:
     assert await a.hold() and not await b.hold()
     await a.release()  # a process shutting down
     assert await b.hold() and not await a.hold()
+
+
+class CountingBillRecovery:
+    """Stands in for BillRecovery: counts rounds, and how many ran at once across the workers."""
+
+    running = 0
+    most = 0
+
+    def __init__(self) -> None:
+        from core.usecases.bills.listener import DueBills
+
+        self.due = DueBills()
+        self.rounds = 0
+
+    async def process_due(self, limit: int) -> int:
+        cls = CountingBillRecovery
+        cls.running += 1
+        cls.most = max(cls.most, cls.running)
+        self.rounds += 1
+        await asyncio.sleep(0.01)
+        cls.running -= 1
+        return 0
+
+
+async def test_bill_workers_of_two_processes_take_turns_by_lease(engine: AsyncEngine) -> None:
+    from gateway.workers.bills import BillWorker
+
+    recoveries = [CountingBillRecovery(), CountingBillRecovery()]
+    workers = [
+        BillWorker(r, 10, RoundLease(engine, "bills", holder, 60))
+        for r, holder in zip(recoveries, "ab", strict=True)
+    ]
+    stop = asyncio.Event()
+    runs = [asyncio.create_task(w.run(0.01, stop)) for w in workers]
+    await asyncio.sleep(0.2)
+    for r in recoveries:
+        r.due.add("bill-woken-by-its-listener")
+    await asyncio.sleep(0.2)
+    stop.set()
+    await asyncio.gather(*runs)
+    holder, other = sorted(recoveries, key=lambda r: r.rounds, reverse=True)
+    assert holder.rounds > 1 and other.rounds == 0 and CountingBillRecovery.most == 1
+    assert other.due.take() == []  # the other process forgot it: the holder finds it in the table
+    async with engine.connect() as conn:
+        until = (await conn.execute(sa.select(t.worker_leases.c.leased_until))).scalar_one()
+    assert until <= datetime.now(UTC)  # released at shut-down
