@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from core.payments.route_check import report as route_report
 from core.payments.routing import RoutingConfigError
@@ -33,6 +35,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     container = _container()
     settings = container.settings()
     configure_logging(settings.log.level, settings.log.json_logs)
+    sqlite_lock = _one_process_per_sqlite_file(settings.database.url)
+    if sqlite_lock is False:
+        return 2
     app = create_app(container)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
@@ -51,6 +56,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"paygate: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_process_per_sqlite_file(url: str) -> IO[bytes] | bool:
+    """SQLite serves one gateway process per file (its workers claim nothing across processes):
+    a second `paygate serve` on the same file is refused (False). The lock, an open file, lasts
+    as long as this process; True where there is nothing to lock (PostgreSQL, in-memory)."""
+    path = make_url(url).database if url.startswith("sqlite") else None
+    if not path or path == ":memory:":
+        return True
+    lock = open(f"{path}-serve.lock", "wb")  # noqa: SIM115 - held open until the process ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        print(
+            f"paygate: another `paygate serve` is using {path}: SQLite serves one gateway process"
+            " per file; for several processes use PostgreSQL (docs/OPERATIONS.md)",
+            file=sys.stderr,
+        )
+        return False
+    return lock
 
 
 def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:

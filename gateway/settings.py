@@ -47,6 +47,15 @@ class DatabaseSettings(_Section):
     sqlite_synchronous: str = Field(default="FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
     pool_size: int = Field(default=10, ge=1)
     echo: bool = False
+    # PostgreSQL: a statement running longer is cancelled (None: the server's own setting)
+    statement_timeout_seconds: float | None = Field(default=None, gt=0)
+    # PostgreSQL: TLS to the server, as libpq's sslmode (None: the driver's default, `prefer`)
+    sslmode: str | None = Field(
+        default=None, pattern="^(disable|allow|prefer|require|verify-ca|verify-full)$"
+    )
+    # PostgreSQL: off behind PgBouncer in transaction mode (prepared statements do not survive
+    # the server connection changing under the client)
+    statement_cache: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -177,7 +186,14 @@ class NotifySettings(_Section):
     timeout_seconds: float = Field(default=10.0, gt=0)
     batch_size: int = Field(default=50, ge=1)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
-    lease_seconds: int = Field(default=60, ge=1)
+    # how long a process holds the events it delivers; a crashed process's pass to the others after
+    lease_seconds: float = Field(default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_delivery(self) -> NotifySettings:
+        if self.lease_seconds <= self.timeout_seconds:
+            raise ValueError("notify.lease_seconds must exceed notify.timeout_seconds")
+        return self
 
 
 class WorkerSettings(_Section):
@@ -185,6 +201,9 @@ class WorkerSettings(_Section):
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     batch_size: int = Field(default=100, ge=1)
     flow_flush_interval_seconds: float = Field(default=0.2, gt=0)
+    # PostgreSQL, several processes: how long a claim on due payments (query poller) and the
+    # bill and lease workers' round lease last; a crashed process's pass to the others after
+    lease_seconds: float = Field(default=30, gt=0)
     # Default query schedule for unknown/processing outcomes; channels may set their own
     # `channels.<code>.query_schedule_seconds`. After the last step the payment is escalated.
     query_schedule_seconds: list[int] = Field(

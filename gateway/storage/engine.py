@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,5 +42,25 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 
         return engine
     return create_async_engine(
-        settings.url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True
+        settings.url,
+        echo=settings.echo,
+        pool_size=settings.pool_size,
+        pool_pre_ping=True,
+        connect_args=postgres_connect_args(settings),
     )
+
+
+def postgres_connect_args(settings: DatabaseSettings) -> dict[str, Any]:
+    """asyncpg's connection arguments for the PostgreSQL settings: TLS, statement timeout, and
+    no prepared-statement caches (with unique names) for PgBouncer in transaction mode."""
+    args: dict[str, Any] = {}
+    if settings.sslmode is not None:
+        args["ssl"] = settings.sslmode
+    if settings.statement_timeout_seconds is not None:
+        timeout_ms = max(1, round(settings.statement_timeout_seconds * 1000))
+        args["server_settings"] = {"statement_timeout": str(timeout_ms)}
+    if not settings.statement_cache:
+        args["statement_cache_size"] = 0  # asyncpg's own cache
+        args["prepared_statement_cache_size"] = 0  # SQLAlchemy's adapter cache
+        args["prepared_statement_name_func"] = lambda: f"__paygate_{uuid.uuid4().hex}__"
+    return args

@@ -176,10 +176,21 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
     sa.Column("leased_until", UTCDateTime(), nullable=True),
+    sa.Column("leased_by", sa.String(128), nullable=True),  # the process delivering it (a holder id)
     sa.Column("last_error", sa.String(512), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("delivered_at", UTCDateTime(), nullable=True),
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# One row per worker whose rounds only one gateway process may run at a time (the bill and
+# lease workers): the holder renews its lease while it runs; a crashed holder's lease expires.
+worker_leases = sa.Table(
+    "worker_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("leased_until", UTCDateTime(), nullable=False),
 )
 
 flow_log = sa.Table(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.storage.uow import SqlUnitOfWork
+from gateway.workers.leases import RoundLease
 
 log = logging.getLogger("paygate.workers")
 
@@ -29,15 +30,26 @@ async def run_periodically(
     step: Callable[[], Awaitable[Any]],
     stop: asyncio.Event,
     wake: asyncio.Event | None = None,
+    lease: RoundLease | None = None,
+    idle: Callable[[], object] | None = None,
 ) -> None:
     """Run `step` every `interval` seconds, and at once whenever `wake` is set, until `stop`;
-    a failing step is logged, not fatal."""
-    while not stop.is_set():
-        try:
-            await step()
-        except Exception:
-            log.exception("worker step failed", extra={"worker": name})
-        await _pause(interval, stop, wake)
+    a failing step is logged, not fatal. With a `lease`, only while this process holds it
+    (else `idle`, which must clear `wake`), released at the end so another process takes
+    over at once."""
+    if lease is not None:
+        step = lease.guard(step, idle=idle or (wake.clear if wake is not None else None))
+    try:
+        while not stop.is_set():
+            try:
+                await step()
+            except Exception:
+                log.exception("worker step failed", extra={"worker": name})
+            await _pause(interval, stop, wake)
+    finally:
+        if lease is not None:
+            with contextlib.suppress(Exception):
+                await lease.release()
 
 
 async def _pause(interval: float, stop: asyncio.Event, wake: asyncio.Event | None) -> None:

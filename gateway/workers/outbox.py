@@ -19,6 +19,7 @@ from gateway.metrics import Metrics
 from gateway.settings import PaygateSettings
 from gateway.storage import tables as t
 from gateway.storage.uow import SqlUnitOfWork
+from gateway.workers.leases import holder_id
 from gateway.workers.loop import run_periodically, write_tx
 
 
@@ -32,16 +33,20 @@ class OutboxDeliverer:
         metrics: Metrics,
         session: Callable[[], aiohttp.ClientSession],
         clock: Callable[[], datetime] = utcnow,
+        holder: str | None = None,
     ) -> None:
         self.uow = uow
         self.settings = settings
         self.metrics = metrics
         self.session = session
         self.clock = clock
+        self.holder = holder or holder_id()
 
     async def _claim(self) -> list[Any]:
         """Lease up to a batch of due events in one statement: two gateway processes never
-        deliver one event at once (PostgreSQL skips rows another claim has locked)."""
+        deliver one event at once (PostgreSQL skips rows another claim has locked). A process
+        that dies holding a lease leaves its events to the others once `notify.lease_seconds`
+        have passed (longer than a delivery's timeout, so a live holder is done by then)."""
         o = t.outbox
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.notify.lease_seconds)
@@ -62,7 +67,7 @@ class OutboxDeliverer:
                 await conn.execute(
                     o.update()
                     .where(o.c.id.in_(due.scalar_subquery()))
-                    .values(leased_until=lease)
+                    .values(leased_until=lease, leased_by=self.holder)
                     .returning(o)
                 )
             ).all()
@@ -77,12 +82,6 @@ class OutboxDeliverer:
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         await run_periodically("outbox", interval, self.run_once, stop)
-
-    async def deliver(self, row: Any) -> bool:
-        """Deliver one claimed event and record the outcome."""
-        error = await self._attempt(row)
-        await self._record([row], [error])
-        return error is None
 
     async def _attempt(self, row: Any) -> str | None:
         """POST the signed event to the app's notify_url; None when the app took it (2xx)."""
@@ -117,7 +116,8 @@ class OutboxDeliverer:
             return f"{type(exc).__name__}: {exc}"[:500]
 
     async def _record(self, rows: list[Any], errors: list[str | None]) -> None:
-        """Every outcome of a round in one transaction (one statement, many rows)."""
+        """Every outcome of a round in one transaction (one statement, many rows); an event whose
+        lease another process has taken over meanwhile is that process's to record."""
         o = t.outbox
         now = self.clock()
         schedule = self.settings.notify.retry_schedule_seconds
@@ -129,6 +129,7 @@ class OutboxDeliverer:
                 "status": "pending",
                 "attempts": attempts,
                 "leased_until": None,
+                "leased_by": None,
                 "last_error": error,
                 "next_attempt_at": row.next_attempt_at,
                 "delivered_at": row.delivered_at,
@@ -145,7 +146,7 @@ class OutboxDeliverer:
             changes.append(values)
         stmt = (
             o.update()
-            .where(o.c.id == sa.bindparam("oid"))
+            .where(o.c.id == sa.bindparam("oid"), o.c.leased_by == self.holder)
             .values({name: sa.bindparam(name) for name in changes[0] if name != "oid"})
         )
         async with write_tx(self.uow) as conn:

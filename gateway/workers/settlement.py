@@ -69,6 +69,8 @@ class SettlementWorker:
         """Post one settlement in its own transaction; 1 when applied, 0 when postponed."""
         d = t.deferred_settlements
         async with self.uow() as uow:
+            if not await self._lock(uow, row, now):
+                return 0
             try:
                 txn = await uow.ledger.post(row.payment_id, postings_from_json(row.postings), at=now)
                 await uow.conn.execute(
@@ -83,6 +85,21 @@ class SettlementWorker:
                 return 0
         self._record(row, now, FlowOutcome.OK, f"{row.kind} settlement applied", {"txn_id": txn})
         return 1
+
+    @staticmethod
+    async def _lock(uow: SqlUnitOfWork, row: Any, now: datetime) -> bool:
+        """On PostgreSQL, where several gateway processes settle one database: lock the row still
+        pending and due, or skip it (another process is settling it, or has settled or postponed
+        it). Posting and marking it applied then happen under that lock, so it is posted once."""
+        if uow.conn.dialect.name == "sqlite":
+            return True  # one gateway process per file, and its writes are serial
+        d = t.deferred_settlements
+        locked = await uow.conn.execute(
+            sa.select(d.c.id)
+            .where(d.c.id == row.id, d.c.status == "pending", d.c.due_at <= now)
+            .with_for_update(skip_locked=True)
+        )
+        return locked.first() is not None
 
     async def _postpone(self, uow: SqlUnitOfWork, row: Any, exc: DomainError, now: datetime) -> None:
         """A refused posting (e.g. a short balance) is tried again after `retry_seconds`."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.workers.bills import BillWorker
 from gateway.workers.flow_flush import FlowLogFlusher
 from gateway.workers.lease import LeaseWorker
+from gateway.workers.leases import RoundLease, holder_id
 from gateway.workers.nonce_purge import NoncePurge
 from gateway.workers.outbox import OutboxDeliverer
 from gateway.workers.query_poller import QueryPoller
@@ -34,14 +35,34 @@ def _background_workers(container: Container, stop: asyncio.Event) -> list[Corou
     settings = container.settings()
     interval = settings.workers.poll_interval_seconds
     batch = settings.workers.batch_size
+    holder = holder_id()
     deliverer = OutboxDeliverer(
-        container.uow, settings, container.metrics(), container.http_session, container.clock()
+        container.uow, settings, container.metrics(), container.http_session, container.clock(), holder
     )
     return [
-        QueryPoller(container.engine(), container.payments(), batch).run(interval, stop),
+        QueryPoller(
+            container.engine(),
+            container.payments(),
+            batch,
+            claim_seconds=settings.workers.lease_seconds,
+            query_timeout=container.payments().access.timeout,
+        ).run(interval, stop),
         SettlementWorker(container.uow, container.flow(), batch).run(interval, stop),
         deliverer.run(settings.notify.poll_interval_seconds, stop),
         NoncePurge(container.nonces()).run(NONCE_PURGE_INTERVAL_SECONDS, stop),
-        BillWorker(container.bill_recovery(), batch).run(interval, stop),
-        LeaseWorker(container.lease_recovery(), settings.lease.batch_size).run(interval, stop),
+        BillWorker(container.bill_recovery(), batch, _round_lease(container, "bills", holder)).run(
+            interval, stop
+        ),
+        LeaseWorker(
+            container.lease_recovery(), settings.lease.batch_size, _round_lease(container, "lease", holder)
+        ).run(interval, stop),
     ]
+
+
+def _round_lease(container: Container, name: str, holder: str) -> RoundLease | None:
+    """On PostgreSQL (several gateway processes may share it) the worker's rounds take turns by
+    lease; SQLite serves one gateway process per file, which needs none."""
+    settings = container.settings()
+    if settings.database.is_sqlite:
+        return None
+    return RoundLease(container.engine(), name, holder, settings.workers.lease_seconds, container.clock())

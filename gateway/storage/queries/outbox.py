@@ -69,7 +69,7 @@ class OutboxAdmin:
             await conn.execute(
                 o.update()
                 .where(o.c.id == event_id)
-                .values(status="pending", attempts=0, next_attempt_at=now, leased_until=None)
+                .values(status="pending", attempts=0, next_attempt_at=now, leased_until=None, leased_by=None)
             )
             row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
             assert row is not None
