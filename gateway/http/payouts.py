@@ -12,8 +12,9 @@ from core.payouts.report import ReportQuery
 from core.usecases.payouts.intake import PayoutBatch
 from core.usecases.payouts.views import batch_view, payout_view, report_csv, report_view
 from gateway.http.errors import body_of
+from gateway.http.request_body import parse_body
 from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, PayoutBatchSchema, RejectBody
-from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of, raw_body
+from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
@@ -25,7 +26,7 @@ def _services(request: web.Request) -> Any:
 
 # -- caller routes ---------------------------------------------------------------------------
 async def create_payouts(request: web.Request) -> web.Response:
-    body = PayoutBatchBody.model_validate_json(await raw_body(request))
+    body = await parse_body(request, PayoutBatchBody)
     app_id = app_id_of(request)
     if body.project_auth_id is not None and body.project_auth_id != app_id:
         raise InvalidArgument(
@@ -94,7 +95,7 @@ async def ops_get_payout(request: web.Request) -> web.Response:
 
 
 async def approve_payout(request: web.Request) -> web.Response:
-    body = ApproveBody.model_validate_json(await raw_body(request))
+    body = await parse_body(request, ApproveBody)
     payout = (
         await _services(request)
         .payouts()
@@ -104,7 +105,7 @@ async def approve_payout(request: web.Request) -> web.Response:
 
 
 async def reject_payout(request: web.Request) -> web.Response:
-    body = RejectBody.model_validate_json(await raw_body(request))
+    body = await parse_body(request, RejectBody)
     payout = (
         await _services(request)
         .payouts()
