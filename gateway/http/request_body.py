@@ -23,12 +23,17 @@ _REFUSED = frozenset({*range(0x00, 0x20), *range(0x7F, 0xA0), *_ZERO_WIDTH, *_BI
 
 
 async def parse_body(request: web.Request, model: type[B], *, empty_is_object: bool = False) -> B:
-    """The request's body as `model`; `empty_is_object`: an empty body means `{}`."""
+    """The request's body as `model`; `empty_is_object`: an empty body means `{}`.
+
+    The model speaks first (an amount with a newline is an INVALID_AMOUNT), then every string
+    of the document, including those the model keeps as raw JSON (payout items)."""
     raw = await raw_body(request)
     if empty_is_object and not raw.strip():
         raw = b"{}"
-    check_text(load_json(raw))
-    return model.model_validate_json(raw)
+    document = load_json(raw)
+    body = model.model_validate_json(raw)
+    check_text(document)
+    return body
 
 
 def load_json(raw: bytes) -> Any:
