@@ -160,7 +160,7 @@ async def ops_bill_action(request: web.Request) -> web.Response:
 
 def bill_routes() -> tuple[Route, ...]:
     """The bill routes, for the route table (imported late: routes.py imports this module)."""
-    from gateway.http.routes import Route
+    from gateway.http.routes import Query, Route
 
     return (
         Route(
@@ -170,6 +170,7 @@ def bill_routes() -> tuple[Route, ...]:
             "Create a loan bill (idempotent on bill_code)",
             LoanBody,
             "app",
+            ok=(201, 200),
         ),
         Route(
             "POST",
@@ -178,8 +179,17 @@ def bill_routes() -> tuple[Route, ...]:
             "Create a reimbursement bill writing off the applicant's loans (idempotent on bill_code)",
             ReimbursementBody,
             "app",
+            ok=(201, 200),
         ),
-        Route("GET", "/v1/bills", find_bill, "Find a bill by ?bill_code", None, "app"),
+        Route(
+            "GET",
+            "/v1/bills",
+            find_bill,
+            "Find a bill by ?bill_code",
+            None,
+            "app",
+            query=(Query("bill_code", {"type": "string", "minLength": 1}, "the caller's bill code", True),),
+        ),
         Route("GET", "/v1/bills/{id}", get_bill, "A bill with its status", None, "app"),
         Route(
             "GET",
@@ -206,5 +216,6 @@ def bill_routes() -> tuple[Route, ...]:
             "Error handling: revalidate, resend_bank, requery_bank, rerun_business, switch_to_transfer",
             BillActionBody,
             "ops",
+            path_schemas={"action": {"enum": [a.value for a in ErrorAction]}},
         ),
     )

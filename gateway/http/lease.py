@@ -138,7 +138,7 @@ async def close_lease_order(request: web.Request) -> web.Response:
 def lease_routes() -> tuple[Route, ...]:
     """The lease rows of the route table (Route is imported when the table is built, so that
     routes.py can import this module without a cycle)."""
-    from gateway.http.routes import Route
+    from gateway.http.routes import Query, Route
 
     base = "/v1/lease/orders/{id}"
     return (
@@ -149,9 +149,19 @@ def lease_routes() -> tuple[Route, ...]:
             "同步前置订单: a lease order with its rent plan, synced to the channel (idempotent)",
             LeaseOrderBody,
             "app",
+            ok=(201, 200),
+            errors=(502,),
         ),
         Route(
-            "GET", "/v1/lease/orders", find_lease_order, "Find a lease order by ?out_order_no", None, "app"
+            "GET",
+            "/v1/lease/orders",
+            find_lease_order,
+            "Find a lease order by ?out_order_no",
+            None,
+            "app",
+            query=(
+                Query("out_order_no", {"type": "string", "minLength": 1}, "the caller's order number", True),
+            ),
         ),
         Route(
             "GET",
@@ -168,6 +178,7 @@ def lease_routes() -> tuple[Route, ...]:
             "查询订单信息: the channel's view of the order (query type orderFullInfo)",
             None,
             "app",
+            errors=(422, 502),
         ),
         Route("GET", base + "/flow", lease_order_flow, "The order's flow-log timeline", None, "app"),
         Route(
@@ -177,6 +188,7 @@ def lease_routes() -> tuple[Route, ...]:
             "前置合同签署: the signing URL(s) of the contract made from a template",
             ContractSignBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -185,6 +197,7 @@ def lease_routes() -> tuple[Route, ...]:
             "代扣签约: the withholding agreement's signing URL for the user",
             WithholdingSignBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -193,6 +206,7 @@ def lease_routes() -> tuple[Route, ...]:
             "查询代扣签约: ask the channel where the withholding signing stands",
             None,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -201,6 +215,7 @@ def lease_routes() -> tuple[Route, ...]:
             "解除代扣: end the withholding agreement",
             UnsignBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -209,6 +224,7 @@ def lease_routes() -> tuple[Route, ...]:
             "取消代扣计划: stop collecting the unpaid periods, with a reason",
             CancelPlanBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -217,6 +233,7 @@ def lease_routes() -> tuple[Route, ...]:
             "异步解约确认: refuse the user's unsign request (operation REFUSE)",
             UnsignConfirmationBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -225,5 +242,6 @@ def lease_routes() -> tuple[Route, ...]:
             "关闭订单: only when fulfilled, or the plan was cancelled for lease-to-sale or a return",
             CloseBody,
             "app",
+            errors=(502,),
         ),
     )

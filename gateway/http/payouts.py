@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from core.errors import InvalidArgument
+from core.payouts.items import PayoutItemBody
 from core.payouts.model import PayoutStatus
 from core.payouts.report import ReportQuery
 from core.usecases.payouts.intake import PayoutBatch
 from core.usecases.payouts.views import batch_view, payout_view, report_csv, report_view
 from gateway.http.errors import body_of
 from gateway.http.request_body import parse_body
-from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, PayoutBatchSchema, RejectBody
+from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, RejectBody
 from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of
 
 if TYPE_CHECKING:
@@ -136,8 +137,10 @@ async def payout_report(request: web.Request) -> web.Response:
 def payout_routes() -> tuple[Route, ...]:
     """The payout rows of the route table (Route is imported here, when the table is built,
     so that routes.py can import this module without a cycle)."""
-    from gateway.http.routes import Route
+    from gateway.http.routes import LIMIT, Query, Route
 
+    app_id = Query("app_id", {"type": "string"}, "only this caller app's payouts")
+    day = {"type": "string", "format": "date"}
     return (
         Route(
             "POST",
@@ -145,10 +148,21 @@ def payout_routes() -> tuple[Route, ...]:
             create_payouts,
             "Apply for payouts in a batch; each item is accepted or rejected on its own "
             "(idempotent per serial_no)",
-            PayoutBatchSchema,
+            PayoutBatchBody,
             "app",
+            models=(PayoutItemBody,),
         ),
-        Route("GET", "/v1/payouts", find_payout, "Find a payout by ?serial_no", None, "app"),
+        Route(
+            "GET",
+            "/v1/payouts",
+            find_payout,
+            "Find a payout by ?serial_no",
+            None,
+            "app",
+            query=(
+                Query("serial_no", {"type": "string", "minLength": 1}, "the caller's serial number", True),
+            ),
+        ),
         Route("GET", "/v1/payouts/{id}", get_payout, "A payout with its review and result", None, "app"),
         Route(
             "GET",
@@ -165,6 +179,7 @@ def payout_routes() -> tuple[Route, ...]:
             "Payouts by ?status (e.g. pending_review: the review queue), ?app_id, ?limit",
             None,
             "ops",
+            query=(Query("status", {"enum": [s.value for s in PayoutStatus]}), app_id, LIMIT),
         ),
         Route("GET", "/ops/payouts/{id}", ops_get_payout, "Any app's payout", None, "ops"),
         Route(
@@ -191,5 +206,15 @@ def payout_routes() -> tuple[Route, ...]:
             "?group_by=platform,type,pay_method,status,day, ?format=csv",
             None,
             "ops",
+            query=(
+                Query("from", day, "the first day (UTC), included"),
+                Query("to", day, "the last day (UTC), included"),
+                Query(
+                    "group_by", {"type": "string"}, "comma-separated: platform, type, pay_method, status, day"
+                ),
+                app_id,
+                Query("format", {"enum": ["json", "csv"]}, "default json"),
+            ),
+            answers=("application/json", "text/csv"),
         ),
     )

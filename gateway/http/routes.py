@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,6 +21,19 @@ from gateway.keys import CONTAINER
 
 
 @dataclass(frozen=True)
+class Query:
+    """A query parameter a handler reads, as /openapi.json describes it."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+    required: bool = False
+
+
+LIMIT = Query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size (default 100)")
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
@@ -27,6 +41,13 @@ class Route:
     summary: str
     body: type[BaseModel] | None = None
     auth: str | None = None  # "app" (signed request), "ops" (bearer token) or None
+    query: tuple[Query, ...] = ()
+    ok: tuple[int, ...] = (200,)  # the statuses of a success
+    answers: tuple[str, ...] = ("application/json",)  # the media types of a success
+    errors: tuple[int, ...] = ()  # refusals beyond those of its kind (see openapi.error_statuses)
+    text_errors: tuple[int, ...] = ()  # refusals that may come as text/plain
+    path_schemas: dict[str, Any] = field(default_factory=dict)  # path parameters' schemas, if not strings
+    models: tuple[type[BaseModel], ...] = ()  # more schemas the document shows (e.g. of payout items)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -73,10 +94,16 @@ async def openapi(request: web.Request) -> web.Response:
 ROUTES: tuple[Route, ...] = (
     (
         Route("GET", "/healthz", healthz, "Liveness and database reachability"),
-        Route("GET", "/metrics", metrics, "Prometheus metrics"),
+        Route("GET", "/metrics", metrics, "Prometheus metrics", answers=("text/plain",)),
         Route("GET", "/openapi.json", openapi, "This API description"),
         Route(
-            "POST", "/v1/accounts", accounts.open_account, "Open a virtual account", OpenAccountBody, "app"
+            "POST",
+            "/v1/accounts",
+            accounts.open_account,
+            "Open a virtual account",
+            OpenAccountBody,
+            "app",
+            ok=(201,),
         ),
         Route("GET", "/v1/accounts/{id}", accounts.get_account, "An account with its balances", None, "app"),
         Route(
@@ -86,6 +113,10 @@ ROUTES: tuple[Route, ...] = (
             "The account's ledger flows, newest first (?limit, ?cursor)",
             None,
             "app",
+            query=(
+                Query("limit", {"type": "integer", "minimum": 1}, "page size (at most limits.page_size_max)"),
+                Query("cursor", {"type": "integer", "minimum": 1}, "the next_cursor of the page before"),
+            ),
         ),
         Route(
             "POST",
@@ -94,8 +125,17 @@ ROUTES: tuple[Route, ...] = (
             "Create a payment (idempotent on out_request_no)",
             PaymentBody,
             "app",
+            ok=(201, 200),
         ),
-        Route("GET", "/v1/payments", payments.find_payment, "Find a payment by ?out_request_no", None, "app"),
+        Route(
+            "GET",
+            "/v1/payments",
+            payments.find_payment,
+            "Find a payment by ?out_request_no",
+            None,
+            "app",
+            query=(Query("out_request_no", {"type": "string", "minLength": 1}, "the caller's number", True),),
+        ),
         Route(
             "GET",
             "/v1/payments/{id}",
@@ -127,6 +167,7 @@ ROUTES: tuple[Route, ...] = (
             "Credit an account from the external cash-in account (idempotent)",
             FundBody,
             "ops",
+            ok=(201, 200),
         ),
         Route(
             "GET",
@@ -143,6 +184,10 @@ ROUTES: tuple[Route, ...] = (
             "Webhook deliveries by ?status (dead, failing, pending, delivered)",
             None,
             "ops",
+            query=(
+                Query("status", {"enum": ["dead", "failing", "pending", "delivered"]}, "default dead"),
+                LIMIT,
+            ),
         ),
         Route(
             "POST",
@@ -151,6 +196,7 @@ ROUTES: tuple[Route, ...] = (
             "Deliver a failed or dead notification again",
             None,
             "ops",
+            ok=(202,),
         ),
         Route(
             "GET",
@@ -165,6 +211,9 @@ ROUTES: tuple[Route, ...] = (
             "/callbacks/{channel}",
             payments.channel_callback,
             "A channel's asynchronous notification (verified by the channel's plugin)",
+            answers=("text/plain",),
+            errors=(400, 404),
+            text_errors=(400,),
         ),
     )
     + payout_routes()

@@ -207,3 +207,36 @@ async def test_plain_text_stays_accepted(api: Any) -> None:
 @pytest.mark.parametrize("raw", [b'{"owner": NaN}', b'{"owner": Infinity}', b"\xff\xfe{}"])
 async def test_what_is_not_strict_json_is_invalid_json(api: Any, container: Any, raw: bytes) -> None:
     await _refused(api, container, "/v1/accounts", raw, "INVALID_JSON", None)
+
+
+async def test_an_unknown_account_is_404_account_not_found_on_every_route(api: Any) -> None:
+    alice = await api.open_account()
+    await api.fund(alice, "10.00")
+    ghost = "acc_0000000000000000000000000000"
+    transfer = {"pay_method": "transfer", "amount": "1.00", "currency": "CNY"}
+    answers = [
+        await api.get(f"/v1/accounts/{ghost}"),
+        await api.get(f"/v1/accounts/{ghost}/entries"),
+        await api.post(
+            f"/ops/accounts/{ghost}/fund", {"out_request_no": "F-1", "amount": "1.00", "currency": "CNY"}
+        ),
+        await api.post(
+            "/v1/payments",
+            {**transfer, "out_request_no": "G-1", "payer_account": ghost, "payee_account": alice},
+        ),
+        await api.post(
+            "/v1/payments",
+            {**transfer, "out_request_no": "G-2", "payer_account": alice, "payee_account": ghost},
+        ),
+        await api.post(
+            "/v1/payments",
+            {
+                **transfer,
+                "out_request_no": "G-3",
+                "payer_account": alice,
+                "payee_account": ghost,
+                "settlement": "realtime",
+            },
+        ),
+    ]
+    assert [(status, body["error"]["code"]) for status, body in answers] == [(404, "ACCOUNT_NOT_FOUND")] * 6
