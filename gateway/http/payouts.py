@@ -13,6 +13,7 @@ from core.payouts.report import ReportQuery
 from core.usecases.payouts.intake import PayoutBatch
 from core.usecases.payouts.views import batch_view, payout_view, report_csv, report_view
 from gateway.http.errors import body_of
+from gateway.http.params import int_query
 from gateway.http.request_body import parse_body
 from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, RejectBody
 from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of
@@ -69,13 +70,6 @@ async def payout_flow(request: web.Request) -> web.Response:
 
 
 # -- operator routes -------------------------------------------------------------------------
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise InvalidArgument("limit must be a whole number from 1 to 1000", field="limit")
-    return int(raw)
-
-
 async def list_payouts(request: web.Request) -> web.Response:
     raw_status = request.query.get("status")
     try:
@@ -83,11 +77,9 @@ async def list_payouts(request: web.Request) -> web.Response:
     except ValueError:
         allowed = ", ".join(s.value for s in PayoutStatus)
         raise InvalidArgument(f"status must be one of {allowed}", field="status") from None
-    payouts = (
-        await _services(request)
-        .payout_queries()
-        .listing(status, request.query.get("app_id"), _limit(request))
-    )
+    limit = int_query(request, "limit", 100, 1, 1000)
+    assert limit is not None
+    payouts = await _services(request).payout_queries().listing(status, request.query.get("app_id"), limit)
     return body_of({"payouts": [payout_view(p) for p in payouts]})
 
 

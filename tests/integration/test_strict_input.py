@@ -240,3 +240,19 @@ async def test_an_unknown_account_is_404_account_not_found_on_every_route(api: A
         ),
     ]
     assert [(status, body["error"]["code"]) for status, body in answers] == [(404, "ACCOUNT_NOT_FOUND")] * 6
+
+
+def test_every_handler_parses_its_body_with_the_one_parser() -> None:
+    """No handler reads JSON on its own (pydantic's parser lets the last duplicate key win)."""
+    from pathlib import Path
+
+    import gateway.http
+
+    package = Path(gateway.http.__file__).parent
+    own_parsing = [
+        path.name
+        for path in package.rglob("*.py")
+        if path.name != "request_body.py"
+        and any(word in path.read_text() for word in ("model_validate_json", "json.loads", ".json()"))
+    ]
+    assert own_parsing == []
