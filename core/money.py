@@ -18,7 +18,10 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "JPY": 0,
 }
 
-_AMOUNT_RE = re.compile(r"^(0|[1-9][0-9]{0,15})(\.[0-9]+)?$")
+# a caller's amount: digits without leading zeros, an optional fraction; the whole string
+# (matched with fullmatch: `$` alone would let a trailing newline through)
+AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,15})(\.[0-9]+)?$"
+_AMOUNT_RE = re.compile(AMOUNT_PATTERN)
 
 
 def check_currency(currency: object, *, field: str = "currency") -> str:
@@ -31,9 +34,7 @@ def check_currency(currency: object, *, field: str = "currency") -> str:
     return currency
 
 
-def parse_amount(
-    raw: object, currency: str, *, field: str = "amount", allow_zero: bool = False
-) -> Decimal:
+def parse_amount(raw: object, currency: str, *, field: str = "amount", allow_zero: bool = False) -> Decimal:
     """Parse a caller's decimal string (e.g. "12.34") into a Decimal with the currency's scale.
 
     Floats and numbers are refused: JSON numbers lose precision on the way in.
@@ -43,7 +44,7 @@ def parse_amount(
         raise InvalidArgument(
             f'{field} must be a decimal string such as "12.34"', field=field, code="INVALID_AMOUNT"
         )
-    match = _AMOUNT_RE.match(raw)
+    match = _AMOUNT_RE.fullmatch(raw)
     if match is None:
         raise InvalidArgument(
             f'{field} {raw!r} is not a non-negative decimal string such as "12.34"',
@@ -62,9 +63,7 @@ def parse_amount(
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
         raise InvalidArgument(f"{field} {raw!r} is not a number", field=field) from exc
     if value == 0 and not allow_zero:
-        raise InvalidArgument(
-            f"{field} must be greater than zero", field=field, code="INVALID_AMOUNT"
-        )
+        raise InvalidArgument(f"{field} must be greater than zero", field=field, code="INVALID_AMOUNT")
     return quantize(value, currency)
 
 
@@ -78,9 +77,7 @@ def to_minor(value: Decimal, currency: str) -> int:
     exponent = CURRENCY_EXPONENTS[currency]
     minor = value.scaleb(exponent)
     if minor != minor.to_integral_value():
-        raise InvalidArgument(
-            f"amount {value} is finer than {currency} allows", code="INVALID_AMOUNT"
-        )
+        raise InvalidArgument(f"amount {value} is finer than {currency} allows", code="INVALID_AMOUNT")
     return int(minor)
 
 
@@ -100,9 +97,7 @@ class Money:
     currency: str
 
     @classmethod
-    def parse(
-        cls, raw: object, currency: str, *, field: str = "amount", allow_zero: bool = False
-    ) -> Money:
+    def parse(cls, raw: object, currency: str, *, field: str = "amount", allow_zero: bool = False) -> Money:
         return cls(
             to_minor(parse_amount(raw, currency, field=field, allow_zero=allow_zero), currency),
             currency,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from core.errors import BusinessRuleViolation, InvalidArgument
+from core.errors import BusinessRuleViolation, InvalidArgument, NotFound
 from core.general_pay.model import GeneralPayCommand
 from core.ledger import AccountKind, AccountStatus, AccountView
 from core.money import Money, check_currency
@@ -67,8 +67,8 @@ def check_parties(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView], c
         ("seller_account_id", cmd.seller_account_id),
     ):
         account = accounts.get(account_id)
-        if account is None:
-            raise BusinessRuleViolation(
+        if account is None:  # 404, as ACCOUNT_NOT_FOUND is on every route
+            raise NotFound(
                 f"account {account_id} does not exist; name an existing account",
                 field=field,
                 code="ACCOUNT_NOT_FOUND",

@@ -83,7 +83,7 @@ def check_order(body: PreOrderInput) -> LeaseOrderRequest:
             field="currency",
             code="UNSUPPORTED_CURRENCY",
         )
-    if not ALIPAY_USER_ID.match(body.buyer_id):
+    if not ALIPAY_USER_ID.fullmatch(body.buyer_id):
         raise InvalidArgument("buyer_id must be an Alipay user id: 2088 and 12 digits", field="buyer_id")
     total = Money.parse(body.total_amount, currency, field="total_amount")
     if body.period_count != len(body.periods):

@@ -9,7 +9,7 @@ _ALIPAY_USER_ID = re.compile(r"^2088[0-9]{12}$")
 
 
 def is_alipay_user_id(account: str) -> bool:
-    return _ALIPAY_USER_ID.match(account) is not None
+    return _ALIPAY_USER_ID.fullmatch(account) is not None
 
 
 def mask_account(value: str) -> str:

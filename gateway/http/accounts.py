@@ -9,12 +9,13 @@ from core.money import Money, check_currency
 from core.payments.model import request_fingerprint
 from gateway.http.errors import body_of
 from gateway.http.params import int_query, services
+from gateway.http.request_body import parse_body
 from gateway.http.schemas.accounts import FundBody, OpenAccountBody
-from gateway.keys import OPERATOR, app_id_of, raw_body
+from gateway.keys import OPERATOR, app_id_of
 
 
 async def open_account(request: web.Request) -> web.Response:
-    body = OpenAccountBody.model_validate_json(await raw_body(request))
+    body = await parse_body(request, OpenAccountBody)
     currency = check_currency(body.currency)
     account = (
         await services(request)
@@ -46,8 +47,7 @@ async def account_entries(request: web.Request) -> web.Response:
 
 
 async def fund_account(request: web.Request) -> web.Response:
-    raw = await raw_body(request)
-    body = FundBody.model_validate_json(raw)
+    body = await parse_body(request, FundBody)
     currency = check_currency(body.currency)
     amount = Money.parse(body.amount, currency)
     result, created = (

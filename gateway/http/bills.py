@@ -16,8 +16,9 @@ from core.payments.model import request_fingerprint
 from core.usecases.bills.requests import BillRefused, BillRequest
 from core.usecases.bills.views import action_result_view, bill_view, ops_bill_view
 from gateway.http.errors import body_of
+from gateway.http.request_body import parse_body
 from gateway.http.schemas.bills import BillActionBody, BillBody, LoanBody, ReimbursementBody
-from gateway.keys import CONTAINER, OPERATOR, app_id_of, raw_body
+from gateway.keys import CONTAINER, OPERATOR, app_id_of
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
@@ -27,7 +28,7 @@ _RATE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,16})?$")
 def _rate(raw: str | None) -> Decimal | None:
     if raw is None:
         return None
-    if _RATE.match(raw) is None:
+    if _RATE.fullmatch(raw) is None:
         raise InvalidArgument(
             f'exchange_rate {raw!r} must be a decimal string such as "7.1234"', field="exchange_rate"
         )
@@ -87,11 +88,11 @@ async def _submit(request: web.Request, kind: BillKind, body: BillBody) -> web.R
 
 
 async def create_loan(request: web.Request) -> web.Response:
-    return await _submit(request, BillKind.LOAN, LoanBody.model_validate_json(await raw_body(request)))
+    return await _submit(request, BillKind.LOAN, await parse_body(request, LoanBody))
 
 
 async def create_reimbursement(request: web.Request) -> web.Response:
-    body = ReimbursementBody.model_validate_json(await raw_body(request))
+    body = await parse_body(request, ReimbursementBody)
     return await _submit(request, BillKind.REIMBURSEMENT, body)
 
 
@@ -151,8 +152,7 @@ async def ops_bill_action(request: web.Request) -> web.Response:
         choices = ", ".join(a.value for a in ErrorAction)
         message = f"action {name!r} does not exist; use one of {choices}"
         raise InvalidArgument(message, field="action") from None
-    raw = await raw_body(request)
-    body = BillActionBody.model_validate_json(raw) if raw.strip() else BillActionBody()
+    body = await parse_body(request, BillActionBody, empty_is_object=True)
     actions = request.app[CONTAINER].bill_actions()
     bill = await actions.act(request.match_info["id"], action, request[OPERATOR], body.reason)
     return body_of(action_result_view(bill))
@@ -160,7 +160,7 @@ async def ops_bill_action(request: web.Request) -> web.Response:
 
 def bill_routes() -> tuple[Route, ...]:
     """The bill routes, for the route table (imported late: routes.py imports this module)."""
-    from gateway.http.routes import Route
+    from gateway.http.routes import Query, Route
 
     return (
         Route(
@@ -170,6 +170,7 @@ def bill_routes() -> tuple[Route, ...]:
             "Create a loan bill (idempotent on bill_code)",
             LoanBody,
             "app",
+            ok=(201, 200),
         ),
         Route(
             "POST",
@@ -178,8 +179,17 @@ def bill_routes() -> tuple[Route, ...]:
             "Create a reimbursement bill writing off the applicant's loans (idempotent on bill_code)",
             ReimbursementBody,
             "app",
+            ok=(201, 200),
         ),
-        Route("GET", "/v1/bills", find_bill, "Find a bill by ?bill_code", None, "app"),
+        Route(
+            "GET",
+            "/v1/bills",
+            find_bill,
+            "Find a bill by ?bill_code",
+            None,
+            "app",
+            query=(Query("bill_code", {"type": "string", "minLength": 1}, "the caller's bill code", True),),
+        ),
         Route("GET", "/v1/bills/{id}", get_bill, "A bill with its status", None, "app"),
         Route(
             "GET",
@@ -206,5 +216,6 @@ def bill_routes() -> tuple[Route, ...]:
             "Error handling: revalidate, resend_bank, requery_bank, rerun_business, switch_to_transfer",
             BillActionBody,
             "ops",
+            path_schemas={"action": {"enum": [a.value for a in ErrorAction]}},
         ),
     )

@@ -42,9 +42,13 @@ def error_response(
     return web.json_response(body, status=status, headers=headers)
 
 
+# pydantic error types of the body field types (gateway.http.schemas.base) -> stable codes
+VALIDATION_CODES = {"invalid_amount": "INVALID_AMOUNT", "unsupported_currency": "UNSUPPORTED_CURRENCY"}
+
+
 def validation_error(exc: ValidationError) -> web.Response:
     first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
+    field = field_path(first["loc"]) or None
     if first["type"] == "json_invalid":
         return error_response(400, "INVALID_JSON", "the body is not valid JSON", None)
     message = first["msg"]
@@ -52,7 +56,16 @@ def validation_error(exc: ValidationError) -> web.Response:
         message = "unknown field"
     elif first["type"] == "missing":
         message = "this field is required"
-    return error_response(400, "INVALID_ARGUMENT", f"{field}: {message}" if field else message, field)
+    code = VALIDATION_CODES.get(first["type"], "INVALID_ARGUMENT")
+    return error_response(400, code, f"{field}: {message}" if field else message, field)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """("items", 0, "amount") -> "items[0].amount", as the body parser names fields."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
 
 
 @web.middleware

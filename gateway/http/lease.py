@@ -3,10 +3,9 @@ plan, closing, and the channel's view; every operation belongs to one order."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from core.errors import InvalidArgument
 from core.lease.status import AsyncUnsignOperation, CancelReason
@@ -18,6 +17,7 @@ from core.usecases.lease.views import (
     withholding_signing_view,
 )
 from gateway.http.errors import body_of
+from gateway.http.request_body import parse_body
 from gateway.http.schemas.lease import (
     CancelPlanBody,
     CloseBody,
@@ -27,22 +27,15 @@ from gateway.http.schemas.lease import (
     UnsignConfirmationBody,
     WithholdingSignBody,
 )
-from gateway.keys import CONTAINER, app_id_of, raw_body
+from gateway.keys import CONTAINER, app_id_of
 
 if TYPE_CHECKING:
     from gateway.container import Container
     from gateway.http.routes import Route
 
-B = TypeVar("B", bound=BaseModel)
-
 
 def _services(request: web.Request) -> Container:
     return request.app[CONTAINER]
-
-
-async def _body(request: web.Request, model: type[B]) -> B:
-    raw = await raw_body(request)
-    return model.model_validate_json(raw if raw.strip() else b"{}")
 
 
 def _order_id(request: web.Request) -> str:
@@ -51,7 +44,7 @@ def _order_id(request: web.Request) -> str:
 
 # -- the order -------------------------------------------------------------------------------
 async def create_lease_order(request: web.Request) -> web.Response:
-    body = await _body(request, LeaseOrderBody)
+    body = await parse_body(request, LeaseOrderBody, empty_is_object=True)
     order, created = await _services(request).lease_orders().create(app_id_of(request), body)
     return body_of(lease_view(order), 201 if created else 200)
 
@@ -83,14 +76,14 @@ async def lease_order_flow(request: web.Request) -> web.Response:
 
 # -- operations ------------------------------------------------------------------------------
 async def sign_contract(request: web.Request) -> web.Response:
-    body = await _body(request, ContractSignBody)
+    body = await parse_body(request, ContractSignBody, empty_is_object=True)
     signing = _services(request).lease_signing()
     order = await signing.start(_order_id(request), app_id_of(request), body.template_id)
     return body_of(contract_signing_view(order))
 
 
 async def sign_withholding(request: web.Request) -> web.Response:
-    body = await _body(request, WithholdingSignBody)
+    body = await parse_body(request, WithholdingSignBody, empty_is_object=True)
     withholding = _services(request).lease_withholding()
     order = await withholding.start_signing(_order_id(request), app_id_of(request), body.return_url)
     return body_of(withholding_signing_view(order))
@@ -103,14 +96,14 @@ async def query_withholding(request: web.Request) -> web.Response:
 
 
 async def unsign_withholding(request: web.Request) -> web.Response:
-    body = await _body(request, UnsignBody)
+    body = await parse_body(request, UnsignBody, empty_is_object=True)
     withholding = _services(request).lease_withholding()
     order = await withholding.unsign(_order_id(request), app_id_of(request), body.reason)
     return body_of(lease_view(order))
 
 
 async def cancel_withholding_plan(request: web.Request) -> web.Response:
-    body = await _body(request, CancelPlanBody)
+    body = await parse_body(request, CancelPlanBody, empty_is_object=True)
     withholding = _services(request).lease_withholding()
     reason = CancelReason(body.reason)
     order = await withholding.cancel_plan(_order_id(request), app_id_of(request), reason, body.note)
@@ -118,7 +111,7 @@ async def cancel_withholding_plan(request: web.Request) -> web.Response:
 
 
 async def confirm_async_unsign(request: web.Request) -> web.Response:
-    body = await _body(request, UnsignConfirmationBody)
+    body = await parse_body(request, UnsignConfirmationBody, empty_is_object=True)
     debt = Money.parse(body.user_debt, "CNY", field="user_debt", allow_zero=True)
     order = (
         await _services(request)
@@ -136,7 +129,7 @@ async def confirm_async_unsign(request: web.Request) -> web.Response:
 
 
 async def close_lease_order(request: web.Request) -> web.Response:
-    body = await _body(request, CloseBody)
+    body = await parse_body(request, CloseBody, empty_is_object=True)
     closing = _services(request).lease_closing()
     order = await closing.close(_order_id(request), app_id_of(request), body.reason)
     return body_of(lease_view(order))
@@ -145,7 +138,7 @@ async def close_lease_order(request: web.Request) -> web.Response:
 def lease_routes() -> tuple[Route, ...]:
     """The lease rows of the route table (Route is imported when the table is built, so that
     routes.py can import this module without a cycle)."""
-    from gateway.http.routes import Route
+    from gateway.http.routes import Query, Route
 
     base = "/v1/lease/orders/{id}"
     return (
@@ -156,9 +149,19 @@ def lease_routes() -> tuple[Route, ...]:
             "同步前置订单: a lease order with its rent plan, synced to the channel (idempotent)",
             LeaseOrderBody,
             "app",
+            ok=(201, 200),
+            errors=(502,),
         ),
         Route(
-            "GET", "/v1/lease/orders", find_lease_order, "Find a lease order by ?out_order_no", None, "app"
+            "GET",
+            "/v1/lease/orders",
+            find_lease_order,
+            "Find a lease order by ?out_order_no",
+            None,
+            "app",
+            query=(
+                Query("out_order_no", {"type": "string", "minLength": 1}, "the caller's order number", True),
+            ),
         ),
         Route(
             "GET",
@@ -175,6 +178,7 @@ def lease_routes() -> tuple[Route, ...]:
             "查询订单信息: the channel's view of the order (query type orderFullInfo)",
             None,
             "app",
+            errors=(422, 502),
         ),
         Route("GET", base + "/flow", lease_order_flow, "The order's flow-log timeline", None, "app"),
         Route(
@@ -184,6 +188,7 @@ def lease_routes() -> tuple[Route, ...]:
             "前置合同签署: the signing URL(s) of the contract made from a template",
             ContractSignBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -192,6 +197,7 @@ def lease_routes() -> tuple[Route, ...]:
             "代扣签约: the withholding agreement's signing URL for the user",
             WithholdingSignBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -200,6 +206,7 @@ def lease_routes() -> tuple[Route, ...]:
             "查询代扣签约: ask the channel where the withholding signing stands",
             None,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -208,6 +215,7 @@ def lease_routes() -> tuple[Route, ...]:
             "解除代扣: end the withholding agreement",
             UnsignBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -216,6 +224,7 @@ def lease_routes() -> tuple[Route, ...]:
             "取消代扣计划: stop collecting the unpaid periods, with a reason",
             CancelPlanBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -224,6 +233,7 @@ def lease_routes() -> tuple[Route, ...]:
             "异步解约确认: refuse the user's unsign request (operation REFUSE)",
             UnsignConfirmationBody,
             "app",
+            errors=(502,),
         ),
         Route(
             "POST",
@@ -232,5 +242,6 @@ def lease_routes() -> tuple[Route, ...]:
             "关闭订单: only when fulfilled, or the plan was cancelled for lease-to-sale or a return",
             CloseBody,
             "app",
+            errors=(502,),
         ),
     )

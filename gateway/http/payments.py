@@ -14,6 +14,7 @@ from core.usecases.payments.commands import PaymentCommand
 from core.usecases.payments.views import payment_view
 from gateway.http.errors import body_of
 from gateway.http.params import services
+from gateway.http.request_body import parse_body
 from gateway.http.schemas.payments import ExplainBody, PaymentBody
 from gateway.keys import app_id_of, raw_body
 
@@ -21,8 +22,7 @@ log = logging.getLogger("paygate.http")
 
 
 async def create_payment(request: web.Request) -> web.Response:
-    raw = await raw_body(request)
-    body = PaymentBody.model_validate_json(raw)
+    body = await parse_body(request, PaymentBody)
     currency = check_currency(body.currency)
     for field, value in body.money_fields():
         parse_amount(value, currency, field=field, allow_zero=field != "amount")
@@ -89,7 +89,7 @@ async def payment_flow(request: web.Request) -> web.Response:
 
 
 async def explain_route(request: web.Request) -> web.Response:
-    body = ExplainBody.model_validate_json(await raw_body(request))
+    body = await parse_body(request, ExplainBody)
     currency = check_currency(body.currency)
     amount = parse_amount(body.amount, currency)
     decision = (

@@ -7,13 +7,16 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from core.errors import InvalidArgument
+from core.payouts.items import PayoutItemBody
 from core.payouts.model import PayoutStatus
 from core.payouts.report import ReportQuery
 from core.usecases.payouts.intake import PayoutBatch
 from core.usecases.payouts.views import batch_view, payout_view, report_csv, report_view
 from gateway.http.errors import body_of
-from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, PayoutBatchSchema, RejectBody
-from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of, raw_body
+from gateway.http.params import int_query
+from gateway.http.request_body import parse_body
+from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, RejectBody
+from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
@@ -25,7 +28,7 @@ def _services(request: web.Request) -> Any:
 
 # -- caller routes ---------------------------------------------------------------------------
 async def create_payouts(request: web.Request) -> web.Response:
-    body = PayoutBatchBody.model_validate_json(await raw_body(request))
+    body = await parse_body(request, PayoutBatchBody)
     app_id = app_id_of(request)
     if body.project_auth_id is not None and body.project_auth_id != app_id:
         raise InvalidArgument(
@@ -67,13 +70,6 @@ async def payout_flow(request: web.Request) -> web.Response:
 
 
 # -- operator routes -------------------------------------------------------------------------
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise InvalidArgument("limit must be a whole number from 1 to 1000", field="limit")
-    return int(raw)
-
-
 async def list_payouts(request: web.Request) -> web.Response:
     raw_status = request.query.get("status")
     try:
@@ -81,11 +77,9 @@ async def list_payouts(request: web.Request) -> web.Response:
     except ValueError:
         allowed = ", ".join(s.value for s in PayoutStatus)
         raise InvalidArgument(f"status must be one of {allowed}", field="status") from None
-    payouts = (
-        await _services(request)
-        .payout_queries()
-        .listing(status, request.query.get("app_id"), _limit(request))
-    )
+    limit = int_query(request, "limit", 100, 1, 1000)
+    assert limit is not None
+    payouts = await _services(request).payout_queries().listing(status, request.query.get("app_id"), limit)
     return body_of({"payouts": [payout_view(p) for p in payouts]})
 
 
@@ -94,7 +88,7 @@ async def ops_get_payout(request: web.Request) -> web.Response:
 
 
 async def approve_payout(request: web.Request) -> web.Response:
-    body = ApproveBody.model_validate_json(await raw_body(request))
+    body = await parse_body(request, ApproveBody)
     payout = (
         await _services(request)
         .payouts()
@@ -104,7 +98,7 @@ async def approve_payout(request: web.Request) -> web.Response:
 
 
 async def reject_payout(request: web.Request) -> web.Response:
-    body = RejectBody.model_validate_json(await raw_body(request))
+    body = await parse_body(request, RejectBody)
     payout = (
         await _services(request)
         .payouts()
@@ -135,8 +129,10 @@ async def payout_report(request: web.Request) -> web.Response:
 def payout_routes() -> tuple[Route, ...]:
     """The payout rows of the route table (Route is imported here, when the table is built,
     so that routes.py can import this module without a cycle)."""
-    from gateway.http.routes import Route
+    from gateway.http.routes import LIMIT, Query, Route
 
+    app_id = Query("app_id", {"type": "string"}, "only this caller app's payouts")
+    day = {"type": "string", "format": "date"}
     return (
         Route(
             "POST",
@@ -144,10 +140,21 @@ def payout_routes() -> tuple[Route, ...]:
             create_payouts,
             "Apply for payouts in a batch; each item is accepted or rejected on its own "
             "(idempotent per serial_no)",
-            PayoutBatchSchema,
+            PayoutBatchBody,
             "app",
+            models=(PayoutItemBody,),
         ),
-        Route("GET", "/v1/payouts", find_payout, "Find a payout by ?serial_no", None, "app"),
+        Route(
+            "GET",
+            "/v1/payouts",
+            find_payout,
+            "Find a payout by ?serial_no",
+            None,
+            "app",
+            query=(
+                Query("serial_no", {"type": "string", "minLength": 1}, "the caller's serial number", True),
+            ),
+        ),
         Route("GET", "/v1/payouts/{id}", get_payout, "A payout with its review and result", None, "app"),
         Route(
             "GET",
@@ -164,6 +171,7 @@ def payout_routes() -> tuple[Route, ...]:
             "Payouts by ?status (e.g. pending_review: the review queue), ?app_id, ?limit",
             None,
             "ops",
+            query=(Query("status", {"enum": [s.value for s in PayoutStatus]}), app_id, LIMIT),
         ),
         Route("GET", "/ops/payouts/{id}", ops_get_payout, "Any app's payout", None, "ops"),
         Route(
@@ -190,5 +198,15 @@ def payout_routes() -> tuple[Route, ...]:
             "?group_by=platform,type,pay_method,status,day, ?format=csv",
             None,
             "ops",
+            query=(
+                Query("from", day, "the first day (UTC), included"),
+                Query("to", day, "the last day (UTC), included"),
+                Query(
+                    "group_by", {"type": "string"}, "comma-separated: platform, type, pay_method, status, day"
+                ),
+                app_id,
+                Query("format", {"enum": ["json", "csv"]}, "default json"),
+            ),
+            answers=("application/json", "text/csv"),
         ),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -13,10 +13,24 @@ from pydantic import BaseModel
 from gateway.http import accounts, notifications, payments
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
+from gateway.http.openapi import openapi_document
 from gateway.http.payouts import payout_routes
 from gateway.http.schemas.accounts import FundBody, OpenAccountBody
 from gateway.http.schemas.payments import ExplainBody, PaymentBody
 from gateway.keys import CONTAINER
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query parameter a handler reads, as /openapi.json describes it."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+    required: bool = False
+
+
+LIMIT = Query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size (default 100)")
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,13 @@ class Route:
     summary: str
     body: type[BaseModel] | None = None
     auth: str | None = None  # "app" (signed request), "ops" (bearer token) or None
+    query: tuple[Query, ...] = ()
+    ok: tuple[int, ...] = (200,)  # the statuses of a success
+    answers: tuple[str, ...] = ("application/json",)  # the media types of a success
+    errors: tuple[int, ...] = ()  # refusals beyond those of its kind (see openapi.error_statuses)
+    text_errors: tuple[int, ...] = ()  # refusals that may come as text/plain
+    path_schemas: dict[str, Any] = field(default_factory=dict)  # path parameters' schemas, if not strings
+    models: tuple[type[BaseModel], ...] = ()  # more schemas the document shows (e.g. of payout items)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -67,16 +88,22 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    return web.json_response(openapi_document(ROUTES))
 
 
 ROUTES: tuple[Route, ...] = (
     (
         Route("GET", "/healthz", healthz, "Liveness and database reachability"),
-        Route("GET", "/metrics", metrics, "Prometheus metrics"),
+        Route("GET", "/metrics", metrics, "Prometheus metrics", answers=("text/plain",)),
         Route("GET", "/openapi.json", openapi, "This API description"),
         Route(
-            "POST", "/v1/accounts", accounts.open_account, "Open a virtual account", OpenAccountBody, "app"
+            "POST",
+            "/v1/accounts",
+            accounts.open_account,
+            "Open a virtual account",
+            OpenAccountBody,
+            "app",
+            ok=(201,),
         ),
         Route("GET", "/v1/accounts/{id}", accounts.get_account, "An account with its balances", None, "app"),
         Route(
@@ -86,6 +113,10 @@ ROUTES: tuple[Route, ...] = (
             "The account's ledger flows, newest first (?limit, ?cursor)",
             None,
             "app",
+            query=(
+                Query("limit", {"type": "integer", "minimum": 1}, "page size (at most limits.page_size_max)"),
+                Query("cursor", {"type": "integer", "minimum": 1}, "the next_cursor of the page before"),
+            ),
         ),
         Route(
             "POST",
@@ -94,8 +125,17 @@ ROUTES: tuple[Route, ...] = (
             "Create a payment (idempotent on out_request_no)",
             PaymentBody,
             "app",
+            ok=(201, 200),
         ),
-        Route("GET", "/v1/payments", payments.find_payment, "Find a payment by ?out_request_no", None, "app"),
+        Route(
+            "GET",
+            "/v1/payments",
+            payments.find_payment,
+            "Find a payment by ?out_request_no",
+            None,
+            "app",
+            query=(Query("out_request_no", {"type": "string", "minLength": 1}, "the caller's number", True),),
+        ),
         Route(
             "GET",
             "/v1/payments/{id}",
@@ -127,6 +167,7 @@ ROUTES: tuple[Route, ...] = (
             "Credit an account from the external cash-in account (idempotent)",
             FundBody,
             "ops",
+            ok=(201, 200),
         ),
         Route(
             "GET",
@@ -143,6 +184,10 @@ ROUTES: tuple[Route, ...] = (
             "Webhook deliveries by ?status (dead, failing, pending, delivered)",
             None,
             "ops",
+            query=(
+                Query("status", {"enum": ["dead", "failing", "pending", "delivered"]}, "default dead"),
+                LIMIT,
+            ),
         ),
         Route(
             "POST",
@@ -151,6 +196,7 @@ ROUTES: tuple[Route, ...] = (
             "Deliver a failed or dead notification again",
             None,
             "ops",
+            ok=(202,),
         ),
         Route(
             "GET",
@@ -165,6 +211,9 @@ ROUTES: tuple[Route, ...] = (
             "/callbacks/{channel}",
             payments.channel_callback,
             "A channel's asynchronous notification (verified by the channel's plugin)",
+            answers=("text/plain",),
+            errors=(400, 404),
+            text_errors=(400,),
         ),
     )
     + payout_routes()
@@ -176,88 +225,3 @@ ROUTES: tuple[Route, ...] = (
 def setup_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
-
-
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "field": {"type": ["string", "null"]},
-            },
-        }
-    },
-}
-
-SECURITY_SCHEMES: dict[str, Any] = {
-    "AppSignature": {
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-Signature",
-        "description": "HMAC-SHA256 over METHOD, path+query, X-Timestamp, "
-        "X-Nonce and sha256(body), with X-App-Id",
-    },
-    "OperatorToken": {"type": "http", "scheme": "bearer"},
-}
-
-SECURITY_OF_AUTH: dict[str | None, list[dict[str, list[str]]]] = {
-    "app": [{"AppSignature": []}],
-    "ops": [{"OperatorToken": []}],
-}
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every route, request bodies from their pydantic schemas."""
-    paths: dict[str, dict[str, Any]] = {}
-    schemas: dict[str, Any] = {}
-    for route in ROUTES:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
-    schemas["Error"] = ERROR_SCHEMA
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "paygate: unified payment channel gateway", "version": "0.1.0"},
-        "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
-    }
-
-
-def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
-    """One route's operation; the schema of its body (and the models it uses) join `schemas`."""
-    error = {
-        "description": "Error",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-    op: dict[str, Any] = {
-        "summary": route.summary,
-        "operationId": route.handler.__name__,
-        "responses": {"200": {"description": "OK"}, "4XX": error},
-    }
-    params = _path_parameters(route.path)
-    if params:
-        op["parameters"] = params
-    if route.body is not None:
-        op["requestBody"] = _request_body(route.body, schemas)
-    if route.auth in SECURITY_OF_AUTH:
-        op["security"] = SECURITY_OF_AUTH[route.auth]
-    return op
-
-
-def _path_parameters(path: str) -> list[dict[str, Any]]:
-    return [
-        {"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
-        for p in path.split("/")
-        if p.startswith("{")
-    ]
-
-
-def _request_body(body: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
-    schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(schema.pop("$defs", {}))
-    schemas[body.__name__] = schema
-    return {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
-    }

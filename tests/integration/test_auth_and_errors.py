@@ -132,7 +132,7 @@ def _error(body: Any) -> dict[str, Any]:
         (b"[]", "INVALID_ARGUMENT", None),
         (
             b'{"out_request_no":"a","pay_method":"transfer","amount":12.5,"currency":"CNY"}',
-            "INVALID_ARGUMENT",
+            "INVALID_AMOUNT",
             "amount",
         ),
         (

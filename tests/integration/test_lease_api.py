@@ -237,7 +237,7 @@ async def test_a_pre_order_is_synced_and_shown_with_its_rent_plan(env: Env) -> N
         ({"total_amount": "1.00"}, "RENT_PLAN_SUM_MISMATCH"),
         ({"period_count": 2}, "PERIOD_COUNT_MISMATCH"),
         ({"buyer_id": "alice"}, "INVALID_ARGUMENT"),
-        ({"total_amount": 300.44}, "INVALID_ARGUMENT"),
+        ({"total_amount": 300.44}, "INVALID_AMOUNT"),
         ({"colour": "red"}, "INVALID_ARGUMENT"),
     ],
 )

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import BusinessRuleViolation, DomainError, InvalidArgument
+from core.errors import BusinessRuleViolation, DomainError, InvalidArgument, NotFound
 from core.general_pay.model import (
     ERROR_CODES,
     BuyerFee,
@@ -405,9 +405,9 @@ BROKEN_RULES: list[tuple[str, Breaker, str, str | None, type[DomainError]]] = [
     ("buyer pays itself", broken(GeneralPayCommand("buyer", "buyer", cny(100))),
      "PAYER_PAYEE_SAME", "seller_account_id", InvalidArgument),
     ("buyer must exist", broken(GeneralPayCommand("ghost", "seller", cny(100))),
-     "ACCOUNT_NOT_FOUND", "buyer_account_id", BusinessRuleViolation),
+     "ACCOUNT_NOT_FOUND", "buyer_account_id", NotFound),
     ("seller must exist", broken(GeneralPayCommand("buyer", "ghost", cny(100))),
-     "ACCOUNT_NOT_FOUND", "seller_account_id", BusinessRuleViolation),
+     "ACCOUNT_NOT_FOUND", "seller_account_id", NotFound),
     ("buyer must be normal",
      broken(pay(), buyer=account("buyer", AccountKind.CUSTOMER, status=FROZEN)),
      "ACCOUNT_NOT_NORMAL", "buyer_account_id", BusinessRuleViolation),

@@ -81,7 +81,7 @@ def test_a_valid_pre_order_becomes_a_rent_plan_due_from_beijing_midnight() -> No
         ({"period_count": 4}, "PERIOD_COUNT_MISMATCH", "period_count"),
         ({"currency": "USD"}, "UNSUPPORTED_CURRENCY", "currency"),
         ({"buyer_id": "zhangsan"}, "INVALID_ARGUMENT", "buyer_id"),
-        ({"total_amount": "3e2"}, "INVALID_AMOUNT", "total_amount"),
+        ({"total_amount": "300.001"}, "INVALID_AMOUNT", "total_amount"),
         (
             {
                 "periods": [

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from gateway.http.schemas.base import Body, Id
+from gateway.http.schemas.base import Amount, Body, Currency, Id
 
 
 class BankCardBody(Body):
@@ -20,12 +20,12 @@ class BankCardBody(Body):
 class OpenAccountBody(Body):
     owner: str = Field(min_length=1, max_length=128)
     kind: Literal["C", "B", "company"]
-    currency: str = Field(min_length=3, max_length=3)
+    currency: Currency
     allow_overdraft: bool = False
     bank_card: BankCardBody | None = None
 
 
 class FundBody(Body):
     out_request_no: str = Id
-    amount: str
-    currency: str = Field(min_length=3, max_length=3)
+    amount: Amount
+    currency: Currency

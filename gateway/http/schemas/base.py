@@ -1,10 +1,47 @@
-"""The one strict base of every HTTP request body: decimal strings for money, no unknown fields."""
+"""The one strict base of every HTTP request body and the field types bodies are made of:
+ids, decimal strings for money, the platform's currencies; no unknown fields."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from core.money import AMOUNT_PATTERN, CURRENCY_EXPONENTS
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+CURRENCIES = sorted(CURRENCY_EXPONENTS)
+
+
+def _amount(value: Any) -> Any:
+    if not isinstance(value, str) or _AMOUNT.fullmatch(value) is None:
+        raise PydanticCustomError(
+            "invalid_amount", 'give the amount as a decimal string such as "12.34" (no sign, no spaces)'
+        )
+    return value
+
+
+def _currency(value: Any) -> Any:
+    if not isinstance(value, str) or value not in CURRENCY_EXPONENTS:
+        raise PydanticCustomError(
+            "unsupported_currency", "use one of {allowed}", {"allowed": ", ".join(CURRENCIES)}
+        )
+    return value
+
+
+Amount = Annotated[
+    str,
+    BeforeValidator(_amount),
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12.34"]}),
+]
+"""A caller's amount: a non-negative decimal string; the currency's decimal places are checked with it."""
+
+Currency = Annotated[str, BeforeValidator(_currency), WithJsonSchema({"type": "string", "enum": CURRENCIES})]
+"""One of the currencies the platform accepts (ISO 4217 code)."""
 
 
 class Body(BaseModel):

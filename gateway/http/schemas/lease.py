@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from core.lease.request import LEASE_CURRENCY, MAX_PERIODS, OUT_ORDER_NO
-from gateway.http.schemas.base import Body
+from gateway.http.schemas.base import Amount, Body
 
 
 class LeaseBody(Body):
@@ -23,7 +23,7 @@ class RentPeriodBody(LeaseBody):
     """One period of the rent plan: when it is due and what it costs."""
 
     due_date: str = Field(description="YYYY-MM-DD (Beijing calendar day from which it is collected)")
-    amount: str = Field(description='decimal string, e.g. "199.00"')
+    amount: Amount = Field(description='decimal string, e.g. "199.00"')
 
 
 class LeaseOrderBody(LeaseBody):
@@ -32,7 +32,7 @@ class LeaseOrderBody(LeaseBody):
     out_order_no: str = Field(pattern=OUT_ORDER_NO, description="the caller's order number (idempotency key)")
     buyer_id: str = Field(description="the lessee's Alipay user id (2088 + 12 digits)")
     title: str = Field(min_length=1, max_length=64, description="what is leased, shown to the user")
-    total_amount: str = Field(description="decimal string: the sum of the periods' amounts")
+    total_amount: Amount = Field(description="decimal string: the sum of the periods' amounts")
     currency: str = LEASE_CURRENCY
     period_count: int = Field(ge=1, le=MAX_PERIODS, description="租赁期数")
     periods: list[RentPeriodBody] = Field(min_length=1, max_length=MAX_PERIODS)
@@ -66,7 +66,7 @@ class UnsignConfirmationBody(LeaseBody):
 
     operation: Literal["REFUSE"] = Field(description="the seed's operation: REFUSE")
     service_user: str = Field(min_length=1, max_length=64, description="服务用户: who handled the request")
-    user_debt: str = Field(description='用户欠款: decimal string, e.g. "199.00" (may be "0.00")')
+    user_debt: Amount = Field(description='用户欠款: decimal string, e.g. "199.00" (may be "0.00")')
     reason: str = Field(min_length=1, max_length=256, description="解约理由")
 
 

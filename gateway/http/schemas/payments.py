@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from gateway.http.schemas.base import Body, Id
+from gateway.http.schemas.base import Amount, Body, Currency, Id
 
 
 class FeeBody(Body):
-    amount: str
+    amount: Amount
     account: str = Id
     type: Literal["deducted", "collect_later"] | None = None
     settlement: Literal["realtime", "async"] | None = None
@@ -18,33 +18,33 @@ class FeeBody(Body):
 
 
 class BuyerFeeBody(Body):
-    amount: str
+    amount: Amount
     account: str = Id
 
 
 class UpperMerchantBody(Body):
     account: str = Id
     level: Literal[1, 2]
-    fee_amount: str
-    fee_plus_amount: str = "0"
+    fee_amount: Amount
+    fee_plus_amount: Amount = "0"
 
 
 class ProfitShareBody(Body):
     account: str = Id
-    amount: str
+    amount: Amount
 
 
 class MarketingBody(Body):
     solution_id: str = Field(min_length=1, max_length=64)
-    amount: str
+    amount: Amount
 
 
 class PaymentBody(Body):
     out_request_no: str = Id
     pay_method: str = Field(min_length=1, max_length=32)
     channel: str | None = Field(default=None, max_length=64)
-    amount: str
-    currency: str = Field(min_length=3, max_length=3)
+    amount: Amount
+    currency: Currency
     payer_account: str | None = Field(default=None, max_length=64)
     payee_account: str | None = Field(default=None, max_length=64)
     business_type: str | None = Field(default=None, max_length=32)
@@ -86,7 +86,7 @@ class PaymentBody(Body):
 class ExplainBody(Body):
     pay_method: str = Field(min_length=1, max_length=32)
     channel: str | None = None
-    amount: str
-    currency: str = Field(min_length=3, max_length=3)
+    amount: Amount
+    currency: Currency
     business_type: str | None = None
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)

@@ -1,0 +1,89 @@
+"""The one parser of JSON request bodies: strict JSON (no duplicate keys, no NaN), no control,
+zero-width or bidi-control characters in any string, then the route's pydantic model."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from core.errors import InvalidArgument
+from gateway.keys import raw_body
+
+B = TypeVar("B", bound=BaseModel)
+
+# refused in every string of a body: C0 controls (NUL, tab and newlines included), DEL and C1
+# controls, zero-width characters, bidi controls, and lone surrogates (not text at all)
+_ZERO_WIDTH = {0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF}
+_BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+_REFUSED = frozenset({*range(0x00, 0x20), *range(0x7F, 0xA0), *_ZERO_WIDTH, *_BIDI, *range(0xD800, 0xE000)})
+
+
+async def parse_body(request: web.Request, model: type[B], *, empty_is_object: bool = False) -> B:
+    """The request's body as `model`; `empty_is_object`: an empty body means `{}`.
+
+    The model speaks first (an amount with a newline is an INVALID_AMOUNT), then every string
+    of the document, including those the model keeps as raw JSON (payout items)."""
+    raw = await raw_body(request)
+    if empty_is_object and not raw.strip():
+        raw = b"{}"
+    document = load_json(raw)
+    body = model.model_validate_json(raw)
+    check_text(document)
+    return body
+
+
+def load_json(raw: bytes) -> Any:
+    """Strict JSON: UTF-8, each key once per object, no NaN or Infinity."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument("the body is not UTF-8 text", code="INVALID_JSON") from None
+    return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise InvalidArgument(
+                f"the key {key!r} appears more than once in one object; send each field once",
+                field=key,
+                code="DUPLICATE_JSON_KEY",
+            )
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidArgument(f"{name} is not JSON; send numbers as decimal strings", code="INVALID_JSON")
+
+
+def check_text(value: Any, path: str = "") -> None:
+    """Refuse the first string (value or key) holding a refused character, naming its field."""
+    if isinstance(value, str):
+        _check_string(value, path)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_text(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            field = f"{path}.{key}" if path else key
+            _check_string(key, field)
+            check_text(item, field)
+
+
+def _check_string(text: str, field: str) -> None:
+    bad = next((c for c in text if ord(c) in _REFUSED), None)
+    if bad is None:
+        return
+    name = unicodedata.name(bad, "a control character")
+    raise InvalidArgument(
+        f"{field or 'the body'} contains {name} (U+{ord(bad):04X}); remove control, zero-width "
+        "and bidi-control characters",
+        field=field or None,
+        code="INVALID_CHARACTERS",
+    )
