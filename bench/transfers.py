@@ -588,7 +588,7 @@ class GatewayRun:
     log_errors: Counter[str]
     ledger: dict[str, Any]  # the ledger check after the load
 
-    def round_trips(self) -> float:
+    def statements_per_request(self) -> float:
         calls = sum(c for c, _ in self.statements)
         return calls / self.result.sent_total if self.statements and self.result.sent_total else float("nan")
 
@@ -708,7 +708,7 @@ def print_postgres(
         label = f"gateway, {run.processes} process(es)"
         print(
             f"{label:34}{rate:10.1f}{p50:10.2f}{p99:10.2f}{run.result.ok:9d}"
-            f"{sum(run.result.errors.values()):9d}{run.round_trips():8.1f}"
+            f"{sum(run.result.errors.values()):9d}{run.statements_per_request():8.1f}"
         )
     one = summary(runs[0].result, args.seconds)[0]
     print(f"ratio gateway (1 process)/pgbench: {one / tps if tps else float('nan'):.3f} (target >= 0.3)")
@@ -730,11 +730,11 @@ def print_postgres(
             )
         print(f"gateway log errors: {format_errors(run.log_errors)}")
         if run.statements:
-            print(f"statements per request (trips), of {run.result.sent_total} requests:")
+            print(f"statements per request, of {run.result.sent_total} requests:")
             for calls, query in run.statements[:14]:
                 print(f"  {calls / max(1, run.result.sent_total):6.2f}  {query}")
         else:
-            print("round trips: n/a (pg_stat_statements is not loaded on this server)")
+            print("statements: n/a (pg_stat_statements is not loaded on this server)")
     cny = report.get("currencies", {}).get("CNY", {})
     print(
         f"ledger check: {'ok' if report.get('ok') else 'NOT OK'} ({report.get('transactions_checked')} "

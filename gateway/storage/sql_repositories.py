@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +17,7 @@ from core.ids import new_id
 from core.ledger import AccountView, NewAccount, Posting, SubAccount
 from core.payments.model import Payment
 from gateway.storage import tables as t
+from gateway.storage.pg_postings import apply_postings
 from gateway.storage.rows import (
     account_row,
     entry_rows,
@@ -35,6 +36,13 @@ class SqlPayments:
 
     async def add(self, payment: Payment, **schedule: Any) -> None:
         values = new_payment_row(payment, schedule)
+        if self.conn.dialect.name == "postgresql":
+            # one round trip: a repeat inserts nothing (no error, so no savepoint is needed to
+            # keep the transaction usable) and returns no row
+            stmt = postgresql.insert(t.payments).values(**values).on_conflict_do_nothing()
+            if (await self.conn.execute(stmt.returning(t.payments.c.id))).first() is None:
+                raise DuplicateRequest(payment.out_request_no)
+            return
         try:
             async with self.conn.begin_nested():
                 await self.conn.execute(t.payments.insert().values(**values))
@@ -85,15 +93,35 @@ class SqlLedger:
 
         check_balanced(postings)
         txn_id = new_id("txn")
-        await self.conn.execute(
-            t.ledger_txns.insert().values(id=txn_id, subject_id=subject_id, created_at=at)
-        )
         net: dict[tuple[str, SubAccount], int] = defaultdict(int)
         currency_of: dict[str, str] = {}
         for p in postings:
             net[(p.account_id, p.sub_account)] += p.amount.minor
             currency_of[p.account_id] = p.amount.currency
-        balance_after: dict[tuple[str, SubAccount], int] = {}
+        if self.conn.dialect.name == "postgresql":
+            balance_before, refused = await apply_postings(
+                self.conn, txn_id, subject_id, net, currency_of, at
+            )
+            if refused:
+                await self._refuse(refused[0], currency_of[refused[0]])
+        else:
+            balance_before = await self._apply_one_by_one(txn_id, subject_id, net, currency_of, at)
+        entries = entry_rows(txn_id, postings, balance_before, at)
+        await self.conn.execute(t.ledger_entries.insert(), entries)
+        return txn_id
+
+    async def _apply_one_by_one(
+        self,
+        txn_id: str,
+        subject_id: str,
+        net: dict[tuple[str, SubAccount], int],
+        currency_of: dict[str, str],
+        at: datetime,
+    ) -> dict[tuple[str, SubAccount], int]:
+        await self.conn.execute(
+            t.ledger_txns.insert().values(id=txn_id, subject_id=subject_id, created_at=at)
+        )
+        balance_before: dict[tuple[str, SubAccount], int] = {}
         # Sorted order: concurrent transactions lock accounts in the same order (no deadlock).
         for (account_id, sub), delta in sorted(net.items()):
             column = (
@@ -109,26 +137,27 @@ class SqlLedger:
                 stmt = stmt.where(sa.or_(t.accounts.c.allow_overdraft, column + delta >= 0))
             row = (await self.conn.execute(stmt)).first()
             if row is None:
-                exists = (
-                    await self.conn.execute(
-                        sa.select(t.accounts.c.currency).where(t.accounts.c.id == account_id)
-                    )
-                ).first()
-                if exists is None:
-                    raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
-                if exists[0] != currency_of[account_id]:
-                    raise NotFound(
-                        f"account {account_id} holds {exists[0]}, not {currency_of[account_id]}",
-                        code="ACCOUNT_CURRENCY_MISMATCH",
-                    )
-                raise InsufficientFunds(
-                    f"account {account_id} has insufficient funds for this payment",
-                    field="payer_account",
-                )
-            balance_after[(account_id, sub)] = row[0] - delta
-        entries = entry_rows(txn_id, postings, balance_after, at)
-        await self.conn.execute(t.ledger_entries.insert(), entries)
-        return txn_id
+                await self._refuse(account_id, currency_of[account_id])
+            balance_before[(account_id, sub)] = row[0] - delta
+        return balance_before
+
+    async def _refuse(self, account_id: str, currency: str) -> NoReturn:
+        """Raises why `account_id` could not take its change: missing, another currency, or
+        (the remaining reason) not enough funds."""
+        exists = (
+            await self.conn.execute(sa.select(t.accounts.c.currency).where(t.accounts.c.id == account_id))
+        ).first()
+        if exists is None:
+            raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
+        if exists[0] != currency:
+            raise NotFound(
+                f"account {account_id} holds {exists[0]}, not {currency}",
+                code="ACCOUNT_CURRENCY_MISMATCH",
+            )
+        raise InsufficientFunds(
+            f"account {account_id} has insufficient funds for this payment",
+            field="payer_account",
+        )
 
 
 class SqlOutbox:

@@ -3,6 +3,7 @@ in-memory fake, SqlUnitOfWork on SQLite and PostgreSQL, the SQLite writer's unit
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -240,6 +241,37 @@ async def test_posting_to_an_unknown_account_or_currency_is_not_found(storage: S
         await storage.transact(lambda uow: uow.ledger.post("pay_2", usd, at=NOW))
     assert (missing.value.code, mismatch.value.code) == ("ACCOUNT_NOT_FOUND", "ACCOUNT_CURRENCY_MISMATCH")
     assert await storage.probe.balance("acc_payer") == (1000, 0)
+
+
+async def test_one_posting_may_move_both_sub_accounts_of_an_account(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=1000)
+    await open_account(storage, "acc_payee")
+    legs = transfer("acc_payer", "acc_payee", cny(400), FlowKind.TRANSFER, target_sub=SubAccount.PENDING)
+    release = transfer("acc_payee", "acc_payee", cny(150), FlowKind.TRANSFER, source_sub=SubAccount.PENDING)
+    txn = await storage.transact(lambda uow: uow.ledger.post("pay_1", legs + release, at=NOW))
+    assert await storage.probe.balance("acc_payee") == (150, 250)
+    assert await storage.probe.entries(txn) == [
+        Entry("acc_payer", SubAccount.AVAILABLE, -400, 600),
+        Entry("acc_payee", SubAccount.PENDING, 400, 400),
+        Entry("acc_payee", SubAccount.PENDING, -150, 250),
+        Entry("acc_payee", SubAccount.AVAILABLE, 150, 150),
+    ]
+
+
+async def test_crossing_transfers_all_commit_without_deadlock(storage: StorageUnderTest) -> None:
+    # A -> B and B -> A at the same time: each transaction locks both accounts, in one order
+    await open_account(storage, "acc_a", funded=10_000)
+    await open_account(storage, "acc_b", funded=10_000)
+
+    async def move(i: int) -> str:
+        source, target = ("acc_a", "acc_b") if i % 2 else ("acc_b", "acc_a")
+        legs = transfer(source, target, cny(100 + i), FlowKind.TRANSFER)
+        return await storage.transact(lambda uow: uow.ledger.post(f"pay_{i}", legs, at=NOW))
+
+    await asyncio.gather(*(move(i) for i in range(20)))
+    moved_to_b = sum(100 + i for i in range(20) if i % 2) - sum(100 + i for i in range(20) if not i % 2)
+    assert await storage.probe.balance("acc_a") == (10_000 - moved_to_b, 0)
+    assert await storage.probe.balance("acc_b") == (10_000 + moved_to_b, 0)
 
 
 # -- accounts ---------------------------------------------------------------------------------
