@@ -17,7 +17,7 @@ from core.ids import new_id
 from core.ledger import AccountView, NewAccount, Posting, SubAccount
 from core.payments.model import Payment
 from gateway.storage import tables as t
-from gateway.storage.pg_postings import apply_postings
+from gateway.storage.pg_postings import post_transaction
 from gateway.storage.rows import (
     account_row,
     entry_rows,
@@ -99,13 +99,11 @@ class SqlLedger:
             net[(p.account_id, p.sub_account)] += p.amount.minor
             currency_of[p.account_id] = p.amount.currency
         if self.conn.dialect.name == "postgresql":
-            balance_before, refused = await apply_postings(
-                self.conn, txn_id, subject_id, net, currency_of, at
-            )
+            refused = await post_transaction(self.conn, txn_id, subject_id, postings, net, currency_of, at)
             if refused:
                 await self._refuse(refused[0], currency_of[refused[0]])
-        else:
-            balance_before = await self._apply_one_by_one(txn_id, subject_id, net, currency_of, at)
+            return txn_id
+        balance_before = await self._apply_one_by_one(txn_id, subject_id, net, currency_of, at)
         entries = entry_rows(txn_id, postings, balance_before, at)
         await self.conn.execute(t.ledger_entries.insert(), entries)
         return txn_id
