@@ -27,19 +27,27 @@ from gateway.storage.rows import (
     payment_from_mapping,
     row_to_account,
 )
+from gateway.storage.write_behind import WriteBehind, with_defaults
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
 
 class SqlPayments:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """`behind`: the unit of work's write-behind inserts (PostgreSQL), written by the next
+    insert or update of a payment."""
+
+    def __init__(self, conn: AsyncConnection, behind: WriteBehind | None = None) -> None:
         self.conn = conn
+        self.behind = behind
 
     async def add(self, payment: Payment, **schedule: Any) -> None:
         values = new_payment_row(payment, schedule)
         if self.conn.dialect.name == "postgresql":
             # one round trip: a repeat inserts nothing (no error, so no savepoint is needed to
             # keep the transaction usable) and returns no row
-            stmt = postgresql.insert(t.payments).values(**values).on_conflict_do_nothing()
+            stmt = postgresql.insert(t.payments).values(**with_defaults(t.payments, values))
+            stmt = stmt.on_conflict_do_nothing()
+            if self.behind is not None:
+                stmt = self.behind.attach(stmt)
             if (await self.conn.execute(stmt.returning(t.payments.c.id))).first() is None:
                 raise DuplicateRequest(payment.out_request_no)
             return
@@ -72,11 +80,14 @@ class SqlPayments:
 
     async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
         values = payment_changes(payment, schedule)
-        result = await self.conn.execute(
+        stmt = (
             t.payments.update()
             .where(t.payments.c.id == payment.id, t.payments.c.status == expected_status)
             .values(**values)
         )
+        if self.behind is not None:
+            stmt = self.behind.attach(stmt)
+        result = await self.conn.execute(stmt)
         if result.rowcount != 1:
             raise ConcurrentUpdate(payment.id)
 
@@ -162,9 +173,15 @@ class SqlOutbox:
     """`subscribers`: the apps that take webhooks (a notify_url); nothing is queued for the
     others, as nothing could ever be delivered to them. None: every app."""
 
-    def __init__(self, conn: AsyncConnection, subscribers: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        subscribers: frozenset[str] | None = None,
+        behind: WriteBehind | None = None,
+    ) -> None:
         self.conn = conn
         self.subscribers = subscribers
+        self.behind = behind
 
     async def enqueue(
         self,
@@ -178,9 +195,11 @@ class SqlOutbox:
         if self.subscribers is not None and app_id not in self.subscribers:
             return None
         event_id = new_id("evt")
-        await self.conn.execute(
-            t.outbox.insert().values(**outbox_row(event_id, app_id, event_type, subject_id, payload, at))
-        )
+        row = outbox_row(event_id, app_id, event_type, subject_id, payload, at)
+        if self.behind is not None:  # nothing reads it back before the commit
+            self.behind.insert(t.outbox, row)
+        else:
+            await self.conn.execute(t.outbox.insert().values(**row))
         return event_id
 
 

@@ -320,6 +320,31 @@ async def test_nothing_is_queued_for_an_app_without_a_notify_url(storage: Storag
     assert await storage.probe.outbox() == []
 
 
+async def test_a_transfer_log_and_an_event_before_the_payment_insert_commit_or_roll_back_with_it(
+    storage: StorageUnderTest,
+) -> None:
+    # the order of a ledger payment's commit (on PostgreSQL the two rows ride along with the
+    # payment's insert): a repeat's insert fails, and its log row and event go with it
+    await open_account(storage, "acc_payer", funded=5000)
+    await open_account(storage, "acc_payee")
+
+    async def work(uow: UnitOfWork, p: Payment) -> tuple[str, str | None]:
+        txn = await uow.ledger.post(
+            p.id, transfer("acc_payer", "acc_payee", cny(1250), FlowKind.TRANSFER), at=NOW
+        )
+        await uow.record_transfer(p, txn, at=NOW)
+        event = await uow.outbox.enqueue("app_a", "payment.succeeded", p.id, {"n": 1}, at=NOW)
+        await uow.payments.add(p)
+        return txn, event
+
+    txn, event = await storage.transact(lambda uow: work(uow, payment(status=PaymentStatus.SUCCEEDED)))
+    with pytest.raises(DuplicateRequest):
+        await storage.transact(lambda uow: work(uow, payment(id="pay_2", status=PaymentStatus.SUCCEEDED)))
+    assert await storage.probe.transfers() == [("pay_1", txn, 1250)]
+    assert [e["id"] for e in await storage.probe.outbox()] == [event]
+    assert await storage.probe.balance("acc_payer") == (3750, 0)
+
+
 # -- transfer logs, channel exchanges, deferred settlements -----------------------------------
 async def test_transfers_exchanges_and_deferred_settlements_are_recorded(storage: StorageUnderTest) -> None:
     await open_account(storage, "acc_payer", funded=5000)
