@@ -1,9 +1,11 @@
-"""Committed internal transfers per second of the served gateway, against a bare aiohttp handler.
+"""Committed internal transfers per second of the served gateway, against a bare aiohttp handler
+(SQLite) or against pgbench TPC-B on the same PostgreSQL server (--postgres).
 
 Run from the repository root:
 
     .venv/bin/python bench/transfers.py --seconds 20
     .venv/bin/python bench/transfers.py --seconds 15 --concurrency 64 --client-processes 2
+    .venv/bin/python bench/transfers.py --postgres --seconds 15 --warmup 3 --processes 2
 
 What it does, all on 127.0.0.1 and in a fresh temporary directory that is removed at the end:
 
@@ -54,6 +56,34 @@ clients over N processes (plain asyncio, no uvloop) so that the generator itself
 bottleneck; on a 2-core machine more than 2 only adds contention. Only one server runs at a
 time: the gateway is stopped before the bare server starts.
 
+PostgreSQL (--postgres, or --postgres-url / $PAYGATE_BENCH_POSTGRES_URL to use a server of
+yours): bench/pgserver.py starts a PostgreSQL of the bench's own (initdb and pg_ctl as the
+`postgres` user, as .ci/run does, on a temporary data directory and socket directory, 127.0.0.1,
+--postgres-port 54339) with fsync=on and synchronous_commit=on, so that both sides commit
+durably, and pg_stat_statements loaded. It runs `pgbench -i -s 10` and `pgbench -c 8 -j 2 -T
+<seconds>` (TPC-B) on a database of its own, then migrates a fresh database (`paygate migrate`)
+and drives the same signed transfers as above against one gateway process, and with
+--processes N against N more (`paygate serve --port`, one port each, the clients split over
+them; accounts opened once, through the first run). It prints both rates, the ratio
+gateway/pgbench (target >= 0.3) and N processes/1 (target >= 1.6 for 2), and, from
+pg_stat_statements, the statements the server ran per request (BEGIN and COMMIT included, all
+the gateway's connections, background workers and flow-log flushes too). A statement is a round
+trip, except that each row of an executemany (the flow log's batched rows) counts as a statement
+of its own while the batch goes in one pipelined round trip. No bare handler in this mode.
+
+Figures (2 CPUs shared with other jobs that kept the machine 100% busy, 32 clients, 200
+accounts, --seconds 15 --warmup 3 --processes 2, runs alternating before/after; pgbench gets
+more of a busy machine than the gateway does, being 8 server processes plus 2 client threads):
+
+                   transfers/s   p50 ms    p99 ms     pgbench tps  ratio        2 proc/1   ms CPU  stmts
+    before (main)  47 / 42 / 64  427-660   1548-2186  973-1279     0.033-0.065  0.69-1.19  5.8-6.6  ~25
+    after          93 / 74 / 154 194-411   434-747    678-1231     0.076-0.125  0.83-1.72  2.9-3.7  ~13
+
+    (stmts: per request, ~8 of them the flow log's batched rows; round trips per transfer:
+    about 19 before -- two pre-pings of 3, the nonce's own BEGIN/INSERT/COMMIT, BEGIN, ledger_txns,
+    one UPDATE per account, entries, transfer log, SAVEPOINT, payment, RELEASE, COMMIT -- and 5
+    after: nonce claim, BEGIN, ledger, payment with its transfer log, COMMIT)
+
 Profiling: --gateway-prefix puts a command in front of the gateway's, e.g. cProfile through
   --gateway-prefix ".venv/bin/python bench/profile_gateway.py --out /tmp/gw.prof --"
 or py-spy (`.venv/bin/pip install py-spy`) with
@@ -90,6 +120,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pgserver  # bench/pgserver.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -131,7 +162,7 @@ def free_port() -> int:
 # -- the load generator ------------------------------------------------------------------------
 @dataclass
 class LoadSpec:
-    base_url: str
+    base_urls: list[str]  # client i drives base_urls[i % len(base_urls)]
     accounts: list[str]
     concurrency: int
     measure_from: float  # wall-clock (time.time()) start of the measured window
@@ -190,7 +221,7 @@ def _error_key(status: int, body: bytes) -> str:
 async def _client(spec: LoadSpec, index: int, result: LoadResult) -> None:
     rng = random.Random(spec.seed * 100_003 + index)
     accounts = spec.accounts
-    url = spec.base_url + PAY_PATH
+    url = spec.base_urls[index % len(spec.base_urls)] + PAY_PATH
     seq = 0
     connector = aiohttp.TCPConnector(limit=1)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
@@ -277,6 +308,7 @@ class Child:
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, log: Path):
         self.name = name
+        self.base_url = ""  # where a server child answers
         self.log = log
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(
@@ -319,14 +351,16 @@ def _toml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string of plain characters is a TOML basic string
 
 
-def write_gateway_config(tmp: Path, port: int) -> Path:
+def write_gateway_config(tmp: Path, port: int, database_url: str | None = None) -> Path:
+    """The gateway's TOML; the database is a new SQLite file in `tmp` unless a URL is given."""
     config = tmp / "paygate.toml"
+    url = database_url or "sqlite+aiosqlite:///" + str(tmp / "bench.db")
     config.write_text(
         "[server]\n"
         f"host = {_toml_str(HOST)}\n"
         f"port = {port}\n"
         "[database]\n"
-        f"url = {_toml_str('sqlite+aiosqlite:///' + str(tmp / 'bench.db'))}\n"
+        f"url = {_toml_str(url)}\n"
         f"[apps.{APP_ID}]\n"
         f"secret = {_toml_str(APP_SECRET)}\n"
         "[ops]\n"
@@ -442,16 +476,16 @@ class CpuWindow(threading.Thread):
     """CPU seconds used by the server's and the clients' process trees, and how busy the whole
     machine was, between two wall-clock instants (the measured window)."""
 
-    def __init__(self, server: int, clients: list[int], start: float, end: float) -> None:
+    def __init__(self, servers: list[int], clients: list[int], start: float, end: float) -> None:
         super().__init__(daemon=True)
-        self.server, self.clients, self.start_at, self.end_at = server, clients, start, end
+        self.servers, self.clients, self.start_at, self.end_at = servers, clients, start, end
         self.result: dict[str, float] | None = None
 
     def _snap(self) -> tuple[float, float, tuple[int, int]]:
         # the server with its children (a profiler in front); a client process alone (the
         # orchestrator, when it drives the load itself, is the parent of the servers)
         return (
-            _cpu_seconds([self.server], tree=True),
+            _cpu_seconds(self.servers, tree=True),
             _cpu_seconds(self.clients, tree=False),
             _machine_jiffies(),
         )
@@ -475,13 +509,13 @@ class CpuWindow(threading.Thread):
 
 # -- running a load phase ----------------------------------------------------------------------
 def run_load(
-    base_url: str,
+    base_urls: list[str],
     accounts: list[str],
     args: argparse.Namespace,
     children: list[Child],
     tmp: Path,
     label: str,
-    server: Child,
+    servers: list[Child],
 ) -> tuple[LoadResult, dict[str, float] | None]:
     """Warm-up then the measured window, in this process or in --client-processes processes."""
     procs = max(1, args.client_processes)
@@ -492,13 +526,13 @@ def run_load(
     tag = secrets.token_hex(3)
     shares = [args.concurrency // procs + (1 if i < args.concurrency % procs else 0) for i in range(procs)]
     specs = [
-        LoadSpec(base_url, accounts, share, measure_from, measure_until, f"{tag}p{i}", i + 1)
+        LoadSpec(base_urls, accounts, share, measure_from, measure_until, f"{tag}p{i}", i + 1)
         for i, share in enumerate(shares)
         if share > 0
     ]
     result = LoadResult()
     if len(specs) == 1:
-        cpu = CpuWindow(server.proc.pid, [os.getpid()], measure_from, measure_until)
+        cpu = CpuWindow([c.proc.pid for c in servers], [os.getpid()], measure_from, measure_until)
         cpu.start()
         time.sleep(max(0.0, start - time.time()))
         result = asyncio.run(drive(specs[0]))
@@ -519,7 +553,9 @@ def run_load(
             (Child(f"load generator {i}", argv, _child_env({}), tmp, tmp / f"{label}-load-{i}.log"), out_file)
         )
         children.append(workers[-1][0])
-    cpu = CpuWindow(server.proc.pid, [c.proc.pid for c, _ in workers], measure_from, measure_until)
+    cpu = CpuWindow(
+        [c.proc.pid for c in servers], [c.proc.pid for c, _ in workers], measure_from, measure_until
+    )
     cpu.start()
     deadline = measure_until + REQUEST_TIMEOUT + 30
     for child, out_file in workers:
@@ -570,6 +606,192 @@ def log_errors(log: Path) -> Counter[str]:
     return found
 
 
+# -- the PostgreSQL mode --------------------------------------------------------------------------
+@dataclass
+class GatewayRun:
+    """One measured load against `processes` gateway processes."""
+
+    processes: int
+    result: LoadResult
+    cpu: dict[str, float] | None
+    statements: list[tuple[int, str]]  # (calls, query) over the whole load phase
+    log_errors: Counter[str]
+    ledger: dict[str, Any]  # the ledger check after the load
+
+    def statements_per_request(self) -> float:
+        calls = sum(c for c, _ in self.statements)
+        return calls / self.result.sent_total if self.statements and self.result.sent_total else float("nan")
+
+
+def start_gateways(
+    n: int, config: Path, args: argparse.Namespace, tmp: Path, children: list[Child]
+) -> list[Child]:
+    """`n` gateway processes on ports of their own (`paygate serve --port`), one configuration."""
+    env = _child_env({"PAYGATE_CONFIG": str(config), **dict(e.split("=", 1) for e in args.gateway_env)})
+    prefix = [os.path.abspath(a) if Path(a).exists() else a for a in shlex.split(args.gateway_prefix)]
+    gateways = []
+    for i in range(n):
+        port = free_port()
+        argv = prefix + [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)]
+        child = Child(f"gateway {i}", argv, env, tmp, tmp / f"gateway-{n}p-{i}.log")
+        child.base_url = f"http://{HOST}:{port}"
+        children.append(child)
+        gateways.append(child)
+    for child in gateways:
+        asyncio.run(wait_healthy(child.base_url, child))
+    return gateways
+
+
+def migrate(config: Path, tmp: Path) -> None:
+    env = _child_env({"PAYGATE_CONFIG": str(config)})
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "migrate"], env=env, cwd=tmp, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"paygate migrate failed:\n{done.stdout}\n{done.stderr}")
+
+
+def measure_gateways(
+    n: int,
+    config: Path,
+    accounts: list[str],
+    statements: pgserver.StatementCount,
+    args: argparse.Namespace,
+    tmp: Path,
+    children: list[Child],
+) -> GatewayRun:
+    gateways = start_gateways(n, config, args, tmp, children)
+    urls = [g.base_url for g in gateways]
+    if not accounts:
+        accounts += asyncio.run(
+            asyncio.wait_for(
+                open_and_fund(urls[0], args.accounts, args.fund, secrets.token_hex(3)), SETUP_TIMEOUT
+            )
+        )
+    print(f"{n} gateway process(es) up on {', '.join(urls)}; driving transfers ...", flush=True)
+    statements.reset()
+    result, cpu = run_load(urls, accounts, args, children, tmp, f"gateway-{n}p", gateways)
+    calls = statements.by_statement()
+    for g in gateways:
+        if not g.alive():
+            raise RuntimeError(f"{g.name} died during the run:\n{g.tail()}")
+    ledger = asyncio.run(ledger_check(urls[0]))
+    errors: Counter[str] = Counter()
+    for g in gateways:
+        g.stop()
+        children.remove(g)
+        errors.update(log_errors(g.log))
+    return GatewayRun(n, result, cpu, calls, errors, ledger)
+
+
+def postgres_server(args: argparse.Namespace) -> contextlib.AbstractContextManager[pgserver.Server]:
+    if args.postgres_url:
+        return contextlib.nullcontext(pgserver.Server.from_url(args.postgres_url))
+    return pgserver.own_server(args.postgres_port)
+
+
+def run_postgres(args: argparse.Namespace, tmp: Path, children: list[Child]) -> list[str]:
+    """pgbench TPC-B, then the gateway (1 process, and --processes N if more) on a fresh migrated
+    database of the same server; prints the report; returns the failures."""
+    with postgres_server(args) as server:
+        durable = pgserver.setting(server, "fsync"), pgserver.setting(server, "synchronous_commit")
+        print(
+            f"PostgreSQL on {server.host}:{server.port} (fsync={durable[0]}, synchronous_commit={durable[1]})"
+        )
+        print(f"pgbench TPC-B: {args.pgbench_clients} clients, {args.seconds:g}s ...", flush=True)
+        tps = pgserver.pgbench_tps(server, args.seconds, args.pgbench_clients, 2, args.pgbench_scale)
+        database = pgserver.new_database(server, "paygate_bench")
+        try:
+            config = write_gateway_config(tmp, free_port(), server.url(database))
+            migrate(config, tmp)
+            statements = pgserver.StatementCount(server, database)
+            accounts: list[str] = []
+            runs = [
+                measure_gateways(n, config, accounts, statements, args, tmp, children)
+                for n in sorted({1, args.processes})
+            ]
+        finally:
+            pgserver.drop_database(server, database)
+    print_postgres(args, durable, tps, runs, runs[-1].ledger, len(accounts))
+    return postgres_failures(runs, runs[-1].ledger, len(accounts))
+
+
+def print_postgres(
+    args: argparse.Namespace,
+    durable: tuple[str, str],
+    tps: float,
+    runs: list[GatewayRun],
+    report: dict[str, Any],
+    accounts: int,
+) -> None:
+    print()
+    print(
+        f"paygate signed internal transfers on PostgreSQL (fsync={durable[0]}, synchronous_commit="
+        f"{durable[1]}), {args.seconds:g}s measured after {args.warmup:g}s warm-up, {args.concurrency} "
+        f"clients in {max(1, args.client_processes)} process(es), {accounts} accounts, "
+        f"{os.cpu_count()} CPUs shared by clients, gateways and PostgreSQL"
+    )
+    print(f"{'':34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ok':>9}{'errors':>9}{'trips':>8}")
+    print(f"{f'pgbench TPC-B, {args.pgbench_clients} clients':34}{tps:10.1f}")
+    for run in runs:
+        rate, p50, p99 = summary(run.result, args.seconds)
+        label = f"gateway, {run.processes} process(es)"
+        print(
+            f"{label:34}{rate:10.1f}{p50:10.2f}{p99:10.2f}{run.result.ok:9d}"
+            f"{sum(run.result.errors.values()):9d}{run.statements_per_request():8.1f}"
+        )
+    one = summary(runs[0].result, args.seconds)[0]
+    print(f"ratio gateway (1 process)/pgbench: {one / tps if tps else float('nan'):.3f} (target >= 0.3)")
+    if len(runs) > 1:
+        many = summary(runs[-1].result, args.seconds)[0]
+        print(
+            f"ratio {runs[-1].processes} processes/1 process: {many / one if one else float('nan'):.2f} "
+            f"(target >= 1.6 for 2); vs pgbench {many / tps if tps else float('nan'):.3f}"
+        )
+    for run in runs:
+        print(f"--- {run.processes} process(es)")
+        print(f"errors in the window: {format_errors(run.result.errors)}")
+        if run.cpu:
+            c = run.cpu
+            per = c["server_cores"] * args.seconds * 1000 / run.result.ok if run.result.ok else float("nan")
+            print(
+                f"CPU in the window: gateways {c['server_cores']:.2f} cores ({per:.2f} ms per transfer), "
+                f"clients {c['client_cores']:.2f} cores, machine {c['machine_busy']:.0%} busy"
+            )
+        print(f"gateway log errors: {format_errors(run.log_errors)}")
+        if run.statements:
+            print(f"statements per request, of {run.result.sent_total} requests:")
+            for calls, query in run.statements[:14]:
+                print(f"  {calls / max(1, run.result.sent_total):6.2f}  {query}")
+        else:
+            print("statements: n/a (pg_stat_statements is not loaded on this server)")
+    cny = report.get("currencies", {}).get("CNY", {})
+    print(
+        f"ledger check: {'ok' if report.get('ok') else 'NOT OK'} ({report.get('transactions_checked')} "
+        f"transactions, CNY sum of balances {cny.get('sum_of_balances')})"
+    )
+
+
+def postgres_failures(runs: list[GatewayRun], report: dict[str, Any], accounts: int) -> list[str]:
+    failures = []
+    if not report.get("ok"):
+        failures.append(f"ledger check failed: {json.dumps(report)[:2000]}")
+    committed = sum(r.result.ok_total for r in runs)
+    transfer_txns = int(report.get("transactions_checked", 0)) - accounts
+    if transfer_txns < committed:
+        failures.append(
+            f"{committed} transfers answered committed but only {transfer_txns} ledger transactions exist"
+        )
+    for run in runs:
+        if run.result.server_errors_total:
+            failures.append(
+                f"{run.result.server_errors_total} transfers answered 5xx ({run.processes} process(es))"
+            )
+        if run.result.ok_total == 0:
+            failures.append(f"no transfer was committed ({run.processes} process(es))")
+    return failures
+
+
 # -- main --------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -597,15 +819,163 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="extra environment for the gateway (repeatable)",
     )
     p.add_argument("--skip-bare", action="store_true", help="measure the gateway only")
+    pg = p.add_argument_group("PostgreSQL (instead of the SQLite file and the bare handler)")
+    pg.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a durable PostgreSQL, run pgbench TPC-B on it, then the gateway; print the ratio",
+    )
+    pg.add_argument(
+        "--postgres-url",
+        default=os.environ.get("PAYGATE_BENCH_POSTGRES_URL", ""),
+        help="use this server instead of starting one (default $PAYGATE_BENCH_POSTGRES_URL)",
+    )
+    pg.add_argument("--postgres-port", type=int, default=54339, help="port of the server started here")
+    pg.add_argument("--pgbench-clients", type=int, default=8, help="pgbench -c (default 8; -j 2)")
+    pg.add_argument("--pgbench-scale", type=int, default=10, help="pgbench -i -s (default 10)")
+    pg.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="gateway processes: with N > 1, measured with 1 and then with N (the load split over them)",
+    )
     args = p.parse_args(argv)
     if args.seconds <= 0 or args.warmup < 0 or args.concurrency < 1 or args.accounts < 2:
         p.error("need --seconds > 0, --warmup >= 0, --concurrency >= 1 and --accounts >= 2")
     if args.seconds > 3600 or args.concurrency > 2000 or args.accounts > 100_000:
         p.error("keep --seconds <= 3600, --concurrency <= 2000 and --accounts <= 100000")
+    if args.postgres_url:
+        args.postgres = True
+    if not 1 <= args.processes <= 8 or not 1 <= args.pgbench_clients <= 64:
+        p.error("keep 1 <= --processes <= 8 and 1 <= --pgbench-clients <= 64")
+    if args.processes > 1 and not args.postgres:
+        p.error("--processes needs --postgres (one SQLite file has one writer process)")
     for item in args.gateway_env:
         if "=" not in item:
             p.error(f"--gateway-env {item!r}: expected KEY=VALUE")
     return args
+
+
+def run_sqlite(args: argparse.Namespace, tmp: Path, children: list[Child]) -> list[str]:
+    """The gateway on a new durable SQLite file, then the bare handler; prints the report;
+    returns the failures."""
+    failures: list[str] = []
+    # 1. the gateway
+    port = free_port()
+    config = write_gateway_config(tmp, port)
+    gw_env = _child_env({"PAYGATE_CONFIG": str(config), **dict(e.split("=", 1) for e in args.gateway_env)})
+    prefix = shlex.split(args.gateway_prefix)
+    # the gateway runs in the temporary directory: existing relative paths made absolute
+    prefix = [os.path.abspath(a) if Path(a).exists() else a for a in prefix]
+    argv_gw = prefix + [sys.executable, "-m", "gateway.cli", "serve"]
+    gateway = Child("gateway", argv_gw, gw_env, tmp, tmp / "gateway.log")
+    children.append(gateway)
+    base = f"http://{HOST}:{port}"
+    asyncio.run(wait_healthy(base, gateway))
+    print(
+        f"gateway up on {base} (SQLite {tmp / 'bench.db'}); opening and funding {args.accounts} accounts ...",
+        flush=True,
+    )
+
+    # 2. accounts
+    t0 = time.perf_counter()
+    accounts = asyncio.run(
+        asyncio.wait_for(open_and_fund(base, args.accounts, args.fund, secrets.token_hex(3)), SETUP_TIMEOUT)
+    )
+    print(
+        f"{len(accounts)} accounts ready in {time.perf_counter() - t0:.1f}s; "
+        f"driving transfers for {args.warmup:g}s warm-up + {args.seconds:g}s ...",
+        flush=True,
+    )
+
+    # 3. the gateway load
+    seconds = args.seconds
+    gw, gw_cpu = run_load([base], accounts, args, children, tmp, "gateway", [gateway])
+    if not gateway.alive():
+        raise RuntimeError(f"the gateway died during the run:\n{gateway.tail()}")
+
+    # 4. the ledger, then stop the gateway
+    report = asyncio.run(ledger_check(base))
+    gateway.stop()
+    children.remove(gateway)
+    gw_log_errors = log_errors(gateway.log)
+    # every ledger transaction is a funding or a committed transfer (no deferred settlement
+    # for realtime transfers): a 2xx without its transaction would be a lost commit
+    transfer_txns = int(report.get("transactions_checked", 0)) - len(accounts)
+
+    # 5. the bare handler
+    bare: LoadResult | None = None
+    bare_cpu: dict[str, float] | None = None
+    if not args.skip_bare:
+        bare_port = free_port()
+        argv_bare = [sys.executable, str(Path(__file__).resolve()), "--_bare-server", str(bare_port)]
+        bare_child = Child("bare server", argv_bare, _child_env({}), tmp, tmp / "bare.log")
+        children.append(bare_child)
+        bare_base = f"http://{HOST}:{bare_port}"
+        asyncio.run(wait_healthy(bare_base, bare_child))
+        print(f"bare aiohttp handler up on {bare_base}; driving it the same way ...", flush=True)
+        bare, bare_cpu = run_load([bare_base], accounts, args, children, tmp, "bare", [bare_child])
+        bare_child.stop()
+        children.remove(bare_child)
+
+    # 6. the report
+    gw_rate, gw_p50, gw_p99 = summary(gw, seconds)
+    print()
+    print(
+        f"paygate internal transfers, {seconds:g}s measured after {args.warmup:g}s warm-up, "
+        f"{args.concurrency} clients in {max(1, args.client_processes)} process(es), "
+        f"{args.accounts} accounts, {os.cpu_count()} CPUs shared by client, server "
+        f"and SQLite"
+    )
+    print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ok':>9}{'errors':>9}")
+    print(
+        f"{'gateway POST /v1/payments':28}{gw_rate:10.1f}{gw_p50:10.2f}{gw_p99:10.2f}"
+        f"{gw.ok:9d}{sum(gw.errors.values()):9d}"
+    )
+    if bare is not None:
+        b_rate, b_p50, b_p99 = summary(bare, seconds)
+        print(
+            f"{'bare aiohttp handler':28}{b_rate:10.1f}{b_p50:10.2f}{b_p99:10.2f}"
+            f"{bare.ok:9d}{sum(bare.errors.values()):9d}"
+        )
+        ratio = gw_rate / b_rate if b_rate else float("nan")
+        print(f"ratio gateway/bare: {ratio:.3f}")
+        if bare.errors:
+            print(f"bare errors: {format_errors(bare.errors)}")
+    print(f"gateway errors in the window: {format_errors(gw.errors)}")
+    for name, cpu, ok in (("gateway", gw_cpu, gw.ok), ("bare", bare_cpu, bare.ok if bare else 0)):
+        if cpu:
+            per = cpu["server_cores"] * seconds * 1000 / ok if ok else float("nan")
+            print(
+                f"CPU in the window ({name}): server {cpu['server_cores']:.2f} cores "
+                f"({per:.2f} ms per request), clients {cpu['client_cores']:.2f} cores, "
+                f"machine {cpu['machine_busy']:.0%} busy"
+            )
+    print(
+        f"gateway whole run: {gw.sent_total} sent, {gw.ok_total} committed, "
+        f"{gw.server_errors_total} 5xx; ledger transfer transactions: {transfer_txns}"
+    )
+    print(f"gateway log errors: {format_errors(gw_log_errors)}")
+    cny = report.get("currencies", {}).get("CNY", {})
+    print(
+        f"ledger check: {'ok' if report.get('ok') else 'NOT OK'} "
+        f"({report.get('transactions_checked')} transactions, CNY sum of balances "
+        f"{cny.get('sum_of_balances')})"
+    )
+    met = gw_rate >= TARGET_TPS
+    print(f"target >= {TARGET_TPS:.0f} transfers/s: {'met' if met else 'NOT met'} ({gw_rate:.1f}/s)")
+
+    if not report.get("ok"):
+        failures.append(f"ledger check failed: {json.dumps(report)[:2000]}")
+    if gw.server_errors_total:
+        failures.append(f"{gw.server_errors_total} transfers answered 5xx")
+    if transfer_txns < gw.ok_total:
+        failures.append(
+            f"{gw.ok_total} transfers answered committed but only {transfer_txns} ledger transactions exist"
+        )
+    if gw.ok_total == 0:
+        failures.append("no transfer was committed")
+    return failures
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -619,134 +989,14 @@ def main(argv: list[str] | None = None) -> int:
     children: list[Child] = []
     failures: list[str] = []
     try:
-        # 1. the gateway
-        port = free_port()
-        config = write_gateway_config(tmp, port)
-        gw_env = _child_env(
-            {"PAYGATE_CONFIG": str(config), **dict(e.split("=", 1) for e in args.gateway_env)}
-        )
-        prefix = shlex.split(args.gateway_prefix)
-        # the gateway runs in the temporary directory: existing relative paths made absolute
-        prefix = [os.path.abspath(a) if Path(a).exists() else a for a in prefix]
-        argv_gw = prefix + [sys.executable, "-m", "gateway.cli", "serve"]
-        gateway = Child("gateway", argv_gw, gw_env, tmp, tmp / "gateway.log")
-        children.append(gateway)
-        base = f"http://{HOST}:{port}"
-        asyncio.run(wait_healthy(base, gateway))
-        print(
-            f"gateway up on {base} (SQLite {tmp / 'bench.db'}); "
-            f"opening and funding {args.accounts} accounts ...",
-            flush=True,
-        )
-
-        # 2. accounts
-        t0 = time.perf_counter()
-        accounts = asyncio.run(
-            asyncio.wait_for(
-                open_and_fund(base, args.accounts, args.fund, secrets.token_hex(3)), SETUP_TIMEOUT
-            )
-        )
-        print(
-            f"{len(accounts)} accounts ready in {time.perf_counter() - t0:.1f}s; "
-            f"driving transfers for {args.warmup:g}s warm-up + {args.seconds:g}s ...",
-            flush=True,
-        )
-
-        # 3. the gateway load
-        seconds = args.seconds
-        gw, gw_cpu = run_load(base, accounts, args, children, tmp, "gateway", gateway)
-        if not gateway.alive():
-            raise RuntimeError(f"the gateway died during the run:\n{gateway.tail()}")
-
-        # 4. the ledger, then stop the gateway
-        report = asyncio.run(ledger_check(base))
-        gateway.stop()
-        children.remove(gateway)
-        gw_log_errors = log_errors(gateway.log)
-        # every ledger transaction is a funding or a committed transfer (no deferred settlement
-        # for realtime transfers): a 2xx without its transaction would be a lost commit
-        transfer_txns = int(report.get("transactions_checked", 0)) - len(accounts)
-
-        # 5. the bare handler
-        bare: LoadResult | None = None
-        bare_cpu: dict[str, float] | None = None
-        if not args.skip_bare:
-            bare_port = free_port()
-            argv_bare = [sys.executable, str(Path(__file__).resolve()), "--_bare-server", str(bare_port)]
-            bare_child = Child("bare server", argv_bare, _child_env({}), tmp, tmp / "bare.log")
-            children.append(bare_child)
-            bare_base = f"http://{HOST}:{bare_port}"
-            asyncio.run(wait_healthy(bare_base, bare_child))
-            print(f"bare aiohttp handler up on {bare_base}; driving it the same way ...", flush=True)
-            bare, bare_cpu = run_load(bare_base, accounts, args, children, tmp, "bare", bare_child)
-            bare_child.stop()
-            children.remove(bare_child)
-
-        # 6. the report
-        gw_rate, gw_p50, gw_p99 = summary(gw, seconds)
-        print()
-        print(
-            f"paygate internal transfers, {seconds:g}s measured after {args.warmup:g}s warm-up, "
-            f"{args.concurrency} clients in {max(1, args.client_processes)} process(es), "
-            f"{args.accounts} accounts, {os.cpu_count()} CPUs shared by client, server "
-            f"and SQLite"
-        )
-        print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ok':>9}{'errors':>9}")
-        print(
-            f"{'gateway POST /v1/payments':28}{gw_rate:10.1f}{gw_p50:10.2f}{gw_p99:10.2f}"
-            f"{gw.ok:9d}{sum(gw.errors.values()):9d}"
-        )
-        if bare is not None:
-            b_rate, b_p50, b_p99 = summary(bare, seconds)
-            print(
-                f"{'bare aiohttp handler':28}{b_rate:10.1f}{b_p50:10.2f}{b_p99:10.2f}"
-                f"{bare.ok:9d}{sum(bare.errors.values()):9d}"
-            )
-            ratio = gw_rate / b_rate if b_rate else float("nan")
-            print(f"ratio gateway/bare: {ratio:.3f}")
-            if bare.errors:
-                print(f"bare errors: {format_errors(bare.errors)}")
-        print(f"gateway errors in the window: {format_errors(gw.errors)}")
-        for name, cpu, ok in (("gateway", gw_cpu, gw.ok), ("bare", bare_cpu, bare.ok if bare else 0)):
-            if cpu:
-                per = cpu["server_cores"] * seconds * 1000 / ok if ok else float("nan")
-                print(
-                    f"CPU in the window ({name}): server {cpu['server_cores']:.2f} cores "
-                    f"({per:.2f} ms per request), clients {cpu['client_cores']:.2f} cores, "
-                    f"machine {cpu['machine_busy']:.0%} busy"
-                )
-        print(
-            f"gateway whole run: {gw.sent_total} sent, {gw.ok_total} committed, "
-            f"{gw.server_errors_total} 5xx; ledger transfer transactions: {transfer_txns}"
-        )
-        print(f"gateway log errors: {format_errors(gw_log_errors)}")
-        cny = report.get("currencies", {}).get("CNY", {})
-        print(
-            f"ledger check: {'ok' if report.get('ok') else 'NOT OK'} "
-            f"({report.get('transactions_checked')} transactions, CNY sum of balances "
-            f"{cny.get('sum_of_balances')})"
-        )
-        met = gw_rate >= TARGET_TPS
-        print(f"target >= {TARGET_TPS:.0f} transfers/s: {'met' if met else 'NOT met'} ({gw_rate:.1f}/s)")
-
-        if not report.get("ok"):
-            failures.append(f"ledger check failed: {json.dumps(report)[:2000]}")
-        if gw.server_errors_total:
-            failures.append(f"{gw.server_errors_total} transfers answered 5xx")
-        if transfer_txns < gw.ok_total:
-            failures.append(
-                f"{gw.ok_total} transfers answered committed but only "
-                f"{transfer_txns} ledger transactions exist"
-            )
-        if gw.ok_total == 0:
-            failures.append("no transfer was committed")
+        failures = run_postgres(args, tmp, children) if args.postgres else run_sqlite(args, tmp, children)
     except KeyboardInterrupt:
         print("\ninterrupted; cleaning up", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - report, clean up, fail
         print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         for child in children:
-            if child.name == "gateway":
+            if child.name.startswith("gateway"):
                 print(f"--- gateway log tail ---\n{child.tail()}", file=sys.stderr)
         return 2
     finally:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
 from gateway.storage import tables as t
+from gateway.storage.nonces import claim_nonce_autocommit
 from gateway.storage.sqlite_uow import claim_nonce, purge_nonces
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import SqlUnitOfWork
@@ -77,8 +78,11 @@ class NonceStore:
             return await self.writer.run(
                 functools.partial(claim_nonce, app_id=app_id, nonce=nonce, at=now), single_statement=True
             )
+        uow = self.uow()
+        if uow.engine.dialect.name == "postgresql":
+            return await claim_nonce_autocommit(uow.engine, app_id, nonce, now)
         try:
-            async with self.uow() as uow:
+            async with uow:
                 await uow.conn.execute(t.nonces.insert().values(app_id=app_id, nonce=nonce, seen_at=now))
                 await uow.commit()
         except IntegrityError:

@@ -45,7 +45,11 @@ class DatabaseSettings(_Section):
     auto_migrate: bool | None = None
     # SQLite: FULL syncs the WAL on every commit (no committed payment lost on power loss).
     sqlite_synchronous: str = Field(default="FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
-    pool_size: int = Field(default=10, ge=1)
+    # PostgreSQL: connections kept open, and at most max_overflow more under a burst (closed
+    # when the pool is full again); recycled after pool_recycle_seconds.
+    pool_size: int = Field(default=20, ge=1)
+    max_overflow: int = Field(default=20, ge=0)
+    pool_recycle_seconds: int = Field(default=1800, ge=60)
     echo: bool = False
     # PostgreSQL: a statement running longer is cancelled (None: the server's own setting)
     statement_timeout_seconds: float | None = Field(default=None, gt=0)

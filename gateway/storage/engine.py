@@ -41,12 +41,21 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
         return engine
+    # No pre-ping: it costs a round trip on every checkout, i.e. on every unit of work. A
+    # connection the server dropped fails its first statement instead; SQLAlchemy then discards
+    # the whole pool (every connection older than the failure), so one request fails per server
+    # restart, and pool_recycle retires connections before an idle timeout can cut them.
+    # Overflow connections are kept (max_overflow up to the pool size): one opened for a burst
+    # and closed at once costs an asyncpg start-up (several round trips and type introspection).
     return create_async_engine(
         settings.url,
         echo=settings.echo,
         pool_size=settings.pool_size,
-        pool_pre_ping=True,
         connect_args=postgres_connect_args(settings),
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=False,
+        pool_recycle=settings.pool_recycle_seconds,
+        pool_use_lifo=True,
     )
 
 

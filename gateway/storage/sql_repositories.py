@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +17,7 @@ from core.ids import new_id
 from core.ledger import AccountView, NewAccount, Posting, SubAccount
 from core.payments.model import Payment
 from gateway.storage import tables as t
+from gateway.storage.pg_postings import post_transaction
 from gateway.storage.rows import (
     account_row,
     entry_rows,
@@ -26,15 +27,30 @@ from gateway.storage.rows import (
     payment_from_mapping,
     row_to_account,
 )
+from gateway.storage.write_behind import WriteBehind, with_defaults
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
 
 class SqlPayments:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """`behind`: the unit of work's write-behind inserts (PostgreSQL), written by the next
+    insert or update of a payment."""
+
+    def __init__(self, conn: AsyncConnection, behind: WriteBehind | None = None) -> None:
         self.conn = conn
+        self.behind = behind
 
     async def add(self, payment: Payment, **schedule: Any) -> None:
         values = new_payment_row(payment, schedule)
+        if self.conn.dialect.name == "postgresql":
+            # one round trip: a repeat inserts nothing (no error, so no savepoint is needed to
+            # keep the transaction usable) and returns no row
+            stmt = postgresql.insert(t.payments).values(**with_defaults(t.payments, values))
+            stmt = stmt.on_conflict_do_nothing()
+            if self.behind is not None:
+                stmt = self.behind.attach(stmt)
+            if (await self.conn.execute(stmt.returning(t.payments.c.id))).first() is None:
+                raise DuplicateRequest(payment.out_request_no)
+            return
         try:
             async with self.conn.begin_nested():
                 await self.conn.execute(t.payments.insert().values(**values))
@@ -64,11 +80,14 @@ class SqlPayments:
 
     async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
         values = payment_changes(payment, schedule)
-        result = await self.conn.execute(
+        stmt = (
             t.payments.update()
             .where(t.payments.c.id == payment.id, t.payments.c.status == expected_status)
             .values(**values)
         )
+        if self.behind is not None:
+            stmt = self.behind.attach(stmt)
+        result = await self.conn.execute(stmt)
         if result.rowcount != 1:
             raise ConcurrentUpdate(payment.id)
 
@@ -85,15 +104,33 @@ class SqlLedger:
 
         check_balanced(postings)
         txn_id = new_id("txn")
-        await self.conn.execute(
-            t.ledger_txns.insert().values(id=txn_id, subject_id=subject_id, created_at=at)
-        )
         net: dict[tuple[str, SubAccount], int] = defaultdict(int)
         currency_of: dict[str, str] = {}
         for p in postings:
             net[(p.account_id, p.sub_account)] += p.amount.minor
             currency_of[p.account_id] = p.amount.currency
-        balance_after: dict[tuple[str, SubAccount], int] = {}
+        if self.conn.dialect.name == "postgresql":
+            refused = await post_transaction(self.conn, txn_id, subject_id, postings, net, currency_of, at)
+            if refused:
+                await self._refuse(refused[0], currency_of[refused[0]])
+            return txn_id
+        balance_before = await self._apply_one_by_one(txn_id, subject_id, net, currency_of, at)
+        entries = entry_rows(txn_id, postings, balance_before, at)
+        await self.conn.execute(t.ledger_entries.insert(), entries)
+        return txn_id
+
+    async def _apply_one_by_one(
+        self,
+        txn_id: str,
+        subject_id: str,
+        net: dict[tuple[str, SubAccount], int],
+        currency_of: dict[str, str],
+        at: datetime,
+    ) -> dict[tuple[str, SubAccount], int]:
+        await self.conn.execute(
+            t.ledger_txns.insert().values(id=txn_id, subject_id=subject_id, created_at=at)
+        )
+        balance_before: dict[tuple[str, SubAccount], int] = {}
         # Sorted order: concurrent transactions lock accounts in the same order (no deadlock).
         for (account_id, sub), delta in sorted(net.items()):
             column = (
@@ -109,35 +146,42 @@ class SqlLedger:
                 stmt = stmt.where(sa.or_(t.accounts.c.allow_overdraft, column + delta >= 0))
             row = (await self.conn.execute(stmt)).first()
             if row is None:
-                exists = (
-                    await self.conn.execute(
-                        sa.select(t.accounts.c.currency).where(t.accounts.c.id == account_id)
-                    )
-                ).first()
-                if exists is None:
-                    raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
-                if exists[0] != currency_of[account_id]:
-                    raise NotFound(
-                        f"account {account_id} holds {exists[0]}, not {currency_of[account_id]}",
-                        code="ACCOUNT_CURRENCY_MISMATCH",
-                    )
-                raise InsufficientFunds(
-                    f"account {account_id} has insufficient funds for this payment",
-                    field="payer_account",
-                )
-            balance_after[(account_id, sub)] = row[0] - delta
-        entries = entry_rows(txn_id, postings, balance_after, at)
-        await self.conn.execute(t.ledger_entries.insert(), entries)
-        return txn_id
+                await self._refuse(account_id, currency_of[account_id])
+            balance_before[(account_id, sub)] = row[0] - delta
+        return balance_before
+
+    async def _refuse(self, account_id: str, currency: str) -> NoReturn:
+        """Raises why `account_id` could not take its change: missing, another currency, or
+        (the remaining reason) not enough funds."""
+        exists = (
+            await self.conn.execute(sa.select(t.accounts.c.currency).where(t.accounts.c.id == account_id))
+        ).first()
+        if exists is None:
+            raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
+        if exists[0] != currency:
+            raise NotFound(
+                f"account {account_id} holds {exists[0]}, not {currency}",
+                code="ACCOUNT_CURRENCY_MISMATCH",
+            )
+        raise InsufficientFunds(
+            f"account {account_id} has insufficient funds for this payment",
+            field="payer_account",
+        )
 
 
 class SqlOutbox:
     """`subscribers`: the apps that take webhooks (a notify_url); nothing is queued for the
     others, as nothing could ever be delivered to them. None: every app."""
 
-    def __init__(self, conn: AsyncConnection, subscribers: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        subscribers: frozenset[str] | None = None,
+        behind: WriteBehind | None = None,
+    ) -> None:
         self.conn = conn
         self.subscribers = subscribers
+        self.behind = behind
 
     async def enqueue(
         self,
@@ -151,9 +195,11 @@ class SqlOutbox:
         if self.subscribers is not None and app_id not in self.subscribers:
             return None
         event_id = new_id("evt")
-        await self.conn.execute(
-            t.outbox.insert().values(**outbox_row(event_id, app_id, event_type, subject_id, payload, at))
-        )
+        row = outbox_row(event_id, app_id, event_type, subject_id, payload, at)
+        if self.behind is not None:  # nothing reads it back before the commit
+            self.behind.insert(t.outbox, row)
+        else:
+            await self.conn.execute(t.outbox.insert().values(**row))
         return event_id
 
 

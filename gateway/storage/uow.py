@@ -18,6 +18,7 @@ from gateway.storage.payouts import SqlPayouts
 from gateway.storage.rows import deferred_rows, exchange_rows, flow_rows, transfer_row
 from gateway.storage.sql_repositories import SqlAccounts, SqlLedger, SqlOutbox, SqlPayments
 from gateway.storage.sqlite_writer import SqliteWriter
+from gateway.storage.write_behind import WriteBehind
 from ports.bills import BillRepository
 from ports.channels import DeferredPostings, Exchange
 from ports.lease import LeaseRepository
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
         self._subscribers = subscribers
         self._turn: AbstractAsyncContextManager[None] | None = None
         self._conn: AsyncConnection | None = None
+        self._behind: WriteBehind | None = None
         self.committed = False
 
     @property
@@ -64,9 +66,11 @@ class SqlUnitOfWork:
             await self._release()
             raise
         # typed as the ports: a SqlUnitOfWork is a UnitOfWork (the ports' attributes are invariant)
-        self.payments: PaymentRepository = SqlPayments(self._conn)
+        # PostgreSQL: some inserts wait to ride along with the payment's write (one round trip)
+        self._behind = WriteBehind() if self._conn.dialect.name == "postgresql" else None
+        self.payments: PaymentRepository = SqlPayments(self._conn, self._behind)
         self.ledger: Ledger = SqlLedger(self._conn)
-        self.outbox: Outbox = SqlOutbox(self._conn, self._subscribers)
+        self.outbox: Outbox = SqlOutbox(self._conn, self._subscribers, self._behind)
         self.accounts: Accounts = SqlAccounts(self._conn)
         self.bills: BillRepository = SqlBills(self._conn)
         self.lease_orders: LeaseRepository = SqlLeaseOrders(self._conn)
@@ -86,6 +90,7 @@ class SqlUnitOfWork:
                 await self._conn.close()
         finally:
             self._conn = None
+            self._behind = None
             await self._release()
 
     async def _release(self) -> None:
@@ -94,13 +99,20 @@ class SqlUnitOfWork:
             await turn.__aexit__(None, None, None)
 
     async def commit(self) -> None:
+        if self._behind is not None:
+            await self._behind.flush(self.conn)
         await self.conn.commit()
         self.committed = True
 
     async def rollback(self) -> None:
+        if self._behind is not None:
+            self._behind.discard()
         await self.conn.rollback()
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
+        if self._behind is not None:
+            self._behind.insert(t.transfer_logs, transfer_row(payment, txn_id, at))
+            return
         await self.conn.execute(t.transfer_logs.insert().values(**transfer_row(payment, txn_id, at)))
 
     async def record_exchanges(

@@ -282,6 +282,37 @@ async def test_posting_to_an_unknown_account_or_currency_is_not_found(storage: S
     assert await storage.probe.balance("acc_payer") == (1000, 0)
 
 
+async def test_one_posting_may_move_both_sub_accounts_of_an_account(storage: StorageUnderTest) -> None:
+    await open_account(storage, "acc_payer", funded=1000)
+    await open_account(storage, "acc_payee")
+    legs = transfer("acc_payer", "acc_payee", cny(400), FlowKind.TRANSFER, target_sub=SubAccount.PENDING)
+    release = transfer("acc_payee", "acc_payee", cny(150), FlowKind.TRANSFER, source_sub=SubAccount.PENDING)
+    txn = await storage.transact(lambda uow: uow.ledger.post("pay_1", legs + release, at=NOW))
+    assert await storage.probe.balance("acc_payee") == (150, 250)
+    assert await storage.probe.entries(txn) == [
+        Entry("acc_payer", SubAccount.AVAILABLE, -400, 600),
+        Entry("acc_payee", SubAccount.PENDING, 400, 400),
+        Entry("acc_payee", SubAccount.PENDING, -150, 250),
+        Entry("acc_payee", SubAccount.AVAILABLE, 150, 150),
+    ]
+
+
+async def test_crossing_transfers_all_commit_without_deadlock(storage: StorageUnderTest) -> None:
+    # A -> B and B -> A at the same time: each transaction locks both accounts, in one order
+    await open_account(storage, "acc_a", funded=10_000)
+    await open_account(storage, "acc_b", funded=10_000)
+
+    async def move(i: int) -> str:
+        source, target = ("acc_a", "acc_b") if i % 2 else ("acc_b", "acc_a")
+        legs = transfer(source, target, cny(100 + i), FlowKind.TRANSFER)
+        return await storage.transact(lambda uow: uow.ledger.post(f"pay_{i}", legs, at=NOW))
+
+    await asyncio.gather(*(move(i) for i in range(20)))
+    moved_to_b = sum(100 + i for i in range(20) if i % 2) - sum(100 + i for i in range(20) if not i % 2)
+    assert await storage.probe.balance("acc_a") == (10_000 - moved_to_b, 0)
+    assert await storage.probe.balance("acc_b") == (10_000 + moved_to_b, 0)
+
+
 # -- accounts ---------------------------------------------------------------------------------
 async def test_an_app_sees_only_its_own_accounts(storage: StorageUnderTest) -> None:
     mine = await open_account(storage, "acc_mine")
@@ -326,6 +357,31 @@ async def test_nothing_is_queued_for_an_app_without_a_notify_url(storage: Storag
     )
     assert queued is None
     assert await storage.probe.outbox() == []
+
+
+async def test_a_transfer_log_and_an_event_before_the_payment_insert_commit_or_roll_back_with_it(
+    storage: StorageUnderTest,
+) -> None:
+    # the order of a ledger payment's commit (on PostgreSQL the two rows ride along with the
+    # payment's insert): a repeat's insert fails, and its log row and event go with it
+    await open_account(storage, "acc_payer", funded=5000)
+    await open_account(storage, "acc_payee")
+
+    async def work(uow: LedgerWork, p: Payment) -> tuple[str, str | None]:
+        txn = await uow.ledger.post(
+            p.id, transfer("acc_payer", "acc_payee", cny(1250), FlowKind.TRANSFER), at=NOW
+        )
+        await uow.record_transfer(p, txn, at=NOW)
+        event = await uow.outbox.enqueue("app_a", "payment.succeeded", p.id, {"n": 1}, at=NOW)
+        await uow.payments.add(p)
+        return txn, event
+
+    txn, event = await storage.transact(lambda uow: work(uow, payment(status=PaymentStatus.SUCCEEDED)))
+    with pytest.raises(DuplicateRequest):
+        await storage.transact(lambda uow: work(uow, payment(id="pay_2", status=PaymentStatus.SUCCEEDED)))
+    assert await storage.probe.transfers() == [("pay_1", txn, 1250)]
+    assert [e["id"] for e in await storage.probe.outbox()] == [event]
+    assert await storage.probe.balance("acc_payer") == (3750, 0)
 
 
 # -- transfer logs, channel exchanges, deferred settlements -----------------------------------
