@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,17 @@ def test_the_size_checks_catch_a_long_module_and_function(tmp_path: Path) -> Non
     path = tmp_path / "long.py"
     path.write_text(f"def long():\n{body}\n", encoding="utf-8")
     assert long_functions(path, MAX_FUNCTION_LINES) == [f"long ({MAX_FUNCTION_LINES + 2} lines, line 1)"]
+
+
+def test_every_path_the_architecture_map_names_exists() -> None:
+    """docs/ARCHITECTURE.md opens with "to change X, open Y": every path it names must exist."""
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    the_map = text.split("## The map", 1)[1].split("\n## ", 1)[0]
+    named = {
+        path.split(" ")[0].rstrip("/")
+        for path in re.findall(r"`([a-z_]+/[^`<>*]+)`", the_map)
+        if not path.startswith(("apps.", "channels."))
+    }
+    assert len(named) > 30, named
+    missing = sorted(p for p in named if not (ROOT / p).exists())
+    assert not missing, f"the map names paths that do not exist: {missing}"
