@@ -30,6 +30,14 @@ for _name in [n for n in os.environ if n.startswith("PAYGATE_") and n not in TES
 os.environ["PAYGATE_CONFIG"] = str(Path(__file__).with_name("paygate.test.toml"))
 
 
+# card keys of the test gateways (tests only): the vault the session installs uses the same
+TEST_SECURITY: dict[str, Any] = {
+    "card_keys": {"test1": "vISSIgI2BjHcA67+V6OQw64DjKAi0YEO8AecKwyjC9s="},
+    "active_key_id": "test1",
+    "lookup_key": "9FQZGql2vobCj0ivf9lXGxC77i4ZZwAcx6H1j2ANlPc=",
+}
+
+
 def make_settings(database_url: str, **overrides: Any) -> PaygateSettings:
     base: dict[str, Any] = {
         "database": {"url": database_url, "auto_migrate": False},
@@ -43,6 +51,7 @@ def make_settings(database_url: str, **overrides: Any) -> PaygateSettings:
         },
         "workers": {"enabled": False},
         "log": {"json": False},
+        "security": TEST_SECURITY,
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
