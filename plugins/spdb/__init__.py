@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from plugins.spdb.adapter import SpdbAdapter
 from plugins.spdb.sandbox import SpdbSandbox
@@ -22,6 +22,19 @@ class SpdbChannelSettings(SpdbSettings):
 
     sandbox: bool = Field(default=True, description="start the front-machine simulator with the gateway")
     sandbox_port: int = Field(default=SANDBOX_PORT, ge=1, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _urls_follow_the_sandbox_port(cls, values: Any) -> Any:
+        """The front machine and signing server default to the simulator's port, wherever it is."""
+        if not isinstance(values, dict) or "sandbox_port" not in values:
+            return values
+        port = values["sandbox_port"]
+        return {
+            "front_machine_url": f"http://127.0.0.1:{port}/front",
+            "signing_server_url": f"http://127.0.0.1:{port}/signer",
+            **values,
+        }
 
 
 def channel_settings(settings: Mapping[str, Mapping[str, Any]]) -> SpdbChannelSettings | None:
