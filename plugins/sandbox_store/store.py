@@ -6,6 +6,7 @@ Every write is committed at once: the simulators are slow, single-process test d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -30,6 +31,17 @@ class SandboxStore:
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(SCHEMA)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every `put` inside the block commits together (or not at all)."""
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def put(self, kind: str, record_id: str, body: dict[str, Any]) -> None:
         self._conn.execute(
