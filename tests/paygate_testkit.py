@@ -189,6 +189,13 @@ class ServedGateway:
             time.sleep(0.05)  # readiness poll of a child process, bounded by the deadline
         raise AssertionError("gateway did not start")
 
+    def kill(self) -> None:
+        """`kill -9`: the gateway and the channel simulators it runs die mid-work."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+            self.proc = None
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
@@ -237,9 +244,7 @@ def shipped_gateway(tmp_path: Path, hook_url: str) -> ServedGateway:
         "PAYGATE_CHANNELS__ANT_LEASE__SANDBOX_PORT": str(free_port()),
         "PAYGATE_CHANNELS__ANT_LEASE__SANDBOX_KEYS_DIR": str(tmp_path / "lease_keys"),
         "PAYGATE_CHANNELS__ANT_LEASE__NOTIFY_URL": f"http://127.0.0.1:{port}/callbacks/ant_lease",
-        "PAYGATE_CHANNELS__SPDB__SANDBOX_PORT": str(spdb_port),
-        "PAYGATE_CHANNELS__SPDB__FRONT_MACHINE_URL": f"http://127.0.0.1:{spdb_port}/front",
-        "PAYGATE_CHANNELS__SPDB__SIGNING_SERVER_URL": f"http://127.0.0.1:{spdb_port}/signer",
+        "PAYGATE_CHANNELS__SPDB__SANDBOX_PORT": str(spdb_port),  # its URLs follow the port
     }
     return ServedGateway(port, env, tmp_path, app_id=DEMO_APP, secret=DEMO_SECRET, ops_token=DEMO_OPS)
 
