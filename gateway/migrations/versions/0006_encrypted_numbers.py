@@ -7,6 +7,10 @@ Create Date: 2026-12-04 06:50:00
 Widens the columns that hold card and account numbers to the ciphertext's length, adds the
 accounts' keyed-hash column, and encrypts the numbers already stored with the process's card
 vault (gateway/storage/card_vault.py). The downgrade decrypts them again.
+
+The old clear text may survive in the database's free pages (SQLite) or dead row versions
+(PostgreSQL) until they are reused: run `VACUUM` (PostgreSQL: `VACUUM FULL` of the four tables)
+after upgrading a database that held real numbers.
 """
 
 from __future__ import annotations
