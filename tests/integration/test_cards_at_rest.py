@@ -19,6 +19,7 @@ from test_bills_api import (  # the bills API's gateway and bank simulator fixtu
     sandbox,
     start_gateway,
 )
+from test_payouts import Env, approved, bank_item, env
 
 from gateway.storage import card_vault
 from gateway.storage.card_rotation import encrypted_columns, rotate_card_keys
@@ -26,14 +27,14 @@ from gateway.storage.card_vault import CardVault
 from gateway.storage.tables import metadata
 from plugins.spdb.sandbox import SpdbSandbox
 
-__all__ = ["gw", "sandbox", "start_gateway"]
+__all__ = ["env", "gw", "sandbox", "start_gateway"]
 
 WRONG_CARD = "6222029999999999"  # not the applicant's registered card: the bill is refused
 
 
-async def _stored_text(gateway: Gateway) -> str:
+async def _stored_text(container: Any) -> str:
     """Everything the database holds, as text: the file's bytes on SQLite, every row on PostgreSQL."""
-    engine = gateway.container.engine()
+    engine = container.engine()
     if engine.dialect.name == "sqlite":
         path = Path(str(engine.url.database))
         files = [path, path.with_name(path.name + "-wal")]
@@ -67,12 +68,24 @@ async def test_full_card_numbers_are_nowhere_at_rest_yet_reach_the_bank(
     [sent] = sandbox.payments.values()
     assert sent.fields["payeeAcctNo"] == CARD_OK, "the bank gets the full number, decrypted"
 
-    stored = await _stored_text(gw)
+    stored = await _stored_text(gw.container)
     for number in (CARD_OK, WRONG_CARD):
         assert number not in stored
     assert "v1:test1:" in stored
     logged = "\n".join(record.getMessage() + repr(record.__dict__) for record in caplog.records)
     assert CARD_OK not in logged and WRONG_CARD not in logged
+
+
+async def test_a_bank_payouts_card_is_nowhere_at_rest_yet_reaches_alipay(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        paid = await approved(env.api, bank_item("AT-REST-1"))
+    assert paid["status"] == "succeeded" and paid["payee_account"] == "6222********0001"
+    [sent] = env.sent()
+    assert sent["payee_info"]["identity"] == CARD_OK, "Alipay gets the full number, decrypted"
+    assert CARD_OK not in await _stored_text(env.container)
+    assert not any(CARD_OK in record.getMessage() for record in caplog.records)
 
 
 async def test_rotation_re_encrypts_every_number_under_the_active_key(gw: Gateway) -> None:
