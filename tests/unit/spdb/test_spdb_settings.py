@@ -48,7 +48,9 @@ def test_the_channels_urls_follow_a_moved_sandbox_port() -> None:
     assert moved is not None
     assert moved.front_machine_url == "http://127.0.0.1:6123/front"
     assert moved.signing_server_url == "http://127.0.0.1:6123/signer"
-    explicit = channel_settings({"spdb": {"sandbox_port": 6123, "front_machine_url": "https://bank.example/front"}})
+    explicit = channel_settings(
+        {"spdb": {"sandbox_port": 6123, "front_machine_url": "https://bank.example/front"}}
+    )
     assert explicit is not None and explicit.front_machine_url == "https://bank.example/front"
     assert explicit.signing_server_url == "http://127.0.0.1:6123/signer"
     default = channel_settings({"spdb": {}})
