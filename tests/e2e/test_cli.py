@@ -18,6 +18,7 @@ def run(args: list[str], config: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         env=env,
         timeout=60,
+        cwd=config.parent,  # what the command writes under data/ (demo card keys) stays in the test's folder
     )
 
 
