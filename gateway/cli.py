@@ -1,4 +1,4 @@
-"""The `paygate` command: serve, migrate, plugins, routes check."""
+"""The `paygate` command: serve, migrate, plugins, routes check, keys rotate."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from core.payments.routing import RoutingConfigError
 from gateway.logs import configure_logging
 from gateway.plugins import PluginError, describe_channels
 from gateway.settings import SettingsError
+from gateway.storage.card_vault import CardVaultError
 
 if TYPE_CHECKING:
     from gateway.container import Container
@@ -95,9 +96,28 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from gateway.migrate import upgrade
 
-    settings = _container().settings()
-    upgrade(settings.database.url, args.revision)
+    container = _container()
+    container.engine()  # installs the card vault that encrypts stored numbers as they migrate
+    upgrade(container.settings().database.url, args.revision)
     print(f"database migrated to {args.revision}")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from gateway.storage import card_vault
+    from gateway.storage.card_rotation import rotate_card_keys
+
+    container = _container()
+    engine = container.engine()  # installs the vault of security.card_keys
+
+    async def rotate() -> int:
+        try:
+            return await rotate_card_keys(engine, card_vault.current())
+        finally:
+            await engine.dispose()
+
+    rotated = asyncio.run(rotate())
+    print(f"{rotated} stored numbers re-encrypted under card key {card_vault.current().active_key_id!r}")
     return 0
 
 
@@ -150,10 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     routes_sub.add_parser("check", help="check the rules against installed channels").set_defaults(
         func=cmd_routes_check
     )
+    keys = sub.add_parser("keys", help="the keys of card and account numbers at rest")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser(
+        "rotate", help="re-encrypt stored numbers under security.active_key_id (keep the old keys listed)"
+    ).set_defaults(func=cmd_keys_rotate)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (SettingsError, PluginError, RoutingConfigError) as exc:
+    except (SettingsError, PluginError, RoutingConfigError, CardVaultError) as exc:
         print(f"paygate: {exc}", file=sys.stderr)
         return 2
 

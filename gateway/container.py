@@ -47,6 +47,7 @@ from gateway.flowbuffer import FlowLogBuffer
 from gateway.metrics import Metrics
 from gateway.plugins import build_channels, build_plugin_manager
 from gateway.settings import PaygateSettings, load_settings
+from gateway.storage import card_vault
 from gateway.storage.accounts import AccountStore
 from gateway.storage.engine import create_engine
 from gateway.storage.queries.bills import BillQueries
@@ -148,6 +149,12 @@ def _lease_policy(settings: PaygateSettings) -> LeasePolicy:
     )
 
 
+def _engine(settings: PaygateSettings) -> AsyncEngine:
+    # the tables' encrypted columns read and write through the process's card vault
+    card_vault.install(card_vault.vault_from_settings(settings.security))
+    return create_engine(settings.database)
+
+
 def _secrets(settings: PaygateSettings) -> dict[str, str]:
     return {app_id: app.secret.get_secret_value() for app_id, app in settings.apps.items()}
 
@@ -157,7 +164,7 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Object(utcnow)
     metrics = providers.Singleton(Metrics)
 
-    engine: providers.Provider[AsyncEngine] = providers.Singleton(create_engine, settings.provided.database)
+    engine: providers.Provider[AsyncEngine] = providers.Singleton(_engine, settings)
     sqlite_writer = providers.Singleton(_sqlite_writer, settings)
     subscribers = providers.Singleton(_subscribers, settings)
     uow = providers.Factory(SqlUnitOfWork, engine, sqlite_writer, subscribers)

@@ -224,6 +224,21 @@ class LogSettings(_Section):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class SecuritySettings(_Section):
+    """Keys that encrypt card and account numbers at rest (see gateway/storage/card_vault.py).
+
+    `card_keys` maps a key id to base64 of 32 random bytes; `active_key_id` encrypts new writes,
+    every listed key decrypts. `lookup_key` (base64, 32 bytes or more) keys the equality hash.
+    Set them from the environment (PAYGATE_SECURITY__CARD_KEYS__<ID>, ...). With no card keys the
+    gateway generates demo keys into `demo_keys_file`, for local trials only.
+    """
+
+    card_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    active_key_id: str | None = None
+    lookup_key: SecretStr | None = None
+    demo_keys_file: str = "data/card_keys.json"
+
+
 class PaygateSettings(BaseSettings):
     """All settings of one gateway process."""
 
@@ -244,6 +259,7 @@ class PaygateSettings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     bills: BillSettings = Field(default_factory=BillSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     # Start each configured channel's sandbox simulator beside the gateway (the embedded default).
     sandbox: bool = True
 

@@ -18,12 +18,22 @@ from paygate_testkit import (
     OTHER_APP,
     OTHER_SECRET,
     PG_ADMIN_URL,
+    TEST_SECURITY,
     SignedClient,
     make_settings,
 )
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.settings import PaygateSettings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_card_vault() -> None:
+    """The card vault of every test database, also those built without a container."""
+    from gateway.settings import SecuritySettings
+    from gateway.storage import card_vault
+
+    card_vault.install(card_vault.vault_from_settings(SecuritySettings.model_validate(TEST_SECURITY)))
 
 
 @pytest.fixture(scope="session")

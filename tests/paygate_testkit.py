@@ -30,6 +30,14 @@ for _name in [n for n in os.environ if n.startswith("PAYGATE_") and n not in TES
 os.environ["PAYGATE_CONFIG"] = str(Path(__file__).with_name("paygate.test.toml"))
 
 
+# card keys of the test gateways (tests only): the vault the session installs uses the same
+TEST_SECURITY: dict[str, Any] = {
+    "card_keys": {"test1": "vISSIgI2BjHcA67+V6OQw64DjKAi0YEO8AecKwyjC9s="},
+    "active_key_id": "test1",
+    "lookup_key": "9FQZGql2vobCj0ivf9lXGxC77i4ZZwAcx6H1j2ANlPc=",
+}
+
+
 def make_settings(database_url: str, **overrides: Any) -> PaygateSettings:
     base: dict[str, Any] = {
         "database": {"url": database_url, "auto_migrate": False},
@@ -43,6 +51,7 @@ def make_settings(database_url: str, **overrides: Any) -> PaygateSettings:
         },
         "workers": {"enabled": False},
         "log": {"json": False},
+        "security": TEST_SECURITY,
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -180,6 +189,13 @@ class ServedGateway:
             time.sleep(0.05)  # readiness poll of a child process, bounded by the deadline
         raise AssertionError("gateway did not start")
 
+    def kill(self) -> None:
+        """`kill -9`: the gateway and the channel simulators it runs die mid-work."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+            self.proc = None
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
@@ -228,9 +244,7 @@ def shipped_gateway(tmp_path: Path, hook_url: str) -> ServedGateway:
         "PAYGATE_CHANNELS__ANT_LEASE__SANDBOX_PORT": str(free_port()),
         "PAYGATE_CHANNELS__ANT_LEASE__SANDBOX_KEYS_DIR": str(tmp_path / "lease_keys"),
         "PAYGATE_CHANNELS__ANT_LEASE__NOTIFY_URL": f"http://127.0.0.1:{port}/callbacks/ant_lease",
-        "PAYGATE_CHANNELS__SPDB__SANDBOX_PORT": str(spdb_port),
-        "PAYGATE_CHANNELS__SPDB__FRONT_MACHINE_URL": f"http://127.0.0.1:{spdb_port}/front",
-        "PAYGATE_CHANNELS__SPDB__SIGNING_SERVER_URL": f"http://127.0.0.1:{spdb_port}/signer",
+        "PAYGATE_CHANNELS__SPDB__SANDBOX_PORT": str(spdb_port),  # its URLs follow the port
     }
     return ServedGateway(port, env, tmp_path, app_id=DEMO_APP, secret=DEMO_SECRET, ops_token=DEMO_OPS)
 

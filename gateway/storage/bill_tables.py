@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from gateway.storage.tables import Json, UTCDateTime, metadata, serial_id
+from gateway.storage.tables import EncryptedNumber, Json, UTCDateTime, metadata, serial_id
 
 bills = sa.Table(
     "bills",
@@ -28,8 +28,8 @@ bills = sa.Table(
     sa.Column("write_off_total_minor", sa.BigInteger, nullable=False),
     sa.Column("write_offs", Json, nullable=False),  # [{loan_bill_id, amount_minor}]
     sa.Column("exchange_rate", sa.String(40), nullable=True),  # a decimal string, exact
-    sa.Column("payer_card_no", sa.String(32), nullable=True),
-    sa.Column("payee_card_no", sa.String(32), nullable=True),
+    sa.Column("payer_card_no", EncryptedNumber(), nullable=True),
+    sa.Column("payee_card_no", EncryptedNumber(), nullable=True),
     sa.Column("payee_name", sa.String(128), nullable=True),
     sa.Column("payee_bank_name", sa.String(128), nullable=True),
     sa.Column("memo", sa.String(256), nullable=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from gateway.storage.tables import Json, UTCDateTime, metadata
+from gateway.storage.tables import EncryptedNumber, Json, UTCDateTime, metadata
 
 payouts = sa.Table(
     "payouts",
@@ -16,7 +16,7 @@ payouts = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("trace_id", sa.String(64), nullable=True),
     sa.Column("order_serial_no", sa.String(64), nullable=False),
-    sa.Column("payee_account", sa.String(128), nullable=False),
+    sa.Column("payee_account", EncryptedNumber(), nullable=False),  # an Alipay id or a bank card
     sa.Column("payee_name", sa.String(128), nullable=True),
     sa.Column("amount_minor", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),

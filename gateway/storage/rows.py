@@ -13,6 +13,7 @@ from core.flowlog import FlowRecord
 from core.ledger import AccountKind, AccountStatus, AccountView, FlowKind, NewAccount, Posting, SubAccount
 from core.money import Money
 from core.payments.model import Payment, PaymentStatus
+from gateway.storage import card_vault
 from ports.channels import DeferredPostings, Exchange
 
 # longer than any channel call may take (calls time out well before)
@@ -115,6 +116,7 @@ def account_row(account: NewAccount, at: datetime) -> dict[str, Any]:
         "pending_minor": 0,
         "created_at": at,
         "card_no": card.card_no if card else None,
+        "card_no_hash": card_vault.current().lookup_hash(card.card_no) if card else None,
         "card_name": card.name if card else None,
         "card_bank_name": card.bank_name if card else None,
     }

@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from gateway.storage import card_vault
+
+# room for a 128-character number as v1:<key id>:<base64 of nonce + ciphertext + tag>
+ENCRYPTED_LENGTH = 255
+
 
 def serial_id() -> sa.Column[int]:
     """An auto-increment primary key: BIGINT on PostgreSQL, SQLite's INTEGER rowid alias."""
@@ -46,6 +51,23 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class EncryptedNumber(sa.TypeDecorator[str]):
+    """A card or account number stored encrypted (gateway/storage/card_vault.py), read in clear.
+
+    The stored text is randomised, so such a column is never compared by equality: a column that
+    is looked up has a keyed-hash column beside it.
+    """
+
+    impl = sa.String(ENCRYPTED_LENGTH)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else card_vault.current().encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else card_vault.current().decrypt(value)
+
+
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 accounts = sa.Table(
@@ -63,7 +85,8 @@ accounts = sa.Table(
     sa.Column("pending_minor", sa.BigInteger, nullable=False, default=0),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     # the owner's registered bank card, where the bank pays them (bills' applicants)
-    sa.Column("card_no", sa.String(32), nullable=True),
+    sa.Column("card_no", EncryptedNumber(), nullable=True),
+    sa.Column("card_no_hash", sa.String(64), nullable=True, index=True),  # card_vault.lookup_hash
     sa.Column("card_name", sa.String(128), nullable=True),
     sa.Column("card_bank_name", sa.String(128), nullable=True),
 )
@@ -103,8 +126,9 @@ payments = sa.Table(
     sa.Column("channel", sa.String(64), nullable=False),
     sa.Column("amount_minor", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("payer_account", sa.String(64), nullable=True),
-    sa.Column("payee_account", sa.String(64), nullable=True),
+    # a bank payment's card numbers, a ledger payment's account ids: encrypted alike
+    sa.Column("payer_account", EncryptedNumber(), nullable=True),
+    sa.Column("payee_account", EncryptedNumber(), nullable=True),
     sa.Column("business_type", sa.String(32), nullable=True),
     sa.Column("memo", sa.String(256), nullable=True),
     sa.Column("status", sa.String(16), nullable=False),

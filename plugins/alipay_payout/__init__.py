@@ -11,6 +11,7 @@ from plugins.alipay_payout.adapter import AlipayPayoutAdapter
 from plugins.alipay_payout.sandbox import PayoutSandbox
 from plugins.alipay_payout.settings import AlipayPayoutSettings
 from plugins.alipay_payout.simulator import SANDBOX_APP_ID
+from plugins.sandbox_store.store import SandboxStore
 from ports.channels import Channel, ChannelServices
 from ports.hookspecs import hookimpl
 
@@ -45,6 +46,14 @@ def channel_sandboxes(settings: Mapping[str, Mapping[str, Any]]) -> list[Any]:
     if config is None or not config.uses_sandbox:
         return []
     keys = config.sandbox_keys(SANDBOX_APP_ID)
+    # the simulator's memory survives a restart of the gateway, as a real channel's would
+    store = SandboxStore(config.sandbox_state_file)
     return [
-        PayoutSandbox(keys, host="127.0.0.1", port=config.sandbox_port, default_notify_url=config.notify_url)
+        PayoutSandbox(
+            keys,
+            host="127.0.0.1",
+            port=config.sandbox_port,
+            default_notify_url=config.notify_url,
+            store=store,
+        )
     ]

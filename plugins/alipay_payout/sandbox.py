@@ -29,6 +29,7 @@ from plugins.alipay_payout.simulator import (
     SANDBOX_APP_ID,
     PayoutSimulator,
 )
+from plugins.sandbox_store.store import SandboxStore
 
 SIMULATOR = web.AppKey("alipay_payout_simulator", PayoutSimulator)
 
@@ -55,12 +56,14 @@ class PayoutSandbox(NotifyingSandbox):
         dealing_queries: int = DEFAULT_DEALING_QUERIES,
         balance: Decimal = DEFAULT_BALANCE,
         default_notify_url: str | None = None,
+        store: SandboxStore | None = None,
     ) -> None:
         self.simulator = PayoutSimulator(
             keys,
             dealing_queries=dealing_queries,
             balance=balance,
             default_notify_url=default_notify_url,
+            store=store,
         )
         super().__init__(
             create_payout_sandbox_app(self.simulator),

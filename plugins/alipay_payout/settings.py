@@ -33,6 +33,9 @@ class AlipayPayoutSettings(AlipayChannelSettings):
     sandbox_keys_dir: str = Field(
         default=DEFAULT_SANDBOX_KEYS_DIR, min_length=1, description="sandbox-only key files"
     )
+    sandbox_state_file: str = Field(
+        default="data/alipay_payout_sandbox.db", min_length=1, description="the simulator's memory"
+    )
     notify_url: str = Field(
         default="http://127.0.0.1:8080/callbacks/alipay_payout",
         description="where the simulator posts alipay.fund.trans.order.changed messages",

@@ -1,4 +1,5 @@
-"""The simulated payout API: transfers in memory, their scenarios, and the order.changed messages."""
+"""The simulated payout API: transfers (kept in a `SandboxStore`), their scenarios, and the
+order.changed messages."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from plugins.alipay_payout.client import (
     ProductCode,
     TransferStatus,
 )
+from plugins.alipay_payout.simulator_records import TransferRecords
+from plugins.sandbox_store.store import SandboxStore
 
 SANDBOX_APP_ID = "9021000000000001"
 DEFAULT_BALANCE = Decimal("1000000.00")
@@ -151,7 +154,11 @@ def _validate_transfer(biz: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 class PayoutSimulator:
-    """In-memory payout state and the two method handlers; deterministic (no timers)."""
+    """Payout state and the two method handlers; deterministic (no timers).
+
+    The state lives in `store` (in memory unless given a file): a simulator started again on the
+    same file knows every transfer, the balance, and the messages not yet acknowledged.
+    """
 
     def __init__(
         self,
@@ -162,6 +169,7 @@ class PayoutSimulator:
         balance: Decimal = DEFAULT_BALANCE,
         default_notify_url: str | None = None,
         clock: Callable[[], datetime] = beijing_now,
+        store: SandboxStore | None = None,
     ) -> None:
         self.keys = keys
         self._wrong_key = wrong_key
@@ -170,8 +178,14 @@ class PayoutSimulator:
         self.default_notify_url = default_notify_url
         self._clock = clock
         self._sequence = 0
-        self.transfers: dict[str, SimTransfer] = {}
-        self.pending_notifications: list[SimTransfer] = []
+        self.records = TransferRecords(store or SandboxStore())
+        self.transfers: dict[str, SimTransfer] = self.records.transfers()
+        self.pending_notifications: list[SimTransfer] = [
+            t for t in self.transfers.values() if t.status is not TransferStatus.DEALING and not t.notified
+        ]
+        state = self.records.state()
+        if state is not None:
+            self.balance, self._sequence = state
         self.on_final: Callable[[SimTransfer], None] | None = None
 
     @property
@@ -197,6 +211,8 @@ class PayoutSimulator:
             self.balance += transfer.trans_amount  # the debit is returned
             transfer.error_code = "PAYEE_CARD_INFO_ERROR"
             transfer.fail_reason = "收款方银行卡信息有误"
+        self.records.save(transfer)
+        self.records.save_state(self.balance, self._sequence)
         self.pending_notifications.append(transfer)
         if self.on_final is not None:
             self.on_final(transfer)
@@ -242,6 +258,8 @@ class PayoutSimulator:
         )
         self.balance -= amount
         self.transfers[out_biz_no] = transfer
+        self.records.save(transfer)
+        self.records.save_state(self.balance, self._sequence)
         if not dealing:
             self._finalise(transfer, TransferStatus.SUCCESS)
         if scenario == Scenario.SYSTEM_ERROR:
@@ -283,6 +301,7 @@ class PayoutSimulator:
         if transfer.status is TransferStatus.DEALING:
             if transfer.dealing_queries_left > 0:
                 transfer.dealing_queries_left -= 1
+                self.records.save(transfer)
             else:
                 final = (
                     TransferStatus.FAIL
@@ -337,5 +356,6 @@ class PayoutSimulator:
         )
         for transfer in done.acknowledged:
             transfer.notified = True
+            self.records.save(transfer)
         self.pending_notifications.extend(done.unacknowledged)
         return done.deliveries

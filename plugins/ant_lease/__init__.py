@@ -11,6 +11,7 @@ from plugins.alipay_openapi.channel import channel_settings as configured
 from plugins.ant_lease.adapter import AntLeaseAdapter
 from plugins.ant_lease.sandbox import LeaseSandbox
 from plugins.ant_lease.settings import SANDBOX_APP_ID, AntLeaseSettings
+from plugins.sandbox_store.store import SandboxStore
 from ports.channels import Channel, ChannelServices
 from ports.hookspecs import hookimpl
 from ports.lease import LEASE_EXTENSION
@@ -51,6 +52,14 @@ def channel_sandboxes(settings: Mapping[str, Mapping[str, Any]]) -> list[Any]:
     if config is None or not config.uses_sandbox:
         return []
     keys = config.sandbox_keys(SANDBOX_APP_ID)
+    # the simulator's memory survives a restart of the gateway, as Alipay's would
+    store = SandboxStore(config.sandbox_state_file)
     return [
-        LeaseSandbox(keys, host="127.0.0.1", port=config.sandbox_port, default_notify_url=config.notify_url)
+        LeaseSandbox(
+            keys,
+            host="127.0.0.1",
+            port=config.sandbox_port,
+            default_notify_url=config.notify_url,
+            store=store,
+        )
     ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from plugins.alipay_openapi.sandbox import (
@@ -30,7 +31,7 @@ from plugins.alipay_openapi.sandbox_keys import (
     serve_until_stopped,
     standalone_keys_dir,
 )
-from plugins.alipay_openapi.sandbox_notify import NotifyingSandbox
+from plugins.alipay_openapi.sandbox_notify import NotifyDelivery, NotifyingSandbox
 from plugins.alipay_openapi.sandbox_request import url_params
 from plugins.ant_lease.client import (
     AGREEMENT_PAGE_SIGN,
@@ -46,11 +47,13 @@ from plugins.ant_lease.client import (
     TRADE_QUERY,
 )
 from plugins.ant_lease.settings import SANDBOX_APP_ID, SANDBOX_PORT
+from plugins.ant_lease.simulator import memory
 from plugins.ant_lease.simulator.agreements import WithholdingAgreements
 from plugins.ant_lease.simulator.contracts import ContractSigning
 from plugins.ant_lease.simulator.orders import OrderComponent
 from plugins.ant_lease.simulator.records import CONTRACT_FILE_PATH, CONTRACT_PATH, USER_SIGN_PATH
 from plugins.ant_lease.simulator.trades import Deductions
+from plugins.sandbox_store.store import SandboxStore
 
 
 class LeaseSimulator(OrderComponent, ContractSigning, WithholdingAgreements, Deductions):
@@ -153,14 +156,27 @@ class LeaseSandbox(NotifyingSandbox):
         host: str = "127.0.0.1",
         port: int = 0,
         default_notify_url: str | None = None,
+        store: SandboxStore | None = None,
     ) -> None:
         self.simulator = LeaseSimulator(keys, default_notify_url=default_notify_url)
-        super().__init__(
-            create_lease_sandbox_app(self.simulator),
-            self.simulator.deliver_notifications,
-            host=host,
-            port=port,
-        )
+        self.store = store
+        app = create_lease_sandbox_app(self.simulator)
+        if store is not None:  # the simulator's memory outlives it, as Alipay's does
+            memory.restore(store, self.simulator)
+            app.on_response_prepare.append(self._save_after_answer)
+        super().__init__(app, self._deliver_and_save, host=host, port=port)
+
+    async def _save_after_answer(self, _request: web.Request, _response: web.StreamResponse) -> None:
+        if self.store is not None:
+            memory.save(self.store, self.simulator)
+
+    async def _deliver_and_save(
+        self, session: aiohttp.ClientSession, *, timeout_seconds: float = 10.0
+    ) -> list[NotifyDelivery]:
+        deliveries = await self.simulator.deliver_notifications(session, timeout_seconds=timeout_seconds)
+        if self.store is not None:
+            memory.save(self.store, self.simulator)
+        return deliveries
 
     async def start(self) -> str:
         self.simulator.on_notice = self.schedule_delivery

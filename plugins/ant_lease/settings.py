@@ -50,6 +50,7 @@ class AntLeaseSettings(AlipayChannelSettings):
 
     sandbox_port: int = Field(default=SANDBOX_PORT, ge=1, le=65535)
     sandbox_keys_dir: str = Field(default=DEFAULT_SANDBOX_KEYS_DIR, min_length=1)
+    sandbox_state_file: str = Field(default="data/ant_lease_sandbox.db", min_length=1)
     notify_url: str = Field(
         default="http://127.0.0.1:8080/callbacks/ant_lease",
         description="this gateway's callback URL as the channel reaches it (sandbox mode)",

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from plugins.sandbox_store.store import SandboxStore
 from plugins.spdb.adapter import SpdbAdapter
 from plugins.spdb.sandbox import SpdbSandbox
 from plugins.spdb.settings import SANDBOX_PORT, SpdbSettings
@@ -22,6 +23,20 @@ class SpdbChannelSettings(SpdbSettings):
 
     sandbox: bool = Field(default=True, description="start the front-machine simulator with the gateway")
     sandbox_port: int = Field(default=SANDBOX_PORT, ge=1, le=65535)
+    sandbox_state_file: str = Field(default="data/spdb_sandbox.db", min_length=1, description="its memory")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _urls_follow_the_sandbox_port(cls, values: Any) -> Any:
+        """The front machine and signing server default to the simulator's port, wherever it is."""
+        if not isinstance(values, dict) or "sandbox_port" not in values:
+            return values
+        port = values["sandbox_port"]
+        return {
+            "front_machine_url": f"http://127.0.0.1:{port}/front",
+            "signing_server_url": f"http://127.0.0.1:{port}/signer",
+            **values,
+        }
 
 
 def channel_settings(settings: Mapping[str, Mapping[str, Any]]) -> SpdbChannelSettings | None:
@@ -33,9 +48,9 @@ def channel_settings(settings: Mapping[str, Mapping[str, Any]]) -> SpdbChannelSe
 class SandboxRunner:
     """The SPDB simulator (signing server + front machine) on 127.0.0.1, for the embedded default."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, store: SandboxStore | None = None) -> None:
         self.port = port
-        self.sandbox = SpdbSandbox()
+        self.sandbox = SpdbSandbox(store=store)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -76,4 +91,5 @@ def channel_sandboxes(settings: Mapping[str, Mapping[str, Any]]) -> list[Any]:
     config = channel_settings(settings)
     if config is None or not config.sandbox:
         return []
-    return [SandboxRunner(config.sandbox_port)]
+    # the bank's memory survives a restart of the gateway, as the real bank's does
+    return [SandboxRunner(config.sandbox_port, SandboxStore(config.sandbox_state_file))]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from plugins.sandbox_store.store import SandboxStore
 from plugins.spdb.errors import MalformedPacket, SignatureInvalid
 from plugins.spdb.packet import (
     DATE_FORMAT,
@@ -35,6 +36,7 @@ from plugins.spdb.packet import (
     to_beijing,
 )
 from plugins.spdb.pkcs7 import SignerIdentity, sign_embedded, verify_embedded
+from plugins.spdb.sandbox_records import PaymentRecords
 from plugins.spdb.sandbox_scenarios import (
     DEFAULT_DELAY_SECONDS,
     DEFAULT_PROCESSING_POLLS,
@@ -91,7 +93,8 @@ class SpdbSandbox:
     """Both bank services in one aiohttp app: the signing server at `/signer` (sign or verify
     by Content-Type, as the real one) and the front machine at `/front`.
 
-    Payments live in memory keyed by `elecChequeNo`; a repeat with the same content gets the
+    Payments are kept by `elecChequeNo` in `store` (in memory unless given a file, so a restarted
+    simulator still knows them, as the bank would); a repeat with the same content gets the
     first acceptance back, never a second payment.
     """
 
@@ -101,12 +104,14 @@ class SpdbSandbox:
         *,
         clock: Clock | None = None,
         identities: SandboxIdentities | None = None,
+        store: SandboxStore | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
         self.identities = identities or SandboxIdentities.generate()
         self._clock = clock or beijing_now
-        self._payments: dict[str, SandboxPayment] = {}
-        self._counter = 0
+        self.records = PaymentRecords(store or SandboxStore())
+        self._payments: dict[str, SandboxPayment] = self.records.payments()
+        self._counter = self.records.counter()
         self._released = asyncio.Event()
 
     @property
@@ -237,6 +242,7 @@ class SpdbSandbox:
         rows = []
         for payment in matches[first - 1 : first - 1 + size]:
             payment.polls += 1
+            self.records.save(payment, self._counter)
             rows.append(self._result_row(payment))
         reply.body = build_body([("totalCount", str(len(matches)))], rows)
 
@@ -289,6 +295,7 @@ class SpdbSandbox:
             trans_date=today,
         )
         self._payments[payment.elec_cheque_no] = payment
+        self.records.save(payment, self._counter)
         return payment
 
     async def _hold(self) -> None:

@@ -18,6 +18,7 @@ def run(args: list[str], config: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         env=env,
         timeout=60,
+        cwd=config.parent,  # what the command writes under data/ (demo card keys) stays in the test's folder
     )
 
 
@@ -78,3 +79,57 @@ def test_routes_check_reports_a_shadowed_rule_and_every_condition(tmp_path: Path
     assert "amount=1000..any submitters=bills|callers|lease|payouts" in lines[1]
     assert lines[2].strip() == "never matches: t (#1) takes every request it could match"
     assert lines[-1] == "1 of 2 routing rules can never match"
+
+
+def _security(keys: dict[str, str], active: str, lookup: str) -> str:
+    listed = ", ".join(f'{key_id} = "{key}"' for key_id, key in keys.items())
+    return f'[security]\ncard_keys = {{ {listed} }}\nactive_key_id = "{active}"\nlookup_key = "{lookup}"\n'
+
+
+def test_keys_rotate_re_encrypts_stored_numbers_under_the_active_key(tmp_path: Path) -> None:
+    import base64
+    import sqlite3
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from gateway.storage import card_vault
+    from gateway.storage.card_vault import CardVault
+    from gateway.storage.tables import accounts
+
+    old, new, lookup = (base64.b64encode(os.urandom(32)).decode() for _ in range(3))
+    assert run(["migrate"], write_config(tmp_path, _security({"old": old}, "old", lookup))).returncode == 0
+    before = card_vault.current()
+    card_vault.install(CardVault.from_encoded({"old": old}, "old", lookup))
+    try:
+        engine = sa.create_engine(f"sqlite:///{tmp_path}/cli.db")
+        with engine.begin() as conn:
+            conn.execute(
+                accounts.insert().values(
+                    id="acc_1", owner="张三", kind="C", currency="CNY", status="normal",
+                    allow_overdraft=False, available_minor=0, pending_minor=0,
+                    created_at=datetime.now(UTC), card_no="6222020000000001",
+                )
+            )  # fmt: skip
+        engine.dispose()
+    finally:
+        card_vault.install(before)
+
+    rotated = run(
+        ["keys", "rotate"], write_config(tmp_path, _security({"old": old, "new": new}, "new", lookup))
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "1 stored numbers re-encrypted under card key 'new'" in rotated.stdout
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        [(stored,)] = db.execute("SELECT card_no FROM accounts").fetchall()
+    assert stored.startswith("v1:new:")
+    again = run(["keys", "rotate"], write_config(tmp_path, _security({"new": new}, "new", lookup)))
+    assert again.returncode == 0 and again.stdout.startswith("0 stored numbers"), again.stderr
+
+
+def test_an_active_card_key_that_is_not_listed_stops_the_command(tmp_path: Path) -> None:
+    import base64
+
+    key = base64.b64encode(os.urandom(32)).decode()
+    result = run(["keys", "rotate"], write_config(tmp_path, _security({"k1": key}, "k2", key)))
+    assert result.returncode == 2 and "active card key 'k2'" in result.stderr

@@ -43,6 +43,7 @@ def paygate(args: list[str], config: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         env=_env(config),
         timeout=60,
+        cwd=config.parent,  # what the command writes under data/ (demo card keys) stays in the test's folder
     )
 
 

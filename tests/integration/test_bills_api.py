@@ -951,6 +951,7 @@ async def test_embedded_default_pays_bills_through_the_spdb_simulator(
         "sandbox_port": port,
         "front_machine_url": f"http://127.0.0.1:{port}/front",
         "signing_server_url": f"http://127.0.0.1:{port}/signer",
+        "sandbox_state_file": ":memory:",  # the simulator's memory: this test's only
     }
     assert spdb["sandbox"] is True
     rules = [r for r in shipped["routing"]["rules"] if r["channel"] in {"internal_transfer", "spdb"}]

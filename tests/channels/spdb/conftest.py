@@ -27,6 +27,7 @@ import pytest
 import vcr
 from aiohttp.test_utils import TestServer
 
+from plugins.sandbox_store.store import SandboxStore
 from plugins.spdb.client import SpdbClient
 from plugins.spdb.packet import BEIJING, PacketIdGenerator
 from plugins.spdb.sandbox import SpdbSandbox
@@ -140,8 +141,10 @@ LiveBankFactory = Callable[..., Awaitable[LiveBank]]
 async def live_bank(sandbox_identities: SandboxIdentities) -> AsyncIterator[LiveBankFactory]:
     async with AsyncExitStack() as stack:
 
-        async def start(config: SandboxConfig | None = None, **settings: Any) -> LiveBank:
-            sandbox = SpdbSandbox(config, identities=sandbox_identities)
+        async def start(
+            config: SandboxConfig | None = None, store: SandboxStore | None = None, **settings: Any
+        ) -> LiveBank:
+            sandbox = SpdbSandbox(config, identities=sandbox_identities, store=store)
             server = TestServer(sandbox.create_app(), host="127.0.0.1")
             await server.start_server()
             stack.push_async_callback(server.close)

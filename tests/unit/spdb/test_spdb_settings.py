@@ -39,3 +39,19 @@ def test_escalation_comes_after_max_polls() -> None:
     settings = SpdbSettings(max_polls=3)
     assert not settings.should_escalate(2)
     assert settings.should_escalate(3)
+
+
+def test_the_channels_urls_follow_a_moved_sandbox_port() -> None:
+    from plugins.spdb import channel_settings
+
+    moved = channel_settings({"spdb": {"sandbox_port": 6123}})
+    assert moved is not None
+    assert moved.front_machine_url == "http://127.0.0.1:6123/front"
+    assert moved.signing_server_url == "http://127.0.0.1:6123/signer"
+    explicit = channel_settings(
+        {"spdb": {"sandbox_port": 6123, "front_machine_url": "https://bank.example/front"}}
+    )
+    assert explicit is not None and explicit.front_machine_url == "https://bank.example/front"
+    assert explicit.signing_server_url == "http://127.0.0.1:6123/signer"
+    default = channel_settings({"spdb": {}})
+    assert default is not None and default.front_machine_url == "http://127.0.0.1:5777/front"
