@@ -42,7 +42,9 @@ class BillIntake:
         checked = await self.checker.check(received, now)
         try:
             async with self.ctx.uow() as uow:
-                await self.ctx.bills_of(uow).add(checked.bill)
+                repo = self.ctx.bills_of(uow)
+                checked = await self.checker.hold(repo, received, checked, now)
+                await repo.add(checked.bill)
                 await uow.commit()
         except DuplicateRequest:
             first = await self.ctx.find_by_code(request.app_id, request.bill_code)

@@ -25,6 +25,7 @@ from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog
 from core.bills.risk import BillLimits
 from core.flowlog import FlowRecord
 from core.ledger import AccountStatus, Posting
+from core.money import Money
 from core.payments.model import Payment
 from core.usecases.bills.actions import BillActions
 from core.usecases.bills.business import BillBusiness
@@ -167,12 +168,41 @@ class FakeBills:
             and (b.status in IN_PROCESS or b.loan_state is LoanState.OPEN)
         )
 
+    async def hold_applicant(self, app_id: str, account_id: str) -> None:
+        return None  # one unit of work at a time here
+
+    async def reserve_write_off(self, loan_bill_id: str, amount: Money) -> bool:
+        loan = self.state.bills.get(loan_bill_id)
+        view = loan.loan_view() if loan is not None else None
+        if (
+            loan is None
+            or view is None
+            or view.state is not LoanState.OPEN
+            or view.unreserved_amount < amount
+        ):
+            return False
+        self.state.bills[loan.id] = replace(
+            loan, loan_reserved_amount=(view.reserved_amount or Money(0, loan.currency)) + amount
+        )
+        return True
+
+    async def release_write_off(self, loan_bill_id: str, amount: Money) -> None:
+        loan = self.state.bills[loan_bill_id]
+        reserved = loan.loan_reserved_amount or Money(0, loan.currency)
+        self.state.bills[loan.id] = replace(loan, loan_reserved_amount=reserved - amount)
+
     async def update_loan(self, update: LoanUpdate, *, at: datetime) -> None:
         loan = self.state.bills[update.loan_bill_id]
-        if loan.loan_open_amount != update.expected_open_amount:
+        written_off = update.expected_open_amount - update.open_amount
+        reserved = loan.loan_reserved_amount or Money(0, loan.currency)
+        if loan.loan_open_amount != update.expected_open_amount or reserved < written_off:
             raise LoanChanged(f"loan {update.loan_bill_id} changed", field="write_offs")
         self.state.bills[loan.id] = replace(
-            loan, loan_open_amount=update.open_amount, loan_state=update.state, updated_at=at
+            loan,
+            loan_open_amount=update.open_amount,
+            loan_reserved_amount=reserved - written_off,
+            loan_state=update.state,
+            updated_at=at,
         )
 
     async def add_transfer_log(
