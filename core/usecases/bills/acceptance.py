@@ -34,7 +34,8 @@ async def hold_acceptance(repo: BillRepository, bill: Bill, limits: BillLimits) 
 
 async def _reserve_write_offs(repo: BillRepository, lines: tuple[WriteOffLine, ...]) -> DomainError | None:
     reserved: list[WriteOffLine] = []
-    for i, line in enumerate(lines):
+    # in loan id order, the order business processing locks loans in: no two bills deadlock
+    for i, line in sorted(enumerate(lines), key=lambda numbered: numbered[1].loan_bill_id):
         if not await repo.reserve_write_off(line.loan_bill_id, line.amount):
             for done in reserved:
                 await repo.release_write_off(done.loan_bill_id, done.amount)
