@@ -10,6 +10,7 @@ from typing import Protocol
 from core.bills.model import ApplicantView, Bill, BillStatus, LoanView
 from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog
 from core.errors import Conflict
+from core.money import Money
 from core.payments.model import Payment
 
 
@@ -70,8 +71,25 @@ class BillRepository(Protocol):
         """How many loans the applicant holds open or has in process (other than `excluding`)."""
         ...
 
+    async def hold_applicant(self, app_id: str, account_id: str) -> None:
+        """Lock the applicant's account row until the transaction ends, so that the limits per
+        applicant are counted and written by one acceptance at a time (PostgreSQL: FOR UPDATE;
+        SQLite: its writer already holds the whole database)."""
+        ...
+
+    async def reserve_write_off(self, loan_bill_id: str, amount: Money) -> bool:
+        """Reserve `amount` of the loan's open amount, only while open - reserved >= amount (one
+        conditional write); False when it does not fit."""
+        ...
+
+    async def release_write_off(self, loan_bill_id: str, amount: Money) -> None:
+        """Give back a reservation that will not be written off."""
+        ...
+
     async def update_loan(self, update: LoanUpdate, *, at: datetime) -> None:
-        """Apply only while the stored open amount is `expected_open_amount`; else LoanChanged."""
+        """Write a reserved write-off off: apply only while the stored open amount is
+        `expected_open_amount` and the written-off part is reserved (it stops being); else
+        LoanChanged."""
         ...
 
     async def add_transfer_log(

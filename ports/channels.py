@@ -17,7 +17,7 @@ class ChannelStatus(enum.StrEnum):
     """A channel's answer mapped to the platform's vocabulary."""
 
     SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    FAILED = "failed"  # definite: a listed refusal or a verified final answer; nothing was paid
     PROCESSING = "processing"
     UNKNOWN = "unknown"  # timeout, unverifiable answer, system error: only a query may resolve it
 

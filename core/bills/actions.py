@@ -6,9 +6,10 @@ Error handling (差错处理, `check_action`), each refused with ACTION_PRECONDI
     REQUERY_BANK        bank mode, bank submitted / processing / unknown
     RERUN_BUSINESS      transfer mode or bank succeeded, and business failed or not completed
     SWITCH_TO_TRANSFER  bank mode, bank result failed (never after a bank success)
-No action leads to a second payment: the bank is asked to pay again only after a definite
-rejection, business runs only from a state that has not completed it, and a bill never
-leaves the bank path once the bank succeeded.
+RESEND_BANK and SWITCH_TO_TRANSFER also need the failure verified (`Bill.bank_failure_evidence`:
+a definite refusal or a final 8804 answer). No action leads to a second payment: the bank is
+asked to pay again only after a verified definite rejection, business runs only from a state
+that has not completed it, and a bill never leaves the bank path once the bank succeeded.
 """
 
 from __future__ import annotations
@@ -96,12 +97,26 @@ def allowed_actions(status: BillStatus, pay_mode: PayMode) -> frozenset[ErrorAct
     )
 
 
+# Actions that lead to another payment of the bill: only once its bank failure is verified.
+NEED_VERIFIED_FAILURE = frozenset({ErrorAction.RESEND_BANK, ErrorAction.SWITCH_TO_TRANSFER})
+
+
 def check_bill_action(action: ErrorAction, bill: Bill) -> None:
     """`check_action` on a stored bill; a bill whose requested pay mode is unsupported counts as
-    transfer mode (it never reached the bank)."""
+    transfer mode (it never reached the bank). Resend and switch also need a verified failure."""
     check_action(action, bill.status, bill.mode or PayMode.TRANSFER)
+    if action in NEED_VERIFIED_FAILURE and bill.bank_failure_evidence is None:
+        raise Conflict(
+            f"{action.value} refused: the bank failure of attempt {bill.attempt} is not verified (neither a "
+            "definite refusal nor a final 8804 answer), so the bank may have paid it",
+            field="status",
+            code=ACTION_PRECONDITION_FAILED,
+        )
 
 
 def bill_action_names(bill: Bill) -> list[str]:
     """The names of the actions an operator may take on the stored bill now, sorted."""
-    return sorted(action.value for action in allowed_actions(bill.status, bill.mode or PayMode.TRANSFER))
+    allowed = allowed_actions(bill.status, bill.mode or PayMode.TRANSFER)
+    if bill.bank_failure_evidence is None:
+        allowed -= NEED_VERIFIED_FAILURE
+    return sorted(action.value for action in allowed)

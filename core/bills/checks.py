@@ -290,7 +290,12 @@ def _check_real_amount(cmd: ReimbursementCommand) -> None:
         )
 
 
-def _check_linked_loans(cmd: ReimbursementCommand, loans: Mapping[str, LoanView]) -> None:
+def _check_linked_loans(
+    cmd: ReimbursementCommand, loans: Mapping[str, LoanView], *, reserved_here: bool = False
+) -> None:
+    """Each line's loan: the applicant's, open, in the bill's currency, with enough left. At
+    acceptance "left" is open less what other accepted bills reserved; in business processing
+    (`reserved_here`) the bill's own reservation is part of the reserved amount, so it is open."""
     currency = cmd.reimbursement_amount.currency
     seen: set[str] = set()
     for i, line in enumerate(cmd.write_offs):
@@ -304,9 +309,10 @@ def _check_linked_loans(cmd: ReimbursementCommand, loans: Mapping[str, LoanView]
         elif loan.currency != currency or loan.open_amount.currency != currency:
             problem = f"is in {loan.currency}, not the bill's {currency}"
         else:
-            if loan.state is not LoanState.OPEN or loan.open_amount < line.amount:
+            left = loan.open_amount if reserved_here else loan.unreserved_amount
+            if loan.state is not LoanState.OPEN or left < line.amount:
                 raise BusinessRuleViolation(
-                    f"loan {line.loan_bill_id} has {loan.open_amount} left to write off, less than "
+                    f"loan {line.loan_bill_id} has {left} left to write off, less than "
                     f"the {line.amount} written off here",
                     field=f"write_offs[{i}].amount",
                     code="WRITE_OFF_EXCEEDS_OPEN_AMOUNT",
@@ -346,5 +352,5 @@ def recheck_for_business(bill: BillCommand, loans: Mapping[str, LoanView]) -> No
         return
     _check_amounts(_reimbursement_amounts(bill), bill.reimbursement_amount.currency)
     _check_real_amount(bill)
-    _check_linked_loans(bill, loans)
+    _check_linked_loans(bill, loans, reserved_here=True)
     _check_write_off_sum(bill)

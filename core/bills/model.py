@@ -4,7 +4,9 @@ Life of a bill (`BILL_STATES`): received -> accepted | validation_failed | risk_
 accepted -> bank_submitted (bank) | transfer_pending (transfer); bank_submitted -> bank
 processing / unknown / succeeded / failed; bank_succeeded or transfer_pending -> completed |
 business_failed -> completed. Only a definite bank rejection is bank_failed; a timeout or an
-unverifiable answer is bank_unknown, resolved by query, never by a timer or a re-send.
+unverifiable answer is bank_unknown, resolved by query, never by a timer or a re-send. A
+bank_failed bill records how the failure is known (`BankFailureEvidence`); without it (a bill
+failed before that was recorded) it is not verified and is never re-sent or switched.
 
 The other modules of `core.bills` hold the rules; `Bill` is the record the use cases keep and move. A bill
 is stored even when a check refuses it (validation_failed / risk_rejected, with the failure),
@@ -71,6 +73,13 @@ class LoanView:
     amount: Money
     open_amount: Money
     state: LoanState
+    # what accepted reimbursements have reserved of `open_amount` (their business writes it off)
+    reserved_amount: Money | None = None
+
+    @property
+    def unreserved_amount(self) -> Money:
+        """What a new reimbursement may still write off: open less reserved."""
+        return self.open_amount - self.reserved_amount if self.reserved_amount else self.open_amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +143,13 @@ def payout_amount(bill: BillCommand) -> Money:
 
 
 # -- life of a bill ------------------------------------------------------------------------------
+
+
+class BankFailureEvidence(enum.StrEnum):
+    """How a bank attempt is known not to have been paid; resend and switch need one of these."""
+
+    DEFINITE_REFUSAL = "definite_refusal"  # the 8801 answer is a listed refusal, or nothing was sent
+    FINAL_8804 = "final_8804"  # a verified 8804 answer: refused (8) or revoked (9)
 
 
 class BillStatus(enum.StrEnum):
@@ -258,8 +274,10 @@ class Bill:
     attempt: int = 0  # bank attempts made so far; the current one is `attempt`
     payment_id: str | None = None  # the current attempt's payment, once it answered
     failure: BillFailure | None = None
+    bank_failure_evidence: BankFailureEvidence | None = None  # bank_failed: how it is known; None: unverified
     loan_open_amount: Money | None = None  # a completed loan: what is left to write off
     loan_state: LoanState | None = None
+    loan_reserved_amount: Money | None = None  # a completed loan: reserved by accepted reimbursements
     completed_at: datetime | None = None
 
     @property
@@ -319,6 +337,7 @@ class Bill:
             amount=self.amount,
             open_amount=self.loan_open_amount,
             state=self.loan_state,
+            reserved_amount=self.loan_reserved_amount,
         )
 
     def moved(self, target: BillStatus, at: datetime, **changes: Any) -> Bill:

@@ -38,9 +38,13 @@ bills = sa.Table(
     sa.Column("failure_code", sa.String(64), nullable=True),
     sa.Column("failure_message", sa.String(512), nullable=True),
     sa.Column("failure_field", sa.String(128), nullable=True),
+    # how the current attempt's bank failure is known (definite_refusal | final_8804); NULL: not verified
+    sa.Column("bank_failure_evidence", sa.String(24), nullable=True),
     # a completed loan bill: the part still to be written off, and whether any is left
     sa.Column("loan_open_minor", sa.BigInteger, nullable=True),
     sa.Column("loan_state", sa.String(16), nullable=True),
+    # the part of loan_open_minor that accepted reimbursements reserved (written off by their business)
+    sa.Column("loan_reserved_minor", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("completed_at", UTCDateTime(), nullable=True),

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.bills.model import (
     IN_PROCESS,
     ApplicantView,
+    BankFailureEvidence,
     Bill,
     BillFailure,
     BillKind,
@@ -69,6 +70,13 @@ def _row_to_bill(row: sa.Row[Any]) -> Bill:
         attempt=m["attempt"],
         payment_id=m["payment_id"],
         failure=failure,
+        bank_failure_evidence=(
+            BankFailureEvidence(m["bank_failure_evidence"]) if m["bank_failure_evidence"] else None
+        ),
+        # only a loan's write-off can be reserved: other bills carry none, as the model has them
+        loan_reserved_amount=(
+            Money(m["loan_reserved_minor"] or 0, currency) if m["loan_open_minor"] is not None else None
+        ),
         loan_open_amount=Money(m["loan_open_minor"], currency) if m["loan_open_minor"] is not None else None,
         loan_state=LoanState(m["loan_state"]) if m["loan_state"] else None,
         completed_at=m["completed_at"],
@@ -103,6 +111,7 @@ def _bill_values(bill: Bill) -> dict[str, Any]:
         "failure_code": failure.code if failure else None,
         "failure_message": failure.message[:512] if failure else None,
         "failure_field": failure.field[:128] if failure and failure.field else None,
+        "bank_failure_evidence": bill.bank_failure_evidence.value if bill.bank_failure_evidence else None,
         "loan_open_minor": bill.loan_open_amount.minor if bill.loan_open_amount is not None else None,
         "loan_state": bill.loan_state.value if bill.loan_state else None,
         "created_at": bill.created_at,
@@ -218,20 +227,55 @@ class SqlBills:
         ).scalar_one()
         return int(count)
 
+    async def hold_applicant(self, app_id: str, account_id: str) -> None:
+        if self.conn.dialect.name == "sqlite":
+            return  # the writer's transaction (BEGIN IMMEDIATE) holds the database already
+        a = t.accounts
+        await self.conn.execute(
+            sa.select(a.c.id).where(a.c.id == account_id, a.c.app_id == app_id).with_for_update()
+        )
+
+    async def reserve_write_off(self, loan_bill_id: str, amount: Money) -> bool:
+        result = await self.conn.execute(
+            b.update()
+            .where(
+                b.c.id == loan_bill_id,
+                b.c.kind == BillKind.LOAN.value,
+                b.c.loan_state == LoanState.OPEN.value,
+                b.c.loan_open_minor - b.c.loan_reserved_minor >= amount.minor,
+            )
+            .values(loan_reserved_minor=b.c.loan_reserved_minor + amount.minor)
+        )
+        return result.rowcount == 1
+
+    async def release_write_off(self, loan_bill_id: str, amount: Money) -> None:
+        await self.conn.execute(
+            b.update()
+            .where(b.c.id == loan_bill_id, b.c.loan_reserved_minor >= amount.minor)
+            .values(loan_reserved_minor=b.c.loan_reserved_minor - amount.minor)
+        )
+
     async def update_loan(self, update: LoanUpdate, *, at: datetime) -> None:
+        written_off = update.expected_open_amount.minor - update.open_amount.minor
         result = await self.conn.execute(
             b.update()
             .where(
                 b.c.id == update.loan_bill_id,
                 b.c.loan_open_minor == update.expected_open_amount.minor,
                 b.c.loan_state == LoanState.OPEN.value,
+                b.c.loan_reserved_minor >= written_off,
             )
-            .values(loan_open_minor=update.open_amount.minor, loan_state=update.state.value, updated_at=at)
+            .values(
+                loan_open_minor=update.open_amount.minor,
+                loan_reserved_minor=b.c.loan_reserved_minor - written_off,
+                loan_state=update.state.value,
+                updated_at=at,
+            )
         )
         if result.rowcount != 1:
             raise LoanChanged(
-                f"loan {update.loan_bill_id} no longer has {update.expected_open_amount} open: another bill "
-                "wrote it off meanwhile",
+                f"loan {update.loan_bill_id} no longer has {update.expected_open_amount} open with this "
+                "write-off reserved: another bill wrote it off meanwhile",
                 field="write_offs",
             )
 

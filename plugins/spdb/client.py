@@ -16,6 +16,7 @@ from plugins.spdb.errors import (
     SignatureRejected,
     SigningServerError,
     TransportFailed,
+    UnlistedRefusal,
     UnsignedAnswer,
     VerificationUnavailable,
 )
@@ -33,6 +34,7 @@ from plugins.spdb.messages import (
 )
 from plugins.spdb.packet import (
     DATE_FORMAT,
+    DEFINITE_REFUSALS,
     SYSTEM_ERROR,
     AnswerPacket,
     Body,
@@ -76,10 +78,18 @@ class SpdbClient:
         self._signer = SigningServerClient(session, settings.signing_server_url, settings.timeout_seconds)
 
     async def pay_8801(self, payment: SinglePayment) -> PaymentAnswer:
-        """Send one payment (8801). Idempotent at the bank on `elec_cheque_no`."""
+        """Send one payment (8801). Idempotent at the bank on `elec_cheque_no`. REJECTED only for
+        a code of `DEFINITE_REFUSALS`; any other error code raises `UnlistedRefusal` (unknown)."""
         fields = self._payment_fields(payment)
         answer, body, exchange = await self._call(TransCode.SINGLE_PAYMENT, fields, payment.elec_cheque_no)
         if body is None:
+            if answer.return_code not in DEFINITE_REFUSALS:
+                raise UnlistedRefusal(
+                    f"8801 answered {answer.return_code} {answer.return_msg}, not a definite refusal",
+                    exchange,
+                    answer.return_code,
+                    answer.return_msg,
+                )
             return PaymentAnswer(
                 AnswerStatus.REJECTED,
                 payment.elec_cheque_no,

@@ -81,6 +81,16 @@ class BankSystemError(OutcomeUnknown):
         self.return_msg = return_msg
 
 
+class UnlistedRefusal(OutcomeUnknown):
+    """An 8801 answer with an error code that is not on the list of definite refusals
+    (`packet.DEFINITE_REFUSALS`): the bank may have taken the payment in all the same."""
+
+    def __init__(self, message: str, exchange: Exchange, return_code: str, return_msg: str) -> None:
+        super().__init__(message, exchange)
+        self.return_code = return_code
+        self.return_msg = return_msg
+
+
 class QueryRejected(SpdbError):
     """The bank refused an 8804 query with an error code; says nothing about the payment."""
 

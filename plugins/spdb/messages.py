@@ -92,7 +92,7 @@ class PaymentAnswer:
 
     ACCEPTED means the bank took the payment in (an `accept_no`, maybe a `trans_status`): the
     final state comes only from 8804. REJECTED means the bank refused the packet with an error
-    `return_code`; nothing was paid.
+    `return_code` on the list of definite refusals (`packet.DEFINITE_REFUSALS`); nothing was paid.
     """
 
     status: AnswerStatus

@@ -20,6 +20,11 @@ DECLARED_ENCODING = "GB2312"
 SUCCESS = "AAAAAAA"
 SYSTEM_ERROR = "EGG0042"
 SIGNATURE_ERROR = "EYY9994"
+BANK_AUTH_MISMATCH = "B2E0005"
+# The 8801 error codes that are definite refusals: the bank says it did not take the payment
+# in. Any other error code on an 8801 answer is an unknown outcome, resolved by 8804 (the
+# README's "Definite refusals"). Add a code only with the bank's documentation of it.
+DEFINITE_REFUSALS: frozenset[str] = frozenset({BANK_AUTH_MISMATCH, SIGNATURE_ERROR})
 SIGNED = "1"
 UNSIGNED = "0"
 LENGTH_PREFIX_SIZE = 6

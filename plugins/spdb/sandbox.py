@@ -72,6 +72,8 @@ E_SIGNATURE = (SIGNATURE_ERROR, "签名验证错误")
 E_DUPLICATE_VOUCHER = ("SBX0001", "电子凭证号重复且内容不一致（沙箱）")
 E_BAD_BODY = ("SBX0002", "报文体不合法（沙箱）")
 E_UNSUPPORTED = ("SBX0003", "不支持的交易码（沙箱）")
+# An error code on no list: the payment is taken in all the same, as a real bank might do.
+E_UNLISTED = ("SBX0004", "未列明的错误码（沙箱，款项已受理）")
 
 _PROCESSING_CODES = ("0", "2", "3", "1")
 _REQUIRED_8801 = ("elecChequeNo", "acctNo", "acctName", "payeeAcctNo", "payeeName", "amount")
@@ -207,6 +209,9 @@ class SpdbSandbox:
             ("transStatus", self._trans_status(payment)),
         ]
         reply.body = build_body(reply.fields)
+        if scenario is Scenario.UNLISTED_CODE:
+            reply.error = E_UNLISTED
+            return self._answer(reply)
         if scenario is Scenario.TIMEOUT:
             await self._hold()
         if scenario is Scenario.MALFORMED:

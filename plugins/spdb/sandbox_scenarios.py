@@ -27,6 +27,7 @@ class Scenario(StrEnum):
     UNSIGNED = "unsigned"
     BAD_SIGNATURE = "bad_signature"
     SYSTEM_ERROR = "system_error"
+    UNLISTED_CODE = "unlisted_code"
 
 
 # The last four characters of the payee account number choose the scenario; any other
@@ -41,6 +42,7 @@ SCENARIOS_BY_SUFFIX: Mapping[str, Scenario] = {
     "7007": Scenario.UNSIGNED,
     "7008": Scenario.BAD_SIGNATURE,
     "9042": Scenario.SYSTEM_ERROR,
+    "8008": Scenario.UNLISTED_CODE,
     "0007": Scenario.UNKNOWN_STATUS,
 }
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from core.bills.model import IN_PROCESS, ApplicantView, Bill, BillKind, BillStatus, LoanState, LoanView
 from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog
 from core.ledger import AccountKind, AccountView, NewAccount
+from core.money import Money
 from core.payments.model import Payment
 from ports.bills import Applicant, BillRepository, CompanyAccounts, LoanChanged
 from ports.storage import ConcurrentUpdate, DuplicateRequest
@@ -88,7 +89,31 @@ class FakeBills(BillRepository):
             )
         )
 
+    async def hold_applicant(self, app_id: str, account_id: str) -> None:
+        return None  # one unit of work at a time here: nothing to hold
+
+    async def reserve_write_off(self, loan_bill_id: str, amount: Money) -> bool:
+        """Reserve `amount` of the loan's open amount, if that much is still unreserved."""
+        loan = self.state.bills.get(loan_bill_id)
+        view = loan.loan_view() if loan is not None else None
+        if (
+            loan is None
+            or view is None
+            or view.state is not LoanState.OPEN
+            or view.unreserved_amount < amount
+        ):
+            return False
+        reserved = view.reserved_amount or Money(0, loan.currency)
+        self.state.bills[loan.id] = replace(loan, loan_reserved_amount=reserved + amount)
+        return True
+
+    async def release_write_off(self, loan_bill_id: str, amount: Money) -> None:
+        loan = self.state.bills[loan_bill_id]
+        reserved = loan.loan_reserved_amount or Money(0, loan.currency)
+        self.state.bills[loan.id] = replace(loan, loan_reserved_amount=reserved - amount)
+
     async def update_loan(self, update: LoanUpdate, *, at: datetime) -> None:
+        """Write off what the bill reserved: refused when the loan moved or is not reserved."""
         loan = self.state.bills.get(update.loan_bill_id)
         if (
             loan is None
@@ -96,8 +121,16 @@ class FakeBills(BillRepository):
             or loan.loan_state is not LoanState.OPEN
         ):
             raise LoanChanged(f"loan {update.loan_bill_id} changed meanwhile", field="write_offs")
+        written_off = update.expected_open_amount - update.open_amount
+        reserved = loan.loan_reserved_amount or Money(0, loan.currency)
+        if reserved < written_off:
+            raise LoanChanged(f"loan {update.loan_bill_id} changed meanwhile", field="write_offs")
         self.state.bills[loan.id] = replace(
-            loan, loan_open_amount=update.open_amount, loan_state=update.state, updated_at=at
+            loan,
+            loan_open_amount=update.open_amount,
+            loan_reserved_amount=reserved - written_off,
+            loan_state=update.state,
+            updated_at=at,
         )
 
     async def add_transfer_log(

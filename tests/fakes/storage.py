@@ -147,13 +147,24 @@ class FakePayments(PaymentRepository):
         self.state.schedules[payment.id].update(schedule)
 
 
+@dataclass
+class Faults:
+    """Failures a test asks for, shared by every unit of work of a storage (never rolled back)."""
+
+    next_post: Exception | None = None  # the next ledger posting raises this, once
+
+
 class FakeLedger(Ledger):
     """All or nothing, like the SQL ledger: no balance below zero without an overdraft."""
 
-    def __init__(self, state: FakeState) -> None:
+    def __init__(self, state: FakeState, faults: Faults | None = None) -> None:
         self.state = state
+        self.faults = faults or Faults()
 
     async def post(self, subject_id: str, postings: Sequence[Posting], *, at: datetime) -> str:
+        if (fault := self.faults.next_post) is not None:
+            self.faults.next_post = None
+            raise fault
         check_balanced(postings)
         net: dict[tuple[str, SubAccount], int] = defaultdict(int)
         for p in postings:
@@ -234,6 +245,7 @@ class FakeStorage:
     def __init__(self, subscribers: frozenset[str] | None = None) -> None:
         self.state = FakeState()
         self.subscribers = subscribers
+        self.faults = Faults()
         self.units: list[FakeUnitOfWork] = []  # every unit of work opened, in order
 
     def uow(self) -> FakeUnitOfWork:
@@ -259,7 +271,7 @@ class FakeUnitOfWork(UnitOfWork):
     def _bind(self, state: FakeState) -> None:
         self.state = state
         self.payments = FakePayments(state)
-        self.ledger = FakeLedger(state)
+        self.ledger = FakeLedger(state, self.storage.faults)
         self.outbox = FakeOutbox(state, self.storage.subscribers)
         self.accounts = FakeAccounts(state)
         self.bills = FakeBills(state)

@@ -119,11 +119,17 @@ async def test_a_loan_is_written_off_only_from_the_open_amount_it_was_planned_fr
     )
     await storage.in_uow(lambda uow: uow.bills.add(loan))
     update = LoanUpdate("bill_1", Money(100_000, "CNY"), Money(40_000, "CNY"), LoanState.OPEN)
+    with pytest.raises(LoanChanged):  # nothing reserved: nothing may be written off
+        await storage.in_uow(lambda uow: uow.bills.update_loan(update, at=NOW))
+    assert await storage.in_uow(lambda uow: uow.bills.reserve_write_off("bill_1", Money(70_000, "CNY")))
+    assert not await storage.in_uow(lambda uow: uow.bills.reserve_write_off("bill_1", Money(40_000, "CNY")))
     await storage.in_uow(lambda uow: uow.bills.update_loan(update, at=NOW))
     with pytest.raises(LoanChanged):
         await storage.in_uow(lambda uow: uow.bills.update_loan(update, at=NOW))
     views = await storage.in_uow(lambda uow: uow.bills.loans("app_a", ["bill_1", "bill_1", "bill_x"]))
-    assert [(v.bill_id, v.open_amount) for v in views.values()] == [("bill_1", Money(40_000, "CNY"))]
+    assert [(v.bill_id, v.open_amount, v.reserved_amount) for v in views.values()] == [
+        ("bill_1", Money(40_000, "CNY"), Money(10_000, "CNY"))
+    ]
     assert await storage.in_uow(lambda uow: uow.bills.open_loans("app_a", "acc_emp", excluding="x")) == 1
 
 

@@ -79,6 +79,7 @@ class BillActions:
             if current.status is not bill.status:  # another operator got there first
                 check_bill_action(ErrorAction.REVALIDATE, current)
                 raise _changed(ErrorAction.REVALIDATE, current)
+            checked = await self.checker.hold(repo, current, checked, self.ctx.clock())
             await repo.save(checked.bill, expected_status=current.status)
             await uow.commit()
         self.ctx.emit(checked.trail)
@@ -90,7 +91,12 @@ class BillActions:
             bill.id,
             ErrorAction.RESEND_BANK,
             lambda current, now: current.moved(
-                BillStatus.BANK_SUBMITTED, now, attempt=current.attempt + 1, payment_id=None, failure=None
+                BillStatus.BANK_SUBMITTED,
+                now,
+                attempt=current.attempt + 1,
+                payment_id=None,
+                failure=None,
+                bank_failure_evidence=None,
             ),
         )
         self._operator(bill.id, operator, note, f"resend_bank: attempt {started.attempt}")
@@ -101,7 +107,11 @@ class BillActions:
             bill.id,
             ErrorAction.SWITCH_TO_TRANSFER,
             lambda current, now: current.moved(
-                BillStatus.TRANSFER_PENDING, now, pay_mode=PayMode.TRANSFER.value, failure=None
+                BillStatus.TRANSFER_PENDING,
+                now,
+                pay_mode=PayMode.TRANSFER.value,
+                failure=None,
+                bank_failure_evidence=None,
             ),
         )
         self._operator(bill.id, operator, note, "switch_to_transfer: pay mode bank -> transfer")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.bills.model import (
+    BankFailureEvidence,
     Bill,
     BillFailure,
     BillStatus,
@@ -95,7 +96,12 @@ class BillBank:
                 or current.attempt != bill.attempt
             ):
                 return current or bill
-            failed = current.moved(BillStatus.BANK_FAILED, now, failure=BillFailure.of(exc))
+            failed = current.moved(
+                BillStatus.BANK_FAILED,
+                now,
+                failure=BillFailure.of(exc),
+                bank_failure_evidence=BankFailureEvidence.DEFINITE_REFUSAL,  # nothing was sent
+            )
             await repo.save(failed, expected_status=BillStatus.BANK_SUBMITTED)
             await publish(uow, failed, EventType.BILL_FAILED, now)
             await uow.commit()

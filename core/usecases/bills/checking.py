@@ -20,9 +20,10 @@ from core.bills.model import Bill, BillFailure, BillKind, BillStatus, LoanComman
 from core.bills.risk import risk_check_loan, risk_check_reimbursement
 from core.errors import BusinessRuleViolation, DomainError
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+from core.usecases.bills.acceptance import hold_acceptance
 from core.usecases.bills.context import BillContext
 from core.usecases.bills.views import bill_params
-from ports.bills import Applicant
+from ports.bills import Applicant, BillRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,28 @@ class BillChecker:
             return replace(refused, trail=(passed, *refused.trail))
         trail = (passed, self._passed(bill.id, risk, params, open_loans=open_loans))
         return CheckedBill(_started(bill, now), None, trail)
+
+    async def hold(
+        self, repo: BillRepository, before: Bill, checked: CheckedBill, now: datetime
+    ) -> CheckedBill:
+        """In the transaction that stores the checked bill: an accepted bill holds what its checks
+        saw (`hold_acceptance`), or is refused by the check that no longer holds. `before` is
+        the bill as it was before its checks."""
+        if checked.error is not None:
+            return checked
+        error = await hold_acceptance(repo, checked.bill, self.ctx.policy.limits)
+        if error is None:
+            return checked
+        unchecked = replace(
+            checked.bill, status=before.status, attempt=before.attempt, payment_id=before.payment_id
+        )
+        loan = before.kind is BillKind.LOAN
+        node = FlowNode.RISK_CHECKED if loan else FlowNode.VALIDATED
+        open_loans = await repo.open_loans(before.app_id, before.applicant_account_id, excluding=before.id)
+        refused = self._refused(
+            unchecked, now, node, error, bill_params(unchecked), open_loans if loan else None
+        )
+        return replace(refused, trail=(*checked.trail[: 1 if loan else 0], *refused.trail))
 
     async def _facts(self, bill: Bill) -> _Facts:
         async with self.ctx.reads() as uow:

@@ -42,6 +42,7 @@ class BillIntake:
         checked = await self.checker.check(received, now)
         try:
             async with self.ctx.uow() as uow:
+                checked = await self.checker.hold(uow.bills, received, checked, now)
                 await uow.bills.add(checked.bill)
                 await uow.commit()
         except DuplicateRequest:

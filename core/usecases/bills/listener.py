@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from core.bills.model import Bill, BillFailure, BillStatus
+from core.bills.model import BankFailureEvidence, Bill, BillFailure, BillStatus
 from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.payments.model import Payment, PaymentStatus
@@ -72,7 +72,13 @@ class BillPaymentListener:
             )
             return
         failure = _bank_failure(payment) if target is BillStatus.BANK_FAILED else None
-        moved = current.moved(target, payment.updated_at, payment_id=payment.id, failure=failure)
+        moved = current.moved(
+            target,
+            payment.updated_at,
+            payment_id=payment.id,
+            failure=failure,
+            bank_failure_evidence=_evidence(current) if failure is not None else None,
+        )
         await repo.save(moved, expected_status=current.status)
         if failure is not None:
             await publish(uow, moved, EventType.BILL_FAILED, payment.updated_at)
@@ -86,6 +92,15 @@ def _bank_failure(payment: Payment) -> BillFailure:
         payment.failure_code or "BANK_REFUSED",
         payment.failure_message or "the bank refused the payment",
     )
+
+
+def _evidence(current: Bill) -> BankFailureEvidence:
+    """How a failed payment is known not to be paid. A channel answers FAILED only for a definite
+    refusal or a verified final query answer (ports.channels); anything else is UNKNOWN. The
+    first answer of an attempt is its 8801 answer, later ones come from 8804."""
+    if current.status is BillStatus.BANK_SUBMITTED:
+        return BankFailureEvidence.DEFINITE_REFUSAL
+    return BankFailureEvidence.FINAL_8804
 
 
 def _answer_record(current: Bill, target: BillStatus, payment: Payment) -> FlowRecord:

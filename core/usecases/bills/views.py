@@ -42,6 +42,8 @@ def bill_view(bill: Bill) -> dict[str, Any]:
         failure=None
         if failure is None
         else {"code": failure.code, "message": failure.message, "field": failure.field},
+        # bank_failed: definite_refusal | final_8804; null: not verified (no resend, no switch)
+        bank_failure_evidence=bill.bank_failure_evidence.value if bill.bank_failure_evidence else None,
         loan=None
         if bill.loan_open_amount is None or bill.loan_state is None
         else {"open_amount": str(bill.loan_open_amount), "state": bill.loan_state.value},

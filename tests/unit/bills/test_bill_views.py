@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.bills.model import Bill, BillKind, BillStatus, WriteOffLine
+from core.bills.model import BankFailureEvidence, Bill, BillKind, BillStatus, WriteOffLine
 from core.money import Money
 from core.usecases.bills.views import action_result_view, bill_params, bill_view, ops_bill_view
 
@@ -28,6 +28,7 @@ def reimbursement(status: BillStatus = BillStatus.BANK_FAILED) -> Bill:
         updated_at=AT,
         payer_card_no="9550880000000001",
         payee_card_no="6225 8800 1111 2222",
+        bank_failure_evidence=BankFailureEvidence.FINAL_8804 if status is BillStatus.BANK_FAILED else None,
     )
 
 
