@@ -138,6 +138,7 @@ class ChannelConformance:
             assert result.status is ChannelStatus.UNKNOWN, (
                 f"scenario {scenario!r}: an unverifiable answer gave {result.status.value} ({result.code})"
             )
+
     async def test_request_not_sent_fails_the_payment_and_a_lost_answer_is_unknown(
         self, subject: ConformanceSubject
     ) -> None:
