@@ -41,6 +41,7 @@ from core.usecases.payments.service import PaymentService
 from core.usecases.payments.stores import PaymentStorage
 from core.usecases.payments.trail import PaymentTrail
 from core.usecases.payouts.listener import PayoutResultListener
+from core.usecases.payouts.recovery import PayoutRecovery
 from core.usecases.payouts.service import PayoutService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
@@ -222,6 +223,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
     payout_queries = providers.Singleton(PayoutQueries, engine)
+    payout_recovery = providers.Singleton(PayoutRecovery, payouts.provided.ctx)
 
     # bills
     bill_context = providers.Singleton(

@@ -68,6 +68,10 @@ class ChannelResult:
     raw: Mapping[str, Any] = field(default_factory=dict)
     # what went over the wire, masked, for the exchange log (bank_req_source & co.)
     exchanges: tuple[Exchange, ...] = ()
+    # a query's definite "the channel has no order under this payment id" (Alipay's
+    # ORDER_NOT_EXIST), with status UNKNOWN: an order may not be visible yet, so only once the
+    # request's deadline has passed does it prove the request never arrived (then it is resent)
+    order_not_found: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,9 @@ class ConformanceSubject:
     unverifiable_scenarios: tuple[str, ...] = ()
     # The request factory knows "not_sent": a request its adapter raises RequestNotSent for.
     refuses_before_sending: bool = False
+    # The channel answers a query about an order it never received with a definite "no such
+    # order" (ChannelResult.order_not_found): the resolver then resends it, same id, after its deadline.
+    reports_order_not_found: bool = False
 
 
 def new_payment_id() -> str:
@@ -138,6 +141,7 @@ class ChannelConformance:
             assert result.status is ChannelStatus.UNKNOWN, (
                 f"scenario {scenario!r}: an unverifiable answer gave {result.status.value} ({result.code})"
             )
+
     async def test_request_not_sent_fails_the_payment_and_a_lost_answer_is_unknown(
         self, subject: ConformanceSubject
     ) -> None:
@@ -164,6 +168,17 @@ class ChannelConformance:
         request = subject.request("success")
         result = await subject.channel.query.query(request, None)
         assert result.status is not ChannelStatus.SUCCEEDED
+        # "no such order" may be a lag at the channel: it is unknown, never a failure
+        assert not result.order_not_found or result.status is ChannelStatus.UNKNOWN
+        if subject.reports_order_not_found:
+            assert result.order_not_found, f"a payment never sent was queried as {result.status.value}"
+
+    async def test_a_submitted_payment_is_never_reported_not_found(self, subject: ConformanceSubject) -> None:
+        """A channel that says "no such order" must mean it: the resolver resends on that answer."""
+        assert subject.channel.payment is not None and subject.channel.query is not None
+        request = subject.request("success")
+        await subject.channel.payment.submit(request)
+        assert not (await subject.channel.query.query(request, None)).order_not_found
 
     async def test_genuine_notification_is_verified(self, subject: ConformanceSubject) -> None:
         if subject.notification is None or subject.channel.notification is None:

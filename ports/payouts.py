@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from core.payouts.model import Payout, PayoutStatus
@@ -24,4 +25,10 @@ class PayoutRepository(Protocol):
 
     async def save(self, payout: Payout, *, expected_status: PayoutStatus) -> None:
         """Update; raises ports.storage.ConcurrentUpdate when the stored status changed."""
+        ...
+
+    async def approved_unpaid(self, approved_before: datetime, limit: int) -> list[Payout]:
+        """Payouts `approved` (last moved) before `approved_before` that have no payment yet
+        (none under `payment_out_request_no(id)`): a crash between approval and submit left
+        them. Oldest first, at most `limit`."""
         ...

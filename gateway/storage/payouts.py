@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,9 +20,11 @@ from core.payouts.model import (
     PayoutType,
     Review,
     bank_from_json,
+    payment_out_request_no,
     voucher_from_json,
 )
 from gateway.storage.payout_tables import payouts as table
+from gateway.storage.tables import payments
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
 
@@ -132,3 +135,26 @@ class SqlPayouts:
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(payout.id)
+
+    async def approved_unpaid(self, approved_before: datetime, limit: int) -> list[Payout]:
+        # the payment's out_request_no is the payout id behind a fixed prefix (the model's rule)
+        prefix = payment_out_request_no("")
+        payment = (
+            sa.select(payments.c.id)
+            .where(
+                payments.c.app_id == table.c.app_id,
+                payments.c.out_request_no == sa.literal(prefix) + table.c.id,
+            )
+            .exists()
+        )
+        stmt = (
+            sa.select(table)
+            .where(
+                table.c.status == PayoutStatus.APPROVED.value,
+                table.c.updated_at <= approved_before,
+                ~payment,
+            )
+            .order_by(table.c.updated_at)
+            .limit(limit)
+        )
+        return [row_to_payout(row) for row in (await self.conn.execute(stmt)).all()]

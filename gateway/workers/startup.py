@@ -12,6 +12,7 @@ from gateway.workers.lease import LeaseWorker
 from gateway.workers.leases import RoundLease, holder_id
 from gateway.workers.nonce_purge import NoncePurge
 from gateway.workers.outbox import OutboxDeliverer
+from gateway.workers.payouts import PayoutWorker
 from gateway.workers.query_poller import QueryPoller
 from gateway.workers.settlement import SettlementWorker
 
@@ -56,6 +57,9 @@ def _background_workers(container: Container, stop: asyncio.Event) -> list[Corou
         LeaseWorker(
             container.lease_recovery(), settings.lease.batch_size, _round_lease(container, "lease", holder)
         ).run(interval, stop),
+        PayoutWorker(container.payout_recovery(), batch, _round_lease(container, "payouts", holder)).run(
+            interval, stop
+        ),
     ]
 
 

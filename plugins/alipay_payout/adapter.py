@@ -206,13 +206,15 @@ class AlipayPayoutAdapter(OpenApiAdapter):
         exchanges = (Exchange(QUERY_METHOD, wire, _masked_answer(answer.response, request.payee_account)),)
         ref = answer.pay_fund_order_id or answer.order_id or channel_ref
         if not answer.found:
-            # ORDER_NOT_EXIST: not visible (yet), never proof of failure
+            # ORDER_NOT_EXIST: not visible (yet), never proof of failure; after the request's
+            # deadline, proof that it never arrived (the payments' resolver resends it)
             return ChannelResult(
                 ChannelStatus.UNKNOWN,
                 channel_ref=ref,
                 code="ORDER_NOT_EXIST",
                 message=answer.sub_msg,
                 exchanges=exchanges,
+                order_not_found=True,
             )
         if not answer.answered:
             return ChannelResult(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from core.payouts.model import Payout, PayoutStatus
+from core.payouts.model import Payout, PayoutStatus, payment_out_request_no
 from ports.payouts import PayoutRepository
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
@@ -38,3 +39,14 @@ class FakePayouts(PayoutRepository):
         if stored is None or stored.status is not expected_status:
             raise ConcurrentUpdate(payout.id)
         self.state.payouts[payout.id] = payout
+
+    async def approved_unpaid(self, approved_before: datetime, limit: int) -> list[Payout]:
+        paid = {(p.app_id, p.out_request_no) for p in self.state.payments.values()}
+        unpaid = [
+            p
+            for p in self.state.payouts.values()
+            if p.status is PayoutStatus.APPROVED
+            and p.updated_at <= approved_before
+            and (p.app_id, payment_out_request_no(p.id)) not in paid
+        ]
+        return sorted(unpaid, key=lambda p: p.updated_at)[:limit]

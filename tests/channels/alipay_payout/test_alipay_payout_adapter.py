@@ -138,6 +138,7 @@ class TestAlipayPayoutConformance(ChannelConformance):
             request=lambda scenario: payment(PAYEES[scenario]),
             notification=notification,
             unverifiable_scenarios=("bad_sign",),
+            reports_order_not_found=True,
         )
 
 
