@@ -31,6 +31,12 @@ class Metrics:
             "Payments whose outcome stays unknown after their query schedule",
             registry=self.registry,
         )
+        self.callbacks_refused = Counter(
+            "paygate_callbacks_refused_total",
+            "Verified channel callbacks acknowledged but not applied",
+            ["channel", "reason"],
+            registry=self.registry,
+        )
         self.outbox_dead = Gauge(
             "paygate_outbox_dead", "Notifications parked as dead", registry=self.registry
         )

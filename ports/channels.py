@@ -97,12 +97,17 @@ class ChannelEvent:
 @dataclass(frozen=True, slots=True)
 class ChannelNotification:
     """A verified channel callback: about one payment (by the platform's payment id, with the
-    channel's `result`), or, with `event`, about something else the channel manages."""
+    channel's `result`), or, with `event`, about something else the channel manages.
+
+    `amount` and `payee` are what the notice says about the payment, when it says it: a notice
+    whose amount (or currency, or payee) differs from the stored payment's is refused."""
 
     payment_id: str | None
     result: ChannelResult | None = None
     reply_body: str = "success"
     event: ChannelEvent | None = None
+    amount: Money | None = None
+    payee: str | None = None
 
     def __post_init__(self) -> None:
         about_payment = self.payment_id is not None and self.result is not None

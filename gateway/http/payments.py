@@ -131,6 +131,9 @@ async def channel_callback(request: web.Request) -> web.Response:
                 "verified channel event nobody handles", extra={"channel": code, "kind": notice.event.kind}
             )
         return web.Response(text=notice.reply_body)
-    assert notice.payment_id is not None and notice.result is not None
-    await container.payments().apply_result(notice.payment_id, notice.result, via="notification")
+    # verified, so acknowledged even when refused (about another channel's payment, a different
+    # amount, a payment we do not know): repeating it would not make it apply
+    outcome = await container.payments().apply_notice(code, notice)
+    if outcome.refusal is not None:
+        container.metrics().callbacks_refused.labels(code, outcome.refusal.value).inc()
     return web.Response(text=notice.reply_body)

@@ -10,6 +10,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl
 
+from core.errors import InvalidArgument
+from core.money import Money
 from plugins.alipay_openapi.errors import NotifyVerificationError
 from plugins.alipay_openapi.signing import (
     SIGN_TYPE,
@@ -24,6 +26,18 @@ NOTIFY_EXCLUDED = ("sign", "sign_type")
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 _CANONICAL_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 ACKNOWLEDGEMENT = "success"  # the plain body Alipay expects; anything else makes it retry
+NOTICE_CURRENCY = "CNY"  # Alipay's notifications state yuan amounts without a currency field
+
+
+def notice_amount(raw: object, name: str) -> Money | None:
+    """The yuan amount a verified notification states in `name` (None when it states none);
+    raises NotifyVerificationError when it is no amount of yuan."""
+    if raw is None or raw == "":
+        return None
+    try:
+        return Money.parse(str(raw).strip(), NOTICE_CURRENCY, field=name, allow_zero=True)
+    except InvalidArgument as exc:
+        raise NotifyVerificationError(f"{name} {raw!r} is not an amount of yuan") from exc
 
 
 @dataclass(frozen=True, slots=True)

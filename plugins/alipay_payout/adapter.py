@@ -11,7 +11,7 @@ from core.payouts.payees import is_alipay_user_id, mask_account
 from plugins.alipay_openapi.channel import OpenApiAdapter
 from plugins.alipay_openapi.codes import NOT_PAID, normalise_sub_code
 from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
-from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
+from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, notice_amount, verify_form_post
 from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.results import mapped_result
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
@@ -250,6 +250,7 @@ class AlipayPayoutAdapter(OpenApiAdapter):
         try:
             verified = verify_form_post(headers, body, self._public_key, expected_app_id=self.openapi.app_id)
             changed = parse_order_changed(verified)
+            amount = notice_amount(changed.trans_amount, "trans_amount")
         except NotifyVerificationError as exc:
             raise NotificationRejected(str(exc)) from exc
         result = status_result(
@@ -265,4 +266,4 @@ class AlipayPayoutAdapter(OpenApiAdapter):
             "alipay order.changed verified",
             extra={"out_biz_no": changed.out_biz_no, "status": changed.raw_status},
         )
-        return ChannelNotification(changed.out_biz_no, result, reply_body=ACKNOWLEDGEMENT)
+        return ChannelNotification(changed.out_biz_no, result, reply_body=ACKNOWLEDGEMENT, amount=amount)

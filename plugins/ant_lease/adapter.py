@@ -11,7 +11,7 @@ from core.lease.parts import UnsignRefusal
 from core.lease.status import CancelReason, PeriodStatus
 from plugins.alipay_openapi.codes import NOT_PAID
 from plugins.alipay_openapi.errors import NotifyVerificationError, outcome_code
-from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, verify_form_post
+from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, notice_amount, verify_form_post
 from plugins.ant_lease.answers import (
     agreement_event,
     agreement_signing_result,
@@ -150,11 +150,16 @@ class AntLeaseAdapter(ContractOperations):
         try:
             verified = verify_form_post(headers, body, self._public_key, expected_app_id=self.openapi.app_id)
             notice = parse_notice(verified)
+            amount = (
+                notice_amount(notice.total_amount, "total_amount")
+                if isinstance(notice, TradeNotice)
+                else None
+            )
         except NotifyVerificationError as exc:
             raise NotificationRejected(str(exc)) from exc
         if isinstance(notice, TradeNotice):
             result = trade_result(notice.raw_status, notice.trade_no, "trade_status_sync")
-            return ChannelNotification(notice.out_trade_no, result, reply_body=ACKNOWLEDGEMENT)
+            return ChannelNotification(notice.out_trade_no, result, reply_body=ACKNOWLEDGEMENT, amount=amount)
         if isinstance(notice, AgreementNotice):
             return ChannelNotification(None, event=agreement_event(notice), reply_body=ACKNOWLEDGEMENT)
         return ChannelNotification(None, event=contract_event(notice), reply_body=ACKNOWLEDGEMENT)

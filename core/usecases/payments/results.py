@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,14 +13,17 @@ from core.flowlog import FlowNode, FlowOutcome
 from core.payments.model import Payment, PaymentStatus
 from core.usecases.payments.channels import STATUS_FROM_CHANNEL
 from core.usecases.payments.commands import PaymentListener
+from core.usecases.payments.notices import NoticeOutcome, NoticeRefusal, notice_mismatch
 from core.usecases.payments.policy import PaymentPolicy
 from core.usecases.payments.stores import PaymentStorage
 from core.usecases.payments.trail import PaymentTrail
 from core.usecases.payments.views import payment_view
 from core.usecases.shared.conflicts import retry_on_conflict
 from core.usecases.shared.outbox import publish
-from ports.channels import ChannelResult
+from ports.channels import ChannelNotification, ChannelResult
 from ports.storage import LedgerWork, UnitOfWork
+
+log = logging.getLogger("paygate.payments")
 
 
 class PaymentResults:
@@ -117,6 +121,51 @@ class PaymentResults:
         else:
             self._note_late_answer(payment, result, via)
         return payment
+
+    async def apply_notice(self, channel: str, notice: ChannelNotification) -> NoticeOutcome:
+        """Apply a notice verified for `channel` to the payment it names, only when that payment
+        is of `channel` and the notice's amount, currency and payee (where it states them) are
+        the payment's. A refused notice changes nothing: it is logged and recorded in the flow.
+        The caller acknowledges it either way (it is verified: the channel need not repeat it)."""
+        payment_id, result = notice.payment_id, notice.result
+        assert payment_id is not None and result is not None
+        now = self.trail.clock()
+
+        async def apply_once() -> tuple[NoticeOutcome, bool]:
+            async with self.storage.uow() as uow:
+                payment = await uow.payments.get_for_update(payment_id)
+                if payment is None:
+                    return NoticeOutcome(None, NoticeRefusal.UNKNOWN_PAYMENT, "no such payment"), False
+                mismatch = notice_mismatch(channel, notice, payment)
+                if mismatch is not None:
+                    return NoticeOutcome(payment, *mismatch), False
+                if payment.is_final:
+                    return NoticeOutcome(payment), False
+                moved = await self.apply(uow, payment, result, now)
+                await uow.commit()
+            return NoticeOutcome(moved), True
+
+        outcome, applied = await retry_on_conflict(apply_once, payment_id)
+        if outcome.refusal is not None:
+            self._note_refused_notice(channel, payment_id, outcome)
+        elif applied and outcome.payment is not None:
+            self.trail.result(outcome.payment, result, "notification")
+        elif outcome.payment is not None:
+            self._note_late_answer(outcome.payment, result, "notification")
+        return outcome
+
+    def _note_refused_notice(self, channel: str, payment_id: str, outcome: NoticeOutcome) -> None:
+        """A refused notice: a WARNING with the mismatch, and a flow node on a known payment."""
+        extra = {"channel": channel, "payment_id": payment_id, "reason": str(outcome.refusal)}
+        log.warning("verified notice refused: %s", outcome.detail, extra=extra)
+        if outcome.payment is not None:
+            self.trail.record(
+                outcome.payment.id,
+                FlowNode.QUERY_ANSWER,
+                FlowOutcome.FAILED,
+                f"notice from {channel} refused ({outcome.refusal}): {outcome.detail}",
+                via="notification",
+            )
 
     def _note_late_answer(self, payment: Payment, result: ChannelResult, via: str) -> None:
         """A final payment keeps its state; an answer contradicting it needs an operator."""

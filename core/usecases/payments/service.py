@@ -10,13 +10,14 @@ from core.payments.model import Payment
 from core.payments.routing import Router, RouteRequest
 from core.usecases.payments.channels import ChannelAccess
 from core.usecases.payments.commands import PaymentCommand, PaymentListener
+from core.usecases.payments.notices import NoticeOutcome
 from core.usecases.payments.policy import PaymentPolicy, QuerySchedule
 from core.usecases.payments.resolve import PaymentResolution
 from core.usecases.payments.results import PaymentResults
 from core.usecases.payments.stores import PaymentStorage
 from core.usecases.payments.submit import PaymentSubmission
 from core.usecases.payments.trail import PaymentTrail
-from ports.channels import Channel, ChannelResult
+from ports.channels import Channel, ChannelNotification, ChannelResult
 
 
 class PaymentService:
@@ -69,6 +70,10 @@ class PaymentService:
     async def apply_result(self, payment_id: str, result: ChannelResult, *, via: str) -> Payment:
         """Apply a channel answer (submit, query or verified notification) exactly once."""
         return await self.results.apply_result(payment_id, result, via=via)
+
+    async def apply_notice(self, channel: str, notice: ChannelNotification) -> NoticeOutcome:
+        """Apply a notice verified for `channel`, only to that channel's payment it matches."""
+        return await self.results.apply_notice(channel, notice)
 
     async def resolve(self, payment: Payment, attempts: int) -> Payment:
         """Query the channel about a processing/unknown payment; reschedule or escalate."""
