@@ -6,6 +6,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,8 +24,21 @@ from gateway.workers.leases import holder_id
 from gateway.workers.loop import run_periodically, write_tx
 
 
+@dataclass(frozen=True)
+class Drained:
+    """What one drain did: the rounds it ran (the last one claimed nothing) and the events it
+    attempted in them (delivered or not)."""
+
+    rounds: int
+    attempted: int
+
+
 class OutboxDeliverer:
-    """Delivers outbox events to each app's notify_url as signed webhooks, with back-off."""
+    """Delivers outbox events to each app's notify_url as signed webhooks, with back-off.
+
+    A drain runs rounds back to back while they find work and sleeps only once the outbox has
+    nothing due, so deliveries keep pace with the results produced; within a round at most
+    `notify.concurrency` webhooks are in flight at once over the one shared client session."""
 
     def __init__(
         self,
@@ -41,6 +55,7 @@ class OutboxDeliverer:
         self.session = session
         self.clock = clock
         self.holder = holder or holder_id()
+        self._in_flight = asyncio.Semaphore(settings.notify.concurrency)
 
     async def _claim(self) -> list[Any]:
         """Lease up to a batch of due events in one statement: two gateway processes never
@@ -74,14 +89,34 @@ class OutboxDeliverer:
         return sorted(rows, key=lambda r: r.next_attempt_at)
 
     async def run_once(self) -> int:
+        """One round: claim a batch of due events, attempt each, record every outcome; how many
+        events it claimed."""
         rows = await self._claim()
         if rows:
-            outcomes = await asyncio.gather(*(self._attempt(row) for row in rows))
+            outcomes = await asyncio.gather(*(self._attempt_in_turn(row) for row in rows))
             await self._record(rows, outcomes)
         return len(rows)
 
+    async def drain(self, stop: asyncio.Event) -> Drained:
+        """Rounds back to back until one claims nothing (or `stop` is set): a backlog larger than
+        a batch is worked off at once, not one batch per poll interval. Each round's events are
+        recorded (due again later, delivered or dead) before the next claim, so the loop ends."""
+        rounds = attempted = 0
+        while not stop.is_set():
+            claimed = await self.run_once()
+            rounds += 1
+            attempted += claimed
+            if claimed == 0:
+                break
+        return Drained(rounds, attempted)
+
     async def run(self, interval: float, stop: asyncio.Event) -> None:
-        await run_periodically("outbox", interval, self.run_once, stop)
+        """Drain, then wait `interval` seconds (or less, when stopped), until `stop`."""
+        await run_periodically("outbox", interval, lambda: self.drain(stop), stop)
+
+    async def _attempt_in_turn(self, row: Any) -> str | None:
+        async with self._in_flight:
+            return await self._attempt(row)
 
     async def _attempt(self, row: Any) -> str | None:
         """POST the signed event to the app's notify_url; None when the app took it (2xx)."""
