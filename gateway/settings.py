@@ -190,13 +190,20 @@ class NotifySettings(_Section):
     timeout_seconds: float = Field(default=10.0, gt=0)
     batch_size: int = Field(default=50, ge=1)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
+    # webhooks in flight at once in one round of one process
+    concurrency: int = Field(default=16, ge=1)
     # how long a process holds the events it delivers; a crashed process's pass to the others after
     lease_seconds: float = Field(default=60, gt=0)
 
     @model_validator(mode="after")
     def _lease_outlasts_delivery(self) -> NotifySettings:
-        if self.lease_seconds <= self.timeout_seconds:
-            raise ValueError("notify.lease_seconds must exceed notify.timeout_seconds")
+        # a round's deliveries go in waves of `concurrency`; all must be done within the lease
+        waves = -(-self.batch_size // self.concurrency)
+        if self.lease_seconds <= self.timeout_seconds * waves:
+            raise ValueError(
+                "notify.lease_seconds must exceed notify.timeout_seconds times "
+                "ceil(notify.batch_size / notify.concurrency)"
+            )
         return self
 
 

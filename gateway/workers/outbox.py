@@ -6,12 +6,14 @@ import asyncio
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.ids import utcnow
 from gateway.auth import signed_headers
@@ -23,8 +25,21 @@ from gateway.workers.leases import holder_id
 from gateway.workers.loop import run_periodically, write_tx
 
 
+@dataclass(frozen=True)
+class Drained:
+    """What one drain did: the rounds it claimed (the last found nothing due, unless the drain
+    was stopped) and the events it attempted in them (delivered or not)."""
+
+    rounds: int
+    attempted: int
+
+
 class OutboxDeliverer:
-    """Delivers outbox events to each app's notify_url as signed webhooks, with back-off."""
+    """Delivers outbox events to each app's notify_url as signed webhooks, with back-off.
+
+    A drain runs rounds back to back while they find work and sleeps only once the outbox has
+    nothing due, so deliveries keep pace with the results produced; within a round at most
+    `notify.concurrency` webhooks are in flight at once over the one shared client session."""
 
     def __init__(
         self,
@@ -41,12 +56,13 @@ class OutboxDeliverer:
         self.session = session
         self.clock = clock
         self.holder = holder or holder_id()
+        self._in_flight = asyncio.Semaphore(settings.notify.concurrency)
 
-    async def _claim(self) -> list[Any]:
+    async def _claim(self, conn: AsyncConnection) -> list[Any]:
         """Lease up to a batch of due events in one statement: two gateway processes never
         deliver one event at once (PostgreSQL skips rows another claim has locked). A process
         that dies holding a lease leaves its events to the others once `notify.lease_seconds`
-        have passed (longer than a delivery's timeout, so a live holder is done by then)."""
+        have passed (longer than a round's deliveries, so a live holder is done by then)."""
         o = t.outbox
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.notify.lease_seconds)
@@ -62,26 +78,58 @@ class OutboxDeliverer:
         )
         if not self.settings.database.is_sqlite:
             due = due.with_for_update(skip_locked=True)
-        async with write_tx(self.uow) as conn:
-            rows = (
-                await conn.execute(
-                    o.update()
-                    .where(o.c.id.in_(due.scalar_subquery()))
-                    .values(leased_until=lease, leased_by=self.holder)
-                    .returning(o)
-                )
-            ).all()
+        rows = (
+            await conn.execute(
+                o.update()
+                .where(o.c.id.in_(due.scalar_subquery()))
+                .values(leased_until=lease, leased_by=self.holder)
+                .returning(o)
+            )
+        ).all()
         return sorted(rows, key=lambda r: r.next_attempt_at)
 
+    async def _deliver(self, rows: list[Any]) -> list[str | None]:
+        return list(await asyncio.gather(*(self._attempt_in_turn(row) for row in rows)))
+
     async def run_once(self) -> int:
-        rows = await self._claim()
+        """One round: claim a batch of due events, attempt each, record every outcome; how many
+        events it claimed."""
+        async with write_tx(self.uow) as conn:
+            rows = await self._claim(conn)
         if rows:
-            outcomes = await asyncio.gather(*(self._attempt(row) for row in rows))
-            await self._record(rows, outcomes)
+            outcomes = await self._deliver(rows)
+            async with write_tx(self.uow) as conn:
+                await self._record(conn, rows, outcomes)
         return len(rows)
 
+    async def drain(self, stop: asyncio.Event) -> Drained:
+        """Rounds back to back until one claims nothing (or `stop` is set): a backlog larger than
+        a batch is worked off at once, not one batch per poll interval. A round's outcomes and
+        the next round's claim share one write transaction (one turn of the SQLite writer per
+        round); events are recorded (due again later, delivered or dead) before they can be
+        claimed again, so the loop ends."""
+        if stop.is_set():
+            return Drained(0, 0)
+        async with write_tx(self.uow) as conn:
+            rows = await self._claim(conn)
+        rounds, attempted = 1, len(rows)
+        while rows:
+            outcomes = await self._deliver(rows)
+            async with write_tx(self.uow) as conn:
+                await self._record(conn, rows, outcomes)
+                claiming = not stop.is_set()
+                rows = await self._claim(conn) if claiming else []
+            rounds += 1 if claiming else 0
+            attempted += len(rows)
+        return Drained(rounds, attempted)
+
     async def run(self, interval: float, stop: asyncio.Event) -> None:
-        await run_periodically("outbox", interval, self.run_once, stop)
+        """Drain, then wait `interval` seconds (or less, when stopped), until `stop`."""
+        await run_periodically("outbox", interval, lambda: self.drain(stop), stop)
+
+    async def _attempt_in_turn(self, row: Any) -> str | None:
+        async with self._in_flight:
+            return await self._attempt(row)
 
     async def _attempt(self, row: Any) -> str | None:
         """POST the signed event to the app's notify_url; None when the app took it (2xx)."""
@@ -115,7 +163,7 @@ class OutboxDeliverer:
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
 
-    async def _record(self, rows: list[Any], errors: list[str | None]) -> None:
+    async def _record(self, conn: AsyncConnection, rows: list[Any], errors: list[str | None]) -> None:
         """Every outcome of a round in one transaction (one statement, many rows); an event whose
         lease another process has taken over meanwhile is that process's to record."""
         o = t.outbox
@@ -149,5 +197,4 @@ class OutboxDeliverer:
             .where(o.c.id == sa.bindparam("oid"), o.c.leased_by == self.holder)
             .values({name: sa.bindparam(name) for name in changes[0] if name != "oid"})
         )
-        async with write_tx(self.uow) as conn:
-            await conn.execute(stmt, changes)
+        await conn.execute(stmt, changes)

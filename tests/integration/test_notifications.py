@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -107,10 +108,7 @@ async def test_final_result_is_delivered_as_a_signed_webhook(
         assert await deliverer_of(api, session).run_once() == 0, "delivered once, not again"
     [event] = r.events
     assert event["event_type"] == "payment.succeeded"
-    assert (
-        event["payment"]["id"] == payment["id"]
-        and event["payment"]["out_request_no"] == "notify-me"
-    )
+    assert event["payment"]["id"] == payment["id"] and event["payment"]["out_request_no"] == "notify-me"
     _, delivered = await api.get("/ops/notifications?status=delivered")
     assert [n["subject_id"] for n in delivered["notifications"]] == [payment["id"]]
 
@@ -178,3 +176,94 @@ async def test_nothing_is_queued_for_an_app_without_notify_url(
     async with engine.connect() as conn:
         apps = (await conn.execute(sa.select(t.outbox.c.app_id))).scalars().all()
     assert apps == [APP_ID]
+
+
+async def test_a_backlog_larger_than_a_batch_is_drained_in_one_go(
+    aiohttp_client: Any, database_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    """Seven events, batches of three: one drain works them all off in rounds back to back
+    (3, 3, 1, then an empty claim), not one batch per poll interval."""
+    r, url = receiver
+    settings = make_settings(
+        database_url,
+        apps={APP_ID: {"secret": APP_SECRET, "notify_url": url}},
+        notify={"batch_size": 3, "concurrency": 2},
+        workers={"enabled": False},
+    )
+    api = await build_api(aiohttp_client, settings)
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "10.00")
+    for _ in range(7):
+        status, _payment = await api.pay(amount="1.00", payer_account=alice, payee_account=bob)
+        assert status == 201
+    async with aiohttp.ClientSession() as session:
+        deliverer = deliverer_of(api, session)
+        drained = await deliverer.drain(asyncio.Event())
+        assert (drained.rounds, drained.attempted) == (4, 7)
+        again = await deliverer.drain(asyncio.Event())
+        assert (again.rounds, again.attempted) == (1, 0), "each event delivered once"
+    assert len({e["event_id"] for e in r.events}) == len(r.events) == 7
+    _, delivered = await api.get("/ops/notifications?status=delivered&limit=20")
+    assert len(delivered["notifications"]) == 7
+
+
+async def test_a_drain_stops_between_rounds_when_told(
+    aiohttp_client: Any, database_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    r, url = receiver
+    settings = make_settings(
+        database_url,
+        apps={APP_ID: {"secret": APP_SECRET, "notify_url": url}},
+        notify={"batch_size": 1},
+        workers={"enabled": False},
+    )
+    api = await build_api(aiohttp_client, settings)
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "10.00")
+    for _ in range(3):
+        assert (await api.pay(amount="1.00", payer_account=alice, payee_account=bob))[0] == 201
+    stop = asyncio.Event()
+    stop.set()
+    async with aiohttp.ClientSession() as session:
+        drained = await deliverer_of(api, session).drain(stop)
+    assert (drained.rounds, drained.attempted) == (0, 0) and r.events == []
+
+
+async def test_webhooks_in_flight_stay_within_notify_concurrency(
+    aiohttp_client: Any, database_url: str, aiohttp_server: Any
+) -> None:
+    """Five events in one round, at most two webhooks in flight at once."""
+    in_flight = peak = 0
+    two_in = asyncio.Event()
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        if in_flight >= 2:
+            two_in.set()
+        # hold the request until a second one is in flight (or briefly, if none comes)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(two_in.wait(), timeout=1)
+        seen.append(request.headers["X-Event-Id"])
+        in_flight -= 1
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hooks", handle)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    settings = make_settings(
+        database_url,
+        apps={APP_ID: {"secret": APP_SECRET, "notify_url": str(server.make_url("/hooks"))}},
+        notify={"batch_size": 5, "concurrency": 2},
+        workers={"enabled": False},
+    )
+    api = await build_api(aiohttp_client, settings)
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "10.00")
+    for _ in range(5):
+        assert (await api.pay(amount="1.00", payer_account=alice, payee_account=bob))[0] == 201
+    async with aiohttp.ClientSession() as session:
+        assert await deliverer_of(api, session).run_once() == 5
+    assert peak == 2 and len(set(seen)) == 5
