@@ -36,7 +36,7 @@ class PaymentResolution:
     async def resolve(self, payment: Payment, attempts: int) -> Payment:
         """Query the channel about a processing/unknown payment; reschedule or escalate."""
         result = await self.access.query(payment)
-        if result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.FAILED):
+        if result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.FAILED, ChannelStatus.RETURNED):
             return await self.results.apply_result(payment.id, result, via="query")
         self.trail.result(payment, result, via="query")
         delay, escalate = self.policy.schedule_for(payment.channel).next_delay(attempts + 1)
