@@ -23,6 +23,7 @@ class EventType(enum.StrEnum):
     PAYOUT_SUCCEEDED = "payout.succeeded"
     PAYOUT_FAILED = "payout.failed"
     PAYOUT_REJECTED = "payout.rejected"
+    PAYOUT_RETURNED = "payout.returned"
     LEASE_CONTRACT_SIGNED = "lease.contract_signed"
     LEASE_CONTRACT_SIGN_FAILED = "lease.contract_sign_failed"
     LEASE_CONTRACT_FINALISED = "lease.contract_finalised"
@@ -63,6 +64,10 @@ _ABOUT: dict[EventType, tuple[str, str]] = {
     EventType.PAYOUT_SUCCEEDED: ("the payout was paid (final)", _PAYOUT),
     EventType.PAYOUT_FAILED: ("the payout could not be paid (final)", _PAYOUT),
     EventType.PAYOUT_REJECTED: ("finance refused the payout (final)", _PAYOUT),
+    EventType.PAYOUT_RETURNED: (
+        "the paid payout came back: the channel returned the money after `payout.succeeded` (final)",
+        _PAYOUT,
+    ),
     EventType.LEASE_CONTRACT_SIGNED: ("every party signed the contract", _LEASE),
     EventType.LEASE_CONTRACT_SIGN_FAILED: ("the contract signing was refused or expired", _LEASE),
     EventType.LEASE_CONTRACT_FINALISED: ("the signed contract is finalised", _LEASE),
@@ -84,6 +89,7 @@ PAYOUT_EVENT_OF_STATUS = {
     PayoutStatus.SUCCEEDED: EventType.PAYOUT_SUCCEEDED,
     PayoutStatus.FAILED: EventType.PAYOUT_FAILED,
     PayoutStatus.REJECTED: EventType.PAYOUT_REJECTED,
+    PayoutStatus.RETURNED: EventType.PAYOUT_RETURNED,
 }
 """A final payout status's event."""
 

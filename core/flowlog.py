@@ -25,6 +25,7 @@ class FlowNode(enum.StrEnum):
     OPERATOR_ACTION = "operator_action"  # 差错处理
     REVIEW = "review"
     NOTIFIED = "notified"
+    RETURNED = "returned"  # 退票: the channel gave a paid payment's money back
 
 
 class FlowOutcome(enum.StrEnum):

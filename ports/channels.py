@@ -20,6 +20,9 @@ class ChannelStatus(enum.StrEnum):
     FAILED = "failed"  # definite: a listed refusal or a verified final answer; nothing was paid
     PROCESSING = "processing"
     UNKNOWN = "unknown"  # timeout, unverifiable answer, system error: only a query may resolve it
+    # paid, then the money came back (a bank card bounce): a late fact about a payment that
+    # succeeded, never a failure of it; the payment stays succeeded, its workflow learns it
+    RETURNED = "returned"
 
 
 class Port(enum.StrEnum):

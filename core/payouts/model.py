@@ -66,6 +66,9 @@ class PayoutStatus(enum.StrEnum):
     PAYING = "paying"  # the channel is working on it (or its answer is not known yet)
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    # paid, then the channel gave the money back (a bank card bounce, 退票): a late channel
+    # fact, reachable only from succeeded; the payout's payment stays succeeded
+    RETURNED = "returned"
 
 
 PAYOUT_STATES: StateMachine[PayoutStatus] = StateMachine(
@@ -75,12 +78,17 @@ PAYOUT_STATES: StateMachine[PayoutStatus] = StateMachine(
         PayoutStatus.APPROVED: {PayoutStatus.PAYING, PayoutStatus.SUCCEEDED, PayoutStatus.FAILED},
         PayoutStatus.PAYING: {PayoutStatus.SUCCEEDED, PayoutStatus.FAILED},
         PayoutStatus.REJECTED: set(),
-        PayoutStatus.SUCCEEDED: set(),
+        PayoutStatus.SUCCEEDED: {PayoutStatus.RETURNED},
         PayoutStatus.FAILED: set(),
+        PayoutStatus.RETURNED: set(),
     },
 )
 
-FINAL_PAYOUT_STATUSES = frozenset({PayoutStatus.REJECTED, PayoutStatus.SUCCEEDED, PayoutStatus.FAILED})
+# A final payout's result is published to its caller. Succeeded is final (the caller is told),
+# yet a late channel fact can still move it to returned: its only way out.
+FINAL_PAYOUT_STATUSES = frozenset(
+    {PayoutStatus.REJECTED, PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.RETURNED}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ def mapped_result(
     raw: Mapping[str, Any] | None = None,
 ) -> ChannelResult:
     """`mapped` is the channel's reading of `raw_status`; a status it does not know (None) is an
-    unknown outcome, never a failure. A failure carries `failure_code` (default: the raw status)."""
+    unknown outcome, never a failure. A failure or a return carries `failure_code` (default: the raw
+    status) and `failure_message`."""
     if mapped is None:
         return ChannelResult(
             ChannelStatus.UNKNOWN,
@@ -29,7 +30,8 @@ def mapped_result(
             message=f"{source} carries status {raw_status!r}",
             exchanges=exchanges,
         )
-    failed = mapped is ChannelStatus.FAILED
+    # a return (paid, then the money came back) says why as a failure does
+    failed = mapped in (ChannelStatus.FAILED, ChannelStatus.RETURNED)
     return ChannelResult(
         mapped,
         channel_ref=ref,

@@ -44,12 +44,13 @@ from ports.channels import (
 log = logging.getLogger("paygate.alipay_payout")
 
 # Alipay's status of a transfer, in the platform's words. REFUND: a bank-card transfer that
-# was paid and then bounced (退票) — the money came back, so the payout did not happen.
+# was paid and then bounced (退票) — the money came back: the payment was made (it stays
+# succeeded) and its payout is returned.
 STATUS_MAP: dict[TransferStatus, ChannelStatus] = {
     TransferStatus.SUCCESS: ChannelStatus.SUCCEEDED,
     TransferStatus.DEALING: ChannelStatus.PROCESSING,
     TransferStatus.FAIL: ChannelStatus.FAILED,
-    TransferStatus.REFUND: ChannelStatus.FAILED,
+    TransferStatus.REFUND: ChannelStatus.RETURNED,
 }
 INCONSISTENT = "PAYMENT_INFO_INCONSISTENCY"
 REMARK_LIMIT = 200

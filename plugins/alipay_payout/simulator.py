@@ -31,6 +31,7 @@ SANDBOX_APP_ID = "9021000000000001"
 DEFAULT_BALANCE = Decimal("1000000.00")
 DEFAULT_DEALING_QUERIES = 2
 MIN_AMOUNT = Decimal("0.10")
+RETURNED_REASON = "收款卡状态异常，资金退回"
 
 
 class Scenario:
@@ -42,9 +43,10 @@ class Scenario:
     PAYEE_NOT_EXIST = "payee_not_exist"
     SYSTEM_ERROR = "system_error"
     BAD_SIGN = "bad_sign"
+    RETURNED = "returned"  # paid, then bounced (退票) once the success was told
 
     # Longest prefix first: "dealing_fail" must not be read as "dealing".
-    PREFIXES = (DEALING_FAIL, DEALING, PAYEE_NOT_EXIST, SYSTEM_ERROR, BAD_SIGN)
+    PREFIXES = (DEALING_FAIL, DEALING, PAYEE_NOT_EXIST, SYSTEM_ERROR, BAD_SIGN, RETURNED)
 
     @classmethod
     def for_identity(cls, identity: str) -> str:
@@ -217,6 +219,20 @@ class PayoutSimulator:
         if self.on_final is not None:
             self.on_final(transfer)
 
+    def _return_if_bounced(self, transfer: SimTransfer) -> None:
+        """The `returned` scenario, once its SUCCESS was told: the money comes back (REFUND),
+        the debit is returned and a second order.changed (REFUND) is queued."""
+        if transfer.scenario != Scenario.RETURNED or transfer.status is not TransferStatus.SUCCESS:
+            return
+        transfer.status = TransferStatus.REFUND
+        transfer.fail_reason = RETURNED_REASON
+        self.balance += transfer.trans_amount
+        self.records.save(transfer)
+        self.records.save_state(self.balance, self._sequence)
+        self.pending_notifications.append(transfer)
+        if self.on_final is not None:
+            self.on_final(transfer)
+
     async def uni_transfer(
         self, biz: dict[str, Any], common: Mapping[str, str]
     ) -> Mapping[str, Any] | SandboxAnswer:
@@ -309,7 +325,9 @@ class PayoutSimulator:
                     else TransferStatus.SUCCESS
                 )
                 self._finalise(transfer, final)
-        return success(**transfer.query_fields())
+        answer = success(**transfer.query_fields())
+        self._return_if_bounced(transfer)  # told SUCCESS: the next query answers REFUND
+        return answer
 
     def order_changed_fields(self, transfer: SimTransfer) -> dict[str, str]:
         """The unsigned form fields of an `alipay.fund.trans.order.changed` message."""
@@ -335,7 +353,8 @@ class PayoutSimulator:
             "app_id": transfer.app_id,
             "charset": "utf-8",
             "msg_method": ORDER_CHANGED_METHOD,
-            "notify_id": f"sandbox{transfer.pay_fund_order_id}",
+            "notify_id": f"sandbox{transfer.pay_fund_order_id}"
+            + ("R" if transfer.status is TransferStatus.REFUND else ""),
             "utc_timestamp": str(int(now.timestamp() * 1000)),
             "version": "1.1",
             "biz_content": encode_biz_content(biz),
@@ -345,7 +364,8 @@ class PayoutSimulator:
         self, session: aiohttp.ClientSession, *, timeout_seconds: float = 10.0
     ) -> list[NotifyDelivery]:
         """Send an order.changed message for every transfer that became final; those not
-        acknowledged with `success` stay pending (Alipay retries them)."""
+        acknowledged with `success` stay pending (Alipay retries them). A `returned` transfer
+        whose SUCCESS was acknowledged bounces: its REFUND message goes in the next round."""
         pending, self.pending_notifications = self.pending_notifications, []
         done = await deliver_round(
             session,
@@ -354,8 +374,9 @@ class PayoutSimulator:
             self.keys.alipay_private_key,
             timeout_seconds=timeout_seconds,
         )
+        self.pending_notifications.extend(done.unacknowledged)
         for transfer in done.acknowledged:
             transfer.notified = True
             self.records.save(transfer)
-        self.pending_notifications.extend(done.unacknowledged)
+            self._return_if_bounced(transfer)  # told SUCCESS: a REFUND message follows
         return done.deliveries

@@ -46,6 +46,7 @@ from plugins.alipay_payout.sandbox import (
     create_payout_sandbox_app,
     load_sandbox_keys,
 )
+from plugins.alipay_payout.simulator import RETURNED_REASON
 
 KEYS = Path(__file__).parents[2] / "cassettes" / "alipay_payout" / "keys"
 BANK = {"main_bank": "中国工商银行", "province": "江苏省", "city": "苏州市", "branch": "苏州分行"}
@@ -454,6 +455,35 @@ async def test_forged_or_unsigned_notifications_are_rejected_and_change_nothing(
     assert (await current(env.api, paying["id"]))["status"] == "paying"
     await env.deliver_webhooks()
     assert env.hooks.events == []
+
+
+async def test_a_bank_card_returned_after_success_returns_the_payout_once(env: Env) -> None:
+    paid = await approved(env.api, bank_item("RETURN-ME", payee_account="returned_6222020000000001"))
+    assert paid["status"] == "succeeded"
+    async with aiohttp.ClientSession() as session:
+        [told] = await env.simulator.deliver_notifications(session)  # SUCCESS: then the card bounces
+        [bounced] = await env.simulator.deliver_notifications(session)  # REFUND
+    assert told.acknowledged and bounced.acknowledged, (told, bounced)
+    transfer = env.simulator.transfers[paid["payment_id"]]
+    repeated = urlencode(
+        sign_notification(env.simulator.order_changed_fields(transfer), env.simulator.keys.alipay_private_key)
+    ).encode()
+    assert await callback(env, repeated) == (200, "success")  # a repeat changes nothing
+    assert await env.poll() == 0  # nothing left to query: the payment stays succeeded
+
+    returned = await current(env.api, paid["id"])
+    assert (returned["status"], returned["failure_code"], returned["payment_id"]) == (
+        "returned",
+        "REFUND",
+        paid["payment_id"],
+    )
+    await env.deliver_webhooks()
+    assert [e["event_type"] for e in env.hooks.events] == ["payout.succeeded", "payout.returned"]
+    [event] = env.hooks.of("payout.returned")
+    assert (event["serial_no"], event["status"], event["succeeded"]) == ("RETURN-ME", "returned", False)
+    assert event["message"] == RETURNED_REASON
+    _, flow = await env.api.get(f"/v1/payouts/{paid['id']}/flow")
+    assert [r["node"] for r in flow["flow"]].count("returned") == 1
 
 
 # -- concurrency -----------------------------------------------------------------------------

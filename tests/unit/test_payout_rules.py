@@ -154,6 +154,22 @@ def test_review_state_machine() -> None:
         approved.moved(PayoutStatus.REJECTED, NOW)
 
 
+def test_only_a_succeeded_payout_can_be_returned_and_returned_is_final() -> None:
+    succeeded = payout().moved(PayoutStatus.APPROVED, NOW).moved(PayoutStatus.SUCCEEDED, NOW)
+    returned = succeeded.moved(PayoutStatus.RETURNED, NOW)
+    assert returned.is_final
+    for status in (
+        PayoutStatus.PENDING_REVIEW,
+        PayoutStatus.APPROVED,
+        PayoutStatus.PAYING,
+        PayoutStatus.FAILED,
+    ):
+        with pytest.raises(IllegalTransition):
+            payout(status).moved(PayoutStatus.RETURNED, NOW)
+    with pytest.raises(IllegalTransition):
+        returned.moved(PayoutStatus.SUCCEEDED, NOW)
+
+
 def test_a_payout_has_one_payment_number() -> None:
     assert payment_out_request_no("pyt_1") == payment_out_request_no("pyt_1") == "payout/pyt_1"
 

@@ -17,6 +17,8 @@ STATUS_FROM_CHANNEL = {
     ChannelStatus.FAILED: PaymentStatus.FAILED,
     ChannelStatus.PROCESSING: PaymentStatus.PROCESSING,
     ChannelStatus.UNKNOWN: PaymentStatus.UNKNOWN,
+    # the payment was made; its return is a fact told to the workflow (PaymentResults.returned)
+    ChannelStatus.RETURNED: PaymentStatus.SUCCEEDED,
 }
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from core.money import Money
 from core.payments.model import Payment
@@ -23,6 +24,21 @@ class PaymentListener(Protocol):
         ...
 
     async def __call__(self, uow: UnitOfWork, payment: Payment) -> None: ...
+
+
+@runtime_checkable
+class ReturnListener(Protocol):
+    """A payment listener whose records can learn a late channel fact: the succeeded `payment`
+    was returned (its money came back). The payment stays succeeded; the listener moves its own
+    record, inside `uow`, once: it returns False when the fact was applied before."""
+
+    def follows(self, payment: Payment) -> bool: ...
+
+    async def returned(
+        self, uow: UnitOfWork, payment: Payment, at: datetime, *, code: str | None, message: str | None
+    ) -> bool:
+        """Apply the return (the channel's `code` and `message` say why)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ class PaymentResolution:
         result, via = await self.access.query(payment), "query"
         if result.order_not_found and self._never_arrived(payment):
             result, via = await self._resend(payment, result), "resend"
-        if result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.FAILED):
+        if result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.FAILED, ChannelStatus.RETURNED):
             return await self.results.apply_result(payment.id, result, via=via)
         self.trail.result(payment, result, via=via)
         delay, escalate = self.policy.schedule_for(payment.channel).next_delay(attempts + 1)

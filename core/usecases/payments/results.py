@@ -12,7 +12,7 @@ from core.events import PAYMENT_EVENT_OF_STATUS
 from core.flowlog import FlowNode, FlowOutcome
 from core.payments.model import Payment, PaymentStatus
 from core.usecases.payments.channels import STATUS_FROM_CHANNEL
-from core.usecases.payments.commands import PaymentListener
+from core.usecases.payments.commands import PaymentListener, ReturnListener
 from core.usecases.payments.notices import NoticeOutcome, NoticeRefusal, notice_mismatch
 from core.usecases.payments.policy import PaymentPolicy
 from core.usecases.payments.stores import PaymentStorage
@@ -20,7 +20,7 @@ from core.usecases.payments.trail import PaymentTrail
 from core.usecases.payments.views import payment_view
 from core.usecases.shared.conflicts import retry_on_conflict
 from core.usecases.shared.outbox import publish
-from ports.channels import ChannelNotification, ChannelResult
+from ports.channels import ChannelNotification, ChannelResult, ChannelStatus
 from ports.storage import LedgerWork, UnitOfWork
 
 log = logging.getLogger("paygate.payments")
@@ -59,7 +59,20 @@ class PaymentResults:
         if moved.is_final or schedule is None:
             schedule = await self._follow_up(uow, moved, now)
         await self.save_move(uow, payment, moved, schedule)
+        if is_return_of(moved, result):
+            await self.returned(uow, moved, result, now)
         return moved
+
+    async def returned(self, uow: UnitOfWork, payment: Payment, result: ChannelResult, now: datetime) -> bool:
+        """The late channel fact that a succeeded payment's money came back, told to the
+        workflows following it inside `uow`. The payment itself stays succeeded: final means
+        final. Returns whether a workflow record changed (a repeated fact changes nothing)."""
+        changed = False
+        for listener in self.listeners:
+            if isinstance(listener, ReturnListener) and listener.follows(payment):
+                told = await listener.returned(uow, payment, now, code=result.code, message=result.message)
+                changed = told or changed
+        return changed
 
     async def save_move(
         self, uow: UnitOfWork, before: Payment, moved: Payment, schedule: dict[str, Any]
@@ -101,25 +114,39 @@ class PaymentResults:
         return {"next_query_at": None}
 
     async def apply_result(self, payment_id: str, result: ChannelResult, *, via: str) -> Payment:
-        """Apply a channel answer (submit, query or verified notification) exactly once."""
+        """Apply a channel answer (submit, query or verified notification) exactly once; a
+        return of a succeeded payment is applied to its workflow once (repeats change nothing)."""
         now = self.trail.clock()
 
-        async def apply_once() -> tuple[Payment, bool]:
+        async def apply_once() -> tuple[Payment, bool, bool]:
             async with self.storage.uow() as uow:
                 payment = await uow.payments.get_for_update(payment_id)
                 if payment is None:
                     raise NotFound(f"payment {payment_id} does not exist")
-                if payment.is_final:
-                    return payment, False
-                moved = await self.apply(uow, payment, result, now)
+                if not payment.is_final:
+                    moved = await self.apply(uow, payment, result, now)
+                    await uow.commit()
+                    return moved, True, is_return_of(moved, result)
+                if not is_return_of(payment, result):
+                    return payment, False, False
+                told = await self.returned(uow, payment, result, now)
                 await uow.commit()
-            return moved, True
+            return payment, False, told
 
-        payment, applied = await retry_on_conflict(apply_once, payment_id)
+        payment, applied, returned = await retry_on_conflict(apply_once, payment_id)
         if applied:
             self.trail.result(payment, result, via)
-        else:
+        elif not returned:
             self._note_late_answer(payment, result, via)
+        if returned:
+            self.trail.record(
+                payment.id,
+                FlowNode.RETURNED,
+                FlowOutcome.FAILED,
+                "the channel returned the paid money" + (f": {result.message}" if result.message else ""),
+                via=via,
+                code=result.code,
+            )
         return payment
 
     async def apply_notice(self, channel: str, notice: ChannelNotification) -> NoticeOutcome:
@@ -129,29 +156,17 @@ class PaymentResults:
         The caller acknowledges it either way (it is verified: the channel need not repeat it)."""
         payment_id, result = notice.payment_id, notice.result
         assert payment_id is not None and result is not None
-        now = self.trail.clock()
-
-        async def apply_once() -> tuple[NoticeOutcome, bool]:
-            async with self.storage.uow() as uow:
-                payment = await uow.payments.get_for_update(payment_id)
-                if payment is None:
-                    return NoticeOutcome(None, NoticeRefusal.UNKNOWN_PAYMENT, "no such payment"), False
-                mismatch = notice_mismatch(channel, notice, payment)
-                if mismatch is not None:
-                    return NoticeOutcome(payment, *mismatch), False
-                if payment.is_final:
-                    return NoticeOutcome(payment), False
-                moved = await self.apply(uow, payment, result, now)
-                await uow.commit()
-            return NoticeOutcome(moved), True
-
-        outcome, applied = await retry_on_conflict(apply_once, payment_id)
-        if outcome.refusal is not None:
-            self._note_refused_notice(channel, payment_id, outcome)
-        elif applied and outcome.payment is not None:
-            self.trail.result(outcome.payment, result, "notification")
-        elif outcome.payment is not None:
-            self._note_late_answer(outcome.payment, result, "notification")
+        # the channel, amount, currency and payee of a payment never change: checked on a read,
+        # then applied as any other answer (a return after success included)
+        async with self.storage.uow() as uow:
+            payment = await uow.payments.get(payment_id)
+        if payment is None:
+            outcome = NoticeOutcome(None, NoticeRefusal.UNKNOWN_PAYMENT, "no such payment")
+        elif (mismatch := notice_mismatch(channel, notice, payment)) is not None:
+            outcome = NoticeOutcome(payment, *mismatch)
+        else:
+            return NoticeOutcome(await self.apply_result(payment_id, result, via="notification"))
+        self._note_refused_notice(channel, payment_id, outcome)
         return outcome
 
     def _note_refused_notice(self, channel: str, payment_id: str, outcome: NoticeOutcome) -> None:
@@ -182,6 +197,11 @@ class PaymentResults:
                 f"final {payment.status.value}: operator attention needed",
                 via=via,
             )
+
+
+def is_return_of(payment: Payment, result: ChannelResult) -> bool:
+    """Whether `result` is the channel's word that `payment`, succeeded, was returned."""
+    return result.status is ChannelStatus.RETURNED and payment.status is PaymentStatus.SUCCEEDED
 
 
 def _moved(payment: Payment, result: ChannelResult, now: datetime) -> Payment:

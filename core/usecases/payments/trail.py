@@ -27,7 +27,7 @@ class PaymentTrail(FlowTrail):
     ) -> None:
         """The channel's answer, and the ledger posting and final state it led to."""
         node = FlowNode.CHANNEL_ANSWER if via == "submit" else FlowNode.QUERY_ANSWER
-        ok = result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.PROCESSING)
+        ok = result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.PROCESSING, ChannelStatus.RETURNED)
         at = at or self.clock()
         self.record(
             payment.id,

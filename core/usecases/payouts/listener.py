@@ -1,8 +1,10 @@
-"""Following a payout's payment: the payout moves with it, and its final result is published."""
+"""Following a payout's payment: the payout moves with it, and its final result is published;
+a late return of the paid money moves it to returned."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from core.payments.model import Payment, PaymentStatus
 from core.payouts.model import PayoutStatus
@@ -55,3 +57,29 @@ class PayoutResultListener:
             failure_message=payment.failure_message if failed else None,
         )
         await save_move(uow, repo, moved, expected_status=current.status)
+
+    async def returned(
+        self, uow: UnitOfWork, payment: Payment, at: datetime, *, code: str | None, message: str | None
+    ) -> bool:
+        """The channel gave the succeeded payment's money back: the payout moves succeeded →
+        returned and `payout.returned` is published, once; a repeated fact changes nothing."""
+        payout_id = payment.details.get("payout_id")
+        if not isinstance(payout_id, str):
+            return False
+        repo = uow.payouts
+        current = await repo.get_for_update(payout_id)
+        if current is None or current.status is not PayoutStatus.SUCCEEDED:
+            if current is None or current.status is not PayoutStatus.RETURNED:
+                log.error(
+                    "a returned payment whose payout is not succeeded", extra={"payment_id": payment.id}
+                )
+            return False
+        moved = current.moved(
+            PayoutStatus.RETURNED,
+            at,
+            finished_at=current.finished_at,
+            failure_code=code,
+            failure_message=message,
+        )
+        await save_move(uow, repo, moved, expected_status=current.status)
+        return True

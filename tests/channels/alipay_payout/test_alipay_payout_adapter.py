@@ -27,6 +27,7 @@ from plugins.alipay_payout.sandbox import (
     create_payout_sandbox_app,
     load_sandbox_keys,
 )
+from plugins.alipay_payout.simulator import DEFAULT_BALANCE, RETURNED_REASON
 from ports.channels import (
     Channel,
     ChannelServices,
@@ -275,3 +276,28 @@ async def test_notifications_that_are_not_alipay_genuine_are_rejected(alipay: Al
             await notification.verify_notification(FORM, body)
     with pytest.raises(NotificationRejected):
         await notification.verify_notification({"Content-Type": "application/json"}, genuine)
+
+
+async def test_a_transfer_returned_after_success_is_a_return_by_query_and_by_message(alipay: Alipay) -> None:
+    channel = alipay.channel
+    assert channel.payment is not None and channel.query is not None and channel.notification is not None
+    request = payment("returned_6222020000000001", pay_method="bank", bank=BANK)
+    submitted = await channel.payment.submit(request)
+    told = await channel.query.query(request, submitted.channel_ref)
+    bounced = await channel.query.query(request, submitted.channel_ref)
+    notice = await channel.notification.verify_notification(FORM, alipay.order_changed(request))
+
+    assert (submitted.status, told.status) == (ChannelStatus.SUCCEEDED, ChannelStatus.SUCCEEDED)
+    assert (bounced.status, bounced.code, bounced.message) == (
+        ChannelStatus.RETURNED,
+        "REFUND",
+        RETURNED_REASON,
+    )
+    assert bounced.channel_ref == submitted.channel_ref
+    assert notice.result is not None
+    assert (notice.payment_id, notice.result.status, notice.result.code) == (
+        request.payment_id,
+        ChannelStatus.RETURNED,
+        "REFUND",
+    )
+    assert alipay.simulator.balance == DEFAULT_BALANCE  # the money came back

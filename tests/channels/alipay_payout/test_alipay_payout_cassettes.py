@@ -103,6 +103,30 @@ async def test_system_error_then_query_reveals_the_transfer(
     assert found.out_biz_no == "PO-SYSERR-0001"
 
 
+async def test_bank_card_returned_after_success_queries_as_refund(cassette_client: AlipayClient) -> None:
+    order = TransferOrder(
+        out_biz_no="PO-RETURNED-0001",
+        trans_amount=Decimal("88.00"),
+        payee=Payee(
+            "returned_6222020000000001",
+            IdentityType.BANKCARD_ACCOUNT,
+            name="张三",
+            bankcard_ext_info=BankcardExtInfo(BankAccountType.PERSONAL, inst_name="招商银行"),
+        ),
+        order_title="退余款",
+    )
+
+    paid = await transfer(cassette_client, order)
+    told = await query_transfer(cassette_client, TransferQuery.for_order(order))
+    returned = await query_transfer(cassette_client, TransferQuery.for_order(order))
+
+    assert (paid.status, told.status) == (TransferStatus.SUCCESS, TransferStatus.SUCCESS)
+    assert returned.status is TransferStatus.REFUND and returned.raw_status == "REFUND"
+    assert returned.fail_reason and returned.pay_date is not None
+    assert returned.pay_fund_order_id == paid.pay_fund_order_id
+    assert returned.trans_amount == Decimal("88.00")
+
+
 async def test_bad_response_signature_is_an_unknown_outcome(
     cassette_client: AlipayClient,
 ) -> None:

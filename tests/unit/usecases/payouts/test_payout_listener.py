@@ -56,6 +56,52 @@ async def test_other_payments_and_final_payouts_are_left_alone() -> None:
     assert w.payout(payout.id).status is PayoutStatus.REJECTED and w.storage.state.outbox == []
 
 
+async def tell_returned(w: PayoutWorld, payment: Payment) -> bool:
+    """The late fact, as the payment service tells it inside a transaction."""
+    async with w.storage.uow() as uow:
+        told = await PayoutResultListener().returned(
+            uow, payment, payment.updated_at, code="REFUND", message="card bounced"
+        )
+        await uow.commit()
+    return told
+
+
+async def test_a_returned_payment_returns_the_succeeded_payout_once() -> None:
+    w = payout_world()
+    payout = stored_payout(w, PayoutStatus.APPROVED)
+    succeeded = payment_of(payout.id, PaymentStatus.SUCCEEDED)
+    await follow(w, succeeded)
+    paid_at = w.payout(payout.id).finished_at
+
+    assert await tell_returned(w, succeeded)
+    assert not await tell_returned(w, succeeded)  # a repeated fact changes nothing
+
+    returned = w.payout(payout.id)
+    assert (returned.status, returned.failure_code, returned.failure_message) == (
+        PayoutStatus.RETURNED,
+        "REFUND",
+        "card bounced",
+    )
+    assert returned.finished_at == paid_at
+    assert w.storage.state.events() == ["payout.succeeded", "payout.returned"]
+    payload = w.storage.state.outbox[-1]["payload"]
+    assert (payload["status"], payload["succeeded"], payload["message"]) == (
+        "returned",
+        False,
+        "card bounced",
+    )
+
+
+async def test_a_return_of_a_payout_not_succeeded_changes_nothing() -> None:
+    w = payout_world()
+    for status in (PayoutStatus.PAYING, PayoutStatus.FAILED, PayoutStatus.REJECTED):
+        payout = stored_payout(w, status)
+        assert not await tell_returned(w, payment_of(payout.id, PaymentStatus.SUCCEEDED))
+        assert w.payout(payout.id).status is status
+    assert not await tell_returned(w, payment_of("pyt_none", PaymentStatus.SUCCEEDED, details={}))
+    assert w.storage.state.outbox == []
+
+
 def test_the_listener_follows_only_payout_payments() -> None:
     listener = PayoutResultListener()
     assert listener.follows(payment_of("pyt_1", PaymentStatus.PROCESSING))
