@@ -25,13 +25,14 @@ from core.bills.model import (
     WriteOffLine,
 )
 from core.bills.plan import LoanUpdate, TransferLog, WriteOffLog
-from core.ledger import AccountKind, AccountStatus
+from core.ledger import AccountKind, AccountStatus, account_to_open
 from core.money import Money
 from core.payments.model import Payment
 from gateway.storage import tables as t
 from gateway.storage.bill_tables import bills as b
 from gateway.storage.bill_tables import write_off_logs
 from gateway.storage.rows import payment_from_mapping
+from gateway.storage.sql_repositories import SqlAccounts
 from ports.bills import Applicant, CompanyAccounts, LoanChanged
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
@@ -122,7 +123,7 @@ def _bill_values(bill: Bill) -> dict[str, Any]:
 
 def company_account_ids(app_id: str, currency: str) -> CompanyAccounts:
     """Stable ids of an app's company accounts in a currency, so that concurrent first uses
-    open each account once (the second insert hits the primary key)."""
+    open each account once (the others' inserts do nothing on its primary key)."""
     digest = hashlib.sha256(f"{app_id}\x00{currency}".encode()).hexdigest()[:30]
     return CompanyAccounts(paying=f"cpay_{digest}", write_off=f"cwof_{digest}")
 
@@ -315,33 +316,15 @@ class SqlBills:
 
     async def company_accounts(self, app_id: str, currency: str, *, at: datetime) -> CompanyAccounts:
         ids = company_account_ids(app_id, currency)
+        accounts = SqlAccounts(self.conn)
         for account_id, owner in (
             (ids.paying, "company paying account"),
             (ids.write_off, "company write-off"),
         ):
-            exists = (
-                await self.conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == account_id))
-            ).first()
-            if exists is not None:
-                continue
-            try:
-                async with self.conn.begin_nested():
-                    await self.conn.execute(
-                        t.accounts.insert().values(
-                            id=account_id,
-                            app_id=app_id,
-                            owner=owner,
-                            kind=AccountKind.COMPANY.value,
-                            currency=currency,
-                            status=AccountStatus.NORMAL.value,
-                            allow_overdraft=True,
-                            available_minor=0,
-                            pending_minor=0,
-                            created_at=at,
-                        )
-                    )
-            except IntegrityError:
-                pass  # opened by a concurrent first use
+            company = account_to_open(
+                app_id, owner, AccountKind.COMPANY, currency, allow_overdraft=True, account_id=account_id
+            )
+            await accounts.open_if_missing(company, at=at)  # one INSERT ... ON CONFLICT DO NOTHING
         return ids
 
     async def attempt_payment(self, bill: Bill) -> tuple[Payment, int] | None:
