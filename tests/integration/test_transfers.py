@@ -38,9 +38,7 @@ async def test_entries_are_newest_first_and_paginated(api: Any) -> None:
         ("out", "3.00"),
         ("out", "2.00"),
     ]
-    status, rest = await api.get(
-        f"/v1/accounts/{alice}/entries?limit=2&cursor={page['next_cursor']}"
-    )
+    status, rest = await api.get(f"/v1/accounts/{alice}/entries?limit=2&cursor={page['next_cursor']}")
     assert [(e["direction"], e["amount"]) for e in rest["entries"]] == [
         ("out", "1.00"),
         ("in", "10.00"),
@@ -149,8 +147,10 @@ async def test_concurrent_writers_of_every_kind_never_fail(api: Any) -> None:
     accounts = [await api.open_account() for _ in range(4)]
     await api.fund(accounts[0], "100.00")
     jobs = [api.fund(accounts[i % 4], "1.00") for i in range(12)]
-    jobs += [api.pay(amount="0.50", payer_account=accounts[0], payee_account=accounts[1 + i % 3])
-             for i in range(12)]
+    jobs += [
+        api.pay(amount="0.50", payer_account=accounts[0], payee_account=accounts[1 + i % 3])
+        for i in range(12)
+    ]
     jobs += [api.open_account() for _ in range(6)]
     results = await asyncio.gather(*jobs)
     paid = [r for r in results if isinstance(r, tuple)]

@@ -47,8 +47,13 @@ def cny(minor: int) -> Money:
     return Money(minor, "CNY")
 
 
-def account(account_id: str, kind: AccountKind = AccountKind.MERCHANT, *, currency: str = "CNY",
-            status: AccountStatus = AccountStatus.NORMAL) -> AccountView:
+def account(
+    account_id: str,
+    kind: AccountKind = AccountKind.MERCHANT,
+    *,
+    currency: str = "CNY",
+    status: AccountStatus = AccountStatus.NORMAL,
+) -> AccountView:
     return AccountView(account_id, f"owner-{account_id}", kind, currency, status)
 
 
@@ -81,13 +86,13 @@ def explicit_fee(amount: int, fee_type: FeeType, settlement: SettlementType) -> 
     return fee(amount, fee_type=fee_type, fee_settlement_type=settlement, pay_mode="balance")
 
 
-def merchant(account_id: str, level: MerchantLevel, fee_amount: int,
-             fee_plus: int = 0) -> UpperMerchant:
+def merchant(account_id: str, level: MerchantLevel, fee_amount: int, fee_plus: int = 0) -> UpperMerchant:
     return UpperMerchant(account_id, level, cny(fee_amount), cny(fee_plus))
 
 
-def two_levels(fee_amount: int = 300, middle_fee: int = 200, top_fee: int = 120,
-               top_plus: int | None = None) -> dict[str, object]:
+def two_levels(
+    fee_amount: int = 300, middle_fee: int = 200, top_fee: int = 120, top_plus: int | None = None
+) -> dict[str, object]:
     return {
         "fee": fee(fee_amount),
         "upper_merchants": (
@@ -118,6 +123,7 @@ def net(postings: Iterable[Posting], *, kinds: Iterable[FlowKind] | None = None)
 
 # -- trade settlement --------------------------------------------------------------------------
 
+
 def test_realtime_trade_credits_the_seller_available_sub_account_at_once() -> None:
     plan = plan_general_pay(pay(10_000), book())
 
@@ -146,6 +152,7 @@ def test_async_trade_credits_pending_now_and_defers_moving_it_to_available() -> 
 
 
 # -- fee type and fee settlement ---------------------------------------------------------------
+
 
 def test_deducted_realtime_fee_is_taken_from_the_seller_with_the_trade() -> None:
     plan = plan_general_pay(pay(10_000, fee=fee(300)), book())
@@ -220,13 +227,13 @@ def test_fee_equal_to_the_cash_amount_is_allowed() -> None:
 
 # -- upper merchants ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("level", [MIDDLE, TOP])
 def test_one_level_merchant_keeps_its_margin_and_passes_its_fee_amount_to_the_wallet(
     level: MerchantLevel,
 ) -> None:
     plan = plan_general_pay(
-        pay(10_000, fee=fee(300), upper_merchants=(merchant("top", level, 180),),
-            fee_solution=("top",)),
+        pay(10_000, fee=fee(300), upper_merchants=(merchant("top", level, 180),), fee_solution=("top",)),
         book(),
     )
 
@@ -252,7 +259,11 @@ def test_two_level_chain_passes_the_fee_seller_to_middle_to_top_to_wallet() -> N
         ("wallet", AVAILABLE, 120, FlowKind.FEE_SHARE),
     }
     assert net(plan.postings) == {
-        "buyer": -10_000, "seller": 9_700, "mid": 100, "top": 80, "wallet": 120,
+        "buyer": -10_000,
+        "seller": 9_700,
+        "mid": 100,
+        "top": 80,
+        "wallet": 120,
     }
     assert plan.wallet_fee == cny(120)
 
@@ -261,9 +272,7 @@ def test_two_level_chain_does_not_depend_on_the_order_merchants_are_listed_in() 
     cmd = pay(10_000, **two_levels(300, 200, 120))
     swapped = replace(cmd, upper_merchants=cmd.upper_merchants[::-1], fee_solution=("top", "mid"))
 
-    assert net(plan_general_pay(swapped, book()).postings) == net(
-        plan_general_pay(cmd, book()).postings
-    )
+    assert net(plan_general_pay(swapped, book()).postings) == net(plan_general_pay(cmd, book()).postings)
 
 
 def test_merchant_passing_on_its_whole_receipt_books_no_zero_hop() -> None:
@@ -275,8 +284,7 @@ def test_merchant_passing_on_its_whole_receipt_books_no_zero_hop() -> None:
 
 
 def test_collect_later_fee_travels_the_merchant_chain_in_the_deferred_fee_settlement() -> None:
-    cmd = replace(pay(10_000, **two_levels(300, 200, 120)),
-                  fee=explicit_fee(300, COLLECT_LATER, ASYNC))
+    cmd = replace(pay(10_000, **two_levels(300, 200, 120)), fee=explicit_fee(300, COLLECT_LATER, ASYNC))
     plan = plan_general_pay(cmd, book())
 
     [fee_settlement] = plan.deferred
@@ -285,9 +293,11 @@ def test_collect_later_fee_travels_the_merchant_chain_in_the_deferred_fee_settle
 
 # -- buyer fee, profit sharing, marketing ------------------------------------------------------
 
+
 def test_buyer_fee_is_paid_by_the_buyer_in_real_time() -> None:
-    plan = plan_general_pay(pay(10_000, settlement_type=ASYNC, fee=fee(300),
-                                buyer_fee=BuyerFee(cny(50), "bfee")), book())
+    plan = plan_general_pay(
+        pay(10_000, settlement_type=ASYNC, fee=fee(300), buyer_fee=BuyerFee(cny(50), "bfee")), book()
+    )
 
     assert ("buyer", AVAILABLE, -50, FlowKind.BUYER_FEE) in legs(plan.postings)
     assert ("bfee", AVAILABLE, 50, FlowKind.BUYER_FEE) in legs(plan.postings)
@@ -296,8 +306,11 @@ def test_buyer_fee_is_paid_by_the_buyer_in_real_time() -> None:
 
 def test_realtime_profit_shares_leave_the_seller_available_sub_account_with_the_trade() -> None:
     plan = plan_general_pay(
-        pay(10_000, fee=fee(300), profit_shares=(ProfitShare("share1", cny(1_000)),
-                                                 ProfitShare("share2", cny(700)))),
+        pay(
+            10_000,
+            fee=fee(300),
+            profit_shares=(ProfitShare("share1", cny(1_000)), ProfitShare("share2", cny(700))),
+        ),
         book(),
     )
 
@@ -336,8 +349,11 @@ def test_profit_shares_may_take_all_the_seller_keeps_after_a_deducted_fee() -> N
 
 def test_profit_shares_are_limited_by_the_cash_amount_when_the_fee_is_collected_later() -> None:
     plan = plan_general_pay(
-        pay(10_000, fee=explicit_fee(300, COLLECT_LATER, ASYNC),
-            profit_shares=(ProfitShare("share1", cny(10_000)),)),
+        pay(
+            10_000,
+            fee=explicit_fee(300, COLLECT_LATER, ASYNC),
+            profit_shares=(ProfitShare("share1", cny(10_000)),),
+        ),
         book(),
     )
 
@@ -375,147 +391,370 @@ FROZEN = AccountStatus.FROZEN
 BROKEN_RULES: list[tuple[str, Breaker, str, str | None, type[DomainError]]] = [
     # (behaviour, breaker, code, field, error class)
     ("cash must be positive", broken(pay(0)), "INVALID_AMOUNT", "cash_amount", InvalidArgument),
-    ("cash may not be negative", broken(pay(-1)), "INVALID_AMOUNT", "cash_amount",
-     InvalidArgument),
-    ("fee may not be negative", broken(pay(fee=fee(-1))), "INVALID_AMOUNT", "fee.fee_amount",
-     InvalidArgument),
-    ("buyer fee must be positive", broken(pay(buyer_fee=BuyerFee(cny(0), "bfee"))),
-     "INVALID_AMOUNT", "buyer_fee.amount", InvalidArgument),
-    ("profit share must be positive",
-     broken(pay(profit_shares=(ProfitShare("share1", cny(0)),))),
-     "INVALID_AMOUNT", "profit_shares[0].amount", InvalidArgument),
-    ("merchant fee may not be negative",
-     broken(pay(fee=fee(300), upper_merchants=(merchant("top", TOP, -1),),
-                fee_solution=("top",))),
-     "INVALID_AMOUNT", "upper_merchants[0].fee_amount", InvalidArgument),
-    ("marketing amount may not be negative",
-     broken(pay(marketing=MarketingSolution("m", cny(-1)))),
-     "INVALID_AMOUNT", "marketing.amount", InvalidArgument),
-    ("payment currency must be supported",
-     broken(GeneralPayCommand("buyer", "seller", Money(100, "XXX"))),
-     "UNSUPPORTED_CURRENCY", "cash_amount", InvalidArgument),
-    ("fee in another currency", broken(pay(fee=FeeTerms(Money(1, "USD"), "wallet"))),
-     "CURRENCY_MISMATCH", "fee.fee_amount", InvalidArgument),
-    ("profit share in another currency",
-     broken(pay(profit_shares=(ProfitShare("share1", Money(1, "USD")),))),
-     "CURRENCY_MISMATCH", "profit_shares[0].amount", InvalidArgument),
-    ("marketing in another currency",
-     broken(pay(marketing=MarketingSolution("m", Money(1, "JPY")))),
-     "CURRENCY_MISMATCH", "marketing.amount", InvalidArgument),
-    ("buyer pays itself", broken(GeneralPayCommand("buyer", "buyer", cny(100))),
-     "PAYER_PAYEE_SAME", "seller_account_id", InvalidArgument),
-    ("buyer must exist", broken(GeneralPayCommand("ghost", "seller", cny(100))),
-     "ACCOUNT_NOT_FOUND", "buyer_account_id", NotFound),
-    ("seller must exist", broken(GeneralPayCommand("buyer", "ghost", cny(100))),
-     "ACCOUNT_NOT_FOUND", "seller_account_id", NotFound),
-    ("buyer must be normal",
-     broken(pay(), buyer=account("buyer", AccountKind.CUSTOMER, status=FROZEN)),
-     "ACCOUNT_NOT_NORMAL", "buyer_account_id", BusinessRuleViolation),
-    ("seller must be normal", broken(pay(), seller=account("seller", status=FROZEN)),
-     "ACCOUNT_NOT_NORMAL", "seller_account_id", BusinessRuleViolation),
-    ("seller must hold the payment currency",
-     broken(pay(), seller=account("seller", currency="USD")),
-     "ACCOUNT_CURRENCY_MISMATCH", "seller_account_id", BusinessRuleViolation),
-    ("fee account must hold the payment currency",
-     broken(pay(fee=fee()), wallet=account("wallet", AccountKind.CUSTOMER, currency="USD")),
-     "ACCOUNT_CURRENCY_MISMATCH", "fee.fee_account_id", BusinessRuleViolation),
-    ("fee above the cash amount", broken(pay(100, fee=fee(101))),
-     "FEE_EXCEEDS_AMOUNT", "fee.fee_amount", BusinessRuleViolation),
-    ("fee type without settlement type and pay mode", broken(pay(fee=fee(fee_type=DEDUCTED))),
-     "FEE_TERMS_INCOMPLETE", "fee", InvalidArgument),
-    ("pay mode without fee type",
-     broken(pay(fee=fee(fee_settlement_type=REALTIME, pay_mode="balance"))),
-     "FEE_TERMS_INCOMPLETE", "fee", InvalidArgument),
-    ("realtime fee collected later",
-     broken(pay(fee=explicit_fee(300, COLLECT_LATER, REALTIME))),
-     "FEE_SETTLEMENT_CONFLICT", "fee.fee_settlement_type", BusinessRuleViolation),
-    ("async trade with realtime fee",
-     broken(pay(settlement_type=ASYNC, fee=explicit_fee(300, DEDUCTED, REALTIME))),
-     "FEE_SETTLEMENT_CONFLICT", "fee.fee_settlement_type", BusinessRuleViolation),
-    ("fee account must exist", broken(pay(fee=fee(account_id="ghost"))),
-     "FEE_ACCOUNT_NOT_FOUND", "fee.fee_account_id", BusinessRuleViolation),
-    ("fee account must be a C account", broken(pay(fee=fee(account_id="company"))),
-     "FEE_ACCOUNT_NOT_CUSTOMER", "fee.fee_account_id", BusinessRuleViolation),
-    ("fee account may not be the buyer", broken(pay(fee=fee(account_id="buyer"))),
-     "FEE_ACCOUNT_IS_PARTY", "fee.fee_account_id", BusinessRuleViolation),
-    ("fee account may not be the seller",
-     broken(pay(fee=fee(account_id="seller")), seller=account("seller", AccountKind.CUSTOMER)),
-     "FEE_ACCOUNT_IS_PARTY", "fee.fee_account_id", BusinessRuleViolation),
-    ("buyer fee account must exist", broken(pay(buyer_fee=BuyerFee(cny(5), "ghost"))),
-     "BUYER_FEE_ACCOUNT_NOT_FOUND", "buyer_fee.account_id", BusinessRuleViolation),
-    ("buyer fee account must be a C account", broken(pay(buyer_fee=BuyerFee(cny(5), "mid"))),
-     "BUYER_FEE_ACCOUNT_NOT_CUSTOMER", "buyer_fee.account_id", BusinessRuleViolation),
-    ("buyer fee account may not be the buyer", broken(pay(buyer_fee=BuyerFee(cny(5), "buyer"))),
-     "BUYER_FEE_ACCOUNT_IS_PARTY", "buyer_fee.account_id", BusinessRuleViolation),
-    ("profit share account must exist",
-     broken(pay(profit_shares=(ProfitShare("ghost", cny(5)),))),
-     "SOLUTION_ACCOUNT_INVALID", "profit_shares[0].account_id", BusinessRuleViolation),
-    ("profit share account must be normal",
-     broken(pay(profit_shares=(ProfitShare("share1", cny(5)),)),
-            share1=account("share1", status=FROZEN)),
-     "SOLUTION_ACCOUNT_INVALID", "profit_shares[0].account_id", BusinessRuleViolation),
-    ("profit share account may not be the buyer",
-     broken(pay(profit_shares=(ProfitShare("buyer", cny(5)),))),
-     "SOLUTION_ACCOUNT_INVALID", "profit_shares[0].account_id", BusinessRuleViolation),
-    ("upper merchant may not be the seller",
-     broken(pay(fee=fee(), upper_merchants=(merchant("seller", TOP, 100),),
-                fee_solution=("seller",))),
-     "SOLUTION_ACCOUNT_INVALID", "upper_merchants[0].account_id", BusinessRuleViolation),
-    ("upper merchant may not be the fee account",
-     broken(pay(fee=fee(), upper_merchants=(merchant("wallet", TOP, 100),),
-                fee_solution=("wallet",))),
-     "SOLUTION_ACCOUNT_INVALID", "upper_merchants[0].account_id", BusinessRuleViolation),
-    ("upper merchants need fee terms",
-     broken(pay(upper_merchants=(merchant("top", TOP, 0),), fee_solution=("top",))),
-     "UPPER_MERCHANT_WITHOUT_FEE", "upper_merchants", InvalidArgument),
-    ("at most two upper merchants",
-     broken(pay(fee=fee(), upper_merchants=(merchant("mid", MIDDLE, 0), merchant("top", TOP, 0),
-                                            merchant("share1", TOP, 0)),
-                fee_solution=("mid", "top", "share1"))),
-     "UPPER_MERCHANT_COUNT_INVALID", "upper_merchants", InvalidArgument),
-    ("fee solution names as many accounts as there are merchants",
-     broken(pay(fee=fee(), upper_merchants=(merchant("top", TOP, 0),), fee_solution=())),
-     "UPPER_MERCHANT_COUNT_INVALID", "upper_merchants", InvalidArgument),
-    ("two merchants need a middle and a top",
-     broken(pay(fee=fee(), upper_merchants=(merchant("mid", MIDDLE, 0),
-                                            merchant("top", MIDDLE, 0)),
-                fee_solution=("mid", "top"))),
-     "UPPER_MERCHANT_LEVELS_INVALID", "upper_merchants", InvalidArgument),
-    ("one account at two merchant levels",
-     broken(pay(fee=fee(), upper_merchants=(merchant("mid", MIDDLE, 0),
-                                            merchant("mid", TOP, 0)),
-                fee_solution=("mid", "mid"))),
-     "UPPER_MERCHANT_DUPLICATE", "upper_merchants", InvalidArgument),
-    ("fee solution names an account that is no merchant",
-     broken(pay(fee=fee(), upper_merchants=(merchant("top", TOP, 0),), fee_solution=("mid",))),
-     "FEE_SOLUTION_MERCHANT_UNKNOWN", "fee_solution[0]", InvalidArgument),
-    ("fee solution leaves a merchant out",
-     broken(pay(**{**two_levels(), "fee_solution": ("mid", "mid")})),
-     "FEE_SOLUTION_MERCHANT_MISSING", "upper_merchants[1].account_id", InvalidArgument),
-    ("sole merchant has a fee plus amount",
-     broken(pay(fee=fee(300), upper_merchants=(merchant("top", TOP, 100, 1),),
-                fee_solution=("top",))),
-     "UPPER_MERCHANT_FEE_PLUS_INVALID", "upper_merchants[0].fee_plus_amount",
-     BusinessRuleViolation),
-    ("top fee plus differs from the middle fee", broken(pay(**two_levels(300, 200, 100, 199))),
-     "UPPER_MERCHANT_FEE_PLUS_INVALID", "upper_merchants[1].fee_plus_amount",
-     BusinessRuleViolation),
-    ("sole merchant passes on more than the fee",
-     broken(pay(fee=fee(300), upper_merchants=(merchant("top", TOP, 301),),
-                fee_solution=("top",))),
-     "UPPER_MERCHANT_FEE_EXCEEDS", "upper_merchants[0].fee_amount", BusinessRuleViolation),
-    ("middle merchant passes on more than the fee", broken(pay(**two_levels(300, 301, 100))),
-     "UPPER_MERCHANT_FEE_EXCEEDS", "upper_merchants[0].fee_amount", BusinessRuleViolation),
-    ("top merchant passes on more than it receives", broken(pay(**two_levels(300, 200, 201))),
-     "UPPER_MERCHANT_FEE_EXCEEDS", "upper_merchants[1].fee_amount", BusinessRuleViolation),
-    ("profit shares above what the seller keeps after a deducted fee",
-     broken(pay(10_000, fee=fee(300), profit_shares=(ProfitShare("share1", cny(9_000)),
-                                                      ProfitShare("share2", cny(701))))),
-     "PROFIT_SHARE_EXCEEDS", "profit_shares", BusinessRuleViolation),
-    ("profit shares above the cash amount when the fee is collected later",
-     broken(pay(10_000, fee=explicit_fee(300, COLLECT_LATER, ASYNC),
-                profit_shares=(ProfitShare("share1", cny(10_001)),))),
-     "PROFIT_SHARE_EXCEEDS", "profit_shares", BusinessRuleViolation),
+    ("cash may not be negative", broken(pay(-1)), "INVALID_AMOUNT", "cash_amount", InvalidArgument),
+    (
+        "fee may not be negative",
+        broken(pay(fee=fee(-1))),
+        "INVALID_AMOUNT",
+        "fee.fee_amount",
+        InvalidArgument,
+    ),
+    (
+        "buyer fee must be positive",
+        broken(pay(buyer_fee=BuyerFee(cny(0), "bfee"))),
+        "INVALID_AMOUNT",
+        "buyer_fee.amount",
+        InvalidArgument,
+    ),
+    (
+        "profit share must be positive",
+        broken(pay(profit_shares=(ProfitShare("share1", cny(0)),))),
+        "INVALID_AMOUNT",
+        "profit_shares[0].amount",
+        InvalidArgument,
+    ),
+    (
+        "merchant fee may not be negative",
+        broken(pay(fee=fee(300), upper_merchants=(merchant("top", TOP, -1),), fee_solution=("top",))),
+        "INVALID_AMOUNT",
+        "upper_merchants[0].fee_amount",
+        InvalidArgument,
+    ),
+    (
+        "marketing amount may not be negative",
+        broken(pay(marketing=MarketingSolution("m", cny(-1)))),
+        "INVALID_AMOUNT",
+        "marketing.amount",
+        InvalidArgument,
+    ),
+    (
+        "payment currency must be supported",
+        broken(GeneralPayCommand("buyer", "seller", Money(100, "XXX"))),
+        "UNSUPPORTED_CURRENCY",
+        "cash_amount",
+        InvalidArgument,
+    ),
+    (
+        "fee in another currency",
+        broken(pay(fee=FeeTerms(Money(1, "USD"), "wallet"))),
+        "CURRENCY_MISMATCH",
+        "fee.fee_amount",
+        InvalidArgument,
+    ),
+    (
+        "profit share in another currency",
+        broken(pay(profit_shares=(ProfitShare("share1", Money(1, "USD")),))),
+        "CURRENCY_MISMATCH",
+        "profit_shares[0].amount",
+        InvalidArgument,
+    ),
+    (
+        "marketing in another currency",
+        broken(pay(marketing=MarketingSolution("m", Money(1, "JPY")))),
+        "CURRENCY_MISMATCH",
+        "marketing.amount",
+        InvalidArgument,
+    ),
+    (
+        "buyer pays itself",
+        broken(GeneralPayCommand("buyer", "buyer", cny(100))),
+        "PAYER_PAYEE_SAME",
+        "seller_account_id",
+        InvalidArgument,
+    ),
+    (
+        "buyer must exist",
+        broken(GeneralPayCommand("ghost", "seller", cny(100))),
+        "ACCOUNT_NOT_FOUND",
+        "buyer_account_id",
+        NotFound,
+    ),
+    (
+        "seller must exist",
+        broken(GeneralPayCommand("buyer", "ghost", cny(100))),
+        "ACCOUNT_NOT_FOUND",
+        "seller_account_id",
+        NotFound,
+    ),
+    (
+        "buyer must be normal",
+        broken(pay(), buyer=account("buyer", AccountKind.CUSTOMER, status=FROZEN)),
+        "ACCOUNT_NOT_NORMAL",
+        "buyer_account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "seller must be normal",
+        broken(pay(), seller=account("seller", status=FROZEN)),
+        "ACCOUNT_NOT_NORMAL",
+        "seller_account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "seller must hold the payment currency",
+        broken(pay(), seller=account("seller", currency="USD")),
+        "ACCOUNT_CURRENCY_MISMATCH",
+        "seller_account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "fee account must hold the payment currency",
+        broken(pay(fee=fee()), wallet=account("wallet", AccountKind.CUSTOMER, currency="USD")),
+        "ACCOUNT_CURRENCY_MISMATCH",
+        "fee.fee_account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "fee above the cash amount",
+        broken(pay(100, fee=fee(101))),
+        "FEE_EXCEEDS_AMOUNT",
+        "fee.fee_amount",
+        BusinessRuleViolation,
+    ),
+    (
+        "fee type without settlement type and pay mode",
+        broken(pay(fee=fee(fee_type=DEDUCTED))),
+        "FEE_TERMS_INCOMPLETE",
+        "fee",
+        InvalidArgument,
+    ),
+    (
+        "pay mode without fee type",
+        broken(pay(fee=fee(fee_settlement_type=REALTIME, pay_mode="balance"))),
+        "FEE_TERMS_INCOMPLETE",
+        "fee",
+        InvalidArgument,
+    ),
+    (
+        "realtime fee collected later",
+        broken(pay(fee=explicit_fee(300, COLLECT_LATER, REALTIME))),
+        "FEE_SETTLEMENT_CONFLICT",
+        "fee.fee_settlement_type",
+        BusinessRuleViolation,
+    ),
+    (
+        "async trade with realtime fee",
+        broken(pay(settlement_type=ASYNC, fee=explicit_fee(300, DEDUCTED, REALTIME))),
+        "FEE_SETTLEMENT_CONFLICT",
+        "fee.fee_settlement_type",
+        BusinessRuleViolation,
+    ),
+    (
+        "fee account must exist",
+        broken(pay(fee=fee(account_id="ghost"))),
+        "FEE_ACCOUNT_NOT_FOUND",
+        "fee.fee_account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "fee account must be a C account",
+        broken(pay(fee=fee(account_id="company"))),
+        "FEE_ACCOUNT_NOT_CUSTOMER",
+        "fee.fee_account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "fee account may not be the buyer",
+        broken(pay(fee=fee(account_id="buyer"))),
+        "FEE_ACCOUNT_IS_PARTY",
+        "fee.fee_account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "fee account may not be the seller",
+        broken(pay(fee=fee(account_id="seller")), seller=account("seller", AccountKind.CUSTOMER)),
+        "FEE_ACCOUNT_IS_PARTY",
+        "fee.fee_account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "buyer fee account must exist",
+        broken(pay(buyer_fee=BuyerFee(cny(5), "ghost"))),
+        "BUYER_FEE_ACCOUNT_NOT_FOUND",
+        "buyer_fee.account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "buyer fee account must be a C account",
+        broken(pay(buyer_fee=BuyerFee(cny(5), "mid"))),
+        "BUYER_FEE_ACCOUNT_NOT_CUSTOMER",
+        "buyer_fee.account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "buyer fee account may not be the buyer",
+        broken(pay(buyer_fee=BuyerFee(cny(5), "buyer"))),
+        "BUYER_FEE_ACCOUNT_IS_PARTY",
+        "buyer_fee.account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "profit share account must exist",
+        broken(pay(profit_shares=(ProfitShare("ghost", cny(5)),))),
+        "SOLUTION_ACCOUNT_INVALID",
+        "profit_shares[0].account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "profit share account must be normal",
+        broken(pay(profit_shares=(ProfitShare("share1", cny(5)),)), share1=account("share1", status=FROZEN)),
+        "SOLUTION_ACCOUNT_INVALID",
+        "profit_shares[0].account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "profit share account may not be the buyer",
+        broken(pay(profit_shares=(ProfitShare("buyer", cny(5)),))),
+        "SOLUTION_ACCOUNT_INVALID",
+        "profit_shares[0].account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "upper merchant may not be the seller",
+        broken(pay(fee=fee(), upper_merchants=(merchant("seller", TOP, 100),), fee_solution=("seller",))),
+        "SOLUTION_ACCOUNT_INVALID",
+        "upper_merchants[0].account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "upper merchant may not be the fee account",
+        broken(pay(fee=fee(), upper_merchants=(merchant("wallet", TOP, 100),), fee_solution=("wallet",))),
+        "SOLUTION_ACCOUNT_INVALID",
+        "upper_merchants[0].account_id",
+        BusinessRuleViolation,
+    ),
+    (
+        "upper merchants need fee terms",
+        broken(pay(upper_merchants=(merchant("top", TOP, 0),), fee_solution=("top",))),
+        "UPPER_MERCHANT_WITHOUT_FEE",
+        "upper_merchants",
+        InvalidArgument,
+    ),
+    (
+        "at most two upper merchants",
+        broken(
+            pay(
+                fee=fee(),
+                upper_merchants=(
+                    merchant("mid", MIDDLE, 0),
+                    merchant("top", TOP, 0),
+                    merchant("share1", TOP, 0),
+                ),
+                fee_solution=("mid", "top", "share1"),
+            )
+        ),
+        "UPPER_MERCHANT_COUNT_INVALID",
+        "upper_merchants",
+        InvalidArgument,
+    ),
+    (
+        "fee solution names as many accounts as there are merchants",
+        broken(pay(fee=fee(), upper_merchants=(merchant("top", TOP, 0),), fee_solution=())),
+        "UPPER_MERCHANT_COUNT_INVALID",
+        "upper_merchants",
+        InvalidArgument,
+    ),
+    (
+        "two merchants need a middle and a top",
+        broken(
+            pay(
+                fee=fee(),
+                upper_merchants=(merchant("mid", MIDDLE, 0), merchant("top", MIDDLE, 0)),
+                fee_solution=("mid", "top"),
+            )
+        ),
+        "UPPER_MERCHANT_LEVELS_INVALID",
+        "upper_merchants",
+        InvalidArgument,
+    ),
+    (
+        "one account at two merchant levels",
+        broken(
+            pay(
+                fee=fee(),
+                upper_merchants=(merchant("mid", MIDDLE, 0), merchant("mid", TOP, 0)),
+                fee_solution=("mid", "mid"),
+            )
+        ),
+        "UPPER_MERCHANT_DUPLICATE",
+        "upper_merchants",
+        InvalidArgument,
+    ),
+    (
+        "fee solution names an account that is no merchant",
+        broken(pay(fee=fee(), upper_merchants=(merchant("top", TOP, 0),), fee_solution=("mid",))),
+        "FEE_SOLUTION_MERCHANT_UNKNOWN",
+        "fee_solution[0]",
+        InvalidArgument,
+    ),
+    (
+        "fee solution leaves a merchant out",
+        broken(pay(**{**two_levels(), "fee_solution": ("mid", "mid")})),
+        "FEE_SOLUTION_MERCHANT_MISSING",
+        "upper_merchants[1].account_id",
+        InvalidArgument,
+    ),
+    (
+        "sole merchant has a fee plus amount",
+        broken(pay(fee=fee(300), upper_merchants=(merchant("top", TOP, 100, 1),), fee_solution=("top",))),
+        "UPPER_MERCHANT_FEE_PLUS_INVALID",
+        "upper_merchants[0].fee_plus_amount",
+        BusinessRuleViolation,
+    ),
+    (
+        "top fee plus differs from the middle fee",
+        broken(pay(**two_levels(300, 200, 100, 199))),
+        "UPPER_MERCHANT_FEE_PLUS_INVALID",
+        "upper_merchants[1].fee_plus_amount",
+        BusinessRuleViolation,
+    ),
+    (
+        "sole merchant passes on more than the fee",
+        broken(pay(fee=fee(300), upper_merchants=(merchant("top", TOP, 301),), fee_solution=("top",))),
+        "UPPER_MERCHANT_FEE_EXCEEDS",
+        "upper_merchants[0].fee_amount",
+        BusinessRuleViolation,
+    ),
+    (
+        "middle merchant passes on more than the fee",
+        broken(pay(**two_levels(300, 301, 100))),
+        "UPPER_MERCHANT_FEE_EXCEEDS",
+        "upper_merchants[0].fee_amount",
+        BusinessRuleViolation,
+    ),
+    (
+        "top merchant passes on more than it receives",
+        broken(pay(**two_levels(300, 200, 201))),
+        "UPPER_MERCHANT_FEE_EXCEEDS",
+        "upper_merchants[1].fee_amount",
+        BusinessRuleViolation,
+    ),
+    (
+        "profit shares above what the seller keeps after a deducted fee",
+        broken(
+            pay(
+                10_000,
+                fee=fee(300),
+                profit_shares=(ProfitShare("share1", cny(9_000)), ProfitShare("share2", cny(701))),
+            )
+        ),
+        "PROFIT_SHARE_EXCEEDS",
+        "profit_shares",
+        BusinessRuleViolation,
+    ),
+    (
+        "profit shares above the cash amount when the fee is collected later",
+        broken(
+            pay(
+                10_000,
+                fee=explicit_fee(300, COLLECT_LATER, ASYNC),
+                profit_shares=(ProfitShare("share1", cny(10_001)),),
+            )
+        ),
+        "PROFIT_SHARE_EXCEEDS",
+        "profit_shares",
+        BusinessRuleViolation,
+    ),
 ]
 
 
@@ -524,7 +763,10 @@ BROKEN_RULES: list[tuple[str, Breaker, str, str | None, type[DomainError]]] = [
     [pytest.param(*case[1:], id=case[0]) for case in BROKEN_RULES],
 )
 def test_broken_rule_raises_its_own_code_naming_the_field(
-    breaker: Breaker, code: str, field: str | None, error: type[DomainError],
+    breaker: Breaker,
+    code: str,
+    field: str | None,
+    error: type[DomainError],
 ) -> None:
     cmd, accounts = breaker()
 
@@ -548,6 +790,7 @@ def test_every_fee_term_combination_given_together_is_accepted() -> None:
 
 
 # -- properties --------------------------------------------------------------------------------
+
 
 @st.composite
 def valid_commands(draw: st.DrawFn) -> tuple[GeneralPayCommand, dict[str, AccountView]]:
@@ -581,8 +824,10 @@ def valid_commands(draw: st.DrawFn) -> tuple[GeneralPayCommand, dict[str, Accoun
         elif levels == 2:
             middle_fee = draw(st.integers(0, fee_amount))
             top_fee = draw(st.integers(0, middle_fee))
-            merchants = (UpperMerchant("mid", MIDDLE, money(middle_fee), money(0)),
-                         UpperMerchant("top", TOP, money(top_fee), money(middle_fee)))
+            merchants = (
+                UpperMerchant("mid", MIDDLE, money(middle_fee), money(0)),
+                UpperMerchant("top", TOP, money(top_fee), money(middle_fee)),
+            )
             merchants = tuple(draw(st.permutations(merchants)))
         solution = tuple(draw(st.permutations([m.account_id for m in merchants])))
     room = cash - fee_amount if deducted else cash
@@ -596,13 +841,22 @@ def valid_commands(draw: st.DrawFn) -> tuple[GeneralPayCommand, dict[str, Accoun
         shares.append(ProfitShare(target, money(amount)))
     buyer_fee = None
     if draw(st.booleans()):
-        buyer_fee = BuyerFee(money(draw(st.integers(1, 10**6))),
-                             draw(st.sampled_from(["bfee", "wallet"])))
+        buyer_fee = BuyerFee(money(draw(st.integers(1, 10**6))), draw(st.sampled_from(["bfee", "wallet"])))
     marketing = None
     if draw(st.booleans()):
         marketing = MarketingSolution("mkt", money(draw(st.integers(0, 10**6))))
-    cmd = GeneralPayCommand("buyer", "seller", money(cash), trade, terms, buyer_fee,
-                            tuple(merchants), solution, tuple(shares), marketing)
+    cmd = GeneralPayCommand(
+        "buyer",
+        "seller",
+        money(cash),
+        trade,
+        terms,
+        buyer_fee,
+        tuple(merchants),
+        solution,
+        tuple(shares),
+        marketing,
+    )
     return cmd, book(currency)
 
 
