@@ -91,6 +91,7 @@ def gateway_processes(tmp_path: Path, database: str, hook_port: int) -> list[Ser
         f'[ops]\ntokens = ["{OPS}"]\n[log]\nlevel = "WARNING"\njson = false\n'
         f"[notify]\npoll_interval_seconds = 0.1\ntimeout_seconds = {LEASE_SECONDS - 1}\n"
         f"lease_seconds = {LEASE_SECONDS}\nretry_schedule_seconds = [0, 0, 0, 0, 0, 0]\n"
+        "batch_size = 50\nconcurrency = 50\n"  # one wave a round: the short lease outlasts it
         f"[workers]\npoll_interval_seconds = 0.2\nlease_seconds = {LEASE_SECONDS}\n"
         '[[routing.rules]]\npay_method = "transfer"\nchannel = "internal_transfer"\n'
     )
