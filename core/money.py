@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -138,3 +139,22 @@ class Money:
 
     def __str__(self) -> str:
         return format_amount(self.decimal, self.currency)
+
+
+def check_amounts(amounts: Iterable[tuple[str, Money, bool]], currency: str, *, of: str) -> None:
+    """Every (field, amount, zero allowed) in `currency` (else CURRENCY_MISMATCH), then of the
+    right sign (else INVALID_AMOUNT); `of` names what the amounts belong to, for the message."""
+    amounts = list(amounts)
+    for field, money, _ in amounts:
+        if money.currency != currency:
+            raise InvalidArgument(
+                f"{field} is in {money.currency}; give every amount in the {of}'s {currency}",
+                field=field,
+                code="CURRENCY_MISMATCH",
+            )
+    for field, money, zero_allowed in amounts:
+        if money.minor < 0 or (money.minor == 0 and not zero_allowed):
+            bound = "zero or more" if zero_allowed else "greater than zero"
+            raise InvalidArgument(
+                f"{field} is {money}; it must be {bound}", field=field, code="INVALID_AMOUNT"
+            )

@@ -48,7 +48,7 @@ from core.cards import compact_card_no
 from core.errors import BusinessRuleViolation, Conflict, InvalidArgument
 from core.flowlog import FlowNode
 from core.ledger import AccountStatus
-from core.money import Money
+from core.money import Money, check_amounts
 
 BILL_CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -149,7 +149,7 @@ def _check_common(
     passed.append(Check.EXCHANGE_RATE)
     _check_card_numbers(cmd, mode)
     passed.append(Check.CARD_NUMBERS)
-    _check_amounts(amounts, currency)
+    check_amounts(amounts, currency, of="bill")
     passed.append(Check.AMOUNTS)
     existing = _existing_applicant(cmd, applicant)
     passed.append(Check.APPLICANT)
@@ -221,22 +221,6 @@ def _check_exchange_rate(rate: Decimal | None, currency: str, limits: BillLimits
 def _places(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _check_amounts(amounts: list[tuple[str, Money, bool]], currency: str) -> None:
-    for field, money, _ in amounts:
-        if money.currency != currency:
-            raise InvalidArgument(
-                f"{field} is in {money.currency}; give every amount in the bill's {currency}",
-                field=field,
-                code="CURRENCY_MISMATCH",
-            )
-    for field, money, zero_allowed in amounts:
-        if money.minor < 0 or (money.minor == 0 and not zero_allowed):
-            bound = "zero or more" if zero_allowed else "greater than zero"
-            raise InvalidArgument(
-                f"{field} is {money}; it must be {bound}", field=field, code="INVALID_AMOUNT"
-            )
 
 
 def _reimbursement_amounts(cmd: ReimbursementCommand) -> list[tuple[str, Money, bool]]:
@@ -348,9 +332,9 @@ def recheck_for_business(bill: BillCommand, loans: Mapping[str, LoanView]) -> No
     reimbursement R - W and the linked loans as they are now (a loan written off by another bill
     since acceptance fails business processing rather than going negative)."""
     if isinstance(bill, LoanCommand):
-        _check_amounts([("amount", bill.amount, False)], bill.amount.currency)
+        check_amounts([("amount", bill.amount, False)], bill.amount.currency, of="bill")
         return
-    _check_amounts(_reimbursement_amounts(bill), bill.reimbursement_amount.currency)
+    check_amounts(_reimbursement_amounts(bill), bill.reimbursement_amount.currency, of="bill")
     _check_real_amount(bill)
     _check_linked_loans(bill, loans, reserved_here=True)
     _check_write_off_sum(bill)

@@ -9,6 +9,7 @@ from core.errors import BusinessRuleViolation, InvalidArgument, NotFound
 from core.general_pay.model import GeneralPayCommand
 from core.ledger import AccountKind, AccountStatus, AccountView
 from core.money import Money, check_currency
+from core.money import check_amounts as check_money_amounts
 
 if TYPE_CHECKING:
     from core.general_pay.fees import ResolvedFee
@@ -35,20 +36,7 @@ def _amounts(cmd: GeneralPayCommand) -> Iterator[tuple[str, Money, bool]]:
 def check_amounts(cmd: GeneralPayCommand) -> str:
     """All amounts in the cash amount's currency and of the right sign; returns the currency."""
     currency = check_currency(cmd.cash_amount.currency, field="cash_amount")
-    amounts = list(_amounts(cmd))
-    for field, money, _ in amounts:
-        if money.currency != currency:
-            raise InvalidArgument(
-                f"{field} is in {money.currency}; give every amount in the payment's {currency}",
-                field=field,
-                code="CURRENCY_MISMATCH",
-            )
-    for field, money, zero_allowed in amounts:
-        if money.minor < 0 or (money.minor == 0 and not zero_allowed):
-            bound = "zero or more" if zero_allowed else "greater than zero"
-            raise InvalidArgument(
-                f"{field} is {money}; it must be {bound}", field=field, code="INVALID_AMOUNT"
-            )
+    check_money_amounts(_amounts(cmd), currency, of="payment")
     return currency
 
 
