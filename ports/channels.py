@@ -182,6 +182,17 @@ class NotificationPort(Protocol):
         ...
 
 
+@runtime_checkable
+class CancelPort(Protocol):
+    async def cancel(self, request: PaymentRequest, channel_ref: str | None) -> ChannelResult:
+        """Close at the channel an order whose outcome is not known, so that it can never be
+        paid later (Alipay's `alipay.trade.cancel` for a `trade.pay`). Answers FAILED when the
+        order is closed unpaid (or provably never existed), SUCCEEDED when it had been paid (so
+        nothing was cancelled: the payment succeeded), UNKNOWN when the channel gives no definite
+        answer. Idempotent on `request.payment_id`."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SigningRequest:
     subject_id: str
@@ -243,6 +254,8 @@ class Channel:
     query: QueryPort | None = None
     notification: NotificationPort | None = None
     signing: SigningPort | None = None
+    # closes an order whose outcome stays unknown before an operator fails it (Ant Lease)
+    cancel: CancelPort | None = None
     atomic: bool = False
     description: str = ""
     # seconds to wait before each query of a processing/unknown payment; None: gateway default
