@@ -4,6 +4,7 @@ app built from overridden settings, and a client that signs its requests like a 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from dependency_injector import providers
+from hypothesis import settings as hypothesis_settings
 from paygate_testkit import (
     DATABASES,
     OTHER_APP,
@@ -25,6 +27,13 @@ from paygate_testkit import (
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.settings import PaygateSettings
+
+# Property tests are deterministic by default (the same examples on every run and machine, no
+# deadline that a loaded CI machine could miss); `PAYGATE_HYPOTHESIS=deep` explores at random
+# and ten times as far, for a search before a release.
+hypothesis_settings.register_profile("default", derandomize=True, max_examples=50, deadline=None)
+hypothesis_settings.register_profile("deep", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("PAYGATE_HYPOTHESIS", "default"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from source_trees import ROOT, files, nodes_of, product_files, text_of, tree_of
 
 from ports import hookspecs
 
-ROOT = Path(__file__).parents[2]
 THIRD_PARTY_OK_IN_CORE = {"pydantic"}
 FRAMEWORKS = {
     "aiohttp",
@@ -25,18 +25,13 @@ FRAMEWORKS = {
 
 
 def imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes_of(path):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
     return names
-
-
-def files(room: str) -> list[Path]:
-    return sorted((ROOT / room).rglob("*.py"))
 
 
 def top(name: str) -> str:
@@ -99,18 +94,17 @@ def test_every_hookspec_is_documented() -> None:
 def test_every_module_opens_with_a_docstring() -> None:
     for room in ("core", "ports", "plugins", "gateway"):
         for path in files(room):
-            if path.name == "__init__.py" and not path.read_text().strip():
+            if path.name == "__init__.py" and not text_of(path).strip():
                 continue
             if "versions" in path.parts:
                 continue
-            assert ast.get_docstring(ast.parse(path.read_text())), f"{path} has no module docstring"
+            assert ast.get_docstring(tree_of(path)), f"{path} has no module docstring"
 
 
 # --- Sizes a newcomer can hold (issue 9): no product module over 400 lines, no function over 60.
 
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
-PRODUCT_ROOMS = ("core", "ports", "plugins", "gateway")
 # Declarative tables are exempt from the function limit: migrations (one function per revision
 # listing every column) and route tables (`*_routes()`: one entry per route).
 FUNCTION_LIMIT_EXEMPT = ("gateway/migrations/",)
@@ -120,14 +114,9 @@ def is_route_table(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return node.name.endswith("_routes") and isinstance(node.body[-1], ast.Return)
 
 
-def product_modules() -> list[Path]:
-    return [path for room in PRODUCT_ROOMS for path in files(room)]
-
-
 def long_functions(path: Path, limit: int) -> list[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
-    for node in ast.walk(tree):
+    for node in nodes_of(path):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not is_route_table(node):
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             if length > limit:
@@ -138,9 +127,8 @@ def long_functions(path: Path, limit: int) -> list[str]:
 def test_no_product_module_is_over_the_size_limit() -> None:
     too_long = {
         str(path.relative_to(ROOT)): n
-        for path in product_modules()
-        if "migrations" not in path.parts
-        and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+        for path in product_files()
+        if "migrations" not in path.parts and (n := len(text_of(path).splitlines())) > MAX_MODULE_LINES
     }
     assert not too_long, f"modules over {MAX_MODULE_LINES} lines (split them by concern): {too_long}"
 
@@ -148,7 +136,7 @@ def test_no_product_module_is_over_the_size_limit() -> None:
 def test_no_product_function_is_over_the_size_limit() -> None:
     too_long = {
         rel: found
-        for path in product_modules()
+        for path in product_files()
         if not (rel := str(path.relative_to(ROOT))).startswith(FUNCTION_LIMIT_EXEMPT)
         and (found := long_functions(path, MAX_FUNCTION_LINES))
     }

@@ -7,25 +7,17 @@ import ast
 import re
 from pathlib import Path
 
+from source_trees import ROOT, walk_product
+
 from core.events import PAYMENT_EVENT_OF_STATUS, PAYOUT_EVENT_OF_STATUS, EventType, webhook_table
 from core.payments.model import FINAL_STATUSES
 from core.payouts.model import FINAL_PAYOUT_STATUSES
 from ports.lease import LeaseEventKind
 
-ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("core", "ports", "gateway", "plugins")
 EVENT_LIKE = re.compile(r"^(payment|bill|payout|lease)\.[a-z_]+$")
 OUTBOX_HELPER = Path("core/usecases/shared/outbox.py")
 # inbound: the kinds of a lease channel's verified callbacks, not events sent to apps
 INBOUND_KINDS = {kind.value for kind in LeaseEventKind}
-
-
-def product_modules() -> list[tuple[Path, ast.Module]]:
-    return [
-        (path.relative_to(ROOT), ast.parse(path.read_text(encoding="utf-8")))
-        for top in PRODUCT
-        for path in sorted((ROOT / top).rglob("*.py"))
-    ]
 
 
 def test_the_api_doc_webhook_table_is_the_one_core_events_renders() -> None:
@@ -57,8 +49,7 @@ def test_every_final_payment_and_payout_status_has_its_event() -> None:
 def test_only_the_shared_outbox_helper_enqueues_events() -> None:
     callers = {
         str(path)
-        for path, module in product_modules()
-        for node in ast.walk(module)
+        for path, node in walk_product()
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and node.func.attr == "enqueue"
@@ -72,17 +63,16 @@ def test_no_event_type_is_spelled_outside_core_events() -> None:
     """An event type string anywhere else (a literal, or an f-string building one) would be an
     event core/events.py does not list."""
     spelled = []
-    for path, module in product_modules():
+    for path, node in walk_product():
         if path == Path("core/events.py"):
             continue
-        for node in ast.walk(module):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if EVENT_LIKE.match(node.value) and node.value not in INBOUND_KINDS:
-                    spelled.append(f"{path}:{node.lineno} {node.value}")
-            elif isinstance(node, ast.JoinedStr) and node.values:
-                head = node.values[0]
-                if isinstance(head, ast.Constant) and re.match(
-                    r"^(payment|bill|payout|lease)\.", str(head.value)
-                ):
-                    spelled.append(f"{path}:{node.lineno} {ast.unparse(node)}")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if EVENT_LIKE.match(node.value) and node.value not in INBOUND_KINDS:
+                spelled.append(f"{path}:{node.lineno} {node.value}")
+        elif isinstance(node, ast.JoinedStr) and node.values:
+            head = node.values[0]
+            if isinstance(head, ast.Constant) and re.match(
+                r"^(payment|bill|payout|lease)\.", str(head.value)
+            ):
+                spelled.append(f"{path}:{node.lineno} {ast.unparse(node)}")
     assert spelled == []

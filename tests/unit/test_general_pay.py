@@ -860,7 +860,7 @@ def valid_commands(draw: st.DrawFn) -> tuple[GeneralPayCommand, dict[str, Accoun
     return cmd, book(currency)
 
 
-PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
+PROPERTY_SETTINGS = settings(deadline=None)  # examples: the profile of tests/conftest.py
 
 
 @PROPERTY_SETTINGS

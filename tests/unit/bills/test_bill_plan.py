@@ -176,7 +176,7 @@ def valid_reimbursements(draw: st.DrawFn) -> tuple[ReimbursementCommand, dict[st
     return cmd, loans
 
 
-PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
+PROPERTY_SETTINGS = settings(deadline=None)  # examples: the profile of tests/conftest.py
 
 
 def net(postings: Iterable[Posting], kind: FlowKind | None = None) -> dict[str, int]:
