@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from answer_contract import check_answer
+
 from gateway.auth import signed_headers
 from gateway.settings import PaygateSettings
 
@@ -97,9 +99,11 @@ class SignedClient:
         response = await self.client.request(method, path, data=body, headers=headers)
         text = await response.text()
         try:
-            return response.status, json.loads(text)
+            answer = json.loads(text)
         except json.JSONDecodeError:
             return response.status, text
+        check_answer(method, path, response.status, answer)
+        return response.status, answer
 
     async def post(self, path: str, payload: Any = None, **extra: Any) -> tuple[int, Any]:
         return await self.call("POST", path, payload, **extra)

@@ -17,6 +17,13 @@ from core.usecases.bills.requests import BillRefused, BillRequest
 from core.usecases.bills.views import action_result_view, bill_view, ops_bill_view
 from gateway.http.errors import body_of
 from gateway.http.request_body import parse_body
+from gateway.http.schemas.answers_workflows import (
+    BillActionAnswer,
+    BillAnswer,
+    BillExchanges,
+    BillFlow,
+    OpsBillAnswer,
+)
 from gateway.http.schemas.bills import BillActionBody, BillBody, LoanBody, ReimbursementBody
 from gateway.keys import CONTAINER, OPERATOR, app_id_of
 
@@ -171,6 +178,7 @@ def bill_routes() -> tuple[Route, ...]:
             LoanBody,
             "app",
             ok=(201, 200),
+            response=BillAnswer,
         ),
         Route(
             "POST",
@@ -180,6 +188,7 @@ def bill_routes() -> tuple[Route, ...]:
             ReimbursementBody,
             "app",
             ok=(201, 200),
+            response=BillAnswer,
         ),
         Route(
             "GET",
@@ -189,8 +198,9 @@ def bill_routes() -> tuple[Route, ...]:
             None,
             "app",
             query=(Query("bill_code", {"type": "string", "minLength": 1}, "the caller's bill code", True),),
+            response=BillAnswer,
         ),
-        Route("GET", "/v1/bills/{id}", get_bill, "A bill with its status", None, "app"),
+        Route("GET", "/v1/bills/{id}", get_bill, "A bill with its status", None, "app", response=BillAnswer),
         Route(
             "GET",
             "/v1/bills/{id}/flow",
@@ -198,9 +208,26 @@ def bill_routes() -> tuple[Route, ...]:
             "The bill's flow-log timeline merged with its bank payments'",
             None,
             "app",
+            response=BillFlow,
         ),
-        Route("GET", "/ops/bills/{id}", ops_get_bill, "A bill and the actions allowed on it", None, "ops"),
-        Route("GET", "/ops/bills/{id}/flow", ops_bill_flow, "A bill's merged flow-log timeline", None, "ops"),
+        Route(
+            "GET",
+            "/ops/bills/{id}",
+            ops_get_bill,
+            "A bill and the actions allowed on it",
+            None,
+            "ops",
+            response=OpsBillAnswer,
+        ),
+        Route(
+            "GET",
+            "/ops/bills/{id}/flow",
+            ops_bill_flow,
+            "A bill's merged flow-log timeline",
+            None,
+            "ops",
+            response=BillFlow,
+        ),
         Route(
             "GET",
             "/ops/bills/{id}/exchanges",
@@ -208,6 +235,7 @@ def bill_routes() -> tuple[Route, ...]:
             "The bank's request/answer packets of every attempt of a bill (masked)",
             None,
             "ops",
+            response=BillExchanges,
         ),
         Route(
             "POST",
@@ -217,5 +245,6 @@ def bill_routes() -> tuple[Route, ...]:
             BillActionBody,
             "ops",
             path_schemas={"action": {"enum": [a.value for a in ErrorAction]}},
+            response=BillActionAnswer,
         ),
     )

@@ -18,6 +18,14 @@ from core.usecases.lease.views import (
 )
 from gateway.http.errors import body_of
 from gateway.http.request_body import parse_body
+from gateway.http.schemas.answers_workflows import (
+    ChannelInfoAnswer,
+    ContractSigningAnswer,
+    LeaseFlow,
+    LeaseOrderAnswer,
+    WithholdingQueryAnswer,
+    WithholdingSigningAnswer,
+)
 from gateway.http.schemas.lease import (
     CancelPlanBody,
     CloseBody,
@@ -151,6 +159,7 @@ def lease_routes() -> tuple[Route, ...]:
             "app",
             ok=(201, 200),
             errors=(502,),
+            response=LeaseOrderAnswer,
         ),
         Route(
             "GET",
@@ -162,6 +171,7 @@ def lease_routes() -> tuple[Route, ...]:
             query=(
                 Query("out_order_no", {"type": "string", "minLength": 1}, "the caller's order number", True),
             ),
+            response=LeaseOrderAnswer,
         ),
         Route(
             "GET",
@@ -170,6 +180,7 @@ def lease_routes() -> tuple[Route, ...]:
             "A lease order: contract, agreement, plan and each period's status",
             None,
             "app",
+            response=LeaseOrderAnswer,
         ),
         Route(
             "GET",
@@ -179,8 +190,17 @@ def lease_routes() -> tuple[Route, ...]:
             None,
             "app",
             errors=(422, 502),
+            response=ChannelInfoAnswer,
         ),
-        Route("GET", base + "/flow", lease_order_flow, "The order's flow-log timeline", None, "app"),
+        Route(
+            "GET",
+            base + "/flow",
+            lease_order_flow,
+            "The order's flow-log timeline",
+            None,
+            "app",
+            response=LeaseFlow,
+        ),
         Route(
             "POST",
             base + "/contract/sign",
@@ -189,6 +209,7 @@ def lease_routes() -> tuple[Route, ...]:
             ContractSignBody,
             "app",
             errors=(502,),
+            response=ContractSigningAnswer,
         ),
         Route(
             "POST",
@@ -198,6 +219,7 @@ def lease_routes() -> tuple[Route, ...]:
             WithholdingSignBody,
             "app",
             errors=(502,),
+            response=WithholdingSigningAnswer,
         ),
         Route(
             "POST",
@@ -207,6 +229,7 @@ def lease_routes() -> tuple[Route, ...]:
             None,
             "app",
             errors=(502,),
+            response=WithholdingQueryAnswer,
         ),
         Route(
             "POST",
@@ -216,6 +239,7 @@ def lease_routes() -> tuple[Route, ...]:
             UnsignBody,
             "app",
             errors=(502,),
+            response=LeaseOrderAnswer,
         ),
         Route(
             "POST",
@@ -225,6 +249,7 @@ def lease_routes() -> tuple[Route, ...]:
             CancelPlanBody,
             "app",
             errors=(502,),
+            response=LeaseOrderAnswer,
         ),
         Route(
             "POST",
@@ -234,6 +259,7 @@ def lease_routes() -> tuple[Route, ...]:
             UnsignConfirmationBody,
             "app",
             errors=(502,),
+            response=LeaseOrderAnswer,
         ),
         Route(
             "POST",
@@ -243,5 +269,6 @@ def lease_routes() -> tuple[Route, ...]:
             CloseBody,
             "app",
             errors=(502,),
+            response=LeaseOrderAnswer,
         ),
     )

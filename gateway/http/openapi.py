@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
@@ -77,7 +78,7 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": route.summary,
         "operationId": route.handler.__name__,
-        "responses": _responses(route),
+        "responses": _responses(route, schemas),
     }
     params = _path_parameters(route) + [
         {
@@ -113,8 +114,12 @@ def error_statuses(route: Route) -> list[int]:
     return sorted(statuses)
 
 
-def _responses(route: Route) -> dict[str, Any]:
-    success = {"type": "object"}
+def _responses(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
+    if route.response is not None:
+        _add_schema(route.response, schemas, "serialization")
+        success: dict[str, Any] = {"$ref": f"#/components/schemas/{route.response.__name__}"}
+    else:
+        success = {"type": "object"}
     responses: dict[str, Any] = {
         str(status): {
             "description": "OK" if status == 200 else ("Created" if status == 201 else "Accepted"),
@@ -147,8 +152,10 @@ def _path_parameters(route: Route) -> list[dict[str, Any]]:
     ]
 
 
-def _add_schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+def _add_schema(
+    model: type[BaseModel], schemas: dict[str, Any], mode: JsonSchemaMode = "validation"
+) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     schemas.update(schema.pop("$defs", {}))
     schemas[model.__name__] = schema
     return schema

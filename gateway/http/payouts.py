@@ -15,6 +15,13 @@ from core.usecases.payouts.views import batch_view, payout_view, report_csv, rep
 from gateway.http.errors import body_of
 from gateway.http.params import int_query
 from gateway.http.request_body import parse_body
+from gateway.http.schemas.answers_workflows import (
+    BatchAnswer,
+    PayoutAnswer,
+    PayoutFlow,
+    PayoutList,
+    PayoutReportAnswer,
+)
 from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, RejectBody
 from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of
 
@@ -143,6 +150,7 @@ def payout_routes() -> tuple[Route, ...]:
             PayoutBatchBody,
             "app",
             models=(PayoutItemBody,),
+            response=BatchAnswer,
         ),
         Route(
             "GET",
@@ -154,8 +162,17 @@ def payout_routes() -> tuple[Route, ...]:
             query=(
                 Query("serial_no", {"type": "string", "minLength": 1}, "the caller's serial number", True),
             ),
+            response=PayoutAnswer,
         ),
-        Route("GET", "/v1/payouts/{id}", get_payout, "A payout with its review and result", None, "app"),
+        Route(
+            "GET",
+            "/v1/payouts/{id}",
+            get_payout,
+            "A payout with its review and result",
+            None,
+            "app",
+            response=PayoutAnswer,
+        ),
         Route(
             "GET",
             "/v1/payouts/{id}/flow",
@@ -163,6 +180,7 @@ def payout_routes() -> tuple[Route, ...]:
             "The payout's flow-log timeline, with its payment's",
             None,
             "app",
+            response=PayoutFlow,
         ),
         Route(
             "GET",
@@ -172,8 +190,11 @@ def payout_routes() -> tuple[Route, ...]:
             None,
             "ops",
             query=(Query("status", {"enum": [s.value for s in PayoutStatus]}), app_id, LIMIT),
+            response=PayoutList,
         ),
-        Route("GET", "/ops/payouts/{id}", ops_get_payout, "Any app's payout", None, "ops"),
+        Route(
+            "GET", "/ops/payouts/{id}", ops_get_payout, "Any app's payout", None, "ops", response=PayoutAnswer
+        ),
         Route(
             "POST",
             "/ops/payouts/{id}/approve",
@@ -181,6 +202,7 @@ def payout_routes() -> tuple[Route, ...]:
             "Finance approves a payout, which is then paid (approving again is harmless)",
             ApproveBody,
             "ops",
+            response=PayoutAnswer,
         ),
         Route(
             "POST",
@@ -189,6 +211,7 @@ def payout_routes() -> tuple[Route, ...]:
             "Finance rejects a payout waiting for review, with a reason",
             RejectBody,
             "ops",
+            response=PayoutAnswer,
         ),
         Route(
             "GET",
@@ -208,5 +231,6 @@ def payout_routes() -> tuple[Route, ...]:
                 Query("format", {"enum": ["json", "csv"]}, "default json"),
             ),
             answers=("application/json", "text/csv"),
+            response=PayoutReportAnswer,
         ),
     )

@@ -10,12 +10,26 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from core.errors import InvalidArgument
 from gateway.http import accounts, notifications, payments
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
 from gateway.http.openapi import openapi_document
 from gateway.http.payouts import payout_routes
 from gateway.http.schemas.accounts import FundBody, OpenAccountBody
+from gateway.http.schemas.answers import (
+    AccountAnswer,
+    Deliveries,
+    DeliveryAnswer,
+    EntriesPage,
+    FundingAnswer,
+    Health,
+    LedgerCheckAnswer,
+    PaymentAnswer,
+    PaymentFlow,
+    RouteExplanation,
+    StuckPayments,
+)
 from gateway.http.schemas.payments import ExplainBody, PaymentBody
 from gateway.keys import CONTAINER
 
@@ -48,6 +62,8 @@ class Route:
     text_errors: tuple[int, ...] = ()  # refusals that may come as text/plain
     path_schemas: dict[str, Any] = field(default_factory=dict)  # path parameters' schemas, if not strings
     models: tuple[type[BaseModel], ...] = ()  # more schemas the document shows (e.g. of payout items)
+    # the shape of a JSON success (gateway/http/schemas/answers*.py); None: not JSON, or this document
+    response: type[BaseModel] | None = None
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -93,7 +109,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 ROUTES: tuple[Route, ...] = (
     (
-        Route("GET", "/healthz", healthz, "Liveness and database reachability"),
+        Route("GET", "/healthz", healthz, "Liveness and database reachability", response=Health),
         Route("GET", "/metrics", metrics, "Prometheus metrics", answers=("text/plain",)),
         Route("GET", "/openapi.json", openapi, "This API description"),
         Route(
@@ -104,8 +120,17 @@ ROUTES: tuple[Route, ...] = (
             OpenAccountBody,
             "app",
             ok=(201,),
+            response=AccountAnswer,
         ),
-        Route("GET", "/v1/accounts/{id}", accounts.get_account, "An account with its balances", None, "app"),
+        Route(
+            "GET",
+            "/v1/accounts/{id}",
+            accounts.get_account,
+            "An account with its balances",
+            None,
+            "app",
+            response=AccountAnswer,
+        ),
         Route(
             "GET",
             "/v1/accounts/{id}/entries",
@@ -117,6 +142,7 @@ ROUTES: tuple[Route, ...] = (
                 Query("limit", {"type": "integer", "minimum": 1}, "page size (at most limits.page_size_max)"),
                 Query("cursor", {"type": "integer", "minimum": 1}, "the next_cursor of the page before"),
             ),
+            response=EntriesPage,
         ),
         Route(
             "POST",
@@ -126,6 +152,7 @@ ROUTES: tuple[Route, ...] = (
             PaymentBody,
             "app",
             ok=(201, 200),
+            response=PaymentAnswer,
         ),
         Route(
             "GET",
@@ -135,6 +162,7 @@ ROUTES: tuple[Route, ...] = (
             None,
             "app",
             query=(Query("out_request_no", {"type": "string", "minLength": 1}, "the caller's number", True),),
+            response=PaymentAnswer,
         ),
         Route(
             "GET",
@@ -143,6 +171,7 @@ ROUTES: tuple[Route, ...] = (
             "A payment with its status and channel",
             None,
             "app",
+            response=PaymentAnswer,
         ),
         Route(
             "GET",
@@ -151,6 +180,7 @@ ROUTES: tuple[Route, ...] = (
             "The payment's flow-log timeline",
             None,
             "app",
+            response=PaymentFlow,
         ),
         Route(
             "POST",
@@ -159,6 +189,7 @@ ROUTES: tuple[Route, ...] = (
             "Which channel and rule a payment body would route to",
             ExplainBody,
             "app",
+            response=RouteExplanation,
         ),
         Route(
             "POST",
@@ -168,6 +199,7 @@ ROUTES: tuple[Route, ...] = (
             FundBody,
             "ops",
             ok=(201, 200),
+            response=FundingAnswer,
         ),
         Route(
             "GET",
@@ -176,6 +208,7 @@ ROUTES: tuple[Route, ...] = (
             "Verify the ledger's balance invariants",
             None,
             "ops",
+            response=LedgerCheckAnswer,
         ),
         Route(
             "GET",
@@ -188,6 +221,7 @@ ROUTES: tuple[Route, ...] = (
                 Query("status", {"enum": ["dead", "failing", "pending", "delivered"]}, "default dead"),
                 LIMIT,
             ),
+            response=Deliveries,
         ),
         Route(
             "POST",
@@ -197,6 +231,7 @@ ROUTES: tuple[Route, ...] = (
             None,
             "ops",
             ok=(202,),
+            response=DeliveryAnswer,
         ),
         Route(
             "GET",
@@ -205,6 +240,7 @@ ROUTES: tuple[Route, ...] = (
             "Payments whose outcome is still unknown or processing (escalated first)",
             None,
             "ops",
+            response=StuckPayments,
         ),
         Route(
             "POST",
@@ -224,4 +260,30 @@ ROUTES: tuple[Route, ...] = (
 
 def setup_routes(app: web.Application) -> None:
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, route.path, _known_query_only(route))
+
+
+def _known_query_only(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The route's handler, refusing a query parameter the route does not take (a misspelt
+    filter must not silently widen a list: 400 UNKNOWN_PARAMETER naming it) and an empty one
+    (`?status=` is neither a status nor no filter: 400 INVALID_ARGUMENT)."""
+    known = {q.name for q in route.query}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        unknown = sorted(set(request.query) - known)
+        if unknown:
+            takes = ", ".join(sorted(known)) or "none"
+            raise InvalidArgument(
+                f"unknown query parameter {unknown[0]!r}: this route takes {takes}",
+                field=unknown[0],
+                code="UNKNOWN_PARAMETER",
+            )
+        empty = sorted(name for name, value in request.query.items() if value == "")
+        if empty:
+            raise InvalidArgument(
+                f"query parameter {empty[0]!r} is empty: give it a value or leave it out", field=empty[0]
+            )
+        return await route.handler(request)
+
+    handler.__name__ = route.handler.__name__
+    return handler

@@ -13,6 +13,7 @@ import pytest
 from core.money import AMOUNT_PATTERN, CURRENCY_EXPONENTS
 from gateway.http.openapi import openapi_document
 from gateway.http.routes import ROUTES, Route
+from gateway.http.schemas.answers import SIGNED_AMOUNT_PATTERN
 
 DOCUMENT = openapi_document(ROUTES)
 # request.query.get("x"), q.get("x") after q = request.query, int_query(request, "x", ...)
@@ -41,7 +42,12 @@ def test_every_answer_names_its_status_and_media_type(route: Route) -> None:
 
 
 def _amount_fields(schema: dict[str, Any]) -> dict[str, Any]:
-    return {name: prop for name, prop in schema.get("properties", {}).items() if "amount" in name}
+    """Every property named like an amount, its optional form (`anyOf` with null) unwrapped."""
+    return {
+        name: next((s for s in prop.get("anyOf", []) if s.get("type") != "null"), prop)
+        for name, prop in schema.get("properties", {}).items()
+        if "amount" in name
+    }
 
 
 def test_amounts_and_currencies_carry_their_patterns() -> None:
@@ -51,7 +57,8 @@ def test_amounts_and_currencies_carry_their_patterns() -> None:
         if name == "PayoutItemBody":  # checked item by item, answered in the batch
             continue
         for field, prop in _amount_fields(schema).items():
-            assert prop.get("pattern") == AMOUNT_PATTERN, (name, field)
+            # answers may show a difference below zero (a refused reimbursement's real amount)
+            assert prop.get("pattern") in (AMOUNT_PATTERN, SIGNED_AMOUNT_PATTERN), (name, field)
             seen += 1
         currency = schema.get("properties", {}).get("currency")
         if currency and "default" not in currency:
@@ -63,3 +70,43 @@ def test_the_error_envelope_is_exact() -> None:
     error = DOCUMENT["components"]["schemas"]["Error"]
     assert error["required"] == ["error"] and error["additionalProperties"] is False
     assert error["properties"]["error"]["required"] == ["code", "message", "field"]
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_every_json_success_has_the_schema_of_its_view(route: Route) -> None:
+    """One schema per view: no success answer is described as just "an object"."""
+    if route.path == "/openapi.json" or "application/json" not in route.answers:
+        return
+    for status, answer in _operation(route)["responses"].items():
+        if status.startswith("2"):
+            ref = answer["content"]["application/json"]["schema"]["$ref"]
+            schema = DOCUMENT["components"]["schemas"][ref.rsplit("/", 1)[1]]
+            assert schema["additionalProperties"] is False and schema["required"], ref
+
+
+def test_an_answer_outside_its_schema_is_caught() -> None:
+    """The check every integration test runs on the answers it receives (tests/answer_contract.py)."""
+    from answer_contract import check_answer
+
+    payment = {
+        "id": "pay_1",
+        "out_request_no": "o-1",
+        "status": "succeeded",
+        "pay_method": "balance",
+        "channel": "internal_transfer",
+        "amount": "1.00",
+        "currency": "CNY",
+        "payer_account": None,
+        "payee_account": None,
+        "business_type": None,
+        "memo": None,
+        "channel_ref": None,
+        "failure_code": None,
+        "failure_message": None,
+        "created_at": "2026-12-04T00:00:00+00:00",
+        "updated_at": "2026-12-04T00:00:00+00:00",
+    }
+    check_answer("GET", "/v1/payments/pay_1", 200, payment)
+    for broken in ({**payment, "card_no": "6222020000000000"}, {**payment, "amount": 1.0}, {"id": "pay_1"}):
+        with pytest.raises(AssertionError, match="outside its schema"):
+            check_answer("GET", "/v1/payments/pay_1", 200, broken)

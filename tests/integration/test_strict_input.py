@@ -256,3 +256,22 @@ def test_every_handler_parses_its_body_with_the_one_parser() -> None:
         and any(word in path.read_text() for word in ("model_validate_json", "json.loads", ".json()"))
     ]
     assert own_parsing == []
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "named"),
+    [
+        ("/ops/payouts?stauts=approved", "UNKNOWN_PARAMETER", "stauts"),
+        ("/ops/notifications?status=dead&lmit=5", "UNKNOWN_PARAMETER", "lmit"),
+        ("/ops/payouts?status=", "INVALID_ARGUMENT", "status"),
+        ("/v1/payments?out_request_no=", "INVALID_ARGUMENT", "out_request_no"),
+        ("/v1/payments/pay_x?expand=flow", "UNKNOWN_PARAMETER", "expand"),
+    ],
+)
+async def test_a_misspelt_or_empty_query_parameter_is_refused_not_ignored(
+    api: Any, path: str, code: str, named: str
+) -> None:
+    """A filter the route does not take would silently widen a list: refused, named."""
+    status, body = await api.get(path)
+    assert status == 400, body
+    assert body["error"]["code"] == code and body["error"]["field"] == named
