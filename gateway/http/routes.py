@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from gateway.http import accounts, notifications, payments
+from gateway.http import accounts, notifications, operators, payments
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
 from gateway.http.openapi import openapi_document
@@ -40,7 +40,7 @@ class Route:
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     summary: str
     body: type[BaseModel] | None = None
-    auth: str | None = None  # "app" (signed request), "ops" (bearer token) or None
+    auth: str | None = None  # "app" (signed request), "ops" (an operator's API token) or None
     query: tuple[Query, ...] = ()
     ok: tuple[int, ...] = (200,)  # the statuses of a success
     answers: tuple[str, ...] = ("application/json",)  # the media types of a success
@@ -159,6 +159,9 @@ ROUTES: tuple[Route, ...] = (
             "Which channel and rule a payment body would route to",
             ExplainBody,
             "app",
+        ),
+        Route(
+            "GET", "/ops/me", operators.whoami, "The operator calling: login, roles, permissions", None, "ops"
         ),
         Route(
             "POST",
