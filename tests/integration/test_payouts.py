@@ -356,6 +356,17 @@ async def test_approving_twice_is_harmless_and_pays_once(env: Env) -> None:
     assert len(env.sent()) == 1
 
 
+async def test_the_recorded_reviewer_is_the_operator_who_decided(env: Env) -> None:
+    zhao = await env.api.as_new_operator(env.container, "finance-zhao", Role.FINANCE)
+    payout = await applied(env.api, item())
+    status, paid = await approve(zhao, payout["id"], reviewer="somebody-else")
+    assert status == 200, paid
+    assert (paid["review"]["reviewer"], paid["review"]["operator"]) == ("finance-zhao", "finance-zhao")
+    refused = await applied(env.api, item())
+    status, rejected = await zhao.post(f"/ops/payouts/{refused['id']}/reject", {"reason": "duplicate"})
+    assert status == 200 and rejected["review"]["reviewer"] == "finance-zhao"
+
+
 async def test_unknown_payout_is_404_for_operators(env: Env) -> None:
     status, body = await approve(env.api, "pyt_missing")
     assert (status, body["error"]["code"]) == (404, "PAYOUT_NOT_FOUND")
