@@ -98,6 +98,16 @@ class OpsSettings(_Section):
     password_memory_kib: int = Field(default=65536, ge=8)
     password_parallelism: int = Field(default=4, ge=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_shared_tokens(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "tokens" in data:
+            raise ValueError(
+                "ops.tokens is gone: operators are people with roles now; create them with "
+                "`paygate operators add` and give scripts `paygate operators token` (docs/OPERATIONS.md)"
+            )
+        return data
+
 
 class RoutingSettings(_Section):
     rules: list[RoutingRule] = Field(default_factory=list)
