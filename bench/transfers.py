@@ -126,7 +126,8 @@ REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 APP_ID = "bench"
 APP_SECRET = "bench-secret-" + "0123456789abcdef"
-OPS_TOKEN = "bench-ops-token-0123456789"
+# the demo finance operator the gateway creates with ops.demo_operators (funding needs finance)
+OPS_TOKEN = "demo-finance-token-change-me"
 PAY_PATH = "/v1/payments"
 TARGET_TPS = 1500.0
 REQUEST_TIMEOUT = 30.0  # seconds, per request
@@ -364,7 +365,7 @@ def write_gateway_config(tmp: Path, port: int, database_url: str | None = None) 
         f"[apps.{APP_ID}]\n"
         f"secret = {_toml_str(APP_SECRET)}\n"
         "[ops]\n"
-        f"tokens = [{_toml_str(OPS_TOKEN)}]\n"
+        "demo_operators = true\n"
         "[log]\n"
         'level = "WARNING"\n'
         "[[routing.rules]]\n"

@@ -46,12 +46,20 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(_close_storage, container)
         await prepare_schema(container.engine(), settings.database)
+        await _demo_operators(container)
         _name_apps_without_webhooks(settings)
         await stack.enter_async_context(_sandboxes(container))
         stack.push_async_callback(_close_channels, container)
         await stack.enter_async_context(_http_session(container))
         await stack.enter_async_context(_workers(container))
         yield
+
+
+async def _demo_operators(container: Container) -> None:
+    if container.settings().ops.demo_operators:
+        created = await container.operators().ensure_demo()
+        if created:
+            log.warning("demo operators created (local trials only): %s", ", ".join(created))
 
 
 def _name_apps_without_webhooks(settings: PaygateSettings) -> None:

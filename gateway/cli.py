@@ -1,4 +1,4 @@
-"""The `paygate` command: serve, migrate, plugins, routes check, keys rotate."""
+"""The `paygate` command: serve, migrate, plugins, routes check, keys rotate, operators."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from core.payments.route_check import report as route_report
 from core.payments.routing import RoutingConfigError
 from gateway.logs import configure_logging
+from gateway.operators_cli import add_operator_commands
 from gateway.plugins import PluginError, describe_channels
 from gateway.settings import SettingsError
 from gateway.storage.card_vault import CardVaultError
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     keys_sub.add_parser(
         "rotate", help="re-encrypt stored numbers under security.active_key_id (keep the old keys listed)"
     ).set_defaults(func=cmd_keys_rotate)
+    add_operator_commands(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -46,11 +46,13 @@ from core.usecases.payouts.service import PayoutService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
 from gateway.metrics import Metrics
+from gateway.operators import OperatorService, password_hasher
 from gateway.plugins import build_channels, build_plugin_manager
 from gateway.settings import PaygateSettings, load_settings
 from gateway.storage import card_vault
 from gateway.storage.accounts import AccountStore
 from gateway.storage.engine import create_engine
+from gateway.storage.operators import OperatorStore
 from gateway.storage.queries.bills import BillQueries
 from gateway.storage.queries.flow import FlowReader
 from gateway.storage.queries.outbox import OutboxAdmin
@@ -181,6 +183,13 @@ class Container(containers.DeclarativeContainer):
         sqlite_writer,
     )
     app_secrets = providers.Singleton(_secrets, settings)
+    # operators of /ops: authentication (middleware, console) and management (CLI)
+    operators = providers.Singleton(
+        OperatorService,
+        providers.Singleton(OperatorStore, engine, uow.provider),
+        providers.Factory(password_hasher, settings.provided.ops),
+        clock,
+    )
 
     accounts = providers.Singleton(AccountStore, engine, uow.provider, flow, clock)
     account_directory = providers.Singleton(EngineAccountDirectory, accounts)

@@ -89,7 +89,24 @@ class AppSettings(_Section):
 
 
 class OpsSettings(_Section):
-    tokens: list[SecretStr] = Field(default_factory=list)
+    """Operators of /ops (stored in the database, managed with `paygate operators`)."""
+
+    # create one demo operator per role at start-up (README.md: local trials only)
+    demo_operators: bool = False
+    # argon2id cost of password hashes (argon2-cffi's defaults); verifying reads a hash's own
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_kib: int = Field(default=65536, ge=8)
+    password_parallelism: int = Field(default=4, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_shared_tokens(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "tokens" in data:
+            raise ValueError(
+                "ops.tokens is gone: operators are people with roles now; create them with "
+                "`paygate operators add` and give scripts `paygate operators token` (docs/OPERATIONS.md)"
+            )
+        return data
 
 
 class RoutingSettings(_Section):

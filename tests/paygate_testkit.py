@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 import uuid
@@ -12,14 +13,21 @@ from typing import Any
 
 from answer_contract import check_answer
 
+from core.operators.model import Role, role_needed
 from gateway.auth import signed_headers
+from gateway.http.ops_access import permission_for
+from gateway.operators import DEMO_OPERATORS
 from gateway.settings import PaygateSettings
 
 APP_ID = "shop"
 APP_SECRET = "shop-secret-0123456789"
 OTHER_APP = "other"
 OTHER_SECRET = "other-secret-0123456789"
-OPS_TOKEN = "ops-token-0123456789"
+# the API tokens of the demo operators (one per role) that test gateways create at start-up
+DEMO_TOKENS: dict[Role, str] = {demo.role: demo.token for demo in DEMO_OPERATORS}
+DEMO_LOGINS: dict[Role, str] = {demo.role: demo.login for demo in DEMO_OPERATORS}
+# test gateways hash passwords at argon2's lowest cost: a test is not an attack
+CHEAP_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 8, "password_parallelism": 1}
 PG_ADMIN_URL = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
 # variables that steer the test run itself, not the gateway's settings
 TEST_CONTROLS = {"PAYGATE_TEST_POSTGRES_URL", "PAYGATE_RECORD_CASSETTES"}
@@ -47,7 +55,7 @@ def make_settings(database_url: str, **overrides: Any) -> PaygateSettings:
             APP_ID: {"secret": APP_SECRET, "notify_url": "http://127.0.0.1:9/unused"},
             OTHER_APP: {"secret": OTHER_SECRET},
         },
-        "ops": {"tokens": [OPS_TOKEN]},
+        "ops": {"demo_operators": True, **CHEAP_PASSWORDS},
         "routing": {
             "rules": [{"name": "transfers", "pay_method": "transfer", "channel": "internal_transfer"}]
         },
@@ -63,16 +71,50 @@ def make_settings(database_url: str, **overrides: Any) -> PaygateSettings:
     return PaygateSettings(**base)
 
 
-class SignedClient:
-    """Wraps pytest-aiohttp's test client; signs /v1 calls as an app, /ops calls with a token."""
+def _route_pattern(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
 
-    def __init__(self, client: Any, app_id: str = APP_ID, secret: str = APP_SECRET) -> None:
+
+def demo_token_for(method: str, path: str) -> str:
+    """The API token of the demo operator holding the role an /ops request needs (by the
+    gateway's own table, gateway/http/ops_access.py)."""
+    from gateway.http.routes import ROUTES
+
+    bare = path.split("?", 1)[0]
+    template = next(
+        (r.path for r in ROUTES if r.method == method and _route_pattern(r.path).match(bare)), bare
+    )
+    return DEMO_TOKENS[role_needed(permission_for(method, template))]
+
+
+class SignedClient:
+    """Wraps pytest-aiohttp's test client; signs /v1 calls as an app. /ops calls carry
+    `ops_token`, or else the token of the demo operator whose role the route needs."""
+
+    def __init__(
+        self, client: Any, app_id: str = APP_ID, secret: str = APP_SECRET, ops_token: str | None = None
+    ) -> None:
         self.client = client
         self.app_id = app_id
         self.secret = secret
+        self.ops_token = ops_token
 
     def as_app(self, app_id: str, secret: str) -> SignedClient:
-        return SignedClient(self.client, app_id, secret)
+        return SignedClient(self.client, app_id, secret, self.ops_token)
+
+    def as_operator(self, token: str) -> SignedClient:
+        """The same client, calling /ops with this operator's API token."""
+        return SignedClient(self.client, self.app_id, self.secret, token)
+
+    async def as_new_operator(self, container: Any, login: str, *roles: Role) -> SignedClient:
+        """The same client, calling /ops as a new operator holding `roles` (added, with a token)."""
+        operators = container.operators()
+        await operators.add(login, set(roles), f"{login}-password")
+        return self.as_operator((await operators.issue_token(login)).token)
+
+    def ops_headers(self, method: str, path: str) -> dict[str, str]:
+        token = self.ops_token if self.ops_token is not None else demo_token_for(method, path)
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def headers(self, method: str, path: str, body: bytes, **extra: Any) -> dict[str, str]:
         headers = signed_headers(
@@ -94,7 +136,7 @@ class SignedClient:
         headers = (
             self.headers(method, path, body, **extra)
             if path.startswith("/v1")
-            else {"Authorization": f"Bearer {OPS_TOKEN}", "Content-Type": "application/json"}
+            else self.ops_headers(method, path)
         )
         response = await self.client.request(method, path, data=body, headers=headers)
         text = await response.text()
@@ -227,8 +269,8 @@ class ServedGateway:
 
 
 ROOT = Path(__file__).parents[1]
-# the demo app and operator token of the shipped paygate.toml
-DEMO_APP, DEMO_SECRET, DEMO_OPS = "demo", "demo-secret-change-me", "demo-ops-token-change-me"
+# the demo app of the shipped paygate.toml, and its demo finance operator's token
+DEMO_APP, DEMO_SECRET, DEMO_OPS = "demo", "demo-secret-change-me", DEMO_TOKENS[Role.FINANCE]
 
 
 def shipped_gateway(tmp_path: Path, hook_url: str) -> ServedGateway:

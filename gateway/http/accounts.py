@@ -11,7 +11,7 @@ from gateway.http.errors import body_of
 from gateway.http.params import int_query, services
 from gateway.http.request_body import parse_body
 from gateway.http.schemas.accounts import FundBody, OpenAccountBody
-from gateway.keys import OPERATOR, app_id_of
+from gateway.keys import app_id_of, operator_of
 
 
 async def open_account(request: web.Request) -> web.Response:
@@ -58,7 +58,7 @@ async def fund_account(request: web.Request) -> web.Response:
             body.out_request_no,
             amount,
             request_fingerprint({"account": request.match_info["id"], **body.model_dump(mode="json")}),
-            actor=request[OPERATOR],
+            actor=operator_of(request).login,
         )
     )
     return body_of(result, 201 if created else 200)

@@ -25,7 +25,7 @@ from gateway.http.schemas.answers_workflows import (
     OpsBillAnswer,
 )
 from gateway.http.schemas.bills import BillActionBody, BillBody, LoanBody, ReimbursementBody
-from gateway.keys import CONTAINER, OPERATOR, app_id_of
+from gateway.keys import CONTAINER, app_id_of, operator_of
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
@@ -161,7 +161,7 @@ async def ops_bill_action(request: web.Request) -> web.Response:
         raise InvalidArgument(message, field="action") from None
     body = await parse_body(request, BillActionBody, empty_is_object=True)
     actions = request.app[CONTAINER].bill_actions()
-    bill = await actions.act(request.match_info["id"], action, request[OPERATOR], body.reason)
+    bill = await actions.act(request.match_info["id"], action, operator_of(request).login, body.reason)
     return body_of(action_result_view(bill))
 
 

@@ -1,8 +1,7 @@
-"""Middlewares: trace id, metrics, caller authentication on /v1, operator tokens on /ops."""
+"""Middlewares: trace id, metrics, caller authentication on /v1, operators and their roles on /ops."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 
@@ -10,8 +9,10 @@ import structlog
 from aiohttp import web
 
 from core.ids import random_hex, utcnow
+from core.operators.model import role_needed
 from gateway.auth import Unauthenticated, authenticate
 from gateway.http.errors import Handler, error_response
+from gateway.http.ops_access import permission_for
 from gateway.keys import APP_ID, CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
 
 TRACE_HEADER = "X-Trace-Id"
@@ -88,16 +89,30 @@ async def _as_caller_app(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 async def _as_operator(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """/ops: one of the operator tokens of the settings, as a bearer token."""
+    """/ops: an operator's API token as a bearer token (401 unless it is a live operator's),
+    then the role the route needs (403 ROLE_REQUIRED), from gateway/http/ops_access.py."""
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    tokens = [t.get_secret_value() for t in request.app[CONTAINER].settings().ops.tokens]
-    match = next((i for i, t in enumerate(tokens) if token and hmac.compare_digest(t, token)), None)
-    if match is None:
+    operator = await request.app[CONTAINER].operators().authenticate_token(token)
+    if operator is None:
         return error_response(
             401,
             "UNAUTHENTICATED",
-            "an operator token is required: Authorization: Bearer <token> from ops.tokens",
+            "an operator's API token is required: Authorization: Bearer <token> (paygate operators token)",
         )
-    request[OPERATOR] = f"operator#{match + 1}"
-    return await handler(request)
+    resource = request.match_info.route.resource
+    permission = permission_for(request.method, resource.canonical if resource else request.path)
+    if not operator.may(permission):
+        role = role_needed(permission)
+        return error_response(
+            403,
+            "ROLE_REQUIRED",
+            f"this action needs the role {role.value!r}"
+            f" ({operator.login} holds {', '.join(operator.role_names)})",
+        )
+    request[OPERATOR] = operator
+    structlog.contextvars.bind_contextvars(operator=operator.login)
+    try:
+        return await handler(request)
+    finally:
+        structlog.contextvars.unbind_contextvars("operator")

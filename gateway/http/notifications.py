@@ -7,7 +7,7 @@ from aiohttp import web
 from core.errors import InvalidArgument
 from gateway.http.errors import body_of
 from gateway.http.params import int_query, services
-from gateway.keys import OPERATOR
+from gateway.keys import operator_of
 
 
 async def list_notifications(request: web.Request) -> web.Response:
@@ -20,5 +20,5 @@ async def list_notifications(request: web.Request) -> web.Response:
 
 
 async def replay_notification(request: web.Request) -> web.Response:
-    item = await services(request).outbox_admin().replay(request.match_info["id"], request[OPERATOR])
+    item = await services(request).outbox_admin().replay(request.match_info["id"], operator_of(request).login)
     return body_of(item, 202)

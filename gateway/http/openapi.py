@@ -34,6 +34,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 ERROR_MEANINGS = {
     400: "The request is malformed: see error.code and error.field",
     401: "Not authenticated",
+    403: "The operator lacks the role the route needs (ROLE_REQUIRED)",
     404: "Not found",
     409: "Conflicts with the current state or an earlier request with the same key",
     413: "The body is too large",
@@ -111,6 +112,8 @@ def error_statuses(route: Route) -> list[int]:
             statuses |= {409, 422}
         if route.auth == "app":
             statuses.add(413)
+        if route.auth == "ops":
+            statuses.add(403)
     return sorted(statuses)
 
 

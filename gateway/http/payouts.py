@@ -23,7 +23,7 @@ from gateway.http.schemas.answers_workflows import (
     PayoutReportAnswer,
 )
 from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, RejectBody
-from gateway.keys import CONTAINER, OPERATOR, TRACE_ID, app_id_of
+from gateway.keys import CONTAINER, TRACE_ID, app_id_of, operator_of
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
@@ -96,22 +96,22 @@ async def ops_get_payout(request: web.Request) -> web.Response:
 
 async def approve_payout(request: web.Request) -> web.Response:
     body = await parse_body(request, ApproveBody)
+    login = operator_of(request).login  # the recorded reviewer: body.reviewer is not trusted
     payout = (
         await _services(request)
         .payouts()
-        .approve(request.match_info["id"], reviewer=body.reviewer, operator=request[OPERATOR], note=body.note)
+        .approve(request.match_info["id"], reviewer=login, operator=login, note=body.note)
     )
     return body_of(payout_view(payout))
 
 
 async def reject_payout(request: web.Request) -> web.Response:
     body = await parse_body(request, RejectBody)
+    login = operator_of(request).login  # the recorded reviewer: body.reviewer is not trusted
     payout = (
         await _services(request)
         .payouts()
-        .reject(
-            request.match_info["id"], reviewer=body.reviewer, reason=body.reason, operator=request[OPERATOR]
-        )
+        .reject(request.match_info["id"], reviewer=login, reason=body.reason, operator=login)
     )
     return body_of(payout_view(payout))
 

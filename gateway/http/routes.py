@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from core.errors import InvalidArgument
-from gateway.http import accounts, notifications, payments
+from gateway.http import accounts, notifications, operators, payments
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
 from gateway.http.openapi import openapi_document
@@ -25,6 +25,7 @@ from gateway.http.schemas.answers import (
     FundingAnswer,
     Health,
     LedgerCheckAnswer,
+    OperatorAnswer,
     PaymentAnswer,
     PaymentFlow,
     RouteExplanation,
@@ -54,7 +55,7 @@ class Route:
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     summary: str
     body: type[BaseModel] | None = None
-    auth: str | None = None  # "app" (signed request), "ops" (bearer token) or None
+    auth: str | None = None  # "app" (signed request), "ops" (an operator's API token) or None
     query: tuple[Query, ...] = ()
     ok: tuple[int, ...] = (200,)  # the statuses of a success
     answers: tuple[str, ...] = ("application/json",)  # the media types of a success
@@ -190,6 +191,15 @@ ROUTES: tuple[Route, ...] = (
             ExplainBody,
             "app",
             response=RouteExplanation,
+        ),
+        Route(
+            "GET",
+            "/ops/me",
+            operators.whoami,
+            "The operator calling: login, roles, permissions",
+            None,
+            "ops",
+            response=OperatorAnswer,
         ),
         Route(
             "POST",

@@ -28,7 +28,7 @@ import yarl  # noqa: E402
 from aiohttp import web  # noqa: E402
 from dependency_injector import providers  # noqa: E402
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
-from paygate_testkit import APP_ID, APP_SECRET, OPS_TOKEN, free_port, make_settings  # noqa: E402
+from paygate_testkit import APP_ID, APP_SECRET, demo_token_for, free_port, make_settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
@@ -77,7 +77,7 @@ class Signed(requests.auth.AuthBase):
                 )
             )
         elif url.path.startswith("/ops/"):
-            request.headers["Authorization"] = f"Bearer {OPS_TOKEN}"
+            request.headers["Authorization"] = f"Bearer {demo_token_for(str(request.method), url.path)}"
         return request
 
 

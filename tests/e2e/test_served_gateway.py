@@ -10,7 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from paygate_testkit import ServedGateway, free_port
+from paygate_testkit import DEMO_TOKENS, ServedGateway, free_port
+
+from core.operators.model import Role
 
 SECRET = "e2e-secret-0123456789"
 
@@ -21,7 +23,7 @@ def served_gateway(tmp_path: Path, notify_port: int) -> ServedGateway:
     config.write_text(
         f'[server]\nport = {port}\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/gw.db"\n'
         f'[apps.e2e]\nsecret = "{SECRET}"\nnotify_url = "http://127.0.0.1:{notify_port}/hook"\n'
-        '[ops]\ntokens = ["e2e-ops-token"]\n[notify]\npoll_interval_seconds = 0.1\n'
+        "[ops]\ndemo_operators = true\n[notify]\npoll_interval_seconds = 0.1\n"
         '[[routing.rules]]\npay_method = "transfer"\nchannel = "internal_transfer"\n'
     )
     return ServedGateway(
@@ -30,7 +32,7 @@ def served_gateway(tmp_path: Path, notify_port: int) -> ServedGateway:
         tmp_path,
         app_id="e2e",
         secret=SECRET,
-        ops_token="e2e-ops-token",
+        ops_token=DEMO_TOKENS[Role.FINANCE],
     )
 
 

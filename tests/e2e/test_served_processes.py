@@ -17,11 +17,13 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
-from paygate_testkit import PG_ADMIN_URL, ServedGateway, free_port
+from paygate_testkit import DEMO_TOKENS, PG_ADMIN_URL, ServedGateway, free_port
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from core.operators.model import Role
+
 SECRET = "e2e-secret-0123456789"
-OPS = "e2e-ops-token"
+OPS = DEMO_TOKENS[Role.FINANCE]  # the gateways create the demo operators
 LEASE_SECONDS = 4
 TRANSFERS = 240
 
@@ -88,7 +90,7 @@ def gateway_processes(tmp_path: Path, database: str, hook_port: int) -> list[Ser
     config.write_text(
         f'sandbox = false\n[database]\nurl = "{database}"\n'
         f'[apps.e2e]\nsecret = "{SECRET}"\nnotify_url = "http://127.0.0.1:{hook_port}/hook"\n'
-        f'[ops]\ntokens = ["{OPS}"]\n[log]\nlevel = "WARNING"\njson = false\n'
+        '[ops]\ndemo_operators = true\n[log]\nlevel = "WARNING"\njson = false\n'
         f"[notify]\npoll_interval_seconds = 0.1\ntimeout_seconds = {LEASE_SECONDS - 1}\n"
         f"lease_seconds = {LEASE_SECONDS}\nretry_schedule_seconds = [0, 0, 0, 0, 0, 0]\n"
         "batch_size = 50\nconcurrency = 50\n"  # one wave a round: the short lease outlasts it

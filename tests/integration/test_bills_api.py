@@ -694,10 +694,11 @@ async def test_revalidate_accepts_a_bill_once_its_data_allows(gw: Gateway) -> No
     assert status == 200 and accepted["status"] == "bank_processing" and accepted["attempt"] == 1
     await gw.settle()
     assert (await gw.bill(bill_id))["status"] == "completed"
+    # the actor is the login of the operator who acted (the demo operator of the operator role)
     records = await operator_records(gw, bill_id)
     assert [(r["actor"], r["detail"]["reason"]) for r in records] == [
-        ("operator#1", "still two loans open"),
-        ("operator#1", "loan repaid"),
+        ("demo-operator", "still two loans open"),
+        ("demo-operator", "loan repaid"),
     ]
     status, refused = await gw.act(bill_id, "revalidate")
     assert status == 409 and refused["error"]["code"] == "ACTION_PRECONDITION_FAILED"

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestServer
 from dependency_injector import providers
 from paygate_testkit import APP_ID, APP_SECRET, SignedClient, make_settings
 
+from core.operators.model import Role
 from gateway.storage.bills import company_account_ids
 from plugins.alipay_openapi.sandbox import SANDBOX_GATEWAY
 from plugins.alipay_payout.client import TRANSFER_METHOD
@@ -402,9 +403,8 @@ async def test_the_same_payout_item_applied_concurrently_makes_one_payout(gw: Si
 async def test_concurrent_approvals_of_one_payout_pay_it_once(env: Gateway) -> None:
     gw = env.api
     payout = await applied_payout(gw)
-    answers = await asyncio.gather(
-        *(gw.post(f"/ops/payouts/{payout}/approve", {"reviewer": f"finance-{i}"}) for i in range(N))
-    )
+    reviewers = [await gw.as_new_operator(env.container, f"finance-{i}", Role.FINANCE) for i in range(N)]
+    answers = await asyncio.gather(*(r.post(f"/ops/payouts/{payout}/approve", {}) for r in reviewers))
     assert set(no_server_error(answers)) <= {200, 409}, answers
     # an approval answered while another's payment is being made shows no payment yet
     assert len({a["payment_id"] for s, a in answers if s == 200 and a["payment_id"]}) == 1

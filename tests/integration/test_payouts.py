@@ -26,7 +26,6 @@ from dependency_injector import providers
 from paygate_testkit import (
     APP_ID,
     APP_SECRET,
-    OPS_TOKEN,
     OTHER_APP,
     OTHER_SECRET,
     SignedClient,
@@ -34,6 +33,7 @@ from paygate_testkit import (
     make_settings,
 )
 
+from core.operators.model import Role
 from plugins.alipay_openapi.notify import sign_notification
 from plugins.alipay_openapi.sandbox import SANDBOX_GATEWAY
 from plugins.alipay_openapi.signing import generate_private_key
@@ -275,7 +275,9 @@ async def test_approved_payout_is_paid_and_its_result_reaches_the_caller(env: En
     payout = await applied(env.api, item("PAY-ME"))
     status, paid = await approve(env.api, payout["id"])
     assert status == 200 and paid["status"] == "succeeded"
-    assert (paid["review"]["decision"], paid["review"]["reviewer"]) == ("approved", "finance-li")
+    # the reviewer is the authenticated operator, whatever the body's free-text reviewer says
+    assert (paid["review"]["decision"], paid["review"]["reviewer"]) == ("approved", "demo-finance")
+    assert paid["review"]["operator"] == "demo-finance"
     assert paid["channel"] == "alipay_payout" and paid["channel_ref"]
     [sent] = env.sent()
     assert sent["out_biz_no"] == paid["payment_id"] and sent["trans_amount"] == "12.30"
@@ -297,7 +299,7 @@ async def test_approved_payout_is_paid_and_its_result_reaches_the_caller(env: En
     assert nodes[:3] == ["accepted", "validated", "review"] and nodes[-1] == "final_state"
     assert "channel_request" in nodes
     review = next(r for r in flow["flow"] if r["node"] == "review")
-    assert review["actor"] == "finance-li"
+    assert review["actor"] == "demo-finance"
 
 
 async def test_bank_payout_goes_to_alipay_bank_card_transfer(env: Env) -> None:
@@ -347,10 +349,22 @@ async def test_an_approved_payout_can_no_longer_be_rejected(env: Env) -> None:
 
 async def test_approving_twice_is_harmless_and_pays_once(env: Env) -> None:
     paid = await approved(env.api, item())
-    status, again = await approve(env.api, paid["id"], reviewer="someone-else")
+    someone_else = await env.api.as_new_operator(env.container, "finance-wang", Role.FINANCE)
+    status, again = await approve(someone_else, paid["id"])
     assert status == 200 and again["payment_id"] == paid["payment_id"]
-    assert again["review"]["reviewer"] == "finance-li"
+    assert again["review"]["reviewer"] == "demo-finance"
     assert len(env.sent()) == 1
+
+
+async def test_the_recorded_reviewer_is_the_operator_who_decided(env: Env) -> None:
+    zhao = await env.api.as_new_operator(env.container, "finance-zhao", Role.FINANCE)
+    payout = await applied(env.api, item())
+    status, paid = await approve(zhao, payout["id"], reviewer="somebody-else")
+    assert status == 200, paid
+    assert (paid["review"]["reviewer"], paid["review"]["operator"]) == ("finance-zhao", "finance-zhao")
+    refused = await applied(env.api, item())
+    status, rejected = await zhao.post(f"/ops/payouts/{refused['id']}/reject", {"reason": "duplicate"})
+    assert status == 200 and rejected["review"]["reviewer"] == "finance-zhao"
 
 
 async def test_unknown_payout_is_404_for_operators(env: Env) -> None:
@@ -557,7 +571,7 @@ async def test_report_as_csv(env: Env) -> None:
     await approved(env.api, bank_item(amount="2.00"))
     response = await env.api.client.get(
         "/ops/reports/payouts?group_by=pay_method,status&format=csv",
-        headers={"Authorization": f"Bearer {OPS_TOKEN}"},
+        headers=env.api.ops_headers("GET", "/ops/reports/payouts"),
     )
     assert response.status == 200 and response.content_type == "text/csv"
     rows = list(csv.DictReader(io.StringIO(await response.text())))

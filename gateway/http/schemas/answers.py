@@ -175,3 +175,10 @@ class DeliveryAnswer(Answer):
 
 class Deliveries(Answer):
     notifications: list[DeliveryAnswer]
+
+
+class OperatorAnswer(Answer):
+    login: str
+    display_name: str | None
+    roles: list[str]
+    permissions: list[str]

@@ -31,10 +31,18 @@ class PayoutBatchBody(Body):
 
 
 class ApproveBody(Body):
-    reviewer: str = Field(min_length=1, max_length=64, description="the finance reviewer")
+    reviewer: str | None = Field(
+        default=None,
+        max_length=64,
+        description="accepted for compatibility and ignored: the reviewer recorded is the operator",
+    )
     note: str | None = Field(default=None, max_length=256)
 
 
 class RejectBody(Body):
-    reviewer: str = Field(min_length=1, max_length=64, description="the finance reviewer")
+    reviewer: str | None = Field(
+        default=None,
+        max_length=64,
+        description="accepted for compatibility and ignored: the reviewer recorded is the operator",
+    )
     reason: str = Field(min_length=1, max_length=256, description="why it is refused (驳回原因)")

@@ -1,0 +1,1 @@
+"""Operators of the /ops routes: people with roles, and which role each kind of action needs."""
