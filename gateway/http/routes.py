@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from gateway.http import accounts, notifications, payments
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
+from gateway.http.lists import list_routes
 from gateway.http.openapi import openapi_document
 from gateway.http.payouts import payout_routes
 from gateway.http.schemas.accounts import FundBody, OpenAccountBody
@@ -28,9 +29,6 @@ class Query:
     schema: dict[str, Any]
     description: str = ""
     required: bool = False
-
-
-LIMIT = Query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size (default 100)")
 
 
 @dataclass(frozen=True)
@@ -129,15 +127,6 @@ ROUTES: tuple[Route, ...] = (
         ),
         Route(
             "GET",
-            "/v1/payments",
-            payments.find_payment,
-            "Find a payment by ?out_request_no",
-            None,
-            "app",
-            query=(Query("out_request_no", {"type": "string", "minLength": 1}, "the caller's number", True),),
-        ),
-        Route(
-            "GET",
             "/v1/payments/{id}",
             payments.get_payment,
             "A payment with its status and channel",
@@ -178,18 +167,6 @@ ROUTES: tuple[Route, ...] = (
             "ops",
         ),
         Route(
-            "GET",
-            "/ops/notifications",
-            notifications.list_notifications,
-            "Webhook deliveries by ?status (dead, failing, pending, delivered)",
-            None,
-            "ops",
-            query=(
-                Query("status", {"enum": ["dead", "failing", "pending", "delivered"]}, "default dead"),
-                LIMIT,
-            ),
-        ),
-        Route(
             "POST",
             "/ops/notifications/{id}/replay",
             notifications.replay_notification,
@@ -219,6 +196,7 @@ ROUTES: tuple[Route, ...] = (
     + payout_routes()
     + bill_routes()
     + lease_routes()
+    + list_routes()
 )
 
 
