@@ -55,6 +55,7 @@ from gateway.storage.engine import create_engine
 from gateway.storage.operators import OperatorStore
 from gateway.storage.queries.bills import BillQueries
 from gateway.storage.queries.flow import FlowReader
+from gateway.storage.queries.lists import ListQueries
 from gateway.storage.queries.outbox import OutboxAdmin
 from gateway.storage.queries.payouts import PayoutQueries
 from gateway.storage.sqlite_uow import WriterTransactions
@@ -232,6 +233,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
     payout_queries = providers.Singleton(PayoutQueries, engine)
+    list_queries = providers.Singleton(ListQueries, engine)
     payout_recovery = providers.Singleton(PayoutRecovery, payouts.provided.ctx)
 
     # bills

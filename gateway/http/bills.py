@@ -167,7 +167,7 @@ async def ops_bill_action(request: web.Request) -> web.Response:
 
 def bill_routes() -> tuple[Route, ...]:
     """The bill routes, for the route table (imported late: routes.py imports this module)."""
-    from gateway.http.routes import Query, Route
+    from gateway.http.routes import Route
 
     return (
         Route(
@@ -188,16 +188,6 @@ def bill_routes() -> tuple[Route, ...]:
             ReimbursementBody,
             "app",
             ok=(201, 200),
-            response=BillAnswer,
-        ),
-        Route(
-            "GET",
-            "/v1/bills",
-            find_bill,
-            "Find a bill by ?bill_code",
-            None,
-            "app",
-            query=(Query("bill_code", {"type": "string", "minLength": 1}, "the caller's bill code", True),),
             response=BillAnswer,
         ),
         Route("GET", "/v1/bills/{id}", get_bill, "A bill with its status", None, "app", response=BillAnswer),

@@ -146,7 +146,7 @@ async def close_lease_order(request: web.Request) -> web.Response:
 def lease_routes() -> tuple[Route, ...]:
     """The lease rows of the route table (Route is imported when the table is built, so that
     routes.py can import this module without a cycle)."""
-    from gateway.http.routes import Query, Route
+    from gateway.http.routes import Route
 
     base = "/v1/lease/orders/{id}"
     return (
@@ -159,18 +159,6 @@ def lease_routes() -> tuple[Route, ...]:
             "app",
             ok=(201, 200),
             errors=(502,),
-            response=LeaseOrderAnswer,
-        ),
-        Route(
-            "GET",
-            "/v1/lease/orders",
-            find_lease_order,
-            "Find a lease order by ?out_order_no",
-            None,
-            "app",
-            query=(
-                Query("out_order_no", {"type": "string", "minLength": 1}, "the caller's order number", True),
-            ),
             response=LeaseOrderAnswer,
         ),
         Route(

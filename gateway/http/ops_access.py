@@ -32,6 +32,9 @@ OPS_ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/ops/bills/{id}/flow"): P.VIEW,
         ("GET", "/ops/bills/{id}/exchanges"): P.VIEW,
         ("POST", "/ops/bills/{id}/actions/{action}"): P.HANDLE_BILL_ERRORS,
+        ("GET", "/ops/payments"): P.VIEW,
+        ("GET", "/ops/bills"): P.VIEW,
+        ("GET", "/ops/lease/orders"): P.VIEW,
     }
 )
 

@@ -8,18 +8,15 @@ from aiohttp import web
 
 from core.errors import InvalidArgument
 from core.payouts.items import PayoutItemBody
-from core.payouts.model import PayoutStatus
 from core.payouts.report import ReportQuery
 from core.usecases.payouts.intake import PayoutBatch
 from core.usecases.payouts.views import batch_view, payout_view, report_csv, report_view
 from gateway.http.errors import body_of
-from gateway.http.params import int_query
 from gateway.http.request_body import parse_body
 from gateway.http.schemas.answers_workflows import (
     BatchAnswer,
     PayoutAnswer,
     PayoutFlow,
-    PayoutList,
     PayoutReportAnswer,
 )
 from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, RejectBody
@@ -77,19 +74,6 @@ async def payout_flow(request: web.Request) -> web.Response:
 
 
 # -- operator routes -------------------------------------------------------------------------
-async def list_payouts(request: web.Request) -> web.Response:
-    raw_status = request.query.get("status")
-    try:
-        status = PayoutStatus(raw_status) if raw_status else None
-    except ValueError:
-        allowed = ", ".join(s.value for s in PayoutStatus)
-        raise InvalidArgument(f"status must be one of {allowed}", field="status") from None
-    limit = int_query(request, "limit", 100, 1, 1000)
-    assert limit is not None
-    payouts = await _services(request).payout_queries().listing(status, request.query.get("app_id"), limit)
-    return body_of({"payouts": [payout_view(p) for p in payouts]})
-
-
 async def ops_get_payout(request: web.Request) -> web.Response:
     return body_of(payout_view(await _services(request).payouts().get(request.match_info["id"])))
 
@@ -136,7 +120,7 @@ async def payout_report(request: web.Request) -> web.Response:
 def payout_routes() -> tuple[Route, ...]:
     """The payout rows of the route table (Route is imported here, when the table is built,
     so that routes.py can import this module without a cycle)."""
-    from gateway.http.routes import LIMIT, Query, Route
+    from gateway.http.routes import Query, Route
 
     app_id = Query("app_id", {"type": "string"}, "only this caller app's payouts")
     day = {"type": "string", "format": "date"}
@@ -151,18 +135,6 @@ def payout_routes() -> tuple[Route, ...]:
             "app",
             models=(PayoutItemBody,),
             response=BatchAnswer,
-        ),
-        Route(
-            "GET",
-            "/v1/payouts",
-            find_payout,
-            "Find a payout by ?serial_no",
-            None,
-            "app",
-            query=(
-                Query("serial_no", {"type": "string", "minLength": 1}, "the caller's serial number", True),
-            ),
-            response=PayoutAnswer,
         ),
         Route(
             "GET",
@@ -181,16 +153,6 @@ def payout_routes() -> tuple[Route, ...]:
             None,
             "app",
             response=PayoutFlow,
-        ),
-        Route(
-            "GET",
-            "/ops/payouts",
-            list_payouts,
-            "Payouts by ?status (e.g. pending_review: the review queue), ?app_id, ?limit",
-            None,
-            "ops",
-            query=(Query("status", {"enum": [s.value for s in PayoutStatus]}), app_id, LIMIT),
-            response=PayoutList,
         ),
         Route(
             "GET", "/ops/payouts/{id}", ops_get_payout, "Any app's payout", None, "ops", response=PayoutAnswer

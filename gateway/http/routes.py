@@ -14,12 +14,12 @@ from core.errors import InvalidArgument
 from gateway.http import accounts, notifications, operators, payments
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
+from gateway.http.lists import list_routes
 from gateway.http.openapi import openapi_document
 from gateway.http.payouts import payout_routes
 from gateway.http.schemas.accounts import FundBody, OpenAccountBody
 from gateway.http.schemas.answers import (
     AccountAnswer,
-    Deliveries,
     DeliveryAnswer,
     EntriesPage,
     FundingAnswer,
@@ -43,9 +43,6 @@ class Query:
     schema: dict[str, Any]
     description: str = ""
     required: bool = False
-
-
-LIMIT = Query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size (default 100)")
 
 
 @dataclass(frozen=True)
@@ -157,16 +154,6 @@ ROUTES: tuple[Route, ...] = (
         ),
         Route(
             "GET",
-            "/v1/payments",
-            payments.find_payment,
-            "Find a payment by ?out_request_no",
-            None,
-            "app",
-            query=(Query("out_request_no", {"type": "string", "minLength": 1}, "the caller's number", True),),
-            response=PaymentAnswer,
-        ),
-        Route(
-            "GET",
             "/v1/payments/{id}",
             payments.get_payment,
             "A payment with its status and channel",
@@ -221,19 +208,6 @@ ROUTES: tuple[Route, ...] = (
             response=LedgerCheckAnswer,
         ),
         Route(
-            "GET",
-            "/ops/notifications",
-            notifications.list_notifications,
-            "Webhook deliveries by ?status (dead, failing, pending, delivered)",
-            None,
-            "ops",
-            query=(
-                Query("status", {"enum": ["dead", "failing", "pending", "delivered"]}, "default dead"),
-                LIMIT,
-            ),
-            response=Deliveries,
-        ),
-        Route(
             "POST",
             "/ops/notifications/{id}/replay",
             notifications.replay_notification,
@@ -265,6 +239,7 @@ ROUTES: tuple[Route, ...] = (
     + payout_routes()
     + bill_routes()
     + lease_routes()
+    + list_routes()
 )
 
 

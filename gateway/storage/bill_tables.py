@@ -51,6 +51,10 @@ bills = sa.Table(
     sa.UniqueConstraint("app_id", "bill_code", name="uq_bills_app_code"),
     sa.Index("ix_bills_status_updated_at", "status", "updated_at"),
     sa.Index("ix_bills_applicant_account_kind", "applicant_account", "kind"),
+    # the lists, newest first (migration 0010_list_indexes says which serves which)
+    sa.Index("ix_bills_app_id_created_at_id", "app_id", "created_at", "id"),
+    sa.Index("ix_bills_status_created_at_id", "status", "created_at", "id"),
+    sa.Index("ix_bills_created_at_id", "created_at", "id"),
 )
 
 # 核销日志 writed_off_log: one line per loan a reimbursement wrote off, in its business transaction

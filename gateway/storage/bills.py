@@ -37,7 +37,7 @@ from ports.bills import Applicant, CompanyAccounts, LoanChanged
 from ports.storage import ConcurrentUpdate, DuplicateRequest
 
 
-def _row_to_bill(row: sa.Row[Any]) -> Bill:
+def row_to_bill(row: sa.Row[Any]) -> Bill:
     m = row._mapping
     currency = m["currency"]
     failure = (
@@ -149,17 +149,17 @@ class SqlBills:
 
     async def get(self, bill_id: str) -> Bill | None:
         row = (await self.conn.execute(self._select(b.c.id == bill_id))).first()
-        return _row_to_bill(row) if row else None
+        return row_to_bill(row) if row else None
 
     async def get_for_update(self, bill_id: str) -> Bill | None:
         row = (await self.conn.execute(self._select(b.c.id == bill_id, lock=True))).first()
-        return _row_to_bill(row) if row else None
+        return row_to_bill(row) if row else None
 
     async def by_code(self, app_id: str, bill_code: str) -> Bill | None:
         row = (
             await self.conn.execute(self._select(b.c.app_id == app_id, b.c.bill_code == bill_code))
         ).first()
-        return _row_to_bill(row) if row else None
+        return row_to_bill(row) if row else None
 
     async def save(self, bill: Bill, *, expected_status: BillStatus) -> None:
         values = _bill_values(bill)
@@ -203,7 +203,7 @@ class SqlBills:
             b.c.status == BillStatus.COMPLETED.value,
             lock=lock,
         ).order_by(b.c.id)
-        views = (_row_to_bill(row).loan_view() for row in (await self.conn.execute(stmt)).all())
+        views = (row_to_bill(row).loan_view() for row in (await self.conn.execute(stmt)).all())
         return {view.bill_id: view for view in views if view is not None}
 
     async def open_loans(self, app_id: str, applicant_account_id: str, *, excluding: str) -> int:
@@ -348,4 +348,4 @@ class SqlBills:
     async def unanswered_attempts(self, before: datetime, limit: int) -> list[Bill]:
         stmt = self._select(b.c.status == BillStatus.BANK_SUBMITTED.value, b.c.updated_at < before)
         rows = await self.conn.execute(stmt.order_by(b.c.updated_at).limit(limit))
-        return [_row_to_bill(row) for row in rows]
+        return [row_to_bill(row) for row in rows]

@@ -176,7 +176,7 @@ def _period_values(order_id: str, p: RentPeriod) -> dict[str, Any]:
     }
 
 
-def _row_to_period(row: sa.Row[Any]) -> RentPeriod:
+def row_to_period(row: sa.Row[Any]) -> RentPeriod:
     m = row._mapping
     return RentPeriod(
         no=m["period_no"],
@@ -194,7 +194,7 @@ def _row_to_period(row: sa.Row[Any]) -> RentPeriod:
     )
 
 
-def _row_to_order(row: sa.Row[Any], rent_plan: tuple[RentPeriod, ...]) -> LeaseOrder:
+def row_to_lease_order(row: sa.Row[Any], rent_plan: tuple[RentPeriod, ...]) -> LeaseOrder:
     m = row._mapping
     return LeaseOrder(
         id=m["id"],
@@ -253,7 +253,7 @@ class SqlLeaseOrders:
                 sa.select(periods).where(periods.c.order_id == row.id).order_by(periods.c.period_no)
             )
         ).all()
-        return _row_to_order(row, tuple(_row_to_period(r) for r in rows))
+        return row_to_lease_order(row, tuple(row_to_period(r) for r in rows))
 
     async def get(self, order_id: str) -> LeaseOrder | None:
         return await self._load(sa.select(orders).where(orders.c.id == order_id))

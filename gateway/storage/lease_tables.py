@@ -36,7 +36,10 @@ lease_orders = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("app_id", "out_order_no", name="uq_lease_orders_app_out_order_no"),
-    sa.Index("ix_lease_orders_status_created_at", "status", "created_at"),
+    # the lists, newest first (migration 0010_list_indexes says which serves which)
+    sa.Index("ix_lease_orders_app_id_created_at_id", "app_id", "created_at", "id"),
+    sa.Index("ix_lease_orders_status_created_at_id", "status", "created_at", "id"),
+    sa.Index("ix_lease_orders_created_at_id", "created_at", "id"),
 )
 
 lease_periods = sa.Table(
@@ -58,4 +61,6 @@ lease_periods = sa.Table(
     sa.Column("paid_at", UTCDateTime(), nullable=True),
     sa.Column("trade_no", sa.String(64), nullable=True),
     sa.Index("ix_lease_periods_status_next_attempt_at", "status", "next_attempt_at"),
+    # /ops/lease/orders?period_status= (migration 0010_list_indexes)
+    sa.Index("ix_lease_periods_status_order_id", "status", "order_id"),
 )

@@ -44,6 +44,10 @@ payouts = sa.Table(
     # the UTC day of application, YYYY-MM-DD: the report filters and groups by it on any database
     sa.Column("created_day", sa.String(10), nullable=False),
     sa.UniqueConstraint("app_id", "serial_no", name="uq_payouts_app_serial"),
-    sa.Index("ix_payouts_status_created_at", "status", "created_at"),
+    # the lists, newest first (migration 0010_list_indexes says which serves which)
+    sa.Index("ix_payouts_app_id_created_at_id", "app_id", "created_at", "id"),
+    sa.Index("ix_payouts_status_created_at_id", "status", "created_at", "id"),
+    sa.Index("ix_payouts_created_at_id", "created_at", "id"),
+    sa.Index("ix_payouts_serial_no", "serial_no"),
     sa.Index("ix_payouts_created_day", "created_day"),
 )

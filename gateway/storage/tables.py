@@ -143,6 +143,18 @@ payments = sa.Table(
     sa.Column("query_attempts", sa.Integer, nullable=False, default=0),
     sa.Column("escalated", sa.Boolean, nullable=False, default=False),
     sa.UniqueConstraint("app_id", "out_request_no", name="uq_payments_app_request"),
+    # the lists, newest first (migration 0010_list_indexes says which serves which)
+    sa.Index("ix_payments_app_id_created_at_id", "app_id", "created_at", "id"),
+    sa.Index("ix_payments_status_created_at_id", "status", "created_at", "id"),
+    sa.Index("ix_payments_created_at_id", "created_at", "id"),
+)
+# /ops/payments?escalated=true: only the few escalated rows, on both engines (a partial index)
+sa.Index(
+    "ix_payments_escalated_created_at_id",
+    payments.c.created_at,
+    payments.c.id,
+    postgresql_where=payments.c.escalated,
+    sqlite_where=payments.c.escalated,
 )
 
 transfer_logs = sa.Table(
@@ -205,6 +217,9 @@ outbox = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("delivered_at", UTCDateTime(), nullable=True),
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    # /ops/notifications, newest first (migration 0010_list_indexes)
+    sa.Index("ix_outbox_status_created_at_id", "status", "created_at", "id"),
+    sa.Index("ix_outbox_created_at_id", "created_at", "id"),
 )
 
 # One row per worker whose rounds only one gateway process may run at a time (the bill and

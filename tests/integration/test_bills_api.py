@@ -173,7 +173,7 @@ class Gateway:
     async def events(self) -> list[tuple[str, str]]:
         status, body = await self.api.get("/ops/notifications?status=pending")
         assert status == 200, body
-        return sorted((n["event_type"], n["subject_id"]) for n in body["notifications"])
+        return sorted((n["event_type"], n["subject_id"]) for n in body["data"])
 
 
 def _sum(values: Any) -> str:

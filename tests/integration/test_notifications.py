@@ -110,7 +110,7 @@ async def test_final_result_is_delivered_as_a_signed_webhook(
     assert event["event_type"] == "payment.succeeded"
     assert event["payment"]["id"] == payment["id"] and event["payment"]["out_request_no"] == "notify-me"
     _, delivered = await api.get("/ops/notifications?status=delivered")
-    assert [n["subject_id"] for n in delivered["notifications"]] == [payment["id"]]
+    assert [n["subject_id"] for n in delivered["data"]] == [payment["id"]]
 
 
 async def test_failing_endpoint_is_retried_then_parked_and_replayed(
@@ -126,7 +126,7 @@ async def test_failing_endpoint_is_retried_then_parked_and_replayed(
             assert await deliverer.run_once() == 1
         assert await deliverer.run_once() == 0
         _, dead = await api.get("/ops/notifications?status=dead")
-        [item] = dead["notifications"]
+        [item] = dead["data"]
         assert item["attempts"] == 3 and item["last_error"] == "HTTP 503"
         r.fail_with = None
         status, replayed = await api.post(f"/ops/notifications/{item['id']}/replay")
@@ -204,7 +204,7 @@ async def test_a_backlog_larger_than_a_batch_is_drained_in_one_go(
         assert (again.rounds, again.attempted) == (1, 0), "each event delivered once"
     assert len({e["event_id"] for e in r.events}) == len(r.events) == 7
     _, delivered = await api.get("/ops/notifications?status=delivered&limit=20")
-    assert len(delivered["notifications"]) == 7
+    assert len(delivered["data"]) == 7
 
 
 async def test_a_drain_stops_between_rounds_when_told(

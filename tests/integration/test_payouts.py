@@ -376,7 +376,7 @@ async def test_the_review_queue_lists_payouts_waiting_for_finance(env: Env) -> N
     waiting = await applied(env.api, item())
     await approved(env.api, item())
     status, body = await env.api.get("/ops/payouts?status=pending_review")
-    assert status == 200 and [p["id"] for p in body["payouts"]] == [waiting["id"]]
+    assert status == 200 and [p["id"] for p in body["data"]] == [waiting["id"]]
     status, body = await env.api.get("/ops/payouts?status=nonsense")
     assert status == 400
 
@@ -521,7 +521,7 @@ async def test_concurrent_duplicate_applications_make_one_payout(env: Env) -> No
     assert sorted(r["created"] for r in results) == [False] * 4 + [True]
     assert len({r["payout"]["id"] for r in results}) == 1
     status, queue = await env.api.get("/ops/payouts?status=pending_review")
-    assert [p["serial_no"] for p in queue["payouts"]] == ["RACE-APPLY"]
+    assert [p["serial_no"] for p in queue["data"]] == ["RACE-APPLY"]
 
 
 # -- the report ------------------------------------------------------------------------------

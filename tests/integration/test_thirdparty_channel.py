@@ -173,7 +173,7 @@ async def test_verified_callback_settles_and_duplicates_are_harmless(
     _, after = await echo_api.get(f"/v1/payments/{payment['id']}")
     assert after["status"] == "succeeded"
     status, dead = await echo_api.get("/ops/notifications?status=pending")
-    assert [n["subject_id"] for n in dead["notifications"]].count(payment["id"]) == 1
+    assert [n["subject_id"] for n in dead["data"]].count(payment["id"]) == 1
 
 
 async def test_forged_callback_changes_nothing(echo_api: SignedClient) -> None:

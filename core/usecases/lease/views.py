@@ -88,6 +88,11 @@ def lease_view(o: LeaseOrder) -> dict[str, Any]:
     }
 
 
+def ops_lease_view(o: LeaseOrder) -> dict[str, Any]:
+    """A lease order as an operator's list shows it: the caller's view and its app."""
+    return {**lease_view(o), "app_id": o.app_id}
+
+
 def event_payload(order: LeaseOrder, **extra: Any) -> dict[str, Any]:
     """The payload of a `lease.<event>`: the order, and what the event adds (e.g. its period)."""
     return {"order": lease_view(order), **extra}

@@ -33,3 +33,8 @@ def payment_view(p: Payment) -> dict[str, Any]:
 
 def _as_is(account: str | None) -> str | None:
     return account
+
+
+def ops_payment_view(p: Payment, escalated: bool) -> dict[str, Any]:
+    """A payment as an operator's list shows it: its app, and whether its outcome was escalated."""
+    return {**payment_view(p), "app_id": p.app_id, "escalated": escalated}

@@ -168,10 +168,6 @@ class BatchAnswer(Answer):
     items: list[BatchItemAnswer]
 
 
-class PayoutList(Answer):
-    payouts: list[PayoutAnswer]
-
-
 class PayoutFlow(Answer):
     payout_id: str
     payment_id: str | None

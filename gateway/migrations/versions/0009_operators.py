@@ -1,6 +1,6 @@
 """operators: people with roles on /ops, and their API tokens
 
-Revision ID: 0009_operators
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04 08:45:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_operators"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,4 +1,4 @@
-"""Read model of the outbox for operators: deliveries, replay, and stuck payments."""
+"""Read model of the outbox for operators: replay, and stuck payments (the deliveries list is in lists.py)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def outbox_json(row: Any) -> dict[str, Any]:
 
 
 class OutboxAdmin:
-    """What operators see and do with deliveries and stuck payments."""
+    """What operators do with deliveries (replay) and see of stuck payments."""
 
     def __init__(
         self,
@@ -47,16 +47,6 @@ class OutboxAdmin:
         self.uow = uow
         self.flow = flow
         self.clock = clock
-
-    async def deliveries(self, status: str, limit: int) -> list[dict[str, Any]]:
-        o = t.outbox
-        stmt = sa.select(o).order_by(o.c.created_at.desc()).limit(limit)
-        if status == "failing":
-            stmt = stmt.where(o.c.status == "pending", o.c.attempts > 0)
-        else:
-            stmt = stmt.where(o.c.status == status)
-        async with self.engine.connect() as conn:
-            return [outbox_json(r) for r in (await conn.execute(stmt)).all()]
 
     async def replay(self, event_id: str, actor: str) -> dict[str, Any]:
         o = t.outbox

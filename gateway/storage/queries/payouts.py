@@ -1,4 +1,4 @@
-"""Read model of payouts: the review queue and the analysis report."""
+"""Read model of payouts: the analysis report (their lists are in lists.py)."""
 
 from __future__ import annotations
 
@@ -8,26 +8,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.money import Money
-from core.payouts.model import Payout, PayoutStatus
 from core.payouts.report import PayoutReport, ReportGroup, ReportQuery, report_keys
 from gateway.storage.payout_tables import payouts as table
-from gateway.storage.payouts import row_to_payout
 
 
 class PayoutQueries:
-    """Read-only views for operators: the review queue and the analysis report."""
+    """Read-only views for operators: the analysis report."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-
-    async def listing(self, status: PayoutStatus | None, app_id: str | None, limit: int) -> list[Payout]:
-        stmt = sa.select(table).order_by(table.c.created_at, table.c.id).limit(limit)
-        if status is not None:
-            stmt = stmt.where(table.c.status == status.value)
-        if app_id is not None:
-            stmt = stmt.where(table.c.app_id == app_id)
-        async with self.engine.connect() as conn:
-            return [row_to_payout(r) for r in (await conn.execute(stmt)).all()]
 
     async def report(self, query: ReportQuery) -> PayoutReport:
         """Counts and amounts per group; sums run in the database, in integer minor units."""
