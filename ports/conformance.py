@@ -19,9 +19,12 @@ It needs pytest (a test dependency) and nothing of the gateway.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from types import TracebackType
 
 import pytest
 
@@ -63,6 +66,12 @@ class ConformanceSubject:
     # The channel answers a query about an order it never received with a definite "no such
     # order" (ChannelResult.order_not_found): the resolver then resends it, same id, after its deadline.
     reports_order_not_found: bool = False
+    # The channel built to talk to `base_url` ("http://127.0.0.1:<port>") in place of the
+    # service that takes its payments (its other local services, e.g. a signing server, stay
+    # as they are), with an HTTP timeout of about a second. The suite points it at a port that
+    # refuses connections (nothing sent: the payment fails) and at a server that reads the
+    # request and never answers or drops the connection (unknown). None: not tested.
+    channel_at: Callable[[str], Channel] | None = None
 
 
 def new_payment_id() -> str:
@@ -78,6 +87,53 @@ class AnswerLost:
     async def submit(self, request: PaymentRequest) -> ChannelResult:
         await self.port.submit(request)
         raise TimeoutError("the answer was lost after the request was sent")
+
+
+def refused_port() -> int:
+    """A local port nothing listens on: a connection to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class SilentServer:
+    """A local HTTP endpoint that reads what arrives and never answers, or with `drop` closes
+    the connection once the request has arrived: a request that left and got no answer."""
+
+    drop: bool = False
+    received: bytearray = field(default_factory=bytearray)
+    _server: asyncio.Server | None = None
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.received.extend(await reader.read(65536))
+        if not self.drop:
+            await self._released.wait()
+        writer.close()
+
+    async def __aenter__(self) -> SilentServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._released.set()
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def _closed(channel: Channel) -> None:
+    if channel.close is not None:
+        await channel.close()
 
 
 class ChannelConformance:
@@ -162,6 +218,43 @@ class ChannelConformance:
         lost = await submit_answer(replace(channel, payment=AnswerLost(channel.payment)), request, timeout=30)
         assert lost.status is ChannelStatus.UNKNOWN
         assert (await self._resolve(subject, request, None)).status is ChannelStatus.SUCCEEDED
+
+    async def test_a_refused_connection_is_not_sent_and_fails_the_payment(
+        self, subject: ConformanceSubject
+    ) -> None:
+        """No connection opened, no byte sent: `RequestNotSent` with a code, and through the
+        gateway's rule a failed payment, never an unknown one queried for ever."""
+        if subject.channel_at is None:
+            pytest.skip(f"channel {subject.channel.code} gives no channel_at")
+        channel = subject.channel_at(f"http://127.0.0.1:{refused_port()}")
+        try:
+            assert channel.payment is not None
+            request = subject.request("success")
+            with pytest.raises(RequestNotSent) as unsent:
+                await channel.payment.submit(request)
+            assert unsent.value.code, "a request not sent says why, with a code"
+            failed = await submit_answer(channel, request, timeout=30)
+            assert (failed.status, failed.code) == (ChannelStatus.FAILED, unsent.value.code)
+        finally:
+            await _closed(channel)
+
+    @pytest.mark.parametrize("drop", [False, True], ids=["no-answer", "dropped"])
+    async def test_a_request_that_left_without_an_answer_is_unknown_never_failed(
+        self, subject: ConformanceSubject, drop: bool
+    ) -> None:
+        """The connection opened and the request went out, then no answer came (a read
+        timeout) or the connection was dropped: the channel may have paid, so it is unknown."""
+        if subject.channel_at is None:
+            pytest.skip(f"channel {subject.channel.code} gives no channel_at")
+        async with SilentServer(drop=drop) as server:
+            channel = subject.channel_at(server.url)
+            try:
+                assert channel.payment is not None
+                result = await submit_answer(channel, subject.request("success"), timeout=30)
+            finally:
+                await _closed(channel)
+        assert server.received, "the request reached the server"
+        assert result.status is ChannelStatus.UNKNOWN, f"{result.status.value} ({result.code})"
 
     async def test_query_of_an_unsent_payment_is_never_success(self, subject: ConformanceSubject) -> None:
         assert subject.channel.query is not None

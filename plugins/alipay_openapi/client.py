@@ -15,7 +15,13 @@ import aiohttp
 
 from plugins.alipay_openapi.codes import classify_sub_code
 from plugins.alipay_openapi.envelope import open_envelope
-from plugins.alipay_openapi.errors import MalformedResponseError, TransportError
+from plugins.alipay_openapi.errors import (
+    CONNECT_FAILED,
+    INVALID_REQUEST,
+    MalformedResponseError,
+    RequestNotSentError,
+    TransportError,
+)
 from plugins.alipay_openapi.multipart import multipart_body
 from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
@@ -103,7 +109,9 @@ class AlipayClient:
 
     Raises `TransportError` / `ResponseSignatureError` / `MalformedResponseError` (all
     `UnknownOutcomeError`): the request may have taken effect, so query before anything else.
-    Business failures are returned, not raised: see `OpenApiResponse.classification`.
+    Raises `RequestNotSentError` when nothing reached Alipay (a request that cannot be built or
+    signed, no connection opened). Business failures are returned, not raised: see
+    `OpenApiResponse.classification`.
     """
 
     def __init__(
@@ -235,9 +243,12 @@ class AlipayClient:
         timeout_seconds: float | None = None,
     ) -> OpenApiResponse:
         """Send one signed request and return its verified, typed answer."""
-        request = self.build_request(
-            method, biz_content, notify_url=notify_url, app_auth_token=app_auth_token
-        )
+        try:
+            request = self.build_request(
+                method, biz_content, notify_url=notify_url, app_auth_token=app_auth_token
+            )
+        except (TypeError, ValueError) as exc:
+            raise RequestNotSentError(INVALID_REQUEST, f"{method} not built: {exc}") from exc
         return await self.send(request, timeout_seconds=timeout_seconds)
 
     async def execute_upload(
@@ -249,7 +260,11 @@ class AlipayClient:
         timeout_seconds: float | None = None,
     ) -> OpenApiResponse:
         """Send a method with top-level parameters and files (see `build_upload`)."""
-        return await self.send(self.build_upload(method, params, files), timeout_seconds=timeout_seconds)
+        try:
+            request = self.build_upload(method, params, files)
+        except (TypeError, ValueError) as exc:
+            raise RequestNotSentError(INVALID_REQUEST, f"{method} not built: {exc}") from exc
+        return await self.send(request, timeout_seconds=timeout_seconds)
 
     async def send(self, request: SignedRequest, *, timeout_seconds: float | None = None) -> OpenApiResponse:
         """Post a signed request and return its verified, typed answer."""
@@ -298,6 +313,10 @@ class AlipayClient:
             raise TransportError(
                 f"{request.method} timed out after {timeout_seconds}s", timed_out=True
             ) from exc
+        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
+            # no connection was opened (refused, no route, DNS, TLS handshake): not a byte of
+            # the request left; any later failure may come after Alipay read it
+            raise RequestNotSentError(CONNECT_FAILED, f"{request.method} not sent: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise TransportError(f"{request.method} transport failure: {exc}") from exc
         if status != 200:

@@ -11,6 +11,21 @@ class KeyFormatError(AlipayError, ValueError):
     """An RSA key could not be loaded from the configured text (the text itself is never shown)."""
 
 
+class RequestNotSentError(AlipayError):
+    """Nothing reached Alipay: the request could not be built or signed, or no connection was
+    opened. `code` (stable) says which: INVALID_REQUEST or CONNECT_FAILED. The caller may
+    treat the request as never made."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+INVALID_REQUEST = "INVALID_REQUEST"
+CONNECT_FAILED = "CONNECT_FAILED"
+
+
 class UnknownOutcomeError(AlipayError):
     """The request may or may not have taken effect at Alipay.
 
@@ -20,7 +35,8 @@ class UnknownOutcomeError(AlipayError):
 
 
 class TransportError(UnknownOutcomeError):
-    """The HTTP exchange failed: connection error, timeout, or a non-200 status."""
+    """The HTTP exchange failed once a connection was open (reset, dropped, timeout) or
+    answered a non-200 status. A connection that could not be opened is `RequestNotSentError`."""
 
     def __init__(self, message: str, *, timed_out: bool = False, status: int | None = None) -> None:
         super().__init__(message)
@@ -53,9 +69,11 @@ class NotifyVerificationError(AlipayError):
     """An asynchronous notification failed verification: it must change nothing."""
 
 
-def outcome_code(exc: UnknownOutcomeError) -> str:
-    """A stable code for why an outcome is unknown: TIMEOUT, TRANSPORT_ERROR, BAD_SIGNATURE or
-    MALFORMED_ANSWER."""
+def outcome_code(exc: UnknownOutcomeError | RequestNotSentError) -> str:
+    """A stable code for why a call got no answer: TIMEOUT, TRANSPORT_ERROR, BAD_SIGNATURE or
+    MALFORMED_ANSWER, or the code of a request not sent."""
+    if isinstance(exc, RequestNotSentError):
+        return exc.code
     if isinstance(exc, TransportError):
         return "TIMEOUT" if exc.timed_out else "TRANSPORT_ERROR"
     if isinstance(exc, ResponseSignatureError):

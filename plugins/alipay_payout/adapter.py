@@ -10,7 +10,13 @@ from typing import Any
 from core.payouts.payees import is_alipay_user_id, mask_account
 from plugins.alipay_openapi.channel import OpenApiAdapter
 from plugins.alipay_openapi.codes import NOT_PAID, normalise_sub_code
-from plugins.alipay_openapi.errors import NotifyVerificationError, UnknownOutcomeError, outcome_code
+from plugins.alipay_openapi.errors import (
+    INVALID_REQUEST,
+    NotifyVerificationError,
+    RequestNotSentError,
+    UnknownOutcomeError,
+    outcome_code,
+)
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, notice_amount, verify_form_post
 from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.results import mapped_result
@@ -39,6 +45,7 @@ from ports.channels import (
     Exchange,
     NotificationRejected,
     PaymentRequest,
+    RequestNotSent,
 )
 
 log = logging.getLogger("paygate.alipay_payout")
@@ -53,6 +60,7 @@ STATUS_MAP: dict[TransferStatus, ChannelStatus] = {
     TransferStatus.REFUND: ChannelStatus.RETURNED,
 }
 INCONSISTENT = "PAYMENT_INFO_INCONSISTENCY"
+INVALID_PAYEE_CODE = "INVALID_PAYEE"
 REMARK_LIMIT = 200
 
 
@@ -158,14 +166,21 @@ class AlipayPayoutAdapter(OpenApiAdapter):
 
     # -- payment port ------------------------------------------------------------------------
     async def submit(self, request: PaymentRequest) -> ChannelResult:
+        """Send uni.transfer. Raises `RequestNotSent` when nothing reached Alipay (a payee or
+        amount it cannot take, a request not built or signed, no connection): the payment fails
+        with its code. Anything after a connection was opened is unknown, resolved by query."""
         try:
             order = self.order_of(request)
+            biz = order.to_biz_content()
         except InvalidPayee as exc:
-            return ChannelResult(ChannelStatus.FAILED, code="INVALID_PAYEE", message=str(exc))
-        biz = order.to_biz_content()
+            raise RequestNotSent(INVALID_PAYEE_CODE, str(exc)) from exc
+        except (TypeError, ValueError) as exc:
+            raise RequestNotSent(INVALID_REQUEST, str(exc)) from exc
         identity = order.payee.identity
         try:
             result = await transfer(self.client(), order)
+        except RequestNotSentError as exc:
+            raise RequestNotSent(exc.code, exc.message) from exc
         except UnknownOutcomeError as exc:
             # timeout, transport failure, unverifiable answer: it may have been paid
             return ChannelResult(
@@ -197,7 +212,8 @@ class AlipayPayoutAdapter(OpenApiAdapter):
         wire = json.dumps(query.to_biz_content(), separators=(",", ":"))
         try:
             answer = await query_transfer(self.client(), query)
-        except UnknownOutcomeError as exc:
+        except (UnknownOutcomeError, RequestNotSentError) as exc:
+            # a query not sent learnt nothing either
             return ChannelResult(
                 ChannelStatus.UNKNOWN,
                 code=outcome_code(exc),

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
 from core.lease.status import CancelReason, PeriodStatus
 from plugins.alipay_openapi.codes import NOT_PAID
-from plugins.alipay_openapi.errors import NotifyVerificationError, outcome_code
+from plugins.alipay_openapi.errors import (
+    INVALID_REQUEST,
+    NotifyVerificationError,
+    RequestNotSentError,
+    outcome_code,
+)
 from plugins.alipay_openapi.notify import ACKNOWLEDGEMENT, notice_amount, verify_form_post
 from plugins.ant_lease.answers import (
     agreement_event,
@@ -44,6 +50,7 @@ from ports.channels import (
     ChannelStatus,
     NotificationRejected,
     PaymentRequest,
+    RequestNotSent,
     SigningRequest,
     SigningResult,
 )
@@ -57,6 +64,9 @@ log = logging.getLogger("paygate.ant_lease")
 
 WAIT_USER_PAY = "10003"  # trade.pay accepted, waiting for the buyer: processing
 TRADE_HAS_SUCCESS = "TRADE_HAS_SUCCESS"  # this out_trade_no was already paid: a query gets the trade
+# trade.query's ACQ.TRADE_NOT_EXIST (normalised): Alipay has no trade under this out_trade_no
+TRADE_NOT_EXIST = "TRADE_NOT_EXIST"
+NO_AGREEMENT = "NO_AGREEMENT"
 
 
 class AntLeaseAdapter(ContractOperations):
@@ -66,23 +76,14 @@ class AntLeaseAdapter(ContractOperations):
 
     # -- payment port: one period withheld ---------------------------------------------------
     async def submit(self, request: PaymentRequest) -> ChannelResult:
-        d = request.details
-        agreement_no = d.get("agreement_no")
-        if not isinstance(agreement_no, str) or not agreement_no:
-            return ChannelResult(
-                ChannelStatus.FAILED, code="NO_AGREEMENT", message="no withholding agreement"
-            )
-        installment = d.get("installment_no")
-        biz = self.product.deduction_biz(
-            request.payment_id,
-            request.amount.decimal,
-            str(d.get("subject") or request.memo or "rent"),
-            agreement_no,
-            d.get("channel_order_id"),
-            int(installment) if installment is not None else None,
-        )
+        """Send trade.pay. Raises `RequestNotSent` when nothing reached Alipay (no agreement, a
+        request not built or signed, no connection): the deduction fails with its code.
+        Anything after a connection was opened is unknown, resolved by trade.query."""
+        biz = self._deduction_biz(request)
         response, exchange, error = await self._call(TRADE_PAY, biz, request.payer_account)
         exchanges = (exchange,)
+        if isinstance(error, RequestNotSentError):
+            raise RequestNotSent(error.code, error.message) from error
         if response is None:
             assert error is not None
             return ChannelResult(
@@ -110,6 +111,24 @@ class AntLeaseAdapter(ContractOperations):
             return ChannelResult(ChannelStatus.FAILED, code=code, message=message, exchanges=exchanges)
         return ChannelResult(ChannelStatus.UNKNOWN, code=code, message=message, exchanges=exchanges)
 
+    def _deduction_biz(self, request: PaymentRequest) -> dict[str, Any]:
+        d = request.details
+        agreement_no = d.get("agreement_no")
+        if not isinstance(agreement_no, str) or not agreement_no:
+            raise RequestNotSent(NO_AGREEMENT, "no withholding agreement")
+        installment = d.get("installment_no")
+        try:
+            return self.product.deduction_biz(
+                request.payment_id,
+                request.amount.decimal,
+                str(d.get("subject") or request.memo or "rent"),
+                agreement_no,
+                d.get("channel_order_id"),
+                int(installment) if installment is not None else None,
+            )
+        except (TypeError, ValueError) as exc:
+            raise RequestNotSent(INVALID_REQUEST, f"deduction not built: {exc}") from exc
+
     # -- query port --------------------------------------------------------------------------
     async def query(self, request: PaymentRequest, channel_ref: str | None) -> ChannelResult:
         response, exchange, error = await self._call(
@@ -122,13 +141,16 @@ class AntLeaseAdapter(ContractOperations):
                 ChannelStatus.UNKNOWN, code=outcome_code(error), message=str(error), exchanges=exchanges
             )
         if not response.is_success:
-            # TRADE_NOT_EXIST included: not visible (yet) is never proof of failure
+            # TRADE_NOT_EXIST included: not visible (yet) is never proof of failure; after the
+            # request's deadline, proof it never arrived (the payments' resolver resends it)
+            code = failure_code(response)
             return ChannelResult(
                 ChannelStatus.UNKNOWN,
                 channel_ref=channel_ref,
-                code=failure_code(response),
+                code=code,
                 message=response.sub_msg,
                 exchanges=exchanges,
+                order_not_found=code == TRADE_NOT_EXIST,
             )
         total = response.get("total_amount")
         expected = f"{request.amount.decimal:.2f}"

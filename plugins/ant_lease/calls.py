@@ -11,7 +11,7 @@ from core.payouts.payees import mask_account
 from plugins.alipay_openapi.channel import OpenApiAdapter
 from plugins.alipay_openapi.client import FileUpload
 from plugins.alipay_openapi.codes import is_system_fault, normalise_sub_code
-from plugins.alipay_openapi.errors import UnknownOutcomeError, outcome_code
+from plugins.alipay_openapi.errors import RequestNotSentError, UnknownOutcomeError, outcome_code
 from plugins.alipay_openapi.response import OpenApiResponse
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.ant_lease.settings import AntLeaseSettings
@@ -41,10 +41,11 @@ class LeaseCalls(OpenApiAdapter):
         biz: Mapping[str, Any],
         masked: str | None = None,
         files: Mapping[str, FileUpload] | None = None,
-    ) -> tuple[OpenApiResponse | None, Exchange, UnknownOutcomeError | None]:
+    ) -> tuple[OpenApiResponse | None, Exchange, UnknownOutcomeError | RequestNotSentError | None]:
         """Send one call (`biz` is the biz_content, or with `files` the top-level parameters of
         an upload); the exchange is logged with `masked` (the lessee's Alipay id, the signer's
-        identity number) masked and each file by its name and size only."""
+        identity number) masked and each file by its name and size only. No answer comes with
+        its error: unknown, or `RequestNotSentError` when nothing reached Alipay."""
 
         def mask(text: str) -> str:
             return text.replace(masked, mask_account(masked)) if masked else text
@@ -56,7 +57,7 @@ class LeaseCalls(OpenApiAdapter):
                 response = await self.client().execute(method, biz)
             else:
                 response = await self.client().execute_upload(method, biz, files)
-        except UnknownOutcomeError as exc:
+        except (UnknownOutcomeError, RequestNotSentError) as exc:
             return None, Exchange(method, wire, None, str(exc)), exc
         return response, Exchange(method, wire, mask(response.raw)), None
 
@@ -68,7 +69,7 @@ class LeaseCalls(OpenApiAdapter):
         files: Mapping[str, FileUpload] | None = None,
     ) -> LeaseAnswer:
         """A call that moves no money: done, refused (any verified failure but a system
-        fault), or unknown."""
+        fault), or unknown (a call not sent too: the lease use cases ask again)."""
         response, exchange, error = await self._call(method, biz, masked, files)
         if response is None:
             assert error is not None

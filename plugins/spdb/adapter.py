@@ -8,18 +8,43 @@ from decimal import Decimal
 import aiohttp
 
 from plugins.spdb.client import SpdbClient
-from plugins.spdb.errors import OutcomeUnknown, QueryRejected, SigningServerError
+from plugins.spdb.errors import INVALID_PAYEE, NotSent, OutcomeUnknown, QueryRejected
 from plugins.spdb.exchange import Exchange as WireExchange
 from plugins.spdb.messages import AnswerStatus, PayeeType, PaymentQuery, RemitLocation, SinglePayment, SysFlag
 from plugins.spdb.packet import BEIJING
 from plugins.spdb.settings import SpdbSettings
-from ports.channels import ChannelResult, ChannelStatus, Exchange, PaymentRequest
+from ports.channels import ChannelResult, ChannelStatus, Exchange, PaymentRequest, RequestNotSent
 
 
 def _logged(operation: str, wire: WireExchange | None, error: str | None = None) -> tuple[Exchange, ...]:
     if wire is None:
         return ()
     return (Exchange(operation, wire.request_log, wire.response_log, error),)
+
+
+def single_payment(request: PaymentRequest) -> SinglePayment:
+    """The 8801 payment of a platform payment; `RequestNotSent(INVALID_PAYEE)` when a payee
+    detail is not one the bank knows (the client checks the rest before signing)."""
+    d = request.details
+    try:
+        payee_type = PayeeType(str(d.get("payee_type", PayeeType.PERSONAL.value)))
+        sys_flag = SysFlag(str(d.get("sys_flag", SysFlag.SAME_BANK.value)))
+        remit_location = RemitLocation(str(d.get("remit_location", RemitLocation.SAME_CITY.value)))
+    except ValueError as exc:
+        raise RequestNotSent(INVALID_PAYEE, f"payee detail the bank does not know: {exc}") from exc
+    return SinglePayment(
+        elec_cheque_no=request.payment_id,
+        payee_acct_no=request.payee_account or "",
+        payee_name=str(d.get("payee_name", "")),
+        amount=Decimal(request.amount.decimal),
+        payee_type=payee_type,
+        sys_flag=sys_flag,
+        remit_location=remit_location,
+        payee_bank_name=str(d.get("payee_bank_name", "")),
+        payee_bank_no=str(d.get("payee_bank_no", "")),
+        note=(request.memo or "")[:60],
+        pay_purpose=str(d.get("pay_purpose", "")),
+    )
 
 
 class SpdbAdapter:
@@ -43,22 +68,14 @@ class SpdbAdapter:
         self._session = self._client = None
 
     async def submit(self, request: PaymentRequest) -> ChannelResult:
-        d = request.details
-        payment = SinglePayment(
-            elec_cheque_no=request.payment_id,
-            payee_acct_no=request.payee_account or "",
-            payee_name=str(d.get("payee_name", "")),
-            amount=Decimal(request.amount.decimal),
-            payee_type=PayeeType(str(d.get("payee_type", PayeeType.PERSONAL.value))),
-            sys_flag=SysFlag(str(d.get("sys_flag", SysFlag.SAME_BANK.value))),
-            remit_location=RemitLocation(str(d.get("remit_location", RemitLocation.SAME_CITY.value))),
-            payee_bank_name=str(d.get("payee_bank_name", "")),
-            payee_bank_no=str(d.get("payee_bank_no", "")),
-            note=(request.memo or "")[:60],
-            pay_purpose=str(d.get("pay_purpose", "")),
-        )
+        """Send 8801. Raises `RequestNotSent` when nothing reached the front machine (the payee
+        fields, the packet, the signing server, no connection): the payment fails with its code.
+        Anything after a connection was opened is unknown, resolved by 8804."""
+        payment = single_payment(request)
         try:
             answer = await self.client().pay_8801(payment)
+        except NotSent as exc:
+            raise RequestNotSent(exc.code, exc.message) from exc
         except OutcomeUnknown as exc:
             return ChannelResult(
                 ChannelStatus.UNKNOWN,
@@ -66,9 +83,6 @@ class SpdbAdapter:
                 message=str(exc),
                 exchanges=_logged("8801", exc.exchange, str(exc)),
             )
-        except SigningServerError as exc:
-            # refused before anything was sent to the bank: nothing can have been paid
-            return ChannelResult(ChannelStatus.FAILED, code="SIGNING_SERVER_ERROR", message=str(exc))
         exchanges = _logged("8801", answer.exchange)
         if answer.status is AnswerStatus.REJECTED:
             return ChannelResult(
@@ -102,21 +116,28 @@ class SpdbAdapter:
                 message=str(exc),
                 exchanges=_logged("8804", exc.exchange, str(exc)),
             )
-        except (QueryRejected, SigningServerError) as exc:
+        except NotSent as exc:
+            # a query not sent learnt nothing
+            return ChannelResult(ChannelStatus.UNKNOWN, code=exc.code, message=exc.message)
+        except QueryRejected as exc:
             return ChannelResult(
                 ChannelStatus.UNKNOWN,
                 code=type(exc).__name__,
                 message=str(exc),
-                exchanges=_logged("8804", getattr(exc, "exchange", None), str(exc)),
+                exchanges=_logged("8804", exc.exchange, str(exc)),
             )
         exchanges = _logged("8804", answer.exchange)
         found = answer.for_cheque(request.payment_id)
         if found is None:
+            # a verified 8804 for this very voucher, from the day it was saved until today, that
+            # lists nothing at all: the bank has no such payment. Unknown (it may not be listed
+            # yet); after the request's deadline, proof it never arrived (resent, same voucher)
             return ChannelResult(
                 ChannelStatus.UNKNOWN,
                 code="NOT_FOUND_YET",
                 message="8804 does not list this voucher yet",
                 exchanges=exchanges,
+                order_not_found=answer.total_count == 0 and not answer.results,
             )
         if found.amount is not None and found.amount != request.amount.decimal:
             return ChannelResult(

@@ -6,12 +6,20 @@ import logging
 
 import aiohttp
 
+from core.errors import InvalidArgument
 from plugins.spdb.errors import (
+    CONNECT_FAILED,
+    INVALID_PAYEE,
+    INVALID_REQUEST,
+    PACKET_ERROR,
+    SIGNING_FAILED,
     BadSignature,
     BankSystemError,
     CallTimedOut,
     MalformedAnswer,
     MalformedPacket,
+    NotSent,
+    PacketError,
     QueryRejected,
     SignatureRejected,
     SigningServerError,
@@ -54,13 +62,18 @@ from plugins.spdb.signing import SigningServerClient
 
 log = logging.getLogger(__name__)
 
+# the fields of `validate_payment` that are the payee's
+PAYEE_FIELDS = frozenset({"payee", "payee_bank_no"})
+
 
 class SpdbClient:
     """Signs through the signing server, posts to the front machine, verifies the answer.
 
     Every HTTP call has `settings.timeout_seconds`. Outcomes that must not be read as success
-    or failure raise `OutcomeUnknown` subclasses carrying the `Exchange`; a failure of the
-    signing server before sending raises `SigningServerError` (nothing reached the bank).
+    or failure raise `OutcomeUnknown` subclasses carrying the `Exchange`. A request that never
+    reached the front machine raises `NotSent` with a stable code: a payment the checks refuse,
+    a body that cannot be built or signed (the signing server is local: its failure before
+    sending means nothing reached the bank), or a connection that could not be opened.
     """
 
     def __init__(
@@ -80,7 +93,11 @@ class SpdbClient:
     async def pay_8801(self, payment: SinglePayment) -> PaymentAnswer:
         """Send one payment (8801). Idempotent at the bank on `elec_cheque_no`. REJECTED only for
         a code of `DEFINITE_REFUSALS`; any other error code raises `UnlistedRefusal` (unknown)."""
-        fields = self._payment_fields(payment)
+        try:
+            fields = self._payment_fields(payment)
+        except InvalidArgument as exc:
+            code = INVALID_PAYEE if exc.field in PAYEE_FIELDS else INVALID_REQUEST
+            raise NotSent(code, exc.message) from exc
         answer, body, exchange = await self._call(TransCode.SINGLE_PAYMENT, fields, payment.elec_cheque_no)
         if body is None:
             if answer.return_code not in DEFINITE_REFUSALS:
@@ -148,11 +165,16 @@ class SpdbClient:
     ) -> tuple[AnswerPacket, Body | None, Exchange]:
         """Sign, send, parse and verify. Returns the body only for a verified success answer;
         an error answer comes back with `None`, except `EGG0042`, which raises."""
-        plaintext = build_body(fields)
-        signature = await self._signer.sign(plaintext)
         now = to_beijing(self._clock())
-        head = RequestHead(str(trans_code), self._settings.master_id, self._packet_ids(), now)
-        packet = build_request(head, signature)
+        try:
+            plaintext = build_body(fields)
+            signature = await self._signer.sign(plaintext)
+            head = RequestHead(str(trans_code), self._settings.master_id, self._packet_ids(), now)
+            packet = build_request(head, signature)
+        except PacketError as exc:
+            raise NotSent(PACKET_ERROR, f"{trans_code} packet not built: {exc}") from exc
+        except SigningServerError as exc:
+            raise NotSent(SIGNING_FAILED, f"{trans_code} not signed: {exc}") from exc
         exchange = Exchange(str(trans_code), head.packet_id, elec_cheque_no, now, plaintext, packet)
         log.info("spdb %s request %s: %s", trans_code, head.packet_id, exchange.request_log)
         exchange = await self._post(exchange)
@@ -206,8 +228,12 @@ class SpdbClient:
             raise CallTimedOut(
                 f"front machine gave no answer within {self._settings.timeout_seconds}s", exchange
             ) from exc
+        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
+            # no connection was opened (refused, no route, DNS, TLS handshake): not a byte of
+            # the packet left; any later failure may come after the bank read it
+            raise NotSent(CONNECT_FAILED, f"front machine not reached: {exc}") from exc
         except aiohttp.ClientError as exc:
-            raise TransportFailed(f"front machine unreachable: {exc}", exchange) from exc
+            raise TransportFailed(f"front machine exchange failed: {exc}", exchange) from exc
         exchange = exchange.answered(status, raw)
         if status != 200:
             raise TransportFailed(f"front machine answered HTTP {status}", exchange)

@@ -36,6 +36,26 @@ class SignatureRejected(SigningServerError):
     """The signing server answered a verification with a non-zero result: the signature is bad."""
 
 
+class NotSent(SpdbError):
+    """Nothing reached the front machine: the payment could not be checked, encoded or signed,
+    or no connection to the front machine was opened. `code` (stable) says which; the bank
+    cannot have acted on the request.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+# the stable codes of NotSent
+INVALID_PAYEE = "INVALID_PAYEE"  # a payee field is missing or not one the bank takes
+INVALID_REQUEST = "INVALID_REQUEST"  # another field of the payment the bank would refuse
+PACKET_ERROR = "PACKET_ERROR"  # the body cannot be built (text outside GBK, too large ...)
+SIGNING_FAILED = "SIGNING_FAILED"  # the local signing server could not sign: nothing was sent
+CONNECT_FAILED = "CONNECT_FAILED"  # no connection to the front machine was opened
+
+
 class OutcomeUnknown(SpdbError):
     """The packet may have reached the bank but no trustworthy answer came back.
 
@@ -49,7 +69,9 @@ class OutcomeUnknown(SpdbError):
 
 
 class TransportFailed(OutcomeUnknown):
-    """The front machine could not be reached or answered with a non-200 HTTP status."""
+    """The exchange with the front machine failed once a connection was open (reset, dropped,
+    a non-200 HTTP status): the packet may have arrived. A connection that could not be
+    opened at all is `NotSent` (`CONNECT_FAILED`) instead."""
 
 
 class CallTimedOut(OutcomeUnknown):

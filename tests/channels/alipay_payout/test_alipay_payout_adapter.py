@@ -34,8 +34,9 @@ from ports.channels import (
     ChannelStatus,
     NotificationRejected,
     PaymentRequest,
+    RequestNotSent,
 )
-from ports.conformance import ChannelConformance, ConformanceSubject
+from ports.conformance import ChannelConformance, ConformanceSubject, refused_port
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 PAYEES = {
@@ -52,18 +53,23 @@ class NoAccounts:
         return {}
 
 
-def openapi(gateway_url: str) -> dict[str, Any]:
+def openapi(gateway_url: str, timeout_seconds: float = 5) -> dict[str, Any]:
     return {
         "gateway_url": gateway_url,
         "app_id": SANDBOX_APP_ID,
         "app_private_key": (KEYS / APP_PRIVATE_KEY_FILE).read_text(),
         "alipay_public_key": (KEYS / ALIPAY_PUBLIC_KEY_FILE).read_text(),
-        "timeout_seconds": 5,
+        "timeout_seconds": timeout_seconds,
     }
 
 
-def build_channel(gateway_url: str) -> Channel:
-    settings = {"alipay_payout": {"openapi": openapi(gateway_url), "query_schedule_seconds": [0, 1]}}
+def build_channel(gateway_url: str, timeout_seconds: float = 5) -> Channel:
+    settings = {
+        "alipay_payout": {
+            "openapi": openapi(gateway_url, timeout_seconds),
+            "query_schedule_seconds": [0, 1],
+        }
+    }
     [channel] = register_channels(settings=settings, services=ChannelServices(NoAccounts()))
     return channel
 
@@ -134,12 +140,19 @@ class TestAlipayPayoutConformance(ChannelConformance):
         ) -> tuple[Mapping[str, str], bytes]:
             return FORM, alipay.order_changed(request)
 
+        def request(scenario: str) -> PaymentRequest:
+            if scenario == "not_sent":  # a logon id without the payee's name: Alipay needs it
+                return payment(PAYEES["success"], payee_name="")
+            return payment(PAYEES[scenario])
+
         return ConformanceSubject(
             channel=alipay.channel,
-            request=lambda scenario: payment(PAYEES[scenario]),
+            request=request,
             notification=notification,
             unverifiable_scenarios=("bad_sign",),
+            refuses_before_sending=True,
             reports_order_not_found=True,
+            channel_at=lambda base_url: build_channel(f"{base_url}/gateway.do", timeout_seconds=1),
         )
 
 
@@ -189,17 +202,20 @@ async def test_an_answer_with_a_bad_signature_is_unknown_never_failed(alipay: Al
     assert (await alipay.channel.query.query(request, None)).status is ChannelStatus.SUCCEEDED
 
 
-async def test_an_unreachable_gateway_is_an_unknown_outcome() -> None:
-    channel = build_channel("http://127.0.0.1:9/gateway.do")
+async def test_a_gateway_refusing_the_connection_means_nothing_was_sent() -> None:
+    channel = build_channel(f"http://127.0.0.1:{refused_port()}/gateway.do", timeout_seconds=1)
     assert channel.payment is not None and channel.query is not None and channel.close is not None
     try:
         request = payment("someone@example.com")
-        submitted = await channel.payment.submit(request)
+        with pytest.raises(RequestNotSent) as unsent:
+            await channel.payment.submit(request)
         queried = await channel.query.query(request, None)
     finally:
         await channel.close()
-    assert (submitted.status, submitted.code) == (ChannelStatus.UNKNOWN, "TRANSPORT_ERROR")
-    assert queried.status is ChannelStatus.UNKNOWN
+    assert unsent.value.code == "CONNECT_FAILED"
+    # a query not sent learnt nothing: unknown, and never "no such order"
+    assert (queried.status, queried.code) == (ChannelStatus.UNKNOWN, "CONNECT_FAILED")
+    assert not queried.order_not_found
 
 
 async def test_refusals_that_create_no_order_fail_with_the_sub_code(alipay: Alipay) -> None:
@@ -231,8 +247,9 @@ async def test_a_resend_with_other_parameters_is_unknown_until_queried(alipay: A
 async def test_a_payee_alipay_cannot_identify_fails_before_anything_is_sent(alipay: Alipay) -> None:
     assert alipay.channel.payment is not None
     request = payment("someone@example.com", payee_name="")
-    result = await alipay.channel.payment.submit(request)
-    assert (result.status, result.code) == (ChannelStatus.FAILED, "INVALID_PAYEE")
+    with pytest.raises(RequestNotSent) as unsent:
+        await alipay.channel.payment.submit(request)
+    assert unsent.value.code == "INVALID_PAYEE"
     assert alipay.simulator.transfers == {}
 
 

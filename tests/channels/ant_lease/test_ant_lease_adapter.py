@@ -93,6 +93,18 @@ class Lease:
         return notices
 
 
+def lease_channel(gateway_url: str, timeout_seconds: float = 5) -> Channel:
+    settings = {
+        "ant_lease": {
+            "openapi": openapi(gateway_url, timeout_seconds=timeout_seconds),
+            "query_schedule_seconds": [0],
+            **SEAL_SIGNER,
+        }
+    }
+    [channel] = register_channels(settings=settings, services=ChannelServices(NoAccounts()))
+    return channel
+
+
 @pytest.fixture
 async def lease() -> AsyncIterator[Lease]:
     simulator = LeaseSimulator(
@@ -101,14 +113,7 @@ async def lease() -> AsyncIterator[Lease]:
     server = TestServer(create_lease_sandbox_app(simulator), host="127.0.0.1")
     await server.start_server()
     simulator.base_url = str(server.make_url("")).rstrip("/")
-    settings = {
-        "ant_lease": {
-            "openapi": openapi(str(server.make_url("/gateway.do"))),
-            "query_schedule_seconds": [0],
-            **SEAL_SIGNER,
-        }
-    }
-    [channel] = register_channels(settings=settings, services=ChannelServices(NoAccounts()))
+    channel = lease_channel(str(server.make_url("/gateway.do")))
     yield Lease(simulator, server, channel)
     if channel.close is not None:
         await channel.close()
@@ -149,11 +154,19 @@ class TestAntLeaseConformance(ChannelConformance):
             }
             return FORM, lease.signed(fields)
 
+        def request(scenario: str) -> PaymentRequest:
+            if scenario == "not_sent":  # no withholding agreement to deduct under
+                return deduction("", AMOUNTS["success"])
+            return deduction(agreement_no, AMOUNTS[scenario])
+
         return ConformanceSubject(
             channel=lease.channel,
-            request=lambda scenario: deduction(agreement_no, AMOUNTS[scenario]),
+            request=request,
             notification=notification,
             unverifiable_scenarios=("bad_sign",),
+            refuses_before_sending=True,
+            reports_order_not_found=True,
+            channel_at=lambda base_url: lease_channel(f"{base_url}/gateway.do", timeout_seconds=1),
         )
 
 

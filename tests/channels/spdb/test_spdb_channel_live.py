@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from plugins.spdb.errors import CallTimedOut, OutcomeUnknown, SigningServerError, TransportFailed
+from plugins.spdb.errors import CallTimedOut, NotSent, OutcomeUnknown, SigningServerError, TransportFailed
 from plugins.spdb.messages import AnswerStatus, PaymentQuery, SinglePayment
 from plugins.spdb.packet import BEIJING, RequestHead, build_body, build_request, parse_answer
 from plugins.spdb.pkcs7 import sign_embedded
 from plugins.spdb.sandbox import main
 from plugins.spdb.sandbox_scenarios import SandboxConfig
 from ports.channels import ChannelStatus
+from ports.conformance import SilentServer
 
 LiveBankFactory = Callable[..., Awaitable[Any]]  # the `live_bank` fixture (see conftest)
 
@@ -45,13 +46,27 @@ async def test_a_timed_out_payment_is_an_unknown_outcome_the_query_resolves(
     assert result is not None and result.status is ChannelStatus.SUCCEEDED
 
 
-async def test_an_unreachable_front_machine_is_a_transport_failure(
+async def test_a_front_machine_refusing_the_connection_means_nothing_was_sent(
     live_bank: LiveBankFactory, closed_port: int
 ) -> None:
     bank = await live_bank(front_machine_url=f"http://127.0.0.1:{closed_port}/front")
-    with pytest.raises(TransportFailed) as caught:
+    with pytest.raises(NotSent) as caught:
         await bank.client.pay_8801(payment("LT2", "0946"))
+    assert caught.value.code == "CONNECT_FAILED"
+    assert not isinstance(caught.value, OutcomeUnknown)
+
+
+async def test_a_connection_dropped_after_the_packet_left_is_a_transport_failure(
+    live_bank: LiveBankFactory,
+) -> None:
+    # the connection opens and the packet is written, then the peer closes without answering
+    async with SilentServer(drop=True) as front:
+        bank = await live_bank(front_machine_url=f"{front.url}/front")
+        with pytest.raises(TransportFailed) as caught:
+            await bank.client.pay_8801(payment("LT7", "0946"))
+    assert front.received.startswith(b"POST /front")
     assert isinstance(caught.value, OutcomeUnknown)
+    assert caught.value.exchange.response_packet is None
 
 
 async def test_an_http_error_from_the_front_machine_is_a_transport_failure(
@@ -68,9 +83,32 @@ async def test_a_signing_server_down_means_nothing_reached_the_bank(
     live_bank: LiveBankFactory, closed_port: int
 ) -> None:
     bank = await live_bank(signing_server_url=f"http://127.0.0.1:{closed_port}/signer")
-    with pytest.raises(SigningServerError) as caught:
+    with pytest.raises(NotSent) as caught:
         await bank.client.pay_8801(payment("LT4", "0946"))
-    assert not isinstance(caught.value, OutcomeUnknown)
+    assert caught.value.code == "SIGNING_FAILED"
+    assert isinstance(caught.value.__cause__, SigningServerError)
+    assert bank.sandbox.payments == {}
+
+
+async def test_a_payee_name_outside_gbk_is_not_sent(live_bank: LiveBankFactory) -> None:
+    bank = await live_bank()
+    bad = SinglePayment(
+        elec_cheque_no="LT8", payee_acct_no="6225160100120946", payee_name="张三😀", amount=Decimal("1.00")
+    )
+    with pytest.raises(NotSent) as caught:
+        await bank.client.pay_8801(bad)
+    assert caught.value.code == "PACKET_ERROR"
+    assert bank.sandbox.payments == {}
+
+
+async def test_a_payment_without_a_payee_name_is_not_sent(live_bank: LiveBankFactory) -> None:
+    bank = await live_bank()
+    bad = SinglePayment(
+        elec_cheque_no="LT9", payee_acct_no="6225160100120946", payee_name=" ", amount=Decimal("1.00")
+    )
+    with pytest.raises(NotSent) as caught:
+        await bank.client.pay_8801(bad)
+    assert caught.value.code == "INVALID_PAYEE"
     assert bank.sandbox.payments == {}
 
 

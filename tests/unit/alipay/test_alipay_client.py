@@ -20,12 +20,15 @@ from plugins.alipay_openapi.codes import SubCodeClass
 from plugins.alipay_openapi.errors import (
     MalformedResponseError,
     OpenApiError,
+    RequestNotSentError,
     ResponseSignatureError,
     TransportError,
+    UnknownOutcomeError,
 )
 from plugins.alipay_openapi.sandbox import render_answer
 from plugins.alipay_openapi.settings import AlipayOpenApiSettings
 from plugins.alipay_openapi.signing import PrivateKey, verify_params
+from ports.conformance import SilentServer
 
 METHOD = "alipay.fund.trans.common.query"
 KEY = "alipay_fund_trans_common_query_response"
@@ -215,12 +218,33 @@ async def test_every_call_times_out(aiohttp_server: Any, make_settings: Factory)
     assert caught.value.timed_out
 
 
-async def test_refused_connection_is_a_transport_error(make_settings: Factory) -> None:
+async def test_a_refused_connection_is_a_request_not_sent(make_settings: Factory) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     async with _client(make_settings(f"http://127.0.0.1:{port}/gateway.do")) as client:
-        with pytest.raises(TransportError) as caught:
+        with pytest.raises(RequestNotSentError) as caught:
             await client.execute(METHOD, {})
 
+    assert caught.value.code == "CONNECT_FAILED"
+    assert not isinstance(caught.value, UnknownOutcomeError)
+
+
+async def test_a_connection_dropped_after_the_request_left_is_a_transport_error(
+    make_settings: Factory,
+) -> None:
+    async with (
+        SilentServer(drop=True) as server,
+        _client(make_settings(f"{server.url}/gateway.do")) as client,
+    ):
+        with pytest.raises(TransportError) as caught:
+            await client.execute(METHOD, {})
+    assert server.received.startswith(b"POST /gateway.do")
     assert not caught.value.timed_out
+
+
+async def test_a_request_that_cannot_be_built_is_not_sent(make_settings: Factory) -> None:
+    async with _client(make_settings("http://127.0.0.1:9/gateway.do")) as client:
+        with pytest.raises(RequestNotSentError) as caught:
+            await client.execute(METHOD, {"trans_amount": 1.5})
+    assert caught.value.code == "INVALID_REQUEST"

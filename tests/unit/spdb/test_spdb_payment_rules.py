@@ -10,6 +10,7 @@ import pytest
 
 from core.errors import InvalidArgument
 from plugins.spdb.client import SpdbClient
+from plugins.spdb.errors import NotSent
 from plugins.spdb.messages import RemitLocation, SinglePayment, SysFlag, trans_status_outcome
 from plugins.spdb.settings import SpdbSettings
 from ports.channels import ChannelStatus
@@ -56,26 +57,28 @@ def payment(**changes: object) -> SinglePayment:
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "code"),
     [
-        {"amount": 12.3},
-        {"amount": Decimal("0")},
-        {"amount": Decimal("-1.00")},
-        {"amount": Decimal("1.001")},
-        {"amount": Decimal("NaN")},
-        {"amount": Decimal("1E+20")},
-        {"elec_cheque_no": ""},
-        {"elec_cheque_no": "has space"},
-        {"payee_acct_no": " "},
-        {"payee_name": ""},
-        {"sys_flag": SysFlag.OTHER_BANK, "remit_location": RemitLocation.OTHER_CITY},
+        ({"amount": 12.3}, "INVALID_REQUEST"),
+        ({"amount": Decimal("0")}, "INVALID_REQUEST"),
+        ({"amount": Decimal("-1.00")}, "INVALID_REQUEST"),
+        ({"amount": Decimal("1.001")}, "INVALID_REQUEST"),
+        ({"amount": Decimal("NaN")}, "INVALID_REQUEST"),
+        ({"amount": Decimal("1E+20")}, "INVALID_REQUEST"),
+        ({"elec_cheque_no": ""}, "INVALID_REQUEST"),
+        ({"elec_cheque_no": "has space"}, "INVALID_REQUEST"),
+        ({"payee_acct_no": " "}, "INVALID_PAYEE"),
+        ({"payee_name": ""}, "INVALID_PAYEE"),
+        ({"sys_flag": SysFlag.OTHER_BANK, "remit_location": RemitLocation.OTHER_CITY}, "INVALID_PAYEE"),
     ],
 )
 async def test_invalid_payments_are_refused_before_signing(
-    client: SpdbClient, bad: dict[str, object]
+    client: SpdbClient, bad: dict[str, object], code: str
 ) -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(NotSent) as refused:
         await client.pay_8801(payment(**bad))
+    assert refused.value.code == code
+    assert isinstance(refused.value.__cause__, InvalidArgument)
 
 
 def test_a_payment_repr_does_not_show_the_payee_account() -> None:
