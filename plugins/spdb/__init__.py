@@ -82,6 +82,7 @@ def register_channels(settings: Mapping[str, Mapping[str, Any]], services: Chann
             query_schedule_seconds=schedule,
             close=adapter.close,
             workflows_only=True,  # a workflow's payments only, never a caller's directly
+            payer_accounts=frozenset({config.acct_no}),  # 8801 pays from acctNo, whatever is asked
         )
     ]
 

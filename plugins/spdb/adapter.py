@@ -10,7 +10,7 @@ import aiohttp
 from plugins.spdb.client import SpdbClient
 from plugins.spdb.errors import OutcomeUnknown, QueryRejected, SigningServerError
 from plugins.spdb.exchange import Exchange as WireExchange
-from plugins.spdb.messages import AnswerStatus, PayeeType, PaymentQuery, RemitLocation, SinglePayment, SysFlag
+from plugins.spdb.messages import AnswerStatus, PayeeType, PaymentQuery, SinglePayment, payee_route
 from plugins.spdb.packet import BEIJING
 from plugins.spdb.settings import SpdbSettings
 from ports.channels import ChannelResult, ChannelStatus, Exchange, PaymentRequest
@@ -44,16 +44,21 @@ class SpdbAdapter:
 
     async def submit(self, request: PaymentRequest) -> ChannelResult:
         d = request.details
+        # same bank / other bank, same city / other city and the CNAPS number sent, from the
+        # payee bank's CNAPS number against the payer branch's
+        sys_flag, remit_location, payee_bank_no = payee_route(
+            str(d.get("payee_bank_no") or ""), self.settings.acct_bank_no
+        )
         payment = SinglePayment(
             elec_cheque_no=request.payment_id,
             payee_acct_no=request.payee_account or "",
             payee_name=str(d.get("payee_name", "")),
             amount=Decimal(request.amount.decimal),
             payee_type=PayeeType(str(d.get("payee_type", PayeeType.PERSONAL.value))),
-            sys_flag=SysFlag(str(d.get("sys_flag", SysFlag.SAME_BANK.value))),
-            remit_location=RemitLocation(str(d.get("remit_location", RemitLocation.SAME_CITY.value))),
+            sys_flag=sys_flag,
+            remit_location=remit_location,
             payee_bank_name=str(d.get("payee_bank_name", "")),
-            payee_bank_no=str(d.get("payee_bank_no", "")),
+            payee_bank_no=payee_bank_no,
             note=(request.memo or "")[:60],
             pay_purpose=str(d.get("pay_purpose", "")),
         )
