@@ -125,6 +125,8 @@ class BankCard:
     card_no: str
     name: str
     bank_name: str | None = None
+    # CNAPS 联行号 (12 digits: bank code, city code, branch, check digit): where the bank pays it
+    bank_no: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

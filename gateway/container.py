@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 import aiohttp
@@ -24,6 +25,7 @@ from core.usecases.bills.intake import BillIntake
 from core.usecases.bills.listener import BillPaymentListener, DueBills
 from core.usecases.bills.policy import BillPolicy
 from core.usecases.bills.recovery import BillRecovery
+from core.usecases.bills.sending import BillSending
 from core.usecases.lease.book import LeaseBook
 from core.usecases.lease.callbacks import LeaseChannelEvents
 from core.usecases.lease.channel import LeaseChannelCalls
@@ -131,10 +133,18 @@ def _payment_policy(settings: PaygateSettings, channels: Mapping[str, Channel]) 
     )
 
 
-def _bill_policy(settings: PaygateSettings) -> BillPolicy:
+def _bill_policy(settings: PaygateSettings, channels: Mapping[str, Channel]) -> BillPolicy:
     bills = settings.bills
+    # the accounts the channels offering the bills' pay method pay from: a bill's payer card
+    # must be one of them (PAYER_CARD_NOT_BANK_ACCOUNT)
+    bank_accounts = frozenset(
+        account
+        for channel in channels.values()
+        if bills.pay_method in channel.pay_methods
+        for account in channel.payer_accounts
+    )
     return BillPolicy(
-        limits=bills.limits(),
+        limits=replace(bills.limits(), bank_payer_accounts=bank_accounts),
         payer_card_no=bills.payer_card_no,
         pay_method=bills.pay_method,
         business_type=bills.business_type,
@@ -241,7 +251,7 @@ class Container(containers.DeclarativeContainer):
         BillContext,
         uow.provider,
         flow,
-        providers.Factory(_bill_policy, settings),
+        providers.Factory(_bill_policy, settings, channels),
         bill_due,
         reads=read_uow.provider,
         clock=clock,
@@ -249,11 +259,13 @@ class Container(containers.DeclarativeContainer):
     bill_business = providers.Singleton(BillBusiness, bill_context)
     bill_bank = providers.Singleton(BillBank, bill_context, payments, bill_business)
     bill_checker = providers.Singleton(BillChecker, bill_context)
-    bill_intake = providers.Singleton(BillIntake, bill_context, bill_checker, bill_bank, bill_business)
+    bill_intake = providers.Singleton(BillIntake, bill_context, bill_checker, bill_business)
     bill_actions = providers.Singleton(
         BillActions, bill_context, bill_checker, bill_intake, bill_bank, bill_business
     )
-    bill_recovery = providers.Singleton(BillRecovery, bill_context, bill_bank, bill_business)
+    bill_recovery = providers.Singleton(BillRecovery, bill_context, bill_business)
+    # one instance: its queue holds the attempts this process committed, for its send worker
+    bill_sending = providers.Singleton(BillSending, bill_context, bill_bank)
     bill_queries = providers.Singleton(BillQueries, engine, flow_reader)
 
     # lease: the orders and the calls to their channel, shared by the lease use cases

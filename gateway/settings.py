@@ -152,7 +152,8 @@ class BillSettings(_Section):
     # bank attempts are payments with this pay method and business type (routing picks the bank)
     pay_method: str = Field(default="bank", min_length=1, max_length=32)
     business_type: str = Field(default="bill", min_length=1, max_length=32)
-    # a bill left bank_submitted this long (a crash around the bank call) is recovered by the worker
+    # how long a send worker's claim on a bank attempt holds (above the bank call's timeout): an
+    # attempt a stopped worker left bank_submitted is taken over once it expired
     resubmit_after_seconds: int = Field(default=60, ge=1)
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ class Applicant:
     view: ApplicantView
     currency: str
     bank_name: str | None = None
+    bank_no: str | None = None  # CNAPS 联行号 of the registered card's bank
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,15 @@ class BillRepository(Protocol):
         """Bills whose money side is settled and whose business processing has not run."""
         ...
 
-    async def unanswered_attempts(self, before: datetime, limit: int) -> list[Bill]:
-        """Bills left bank_submitted since before `before` (a crash around the 8801 call)."""
+    async def attempts_to_send(self, now: datetime, limit: int) -> list[Bill]:
+        """Bills bank_submitted whose attempt no bill worker holds a claim on at `now`: just
+        accepted (or resent), or left by a worker that stopped around the 8801 call."""
+        ...
+
+    async def claim_attempt(
+        self, bill_id: str, attempt: int, *, holder: str, until: datetime, now: datetime
+    ) -> bool:
+        """Claim the bill's attempt for `holder` until `until`, in one conditional update: only
+        while the bill is bank_submitted at that attempt and no other claim holds at `now`. False
+        when another worker holds it or the bill moved on: two workers never send one attempt."""
         ...

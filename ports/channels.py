@@ -268,6 +268,9 @@ class Channel:
     # pays only for workflows (payouts, bills, lease), never a caller app's direct payment: the
     # default of every routing rule to it (core/payments/routing.py)
     workflows_only: bool = False
+    # the accounts it pays from whatever a request names (a bank's configured payer account):
+    # a workflow refuses a payer that is not one of them; empty: the request's payer is used
+    payer_accounts: frozenset[str] = frozenset()
 
     @property
     def ports(self) -> frozenset[str]:

@@ -8,6 +8,9 @@ Acceptance checks (业务受理验证), run in this order; the first broken rule
     bank mode pays only in CNY (the bank currencies)   NON_CNY_REQUIRES_TRANSFER
     non-CNY carries a sane rate; CNY none or 1         EXCHANGE_RATE_INVALID
     bank mode names payer and payee card numbers       CARD_NUMBER_REQUIRED
+    bank mode pays from the bank's own account (the payer card is the account the bank
+    channel pays from, `BillLimits.bank_payer_accounts`)
+                                                       PAYER_CARD_NOT_BANK_ACCOUNT
     amounts positive (W >= 0), one currency            INVALID_AMOUNT, CURRENCY_MISMATCH
     the applicant exists                               APPLICANT_NOT_FOUND
     the applicant's account is normal; bank mode needs a registered card; a payee card or
@@ -147,7 +150,7 @@ def _check_common(
     passed.append(Check.PAY_MODE_CURRENCY)
     _check_exchange_rate(cmd.exchange_rate, currency, limits)
     passed.append(Check.EXCHANGE_RATE)
-    _check_card_numbers(cmd, mode)
+    _check_card_numbers(cmd, mode, limits.bank_payer_accounts)
     passed.append(Check.CARD_NUMBERS)
     check_amounts(amounts, currency, of="bill")
     passed.append(Check.AMOUNTS)
@@ -167,15 +170,25 @@ def _check_not_in_process(bill_code: str, in_process: bool) -> None:
         )
 
 
-def _check_card_numbers(cmd: BillCommand, mode: PayMode) -> None:
-    if mode is PayMode.BANK:
-        for field, card_no in (("payer_card_no", cmd.payer_card_no), ("payee_card_no", cmd.payee_card_no)):
-            if compact_card_no(card_no) is None:
-                raise InvalidArgument(
-                    f"bank mode needs {field}: the bank pays from one card to another",
-                    field=field,
-                    code="CARD_NUMBER_REQUIRED",
-                )
+def _check_card_numbers(cmd: BillCommand, mode: PayMode, bank_accounts: frozenset[str]) -> None:
+    if mode is not PayMode.BANK:
+        return
+    for field, card_no in (("payer_card_no", cmd.payer_card_no), ("payee_card_no", cmd.payee_card_no)):
+        if compact_card_no(card_no) is None:
+            raise InvalidArgument(
+                f"bank mode needs {field}: the bank pays from one card to another",
+                field=field,
+                code="CARD_NUMBER_REQUIRED",
+            )
+    # the bank pays from the account it is configured with, whatever a bill says: a bill naming
+    # another payer card would be booked as paid from a card the money never left
+    if bank_accounts and compact_card_no(cmd.payer_card_no) not in bank_accounts:
+        raise BusinessRuleViolation(
+            "the payer card must be the account the bank pays from (the configured SPDB account); "
+            "name that account or leave payer_card_no out",
+            field="payer_card_no",
+            code="PAYER_CARD_NOT_BANK_ACCOUNT",
+        )
 
 
 def _existing_applicant(cmd: BillCommand, applicant: ApplicantView | None) -> ApplicantView:

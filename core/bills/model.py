@@ -270,6 +270,7 @@ class Bill:
     payee_card_no: str | None = None
     payee_name: str | None = None
     payee_bank_name: str | None = None
+    payee_bank_no: str | None = None  # CNAPS 联行号 of the payee's bank (the registered card's)
     memo: str | None = None
     attempt: int = 0  # bank attempts made so far; the current one is `attempt`
     payment_id: str | None = None  # the current attempt's payment, once it answered

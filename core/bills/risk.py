@@ -35,6 +35,8 @@ class BillLimits:
     min_exchange_rate: Decimal = Decimal("0.0001")
     max_exchange_rate: Decimal = Decimal("10000")
     exchange_rate_max_places: int = 8
+    # the accounts the bank channel pays from (its configured payer account); empty: unchecked
+    bank_payer_accounts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         """Refuse settings that would leave a supported currency unchecked."""

@@ -17,6 +17,7 @@ from gateway.keys import app_id_of, operator_of
 async def open_account(request: web.Request) -> web.Response:
     body = await parse_body(request, OpenAccountBody)
     currency = check_currency(body.currency)
+    card = body.bank_card
     account = (
         await services(request)
         .accounts()
@@ -26,7 +27,7 @@ async def open_account(request: web.Request) -> web.Response:
             AccountKind(body.kind),
             currency,
             body.allow_overdraft,
-            bank_card=BankCard(card.card_no, card.name, card.bank_name) if (card := body.bank_card) else None,
+            bank_card=BankCard(card.card_no, card.name, card.bank_name, card.bank_no) if card else None,
         )
     )
     return body_of(account, 201)

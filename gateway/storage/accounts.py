@@ -40,7 +40,12 @@ def account_json(row: Any) -> dict[str, Any]:
         "created_at": m["created_at"].isoformat(),
         "bank_card": None
         if card is None
-        else {"card_no": mask_card_no(card), "name": m["card_name"], "bank_name": m["card_bank_name"]},
+        else {
+            "card_no": mask_card_no(card),
+            "name": m["card_name"],
+            "bank_name": m["card_bank_name"],
+            "bank_no": m["card_bank_no"],
+        },
     }
 
 

@@ -32,6 +32,7 @@ bills = sa.Table(
     sa.Column("payee_card_no", EncryptedNumber(), nullable=True),
     sa.Column("payee_name", sa.String(128), nullable=True),
     sa.Column("payee_bank_name", sa.String(128), nullable=True),
+    sa.Column("payee_bank_no", sa.String(12), nullable=True),  # CNAPS 联行号 of the payee's bank
     sa.Column("memo", sa.String(256), nullable=True),
     sa.Column("attempt", sa.Integer, nullable=False, default=0),
     sa.Column("payment_id", sa.String(40), nullable=True),
@@ -45,6 +46,9 @@ bills = sa.Table(
     sa.Column("loan_state", sa.String(16), nullable=True),
     # the part of loan_open_minor that accepted reimbursements reserved (written off by their business)
     sa.Column("loan_reserved_minor", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    # the bill worker sending the current attempt (8801), and until when its claim holds
+    sa.Column("attempt_claimed_by", sa.String(128), nullable=True),
+    sa.Column("attempt_claimed_until", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("completed_at", UTCDateTime(), nullable=True),

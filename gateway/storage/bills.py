@@ -67,6 +67,7 @@ def row_to_bill(row: sa.Row[Any]) -> Bill:
         payee_card_no=m["payee_card_no"],
         payee_name=m["payee_name"],
         payee_bank_name=m["payee_bank_name"],
+        payee_bank_no=m["payee_bank_no"],
         memo=m["memo"],
         attempt=m["attempt"],
         payment_id=m["payment_id"],
@@ -106,6 +107,7 @@ def _bill_values(bill: Bill) -> dict[str, Any]:
         "payee_card_no": bill.payee_card_no,
         "payee_name": bill.payee_name,
         "payee_bank_name": bill.payee_bank_name,
+        "payee_bank_no": bill.payee_bank_no,
         "memo": bill.memo,
         "attempt": bill.attempt,
         "payment_id": bill.payment_id,
@@ -118,6 +120,9 @@ def _bill_values(bill: Bill) -> dict[str, Any]:
         "created_at": bill.created_at,
         "updated_at": bill.updated_at,
         "completed_at": bill.completed_at,
+        # a bill is saved when it moves: any claim on its attempt to send ends with the move
+        "attempt_claimed_by": None,
+        "attempt_claimed_until": None,
     }
 
 
@@ -189,7 +194,7 @@ class SqlBills:
             card_no=row.card_no,
             card_name=row.card_name,
         )
-        return Applicant(view, row.currency, row.card_bank_name)
+        return Applicant(view, row.currency, row.card_bank_name, row.card_bank_no)
 
     async def loans(
         self, app_id: str, loan_bill_ids: Sequence[str], *, lock: bool = False
@@ -345,7 +350,25 @@ class SqlBills:
         )
         return [row.id for row in rows]
 
-    async def unanswered_attempts(self, before: datetime, limit: int) -> list[Bill]:
-        stmt = self._select(b.c.status == BillStatus.BANK_SUBMITTED.value, b.c.updated_at < before)
+    async def attempts_to_send(self, now: datetime, limit: int) -> list[Bill]:
+        stmt = self._select(
+            b.c.status == BillStatus.BANK_SUBMITTED.value,
+            sa.or_(b.c.attempt_claimed_until.is_(None), b.c.attempt_claimed_until <= now),
+        )
         rows = await self.conn.execute(stmt.order_by(b.c.updated_at).limit(limit))
         return [row_to_bill(row) for row in rows]
+
+    async def claim_attempt(
+        self, bill_id: str, attempt: int, *, holder: str, until: datetime, now: datetime
+    ) -> bool:
+        result = await self.conn.execute(
+            b.update()
+            .where(
+                b.c.id == bill_id,
+                b.c.status == BillStatus.BANK_SUBMITTED.value,
+                b.c.attempt == attempt,
+                sa.or_(b.c.attempt_claimed_until.is_(None), b.c.attempt_claimed_until <= now),
+            )
+            .values(attempt_claimed_by=holder, attempt_claimed_until=until)
+        )
+        return result.rowcount == 1

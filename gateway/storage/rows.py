@@ -119,6 +119,7 @@ def account_row(account: NewAccount, at: datetime) -> dict[str, Any]:
         "card_no_hash": card_vault.current().lookup_hash(card.card_no) if card else None,
         "card_name": card.name if card else None,
         "card_bank_name": card.bank_name if card else None,
+        "card_bank_no": card.bank_no if card else None,
     }
 
 

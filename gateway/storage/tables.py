@@ -89,6 +89,7 @@ accounts = sa.Table(
     sa.Column("card_no_hash", sa.String(64), nullable=True, index=True),  # card_vault.lookup_hash
     sa.Column("card_name", sa.String(128), nullable=True),
     sa.Column("card_bank_name", sa.String(128), nullable=True),
+    sa.Column("card_bank_no", sa.String(12), nullable=True),  # CNAPS 联行号 of the card's bank
 )
 
 ledger_txns = sa.Table(

@@ -11,8 +11,9 @@ from gateway.workers.loop import run_periodically
 
 class BillWorker:
     """Runs `BillRecovery.process_due`: bills the listener just marked bank_succeeded (woken at
-    once), and every bill the database shows due (bank_succeeded, transfer_pending, or left
-    bank_submitted). All state is in the bills table, so a restart loses nothing."""
+    once), and every bill the database shows due (bank_succeeded, transfer_pending). The bank
+    attempts to send are the send worker's (`gateway/workers/bill_sends.py`). All state is in the
+    bills table, so a restart loses nothing."""
 
     def __init__(self, bills: BillRecovery, batch: int, lease: RoundLease | None = None) -> None:
         self.bills = bills

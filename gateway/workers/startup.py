@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from gateway.workers.bill_sends import BillSendWorker
 from gateway.workers.bills import BillWorker
 from gateway.workers.flow_flush import FlowLogFlusher
 from gateway.workers.lease import LeaseWorker
@@ -54,6 +55,7 @@ def _background_workers(container: Container, stop: asyncio.Event) -> list[Corou
         BillWorker(container.bill_recovery(), batch, _round_lease(container, "bills", holder)).run(
             interval, stop
         ),
+        BillSendWorker(container.bill_sending(), batch, holder).run(interval, stop),
         LeaseWorker(
             container.lease_recovery(), settings.lease.batch_size, _round_lease(container, "lease", holder)
         ).run(interval, stop),

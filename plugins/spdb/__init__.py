@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from plugins.sandbox_store.store import SandboxStore
 from plugins.spdb.adapter import SpdbAdapter
 from plugins.spdb.sandbox import SpdbSandbox
+from plugins.spdb.sandbox_scenarios import SandboxConfig
 from plugins.spdb.settings import SANDBOX_PORT, SpdbSettings
 from ports.channels import Channel, ChannelServices
 from ports.hookspecs import hookimpl
@@ -24,6 +25,9 @@ class SpdbChannelSettings(SpdbSettings):
     sandbox: bool = Field(default=True, description="start the front-machine simulator with the gateway")
     sandbox_port: int = Field(default=SANDBOX_PORT, ge=1, le=65535)
     sandbox_state_file: str = Field(default="data/spdb_sandbox.db", min_length=1, description="its memory")
+    sandbox_answer_delay_seconds: float = Field(
+        default=0.0, ge=0, description="a slow simulated bank: every 8801 answer comes this late"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -48,9 +52,11 @@ def channel_settings(settings: Mapping[str, Mapping[str, Any]]) -> SpdbChannelSe
 class SandboxRunner:
     """The SPDB simulator (signing server + front machine) on 127.0.0.1, for the embedded default."""
 
-    def __init__(self, port: int, store: SandboxStore | None = None) -> None:
+    def __init__(
+        self, port: int, store: SandboxStore | None = None, config: SandboxConfig | None = None
+    ) -> None:
         self.port = port
-        self.sandbox = SpdbSandbox(store=store)
+        self.sandbox = SpdbSandbox(config, store=store)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -82,6 +88,7 @@ def register_channels(settings: Mapping[str, Mapping[str, Any]], services: Chann
             query_schedule_seconds=schedule,
             close=adapter.close,
             workflows_only=True,  # a workflow's payments only, never a caller's directly
+            payer_accounts=frozenset({config.acct_no}),  # 8801 pays from acctNo, whatever is asked
         )
     ]
 
@@ -92,4 +99,5 @@ def channel_sandboxes(settings: Mapping[str, Mapping[str, Any]]) -> list[Any]:
     if config is None or not config.sandbox:
         return []
     # the bank's memory survives a restart of the gateway, as the real bank's does
-    return [SandboxRunner(config.sandbox_port, SandboxStore(config.sandbox_state_file))]
+    slow = SandboxConfig(answer_delay_seconds=config.sandbox_answer_delay_seconds)
+    return [SandboxRunner(config.sandbox_port, SandboxStore(config.sandbox_state_file), slow)]

@@ -10,7 +10,7 @@ import aiohttp
 from plugins.spdb.client import SpdbClient
 from plugins.spdb.errors import INVALID_PAYEE, NotSent, OutcomeUnknown, QueryRejected
 from plugins.spdb.exchange import Exchange as WireExchange
-from plugins.spdb.messages import AnswerStatus, PayeeType, PaymentQuery, RemitLocation, SinglePayment, SysFlag
+from plugins.spdb.messages import AnswerStatus, PayeeType, PaymentQuery, SinglePayment, payee_route
 from plugins.spdb.packet import BEIJING
 from plugins.spdb.settings import SpdbSettings
 from ports.channels import ChannelResult, ChannelStatus, Exchange, PaymentRequest, RequestNotSent
@@ -22,16 +22,17 @@ def _logged(operation: str, wire: WireExchange | None, error: str | None = None)
     return (Exchange(operation, wire.request_log, wire.response_log, error),)
 
 
-def single_payment(request: PaymentRequest) -> SinglePayment:
+def single_payment(request: PaymentRequest, payer_bank_no: str) -> SinglePayment:
     """The 8801 payment of a platform payment; `RequestNotSent(INVALID_PAYEE)` when a payee
-    detail is not one the bank knows (the client checks the rest before signing)."""
+    detail is not one the bank knows (the client checks the rest before signing). Same bank /
+    other bank, same city / other city and the CNAPS number sent come from the payee bank's CNAPS
+    number against the payer branch's (`payee_route`)."""
     d = request.details
     try:
         payee_type = PayeeType(str(d.get("payee_type", PayeeType.PERSONAL.value)))
-        sys_flag = SysFlag(str(d.get("sys_flag", SysFlag.SAME_BANK.value)))
-        remit_location = RemitLocation(str(d.get("remit_location", RemitLocation.SAME_CITY.value)))
     except ValueError as exc:
         raise RequestNotSent(INVALID_PAYEE, f"payee detail the bank does not know: {exc}") from exc
+    sys_flag, remit_location, payee_bank_no = payee_route(str(d.get("payee_bank_no") or ""), payer_bank_no)
     return SinglePayment(
         elec_cheque_no=request.payment_id,
         payee_acct_no=request.payee_account or "",
@@ -41,7 +42,7 @@ def single_payment(request: PaymentRequest) -> SinglePayment:
         sys_flag=sys_flag,
         remit_location=remit_location,
         payee_bank_name=str(d.get("payee_bank_name", "")),
-        payee_bank_no=str(d.get("payee_bank_no", "")),
+        payee_bank_no=payee_bank_no,
         note=(request.memo or "")[:60],
         pay_purpose=str(d.get("pay_purpose", "")),
     )
@@ -71,7 +72,7 @@ class SpdbAdapter:
         """Send 8801. Raises `RequestNotSent` when nothing reached the front machine (the payee
         fields, the packet, the signing server, no connection): the payment fails with its code.
         Anything after a connection was opened is unknown, resolved by 8804."""
-        payment = single_payment(request)
+        payment = single_payment(request, self.settings.acct_bank_no)
         try:
             answer = await self.client().pay_8801(payment)
         except NotSent as exc:

@@ -34,6 +34,26 @@ class RemitLocation(StrEnum):
     OTHER_CITY = "1"  # 异地
 
 
+# A CNAPS number (联行号, 12 digits): bank code (3), city code (4), branch (4), check digit.
+CNAPS = re.compile(r"^[0-9]{12}$")
+
+
+def payee_route(payee_bank_no: str, payer_bank_no: str) -> tuple[SysFlag, RemitLocation, str]:
+    """sysFlag, remitLocation and the payeeBankNo to send, from the payee bank's CNAPS number
+    and the payer branch's: another bank when the bank codes differ (then its CNAPS number is
+    sent), another city when the city codes differ. A payee without one is paid as a card of the
+    bank itself in its city, where the account number alone is enough."""
+    if not payee_bank_no:
+        return SysFlag.SAME_BANK, RemitLocation.SAME_CITY, ""
+    same_bank = payee_bank_no[:3] == payer_bank_no[:3]
+    same_city = payee_bank_no[3:7] == payer_bank_no[3:7]
+    return (
+        SysFlag.SAME_BANK if same_bank else SysFlag.OTHER_BANK,
+        RemitLocation.SAME_CITY if same_city else RemitLocation.OTHER_CITY,
+        "" if same_bank else payee_bank_no,
+    )
+
+
 class AnswerStatus(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
@@ -63,7 +83,8 @@ class SinglePayment:
 
     `elec_cheque_no` (电子凭证号) is the enterprise's voucher number and the idempotency key:
     resending the same payment must reuse it. `amount` is yuan as a Decimal with at most two
-    decimals. `payee_bank_no` (CNAPS 行号) is needed for another bank in another city.
+    decimals. `payee_bank_no` (CNAPS 行号) is needed for a payee at another bank
+    (`payee_route` sets the flags and the number from the payee bank's CNAPS number).
     """
 
     elec_cheque_no: str
@@ -186,13 +207,9 @@ def validate_payment(payment: SinglePayment) -> None:
         )
     if not payment.payee_acct_no.strip() or not payment.payee_name.strip():
         raise InvalidArgument("payee account number and name are required", field="payee")
-    if (
-        payment.sys_flag is SysFlag.OTHER_BANK
-        and payment.remit_location is RemitLocation.OTHER_CITY
-        and not payment.payee_bank_no
-    ):
+    if payment.sys_flag is SysFlag.OTHER_BANK and not CNAPS.match(payment.payee_bank_no):
         raise InvalidArgument(
-            "another bank in another city needs the payee bank's CNAPS number",
+            "a payee at another bank needs its bank's 12-digit CNAPS number (payeeBankNo)",
             field="payee_bank_no",
         )
 

@@ -47,6 +47,8 @@ from plugins.spdb.sandbox_scenarios import (
     amount_ok,
     broken_answer,
     checked_date,
+    first_of,
+    payee_bank_refused,
     scenario_for,
 )
 from plugins.spdb.settings import SANDBOX_PORT
@@ -72,6 +74,7 @@ E_SIGNATURE = (SIGNATURE_ERROR, "签名验证错误")
 E_DUPLICATE_VOUCHER = ("SBX0001", "电子凭证号重复且内容不一致（沙箱）")
 E_BAD_BODY = ("SBX0002", "报文体不合法（沙箱）")
 E_UNSUPPORTED = ("SBX0003", "不支持的交易码（沙箱）")
+E_PAYEE_BANK = ("SBX0005", "收款行标志与收款行行号不符（沙箱）")  # e.g. another bank without its CNAPS
 # An error code on no list: the payment is taken in all the same, as a real bank might do.
 E_UNLISTED = ("SBX0004", "未列明的错误码（沙箱，款项已受理）")
 
@@ -115,6 +118,9 @@ class SpdbSandbox:
         self._payments: dict[str, SandboxPayment] = self.records.payments()
         self._counter = self.records.counter()
         self._released = asyncio.Event()
+        # when set to an Event, every 8801 answer waits for it (tests hold a slow bank's answer)
+        self.answer_gate: asyncio.Event | None = None
+        self.answers_held = 0  # 8801 requests taken in whose answer is being held back now
 
     @property
     def payments(self) -> Mapping[str, SandboxPayment]:
@@ -190,6 +196,9 @@ class SpdbSandbox:
         if any(not fields.get(name) for name in _REQUIRED_8801) or not amount_ok(fields["amount"]):
             reply.error = E_BAD_BODY
             return self._answer(reply)
+        if payee_bank_refused(fields):
+            reply.error = E_PAYEE_BANK
+            return self._answer(reply)
         scenario = scenario_for(fields["payeeAcctNo"])
         if scenario is Scenario.REJECT:
             reply.error = E_BANK_AUTH_MISMATCH
@@ -212,6 +221,7 @@ class SpdbSandbox:
         if scenario is Scenario.UNLISTED_CODE:
             reply.error = E_UNLISTED
             return self._answer(reply)
+        await self._answer_late()
         if scenario is Scenario.TIMEOUT:
             await self._hold()
         if scenario is Scenario.MALFORMED:
@@ -303,6 +313,21 @@ class SpdbSandbox:
         self.records.save(payment, self._counter)
         return payment
 
+    async def _answer_late(self) -> None:
+        """A slow bank: the payment is taken in, its answer waits for `answer_gate` (when set)
+        and `answer_delay_seconds`; released early when the app shuts down."""
+        if self.answer_gate is None and self.config.answer_delay_seconds <= 0:
+            return
+        self.answers_held += 1
+        try:
+            if self.answer_gate is not None:
+                await first_of(self.answer_gate, self._released)
+            if self.config.answer_delay_seconds > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._released.wait(), self.config.answer_delay_seconds)
+        finally:
+            self.answers_held -= 1
+
     async def _hold(self) -> None:
         # Released early when the app shuts down, so a held answer never delays teardown.
         with contextlib.suppress(TimeoutError):
@@ -348,13 +373,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="how long the timeout scenario holds its 8801 answer",
     )
     parser.add_argument(
+        "--answer-delay-seconds",
+        type=float,
+        default=0.0,
+        help="a slow bank: every 8801 answer comes this many seconds late",
+    )
+    parser.add_argument(
         "--processing-polls",
         type=int,
         default=DEFAULT_PROCESSING_POLLS,
         help="8804 answers 'processing' this often before success",
     )
     args = parser.parse_args(argv)
-    config = SandboxConfig(processing_polls=args.processing_polls, delay_seconds=args.delay_seconds)
+    config = SandboxConfig(
+        processing_polls=args.processing_polls,
+        delay_seconds=args.delay_seconds,
+        answer_delay_seconds=args.answer_delay_seconds,
+    )
     web.run_app(SpdbSandbox(config).create_app(), host=args.host, port=args.port)
 
 

@@ -3,6 +3,8 @@ certificates, the payments it holds, and the small checks of the packets it read
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +63,8 @@ class SandboxConfig:
     processing_polls: int = DEFAULT_PROCESSING_POLLS
     # TIMEOUT: how long the 8801 answer is held back (the payment is taken in at once).
     delay_seconds: float = DEFAULT_DELAY_SECONDS
+    # a slow bank: every 8801 answer comes this late (the payment is taken in at once)
+    answer_delay_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +120,32 @@ def amount_ok(raw: str) -> bool:
 def checked_date(raw: str) -> str:
     """A yyyyMMdd date, checked; ValueError otherwise."""
     return datetime.strptime(raw, DATE_FORMAT).strftime(DATE_FORMAT)
+
+
+SPDB_BANK_CODE = "310"  # the first three digits of every SPDB branch's CNAPS number
+_CNAPS = re.compile(r"^[0-9]{12}$")
+
+
+def payee_bank_refused(fields: Mapping[str, str]) -> bool:
+    """Whether the payee bank fields disagree, as the bank would refuse them: flags other than
+    0/1, a payeeBankNo that is not a CNAPS number, another bank (sysFlag 1) without its CNAPS
+    number or with an SPDB one, or the bank itself (sysFlag 0) with another bank's number."""
+    sys_flag, remit = fields.get("sysFlag", ""), fields.get("remitLocation", "")
+    bank_no = fields.get("payeeBankNo", "")
+    if sys_flag not in ("0", "1") or remit not in ("0", "1"):
+        return True
+    if bank_no and not _CNAPS.match(bank_no):
+        return True
+    if sys_flag == "1":
+        return not bank_no or bank_no.startswith(SPDB_BANK_CODE)
+    return bool(bank_no) and not bank_no.startswith(SPDB_BANK_CODE)
+
+
+async def first_of(*events: asyncio.Event) -> None:
+    """Wait until one of `events` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -24,6 +24,11 @@ class SpdbSettings(BaseModel):
     auth_master_id: str = Field(default="", description="指定授权客户号 authMasterID, if any")
     acct_no: str = Field(default="95200078800000001", min_length=1, description="payer account")
     acct_name: str = Field(default="沙箱测试企业", min_length=1, description="payer account name")
+    acct_bank_no: str = Field(
+        default="310290000013",
+        pattern=r"^[0-9]{12}$",
+        description="CNAPS number (联行号) of the payer account's branch: tells a payee's bank and city",
+    )
     timeout_seconds: float = Field(default=30.0, gt=0, description="limit on every HTTP call")
     query_backoff_seconds: list[float] = Field(
         default_factory=lambda: [10.0, 30.0, 60.0, 300.0, 900.0, 1800.0],

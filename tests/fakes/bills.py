@@ -50,6 +50,7 @@ class FakeBills(BillRepository):
         if stored is None or stored.status is not expected_status:
             raise ConcurrentUpdate(bill.id)
         self.state.bills[bill.id] = bill
+        self.state.bill_claims.pop(bill.id, None)  # a claim ends when the bill moves
 
     async def applicant(self, app_id: str, account_id: str) -> Applicant | None:
         account = self.state.accounts.get(account_id)
@@ -61,7 +62,9 @@ class FakeBills(BillRepository):
         applicant = ApplicantView(
             view.id, view.owner, view.status, card.card_no if card else None, card.name if card else None
         )
-        return Applicant(applicant, view.currency, card.bank_name if card else None)
+        return Applicant(
+            applicant, view.currency, card.bank_name if card else None, card.bank_no if card else None
+        )
 
     async def loans(
         self, app_id: str, loan_bill_ids: Sequence[str], *, lock: bool = False
@@ -169,13 +172,28 @@ class FakeBills(BillRepository):
         bills = sorted((b for b in self.state.bills.values() if b.status in due), key=lambda b: b.updated_at)
         return [b.id for b in bills[:limit]]
 
-    async def unanswered_attempts(self, before: datetime, limit: int) -> list[Bill]:
+    async def attempts_to_send(self, now: datetime, limit: int) -> list[Bill]:
         bills = sorted(
             (
                 b
                 for b in self.state.bills.values()
-                if b.status is BillStatus.BANK_SUBMITTED and b.updated_at < before
+                if b.status is BillStatus.BANK_SUBMITTED and self._claim_free(b.id, now)
             ),
             key=lambda b: b.updated_at,
         )
         return bills[:limit]
+
+    async def claim_attempt(
+        self, bill_id: str, attempt: int, *, holder: str, until: datetime, now: datetime
+    ) -> bool:
+        bill = self.state.bills.get(bill_id)
+        if bill is None or bill.status is not BillStatus.BANK_SUBMITTED or bill.attempt != attempt:
+            return False
+        if not self._claim_free(bill_id, now):
+            return False
+        self.state.bill_claims[bill_id] = (attempt, holder, until)
+        return True
+
+    def _claim_free(self, bill_id: str, now: datetime) -> bool:
+        claim = self.state.bill_claims.get(bill_id)
+        return claim is None or claim[2] <= now

@@ -102,6 +102,8 @@ class FakeState:
     flow: list[FlowRecord] = field(default_factory=list)
     nonces: dict[tuple[str, str], datetime] = field(default_factory=dict)
     bills: dict[str, Bill] = field(default_factory=dict)
+    # bill id -> (attempt, holder, claimed until): the bill workers' claims on attempts to send
+    bill_claims: dict[str, tuple[int, str, datetime]] = field(default_factory=dict)
     bill_transfer_logs: list[tuple[str, str, TransferLog]] = field(default_factory=list)
     write_off_logs: list[tuple[str, str, WriteOffLog]] = field(default_factory=list)
     lease_orders: dict[str, LeaseOrder] = field(default_factory=dict)

@@ -23,6 +23,8 @@ from core.usecases.bills.intake import BillIntake
 from core.usecases.bills.listener import BillPaymentListener, DueBills
 from core.usecases.bills.policy import BillPolicy
 from core.usecases.bills.recovery import BillRecovery
+from core.usecases.bills.requests import BillRequest
+from core.usecases.bills.sending import BillSending
 from core.usecases.lease.book import LeaseBook
 from core.usecases.lease.channel import LeaseChannelCalls
 from core.usecases.lease.listener import LeasePaymentListener
@@ -142,6 +144,17 @@ class BillWorld:
     intake: BillIntake
     actions: BillActions
     recovery: BillRecovery
+    sending: BillSending
+
+    async def send(self) -> int:
+        """The send worker's round: the bank attempts intake and resend_bank committed."""
+        return await self.sending.send_due(50, "test-worker")
+
+    async def submit(self, request: BillRequest) -> Bill:
+        """Intake, then the send worker's round (what a served gateway does right after)."""
+        bill, _ = await self.intake.submit(request)
+        await self.send()
+        return self.bill(bill.id)
 
     def bill(self, bill_id: str) -> Bill:
         return self.storage.state.bills[bill_id]
@@ -183,7 +196,10 @@ def bill_world(*bank_answers: ChannelResult) -> BillWorld:
     checker = BillChecker(ctx)
     business = BillBusiness(ctx)
     attempts = BillBank(ctx, pay.service, business)
-    intake = BillIntake(ctx, checker, attempts, business)
+    intake = BillIntake(ctx, checker, business)
     actions = BillActions(ctx, checker, intake, attempts, business)
-    recovery = BillRecovery(ctx, attempts, business)
-    return BillWorld(storage, flow, bank, pay, ctx, checker, business, attempts, intake, actions, recovery)
+    recovery = BillRecovery(ctx, business)
+    sending = BillSending(ctx, attempts)
+    return BillWorld(
+        storage, flow, bank, pay, ctx, checker, business, attempts, intake, actions, recovery, sending
+    )

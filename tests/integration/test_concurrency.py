@@ -68,11 +68,18 @@ class Gateway:
         """uni.transfer requests that reached the Alipay payout simulator."""
         return [biz for name, biz in self.alipay[SANDBOX_GATEWAY].calls if name == TRANSFER_METHOD]
 
+    async def send(self, holder: str = "test-worker") -> int:
+        """The bill send worker's round: the 8801 calls of the attempts intake saved."""
+        from gateway.workers.bill_sends import BillSendWorker
+
+        return await BillSendWorker(self.container.bill_sending(), 50, holder).run_once()
+
     async def settle(self) -> None:
-        """What the workers of a running gateway do: poll 8804, then business processing."""
+        """What the workers of a running gateway do: send 8801, poll 8804, business processing."""
         from gateway.workers.bills import BillWorker
         from gateway.workers.query_poller import QueryPoller
 
+        await self.send()
         await QueryPoller(self.container.engine(), self.container.payments(), batch=50).run_once()
         await BillWorker(self.container.bill_recovery(), batch=50).run_once()
 
@@ -321,6 +328,9 @@ async def test_the_same_bank_bill_sent_concurrently_asks_the_bank_once(env: Gate
     answers = await asyncio.gather(*(gw.post("/v1/bills/loans", body) for _ in range(N)))
     assert sorted(no_server_error(answers)) == [200] * (N - 1) + [201], answers
     assert len({a["id"] for _, a in answers}) == 1
+    assert {a["status"] for _, a in answers} == {"bank_submitted"} and not env.bank.payments
+    sent = await asyncio.gather(*(env.send(f"worker-{i}") for i in range(N)))
+    assert sum(sent) == 1, "workers racing for one attempt: one claims it, one 8801"
     assert len(env.bank.payments) == 1, "one 8801"
     await env.settle()
     status, bill = await gw.get(f"/v1/bills/{answers[0][1]['id']}")
@@ -343,6 +353,7 @@ async def test_one_bill_code_with_different_bodies_makes_one_bill(env: Gateway) 
     assert {a["error"]["code"] for s, a in answers if s == 409} <= {"BILL_IN_PROCESS", "IDEMPOTENCY_CONFLICT"}
     [made] = [a for s, a in answers if s == 201]
     assert {a["error"]["bill_id"] for s, a in answers if s == 409} == {made["id"]}
+    await env.send()
     assert len(env.bank.payments) == 1
 
 

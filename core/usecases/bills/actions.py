@@ -45,7 +45,9 @@ class BillActions:
         try:
             check_bill_action(action, bill)
             if action is ErrorAction.RESEND_BANK:
-                return await self.bank.send_attempt(await self._resend(bill, operator, note))
+                started = await self._resend(bill, operator, note)
+                self.ctx.sends.add(started.id)  # the send worker calls the bank, not this request
+                return started
             if action is ErrorAction.SWITCH_TO_TRANSFER:
                 await self._switch_to_transfer(bill, operator, note)
                 return await self.business.run_business(bill_id, actor=operator)

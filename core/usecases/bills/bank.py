@@ -17,6 +17,7 @@ from core.payments.model import Payment, PaymentStatus, request_fingerprint
 from core.usecases.bills.business import BillBusiness
 from core.usecases.bills.context import BillContext
 from core.usecases.bills.events import publish
+from core.usecases.bills.listener import failed_state_record, sending_8801
 from core.usecases.payments.commands import PaymentCommand
 from core.usecases.payments.service import PaymentService
 
@@ -37,6 +38,7 @@ class BillBank:
             "bill_attempt": bill.attempt,
             "payee_name": bill.payee_name,
             "payee_bank_name": bill.payee_bank_name,
+            "payee_bank_no": bill.payee_bank_no,  # CNAPS: the channel tells same/other bank and city
             "notify": False,  # the caller hears of the bill (bill.*), not of its payments
             "mask_accounts": True,  # card numbers: shown with their last four digits only
         }
@@ -69,7 +71,8 @@ class BillBank:
             payee_card_no=mask_card_no(cmd.payee_account),
         )
         try:
-            await self.payments.submit(cmd)
+            with sending_8801(cmd.out_request_no):
+                await self.payments.submit(cmd)
         except DomainError as exc:
             return await self._attempt_refused(bill, exc)
         return await self.after_bank(bill.id)
@@ -113,18 +116,21 @@ class BillBank:
             attempt=bill.attempt,
             code=exc.code,
         )
+        self.ctx.flow.record(failed_state_record(failed, self.ctx.clock()))
         return failed
 
     async def requery(self, bill: Bill) -> Bill:
-        """Ask the bank (8804) about the current attempt; an attempt never sent is sent now."""
+        """Ask the bank (8804) about the current attempt; an attempt never sent is queued for the
+        send worker (which claims and sends it) instead of being sent in this request."""
         attempt = await self._attempt_payment(bill)
         if attempt is None:
-            return await self.send_attempt(bill)
+            self.ctx.sends.add(bill.id)
+            return bill
         return await self._query(bill, *attempt)
 
     async def recover_attempt(self, bill: Bill) -> None:
-        """An attempt left bank_submitted: sent when its payment was never saved, queried (never
-        resent) when it was saved but its answer was lost."""
+        """A claimed attempt still bank_submitted: sent when its payment was never saved (so never
+        sent: the same out_request_no), queried (never resent) when it was saved but unanswered."""
         attempt = await self._attempt_payment(bill)
         if attempt is None:
             await self.send_attempt(bill)  # never saved, so never sent: send it now

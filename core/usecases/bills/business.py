@@ -15,6 +15,7 @@ from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.usecases.bills.context import BillContext, locked_bill
 from core.usecases.bills.events import publish
+from core.usecases.bills.listener import failed_state_record
 from ports.bills import BillRepository, CompanyAccounts
 from ports.storage import UnitOfWork
 
@@ -170,6 +171,7 @@ class BillBusiness:
             code=exc.code,
             field=exc.field,
         )
+        self.ctx.flow.record(failed_state_record(failed, self.ctx.clock()))
         return failed
 
 

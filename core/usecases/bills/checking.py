@@ -18,10 +18,12 @@ from core.bills.codes import (
 )
 from core.bills.model import Bill, BillFailure, BillKind, BillStatus, LoanCommand, LoanView, PayMode
 from core.bills.risk import risk_check_loan, risk_check_reimbursement
+from core.cards import compact_card_no
 from core.errors import BusinessRuleViolation, DomainError
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.usecases.bills.acceptance import hold_acceptance
 from core.usecases.bills.context import BillContext
+from core.usecases.bills.policy import BillPolicy
 from core.usecases.bills.views import bill_params
 from ports.bills import Applicant, BillRepository
 
@@ -107,16 +109,26 @@ class BillChecker:
         return _Facts(applicant, loans, open_loans)
 
     def _resolved(self, bill: Bill, applicant: Applicant | None) -> Bill:
-        """In bank mode: the company's card and the applicant's registered card, when not named."""
+        """In bank mode: the company's card (the bank's own account when it has just one) and the
+        applicant's registered card, when not named; the payee bank's data (name, CNAPS number)
+        from the registered card when the bank pays that card."""
         if bill.mode is not PayMode.BANK:
             return bill
         view = applicant.view if applicant else None
+        payee_card_no = bill.payee_card_no or (view.card_no if view else None)
+        registered = (
+            applicant
+            if applicant is not None
+            and compact_card_no(payee_card_no) == compact_card_no(applicant.view.card_no)
+            else None
+        )
         return replace(
             bill,
-            payer_card_no=bill.payer_card_no or self.ctx.policy.payer_card_no,
-            payee_card_no=bill.payee_card_no or (view.card_no if view else None),
+            payer_card_no=bill.payer_card_no or self.ctx.policy.payer_card_no or _sole(self.ctx.policy),
+            payee_card_no=payee_card_no,
             payee_name=bill.payee_name or ((view.card_name or view.name) if view else None),
-            payee_bank_name=bill.payee_bank_name or (applicant.bank_name if applicant else None),
+            payee_bank_name=bill.payee_bank_name or (registered.bank_name if registered else None),
+            payee_bank_no=bill.payee_bank_no or (registered.bank_no if registered else None),
         )
 
     def _validate(self, bill: Bill, facts: _Facts) -> ValidationOutcome:
@@ -171,6 +183,12 @@ class BillChecker:
             bill.id, node, FlowOutcome.FAILED, f"{what} failed: {error.message}", **detail
         )
         return CheckedBill(refused, error, (record,))
+
+
+def _sole(policy: BillPolicy) -> str | None:
+    """The account the bank pays from, when it is configured with exactly one."""
+    accounts = policy.limits.bank_payer_accounts
+    return next(iter(accounts)) if len(accounts) == 1 else None
 
 
 def _checks_of(kind: BillKind, validation: bool) -> tuple[Check, ...]:

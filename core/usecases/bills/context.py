@@ -21,7 +21,8 @@ from ports.storage import FlowLogSink, UnitOfWorkFactory
 
 class BillContext:
     """What every bill use case shares: transactions (each with its bill repository), the flow log, the
-    settings, the queue of paid bills and the clock; and reading a bill."""
+    settings, the queues of paid bills (`due`) and of attempts to send (`sends`), and the clock;
+    and reading a bill."""
 
     def __init__(
         self,
@@ -30,6 +31,7 @@ class BillContext:
         policy: BillPolicy,
         due: DueBills,
         *,
+        sends: DueBills | None = None,
         reads: UnitOfWorkFactory | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -38,6 +40,7 @@ class BillContext:
         self.flow = flow
         self.policy = policy
         self.due = due
+        self.sends = sends or DueBills()
         self.clock = clock
         self.trail = FlowTrail(flow, clock)
 

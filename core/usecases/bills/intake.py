@@ -6,9 +6,8 @@ from datetime import datetime
 
 from core.bills.model import Bill, BillStatus
 from core.errors import IdempotencyConflict
-from core.flowlog import FlowNode
+from core.flowlog import FlowNode, FlowOutcome
 from core.ids import new_id
-from core.usecases.bills.bank import BillBank
 from core.usecases.bills.business import BillBusiness
 from core.usecases.bills.checking import BillChecker
 from core.usecases.bills.context import BillContext
@@ -18,14 +17,13 @@ from ports.storage import DuplicateRequest
 
 class BillIntake:
     """Takes bills in: repeats answered from the stored bill, checks on current data, stored whatever
-    the outcome, then on to the bank or to business processing."""
+    the outcome, then business processing (transfer) or the first bank attempt committed and
+    queued for the send worker (bank: the answer is bank_submitted; the caller polls the bill or
+    hears `bill.completed` / `bill.failed`)."""
 
-    def __init__(
-        self, ctx: BillContext, checker: BillChecker, bank: BillBank, business: BillBusiness
-    ) -> None:
+    def __init__(self, ctx: BillContext, checker: BillChecker, business: BillBusiness) -> None:
         self.ctx = ctx
         self.checker = checker
-        self.bank = bank
         self.business = business
 
     async def submit(self, request: BillRequest) -> tuple[Bill, bool]:
@@ -49,6 +47,16 @@ class BillIntake:
             first = await self.ctx.find_by_code(request.app_id, request.bill_code)
             assert first is not None, "a duplicate insert implies a stored bill"
             return _repeat(first, request), False
+        except Exception as exc:  # the request was not saved: the flow log says so, then why
+            failed = self.ctx.record(
+                received.id,
+                FlowNode.REQUEST_SAVED,
+                FlowOutcome.FAILED,
+                f"bill not saved: {type(exc).__name__}",
+                error=str(exc)[:200],
+            )
+            self.ctx.emit([accepted, *checked.trail, failed])
+            raise
         saved = self.ctx.record(
             checked.bill.id, FlowNode.REQUEST_SAVED, message=f"bill saved as {checked.bill.status.value}"
         )
@@ -58,11 +66,12 @@ class BillIntake:
         return await self.proceed(checked.bill), True
 
     async def proceed(self, bill: Bill) -> Bill:
-        """A checked bill's first step: its bank attempt, or business processing (transfer)."""
+        """A checked bill's first step: business processing (transfer, no bank involved), or its
+        committed bank attempt queued for the send worker: the caller never waits on the bank."""
         if bill.status is BillStatus.TRANSFER_PENDING:
             return await self.business.run_business(bill.id)
         if bill.status is BillStatus.BANK_SUBMITTED:
-            return await self.bank.send_attempt(bill)
+            self.ctx.sends.add(bill.id)
         return bill
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
+from datetime import datetime
 
 from core.bills.model import BankFailureEvidence, Bill, BillFailure, BillStatus
 from core.events import EventType
@@ -20,13 +24,32 @@ BILL_STATUS_OF_PAYMENT = {
     PaymentStatus.SUCCEEDED: BillStatus.BANK_SUCCEEDED,
     PaymentStatus.FAILED: BillStatus.BANK_FAILED,
 }
+# The out_request_no of the attempt whose 8801 call this task is making: its answer, applied by
+# that call, is the 8801 answer; any other answer (a query of an attempt whose 8801 answer was
+# lost, by the bill worker or the query poller) comes from 8804.
+_SENDING_8801: ContextVar[str | None] = ContextVar("bill_sending_8801", default=None)
+
+
+@contextlib.contextmanager
+def sending_8801(out_request_no: str) -> Iterator[None]:
+    """Mark the 8801 call of one attempt, made in this task, for the listener."""
+    token = _SENDING_8801.set(out_request_no)
+    try:
+        yield
+    finally:
+        _SENDING_8801.reset(token)
+
+
 _AWAITING_BANK = frozenset({BillStatus.BANK_SUBMITTED, BillStatus.BANK_PROCESSING, BillStatus.BANK_UNKNOWN})
 _BUSINESS_DUE = frozenset({BillStatus.BANK_SUCCEEDED, BillStatus.TRANSFER_PENDING})
 
 
 class DueBills:
-    """Bills the bank has just paid: the listener adds them inside the payment's transaction, the
-    bill worker takes them right after (its business transaction waits for that commit)."""
+    """Bills due for a worker's next round, and the event that wakes it. The bank's payments: the
+    listener adds the bills the bank has just paid inside the payment's transaction, the bill
+    worker takes them right after (its business transaction waits for that commit). The attempts
+    to send: intake and resend_bank add a bill once its attempt is committed, the bill send
+    worker takes it at once."""
 
     def __init__(self) -> None:
         self._ids: dict[str, None] = {}
@@ -72,17 +95,20 @@ class BillPaymentListener:
             )
             return
         failure = _bank_failure(payment) if target is BillStatus.BANK_FAILED else None
+        first = current.status is BillStatus.BANK_SUBMITTED and _SENDING_8801.get() == payment.out_request_no
         moved = current.moved(
             target,
             payment.updated_at,
             payment_id=payment.id,
             failure=failure,
-            bank_failure_evidence=_evidence(current) if failure is not None else None,
+            bank_failure_evidence=_evidence(first) if failure is not None else None,
         )
         await repo.save(moved, expected_status=current.status)
         if failure is not None:
             await publish(uow, moved, EventType.BILL_FAILED, payment.updated_at)
-        self.flow.record(_answer_record(current, target, payment))
+        self.flow.record(_answer_record(current, target, payment, first))
+        if failure is not None:
+            self.flow.record(failed_state_record(moved, payment.updated_at))
         if target is BillStatus.BANK_SUCCEEDED:
             self.due.add(bill_id)
 
@@ -94,19 +120,30 @@ def _bank_failure(payment: Payment) -> BillFailure:
     )
 
 
-def _evidence(current: Bill) -> BankFailureEvidence:
+def _evidence(first: bool) -> BankFailureEvidence:
     """How a failed payment is known not to be paid. A channel answers FAILED only for a definite
     refusal or a verified final query answer (ports.channels); anything else is UNKNOWN. The
-    first answer of an attempt is its 8801 answer, later ones come from 8804."""
-    if current.status is BillStatus.BANK_SUBMITTED:
-        return BankFailureEvidence.DEFINITE_REFUSAL
-    return BankFailureEvidence.FINAL_8804
+    answer of the attempt's own 8801 call is its 8801 answer, every other one comes from 8804."""
+    return BankFailureEvidence.DEFINITE_REFUSAL if first else BankFailureEvidence.FINAL_8804
 
 
-def _answer_record(current: Bill, target: BillStatus, payment: Payment) -> FlowRecord:
-    """The flow-log node of a bank answer: the first of an attempt is the 8801 answer, later ones
-    come from 8804 queries."""
-    first = current.status is BillStatus.BANK_SUBMITTED
+def failed_state_record(bill: Bill, at: datetime) -> FlowRecord:
+    """The final-state node (单据完成状态) of a bill that stopped failed: bank_failed or
+    business_failed, waiting for an operator (it may still complete)."""
+    failure = bill.failure
+    return FlowRecord(
+        bill.id,
+        FlowNode.FINAL_STATE,
+        FlowOutcome.FAILED,
+        at,
+        f"bill {bill.status.value}: {failure.message if failure else 'failed'}",
+        {"status": bill.status.value, "attempt": bill.attempt, "code": failure.code if failure else None},
+    )
+
+
+def _answer_record(current: Bill, target: BillStatus, payment: Payment, first: bool) -> FlowRecord:
+    """The flow-log node of a bank answer: the answer of the attempt's own 8801 call, or an 8804
+    answer (also the first answer of an attempt whose 8801 answer was lost)."""
     outcome = FlowOutcome.PENDING
     if target is BillStatus.BANK_FAILED:
         outcome = FlowOutcome.FAILED

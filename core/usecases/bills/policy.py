@@ -16,4 +16,6 @@ class BillPolicy:
     payer_card_no: str | None = None  # the company's paying card, when a bill names none
     pay_method: str = "bank"  # the pay method bank attempts are routed by
     business_type: str = "bill"
-    resubmit_after: timedelta = timedelta(seconds=60)  # a bank_submitted bill left this long is recovered
+    # how long a bill worker's claim on an attempt to send holds: longer than the bank call, so a
+    # worker that stops around the 8801 call is replaced after it, never while it is still sending
+    resubmit_after: timedelta = timedelta(seconds=60)

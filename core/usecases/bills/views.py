@@ -36,6 +36,7 @@ def bill_view(bill: Bill) -> dict[str, Any]:
         payee_card_no=mask_card_no(bill.payee_card_no),
         payee_name=bill.payee_name,
         payee_bank_name=bill.payee_bank_name,
+        payee_bank_no=bill.payee_bank_no,
         memo=bill.memo,
         attempt=bill.attempt,
         payment_id=bill.payment_id,

@@ -15,6 +15,8 @@ class BankCardBody(Body):
     card_no: str = Field(min_length=8, max_length=32, pattern=r"^[0-9]+$")
     name: str = Field(min_length=1, max_length=128)  # the card holder
     bank_name: str | None = Field(default=None, min_length=1, max_length=128)
+    # CNAPS 联行号 of the card's bank: bank code (3), city code (4), branch (4), check digit
+    bank_no: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
 
 
 class OpenAccountBody(Body):

@@ -105,6 +105,7 @@ class BankCardAnswer(Answer):
     card_no: str = Field(description="masked: the last four digits only")
     name: str | None
     bank_name: str | None
+    bank_no: str | None = Field(description="the card's bank's CNAPS number (联行号), if registered")
 
 
 class AccountAnswer(Answer):

@@ -60,6 +60,7 @@ class BillAnswer(Answer):
     payee_card_no: str | None = Field(description="masked: the last four digits only")
     payee_name: str | None
     payee_bank_name: str | None
+    payee_bank_no: str | None = Field(description="the payee bank's CNAPS number (联行号)")
     memo: str | None
     attempt: int
     payment_id: str | None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from plugins.spdb.errors import CallTimedOut, NotSent, OutcomeUnknown, SigningServerError, TransportFailed
-from plugins.spdb.messages import AnswerStatus, PaymentQuery, SinglePayment
+from plugins.spdb.messages import AnswerStatus, PaymentQuery, RemitLocation, SinglePayment, SysFlag
 from plugins.spdb.packet import BEIJING, RequestHead, build_body, build_request, parse_answer
 from plugins.spdb.pkcs7 import sign_embedded
 from plugins.spdb.sandbox import main
@@ -148,3 +148,67 @@ def test_the_sandbox_entry_point_documents_its_options(capsys: pytest.CaptureFix
         main(["--help"])
     assert exited.value.code == 0
     assert "--port" in capsys.readouterr().out
+
+
+def _signed_8801(bank: Any, **fields: str) -> bytes:
+    """An 8801 packet signed by the enterprise, with `fields` over a valid same-bank payment."""
+    given = {
+        "elecChequeNo": "LT9",
+        "acctNo": "95200078800000001",
+        "acctName": "沙箱测试企业",
+        "payeeAcctNo": "6225160100120946",
+        "payeeName": "李四",
+        "amount": "88.00",
+        "sysFlag": "0",
+        "remitLocation": "0",
+        "payeeBankNo": "",
+        **fields,
+    }
+    body = build_body(list(given.items())).encode("gbk")
+    signature = base64.b64encode(sign_embedded(bank.sandbox.identities.enterprise, body)).decode()
+    head = RequestHead("8801", "2000000001", "P9", datetime(2024, 5, 20, tzinfo=BEIJING))
+    return build_request(head, signature)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"sysFlag": "1"},  # another bank without its CNAPS number
+        {"sysFlag": "1", "payeeBankNo": "310290000013"},  # another bank with an SPDB number
+        {"sysFlag": "0", "payeeBankNo": "102290000019"},  # the bank itself with ICBC's number
+        {"sysFlag": "1", "payeeBankNo": "10229000"},  # not a CNAPS number
+        {"remitLocation": "2"},
+    ],
+)
+async def test_the_front_machine_refuses_payee_bank_fields_that_disagree(
+    live_bank: LiveBankFactory, fields: dict[str, str]
+) -> None:
+    bank = await live_bank()
+    async with bank.session.post(f"{bank.base}/front", data=_signed_8801(bank, **fields)) as r:
+        answer = parse_answer(await r.read())
+    assert answer.return_code == "SBX0005", answer.return_msg
+    assert not bank.sandbox.payments, "nothing taken in"
+
+
+async def test_a_payee_at_another_bank_is_paid_with_its_cnaps_number(live_bank: LiveBankFactory) -> None:
+    bank = await live_bank()
+    other = SinglePayment(
+        elec_cheque_no="LT10",
+        payee_acct_no="6222020200112233",
+        payee_name="李四",
+        amount=Decimal("88.00"),
+        sys_flag=SysFlag.OTHER_BANK,
+        remit_location=RemitLocation.OTHER_CITY,
+        payee_bank_no="105100000017",
+    )
+    answer = await bank.client.pay_8801(other)
+    assert answer.status is AnswerStatus.ACCEPTED
+    fields = bank.sandbox.payments["LT10"].fields
+    assert (fields["sysFlag"], fields["remitLocation"], fields["payeeBankNo"]) == ("1", "1", "105100000017")
+
+
+async def test_a_slow_bank_takes_the_payment_in_and_answers_late(live_bank: LiveBankFactory) -> None:
+    bank = await live_bank(SandboxConfig(answer_delay_seconds=30), timeout_seconds=0.25)
+    with pytest.raises(CallTimedOut):
+        await bank.client.pay_8801(payment("LT11", "0946"))  # an ordinary account: the bank is slow
+    assert list(bank.sandbox.payments) == ["LT11"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,14 @@ from plugins.spdb.errors import (
     UnlistedRefusal,
     UnsignedAnswer,
 )
-from plugins.spdb.messages import AnswerStatus, PaymentQuery, PaymentResult, SinglePayment
+from plugins.spdb.messages import (
+    AnswerStatus,
+    PaymentQuery,
+    PaymentResult,
+    RemitLocation,
+    SinglePayment,
+    SysFlag,
+)
 from ports.channels import ChannelStatus
 
 PROCESSING_POLLS = 2  # as the recording sandbox was configured (see conftest)
@@ -164,3 +172,18 @@ async def test_exchanges_keep_raw_packets_and_mask_the_logged_copies(spdb: SpdbC
     assert queried.response_body is not None and payee in queried.response_body
     assert payee not in str(queried.response_log)
     assert payee not in str(queried.log_record())
+
+
+async def test_a_payment_to_another_bank_carries_its_flags_and_cnaps_number(spdb: SpdbClient) -> None:
+    other_bank = replace(
+        payment("EC14", "0946"),
+        sys_flag=SysFlag.OTHER_BANK,
+        remit_location=RemitLocation.OTHER_CITY,
+        payee_bank_no="105100000017",  # CCB, Beijing
+    )
+    answer = await spdb.pay_8801(other_bank)
+    assert answer.status is AnswerStatus.ACCEPTED
+    assert "<sysFlag>1</sysFlag><remitLocation>1</remitLocation>" in answer.exchange.request_log
+    assert "<payeeBankNo>105100000017</payeeBankNo>" in answer.exchange.request_log
+    result = await result_of(spdb, "EC14")
+    assert (result.sys_flag, result.remit_location, result.status) == ("1", "1", ChannelStatus.SUCCEEDED)

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from fakes.workflows import APPLICANT, APPLICANT_CARD, BILL_APP, COMPANY_CARD, BillWorld, bill_world
 
-from core.bills.model import BillKind, BillStatus
+from core.bills.model import BankFailureEvidence, BillKind, BillStatus
 from core.money import Money
 from core.payments.model import PaymentStatus
 from core.usecases.bills.listener import BillPaymentListener, DueBills
@@ -43,10 +43,20 @@ def attempt_payment_status(world: BillWorld, bill_id: str) -> PaymentStatus:
     return payment.status
 
 
+async def test_intake_answers_once_the_attempt_is_saved_and_never_calls_the_bank() -> None:
+    world = bill_world(PAID)
+    bill, created = await world.intake.submit(bank_loan())
+    assert created and bill.status is BillStatus.BANK_SUBMITTED and bill.attempt == 1
+    assert world.bank.calls == [] and world.storage.state.payments == {}, "the bank is the worker's"
+    assert world.ctx.sends.event.is_set(), "the send worker is woken at once"
+    assert world.events() == []
+
+
 async def test_a_bank_loan_is_paid_by_the_bank_then_processed_at_once() -> None:
     world = bill_world(PAID)
     bill, created = await world.intake.submit(bank_loan())
-    assert created and bill.status is BillStatus.COMPLETED
+    assert await world.send() == 1
+    assert world.bill(bill.id).status is BillStatus.COMPLETED
     [request] = world.bank.calls
     assert (request.payer_account, request.payee_account) == (COMPANY_CARD, APPLICANT_CARD)
     assert request.details["bill_id"] == bill.id and request.details["bill_attempt"] == 1
@@ -60,7 +70,7 @@ async def test_a_bank_loan_is_paid_by_the_bank_then_processed_at_once() -> None:
 
 async def test_a_refused_bank_payment_fails_the_bill_and_tells_the_caller() -> None:
     world = bill_world(REFUSED)
-    bill, _ = await world.intake.submit(bank_loan())
+    bill = await world.submit(bank_loan())
     assert bill.status is BillStatus.BANK_FAILED
     assert bill.failure is not None and bill.failure.code == "ACCOUNT_CLOSED"
     assert world.events() == [("bill.failed", bill.id)]
@@ -69,7 +79,7 @@ async def test_a_refused_bank_payment_fails_the_bill_and_tells_the_caller() -> N
 
 async def test_a_processing_attempt_is_asked_about_again_and_completes_on_success() -> None:
     world = bill_world(PROCESSING, PAID)
-    bill, _ = await world.intake.submit(bank_loan())
+    bill = await world.submit(bank_loan())
     assert bill.status is BillStatus.BANK_PROCESSING and world.events() == []
 
     done = await world.bank_attempts.requery(bill)
@@ -83,29 +93,78 @@ async def test_a_processing_attempt_is_asked_about_again_and_completes_on_succes
 async def test_an_attempt_with_no_route_fails_the_bill_before_anything_is_sent() -> None:
     world = bill_world(PAID)
     world.pay.service.access.router.rules = ()
-    bill, _ = await world.intake.submit(bank_loan())
+    bill = await world.submit(bank_loan())
     assert bill.status is BillStatus.BANK_FAILED
     assert bill.failure is not None and bill.failure.code == "NO_ROUTE"
     assert world.bank.calls == [] and world.storage.state.payments == {}
 
 
-async def test_recovery_sends_an_attempt_a_crash_left_unsent_once() -> None:
+async def test_an_attempt_a_crash_left_unsent_is_sent_once_by_any_worker() -> None:
     world = bill_world(PROCESSING)
-    router = world.pay.service.access.router
-    rules, router.rules = router.rules, ()
-    bill, _ = await world.intake.submit(bank_loan())  # refused: no route, nothing sent
-    # as if the process had died after saving the attempt, before its payment existed
-    long_ago = bill.created_at - timedelta(minutes=5)
-    crashed = replace(
-        world.bill(bill.id), status=BillStatus.BANK_SUBMITTED, failure=None, updated_at=long_ago
-    )
-    world.storage.state.bills[bill.id] = crashed
-    router.rules = rules
+    bill, _ = await world.intake.submit(bank_loan())
+    world.ctx.sends.take()  # as if the process had died before its send worker ran
 
-    assert await world.recovery.process_due(10) == 1
+    assert await world.sending.send_due(10, "another-process") == 1, "found in the database"
     assert world.bill(bill.id).status is BillStatus.BANK_PROCESSING and len(world.bank.calls) == 1
-    assert await world.recovery.process_due(10) == 0, "a processing attempt is not sent again"
+    assert await world.send() == 0, "a processing attempt is not sent again"
     assert len(world.bank.calls) == 1
+
+
+async def test_an_attempt_claimed_by_another_worker_is_left_to_it_until_its_claim_expires() -> None:
+    world = bill_world(PROCESSING)
+    bill, _ = await world.intake.submit(bank_loan())
+    now = world.ctx.clock()
+    async with world.storage.uow() as uow:  # a worker elsewhere claimed it, then stopped
+        assert await uow.bills.claim_attempt(
+            bill.id, 1, holder="stopped", until=now + timedelta(minutes=1), now=now
+        )
+        await uow.commit()
+
+    assert await world.send() == 0 and world.bank.calls == [], "never two senders of one attempt"
+    world.ctx.clock.now += timedelta(minutes=2)  # type: ignore[attr-defined]
+    assert await world.send() == 1 and len(world.bank.calls) == 1, "taken over once expired"
+
+
+async def test_a_saved_attempt_whose_answer_was_lost_is_queried_never_sent_again() -> None:
+    world = bill_world(PROCESSING, PAID)
+    bill, _ = await world.intake.submit(bank_loan())
+    # the payment was saved and sent, then the process died before the answer was applied
+    await world.pay.service.submit(world.bank_attempts.payment_command(world.bill(bill.id)))
+    [payment] = world.storage.state.payments.values()
+    world.storage.state.payments[payment.id] = replace(payment, status=PaymentStatus.CREATED)
+    world.storage.state.bills[bill.id] = replace(world.bill(bill.id), payment_id=None)
+    world.storage.state.bills[bill.id] = replace(world.bill(bill.id), status=BillStatus.BANK_SUBMITTED)
+
+    world.flow.records.clear()
+    assert await world.send() == 1
+    assert len(world.bank.calls) == 2, "the 8801, then one 8804: never a second 8801"
+    assert world.bill(bill.id).status is BillStatus.COMPLETED
+    [answer] = [r for r in world.flow.records if r.subject_id == bill.id and "answer" in r.node.value]
+    assert answer.node.value == "query_answer" and answer.message.startswith("8804 answer")
+
+
+async def test_a_refusal_learnt_by_8804_after_a_lost_8801_answer_is_final_8804_evidence() -> None:
+    world = bill_world(PROCESSING, REFUSED)
+    bill, _ = await world.intake.submit(bank_loan())
+    await world.pay.service.submit(world.bank_attempts.payment_command(world.bill(bill.id)))
+    [payment] = world.storage.state.payments.values()
+    world.storage.state.payments[payment.id] = replace(payment, status=PaymentStatus.CREATED)
+    world.storage.state.bills[bill.id] = replace(world.bill(bill.id), status=BillStatus.BANK_SUBMITTED)
+
+    await world.send()
+
+    failed = world.bill(bill.id)
+    assert failed.status is BillStatus.BANK_FAILED
+    assert failed.bank_failure_evidence is BankFailureEvidence.FINAL_8804
+
+
+async def test_a_bank_failed_bill_gets_a_failed_final_state_node() -> None:
+    world = bill_world(REFUSED)
+    bill = await world.submit(bank_loan())
+    assert bill.bank_failure_evidence is BankFailureEvidence.DEFINITE_REFUSAL
+    records = [r for r in world.flow.records if r.subject_id == bill.id]
+    assert [r.node.value for r in records][-2:] == ["channel_answer", "final_state"]
+    assert records[-1].outcome.value == "failed" and records[-1].detail["status"] == "bank_failed"
 
 
 async def test_recovery_runs_business_processing_of_bills_the_bank_paid() -> None:
@@ -131,3 +190,18 @@ def test_the_bill_listener_follows_only_bill_payments() -> None:
     )  # fmt: skip
     assert listener.follows(payment)
     assert not listener.follows(replace(payment, details={"payout_id": "pyt_1"}))
+
+
+async def test_the_attempt_carries_the_registered_cards_bank_number_to_the_channel() -> None:
+    world = bill_world(PROCESSING)
+    account = world.storage.state.accounts[APPLICANT]
+    card = account.opened.bank_card
+    assert card is not None
+    icbc = replace(card, bank_name="ICBC Shanghai", bank_no="102290000019")
+    account.opened = replace(account.opened, bank_card=icbc)
+
+    bill = await world.submit(bank_loan())
+
+    assert (bill.payee_bank_name, bill.payee_bank_no) == ("ICBC Shanghai", "102290000019")
+    [request] = world.bank.calls
+    assert request.details["payee_bank_no"] == "102290000019"

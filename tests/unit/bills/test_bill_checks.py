@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from bill_builders import (
+    COMPANY_CARD,
     LIMITS,
     LOANS,
     TRANSFER,
@@ -275,3 +276,20 @@ def test_every_validation_and_risk_code_names_its_check() -> None:
 def test_failed_check_is_none_for_foreign_errors() -> None:
     assert failed_check(InvalidArgument("x", code="SOMETHING_ELSE")) is None
     assert failed_check(BusinessRuleViolation("x", code="TOO_MANY_OPEN_LOANS")) is Check.OPEN_LOANS
+
+
+BANK_ACCOUNT = "95200078800000001"  # the account the bank channel pays from
+
+
+def test_a_bank_bill_paying_from_another_card_than_the_banks_account_is_refused() -> None:
+    limits = replace(LIMITS, bank_payer_accounts=frozenset({BANK_ACCOUNT}))
+    error = expect(
+        lambda: validate_loan(loan_cmd(payer_card_no=COMPANY_CARD), applicant(), False, limits),
+        "PAYER_CARD_NOT_BANK_ACCOUNT",
+        "payer_card_no",
+        BusinessRuleViolation,
+    )
+    assert "PAYER_CARD_NOT_BANK_ACCOUNT" in VALIDATION_CODES
+    assert failed_check(error) is CHECK_OF_CODE["PAYER_CARD_NOT_BANK_ACCOUNT"]
+    validate_loan(loan_cmd(payer_card_no="9520 0078 8000 0000 1"), applicant(), False, limits)
+    validate_loan(loan_cmd(pay_mode=TRANSFER, payer_card_no=COMPANY_CARD), applicant(), False, limits)

@@ -97,3 +97,20 @@ async def test_a_risk_refusal_records_the_passed_acceptance_checks_first() -> No
     nodes = [(r.node.value, r.outcome.value) for r in world.flow.records]
     assert nodes[1:3] == [("validated", "ok"), ("risk_checked", "failed")]
     assert world.flow.records[2].detail["open_loans"] == 0
+
+
+async def test_a_bill_whose_save_fails_logs_request_saved_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fakes.bills import FakeBills
+
+    world = bill_world()
+
+    async def broken_add(self: FakeBills, bill: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(FakeBills, "add", broken_add)
+    with pytest.raises(OSError):
+        await world.intake.submit(loan_request())
+
+    [record] = [r for r in world.flow.records if r.node.value == "request_saved"]
+    assert record.outcome.value == "failed" and "OSError" in record.message
+    assert record.detail["error"] == "disk full" and world.storage.state.bills == {}

@@ -11,7 +11,7 @@ import pytest
 from core.errors import InvalidArgument
 from plugins.spdb.client import SpdbClient
 from plugins.spdb.errors import NotSent
-from plugins.spdb.messages import RemitLocation, SinglePayment, SysFlag, trans_status_outcome
+from plugins.spdb.messages import RemitLocation, SinglePayment, SysFlag, payee_route, trans_status_outcome
 from plugins.spdb.settings import SpdbSettings
 from ports.channels import ChannelStatus
 
@@ -70,6 +70,11 @@ def payment(**changes: object) -> SinglePayment:
         ({"payee_acct_no": " "}, "INVALID_PAYEE"),
         ({"payee_name": ""}, "INVALID_PAYEE"),
         ({"sys_flag": SysFlag.OTHER_BANK, "remit_location": RemitLocation.OTHER_CITY}, "INVALID_PAYEE"),
+        (
+            {"sys_flag": SysFlag.OTHER_BANK},
+            "INVALID_PAYEE",
+        ),  # another bank in the same city needs its CNAPS too
+        ({"sys_flag": SysFlag.OTHER_BANK, "payee_bank_no": "10229000"}, "INVALID_PAYEE"),  # not 12 digits
     ],
 )
 async def test_invalid_payments_are_refused_before_signing(
@@ -84,3 +89,22 @@ async def test_invalid_payments_are_refused_before_signing(
 def test_a_payment_repr_does_not_show_the_payee_account() -> None:
     assert "6225160100120946" not in repr(payment())
     assert payment().masked_payee_acct_no == "6225********0946"
+
+
+SPDB_SHANGHAI = "310290000013"
+
+
+@pytest.mark.parametrize(
+    ("payee_bank_no", "expected"),
+    [
+        ("", (SysFlag.SAME_BANK, RemitLocation.SAME_CITY, "")),
+        ("310290000021", (SysFlag.SAME_BANK, RemitLocation.SAME_CITY, "")),  # SPDB, Shanghai
+        ("310584000014", (SysFlag.SAME_BANK, RemitLocation.OTHER_CITY, "")),  # SPDB, another city
+        ("102290000019", (SysFlag.OTHER_BANK, RemitLocation.SAME_CITY, "102290000019")),  # ICBC Shanghai
+        ("105100000017", (SysFlag.OTHER_BANK, RemitLocation.OTHER_CITY, "105100000017")),  # CCB Beijing
+    ],
+)
+def test_the_payee_banks_cnaps_number_sets_the_8801_flags(
+    payee_bank_no: str, expected: tuple[SysFlag, RemitLocation, str]
+) -> None:
+    assert payee_route(payee_bank_no, SPDB_SHANGHAI) == expected
