@@ -43,11 +43,13 @@ from core.usecases.payments.trail import PaymentTrail
 from core.usecases.payouts.listener import PayoutResultListener
 from core.usecases.payouts.recovery import PayoutRecovery
 from core.usecases.payouts.service import PayoutService
+from core.usecases.payouts.sms import PayeeTexts
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
 from gateway.metrics import Metrics
 from gateway.plugins import build_channels, build_plugin_manager
 from gateway.settings import PaygateSettings, load_settings
+from gateway.sms import LogSmsSender
 from gateway.storage import card_vault
 from gateway.storage.accounts import AccountStore
 from gateway.storage.engine import create_engine
@@ -59,6 +61,7 @@ from gateway.storage.sqlite_uow import WriterTransactions
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import SqlUnitOfWork
 from ports.channels import Channel, ChannelEventHandler, ChannelServices
+from ports.notify import SmsSender
 from ports.storage import Transactions, UnitOfWorkFactory, transactions_of
 
 
@@ -150,6 +153,10 @@ def _lease_policy(settings: PaygateSettings) -> LeasePolicy:
     )
 
 
+def _payee_texts(sender: SmsSender, metrics: Metrics) -> PayeeTexts:
+    return PayeeTexts(sender, counted=lambda result: metrics.sms.labels(result=result).inc())
+
+
 def _engine(settings: PaygateSettings) -> AsyncEngine:
     # the tables' encrypted columns read and write through the process's card vault
     card_vault.install(card_vault.vault_from_settings(settings.security))
@@ -193,7 +200,11 @@ class Container(containers.DeclarativeContainer):
     router = providers.Singleton(_router, settings, channels)
 
     # payouts: moves a payout with its payment, so it exists before PaymentService
-    payout_listener = providers.Singleton(PayoutResultListener)
+    # the notification port: replace with a real SMS gateway's sender (override `sms_sender`)
+    sms_sender: providers.Provider[SmsSender] = providers.Singleton(LogSmsSender)
+    payout_listener = providers.Singleton(
+        PayoutResultListener, providers.Singleton(_payee_texts, sms_sender, metrics)
+    )
     # bills: moves a bill with its bank payment, so it too exists before PaymentService
     bill_due = providers.Singleton(DueBills)
     bill_listener = providers.Singleton(BillPaymentListener, flow, bill_due)

@@ -63,3 +63,29 @@ def test_the_error_envelope_is_exact() -> None:
     error = DOCUMENT["components"]["schemas"]["Error"]
     assert error["required"] == ["error"] and error["additionalProperties"] is False
     assert error["properties"]["error"]["required"] == ["code", "message", "field"]
+
+
+def test_the_payout_bodies_show_the_seed_names_and_the_snake_case_ones() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    pairs = {
+        "PayoutBatchBody": [
+            ("trace_id", "traceId"),
+            ("project_auth_id", "projectAuthId"),
+            ("items", "outwardPayDatas"),
+        ],
+        "PayoutItemBody": [("serial_no", "projectOutwardPaySerialNo"), ("ext", "extData")],
+        "PayoutExtBody": [
+            ("pay_back_type", "payBackType"),
+            ("business_type", "businessType"),
+            ("send_sms", "sms"),
+        ],
+    }
+    for name, fields in pairs.items():
+        properties = schemas[name]["properties"]
+        for snake, seed in fields:
+            assert {snake, seed} <= set(properties), (name, snake, seed)
+            assert seed in properties[snake]["description"]
+    batch = schemas["PayoutBatchBody"]
+    assert {"oneOf": [{"required": ["items"]}, {"required": ["outwardPayDatas"]}]} in batch["allOf"]
+    assert {"not": {"required": ["trace_id", "traceId"]}} in batch["allOf"]
+    assert "receivedMainBank" in schemas["PayoutExtBody"]["properties"]

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from core.money import AMOUNT_PATTERN, CURRENCY_EXPONENTS
+from core.spellings import TwoSpellings
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
 
@@ -44,5 +45,8 @@ Currency = Annotated[str, BeforeValidator(_currency), WithJsonSchema({"type": "s
 """One of the currencies the platform accepts (ISO 4217 code)."""
 
 
-class Body(BaseModel):
+class Body(TwoSpellings):
+    """Strict, frozen, no unknown fields; a field with an alias (the seed's name) may be given by
+    either name, never both (core.spellings)."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
