@@ -44,6 +44,7 @@ from core.usecases.payouts.listener import PayoutResultListener
 from core.usecases.payouts.recovery import PayoutRecovery
 from core.usecases.payouts.service import PayoutService
 from core.usecases.payouts.sms import PayeeTexts
+from core.usecases.trades.service import TradeService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
 from gateway.metrics import Metrics
@@ -59,6 +60,7 @@ from gateway.storage.queries.outbox import OutboxAdmin
 from gateway.storage.queries.payouts import PayoutQueries
 from gateway.storage.sqlite_uow import WriterTransactions
 from gateway.storage.sqlite_writer import SqliteWriter
+from gateway.storage.trades import SqlTrades
 from gateway.storage.uow import SqlUnitOfWork
 from ports.channels import Channel, ChannelEventHandler, ChannelServices
 from ports.notify import SmsSender
@@ -222,6 +224,11 @@ class Container(containers.DeclarativeContainer):
     outbox_admin = providers.Singleton(OutboxAdmin, engine, uow.provider, flow, clock)
     http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(
         instance_of=aiohttp.ClientSession
+    )
+
+    # seed-003 trades, paid through the payment service
+    trades = providers.Singleton(
+        TradeService, providers.Singleton(SqlTrades, uow.provider, read_uow.provider), payments, clock
     )
 
     # payouts

@@ -17,6 +17,7 @@ from gateway.http.openapi import openapi_document
 from gateway.http.payouts import payout_routes
 from gateway.http.schemas.accounts import FundBody, OpenAccountBody
 from gateway.http.schemas.payments import ExplainBody, PaymentBody
+from gateway.http.trades import trade_routes
 from gateway.keys import CONTAINER
 
 
@@ -217,6 +218,7 @@ ROUTES: tuple[Route, ...] = (
         ),
     )
     + payout_routes()
+    + trade_routes()
     + bill_routes()
     + lease_routes()
 )

@@ -41,6 +41,13 @@ Amount = Annotated[
 ]
 """A caller's amount: a non-negative decimal string; the currency's decimal places are checked with it."""
 
+OptionalAmount = Annotated[
+    str | None,
+    BeforeValidator(_amount),
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12.34"]}),
+]
+"""An amount a caller may leave out (default None); given, it is an `Amount` (null is refused)."""
+
 Currency = Annotated[str, BeforeValidator(_currency), WithJsonSchema({"type": "string", "enum": CURRENCIES})]
 """One of the currencies the platform accepts (ISO 4217 code)."""
 
