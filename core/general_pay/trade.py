@@ -107,7 +107,7 @@ class TradeTerms:
         if self.buyer_account_id == self.seller_account_id:
             raise InvalidArgument(
                 "buyer and seller are the same account; name two different ones",
-                field="seller_account",
+                field="payee_account",
                 code="PAYER_PAYEE_SAME",
             )
         if self.cash_amount.minor <= 0:
