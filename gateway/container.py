@@ -45,12 +45,15 @@ from core.usecases.payments.trail import PaymentTrail
 from core.usecases.payouts.listener import PayoutResultListener
 from core.usecases.payouts.recovery import PayoutRecovery
 from core.usecases.payouts.service import PayoutService
+from core.usecases.payouts.sms import PayeeTexts
+from core.usecases.trades.service import TradeService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
 from gateway.metrics import Metrics
 from gateway.operators import OperatorService, password_hasher
 from gateway.plugins import build_channels, build_plugin_manager
 from gateway.settings import PaygateSettings, load_settings
+from gateway.sms import LogSmsSender
 from gateway.storage import card_vault
 from gateway.storage.accounts import AccountStore
 from gateway.storage.engine import create_engine
@@ -62,8 +65,10 @@ from gateway.storage.queries.outbox import OutboxAdmin
 from gateway.storage.queries.payouts import PayoutQueries
 from gateway.storage.sqlite_uow import WriterTransactions
 from gateway.storage.sqlite_writer import SqliteWriter
+from gateway.storage.trades import SqlTrades
 from gateway.storage.uow import SqlUnitOfWork
 from ports.channels import Channel, ChannelEventHandler, ChannelServices
+from ports.notify import SmsSender
 from ports.storage import Transactions, UnitOfWorkFactory, transactions_of
 
 
@@ -163,6 +168,10 @@ def _lease_policy(settings: PaygateSettings) -> LeasePolicy:
     )
 
 
+def _payee_texts(sender: SmsSender, metrics: Metrics) -> PayeeTexts:
+    return PayeeTexts(sender, counted=lambda result: metrics.sms.labels(result=result).inc())
+
+
 def _engine(settings: PaygateSettings) -> AsyncEngine:
     # the tables' encrypted columns read and write through the process's card vault
     card_vault.install(card_vault.vault_from_settings(settings.security))
@@ -213,7 +222,11 @@ class Container(containers.DeclarativeContainer):
     router = providers.Singleton(_router, settings, channels)
 
     # payouts: moves a payout with its payment, so it exists before PaymentService
-    payout_listener = providers.Singleton(PayoutResultListener)
+    # the notification port: replace with a real SMS gateway's sender (override `sms_sender`)
+    sms_sender: providers.Provider[SmsSender] = providers.Singleton(LogSmsSender)
+    payout_listener = providers.Singleton(
+        PayoutResultListener, providers.Singleton(_payee_texts, sms_sender, metrics)
+    )
     # bills: moves a bill with its bank payment, so it too exists before PaymentService
     bill_due = providers.Singleton(DueBills)
     bill_listener = providers.Singleton(BillPaymentListener, flow, bill_due)
@@ -231,6 +244,11 @@ class Container(containers.DeclarativeContainer):
     outbox_admin = providers.Singleton(OutboxAdmin, engine, uow.provider, flow, clock)
     http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(
         instance_of=aiohttp.ClientSession
+    )
+
+    # seed-003 trades, paid through the payment service
+    trades = providers.Singleton(
+        TradeService, providers.Singleton(SqlTrades, uow.provider, read_uow.provider), payments, clock
     )
 
     # payouts

@@ -37,6 +37,12 @@ class Metrics:
             ["channel", "reason"],
             registry=self.registry,
         )
+        self.sms = Counter(
+            "paygate_sms_total",
+            "SMS to payees, by result (sent, failed, no_phone)",
+            ["result"],
+            registry=self.registry,
+        )
         self.outbox_dead = Gauge(
             "paygate_outbox_dead", "Notifications parked as dead", registry=self.registry
         )

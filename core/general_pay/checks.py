@@ -23,7 +23,7 @@ def _amounts(cmd: GeneralPayCommand) -> Iterator[tuple[str, Money, bool]]:
     if cmd.fee is not None:
         yield "fee.fee_amount", cmd.fee.fee_amount, True
     if cmd.buyer_fee is not None:
-        yield "buyer_fee.amount", cmd.buyer_fee.amount, False
+        yield "buyer_fee.amount", cmd.buyer_fee.amount, True  # zero: no buyer fee
     for i, merchant in enumerate(cmd.upper_merchants):
         yield f"upper_merchants[{i}].fee_amount", merchant.fee_amount, True
         yield f"upper_merchants[{i}].fee_plus_amount", merchant.fee_plus_amount, True
@@ -112,8 +112,13 @@ def check_receiving_account(
     _check_account_currency(account, currency, field)
 
 
+def charges_buyer_fee(cmd: GeneralPayCommand) -> bool:
+    """The seed includes a buyer fee only `if (input_buyer_fee_amount > 0)`: zero is no buyer fee."""
+    return cmd.buyer_fee is not None and cmd.buyer_fee.amount.minor > 0
+
+
 def check_buyer_fee(cmd: GeneralPayCommand, accounts: Mapping[str, AccountView], currency: str) -> None:
-    if cmd.buyer_fee is not None:
+    if cmd.buyer_fee is not None and charges_buyer_fee(cmd):
         check_receiving_account(
             cmd,
             accounts,

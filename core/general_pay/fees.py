@@ -87,15 +87,16 @@ def resolve_fee(
                 field="fee.fee_settlement_type",
                 code="FEE_SETTLEMENT_CONFLICT",
             )
-    check_receiving_account(
-        cmd,
-        accounts,
-        fee.account_id,
-        currency,
-        field="fee.fee_account_id",
-        prefix="FEE_ACCOUNT",
-        label="fee account",
-    )
+    if fee.amount.minor:  # the seed checks the fee account only when `0 != info.fee_amount`
+        check_receiving_account(
+            cmd,
+            accounts,
+            fee.account_id,
+            currency,
+            field="fee.fee_account_id",
+            prefix="FEE_ACCOUNT",
+            label="fee account",
+        )
     return fee
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from core.general_pay.checks import check_amounts, check_buyer_fee, check_parties, check_solution_accounts
+from core.general_pay.checks import (
+    charges_buyer_fee,
+    check_amounts,
+    check_buyer_fee,
+    check_parties,
+    check_solution_accounts,
+)
 from core.general_pay.fees import FeeHop, ResolvedFee, fee_hops, resolve_fee
 from core.general_pay.model import (
     FEE_SETTLEMENT_ORDER,
@@ -68,7 +74,7 @@ def _book(
             now.extend(fee_postings)
         else:
             deferred.append(_deferred(SettlementKind.FEE, FEE_SETTLEMENT_ORDER, fee_postings))
-    if cmd.buyer_fee is not None:
+    if cmd.buyer_fee is not None and charges_buyer_fee(cmd):
         now.extend(
             transfer(
                 buyer,

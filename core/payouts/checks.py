@@ -85,12 +85,13 @@ def check_item(raw: object) -> PayoutApplication | ItemProblem:
 
 
 def _parse_item(raw: object) -> PayoutItemBody:
-    if isinstance(raw, Mapping) and isinstance(raw.get("ext"), str):
-        # the seed sends ExtData as a JSON string; an object is accepted as well
-        try:
-            raw = {**raw, "ext": json.loads(raw["ext"])}
-        except ValueError:
-            raise _Refused(ItemCode.INVALID_ARGUMENT, "ext: not a JSON object", "ext") from None
+    for key in ("ext", "extData"):
+        if isinstance(raw, Mapping) and isinstance(raw.get(key), str):
+            # the seed sends ExtData as a JSON string; an object is accepted as well
+            try:
+                raw = {**raw, key: json.loads(raw[key])}
+            except ValueError:
+                raise _Refused(ItemCode.INVALID_ARGUMENT, "ext: not a JSON object", "ext") from None
     if not isinstance(raw, Mapping):
         raise _Refused(ItemCode.INVALID_ARGUMENT, "an item must be a JSON object", None)
     try:
@@ -125,6 +126,8 @@ def _checked(body: PayoutItemBody) -> PayoutApplication:
         reason=ext.reason,
         business_type=BusinessType(ext.business_type),
         send_sms=ext.send_sms,
+        sms_phone=ext.sms_phone,
+        pay_type=ext.pay_type,
         payee_name=ext.payee_name,
         insurance_merchant=ext.insurance_merchant,
         creator=ext.creator,

@@ -125,6 +125,8 @@ class PayoutApplication:
     creator: str | None = None
     bank: BankInfo | None = None
     voucher: Voucher | None = None
+    sms_phone: str | None = None  # where the SMS goes; None: the payee account, if a mobile number
+    pay_type: int | None = None  # ExtData payType 支付方式(原路), recorded
 
     def canonical(self) -> dict[str, Any]:
         """The application as plain data: what its fingerprint covers."""
@@ -145,10 +147,16 @@ class PayoutApplication:
             "creator": self.creator,
             "bank": _bank_json(self.bank),
             "voucher": _voucher_json(self.voucher),
+            "sms_phone": self.sms_phone,
+            "pay_type": self.pay_type,
         }
 
     def fingerprint(self) -> str:
-        return request_fingerprint(self.canonical())
+        data = self.canonical()
+        for later in ("sms_phone", "pay_type"):  # added later: absent, they leave older fingerprints alone
+            if data[later] is None:
+                del data[later]
+        return request_fingerprint(data)
 
 
 def _bank_json(bank: BankInfo | None) -> dict[str, Any] | None:

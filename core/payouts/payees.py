@@ -1,4 +1,5 @@
-"""Payee accounts: which Alipay accounts need a payee name, and masking for logs and views."""
+"""Payee accounts: which Alipay accounts need a payee name, which are mobile numbers, and
+masking for logs and views."""
 
 from __future__ import annotations
 
@@ -23,3 +24,11 @@ def mask_account(value: str) -> str:
     if len(value) > 8:
         return value[:4] + "*" * (len(value) - 8) + value[-4:]
     return "*" * max(len(value) - 2, 1) + value[-2:] if len(value) > 2 else "*" * len(value)
+
+
+# A mainland China mobile number, as an Alipay logon id or a phone given for the SMS.
+_MOBILE = re.compile(r"^(?:\+?86)?1[3-9][0-9]{9}$")
+
+
+def is_mobile_number(value: str) -> bool:
+    return _MOBILE.fullmatch(value) is not None

@@ -32,6 +32,7 @@ from gateway.http.schemas.answers import (
     StuckPayments,
 )
 from gateway.http.schemas.payments import ExplainBody, PaymentBody
+from gateway.http.trades import trade_routes
 from gateway.keys import CONTAINER
 
 
@@ -237,6 +238,7 @@ ROUTES: tuple[Route, ...] = (
         ),
     )
     + payout_routes()
+    + trade_routes()
     + bill_routes()
     + lease_routes()
     + list_routes()

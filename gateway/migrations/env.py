@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from gateway.storage import bill_tables as bill_tables  # noqa: F401 - bills on `metadata`
 from gateway.storage import lease_tables as lease_tables  # noqa: F401 - lease orders on `metadata`
 from gateway.storage import payout_tables as payout_tables  # noqa: F401 - payouts on `metadata`
+from gateway.storage import trade_tables as trade_tables  # noqa: F401 - trades on `metadata`
 from gateway.storage.tables import UTCDateTime, metadata
 
 config = context.config

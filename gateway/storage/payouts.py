@@ -72,6 +72,8 @@ def row_to_payout(row: sa.Row[Any]) -> Payout:
         creator=m["creator"],
         bank=bank_from_json(m["bank"]),
         voucher=voucher_from_json(m["voucher"]),
+        sms_phone=m["sms_phone"],
+        pay_type=m["pay_type"],
     )
     return Payout(
         id=m["id"],

@@ -275,3 +275,4 @@ from gateway.storage import bill_tables as bill_tables  # noqa: E402,F401 - bill
 from gateway.storage import lease_tables as lease_tables  # noqa: E402,F401 - lease orders on this metadata
 from gateway.storage import operator_tables as operator_tables  # noqa: E402,F401 - operators on this metadata
 from gateway.storage import payout_tables as payout_tables  # noqa: E402,F401 - payouts on this metadata
+from gateway.storage import trade_tables as trade_tables  # noqa: E402,F401 - trades on this metadata

@@ -125,3 +125,29 @@ def test_an_answer_outside_its_schema_is_caught() -> None:
     for broken in ({**payment, "card_no": "6222020000000000"}, {**payment, "amount": 1.0}, {"id": "pay_1"}):
         with pytest.raises(AssertionError, match="outside its schema"):
             check_answer("GET", "/v1/payments/pay_1", 200, broken)
+
+
+def test_the_payout_bodies_show_the_seed_names_and_the_snake_case_ones() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    pairs = {
+        "PayoutBatchBody": [
+            ("trace_id", "traceId"),
+            ("project_auth_id", "projectAuthId"),
+            ("items", "outwardPayDatas"),
+        ],
+        "PayoutItemBody": [("serial_no", "projectOutwardPaySerialNo"), ("ext", "extData")],
+        "PayoutExtBody": [
+            ("pay_back_type", "payBackType"),
+            ("business_type", "businessType"),
+            ("send_sms", "sms"),
+        ],
+    }
+    for name, fields in pairs.items():
+        properties = schemas[name]["properties"]
+        for snake, seed in fields:
+            assert {snake, seed} <= set(properties), (name, snake, seed)
+            assert seed in properties[snake]["description"]
+    batch = schemas["PayoutBatchBody"]
+    assert {"oneOf": [{"required": ["items"]}, {"required": ["outwardPayDatas"]}]} in batch["allOf"]
+    assert {"not": {"required": ["trace_id", "traceId"]}} in batch["allOf"]
+    assert "receivedMainBank" in schemas["PayoutExtBody"]["properties"]

@@ -249,6 +249,61 @@ async def test_seed_style_ext_data_string_and_project_auth_id(env: Env) -> None:
     assert (status, error["error"]["field"]) == (400, "project_auth_id")
 
 
+def seed_item(serial_no: str, **ext_changes: Any) -> dict[str, Any]:
+    """An item as a caller of the old platform sends it: OutwardPayDataDTO with ExtData's names."""
+    ext = {
+        "type": 2,
+        "payMethod": 1,
+        "paidRemark": "flight cancelled: compensation",
+        "receivedName": "张三",
+        "businessType": 1,
+        "payType": 3,
+        "sms": True,
+        "smsPhone": "13812345678",
+        **ext_changes,
+    }
+    return {
+        "projectOutwardPaySerialNo": serial_no,
+        "orderSerialNo": "ORD-9",
+        "account": "zhangsan@example.com",
+        "amount": "8.80",
+        "extData": json.dumps(ext, ensure_ascii=False),
+    }
+
+
+async def test_a_seed_named_batch_is_applied_as_the_old_platform_sends_it(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, body = await env.api.post(
+        "/v1/payouts",
+        {"traceId": "trace-seed", "projectAuthId": APP_ID, "outwardPayDatas": [seed_item("SEED-NAMES")]},
+    )
+    assert status == 200 and body["trace_id"] == "trace-seed", body
+    [result] = body["items"]
+    assert (result["status"], result["serial_no"]) == ("accepted", "SEED-NAMES"), result
+    payout = result["payout"]
+    assert (payout["order_serial_no"], payout["amount"], payout["business_type"]) == ("ORD-9", "8.80", "B")
+    assert (payout["pay_back_type"], payout["pay_type"], payout["send_sms"]) == (2, 3, True)
+    assert payout["reason"] == "flight cancelled: compensation" and payout["payee_name"] == "张三"
+
+    caplog.set_level("INFO", logger="paygate.sms")
+    status, paid = await approve(env.api, payout["id"])
+    assert status == 200 and paid["status"] == "succeeded", paid
+    [texted] = [r for r in caplog.records if r.name == "paygate.sms"]
+    assert (texted.phone, texted.reference) == ("1381***5678", payout["id"])  # type: ignore[attr-defined]
+    assert "13812345678" not in caplog.text
+
+
+async def test_both_spellings_of_one_field_are_refused(env: Env) -> None:
+    status, body = await env.api.post("/v1/payouts", {"trace_id": "t-1", "traceId": "t-2", "items": [item()]})
+    assert (status, body["error"]["code"]) == (400, "INVALID_ARGUMENT")
+    assert "`trace_id` and `traceId`" in body["error"]["message"]
+    raw = {**item("BOTH-SERIALS"), "projectOutwardPaySerialNo": "OTHER"}
+    [rejected] = (await apply(env.api, raw))["items"]
+    assert (rejected["status"], rejected["code"]) == ("rejected", "INVALID_ARGUMENT")
+    assert "`serial_no` and `projectOutwardPaySerialNo`" in rejected["message"]
+
+
 async def test_a_malformed_batch_is_refused_whole(env: Env) -> None:
     status, body = await env.api.post("/v1/payouts", {"items": []})
     assert (status, body["error"]["code"]) == (400, "INVALID_ARGUMENT")

@@ -219,6 +219,29 @@ def test_zero_fee_books_no_fee_flows() -> None:
     assert plan.seller_net == cny(10_000)
 
 
+def test_zero_fee_does_not_check_its_fee_account() -> None:
+    # seed: the fee account is checked only when `0 != info.fee_amount`
+    plan = plan_general_pay(pay(10_000, fee=fee(0, "ghost")), book())
+
+    assert plan.wallet_fee == cny(0)
+    assert net(plan.postings) == {"buyer": -10_000, "seller": 10_000}
+
+
+def test_nonzero_fee_still_checks_its_fee_account() -> None:
+    with pytest.raises(BusinessRuleViolation) as caught:
+        plan_general_pay(pay(10_000, fee=fee(1, "ghost")), book())
+
+    assert caught.value.code == "FEE_ACCOUNT_NOT_FOUND"
+
+
+def test_zero_buyer_fee_is_no_buyer_fee_and_its_account_is_not_checked() -> None:
+    # seed: a buyer fee is included only `if (input_buyer_fee_amount > 0)`
+    plan = plan_general_pay(pay(10_000, buyer_fee=BuyerFee(cny(0), "ghost")), book())
+
+    assert all(p.kind is not FlowKind.BUYER_FEE for p in plan.postings)
+    assert net(plan.postings) == {"buyer": -10_000, "seller": 10_000}
+
+
 def test_fee_equal_to_the_cash_amount_is_allowed() -> None:
     plan = plan_general_pay(pay(10_000, fee=fee(10_000)), book())
 
@@ -400,8 +423,8 @@ BROKEN_RULES: list[tuple[str, Breaker, str, str | None, type[DomainError]]] = [
         InvalidArgument,
     ),
     (
-        "buyer fee must be positive",
-        broken(pay(buyer_fee=BuyerFee(cny(0), "bfee"))),
+        "buyer fee may not be negative",
+        broken(pay(buyer_fee=BuyerFee(cny(-1), "bfee"))),
         "INVALID_AMOUNT",
         "buyer_fee.amount",
         InvalidArgument,

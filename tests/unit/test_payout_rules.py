@@ -55,6 +55,58 @@ def accepted(raw: object) -> PayoutApplication:
     return result
 
 
+def seed_named(**ext_changes: Any) -> dict[str, Any]:
+    """item() as the old platform names it (OutwardPayDataDTO, ExtDataInfo)."""
+    ext = {"type": 2, "payMethod": 1, "paidRemark": "flight cancelled", "receivedName": "张三", **ext_changes}
+    return {
+        "projectOutwardPaySerialNo": "S-1",
+        "orderSerialNo": "O-1",
+        "account": "zhangsan@example.com",
+        "amount": "12.30",
+        "extData": json.dumps(ext, ensure_ascii=False),
+    }
+
+
+def test_the_seed_names_give_the_same_application_as_the_snake_case_ones() -> None:
+    assert accepted(seed_named()) == accepted(item())
+    assert accepted(seed_named()).fingerprint() == accepted(item()).fingerprint()
+
+
+def test_seed_business_type_codes_and_pay_back_type_default() -> None:
+    assert accepted(seed_named(businessType=1)).business_type.value == "B"
+    assert accepted(seed_named(businessType=0)).business_type.value == "C"
+    assert accepted(item(ext={"business_type": "B"})).business_type.value == "B"
+    assert int(accepted(seed_named()).pay_back_type) == 2  # 目前仅有非原路
+    assert problem(seed_named(businessType=2)).field == "ext.business_type"
+
+
+def test_seed_flat_bank_fields_are_the_bank() -> None:
+    flat = {
+        "receivedMainBank": BANK["main_bank"],
+        "receivedBankProvince": BANK["province"],
+        "receivedBankCity": BANK["city"],
+        "receivedBank": BANK["branch"],
+    }
+    seed = accepted(seed_named(payMethod=2, **flat))
+    snake = accepted(item(ext={"pay_method": 2, "bank": BANK}))
+    assert seed.bank == snake.bank and seed.bank is not None
+    both = problem(seed_named(payMethod=2, bank=BANK, **flat))
+    assert (both.code, both.field) == (ItemCode.INVALID_ARGUMENT, "ext")
+
+
+def test_sms_pay_type_and_sms_phone_are_kept() -> None:
+    a = accepted(seed_named(sms=True, payType=1, smsPhone="13812345678"))
+    assert (a.send_sms, a.pay_type, a.sms_phone) == (True, 1, "13812345678")
+
+
+def test_both_spellings_of_one_field_refuse_the_item() -> None:
+    both = problem({**item(), "orderSerialNo": "O-2"})
+    assert both.code == ItemCode.INVALID_ARGUMENT
+    assert "`order_serial_no` and `orderSerialNo`" in both.message
+    in_ext = problem(item(ext={"paidRemark": "again"}))
+    assert (in_ext.field, "`reason` and `paidRemark`" in in_ext.message) == ("ext", True)
+
+
 def test_a_complete_alipay_item_is_accepted() -> None:
     a = accepted(item())
     assert (a.pay_method, a.type, a.amount) == (PayMethod.ALIPAY, PayoutType(2), Money(1230, "CNY"))

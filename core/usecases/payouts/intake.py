@@ -45,7 +45,7 @@ async def apply(ctx: PayoutContext, batch: PayoutBatch) -> list[ItemOutcome]:
 
 
 async def _apply_item(ctx: PayoutContext, batch: PayoutBatch, index: int, raw: object) -> ItemOutcome:
-    given = raw.get("serial_no") if isinstance(raw, Mapping) else None
+    given = raw.get("serial_no", raw.get("projectOutwardPaySerialNo")) if isinstance(raw, Mapping) else None
     serial_no = given if isinstance(given, str) else None
     checked = check_item(raw)
     if isinstance(checked, ItemProblem):

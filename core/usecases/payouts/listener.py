@@ -1,5 +1,6 @@
 """Following a payout's payment: the payout moves with it, and its final result is published;
-a late return of the paid money moves it to returned."""
+a paid payout's payee is texted when its application asked for it; a late return of the paid
+money moves it to returned."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from core.payments.model import Payment, PaymentStatus
 from core.payouts.model import PayoutStatus
 from core.usecases.payouts.results import save_move
+from core.usecases.payouts.sms import PayeeTexts
 from ports.storage import UnitOfWork
 
 log = logging.getLogger("paygate.payouts")
@@ -25,6 +27,9 @@ PAYOUT_STATUS_OF_PAYMENT = {
 class PayoutResultListener:
     """Moves a payout with its payment, inside the payment's transaction, and publishes the
     final result from the same transaction: the payout and its payment never disagree."""
+
+    def __init__(self, texts: PayeeTexts | None = None) -> None:
+        self.texts = texts
 
     def follows(self, payment: Payment) -> bool:
         return isinstance(payment.details.get("payout_id"), str)
@@ -57,6 +62,9 @@ class PayoutResultListener:
             failure_message=payment.failure_message if failed else None,
         )
         await save_move(uow, repo, moved, expected_status=current.status)
+        if target is PayoutStatus.SUCCEEDED and self.texts is not None:
+            # after the move is saved; a sender that fails or hangs is cut off and counted
+            await self.texts.paid(moved)
 
     async def returned(
         self, uow: UnitOfWork, payment: Payment, at: datetime, *, code: str | None, message: str | None

@@ -40,6 +40,8 @@ def payout_view(p: Payout) -> dict[str, Any]:
         "insurance_merchant": a.insurance_merchant,
         "business_type": a.business_type.value,
         "send_sms": a.send_sms,
+        "sms_phone": None if a.sms_phone is None else mask_account(a.sms_phone),
+        "pay_type": a.pay_type,
         "creator": a.creator,
         "bank": canonical["bank"],
         "voucher": canonical["voucher"],

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from core.general_pay.trade import TradeStatus
 from core.money import AMOUNT_PATTERN
 from core.payments.model import PaymentStatus
 from gateway.http.schemas.base import CURRENCIES
@@ -183,3 +184,62 @@ class OperatorAnswer(Answer):
     display_name: str | None
     roles: list[str]
     permissions: list[str]
+
+
+# -- trades (seed 003: a stored trade, then its payment) -------------------------------------------
+
+
+class TradeFee(Answer):
+    amount: AmountText | None
+    account: str | None
+
+
+class UpperMerchantAnswer(Answer):
+    account: str
+    level: int
+    fee_amount: AmountText
+    fee_plus_amount: AmountText
+
+
+class PaySolutionAnswer(Answer):
+    upper_merchants: list[UpperMerchantAnswer]
+    fee_solution: list[str]
+
+
+class TradeFlagsAnswer(Answer):
+    need_share_profit: bool
+    is_profit: bool
+    recv_confirm: bool
+    refund_fee: bool
+    fee_payer: str
+    client_source: str | None
+    special_code: str | None
+    recvable_id: str | None
+    credit_recv_id: str | None
+
+
+class TradeAnswer(Answer):
+    id: str
+    out_trade_no: str
+    status: TradeStatus
+    payer_account: str
+    payee_account: str
+    amount: AmountText
+    currency: CurrencyCode
+    pay_method: str
+    channel: str | None
+    settlement: str
+    fee: TradeFee | None
+    payment_mode: str | None
+    parallel_type: str
+    pay_solution: PaySolutionAnswer | None
+    flags: TradeFlagsAnswer
+    memo: str | None
+    payment_id: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class PaidTradeAnswer(Answer):
+    trade: TradeAnswer
+    payment: PaymentAnswer

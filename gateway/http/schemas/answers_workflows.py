@@ -137,6 +137,8 @@ class PayoutAnswer(Answer):
     insurance_merchant: str | None
     business_type: str
     send_sms: bool
+    sms_phone: str | None = Field(description="masked")
+    pay_type: int | None
     creator: str | None
     bank: dict[str, Any] | None
     voucher: dict[str, Any] | None

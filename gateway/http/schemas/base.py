@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from core.money import AMOUNT_PATTERN, CURRENCY_EXPONENTS
+from core.spellings import TwoSpellings
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
 
@@ -40,9 +41,19 @@ Amount = Annotated[
 ]
 """A caller's amount: a non-negative decimal string; the currency's decimal places are checked with it."""
 
+OptionalAmount = Annotated[
+    str | None,
+    BeforeValidator(_amount),
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12.34"]}),
+]
+"""An amount a caller may leave out (default None); given, it is an `Amount` (null is refused)."""
+
 Currency = Annotated[str, BeforeValidator(_currency), WithJsonSchema({"type": "string", "enum": CURRENCIES})]
 """One of the currencies the platform accepts (ISO 4217 code)."""
 
 
-class Body(BaseModel):
+class Body(TwoSpellings):
+    """Strict, frozen, no unknown fields; a field with an alias (the seed's name) may be given by
+    either name, never both (core.spellings)."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from core.general_pay.terms import named_accounts
 from gateway.http.schemas.base import Amount, Body, Currency, Id
 
 
@@ -59,11 +60,8 @@ class PaymentBody(Body):
     marketing: MarketingBody | None = None
 
     def ledger_accounts(self) -> list[str]:
-        ids = [self.payer_account, self.payee_account]
-        ids += [self.fee.account] if self.fee else []
-        ids += [self.buyer_fee.account] if self.buyer_fee else []
-        ids += [m.account for m in self.upper_merchants] + [s.account for s in self.profit_shares]
-        return [i for i in ids if i]
+        terms = self.model_dump(mode="json", include={"fee", "buyer_fee", "upper_merchants", "profit_shares"})
+        return named_accounts(self.payer_account, self.payee_account, terms)
 
     def money_fields(self) -> list[tuple[str, str]]:
         """(field path, decimal string) of every amount, for strict parsing."""
