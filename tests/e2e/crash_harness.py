@@ -19,8 +19,9 @@ from typing import IO, Any
 
 from paygate_testkit import ROOT, ServedGateway, shipped_gateway
 
-# Polled every second or so, escalated only after the payment's own deadline has long passed.
-ALIPAY_POLLS = "query_schedule_seconds = [1, 1, 1, 2, 2, 3, 3, 5, 5, 10, 10]  # (crash suite)\n"
+# Polled every second, escalated after 40 queries: long enough that a payment a crash left
+# unsent, resent after its deadline (its query count goes on), still sees its channel finish.
+ALIPAY_POLLS = f"query_schedule_seconds = {[1] * 40}  # (crash suite)\n"
 SPDB_POLLS = "query_backoff_seconds = [1.0]\ntimeout_seconds = 5.0\nmax_polls = 40  # (crash suite)\n"
 
 

@@ -95,6 +95,7 @@ class PayoutScript:
     amount: str
     payout_id: str | None = None
     approved: dict[str, Any] | None = None
+    seen: dict[str, Any] = field(default_factory=dict)  # as last read back
 
     async def advance(self, call: Caller) -> None:
         if self.payout_id is None:
@@ -130,6 +131,7 @@ class BillScript:
     amount: str
     applicant: str | None = None
     bill: dict[str, Any] | None = None
+    seen: dict[str, Any] = field(default_factory=dict)  # as last read back
 
     async def advance(self, call: Caller) -> None:
         if self.applicant is None:
