@@ -81,9 +81,14 @@ class Transfers:
 
         await asyncio.gather(*(caller(c) for c in range(callers)))
 
-    async def retry_unanswered(self, call: Caller) -> None:
-        for key in [k for k in self.sent if k not in self.answers]:
-            await self.one(call, key)
+    async def retry_unanswered(self, call: Caller, callers: int = 8) -> None:
+        gate = asyncio.Semaphore(callers)
+
+        async def again(key: str) -> None:
+            async with gate:
+                await self.one(call, key)
+
+        await asyncio.gather(*(again(k) for k in self.sent if k not in self.answers))
 
 
 @dataclass

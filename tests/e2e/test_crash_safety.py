@@ -114,7 +114,11 @@ class Load:
         return [
             *(self._later(p, p.advance(call)) for p in self.payouts if not p.done),
             *(self._later(b, b.advance(call)) for b in self.bills if not b.done),
-            *(self._later(lo, lo.advance(call, call.session, lease_simulator)) for lo in self.leases),
+            *(
+                self._later(lo, lo.advance(call, call.session, lease_simulator))
+                for lo in self.leases
+                if not lo.done
+            ),
         ]
 
     def pending_scripts(self) -> int:
@@ -165,7 +169,7 @@ async def _finish(load: Load, call: Caller, site: CrashSite) -> None:
     deadline = time.monotonic() + SETTLE_SECONDS
     while load.pending_scripts() and time.monotonic() < deadline:
         await asyncio.gather(load.transfers.retry_unanswered(call), *load.steps(call, lease_simulator))
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1)
     assert load.pending_scripts() == 0, "the caller's scripts did not finish after the last restart"
 
 
