@@ -1,4 +1,4 @@
-"""The `paygate` command: serve, migrate, plugins, routes check, keys rotate, operators."""
+"""The `paygate` command: serve, migrate, plugins, routes check, keys rotate, operators, simulators."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from gateway.logs import configure_logging
 from gateway.operators_cli import add_operator_commands
 from gateway.plugins import PluginError, describe_channels
 from gateway.settings import SettingsError
+from gateway.simulators import cmd_simulators_serve
 from gateway.storage.card_vault import CardVaultError
 
 if TYPE_CHECKING:
@@ -171,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     routes_sub.add_parser("check", help="check the rules against installed channels").set_defaults(
         func=cmd_routes_check
     )
+    simulators = sub.add_parser("simulators", help="the channels' simulators, apart from the gateway")
+    simulators_sub = simulators.add_subparsers(dest="simulators_command", required=True)
+    simulators_sub.add_parser(
+        "serve", help="run the configured channels' simulators until stopped (serve with sandbox = false)"
+    ).set_defaults(func=cmd_simulators_serve)
     keys = sub.add_parser("keys", help="the keys of card and account numbers at rest")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser(

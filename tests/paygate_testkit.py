@@ -30,7 +30,12 @@ DEMO_LOGINS: dict[Role, str] = {demo.role: demo.login for demo in DEMO_OPERATORS
 CHEAP_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 8, "password_parallelism": 1}
 PG_ADMIN_URL = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
 # variables that steer the test run itself, not the gateway's settings
-TEST_CONTROLS = {"PAYGATE_TEST_POSTGRES_URL", "PAYGATE_RECORD_CASSETTES"}
+TEST_CONTROLS = {
+    "PAYGATE_TEST_POSTGRES_URL",
+    "PAYGATE_RECORD_CASSETTES",
+    "PAYGATE_CRASH_ROUNDS",  # the crash-safety suite's rounds and seed (tests/e2e/test_crash_safety.py)
+    "PAYGATE_CRASH_SEED",
+}
 
 DATABASES = ["sqlite"] + (["postgresql"] if PG_ADMIN_URL else [])
 

@@ -1,0 +1,67 @@
+"""`paygate simulators serve`: the configured channels' simulators in a process of their own.
+
+The embedded default starts each channel's simulator inside `paygate serve`; a `kill -9` of the
+gateway then kills its channels too. Run apart, the simulators outlive the gateway as a real
+channel does: start them with the same settings (their ports, keys folders and state files),
+and the gateway with `sandbox = false` (`PAYGATE_SANDBOX=false`), so it calls them instead of
+starting its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.logs import configure_logging
+
+
+def configured_simulators() -> list[Any]:
+    """Every simulator the installed channel plugins offer for the configured channels (whatever
+    the top-level `sandbox` says: that one decides only whether `paygate serve` embeds them)."""
+    from gateway.container import Container
+
+    container = Container()
+    settings = container.settings()
+    configure_logging(settings.log.level, settings.log.json_logs)
+    found: list[Any] = []
+    for sandboxes in container.plugin_manager().hook.channel_sandboxes(settings=settings.channels):
+        found.extend(sandboxes or ())
+    return found
+
+
+async def serve_simulators(simulators: Sequence[Any], stop: asyncio.Event) -> None:
+    """Start every simulator, say so once they listen, and stop them (in reverse) on `stop`."""
+    started: list[Any] = []
+    try:
+        for simulator in simulators:
+            await simulator.start()
+            started.append(simulator)
+        names = ", ".join(type(s).__name__ for s in started)
+        print(f"paygate simulators serving: {names}", flush=True)
+        await stop.wait()
+    finally:
+        for simulator in reversed(started):
+            await simulator.stop()
+
+
+async def _until_signalled(simulators: Sequence[Any]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await serve_simulators(simulators, stop)
+
+
+def cmd_simulators_serve(args: argparse.Namespace) -> int:
+    simulators = configured_simulators()
+    if not simulators:
+        print("paygate: no configured channel runs a simulator (each has its real settings)", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_until_signalled(simulators))
+    return 0
