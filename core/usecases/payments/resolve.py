@@ -48,6 +48,7 @@ class PaymentResolution:
         result, via = await self.access.query(payment), "query"
         if result.order_not_found and self._never_arrived(payment):
             result, via = await self._resend(payment, result), "resend"
+            attempts = 0  # a new request at the channel: its answer gets the whole query schedule
         if result.status in (ChannelStatus.SUCCEEDED, ChannelStatus.FAILED, ChannelStatus.RETURNED):
             return await self.results.apply_result(payment.id, result, via=via)
         self.trail.result(payment, result, via=via)

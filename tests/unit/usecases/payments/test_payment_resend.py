@@ -55,3 +55,19 @@ async def test_a_processing_payment_is_never_resent() -> None:
     clock.now = payment.created_at + timedelta(hours=1)
     await h.service.resolve(payment, attempts=0)
     assert len(port.calls) == 2  # the submit and the query: the channel had acknowledged it
+
+
+async def test_a_resend_restarts_the_query_schedule_instead_of_escalating_at_once() -> None:
+    """The resent request is a new request at the channel: it gets the whole query schedule,
+    not what was left of the lost one's (which would escalate it at its first DEALING)."""
+    clock = Clock()
+    dealing = ChannelResult(ChannelStatus.PROCESSING, channel_ref="B-1")
+    port = ScriptedPort(LOST, NOT_FOUND, dealing)
+    h = payment_service(external(port), clock=clock, timeout=TIMEOUT)
+    payment, _ = await h.service.submit(command())
+    clock.now = payment.created_at + timedelta(seconds=TIMEOUT) + RESEND_GRACE
+    # the lost request had used up its schedule (steps 10, 60): its next answer would escalate
+    moved = await h.service.resolve(payment, attempts=1)
+    schedule = h.state.schedules[payment.id]
+    assert moved.status is PaymentStatus.PROCESSING
+    assert schedule["escalated"] is False and schedule["query_attempts"] == 1
