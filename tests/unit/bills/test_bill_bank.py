@@ -119,12 +119,11 @@ async def test_recovery_runs_business_processing_of_bills_the_bank_paid() -> Non
 
 
 def test_the_bill_listener_follows_only_bill_payments() -> None:
-    from fakes.storage import FakeFlowLog
     from fakes.workflows import BILL_TIME
 
     from core.payments.model import Payment
 
-    listener = BillPaymentListener(FakeFlowLog(), DueBills())
+    listener = BillPaymentListener(DueBills())
     payment = Payment(
         "pay_1", BILL_APP, "r", "h", "bank", "spdb", Money(1, "CNY"), None, None,
         PaymentStatus.PROCESSING, BILL_TIME, BILL_TIME, details={"bill_id": "bill_1"},
