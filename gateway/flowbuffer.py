@@ -126,7 +126,9 @@ class FlowLogBuffer:
 
     async def _write(self, records: list[FlowRecord]) -> None:
         if self._writer is not None:
-            await self._writer.run(functools.partial(write_flow, records=records), single_statement=True)
+            # in a savepoint of its own: an executemany that fails half-way leaves no rows, so
+            # the retry writes none twice
+            await self._writer.run(functools.partial(write_flow, records=records))
             return
         async with self._uow() as uow:
             await uow.write_flow(records)
