@@ -185,7 +185,6 @@ def _secrets(settings: PaygateSettings) -> dict[str, str]:
 class Container(containers.DeclarativeContainer):
     settings: providers.Provider[PaygateSettings] = providers.Singleton(load_settings)
     clock = providers.Object(utcnow)
-    metrics = providers.Singleton(Metrics)
 
     engine: providers.Provider[AsyncEngine] = providers.Singleton(_engine, settings)
     sqlite_writer = providers.Singleton(_sqlite_writer, settings)
@@ -195,6 +194,7 @@ class Container(containers.DeclarativeContainer):
     read_uow = providers.Factory(SqlUnitOfWork, engine, None, subscribers)
     transactions = providers.Singleton(_transactions, sqlite_writer, uow.provider, subscribers)
     flow = providers.Singleton(FlowLogBuffer, uow.provider, sqlite_writer)
+    metrics = providers.Singleton(Metrics, flow)
     flow_reader = providers.Singleton(FlowReader, engine)
     nonces = providers.Singleton(
         NonceStore,
@@ -229,10 +229,10 @@ class Container(containers.DeclarativeContainer):
     )
     # bills: moves a bill with its bank payment, so it too exists before PaymentService
     bill_due = providers.Singleton(DueBills)
-    bill_listener = providers.Singleton(BillPaymentListener, flow, bill_due)
+    bill_listener = providers.Singleton(BillPaymentListener, bill_due)
     # lease: moves a rent period with its deduction, so it too exists before PaymentService
     lease_policy = providers.Factory(_lease_policy, settings)
-    lease_listener = providers.Singleton(LeasePaymentListener, flow, lease_policy)
+    lease_listener = providers.Singleton(LeasePaymentListener, lease_policy)
     payments = providers.Singleton(
         PaymentService,
         providers.Factory(PaymentStorage, uow.provider, read_uow.provider, transactions, accounts),

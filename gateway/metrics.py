@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gateway.flowbuffer import FlowLogBuffer
+
+
+class FlowLogCollector(Collector):
+    """The flow-log buffer's figures, read when /metrics is scraped."""
+
+    def __init__(self, flow: FlowLogBuffer) -> None:
+        self.flow = flow
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield GaugeMetricFamily(
+            "paygate_flow_records_pending", "Flow-log records recorded and not yet written", self.flow.pending
+        )
+        yield CounterMetricFamily(
+            "paygate_flow_records_written", "Flow-log records written by the buffer", self.flow.written
+        )
+        yield CounterMetricFamily(
+            "paygate_flow_flush_failures",
+            "Flow-log flushes that failed (their records are kept and retried)",
+            self.flow.flush_failures,
+        )
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, flow: FlowLogBuffer | None = None) -> None:
         self.registry = CollectorRegistry()
+        if flow is not None:
+            self.registry.register(FlowLogCollector(flow))
         self.requests = Counter(
             "paygate_http_requests_total",
             "HTTP requests",

@@ -98,6 +98,11 @@ class LedgerWork(Protocol):
         self, payment_id: str, deferred: Sequence[DeferredPostings], *, at: datetime
     ) -> None: ...
 
+    async def write_flow(self, records: Sequence[FlowRecord]) -> None:
+        """Flow-log nodes that are true only if this transaction commits (a payment saved, a
+        bill moved): written in it, so they are durable with it and gone if it rolls back."""
+        ...
+
 
 class UnitOfWork(LedgerWork, Protocol):
     """One transaction over all of the storage: a ledger payment's ports plus the workflows'
@@ -153,6 +158,10 @@ def transactions_of(factory: UnitOfWorkFactory) -> Transactions:
 
 
 class FlowLogSink(Protocol):
+    """The flow log outside the business transactions (seed 002: a failed step keeps its log).
+    A record is buffered and written in the next flush; the gateway answers a request only once
+    the records that request made are written (docs/ARCHITECTURE.md, "Flow log durability")."""
+
     def record(self, record: FlowRecord) -> None:
         """Buffer a record; it is written outside the business transaction."""
         ...

@@ -215,6 +215,9 @@ class SqliteUnitOfWork:
         rows = deferred_rows(payment_id, deferred, at)
         self.conn.executemany(DEFERRED.insert, [DEFERRED.params(r) for r in rows])
 
+    async def write_flow(self, records: Sequence[FlowRecord]) -> None:
+        write_flow(self.conn, records)  # inside this job's savepoint: gone if the job fails
+
 
 _ENUM_TEXT: dict[Any, str] = {m: m.value for e in (FlowNode, FlowOutcome) for m in e}
 

@@ -32,30 +32,40 @@ class WriteBehind:
     roll back with it. Only for rows the rest of the transaction does not read."""
 
     def __init__(self) -> None:
-        self._rows: list[tuple[sa.Table, dict[str, Any]]] = []
+        # each entry: a table and the rows of one insert (several rows: one multi-row insert,
+        # which keeps their order in the table's serial ids)
+        self._rows: list[tuple[sa.Table, list[dict[str, Any]]]] = []
         self._ctes = 0
 
     def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
-        self._rows.append((table, row))
+        self._rows.append((table, [row]))
+
+    def insert_many(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._rows.append((table, rows))
 
     def attach(self, stmt: Statement) -> Statement:
         """`stmt` with the held rows' inserts as CTEs (executed whether or not it refers to them)."""
-        rows, self._rows = self._rows, []
-        for table, row in rows:
+        held, self._rows = self._rows, []
+        for table, rows in held:
             self._ctes += 1
             name = f"wb{self._ctes}"
             # binds of their own: two CTEs with a column of the same name never share a value
-            values = {
-                column: sa.bindparam(f"{name}_{column}", value, type_=table.c[column].type)
-                for column, value in with_defaults(table, row).items()
-            }
-            stmt = stmt.add_cte(table.insert().values(values).cte(name))
+            values = [
+                {
+                    column: sa.bindparam(f"{name}_{n}_{column}", value, type_=table.c[column].type)
+                    for column, value in with_defaults(table, row).items()
+                }
+                for n, row in enumerate(rows)
+            ]
+            insert = table.insert().values(values[0] if len(values) == 1 else values)
+            stmt = stmt.add_cte(insert.cte(name))
         return stmt
 
     async def flush(self, conn: AsyncConnection) -> None:
-        rows, self._rows = self._rows, []
-        for table, row in rows:
-            await conn.execute(table.insert().values(**row))
+        held, self._rows = self._rows, []
+        for table, rows in held:
+            await conn.execute(table.insert(), rows)
 
     def discard(self) -> None:
         self._rows = []

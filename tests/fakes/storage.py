@@ -302,6 +302,9 @@ class FakeUnitOfWork(UnitOfWork):
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
         self.state.transfers.append((payment, txn_id, at))
 
+    async def write_flow(self, records: Sequence[FlowRecord]) -> None:
+        self.state.flow.extend(records)  # committed (or rolled back) with the rest of the state
+
     async def record_exchanges(
         self, payment_id: str, channel: str, exchanges: Sequence[Exchange], *, at: datetime
     ) -> None:
@@ -342,8 +345,16 @@ class FakeFlowLog(FlowLogSink):
         self._pending.append(record)
 
     def nodes(self, subject_id: str) -> list[str]:
-        """The nodes recorded for `subject_id`, in order."""
-        return [r.node.value for r in self.records if r.subject_id == subject_id]
+        """The nodes of `subject_id` in time order: those recorded here and those committed in
+        transactions of the fake storage (`LedgerWork.write_flow`)."""
+        return [r.node.value for r in self.all_records() if r.subject_id == subject_id]
+
+    def all_records(self) -> list[FlowRecord]:
+        committed = list(self.storage.state.flow) if self.storage else []
+        for flushed in self.records:  # a flushed record is in both: counted once
+            if flushed in committed:
+                committed.remove(flushed)
+        return sorted([*self.records, *committed], key=lambda r: r.at)
 
     async def flush(self) -> int:
         batch, self._pending = self._pending, []

@@ -107,7 +107,7 @@ def lease_world(
     port, deductions = FakeLeasePort(), ScriptedPort(ChannelResult(ChannelStatus.PROCESSING))
     signing = FakeSigningPort()
     policy = policy or LeasePolicy()
-    listener = LeasePaymentListener(flow, policy)
+    listener = LeasePaymentListener(policy)
     channel = lease_channel(port, deductions, signing=signing)
     pay = payment_service(channel, storage=storage, listeners=[listener], clock=clock, flow=flow)
     book = LeaseBook(storage.uow, flow, clock=clock)
@@ -186,7 +186,7 @@ def bill_world(*bank_answers: ChannelResult) -> BillWorld:
     clock = Clock(BILL_TIME, timedelta(seconds=1))
     bank = ScriptedPort(*(bank_answers or (ChannelResult(ChannelStatus.SUCCEEDED, channel_ref="E-1"),)))
     due = DueBills()
-    listener = BillPaymentListener(flow, due)
+    listener = BillPaymentListener(due)
     pay = payment_service(
         external(bank, code="spdb"), storage=storage, listeners=[listener], clock=clock, flow=flow
     )

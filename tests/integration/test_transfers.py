@@ -157,3 +157,45 @@ async def test_concurrent_writers_of_every_kind_never_fail(api: Any) -> None:
     assert all(status == 201 for status, _ in paid), paid
     report = await api.ledger_ok()
     assert report["ok"] is True, report
+
+
+async def _stored_nodes(container: Any, subject_id: str | None = None) -> list[tuple[str, str, str]]:
+    """The flow log's rows straight from the database (no flush, unlike GET .../flow)."""
+    import sqlalchemy as sa
+
+    from gateway.storage import tables as t
+
+    f = t.flow_log
+    stmt = sa.select(f.c.subject_id, f.c.node, f.c.message).order_by(f.c.id)
+    if subject_id is not None:
+        stmt = stmt.where(f.c.subject_id == subject_id)
+    async with container.engine().connect() as conn:
+        return [(r[0], r[1], r[2]) for r in await conn.execute(stmt)]
+
+
+async def test_a_transfers_nodes_are_stored_when_it_is_answered(api: Any, container: Any) -> None:
+    """Written in the transfer's own transaction: durable before the answer, nothing buffered."""
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "5.00")
+    status, payment = await api.pay(amount="1.00", payer_account=alice, payee_account=bob)
+    assert status == 201
+    nodes = [node for _, node, _ in await _stored_nodes(container, payment["id"])]
+    assert nodes == [
+        "accepted",
+        "validated",
+        "risk_checked",
+        "routed",
+        "channel_request",
+        "channel_answer",
+        "ledger_posted",
+        "final_state",
+    ]
+
+
+async def test_buffered_nodes_of_a_request_are_stored_before_its_answer(api: Any, container: Any) -> None:
+    """A funding's node goes through the buffer: the answer waits for its flush."""
+    alice = await api.open_account()
+    await api.fund(alice, "5.00")
+    funded = [m for _, node, m in await _stored_nodes(container) if node == "ledger_posted"]
+    assert funded == ["funded 5.00 CNY"]
+    assert container.flow().pending == 0

@@ -14,7 +14,7 @@ from core.events import EventType
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.payments.model import Payment, PaymentStatus
 from core.usecases.bills.events import publish
-from ports.storage import FlowLogSink, UnitOfWork
+from ports.storage import UnitOfWork
 
 log = logging.getLogger("paygate.bills")
 
@@ -70,8 +70,7 @@ class BillPaymentListener:
     bank_processing, unknown -> bank_unknown, succeeded -> bank_succeeded, failed -> bank_failed.
     Only the current attempt moves the bill; a bill is never paid without the payment's success."""
 
-    def __init__(self, flow: FlowLogSink, due: DueBills) -> None:
-        self.flow = flow
+    def __init__(self, due: DueBills) -> None:
         self.due = due
 
     def follows(self, payment: Payment) -> bool:
@@ -106,9 +105,11 @@ class BillPaymentListener:
         await repo.save(moved, expected_status=current.status)
         if failure is not None:
             await publish(uow, moved, EventType.BILL_FAILED, payment.updated_at)
-        self.flow.record(_answer_record(current, target, payment, first))
+        # true only if the move commits: written in its transaction
+        records = [_answer_record(current, target, payment, first)]
         if failure is not None:
-            self.flow.record(failed_state_record(moved, payment.updated_at))
+            records.append(failed_state_record(moved, payment.updated_at))
+        await uow.write_flow(records)
         if target is BillStatus.BANK_SUCCEEDED:
             self.due.add(bill_id)
 

@@ -12,7 +12,7 @@ from core.payments.model import Payment, PaymentStatus
 from core.usecases.lease.book import publish
 from core.usecases.lease.policy import LeasePolicy
 from core.usecases.lease.views import period_view
-from ports.storage import FlowLogSink, UnitOfWork
+from ports.storage import UnitOfWork
 
 log = logging.getLogger("paygate.lease")
 
@@ -31,8 +31,7 @@ class LeasePaymentListener:
     succeeded -> paid, failed -> failed (retried on the schedule), otherwise it stays
     collecting. Only the period's current attempt moves it."""
 
-    def __init__(self, flow: FlowLogSink, policy: LeasePolicy) -> None:
-        self.flow = flow
+    def __init__(self, policy: LeasePolicy) -> None:
         self.policy = policy
 
     def follows(self, payment: Payment) -> bool:
@@ -59,7 +58,8 @@ class LeasePaymentListener:
         elif period.status in (PeriodStatus.FAILED, PeriodStatus.CANCELLED):
             await publish(uow, saved, EventType.LEASE_PERIOD_FAILED, at, period=period_view(period))
         if period.status is not PeriodStatus.COLLECTING:
-            self._record_answer(order_id, no, attempt, payment, saved)
+            # true only if the move commits: written in its transaction
+            await uow.write_flow([_answer_record(order_id, no, attempt, payment, saved)])
 
     def _moved(self, order: LeaseOrder, no: int, attempt: int, payment: Payment) -> LeaseOrder:
         at = payment.updated_at
@@ -72,21 +72,14 @@ class LeasePaymentListener:
             )
         return order.attempt_pending(no, attempt, payment.id, at)
 
-    def _record_answer(
-        self, order_id: str, no: int, attempt: int, payment: Payment, order: LeaseOrder
-    ) -> None:
-        period = order.period(no)
-        self.flow.record(
-            FlowRecord(
-                order_id,
-                FlowNode.CHANNEL_ANSWER,
-                FlowOutcome.OK if period.status is PeriodStatus.PAID else FlowOutcome.FAILED,
-                payment.updated_at,
-                f"period {no} attempt {attempt}: {period.status.value}",
-                {
-                    "payment_id": payment.id,
-                    "failure_code": period.last_failure_code,
-                    "trade_no": period.trade_no,
-                },
-            )
-        )
+
+def _answer_record(order_id: str, no: int, attempt: int, payment: Payment, order: LeaseOrder) -> FlowRecord:
+    period = order.period(no)
+    return FlowRecord(
+        order_id,
+        FlowNode.CHANNEL_ANSWER,
+        FlowOutcome.OK if period.status is PeriodStatus.PAID else FlowOutcome.FAILED,
+        payment.updated_at,
+        f"period {no} attempt {attempt}: {period.status.value}",
+        {"payment_id": payment.id, "failure_code": period.last_failure_code, "trade_no": period.trade_no},
+    )

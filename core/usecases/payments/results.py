@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from core.errors import NotFound
 from core.events import PAYMENT_EVENT_OF_STATUS
-from core.flowlog import FlowNode, FlowOutcome
+from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.payments.model import Payment, PaymentStatus
 from core.usecases.payments.channels import STATUS_FROM_CHANNEL
 from core.usecases.payments.commands import PaymentListener, ReturnListener
@@ -91,14 +92,22 @@ class PaymentResults:
         return any(listener.follows(payment) for listener in self.listeners)
 
     async def settle(
-        self, work: LedgerWork, payment: Payment, result: ChannelResult, now: datetime
+        self,
+        work: LedgerWork,
+        payment: Payment,
+        result: ChannelResult,
+        now: datetime,
+        nodes: Callable[[Payment], Sequence[FlowRecord]] | None = None,
     ) -> Payment:
         """Insert a ledger payment as the channel's answer leaves it, inside a ledger payment's
-        work (its postings, records and outbox event with it). No listener runs here: the caller
-        refuses a payment one of them `followed` before it reaches the ledger."""
+        work (its postings, records and outbox event with it, and the flow-log `nodes` of the
+        settled payment, written before its insert so they ride along with it). No listener runs
+        here: the caller refuses a payment one of them `followed` before it reaches the ledger."""
         moved = _moved(payment, result, now)
         await _post(work, payment, moved, result, now)
         schedule = await self._follow_up(work, moved, now)
+        if nodes is not None:
+            await work.write_flow(nodes(moved))
         await work.payments.add(moved, **schedule)
         return moved
 

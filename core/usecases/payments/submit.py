@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from core.errors import DomainError, IdempotencyConflict, NoRoute, NotFound
-from core.flowlog import FlowNode
+from core.flowlog import FlowNode, FlowRecord
 from core.ids import new_id
 from core.payments.model import Payment, PaymentStatus
 from core.payments.routing import RouteDecision
@@ -145,21 +145,28 @@ class PaymentSubmission:
             )
         result = await channel.payment.submit(channel_request(payment))
         now = self.trail.clock()
+        accepted = payment.created_at
+
+        def nodes(final: Payment) -> list[FlowRecord]:
+            # the request's nodes at its arrival, the answer's at the commit (one time each,
+            # taken once); they say the payment was settled, so they commit with it or not at all
+            return [
+                *self.trail.step_nodes(payment.id, steps, at=accepted),
+                self.trail.node(
+                    payment.id, FlowNode.CHANNEL_REQUEST, message=f"{channel.code} submit", at=accepted
+                ),
+                *self.trail.result_nodes(final, result, at=now),
+            ]
 
         async def commit(work: LedgerWork) -> Payment:
             # inserted in its final state; a repeat fails that insert (DuplicateRequest) and
-            # rolls back the whole transaction, postings included
-            return await self.results.settle(work, payment, result, now)
+            # rolls back the whole transaction, postings and flow nodes included
+            return await self.results.settle(work, payment, result, now, nodes)
 
         try:
             final = await self.storage.transact(commit)
         except DuplicateRequest:
             return await self._first_result(cmd), False
-        # the request's nodes at its arrival, the answer's at the commit (one time each, taken once)
-        accepted = payment.created_at
-        self.trail.steps(payment.id, steps, at=accepted)
-        self.trail.record(payment.id, FlowNode.CHANNEL_REQUEST, message=f"{channel.code} submit", at=accepted)
-        self.trail.result(final, result, at=now)
         return final, True
 
     async def _submit_external(

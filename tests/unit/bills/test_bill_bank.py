@@ -136,10 +136,11 @@ async def test_a_saved_attempt_whose_answer_was_lost_is_queried_never_sent_again
     world.storage.state.bills[bill.id] = replace(world.bill(bill.id), status=BillStatus.BANK_SUBMITTED)
 
     world.flow.records.clear()
+    world.storage.state.flow.clear()
     assert await world.send() == 1
     assert len(world.bank.calls) == 2, "the 8801, then one 8804: never a second 8801"
     assert world.bill(bill.id).status is BillStatus.COMPLETED
-    [answer] = [r for r in world.flow.records if r.subject_id == bill.id and "answer" in r.node.value]
+    [answer] = [r for r in world.flow.all_records() if r.subject_id == bill.id and "answer" in r.node.value]
     assert answer.node.value == "query_answer" and answer.message.startswith("8804 answer")
 
 
@@ -162,7 +163,7 @@ async def test_a_bank_failed_bill_gets_a_failed_final_state_node() -> None:
     world = bill_world(REFUSED)
     bill = await world.submit(bank_loan())
     assert bill.bank_failure_evidence is BankFailureEvidence.DEFINITE_REFUSAL
-    records = [r for r in world.flow.records if r.subject_id == bill.id]
+    records = [r for r in world.flow.all_records() if r.subject_id == bill.id]
     assert [r.node.value for r in records][-2:] == ["channel_answer", "final_state"]
     assert records[-1].outcome.value == "failed" and records[-1].detail["status"] == "bank_failed"
 
@@ -178,12 +179,11 @@ async def test_recovery_runs_business_processing_of_bills_the_bank_paid() -> Non
 
 
 def test_the_bill_listener_follows_only_bill_payments() -> None:
-    from fakes.storage import FakeFlowLog
     from fakes.workflows import BILL_TIME
 
     from core.payments.model import Payment
 
-    listener = BillPaymentListener(FakeFlowLog(), DueBills())
+    listener = BillPaymentListener(DueBills())
     payment = Payment(
         "pay_1", BILL_APP, "r", "h", "bank", "spdb", Money(1, "CNY"), None, None,
         PaymentStatus.PROCESSING, BILL_TIME, BILL_TIME, details={"bill_id": "bill_1"},

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fakes.storage import FakeFlowLog, FakeState, FakeStorage
+from fakes.storage import FakeState, FakeStorage
 from lease_builders import T0, collecting, new_order
 
+from core.flowlog import FlowRecord
 from core.lease.order import LeaseOrder
 from core.lease.plan import RetrySchedule
 from core.lease.status import PeriodStatus
@@ -49,14 +50,15 @@ def payment(status: PaymentStatus, attempt: int = 1, **details: object) -> Payme
     )
 
 
-async def heard(order: LeaseOrder, paid: Payment) -> tuple[FakeState, FakeFlowLog]:
-    """The listener in the payment's transaction; returns that transaction's (uncommitted) state."""
-    storage, flow = FakeStorage(frozenset({"shop"})), FakeFlowLog()
+async def heard(order: LeaseOrder, paid: Payment) -> tuple[FakeState, list[FlowRecord]]:
+    """The listener in the payment's transaction; returns that transaction's (uncommitted) state
+    and the flow nodes it wrote in that transaction."""
+    storage = FakeStorage(frozenset({"shop"}))
     storage.state.lease_orders[order.id] = order
     async with storage.uow() as uow:
-        await LeasePaymentListener(flow, POLICY)(uow, paid)
+        await LeasePaymentListener(POLICY)(uow, paid)
         assert not uow.committed, "the payment's transaction commits, not the listener"
-        return uow.state, flow
+        return uow.state, list(uow.state.flow)
 
 
 async def test_a_succeeded_deduction_pays_its_period_in_the_payments_transaction() -> None:
@@ -66,7 +68,7 @@ async def test_a_succeeded_deduction_pays_its_period_in_the_payments_transaction
     assert period.status is PeriodStatus.PAID and period.trade_no == "TRADE-1"
     assert work.events() == ["lease.period_paid"]
     assert work.outbox[0]["payload"]["period"]["status"] == "paid"
-    assert [r.message for r in flow.records] == ["period 1 attempt 1: paid"]
+    assert [r.message for r in flow] == ["period 1 attempt 1: paid"]
 
 
 async def test_a_failed_deduction_fails_its_period_until_the_retry_time() -> None:
@@ -83,7 +85,7 @@ async def test_a_processing_deduction_only_remembers_its_payment() -> None:
     work, flow = await heard(order, payment(PaymentStatus.PROCESSING))
     period = work.lease_orders[order.id].period(1)
     assert period.status is PeriodStatus.COLLECTING and period.payment_id == "pay_1"
-    assert work.outbox == [] and flow.records == []
+    assert work.outbox == [] and flow == []
 
 
 async def test_an_answer_about_an_older_attempt_moves_nothing() -> None:
