@@ -64,7 +64,15 @@ class Deductions(SimulatorBase):
             {},
             notify_url=common.get("notify_url"),
         )
-        key = (agreement.agreement_no, biz["total_amount"])
+        self._play(trade, scenario)
+        self.trades[trade.out_trade_no] = trade
+        if scenario == Scenario.BAD_SIGN:
+            return SandboxAnswer(trade.answer, signing_key=generate_private_key())
+        return trade.answer
+
+    def _play(self, trade: SimTrade, scenario: str) -> None:
+        """A new trade's outcome and first answer, as the amount's scenario says."""
+        key = (trade.agreement.agreement_no, str(trade.biz["total_amount"]))
         refused = scenario == Scenario.ALWAYS_FAIL or (
             scenario == Scenario.FAIL_ONCE and key not in self.failed_once
         )
@@ -72,7 +80,7 @@ class Deductions(SimulatorBase):
             self.failed_once.add(key)
             trade.status = TradeStatus.TRADE_CLOSED
             trade.answer = business_error("ACQ.BUYER_BALANCE_NOT_ENOUGH", "买家余额不足")
-        elif scenario == Scenario.STUCK:
+        elif scenario == Scenario.STUCK:  # waits for good; the first cancel asks for a retry
             trade.status, trade.waits_left, trade.cancel_retries = TradeStatus.WAIT_BUYER_PAY, -1, 1
             trade.answer = business_error("ACQ.SYSTEM_ERROR", "系统异常")
         elif scenario == Scenario.WAIT_THEN_PAID:
@@ -84,13 +92,10 @@ class Deductions(SimulatorBase):
             }
         else:
             self._paid(trade)
-            trade.answer = success(**self._trade_fields(trade))
-            if scenario == Scenario.SYSTEM_ERROR:
-                trade.answer = business_error("ACQ.SYSTEM_ERROR", "系统异常")
-        self.trades[trade.out_trade_no] = trade
-        if scenario == Scenario.BAD_SIGN:
-            return SandboxAnswer(trade.answer, signing_key=generate_private_key())
-        return trade.answer
+            system_error = business_error("ACQ.SYSTEM_ERROR", "系统异常")
+            trade.answer = (
+                system_error if scenario == Scenario.SYSTEM_ERROR else success(**self._trade_fields(trade))
+            )
 
     def _trade_fields(self, trade: SimTrade) -> dict[str, Any]:
         fields: dict[str, Any] = {
