@@ -165,6 +165,7 @@ def _lease_policy(settings: PaygateSettings) -> LeasePolicy:
         retry=RetrySchedule(tuple(lease.retry_schedule_seconds)),
         resync_after=timedelta(seconds=lease.resync_after_seconds),
         resubmit_after=timedelta(seconds=lease.resubmit_after_seconds),
+        rent_before_finalise=frozenset(lease.rent_before_finalise_templates),
     )
 
 
@@ -291,7 +292,12 @@ class Container(containers.DeclarativeContainer):
     lease_calls = providers.Singleton(LeaseChannelCalls, lease_book, payments)
     lease_orders = providers.Singleton(LeaseOrderService, lease_book, lease_calls, payments, lease_policy)
     # one instance: it knows which orders this process is finalising
-    lease_signing = providers.Singleton(ContractSigning, lease_book, lease_calls)
+    lease_signing = providers.Singleton(
+        ContractSigning,
+        lease_book,
+        lease_calls,
+        rent_before_finalise=lease_policy.provided.rent_before_finalise,
+    )
     lease_withholding = providers.Singleton(WithholdingService, lease_book, lease_calls, lease_signing)
     lease_closing = providers.Singleton(LeaseClosing, lease_book, lease_calls)
     lease_collection = providers.Singleton(RentCollection, lease_book, payments, lease_policy)

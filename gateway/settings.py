@@ -189,6 +189,8 @@ class LeaseSettings(_Section):
     resync_after_seconds: int = Field(default=60, ge=1)
     resubmit_after_seconds: int = Field(default=60, ge=1)
     batch_size: int = Field(default=100, ge=1)
+    # contract templates whose rent may be withheld before 落签 (by default 落签 comes first)
+    rent_before_finalise_templates: list[str] = Field(default_factory=list)
 
     @field_validator("retry_schedule_seconds")
     @classmethod

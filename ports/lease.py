@@ -125,3 +125,8 @@ class LeaseRepository(Protocol):
     async def stale_attempts(self, before: datetime, limit: int) -> list[StaleAttempt]:
         """Periods collecting since before `before`."""
         ...
+
+    async def claimed(self, before: datetime, limit: int) -> list[str]:
+        """Ids of orders claimed for a channel operation (closing, a plan cancelling, an
+        agreement unsigning) and left so since before `before` (an unknown answer, a crash)."""
+        ...

@@ -4,7 +4,7 @@ period."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -93,16 +93,14 @@ class LeaseOrder:
 
     @property
     def paid(self) -> Money:
-        return Money(
-            sum(p.amount.minor for p in self.periods if p.status is PeriodStatus.PAID), self.total.currency
-        )
+        return self._sum({PeriodStatus.PAID})
 
     @property
     def outstanding(self) -> Money:
-        return Money(
-            sum(p.amount.minor for p in self.periods if p.status in UNPAID | {PeriodStatus.COLLECTING}),
-            self.total.currency,
-        )
+        return self._sum(UNPAID | {PeriodStatus.COLLECTING})
+
+    def _sum(self, states: Set[PeriodStatus]) -> Money:
+        return Money(sum(p.amount.minor for p in self.periods if p.status in states), self.total.currency)
 
     @property
     def fulfilled(self) -> bool:
@@ -118,11 +116,12 @@ class LeaseOrder:
         return self.status is OrderStatus.SYNCED
 
     def collecting_allowed(self) -> bool:
-        """Rent is withheld only under a signed contract and a signed agreement, plan active."""
+        """Rent is withheld only on an open order, plan active, agreement signed (none claimed for
+        closing, cancelling, unsigning), and a contract finalised (or its template's flag)."""
         return (
             self.open
             and self.plan.status is PlanStatus.ACTIVE
-            and self.contract.is_signed
+            and self.contract.rent_may_start
             and self.agreement.status is AgreementStatus.SIGNED
         )
 
@@ -167,6 +166,8 @@ class LeaseOrder:
         party_urls: Mapping[str, str],
         required_parties: Sequence[str],
         at: datetime,
+        *,
+        rent_before_finalise: bool = False,
     ) -> LeaseOrder:
         rules.check_contract_signing(self)
         same = self.contract.status is ContractStatus.SIGNING and self.contract.contract_no == contract_no
@@ -180,26 +181,14 @@ class LeaseOrder:
             signed_parties=self.contract.signed_parties if same else (),
             attempts=self.contract.attempts + (0 if same else 1),
             failure_code=None,
+            rent_before_finalise=rent_before_finalise,
         )
         return self._with(at, contract=contract)
 
     def contract_party_signed(self, contract_no: str, party: str, at: datetime) -> LeaseOrder:
-        """A party signed; the contract is signed once every required party has. A signature
-        on another contract number, or once the contract is no longer being signed, changes
-        nothing (a late or repeated callback)."""
-        c = self.contract
-        if (
-            c.status is not ContractStatus.SIGNING
-            or c.contract_no != contract_no
-            or party in c.signed_parties
-        ):
-            return self
-        signed = (*c.signed_parties, party)
-        if set(c.required_parties) <= set(signed):
-            contract = c.moved(ContractStatus.SIGNED, signed_parties=signed, signed_at=at)
-        else:
-            contract = replace(c, signed_parties=signed)
-        return self._with(at, contract=contract)
+        """A party signed (`Contract.party_signed`); a late or repeated callback changes nothing."""
+        contract = self.contract.party_signed(contract_no, party, at)
+        return self if contract is self.contract else self._with(at, contract=contract)
 
     def contract_sign_failed(
         self, contract_no: str, target: ContractStatus, code: str, at: datetime
@@ -240,13 +229,13 @@ class LeaseOrder:
     ) -> LeaseOrder:
         """The channel says the user signed (notification or query). Repeats change nothing."""
         a = self.agreement
-        if a.status is AgreementStatus.SIGNED:
-            return self
         if a.status is not AgreementStatus.SIGNING:
-            return self  # a signing that ended before its confirmation arrived
+            return self  # signed already, or a signing that ended before its confirmation arrived
         owner = order_of_external_agreement_no(external_no)
         if owner is None or owner[0] != self.id:
             raise ValueError(f"agreement {external_no} is not this order's")
+        if not self.is_live_signing(external_no):
+            return self  # an older signing: never the order's agreement (the use case unsigns it)
         agreement = a.moved(
             AgreementStatus.SIGNED,
             attempt=owner[1],
@@ -257,9 +246,25 @@ class LeaseOrder:
         )
         return self._with(at, agreement=agreement)
 
+    def is_live_signing(self, external_no: str) -> bool:
+        """Whether `external_no` is the order's one live withholding signing (its latest attempt)."""
+        return self.agreement.external_agreement_no == external_no
+
+    def agreement_unsigning(self, reason: str, at: datetime) -> LeaseOrder:
+        """Claim 解除代扣: no deduction starts until the channel's answer completes or undoes it."""
+        rules.check_unsign(self)
+        agreement = self.agreement.moved(AgreementStatus.UNSIGNING, unsign_reason=reason)
+        return self._with(at, agreement=agreement)
+
+    def unsign_undone(self, at: datetime) -> LeaseOrder:
+        """The channel refused 解除代扣: the agreement stays in force."""
+        if self.agreement.status is not AgreementStatus.UNSIGNING:
+            return self
+        return self._with(at, agreement=self.agreement.moved(AgreementStatus.SIGNED, unsign_reason=None))
+
     def agreement_unsigned(self, agreement_no: str | None, reason: str, at: datetime) -> LeaseOrder:
         a = self.agreement
-        if a.status is not AgreementStatus.SIGNED:
+        if a.status not in (AgreementStatus.SIGNED, AgreementStatus.UNSIGNING):
             return self
         if agreement_no is not None and a.agreement_no is not None and agreement_no != a.agreement_no:
             return self  # another agreement of this user
@@ -272,20 +277,56 @@ class LeaseOrder:
         agreement = replace(self.agreement, unsign_refusals=(*self.agreement.unsign_refusals, refusal))
         return self._with(refusal.at, agreement=agreement)
 
+    def plan_cancelling(self, reason: CancelReason, note: str, at: datetime) -> LeaseOrder:
+        """Claim 取消代扣计划: no deduction starts until the channel's answer completes or undoes it."""
+        rules.check_plan_cancel(self, reason)
+        if self.plan.status is PlanStatus.CANCELLED:
+            return self  # a re-cancellation for another reason: nothing to block, nothing claimed
+        PLAN_STATES.move(self.plan.status, PlanStatus.CANCELLING)
+        return self._with(at, plan=Plan(PlanStatus.CANCELLING, reason, note))
+
+    def plan_cancel_undone(self, at: datetime) -> LeaseOrder:
+        """The channel refused the cancellation: the plan is active again."""
+        if self.plan.status is not PlanStatus.CANCELLING:
+            return self
+        PLAN_STATES.move(self.plan.status, PlanStatus.ACTIVE)
+        return self._with(at, plan=Plan())
+
     def plan_cancelled(self, reason: CancelReason, note: str, at: datetime) -> LeaseOrder:
-        rules.check_plan_cancel(self)
-        PLAN_STATES.move(self.plan.status, PlanStatus.CANCELLED)
+        """The plan is cancelled (claimed first if active): the unpaid periods are never collected.
+        One cancelled for `other` may be cancelled again for a ground closing needs."""
+        order = self if self.plan.status is PlanStatus.CANCELLING else self.plan_cancelling(reason, note, at)
+        if order.plan.status is PlanStatus.CANCELLING:
+            PLAN_STATES.move(order.plan.status, PlanStatus.CANCELLED)
         periods = tuple(
             p.moved(PeriodStatus.CANCELLED, next_attempt_at=None) if p.status in UNPAID else p
-            for p in self.periods
+            for p in order.periods
         )
         plan = Plan(PlanStatus.CANCELLED, reason, note, at)
-        return self._with(at, plan=plan, periods=periods)
+        return order._with(at, plan=plan, periods=periods)
+
+    def closing(self, reason: str, at: datetime) -> LeaseOrder:
+        """Claim 关闭订单 on the seed's preconditions: no deduction starts from now on."""
+        basis = rules.close_basis(self)
+        ORDER_STATES.move(self.status, OrderStatus.CLOSING)
+        return self._with(at, status=OrderStatus.CLOSING, closure=Closure(reason, basis, at))
+
+    def close_undone(self, at: datetime) -> LeaseOrder:
+        """The channel refused to close: the order is open again."""
+        if self.status is not OrderStatus.CLOSING:
+            return self
+        ORDER_STATES.move(self.status, OrderStatus.SYNCED)
+        return self._with(at, status=OrderStatus.SYNCED, closure=None)
 
     def closed(self, reason: str, at: datetime) -> LeaseOrder:
-        basis = rules.close_basis(self)
-        ORDER_STATES.move(self.status, OrderStatus.CLOSED)
-        return self._with(at, status=OrderStatus.CLOSED, closure=Closure(reason, basis, at))
+        """Closed: a claimed close (claimed here first if open), or a refused pre-order."""
+        if self.status is OrderStatus.SYNC_FAILED:
+            ORDER_STATES.move(self.status, OrderStatus.CLOSED)
+            return self._with(at, status=OrderStatus.CLOSED, closure=Closure(reason, "sync_failed", at))
+        order = self if self.status is OrderStatus.CLOSING else self.closing(reason, at)
+        ORDER_STATES.move(order.status, OrderStatus.CLOSED)
+        basis = order.closure.basis if order.closure is not None else rules.close_basis(order)
+        return order._with(at, status=OrderStatus.CLOSED, closure=Closure(reason, basis, at))
 
     # -- collection ------------------------------------------------------------------------
     def with_period(self, period: RentPeriod, at: datetime) -> LeaseOrder:

@@ -66,14 +66,38 @@ class Contract:
     signed_at: datetime | None = None
     finalised_at: datetime | None = None
     failure_code: str | None = None
+    # the template lets rent be withheld once signed, before 落签 (otherwise 落签 comes first)
+    rent_before_finalise: bool = False
 
     def moved(self, target: ContractStatus, **changes: Any) -> Contract:
         CONTRACT_STATES.move(self.status, target)
         return replace(self, status=target, **changes)
 
+    def party_signed(self, contract_no: str, party: str, at: datetime) -> Contract:
+        """A party signed; the contract is signed once every required party has. A signature
+        on another contract number, or once the contract is no longer being signed, changes
+        nothing (a late or repeated callback)."""
+        if (
+            self.status is not ContractStatus.SIGNING
+            or self.contract_no != contract_no
+            or party in self.signed_parties
+        ):
+            return self
+        signed = (*self.signed_parties, party)
+        if set(self.required_parties) <= set(signed):
+            return self.moved(ContractStatus.SIGNED, signed_parties=signed, signed_at=at)
+        return replace(self, signed_parties=signed)
+
     @property
     def is_signed(self) -> bool:
         return self.status in (ContractStatus.SIGNED, ContractStatus.FINALISED)
+
+    @property
+    def rent_may_start(self) -> bool:
+        """落签 before rent (seed 000): finalised, or signed under a template that allows it."""
+        return self.status is ContractStatus.FINALISED or (
+            self.status is ContractStatus.SIGNED and self.rent_before_finalise
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,5 +166,5 @@ class Closure:
     """Why and on what ground the order was closed."""
 
     reason: str
-    basis: str  # "fulfilled", "lease_to_sale" or "return_success"
+    basis: str  # "fulfilled", "lease_to_sale", "return_success", or "sync_failed" (nothing at the channel)
     at: datetime

@@ -34,10 +34,12 @@ def check_contract_signing(order: LeaseOrder) -> None:
 
 def check_agreement_signing(order: LeaseOrder) -> None:
     _require_open(order, "start withholding signing")
-    if order.plan.status is PlanStatus.CANCELLED:
-        raise LeaseStateConflict("the withholding plan was cancelled", field="plan")
-    if order.agreement.status is AgreementStatus.SIGNED:
-        raise LeaseStateConflict("the withholding agreement is already signed", field="agreement")
+    if order.plan.status is not PlanStatus.ACTIVE:
+        raise LeaseStateConflict(f"the withholding plan is {order.plan.status.value}", field="plan")
+    if order.agreement.status in (AgreementStatus.SIGNED, AgreementStatus.UNSIGNING):
+        raise LeaseStateConflict(
+            f"the withholding agreement is {order.agreement.status.value}", field="agreement"
+        )
 
 
 def check_unsign(order: LeaseOrder) -> None:
@@ -48,10 +50,21 @@ def check_unsign(order: LeaseOrder) -> None:
         )
 
 
-def check_plan_cancel(order: LeaseOrder) -> None:
+def check_plan_cancel(order: LeaseOrder, reason: CancelReason) -> None:
+    """An active plan may be cancelled for any reason; one cancelled for `other` may be
+    cancelled again for lease-to-sale or a successful return (what closing needs)."""
     _require_open(order, "cancel the withholding plan")
-    if order.plan.status is PlanStatus.CANCELLED:
-        raise LeaseStateConflict("the withholding plan is already cancelled", field="plan")
+    plan = order.plan
+    if plan.status is PlanStatus.CANCELLING:
+        raise LeaseStateConflict("a cancellation of the plan is under way", field="plan")
+    if plan.status is PlanStatus.CANCELLED and not (
+        plan.cancel_reason is CancelReason.OTHER and reason in CLOSING_REASONS
+    ):
+        raise LeaseStateConflict(
+            f"the withholding plan is already cancelled for {plan.cancel_reason}; only one cancelled "
+            "for other may be cancelled again, for lease_to_sale or return_success",
+            field="plan",
+        )
 
 
 def _not_fulfilled(order: LeaseOrder) -> str:

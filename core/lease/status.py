@@ -12,6 +12,9 @@ class OrderStatus(enum.StrEnum):
     CREATED = "created"  # stored; the channel has not confirmed the pre-order yet
     SYNCED = "synced"  # the channel holds the pre-order (同步前置订单 done)
     SYNC_FAILED = "sync_failed"  # the channel refused the pre-order
+    # claimed for 关闭订单: no deduction may start; the channel's answer completes the close
+    # (closed) or undoes it (synced); an unknown answer leaves it to the lease worker
+    CLOSING = "closing"
     CLOSED = "closed"  # 关闭订单
 
 
@@ -28,11 +31,13 @@ class AgreementStatus(enum.StrEnum):
     NONE = "none"
     SIGNING = "signing"  # the user has the signing URL
     SIGNED = "signed"  # the withholding agreement is in force (Alipay NORMAL)
+    UNSIGNING = "unsigning"  # claimed for 解除代扣: no deduction may start until it is answered
     UNSIGNED = "unsigned"  # 解约: ended by us or by the user
 
 
 class PlanStatus(enum.StrEnum):
     ACTIVE = "active"
+    CANCELLING = "cancelling"  # claimed for 取消代扣计划: no deduction may start until answered
     CANCELLED = "cancelled"  # 取消代扣计划
 
 
@@ -60,8 +65,10 @@ ORDER_STATES: StateMachine[OrderStatus] = StateMachine(
     "lease order",
     {
         OrderStatus.CREATED: {OrderStatus.SYNCED, OrderStatus.SYNC_FAILED},
-        OrderStatus.SYNCED: {OrderStatus.CLOSED},
-        OrderStatus.SYNC_FAILED: set(),
+        OrderStatus.SYNCED: {OrderStatus.CLOSING},
+        OrderStatus.CLOSING: {OrderStatus.CLOSED, OrderStatus.SYNCED},
+        # the channel holds nothing of a refused pre-order: it is closed here alone
+        OrderStatus.SYNC_FAILED: {OrderStatus.CLOSED},
         OrderStatus.CLOSED: set(),
     },
 )
@@ -86,12 +93,18 @@ AGREEMENT_STATES: StateMachine[AgreementStatus] = StateMachine(
     {
         AgreementStatus.NONE: {AgreementStatus.SIGNING},
         AgreementStatus.SIGNING: {AgreementStatus.SIGNING, AgreementStatus.SIGNED},
-        AgreementStatus.SIGNED: {AgreementStatus.UNSIGNED},
+        AgreementStatus.SIGNED: {AgreementStatus.UNSIGNING, AgreementStatus.UNSIGNED},
+        AgreementStatus.UNSIGNING: {AgreementStatus.UNSIGNED, AgreementStatus.SIGNED},
         AgreementStatus.UNSIGNED: {AgreementStatus.SIGNING},
     },
 )
 PLAN_STATES: StateMachine[PlanStatus] = StateMachine(
-    "withholding plan", {PlanStatus.ACTIVE: {PlanStatus.CANCELLED}, PlanStatus.CANCELLED: set()}
+    "withholding plan",
+    {
+        PlanStatus.ACTIVE: {PlanStatus.CANCELLING},
+        PlanStatus.CANCELLING: {PlanStatus.CANCELLED, PlanStatus.ACTIVE},
+        PlanStatus.CANCELLED: set(),
+    },
 )
 PERIOD_STATES: StateMachine[PeriodStatus] = StateMachine(
     "rent period",

@@ -50,6 +50,7 @@ def contract_json(c: Contract) -> dict[str, Any]:
         "signed_at": _iso(c.signed_at),
         "finalised_at": _iso(c.finalised_at),
         "failure_code": c.failure_code,
+        "rent_before_finalise": c.rent_before_finalise,
     }
 
 
@@ -66,6 +67,7 @@ def contract_from(data: Mapping[str, Any]) -> Contract:
         signed_at=_at(data.get("signed_at")),
         finalised_at=_at(data.get("finalised_at")),
         failure_code=data.get("failure_code"),
+        rent_before_finalise=bool(data.get("rent_before_finalise", False)),
     )
 
 
@@ -324,6 +326,22 @@ class SqlLeaseOrders:
                 orders.c.status == OrderStatus.SYNCED.value,
                 orders.c.contract_status == ContractStatus.SIGNED.value,
                 orders.c.agreement_status == AgreementStatus.SIGNED.value,
+            )
+            .order_by(orders.c.updated_at)
+            .limit(limit)
+        )
+        return [r.id for r in (await self.conn.execute(stmt)).all()]
+
+    async def claimed(self, before: datetime, limit: int) -> list[str]:
+        stmt = (
+            sa.select(orders.c.id)
+            .where(
+                sa.or_(
+                    orders.c.status == OrderStatus.CLOSING.value,
+                    orders.c.plan_status == PlanStatus.CANCELLING.value,
+                    orders.c.agreement_status == AgreementStatus.UNSIGNING.value,
+                ),
+                orders.c.updated_at <= before,
             )
             .order_by(orders.c.updated_at)
             .limit(limit)

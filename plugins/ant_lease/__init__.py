@@ -4,6 +4,7 @@ rent collected by withholding, over Alipay's OpenAPI."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from plugins.alipay_openapi.channel import alipay_channel
@@ -43,7 +44,8 @@ def register_channels(settings: Mapping[str, Mapping[str, Any]], services: Chann
         extensions={LEASE_EXTENSION: adapter},
         workflows_only=True,  # rent is withheld for the lease workflow only
     )
-    return [channel]
+    # a deduction left unknown is closed with alipay.trade.cancel before an operator fails it
+    return [replace(channel, cancel=adapter)]
 
 
 @hookimpl

@@ -26,6 +26,7 @@ from plugins.ant_lease.answers import (
     trade_result,
 )
 from plugins.ant_lease.calls import failure_code
+from plugins.ant_lease.cancel import TradeCancel
 from plugins.ant_lease.client import (
     AGREEMENT_PAGE_SIGN,
     AGREEMENT_QUERY,
@@ -69,10 +70,10 @@ TRADE_NOT_EXIST = "TRADE_NOT_EXIST"
 NO_AGREEMENT = "NO_AGREEMENT"
 
 
-class AntLeaseAdapter(ContractOperations):
+class AntLeaseAdapter(ContractOperations, TradeCancel):
     """One Alipay app speaking the rent order component, withholding agreements and
-    withholding deductions. A deduction's out_trade_no is the platform's payment id, so a
-    resubmitted attempt is never a second deduction."""
+    withholding deductions (and their 撤销, the CancelPort). A deduction's out_trade_no is
+    the platform's payment id, so a resubmitted attempt is never a second deduction."""
 
     # -- payment port: one period withheld ---------------------------------------------------
     async def submit(self, request: PaymentRequest) -> ChannelResult:

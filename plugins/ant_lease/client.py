@@ -27,6 +27,7 @@ AGREEMENT_QUERY = "alipay.user.agreement.query"
 AGREEMENT_UNSIGN = "alipay.user.agreement.unsign"  # also 异步解约确认 with operate_type
 TRADE_PAY = "alipay.trade.pay"  # a deduction: product_code GENERAL_WITHHOLDING
 TRADE_QUERY = "alipay.trade.query"
+TRADE_CANCEL = "alipay.trade.cancel"  # 撤销: closes an unpaid trade, refunds a paid one
 # Notifications.
 TRADE_STATUS_SYNC = "trade_status_sync"
 DUT_USER_SIGN = "dut_user_sign"

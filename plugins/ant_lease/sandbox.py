@@ -43,6 +43,7 @@ from plugins.ant_lease.client import (
     ORDER_CREATE,
     ORDER_QUERY,
     PLAN_APPEND,
+    TRADE_CANCEL,
     TRADE_PAY,
     TRADE_QUERY,
 )
@@ -72,6 +73,7 @@ class LeaseSimulator(OrderComponent, ContractSigning, WithholdingAgreements, Ded
             AGREEMENT_UNSIGN: self.agreement_unsign,
             TRADE_PAY: self.trade_pay,
             TRADE_QUERY: self.trade_query,
+            TRADE_CANCEL: self.trade_cancel,
         }
 
     def pages(self) -> dict[str, SandboxPage]:

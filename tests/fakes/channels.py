@@ -4,7 +4,7 @@ what it is asked; with the `Channel` records that install them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
@@ -71,9 +71,13 @@ class FakeLeasePort:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.answers: dict[str, LeaseAnswer] = {}
+        # run while the call named is at the channel (a concurrent step racing it)
+        self.during: dict[str, Callable[[], Awaitable[object]]] = {}
 
     async def _done(self, name: str) -> LeaseAnswer:
         self.calls.append(name)
+        if name in self.during:
+            await self.during[name]()
         return self.answers.get(name, LeaseAnswer(ChannelStatus.SUCCEEDED))
 
     async def sync_order(self, order: LeaseOrder) -> LeaseAnswer:

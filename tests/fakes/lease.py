@@ -92,6 +92,19 @@ class FakeLeaseOrders(LeaseRepository):
         ]
         return [o.id for o in sorted(orders, key=lambda o: o.updated_at)][:limit]
 
+    async def claimed(self, before: datetime, limit: int) -> list[str]:
+        orders = [
+            o
+            for o in self.state.lease_orders.values()
+            if (
+                o.status is OrderStatus.CLOSING
+                or o.plan.status is PlanStatus.CANCELLING
+                or o.agreement.status is AgreementStatus.UNSIGNING
+            )
+            and o.updated_at <= before
+        ]
+        return [o.id for o in sorted(orders, key=lambda o: o.updated_at)][:limit]
+
     async def stale_attempts(self, before: datetime, limit: int) -> list[StaleAttempt]:
         stale = [
             StaleAttempt(o.id, p.no, p.attempts, p.attempt_started_at)

@@ -13,8 +13,9 @@ from storage_harness import StorageUnderTest
 from core.bills.model import Bill, BillKind, BillStatus, LoanState
 from core.bills.plan import LoanUpdate
 from core.lease.order import LeaseOrder
+from core.lease.parts import Agreement
 from core.lease.request import check_order
-from core.lease.status import OrderStatus
+from core.lease.status import AgreementStatus, OrderStatus
 from core.money import Money
 from core.payouts.checks import check_item
 from core.payouts.model import Payout, PayoutApplication, PayoutStatus
@@ -169,6 +170,27 @@ async def test_an_order_never_confirmed_by_its_channel_is_unsynced(storage: Stor
     await storage.in_uow(lambda uow: uow.lease_orders.add(lease_order()))
     assert await storage.in_uow(lambda uow: uow.lease_orders.unsynced(NOW, 10)) == ["lse_1"]
     assert await storage.in_uow(lambda uow: uow.lease_orders.unsynced(NOW - timedelta(seconds=1), 10)) == []
+
+
+async def test_orders_claimed_for_a_channel_operation_are_found_and_the_template_flag_kept(
+    storage: StorageUnderTest,
+) -> None:
+    at = NOW + timedelta(seconds=1)
+    order = lease_order().synced("CH-1", at)
+    order = order.contract_signing(
+        "TPL", "C1", "u", {"lessee": "u"}, ["lessee"], at, rent_before_finalise=True
+    )
+    await storage.in_uow(lambda uow: uow.lease_orders.add(lease_order()))
+    saved = await storage.in_uow(lambda uow: uow.lease_orders.save(order, expected_version=0))
+    assert await storage.in_uow(lambda uow: uow.lease_orders.claimed(at, 10)) == []
+    signed = replace(saved, agreement=Agreement(AgreementStatus.SIGNED, 1, "EXT-1", "A1"))
+    unsigning = signed.agreement_unsigning("returned", at)
+    saved = await storage.in_uow(lambda uow: uow.lease_orders.save(unsigning, expected_version=1))
+
+    read = await storage.in_uow(lambda uow: uow.lease_orders.get("lse_1"))
+    assert read == saved and read is not None and read.contract.rent_before_finalise
+    assert await storage.in_uow(lambda uow: uow.lease_orders.claimed(at, 10)) == ["lse_1"]
+    assert await storage.in_uow(lambda uow: uow.lease_orders.claimed(NOW, 10)) == []
 
 
 # -- payouts ----------------------------------------------------------------------------------

@@ -55,13 +55,13 @@ def new_order(**changes: Any) -> LeaseOrder:
 
 
 def collecting_order(**changes: Any) -> LeaseOrder:
-    """Synced, contract signed by its one party, agreement signed."""
+    """Synced, contract signed by its one party, agreement signed, contract finalised (落签)."""
     order = new_order(**changes).synced("2026030122001", T0)
     order = order.contract_signing("TPL", "C1", "https://sign/lessee", {"lessee": "u"}, ["lessee"], T0)
     order = order.contract_party_signed("C1", "lessee", T0)
     attempt, external = order.next_agreement_attempt()
     order = order.agreement_signing(attempt, "https://page", T0)
-    return order.agreement_signed(external, "20265401", BUYER, T0)
+    return order.agreement_signed(external, "20265401", BUYER, T0).contract_finalised(T0)
 
 
 # -- the pre-order ---------------------------------------------------------------------------
@@ -190,15 +190,17 @@ def test_agreement_signing_is_confirmed_once_and_repeats_change_nothing() -> Non
         order.agreement_signed(external_agreement_no("lse_" + "f" * 27, 1), "A9", BUYER, T0)
 
 
-def test_a_new_signing_attempt_gets_a_new_agreement_number_and_old_confirmations_still_count() -> None:
+def test_a_new_signing_attempt_replaces_the_old_one_whose_late_confirmation_never_counts() -> None:
     order = new_order().synced("ali-1", T0)
     first_attempt, first = order.next_agreement_attempt()
     order = order.agreement_signing(first_attempt, "https://page/1", T0)
     second_attempt, second = order.next_agreement_attempt()
     order = order.agreement_signing(second_attempt, "https://page/2", T0)
     assert second != first and order.agreement.attempt == 2
-    signed = order.agreement_signed(first, "A1", BUYER, T0)
-    assert (signed.agreement.external_agreement_no, signed.agreement.attempt) == (first, 1)
+    assert order.agreement.sign_url == "https://page/2" and not order.is_live_signing(first)
+    assert order.agreement_signed(first, "A1", BUYER, T0) is order, "one live agreement per order"
+    signed = order.agreement_signed(second, "A2", BUYER, T0)
+    assert (signed.agreement.agreement_no, signed.agreement.attempt) == ("A2", 2)
 
 
 def test_unsigning_ends_collection_and_a_foreign_unsign_changes_nothing() -> None:
@@ -310,7 +312,7 @@ def test_a_plan_cancelled_for_lease_to_sale_or_a_return_allows_closing(reason: C
     closed = cancelled.closed("sold", T0)
     assert closed.closure is not None and closed.closure.basis == reason.value
     with pytest.raises(LeaseStateConflict):
-        check_plan_cancel(cancelled)
+        check_plan_cancel(cancelled, CancelReason.OTHER)
 
 
 def test_a_plan_cancelled_for_another_reason_does_not_allow_closing() -> None:
@@ -318,6 +320,61 @@ def test_a_plan_cancelled_for_another_reason_does_not_allow_closing() -> None:
     with pytest.raises(ClosePreconditionFailed) as refused:
         cancelled.closed("x", T0)
     assert "cancelled for other" in refused.value.message
+
+
+def test_a_plan_cancelled_for_other_is_cancelled_again_for_a_closing_reason_then_closes() -> None:
+    cancelled = collecting_order().plan_cancelled(CancelReason.OTHER, "user asked", T0)
+    with pytest.raises(LeaseStateConflict):
+        check_plan_cancel(cancelled, CancelReason.OTHER)
+    again = cancelled.plan_cancelled(CancelReason.RETURN_SUCCESS, "goods came back", T0)
+    assert (again.plan.cancel_reason, again.plan.cancel_note) == (
+        CancelReason.RETURN_SUCCESS,
+        "goods came back",
+    )
+    closed = again.closed("returned", T0)
+    assert closed.closure is not None and closed.closure.basis == "return_success"
+    with pytest.raises(LeaseStateConflict):
+        check_plan_cancel(again, CancelReason.LEASE_TO_SALE)
+
+
+def test_nothing_is_withheld_before_the_contract_is_finalised_unless_its_template_allows() -> None:
+    order = new_order().synced("ali-1", T0)
+    attempt, external = order.next_agreement_attempt()
+    order = order.agreement_signing(attempt, "https://page", T0)
+    for rent_first in (False, True):
+        o = order.contract_signing(
+            "TPL", "C1", "u", {"lessee": "u"}, ["lessee"], T0, rent_before_finalise=rent_first
+        )
+        o = o.contract_party_signed("C1", "lessee", T0).agreement_signed(external, "A1", BUYER, T0)
+        assert o.contract.status is ContractStatus.SIGNED and o.ready_to_finalise
+        assert o.collecting_allowed() is rent_first
+        if not rent_first:
+            with pytest.raises(LeaseStateConflict):
+                o.start_attempt(1, T0)
+            assert o.contract_finalised(T0).collecting_allowed()
+
+
+def test_a_claimed_close_cancel_or_unsign_stops_deductions_and_is_undone_on_refusal() -> None:
+    order = collecting_order()
+    paid = order
+    for no in (1, 2, 3):
+        paid, _ = paid.start_attempt(no, T0)
+        paid = paid.attempt_paid(no, 1, f"pay_{no}", f"T{no}", T0)
+    closing = paid.closing("done", T0)
+    assert closing.status is OrderStatus.CLOSING and not closing.open
+    assert closing.close_undone(T0).status is OrderStatus.SYNCED
+    assert closing.closed("done", T0).closure.basis == "fulfilled"  # type: ignore[union-attr]
+    cancelling = order.plan_cancelling(CancelReason.LEASE_TO_SALE, "sold", T0)
+    unsigning = order.agreement_unsigning("returned", T0)
+    for claimed in (cancelling, unsigning):
+        assert not claimed.collecting_allowed() and claimed.due_periods(T0 + timedelta(days=90)) == []
+        with pytest.raises(LeaseStateConflict):
+            claimed.start_attempt(1, T0)
+    assert cancelling.plan_cancel_undone(T0).collecting_allowed()
+    assert unsigning.unsign_undone(T0).collecting_allowed()
+    assert cancelling.plan_cancelled(CancelReason.LEASE_TO_SALE, "sold", T0).plan.cancelled_at == T0
+    with pytest.raises(ClosePreconditionFailed):
+        order.start_attempt(1, T0)[0].closing("while collecting", T0)
 
 
 def test_an_attempt_failing_after_the_plan_was_cancelled_cancels_its_period() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from core.lease.order import LeaseOrder
 from core.lease.status import ContractStatus, OrderStatus, PeriodStatus
 from core.usecases.lease.book import LeaseBook
+from core.usecases.lease.claims import ClaimedMoves, pending_moves
 from core.usecases.lease.collection import RentCollection
 from core.usecases.lease.orders import LeaseOrderService
 from core.usecases.lease.policy import LeasePolicy
@@ -56,6 +57,11 @@ def _resolved(no: int) -> Callable[[LeaseOrder], bool]:
     return lambda order: order.period(no).status is not PeriodStatus.COLLECTING
 
 
+def _settled(order: LeaseOrder) -> bool:
+    """Whether the channel settled every close, plan cancellation and unsign claimed on it."""
+    return not pending_moves(order)
+
+
 class LeaseRecovery:
     """One round of the lease worker. All state is in the lease tables; only the back-off is
     in memory."""
@@ -74,10 +80,12 @@ class LeaseRecovery:
         self.collection = collection
         self.policy = policy
         self.backoff = Backoff(policy.resync_after)
+        self.claims = ClaimedMoves(book, contract.calls)
 
     async def run_once(self, limit: int, now: datetime | None = None) -> int:
         """Collect what is due, and continue what a crash or an unknown answer left behind:
-        pre-orders never confirmed, contracts waiting for 落签, attempts never submitted.
+        pre-orders never confirmed, contracts waiting for 落签, attempts never submitted, and
+        closes, plan cancellations and unsigns claimed but never settled by the channel.
         A channel that keeps failing one of these is asked again after a growing wait."""
         now = now or self.book.clock()
         done = await self.collection.collect_due(limit, now)
@@ -86,6 +94,7 @@ class LeaseRecovery:
             unsynced = await repo.unsynced(now - self.policy.resync_after, limit)
             to_finalise = await repo.ready_to_finalise(limit)
             stale = await repo.stale_attempts(now - self.policy.resubmit_after, limit)
+            claimed = await repo.claimed(now - self.policy.resync_after, limit)
         for order_id in unsynced:
             done += await self._retried(f"sync/{order_id}", now, self.orders.sync(order_id), _synced)
         for order_id in to_finalise:
@@ -99,6 +108,8 @@ class LeaseRecovery:
                 self.collection.recover_attempt(a.order_id, a.period_no, a.attempt),
                 _resolved(a.period_no),
             )
+        for order_id in claimed:
+            done += await self._retried(f"claim/{order_id}", now, self.claims.resume(order_id), _settled)
         return done
 
     async def _retried(

@@ -25,10 +25,14 @@ class ContractSigning:
     """Signs an order's contract with every party its template names, then seals it (落签).
     One 落签 at a time per order in this process; the channel deduplicates the rest."""
 
-    def __init__(self, book: LeaseBook, calls: LeaseChannelCalls) -> None:
+    def __init__(
+        self, book: LeaseBook, calls: LeaseChannelCalls, *, rent_before_finalise: frozenset[str] = frozenset()
+    ) -> None:
         self.book = book
         self.calls = calls
         self.finalising: set[str] = set()
+        # templates whose rent may start before 落签 (LeasePolicy.rent_before_finalise)
+        self.rent_before_finalise = rent_before_finalise
 
     async def start(self, order_id: str, app_id: str, template_id: str) -> LeaseOrder:
         """The channel's signing URL(s) of the contract made from `template_id` for this order."""
@@ -56,7 +60,15 @@ class ContractSigning:
             lambda o, at: (
                 o
                 if o.contract.status is ContractStatus.SIGNING and o.contract.contract_no == contract_no
-                else o.contract_signing(template_id, contract_no, result.sign_url, party_urls, parties, at)
+                else o.contract_signing(
+                    template_id,
+                    contract_no,
+                    result.sign_url,
+                    party_urls,
+                    parties,
+                    at,
+                    rent_before_finalise=template_id in self.rent_before_finalise,
+                )
             ),
         )
 

@@ -4,10 +4,11 @@ refuse an async unsign (异步解约确认), cancel the plan (取消代扣计划
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from core.events import EventType
-from core.flowlog import FlowNode
+from core.flowlog import FlowNode, FlowOutcome
 from core.lease.errors import LeaseStateConflict
 from core.lease.order import LeaseOrder
 from core.lease.parts import UnsignRefusal
@@ -16,6 +17,7 @@ from core.lease.status import AgreementStatus, AsyncUnsignOperation, CancelReaso
 from core.money import Money
 from core.usecases.lease.book import LeaseBook, agreement_status, on_move
 from core.usecases.lease.channel import LeaseChannelCalls
+from core.usecases.lease.claims import ClaimedMoves, cancel_plan_move, unsign_move
 from core.usecases.lease.signing import ContractSigning
 from core.usecases.lease.views import withholding_answer_view
 from ports.channels import ChannelStatus, SigningRequest
@@ -32,6 +34,7 @@ class WithholdingService:
         self.book = book
         self.calls = calls
         self.contract = contract
+        self.moves = ClaimedMoves(book, calls)
 
     async def start_signing(self, order_id: str, app_id: str, return_url: str | None = None) -> LeaseOrder:
         """A new withholding signing: the URL (alipay.user.agreement.page.sign) the user
@@ -87,7 +90,12 @@ class WithholdingService:
     async def signed(
         self, order_id: str, external_no: str, agreement_no: str, user_id: str | None, via: str
     ) -> LeaseOrder:
-        """The user signed (the channel's notification, or a query): 落签 follows if it can."""
+        """The user signed (the channel's notification, or a query): 落签 follows if it can.
+        A confirmation of an older signing of this order (a sign URL a newer signing replaced)
+        never becomes the order's agreement: it is unsigned at the channel at once."""
+        current = await self.book.get(order_id)
+        if not current.is_live_signing(external_no):
+            return await self._unsign_stale(current, external_no, agreement_no)
         order = await self.book.change(
             order_id,
             lambda o, at: o.agreement_signed(external_no, agreement_no, user_id, at),
@@ -97,6 +105,34 @@ class WithholdingService:
             order_id, FlowNode.NOTIFIED, f"withholding agreement signed ({via})", agreement_no=agreement_no
         )
         return await self.contract.finalise_if_ready(order)
+
+    async def _unsign_stale(self, order: LeaseOrder, external_no: str, agreement_no: str) -> LeaseOrder:
+        """One live withholding agreement per order: an agreement signed on a replaced sign URL
+        is ended at the channel (an unknown answer is raised, so the channel's notification is
+        repeated and this is tried again)."""
+        self.book.record(
+            order.id,
+            FlowNode.NOTIFIED,
+            f"withholding agreement {agreement_no} signed on a replaced signing {external_no}: unsigning it",
+            FlowOutcome.FAILED,
+            agreement_no=agreement_no,
+        )
+        if not agreement_no:
+            return order
+        stale = replace(
+            order,
+            agreement=replace(
+                order.agreement,
+                status=AgreementStatus.SIGNED,
+                agreement_no=agreement_no,
+                external_agreement_no=external_no,
+            ),
+        )
+        reason = "a newer withholding signing replaced this one"
+        await self.calls.operate(
+            stale, "unsign a replaced agreement", self.calls.port(stale).unsign_agreement(stale, reason)
+        )
+        return order
 
     async def unsigned_at_channel(self, order: LeaseOrder, data: Mapping[str, Any]) -> None:
         """The user (or the channel) ended the agreement: collection stops."""
@@ -108,32 +144,35 @@ class WithholdingService:
         self.book.record(order.id, FlowNode.NOTIFIED, "withholding agreement unsigned (notification)")
 
     async def unsign(self, order_id: str, app_id: str, reason: str) -> LeaseOrder:
-        """解除代扣 (alipay.user.agreement.unsign); repeating it is harmless."""
+        """解除代扣 (alipay.user.agreement.unsign), claimed `unsigning` first so no deduction
+        starts meanwhile; repeating it is harmless, and repeating it while unsigning asks the
+        channel again."""
         order = await self.book.get(order_id, app_id)
         if order.agreement.status is AgreementStatus.UNSIGNED:
             return order
+        if order.agreement.status is AgreementStatus.UNSIGNING:
+            return await self.moves.settle(order, unsign_move(order.agreement.unsign_reason or reason))
         check_unsign(order)
-        await self.calls.operate(order, "unsign", self.calls.port(order).unsign_agreement(order, reason))
-        return await self.book.change(
-            order_id,
-            lambda o, at: o.agreement_unsigned(o.agreement.agreement_no, reason, at),
-            _UNSIGNED,
+        return await self.moves.run(
+            order_id, lambda o, at: o.agreement_unsigning(reason, at), unsign_move(reason)
         )
 
     async def cancel_plan(self, order_id: str, app_id: str, reason: CancelReason, note: str) -> LeaseOrder:
-        """取消代扣计划 with a reason: the unpaid periods are never collected. Repeating it with
-        the same reason is harmless."""
+        """取消代扣计划 with a reason: the unpaid periods are never collected. Claimed
+        `cancelling` first so no deduction starts meanwhile. Repeating it with the same reason
+        is harmless; a plan cancelled for `other` may be cancelled again for lease-to-sale or a
+        successful return (so the order can close)."""
         order = await self.book.get(order_id, app_id)
-        if order.plan.status is PlanStatus.CANCELLED and order.plan.cancel_reason is reason:
+        plan = order.plan
+        if plan.status is PlanStatus.CANCELLED and plan.cancel_reason is reason:
             return order
-        check_plan_cancel(order)
-        await self.calls.operate(
-            order, "cancel plan", self.calls.port(order).cancel_plan(order, reason, note)
-        )
-        return await self.book.change(
-            order_id,
-            lambda o, at: o if o.plan.status is PlanStatus.CANCELLED else o.plan_cancelled(reason, note, at),
-            on_move(EventType.LEASE_PLAN_CANCELLED, lambda o: o.plan.status),
+        if plan.status is PlanStatus.CANCELLING and plan.cancel_reason is not None:
+            return await self.moves.settle(
+                order, cancel_plan_move(plan.cancel_reason, plan.cancel_note or "")
+            )
+        check_plan_cancel(order, reason)
+        return await self.moves.run(
+            order_id, lambda o, at: o.plan_cancelling(reason, note, at), cancel_plan_move(reason, note)
         )
 
     async def refuse_async_unsign(

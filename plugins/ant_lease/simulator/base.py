@@ -45,6 +45,8 @@ class SimulatorBase:
         self.agreements: dict[str, SimAgreement] = {}  # by external_agreement_no
         self.trades: dict[str, SimTrade] = {}
         self.failed_once: set[tuple[str, str]] = set()
+        # out_trade_nos cancelled before any trade.pay arrived: a late trade.pay is refused
+        self.cancelled_unknown: set[str] = set()
         self.pending: list[Notice] = []
         self.on_notice: Callable[[], None] | None = None
 

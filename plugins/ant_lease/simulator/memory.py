@@ -28,6 +28,7 @@ class LeaseState(Protocol):
     agreements: dict[str, SimAgreement]
     trades: dict[str, SimTrade]
     failed_once: set[tuple[str, str]]
+    cancelled_unknown: set[str]
     pending: list[Notice]
 
 
@@ -49,6 +50,7 @@ def save(store: SandboxStore, state: LeaseState) -> None:
             {
                 "sequence": state._sequence,
                 "failed_once": sorted(list(pair) for pair in state.failed_once),
+                "cancelled_unknown": sorted(state.cancelled_unknown),
                 "pending": [dataclasses.asdict(notice) for notice in state.pending],
             },
         )
@@ -63,6 +65,7 @@ def restore(store: SandboxStore, state: LeaseState) -> None:
     if saved is not None:
         state._sequence = int(saved["sequence"])
         state.failed_once = {(str(a), str(b)) for a, b in saved["failed_once"]}
+        state.cancelled_unknown = {str(no) for no in saved.get("cancelled_unknown", ())}
         state.pending = [Notice(**notice) for notice in saved["pending"]]
 
 

@@ -50,6 +50,7 @@ class Scenario:
     SYSTEM_ERROR = "55"  # answered SYSTEM_ERROR, though the trade succeeded (a query tells)
     WAIT_THEN_PAID = "66"  # answered 10003 (processing); paid after one query
     BAD_SIGN = "77"  # paid, but the answer is signed with a key that is not Alipay's
+    STUCK = "88"  # answered SYSTEM_ERROR, never paid nor closed; the first cancel asks for a retry
 
     @staticmethod
     def of_buyer(buyer_id: str | None) -> str:
@@ -129,8 +130,10 @@ class SimTrade:
     status: TradeStatus
     answer: dict[str, Any]
     gmt_payment: str | None = None
-    waits_left: int = 0
+    waits_left: int = 0  # queries before a waiting trade is paid; -1: never (it stays waiting)
     notify_url: str | None = None
+    cancel_action: str | None = None  # alipay.trade.cancel's action once cancelled: close, refund
+    cancel_retries: int = 0  # cancels still answered retry_flag=Y before one takes effect
 
 
 def positive_amount(raw: Any) -> Decimal | None:

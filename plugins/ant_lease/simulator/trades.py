@@ -1,4 +1,5 @@
-"""The simulated withholding deductions: alipay.trade.pay and alipay.trade.query."""
+"""The simulated withholding deductions: alipay.trade.pay, alipay.trade.query and their 撤销
+(alipay.trade.cancel: an unpaid trade closed for good, a paid one refunded)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ class Deductions(SimulatorBase):
         agreement_no = params.get("agreement_no") if isinstance(params, dict) else None
         if biz["product_code"] != "GENERAL_WITHHOLDING" or not agreement_no:
             return business_error("ACQ.INVALID_PARAMETER", "代扣须传GENERAL_WITHHOLDING与agreement_no")
+        if biz["out_trade_no"] in self.cancelled_unknown:
+            return business_error("ACQ.TRADE_HAS_CLOSE", "交易已关闭")
         existing = self.trades.get(biz["out_trade_no"])
         if existing is not None:
             if existing.biz != biz:
@@ -61,7 +64,15 @@ class Deductions(SimulatorBase):
             {},
             notify_url=common.get("notify_url"),
         )
-        key = (agreement.agreement_no, biz["total_amount"])
+        self._play(trade, scenario)
+        self.trades[trade.out_trade_no] = trade
+        if scenario == Scenario.BAD_SIGN:
+            return SandboxAnswer(trade.answer, signing_key=generate_private_key())
+        return trade.answer
+
+    def _play(self, trade: SimTrade, scenario: str) -> None:
+        """A new trade's outcome and first answer, as the amount's scenario says."""
+        key = (trade.agreement.agreement_no, str(trade.biz["total_amount"]))
         refused = scenario == Scenario.ALWAYS_FAIL or (
             scenario == Scenario.FAIL_ONCE and key not in self.failed_once
         )
@@ -69,6 +80,9 @@ class Deductions(SimulatorBase):
             self.failed_once.add(key)
             trade.status = TradeStatus.TRADE_CLOSED
             trade.answer = business_error("ACQ.BUYER_BALANCE_NOT_ENOUGH", "买家余额不足")
+        elif scenario == Scenario.STUCK:  # waits for good; the first cancel asks for a retry
+            trade.status, trade.waits_left, trade.cancel_retries = TradeStatus.WAIT_BUYER_PAY, -1, 1
+            trade.answer = business_error("ACQ.SYSTEM_ERROR", "系统异常")
         elif scenario == Scenario.WAIT_THEN_PAID:
             trade.status, trade.waits_left = TradeStatus.WAIT_BUYER_PAY, 1
             trade.answer = {
@@ -78,13 +92,10 @@ class Deductions(SimulatorBase):
             }
         else:
             self._paid(trade)
-            trade.answer = success(**self._trade_fields(trade))
-            if scenario == Scenario.SYSTEM_ERROR:
-                trade.answer = business_error("ACQ.SYSTEM_ERROR", "系统异常")
-        self.trades[trade.out_trade_no] = trade
-        if scenario == Scenario.BAD_SIGN:
-            return SandboxAnswer(trade.answer, signing_key=generate_private_key())
-        return trade.answer
+            system_error = business_error("ACQ.SYSTEM_ERROR", "系统异常")
+            trade.answer = (
+                system_error if scenario == Scenario.SYSTEM_ERROR else success(**self._trade_fields(trade))
+            )
 
     def _trade_fields(self, trade: SimTrade) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -124,7 +135,7 @@ class Deductions(SimulatorBase):
             trade = next((t for t in self.trades.values() if t.trade_no == biz["trade_no"]), None)
         if trade is None:
             return business_error("ACQ.TRADE_NOT_EXIST", "交易不存在")
-        if trade.status is TradeStatus.WAIT_BUYER_PAY:
+        if trade.status is TradeStatus.WAIT_BUYER_PAY and trade.waits_left >= 0:
             if trade.waits_left > 0:
                 trade.waits_left -= 1
             else:
@@ -133,3 +144,26 @@ class Deductions(SimulatorBase):
         if trade.gmt_payment:
             fields["send_pay_date"] = trade.gmt_payment
         return success(trade_status=trade.status.value, **fields)
+
+    async def trade_cancel(self, biz: dict[str, Any], common: Mapping[str, str]) -> Mapping[str, Any]:
+        """撤销: an unpaid trade is closed (action close) and can never be paid; a paid one is
+        refunded in full (action refund) and closed; an out_trade_no never paid is remembered
+        so a late trade.pay under it is refused (no action: there was no trade)."""
+        out_trade_no = biz.get("out_trade_no")
+        if not isinstance(out_trade_no, str) or not out_trade_no:
+            return business_error("ACQ.INVALID_PARAMETER", "out_trade_no不能为空")
+        trade = self.trades.get(out_trade_no)
+        if trade is None:
+            self.cancelled_unknown.add(out_trade_no)
+            return success(out_trade_no=out_trade_no, retry_flag="N")
+        if trade.cancel_action is None and trade.cancel_retries > 0:
+            trade.cancel_retries -= 1
+            return success(trade_no=trade.trade_no, out_trade_no=out_trade_no, retry_flag="Y")
+        if trade.cancel_action is None:
+            paid = trade.status in (TradeStatus.TRADE_SUCCESS, TradeStatus.TRADE_FINISHED)
+            trade.cancel_action = "refund" if paid else "close"
+            trade.status = TradeStatus.TRADE_CLOSED
+            trade.answer = business_error("ACQ.TRADE_HAS_CLOSE", "交易已关闭")
+        return success(
+            trade_no=trade.trade_no, out_trade_no=out_trade_no, retry_flag="N", action=trade.cancel_action
+        )

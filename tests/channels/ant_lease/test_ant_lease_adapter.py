@@ -177,6 +177,31 @@ def test_the_channel_offers_every_port_and_the_lease_operations(lease: Lease) ->
     assert isinstance(lease.channel.extensions[LEASE_EXTENSION], LeaseChannelPort)
 
 
+async def test_the_channel_cancels_a_deduction_left_unknown_so_it_is_never_paid(lease: Lease) -> None:
+    """The CancelPort an operator's resolution uses (issue 11 item 4): a trade.pay whose answer
+    stays unknown is closed at the simulator, a later resend is refused, and a paid trade
+    cancelled is refunded (a FAILED deduction: the rent was not collected)."""
+    assert lease.channel.cancel is lease.adapter
+    agreement_no = await lease.agreement()
+    stuck, paid = deduction(agreement_no, "10.88"), deduction(agreement_no, "10.55")
+    first = await lease.adapter.submit(stuck)
+    queried = await lease.adapter.query(stuck, None)
+
+    retry = await lease.channel.cancel.cancel(stuck, None)
+    closed = await lease.channel.cancel.cancel(stuck, None)
+    resent = await lease.adapter.submit(stuck)
+    await lease.adapter.submit(paid)
+    refunded = await lease.channel.cancel.cancel(paid, None)
+
+    assert (first.status, queried.status) == (ChannelStatus.UNKNOWN, ChannelStatus.PROCESSING)
+    assert (retry.status, retry.code) == (ChannelStatus.UNKNOWN, "TRADE_CANCEL_RETRY")
+    assert (closed.status, closed.code) == (ChannelStatus.FAILED, "TRADE_CANCEL_CLOSED")
+    assert (resent.status, resent.code) == (ChannelStatus.FAILED, "TRADE_HAS_CLOSE")
+    assert lease.simulator.trades[stuck.payment_id].gmt_payment is None, "never paid"
+    assert (refunded.status, refunded.code) == (ChannelStatus.FAILED, "TRADE_CANCEL_REFUNDED")
+    assert lease.simulator.trades[paid.payment_id].status.value == "TRADE_CLOSED"
+
+
 def test_no_settings_no_channel() -> None:
     assert register_channels(settings={}, services=ChannelServices(NoAccounts())) == []
 

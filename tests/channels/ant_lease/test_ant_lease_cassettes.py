@@ -229,3 +229,48 @@ async def test_the_plan_is_cancelled_for_lease_to_sale_and_the_order_closed(cass
         "reason_desc": "用户买断",
     }
     assert {i["status"] for i in info.data["rent_plan_info"]["installments"]} == {"CANCELLED"}
+
+
+async def test_an_unknown_deduction_is_cancelled_closed_or_refunded(cassette: Cassette) -> None:
+    adapter, user = cassette
+    o = order("lse_0195f2a3b4c5d6e7f8091a2b3cd", amounts=("100.66", "100.55"))
+    agreement_no = await signed_agreement(adapter, user, o)
+    waiting = deduction(o, "pay_cassette_cancel_wait", "100.66", agreement_no)
+    paid_unknown = deduction(o, "pay_cassette_cancel_paid", "100.55", agreement_no, no=2)
+
+    first = await adapter.submit(waiting)
+    closed = await adapter.cancel(waiting, first.channel_ref)
+    resent = await adapter.submit(waiting)
+    unknown = await adapter.submit(paid_unknown)
+    refunded = await adapter.cancel(paid_unknown, None)
+    queried = await adapter.query(paid_unknown, None)
+
+    assert first.status is ChannelStatus.PROCESSING
+    assert (closed.status, closed.code) == (ChannelStatus.FAILED, "TRADE_CANCEL_CLOSED")
+    assert closed.channel_ref == first.channel_ref and closed.exchanges[0].operation == "alipay.trade.cancel"
+    assert (resent.status, resent.code) == (ChannelStatus.FAILED, "TRADE_HAS_CLOSE"), "never paid later"
+    assert unknown.status is ChannelStatus.UNKNOWN
+    assert (refunded.status, refunded.code) == (ChannelStatus.FAILED, "TRADE_CANCEL_REFUNDED")
+    assert queried.status is ChannelStatus.FAILED, "a refunded trade is closed"
+
+
+async def test_a_cancel_asked_to_retry_is_unknown_and_a_cancelled_request_is_never_paid(
+    cassette: Cassette,
+) -> None:
+    adapter, user = cassette
+    o = order("lse_0195f2a3b4c5d6e7f8091a2b3ce", amounts=("100.88", "100.00"))
+    agreement_no = await signed_agreement(adapter, user, o)
+    stuck = deduction(o, "pay_cassette_cancel_stuck", "100.88", agreement_no)
+    never_arrived = deduction(o, "pay_cassette_cancel_lost", "100.00", agreement_no, no=2)
+
+    answer = await adapter.submit(stuck)
+    retry = await adapter.cancel(stuck, None)
+    again = await adapter.cancel(stuck, None)
+    lost = await adapter.cancel(never_arrived, None)
+    late = await adapter.submit(never_arrived)
+
+    assert (answer.status, answer.code) == (ChannelStatus.UNKNOWN, "SYSTEM_ERROR")
+    assert (retry.status, retry.code) == (ChannelStatus.UNKNOWN, "TRADE_CANCEL_RETRY")
+    assert (again.status, again.code) == (ChannelStatus.FAILED, "TRADE_CANCEL_CLOSED")
+    assert (lost.status, lost.code) == (ChannelStatus.FAILED, "TRADE_CANCEL_NO_TRADE")
+    assert (late.status, late.code) == (ChannelStatus.FAILED, "TRADE_HAS_CLOSE")

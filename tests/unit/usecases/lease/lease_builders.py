@@ -37,9 +37,14 @@ def contract_signed(order: LeaseOrder) -> LeaseOrder:
     return order.contract_party_signed("C1", "lessee", T0)
 
 
-def collecting(order: LeaseOrder) -> LeaseOrder:
-    """Contract and withholding agreement signed: rent may be collected."""
+def both_signed(order: LeaseOrder) -> LeaseOrder:
+    """Contract and withholding agreement signed: 落签 is due, rent may not start yet."""
     order = contract_signed(order)
     attempt, external = order.next_agreement_attempt()
     order = order.agreement_signing(attempt, "https://page", T0)
     return order.agreement_signed(external, "20265401", BUYER, T0)
+
+
+def collecting(order: LeaseOrder) -> LeaseOrder:
+    """Contract and withholding agreement signed, then the contract 落签: rent may be collected."""
+    return both_signed(order).contract_finalised(T0)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from fakes.workflows import LeaseWorld, lease_world
-from lease_builders import BUYER, T0, collecting, new_order
+from lease_builders import BUYER, T0, both_signed, collecting, new_order
 
 from core.errors import IdempotencyConflict
 from core.lease.status import ContractStatus, OrderStatus, PeriodStatus
@@ -100,7 +100,7 @@ async def test_a_deduction_still_processing_leaves_its_period_collecting() -> No
 
 async def test_the_worker_syncs_an_order_left_created_and_finalises_a_signed_contract() -> None:
     created = new_order()
-    signed = collecting(new_order(OTHER_ORDER_ID))  # contract and agreement signed: 落签 due
+    signed = both_signed(new_order(OTHER_ORDER_ID))  # contract and agreement signed: 落签 due
     w = lease_world(created, signed)
     done = await recovery(w).run_once(10, T0 + timedelta(minutes=5))
     assert done >= 2
