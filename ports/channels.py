@@ -187,9 +187,10 @@ class CancelPort(Protocol):
     async def cancel(self, request: PaymentRequest, channel_ref: str | None) -> ChannelResult:
         """Close at the channel an order whose outcome is not known, so that it can never be
         paid later (Alipay's `alipay.trade.cancel` for a `trade.pay`). Answers FAILED when the
-        order is closed unpaid (or provably never existed), SUCCEEDED when it had been paid (so
-        nothing was cancelled: the payment succeeded), UNKNOWN when the channel gives no definite
-        answer. Idempotent on `request.payment_id`."""
+        order is closed unpaid, provably never existed, or was paid and the cancel refunded it
+        (the money went back: nothing was collected; its code says which); SUCCEEDED only for a
+        channel whose cancel cannot undo a payment that went through; UNKNOWN when the channel
+        gives no definite answer. Idempotent on `request.payment_id`."""
         ...
 
 
