@@ -71,7 +71,7 @@ class BillActions:
         message: str,
         outcome: FlowOutcome = FlowOutcome.OK,
     ) -> None:
-        self.ctx.note(bill_id, FlowNode.OPERATOR_ACTION, outcome, message, actor=operator, **note)
+        self.ctx.trail.record(bill_id, FlowNode.OPERATOR_ACTION, outcome, message, actor=operator, **note)
 
     async def _revalidate(self, bill: Bill) -> Bill:
         checked = await self.checker.check(bill, self.ctx.clock())
@@ -84,7 +84,7 @@ class BillActions:
             checked = await self.checker.hold(repo, current, checked, self.ctx.clock())
             await repo.save(checked.bill, expected_status=current.status)
             await uow.commit()
-        self.ctx.emit(checked.trail)
+        self.ctx.trail.emit(checked.trail)
         return await self.intake.proceed(checked.bill)
 
     async def _resend(self, bill: Bill, operator: str, note: dict[str, Any]) -> Bill:

@@ -59,7 +59,7 @@ class BillBank:
     async def send_attempt(self, bill: Bill) -> Bill:
         """Send the current attempt (8801); a refusal before any payment existed is a bank failure."""
         cmd = self.payment_command(bill)
-        self.ctx.note(
+        self.ctx.trail.record(
             bill.id,
             FlowNode.CHANNEL_REQUEST,
             FlowOutcome.PENDING,
@@ -108,7 +108,7 @@ class BillBank:
             await repo.save(failed, expected_status=BillStatus.BANK_SUBMITTED)
             await publish(uow, failed, EventType.BILL_FAILED, now)
             await uow.commit()
-        self.ctx.note(
+        self.ctx.trail.record(
             bill.id,
             FlowNode.CHANNEL_ANSWER,
             FlowOutcome.FAILED,

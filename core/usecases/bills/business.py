@@ -66,7 +66,7 @@ class BillBusiness:
             return await self._business_failed(bill_id, due, exc, actor)
         if isinstance(committed, Bill):
             return committed  # not due: left as it is
-        self.ctx.emit(self._committed_records(committed, actor))
+        self.ctx.trail.emit(self._committed_records(committed, actor))
         return committed.bill
 
     async def _company_accounts(self, bill: Bill, now: datetime) -> CompanyAccounts:
@@ -112,7 +112,7 @@ class BillBusiness:
     def _committed_records(self, done: _Committed, actor: str | None) -> list[FlowRecord]:
         bill_id, plan = done.bill.id, done.plan
         records = [
-            self.ctx.record(
+            self.ctx.trail.node(
                 bill_id,
                 FlowNode.BUSINESS_PROCESSING,
                 message=f"business processing committed ({done.pay_mode} mode)",
@@ -123,7 +123,7 @@ class BillBusiness:
                 write_off_account=done.company.write_off,
                 transfer_log=plan.transfer_log is not None,
             ),
-            self.ctx.record(
+            self.ctx.trail.node(
                 bill_id,
                 FlowNode.LEDGER_POSTED,
                 message=f"{len(plan.postings)} ledger flows posted",
@@ -136,7 +136,7 @@ class BillBusiness:
         ]
         if plan.write_off_logs:
             records.append(
-                self.ctx.record(
+                self.ctx.trail.node(
                     bill_id,
                     FlowNode.WRITE_OFF,
                     message=f"{len(plan.write_off_logs)} loans written off",
@@ -144,7 +144,7 @@ class BillBusiness:
                 )
             )
         records.append(
-            self.ctx.record(bill_id, FlowNode.FINAL_STATE, message="completed", txn_id=done.txn_id)
+            self.ctx.trail.node(bill_id, FlowNode.FINAL_STATE, message="completed", txn_id=done.txn_id)
         )
         return records
 
@@ -162,7 +162,7 @@ class BillBusiness:
             await repo.save(failed, expected_status=current.status)
             await publish(uow, failed, EventType.BILL_FAILED, now)
             await uow.commit()
-        self.ctx.note(
+        self.ctx.trail.record(
             bill_id,
             FlowNode.BUSINESS_PROCESSING,
             FlowOutcome.FAILED,

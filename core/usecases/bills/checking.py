@@ -152,7 +152,7 @@ class BillChecker:
     ) -> FlowRecord:
         what = "acceptance checks" if outcome.node is FlowNode.VALIDATED else "risk controls"
         detail = {**outcome.detail(), "params": params, **{k: v for k, v in extra.items() if v is not None}}
-        return self.ctx.record(bill_id, outcome.node, FlowOutcome.OK, f"{what} passed", **detail)
+        return self.ctx.trail.node(bill_id, outcome.node, FlowOutcome.OK, f"{what} passed", **detail)
 
     def _refused(
         self,
@@ -179,7 +179,7 @@ class BillChecker:
         if open_loans is not None:
             detail["open_loans"] = open_loans
         what = "acceptance check" if validation else "risk control"
-        record = self.ctx.record(
+        record = self.ctx.trail.node(
             bill.id, node, FlowOutcome.FAILED, f"{what} failed: {error.message}", **detail
         )
         return CheckedBill(refused, error, (record,))

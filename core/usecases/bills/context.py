@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from core.bills.model import (
     Bill,
 )
 from core.errors import NotFound
-from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import utcnow
 from core.usecases.bills.listener import DueBills
 from core.usecases.bills.policy import BillPolicy
-from core.usecases.shared.flow import FlowTrail
+from core.usecases.shared.book import WorkflowBook
 from ports.bills import BillRepository
 from ports.storage import FlowLogSink, UnitOfWorkFactory
 
 
-class BillContext:
+class BillContext(WorkflowBook):
     """What every bill use case shares: transactions (each with its bill repository), the flow log, the
     settings, the queues of paid bills (`due`) and of attempts to send (`sends`), and the clock;
     and reading a bill."""
@@ -35,40 +33,10 @@ class BillContext:
         reads: UnitOfWorkFactory | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.uow = uow
-        self.reads = reads or uow
-        self.flow = flow
+        super().__init__(uow, flow, reads=reads, clock=clock)
         self.policy = policy
         self.due = due
         self.sends = sends or DueBills()
-        self.clock = clock
-        self.trail = FlowTrail(flow, clock)
-
-    def record(
-        self,
-        bill_id: str,
-        node: FlowNode,
-        outcome: FlowOutcome = FlowOutcome.OK,
-        message: str = "",
-        actor: str | None = None,
-        **detail: Any,
-    ) -> FlowRecord:
-        return self.trail.node(bill_id, node, outcome, message, actor=actor, **detail)
-
-    def emit(self, records: Sequence[FlowRecord]) -> None:
-        self.trail.emit(records)
-
-    def note(
-        self,
-        bill_id: str,
-        node: FlowNode,
-        outcome: FlowOutcome = FlowOutcome.OK,
-        message: str = "",
-        actor: str | None = None,
-        **detail: Any,
-    ) -> None:
-        """Record one flow-log node of the bill now."""
-        self.trail.record(bill_id, node, outcome, message, actor=actor, **detail)
 
     # -- reads -------------------------------------------------------------------------------
     async def find(self, bill_id: str) -> Bill | None:

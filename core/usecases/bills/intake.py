@@ -34,7 +34,7 @@ class BillIntake:
             return _repeat(existing, request), False
         now = self.ctx.clock()
         received = _received(request, now)
-        accepted = self.ctx.record(
+        accepted = self.ctx.trail.node(
             received.id, FlowNode.ACCEPTED, message=f"{request.kind.value} bill received"
         )
         checked = await self.checker.check(received, now)
@@ -48,19 +48,19 @@ class BillIntake:
             assert first is not None, "a duplicate insert implies a stored bill"
             return _repeat(first, request), False
         except Exception as exc:  # the request was not saved: the flow log says so, then why
-            failed = self.ctx.record(
+            failed = self.ctx.trail.node(
                 received.id,
                 FlowNode.REQUEST_SAVED,
                 FlowOutcome.FAILED,
                 f"bill not saved: {type(exc).__name__}",
                 error=str(exc)[:200],
             )
-            self.ctx.emit([accepted, *checked.trail, failed])
+            self.ctx.trail.emit([accepted, *checked.trail, failed])
             raise
-        saved = self.ctx.record(
+        saved = self.ctx.trail.node(
             checked.bill.id, FlowNode.REQUEST_SAVED, message=f"bill saved as {checked.bill.status.value}"
         )
-        self.ctx.emit([accepted, *checked.trail, saved])
+        self.ctx.trail.emit([accepted, *checked.trail, saved])
         if checked.error is not None:
             raise BillRefused(checked.bill.id, checked.error)
         return await self.proceed(checked.bill), True

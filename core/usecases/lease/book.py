@@ -10,14 +10,12 @@ from typing import Any
 
 from core.errors import NotFound
 from core.events import EventType
-from core.flowlog import FlowNode, FlowOutcome
-from core.ids import utcnow
 from core.lease.order import LeaseOrder
 from core.usecases.lease.views import event_payload
+from core.usecases.shared.book import WorkflowBook
 from core.usecases.shared.conflicts import retry_on_conflict
-from core.usecases.shared.flow import FlowTrail
 from core.usecases.shared.outbox import publish as publish_event
-from ports.storage import FlowLogSink, UnitOfWork, UnitOfWorkFactory
+from ports.storage import UnitOfWork
 
 Change = Callable[[LeaseOrder, datetime], LeaseOrder]
 """A move of the order at a moment; returning the order itself means: nothing to change."""
@@ -54,32 +52,8 @@ def found(order: LeaseOrder | None, order_id: str) -> LeaseOrder:
     return order
 
 
-class LeaseBook:
+class LeaseBook(WorkflowBook):
     """Reads lease orders, applies changes to them, and records their flow log."""
-
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        flow: FlowLogSink,
-        *,
-        reads: UnitOfWorkFactory | None = None,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.uow = uow
-        self.reads = reads or uow
-        self.flow = flow
-        self.clock = clock
-        self.trail = FlowTrail(flow, clock)
-
-    def record(
-        self,
-        order_id: str,
-        node: FlowNode,
-        message: str,
-        outcome: FlowOutcome = FlowOutcome.OK,
-        **detail: Any,
-    ) -> None:
-        self.trail.record(order_id, node, outcome, message, **detail)
 
     async def find(self, order_id: str) -> LeaseOrder | None:
         async with self.reads() as uow:

@@ -71,8 +71,12 @@ class LeaseChannelCalls:
         return await call_channel(call, timeout=self.timeout, unknown=unknown, what="lease channel call")
 
     def sent(self, order: LeaseOrder, operation: str) -> None:
-        self.book.record(
-            order.id, FlowNode.CHANNEL_REQUEST, f"{operation} sent", FlowOutcome.PENDING, operation=operation
+        self.book.trail.record(
+            order.id,
+            FlowNode.CHANNEL_REQUEST,
+            message=f"{operation} sent",
+            outcome=FlowOutcome.PENDING,
+            operation=operation,
         )
 
     async def operate(self, order: LeaseOrder, operation: str, call: Awaitable[LeaseAnswer]) -> LeaseAnswer:
@@ -81,11 +85,11 @@ class LeaseChannelCalls:
         answer = await self.ask(call, lambda code, msg: LeaseAnswer(ChannelStatus.UNKNOWN, code, msg))
         await self.keep_exchanges(order, answer.exchanges)
         ok = answer.status is ChannelStatus.SUCCEEDED
-        self.book.record(
+        self.book.trail.record(
             order.id,
             FlowNode.CHANNEL_ANSWER,
-            _answered(operation, answer.status, answer.code),
-            FlowOutcome.OK if ok else FlowOutcome.FAILED,
+            message=_answered(operation, answer.status, answer.code),
+            outcome=FlowOutcome.OK if ok else FlowOutcome.FAILED,
             operation=operation,
             code=answer.code,
             channel_message=answer.message,
@@ -98,11 +102,11 @@ class LeaseChannelCalls:
         self.sent(order, operation)
         result = await self.ask(call, unknown_signing)
         await self.keep_exchanges(order, result.exchanges)
-        self.book.record(
+        self.book.trail.record(
             order.id,
             FlowNode.CHANNEL_ANSWER,
-            _answered(operation, result.status, result.code),
-            FlowOutcome.FAILED if result.status is ChannelStatus.FAILED else FlowOutcome.OK,
+            message=_answered(operation, result.status, result.code),
+            outcome=FlowOutcome.FAILED if result.status is ChannelStatus.FAILED else FlowOutcome.OK,
             operation=operation,
             code=result.code,
             reference=result.agreement_ref,
@@ -117,14 +121,16 @@ class LeaseChannelCalls:
 
     async def query_signing(self, order: LeaseOrder, call: Awaitable[SigningResult]) -> SigningResult:
         """Ask where a withholding signing stands; any answer is returned, none is raised."""
-        self.book.record(order.id, FlowNode.CHANNEL_REQUEST, "withholding query sent", FlowOutcome.PENDING)
+        self.book.trail.record(
+            order.id, FlowNode.CHANNEL_REQUEST, message="withholding query sent", outcome=FlowOutcome.PENDING
+        )
         result = await self.ask(call, unknown_signing)
         await self.keep_exchanges(order, result.exchanges)
-        self.book.record(
+        self.book.trail.record(
             order.id,
             FlowNode.QUERY_ANSWER,
-            _answered("withholding query", result.status, result.code),
-            FlowOutcome.OK if result.status is ChannelStatus.SUCCEEDED else FlowOutcome.PENDING,
+            message=_answered("withholding query", result.status, result.code),
+            outcome=FlowOutcome.OK if result.status is ChannelStatus.SUCCEEDED else FlowOutcome.PENDING,
             code=result.code,
             agreement_no=result.agreement_ref,
         )

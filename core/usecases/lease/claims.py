@@ -104,7 +104,9 @@ class ClaimedMoves:
             await self.calls.operate(claimed, move.operation, move.call(self.calls.port(claimed), claimed))
         except ChannelRefused:
             await self.book.change(claimed.id, move.undo)
-            self.book.record(claimed.id, FlowNode.FINAL_STATE, f"{move.operation} undone: refused")
+            self.book.trail.record(
+                claimed.id, FlowNode.FINAL_STATE, message=f"{move.operation} undone: refused"
+            )
             raise
         return await self.book.change(claimed.id, move.complete, move.event)
 

@@ -43,7 +43,10 @@ class LeaseClosing:
         else:
             close_basis(order)  # refused before anything is claimed or sent
             closed = await self.moves.run(order_id, lambda o, at: o.closing(reason, at), close_move(reason))
-        self.book.record(
-            order_id, FlowNode.FINAL_STATE, f"closed: {reason}", basis=closed.closure and closed.closure.basis
+        self.book.trail.record(
+            order_id,
+            FlowNode.FINAL_STATE,
+            message=f"closed: {reason}",
+            basis=closed.closure and closed.closure.basis,
         )
         return closed

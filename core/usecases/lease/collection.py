@@ -96,11 +96,11 @@ class RentCollection:
 
     async def _submit(self, order: LeaseOrder, period: RentPeriod) -> None:
         cmd = self.attempt_command(order, period)
-        self.book.record(
+        self.book.trail.record(
             order.id,
             FlowNode.CHANNEL_REQUEST,
-            f"deduction of period {period.no}, attempt {period.attempts}",
-            FlowOutcome.PENDING,
+            message=f"deduction of period {period.no}, attempt {period.attempts}",
+            outcome=FlowOutcome.PENDING,
             out_request_no=cmd.out_request_no,
             amount=str(period.amount),
         )

@@ -76,10 +76,10 @@ class LeaseOrderService:
             winner = await self.book.by_out_order_no(app_id, request.out_order_no)
             assert winner is not None, "a duplicate insert implies a stored order"
             return await self._repeat(winner, request_hash), False
-        self.book.record(
+        self.book.trail.record(
             order.id,
             FlowNode.ACCEPTED,
-            "lease order received",
+            message="lease order received",
             out_order_no=order.out_order_no,
             periods=len(order.periods),
             total=str(order.total),

@@ -85,7 +85,9 @@ class ContractSigning:
                 lambda o, at: o.contract_party_signed(contract_no, party, at),
                 on_move(EventType.LEASE_CONTRACT_SIGNED, contract_status, ContractStatus.SIGNED),
             )
-            self.book.record(order.id, FlowNode.NOTIFIED, f"contract {contract_no} signed by {party}")
+            self.book.trail.record(
+                order.id, FlowNode.NOTIFIED, message=f"contract {contract_no} signed by {party}"
+            )
             await self.finalise_if_ready(updated)
             return
         target = ContractStatus.EXPIRED if status == "expired" else ContractStatus.REFUSED
@@ -94,11 +96,11 @@ class ContractSigning:
             lambda o, at: o.contract_sign_failed(contract_no, target, status.upper(), at),
             on_move(EventType.LEASE_CONTRACT_SIGN_FAILED, contract_status),
         )
-        self.book.record(
+        self.book.trail.record(
             order.id,
             FlowNode.NOTIFIED,
-            f"contract {contract_no}: {party} {status}",
-            FlowOutcome.FAILED,
+            message=f"contract {contract_no}: {party} {status}",
+            outcome=FlowOutcome.FAILED,
             party=party,
         )
 

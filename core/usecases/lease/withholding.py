@@ -101,8 +101,11 @@ class WithholdingService:
             lambda o, at: o.agreement_signed(external_no, agreement_no, user_id, at),
             on_move(EventType.LEASE_AGREEMENT_SIGNED, agreement_status, AgreementStatus.SIGNED),
         )
-        self.book.record(
-            order_id, FlowNode.NOTIFIED, f"withholding agreement signed ({via})", agreement_no=agreement_no
+        self.book.trail.record(
+            order_id,
+            FlowNode.NOTIFIED,
+            message=f"withholding agreement signed ({via})",
+            agreement_no=agreement_no,
         )
         return await self.contract.finalise_if_ready(order)
 
@@ -110,11 +113,12 @@ class WithholdingService:
         """One live withholding agreement per order: an agreement signed on a replaced sign URL
         is ended at the channel (an unknown answer is raised, so the channel's notification is
         repeated and this is tried again)."""
-        self.book.record(
+        self.book.trail.record(
             order.id,
             FlowNode.NOTIFIED,
-            f"withholding agreement {agreement_no} signed on a replaced signing {external_no}: unsigning it",
-            FlowOutcome.FAILED,
+            message=f"withholding agreement {agreement_no} signed on a replaced signing {external_no}: "
+            "unsigning it",
+            outcome=FlowOutcome.FAILED,
             agreement_no=agreement_no,
         )
         if not agreement_no:
@@ -141,7 +145,9 @@ class WithholdingService:
             lambda o, at: o.agreement_unsigned(data.get("agreement_no"), "unsigned at the channel", at),
             _UNSIGNED,
         )
-        self.book.record(order.id, FlowNode.NOTIFIED, "withholding agreement unsigned (notification)")
+        self.book.trail.record(
+            order.id, FlowNode.NOTIFIED, message="withholding agreement unsigned (notification)"
+        )
 
     async def unsign(self, order_id: str, app_id: str, reason: str) -> LeaseOrder:
         """解除代扣 (alipay.user.agreement.unsign), claimed `unsigning` first so no deduction
