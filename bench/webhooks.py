@@ -96,7 +96,7 @@ async def wait_backlog_empty(base_url: str, timeout: float) -> float | None:
     url = base_url + "/ops/notifications?status=pending&limit=1"
     while time.monotonic() - started < timeout:
         body = await _get_json(url, tr.ops_headers())
-        if not body["notifications"]:
+        if not body["data"]:
             return time.monotonic() - started
         await asyncio.sleep(0.05)  # polling a child process's state, bounded by timeout
     return None
