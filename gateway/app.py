@@ -13,6 +13,7 @@ from aiohttp import web
 from dependency_injector import providers
 
 from gateway.container import Container
+from gateway.http.audit import audit_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.middlewares import auth_middleware, metrics_middleware, trace_middleware
 from gateway.http.routes import setup_routes
@@ -28,7 +29,13 @@ def create_app(container: Container | None = None) -> web.Application:
     container = container or Container()
     settings = container.settings()
     app = web.Application(
-        middlewares=[trace_middleware, error_middleware, metrics_middleware, auth_middleware],
+        middlewares=[
+            trace_middleware,
+            error_middleware,
+            metrics_middleware,
+            auth_middleware,
+            audit_middleware,
+        ],
         client_max_size=settings.limits.max_body_bytes,
     )
     app[CONTAINER] = container

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from core.errors import InvalidArgument
 from gateway.http import accounts, notifications, operators, payments
+from gateway.http.approvals import approval_routes
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
 from gateway.http.lists import list_routes
@@ -240,6 +241,7 @@ ROUTES: tuple[Route, ...] = (
     + bill_routes()
     + lease_routes()
     + list_routes()
+    + approval_routes()
 )
 
 
