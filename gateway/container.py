@@ -48,6 +48,7 @@ from core.usecases.payouts.recovery import PayoutRecovery
 from core.usecases.payouts.service import PayoutService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
+from gateway.maker_checker import FundingExecutor, PayoutApprovalExecutor
 from gateway.metrics import Metrics
 from gateway.operators import OperatorService, password_hasher
 from gateway.plugins import build_channels, build_plugin_manager
@@ -233,12 +234,6 @@ class Container(containers.DeclarativeContainer):
     operator_resolution = providers.Singleton(
         _operator_resolution, payments, providers.Singleton(SqlEscalatedPayments, engine)
     )
-    approvals = providers.Singleton(
-        Approvals,
-        providers.Singleton(SqlApprovals, engine, uow.provider),
-        providers.Dict({ApprovalAction.RESOLVE_PAYMENT: operator_resolution}),
-        clock,
-    )
     ops_lists = providers.Singleton(OpsListQueries, engine)
     outbox_admin = providers.Singleton(OutboxAdmin, engine, uow.provider, flow, clock)
     http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(
@@ -257,6 +252,19 @@ class Container(containers.DeclarativeContainer):
     payout_queries = providers.Singleton(PayoutQueries, engine)
     list_queries = providers.Singleton(ListQueries, engine)
     payout_recovery = providers.Singleton(PayoutRecovery, payouts.provided.ctx)
+    # maker-checker: what a confirmed proposal runs, per action
+    approvals = providers.Singleton(
+        Approvals,
+        providers.Singleton(SqlApprovals, engine, uow.provider),
+        providers.Dict(
+            {
+                ApprovalAction.RESOLVE_PAYMENT: operator_resolution,
+                ApprovalAction.FUND_ACCOUNT: providers.Factory(FundingExecutor, accounts),
+                ApprovalAction.APPROVE_PAYOUT: providers.Factory(PayoutApprovalExecutor, payouts),
+            }
+        ),
+        clock,
+    )
 
     # bills
     bill_context = providers.Singleton(

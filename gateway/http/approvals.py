@@ -3,7 +3,7 @@ list, confirm and reject, and the audit log's list."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -47,6 +47,23 @@ async def resolve_payment(request: web.Request) -> web.Response:
         note=body.note,
     )
     resolution.proposed(payment, approval)
+    return body_of(approval_view(approval), status=202)
+
+
+async def proposed(
+    request: web.Request,
+    action: ApprovalAction,
+    subject_type: str,
+    subject_id: str,
+    payload: dict[str, Any],
+    note: str | None = None,
+) -> web.Response:
+    """The answer of an action that needs a second operator: its proposal (202)."""
+    approval = (
+        await services(request)
+        .approvals()
+        .propose(action, subject_type, subject_id, payload, operator_of(request), note=note)
+    )
     return body_of(approval_view(approval), status=202)
 
 

@@ -23,7 +23,6 @@ from gateway.http.schemas.answers import (
     AccountAnswer,
     DeliveryAnswer,
     EntriesPage,
-    FundingAnswer,
     Health,
     LedgerCheckAnswer,
     OperatorAnswer,
@@ -32,6 +31,7 @@ from gateway.http.schemas.answers import (
     RouteExplanation,
     StuckPayments,
 )
+from gateway.http.schemas.answers_ops import FundingOrProposal
 from gateway.http.schemas.payments import ExplainBody, PaymentBody
 from gateway.keys import CONTAINER
 
@@ -193,11 +193,12 @@ ROUTES: tuple[Route, ...] = (
             "POST",
             "/ops/accounts/{id}/fund",
             accounts.fund_account,
-            "Credit an account from the external cash-in account (idempotent)",
+            "Credit an account from the external cash-in account (idempotent); with "
+            "ops.maker_checker.funding: a proposal a second finance operator confirms (202)",
             FundBody,
             "ops",
-            ok=(201, 200),
-            response=FundingAnswer,
+            ok=(201, 200, 202),
+            response=FundingOrProposal,
         ),
         Route(
             "GET",

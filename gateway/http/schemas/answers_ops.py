@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import RootModel
+
 from gateway.http.schemas.answer_lists import ListAnswer
-from gateway.http.schemas.answers import Answer
+from gateway.http.schemas.answers import Answer, FundingAnswer
+from gateway.http.schemas.answers_workflows import PayoutAnswer
 
 
 class ApprovalAnswer(Answer):
@@ -46,3 +49,11 @@ class ApprovalList(ListAnswer):
 
 class AuditList(ListAnswer):
     data: list[AuditEntryAnswer]
+
+
+class FundingOrProposal(RootModel[FundingAnswer | ApprovalAnswer]):
+    """The funding, or (maker-checker on funding) its proposal awaiting a second operator."""
+
+
+class PayoutOrProposal(RootModel[PayoutAnswer | ApprovalAnswer]):
+    """The approved payout, or (over ops.maker_checker.payout_approval_over) the proposal."""
