@@ -23,6 +23,8 @@ from gateway.http.ops_access import READ_METHODS, permission_for
 from gateway.keys import CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
 
 log = logging.getLogger("paygate.audit")
+# how an answer that is a maker-checker proposal reads (core/usecases/ops/views.approval_view)
+PROPOSAL_MARK = '"object": "approval"'
 
 
 @web.middleware
@@ -38,7 +40,7 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         await _record(request, "error")
         raise
-    outcome = "proposed" if response.status == 202 and "approval" in _text(response) else "ok"
+    outcome = "proposed" if response.status == 202 and PROPOSAL_MARK in _text(response) else "ok"
     await _record(request, outcome if response.status < 400 else f"refused:{response.status}")
     return response
 
