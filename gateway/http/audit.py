@@ -9,7 +9,6 @@ note the operator gave, the request's trace id and the client's address.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
@@ -20,6 +19,7 @@ from core.ids import new_id, utcnow
 from core.operators.model import role_needed
 from gateway.http.errors import Handler
 from gateway.http.ops_access import READ_METHODS, permission_for
+from gateway.http.request_body import load_json
 from gateway.keys import CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
 
 log = logging.getLogger("paygate.audit")
@@ -36,6 +36,9 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except DomainError as exc:
         await _record(request, f"refused:{exc.code}")
+        raise
+    except ValueError:  # a body the parser refused (pydantic's ValidationError, bad JSON): a 400
+        await _record(request, "refused:INVALID_ARGUMENT")
         raise
     except Exception:
         await _record(request, "error")
@@ -78,8 +81,8 @@ def _note_of(request: web.Request) -> str | None:
     if not raw:
         return None
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = load_json(raw)
+    except (ValueError, DomainError):
         return None
     if not isinstance(body, dict):  # e.g. a body the handler refused
         return None
