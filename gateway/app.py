@@ -13,6 +13,7 @@ from aiohttp import web
 from dependency_injector import providers
 
 from gateway.container import Container
+from gateway.http.audit import audit_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.flow_durability import flow_durability_middleware
 from gateway.http.middlewares import auth_middleware, metrics_middleware, trace_middleware
@@ -35,6 +36,7 @@ def create_app(container: Container | None = None) -> web.Application:
             error_middleware,
             metrics_middleware,
             auth_middleware,
+            audit_middleware,
         ],
         client_max_size=settings.limits.max_body_bytes,
     )

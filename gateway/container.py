@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.approvals.model import ApprovalAction
 from core.ids import utcnow
 from core.lease.plan import RetrySchedule
 from core.ledger import AccountView
@@ -37,7 +38,9 @@ from core.usecases.lease.policy import LeasePolicy
 from core.usecases.lease.recovery import LeaseRecovery
 from core.usecases.lease.signing import ContractSigning
 from core.usecases.lease.withholding import WithholdingService
+from core.usecases.ops.approvals import Approvals
 from core.usecases.payments.channels import ChannelAccess
+from core.usecases.payments.operator_resolve import OperatorResolution
 from core.usecases.payments.policy import PaymentPolicy, QuerySchedule
 from core.usecases.payments.service import PaymentService
 from core.usecases.payments.stores import PaymentStorage
@@ -49,6 +52,7 @@ from core.usecases.payouts.sms import PayeeTexts
 from core.usecases.trades.service import TradeService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
+from gateway.maker_checker import FundingExecutor, PayoutApprovalExecutor
 from gateway.metrics import Metrics
 from gateway.operators import OperatorService, password_hasher
 from gateway.plugins import build_channels, build_plugin_manager
@@ -56,11 +60,13 @@ from gateway.settings import PaygateSettings, load_settings
 from gateway.sms import LogSmsSender
 from gateway.storage import card_vault
 from gateway.storage.accounts import AccountStore
+from gateway.storage.approvals import SqlApprovals, SqlAuditLog, SqlEscalatedPayments
 from gateway.storage.engine import create_engine
 from gateway.storage.operators import OperatorStore
 from gateway.storage.queries.bills import BillQueries
 from gateway.storage.queries.flow import FlowReader
 from gateway.storage.queries.lists import ListQueries
+from gateway.storage.queries.ops_lists import OpsListQueries
 from gateway.storage.queries.outbox import OutboxAdmin
 from gateway.storage.queries.payouts import PayoutQueries
 from gateway.storage.sqlite_uow import WriterTransactions
@@ -183,6 +189,11 @@ def _secrets(settings: PaygateSettings) -> dict[str, str]:
     return {app_id: app.secret.get_secret_value() for app_id, app in settings.apps.items()}
 
 
+def _operator_resolution(payments: PaymentService, escalations: SqlEscalatedPayments) -> OperatorResolution:
+    results = payments.results
+    return OperatorResolution(results.storage, payments.access, results.trail, results, escalations)
+
+
 class Container(containers.DeclarativeContainer):
     settings: providers.Provider[PaygateSettings] = providers.Singleton(load_settings)
     clock = providers.Object(utcnow)
@@ -242,6 +253,12 @@ class Container(containers.DeclarativeContainer):
         providers.Factory(PaymentTrail, flow, clock),
         listeners=providers.List(payout_listener, bill_listener, lease_listener),
     )
+    # maker-checker and the audit log of /ops actions
+    audit_log = providers.Singleton(SqlAuditLog, uow.provider)
+    operator_resolution = providers.Singleton(
+        _operator_resolution, payments, providers.Singleton(SqlEscalatedPayments, engine)
+    )
+    ops_lists = providers.Singleton(OpsListQueries, engine)
     outbox_admin = providers.Singleton(OutboxAdmin, engine, uow.provider, flow, clock)
     http_session: providers.Provider[aiohttp.ClientSession] = providers.Dependency(
         instance_of=aiohttp.ClientSession
@@ -264,6 +281,19 @@ class Container(containers.DeclarativeContainer):
     payout_queries = providers.Singleton(PayoutQueries, engine)
     list_queries = providers.Singleton(ListQueries, engine)
     payout_recovery = providers.Singleton(PayoutRecovery, payouts.provided.ctx)
+    # maker-checker: what a confirmed proposal runs, per action
+    approvals = providers.Singleton(
+        Approvals,
+        providers.Singleton(SqlApprovals, engine, uow.provider),
+        providers.Dict(
+            {
+                ApprovalAction.RESOLVE_PAYMENT: operator_resolution,
+                ApprovalAction.FUND_ACCOUNT: providers.Factory(FundingExecutor, accounts),
+                ApprovalAction.APPROVE_PAYOUT: providers.Factory(PayoutApprovalExecutor, payouts),
+            }
+        ),
+        clock,
+    )
 
     # bills
     bill_context = providers.Singleton(

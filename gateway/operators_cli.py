@@ -9,7 +9,9 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from core.approvals.model import AuditEntry
 from core.errors import DomainError
+from core.ids import new_id, utcnow
 from core.operators.model import Operator, Role, parse_roles
 from gateway.migrate import SchemaNotCurrent
 
@@ -49,8 +51,9 @@ def add_operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     commands.add_parser("list", help="every operator with roles and status").set_defaults(func=cmd_list)
 
 
-def _run(work: Callable[[OperatorService], Awaitable[T]]) -> T:
-    """Run `work` on the configured database's operators, then close the storage."""
+def _run(work: Callable[[OperatorService], Awaitable[T]], audited: tuple[str, str] | None = None) -> T:
+    """Run `work` on the configured database's operators, then close the storage. `audited`:
+    (action, login) of an operator change, written to the audit log with its outcome."""
     from gateway.container import Container
     from gateway.migrate import prepare_schema
 
@@ -60,7 +63,15 @@ def _run(work: Callable[[OperatorService], Awaitable[T]]) -> T:
         try:
             # as `paygate serve` would: the embedded SQLite default is migrated, others checked
             await prepare_schema(container.engine(), container.settings().database)
-            return await work(container.operators())
+            if audited is None:
+                return await work(container.operators())
+            try:
+                done = await work(container.operators())
+            except DomainError as exc:
+                await container.audit_log().record(_cli_audit(*audited, f"refused:{exc.code}"))
+                raise
+            await container.audit_log().record(_cli_audit(*audited, "ok"))
+            return done
         finally:
             await container.engine().dispose()
             writer = container.sqlite_writer()
@@ -68,6 +79,21 @@ def _run(work: Callable[[OperatorService], Awaitable[T]]) -> T:
                 await writer.aclose()
 
     return asyncio.run(run())
+
+
+def _cli_audit(action: str, login: str, outcome: str) -> AuditEntry:
+    """An operator change made with the CLI: the acting person is the system user running it."""
+    return AuditEntry(
+        id=new_id("aud"),
+        at=utcnow(),
+        operator=f"cli:{getpass.getuser()}"[:64],
+        role=Role.ADMIN.value,
+        action=f"operators/{action}",
+        subject_type="operator",
+        subject_id=login,
+        outcome=outcome,
+        client="cli",
+    )
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -95,21 +121,31 @@ def _refused(call: Callable[[], int]) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     roles, password = parse_roles(args.role), _password(args)
-    return _refused(lambda: _said(_run(lambda ops: ops.add(args.login, roles, password, args.name)), "added"))
+    return _refused(
+        lambda: _said(
+            _run(lambda ops: ops.add(args.login, roles, password, args.name), ("add", args.login)), "added"
+        )
+    )
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
-    return _refused(lambda: _said(_run(lambda ops: ops.disable(args.login)), "disabled"))
+    return _refused(
+        lambda: _said(_run(lambda ops: ops.disable(args.login), ("disable", args.login)), "disabled")
+    )
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
     password = _password(args)
-    return _refused(lambda: _said(_run(lambda ops: ops.reset(args.login, password)), "password reset"))
+    return _refused(
+        lambda: _said(
+            _run(lambda ops: ops.reset(args.login, password), ("reset", args.login)), "password reset"
+        )
+    )
 
 
 def cmd_token(args: argparse.Namespace) -> int:
     def issue() -> int:
-        issued = _run(lambda ops: ops.issue_token(args.login))
+        issued = _run(lambda ops: ops.issue_token(args.login), ("token", args.login))
         print(issued.token)
         print(f"API token {issued.prefix}… for {issued.login}: shown once, keep it secret", file=sys.stderr)
         return 0

@@ -88,8 +88,26 @@ class AppSettings(_Section):
         return value
 
 
+class MakerCheckerSettings(_Section):
+    """Which money-moving /ops actions need a second operator (docs/ARCHITECTURE.md, maker-checker).
+    Resolving an escalated payment always does: `resolve` cannot be turned off."""
+
+    funding: bool = False
+    # approving a payout of more than this amount (in its currency) needs a second finance operator
+    payout_approval_over: Decimal = Field(default=Decimal("1000000.00"), ge=0)
+    resolve: bool = True
+
+    @model_validator(mode="after")
+    def _resolve_always(self) -> MakerCheckerSettings:
+        if not self.resolve:
+            raise ValueError("ops.maker_checker.resolve cannot be turned off: resolving needs two operators")
+        return self
+
+
 class OpsSettings(_Section):
     """Operators of /ops (stored in the database, managed with `paygate operators`)."""
+
+    maker_checker: MakerCheckerSettings = Field(default_factory=MakerCheckerSettings)
 
     # create one demo operator per role at start-up (README.md: local trials only)
     demo_operators: bool = False

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from core.approvals.model import ApprovalAction
 from core.ledger import AccountKind, BankCard
 from core.money import Money, check_currency
 from core.payments.model import request_fingerprint
+from gateway.http.approvals import proposed
 from gateway.http.errors import body_of
 from gateway.http.params import int_query, services
 from gateway.http.request_body import parse_body
@@ -51,6 +53,17 @@ async def fund_account(request: web.Request) -> web.Response:
     body = await parse_body(request, FundBody)
     currency = check_currency(body.currency)
     amount = Money.parse(body.amount, currency)
+    fingerprint = request_fingerprint({"account": request.match_info["id"], **body.model_dump(mode="json")})
+    if services(request).settings().ops.maker_checker.funding:
+        payload = {
+            "out_request_no": body.out_request_no,
+            "amount": str(amount.decimal),
+            "currency": currency,
+            "request_hash": fingerprint,
+        }
+        return await proposed(
+            request, ApprovalAction.FUND_ACCOUNT, "account", request.match_info["id"], payload
+        )
     result, created = (
         await services(request)
         .accounts()
@@ -58,7 +71,7 @@ async def fund_account(request: web.Request) -> web.Response:
             request.match_info["id"],
             body.out_request_no,
             amount,
-            request_fingerprint({"account": request.match_info["id"], **body.model_dump(mode="json")}),
+            fingerprint,
             actor=operator_of(request).login,
         )
     )

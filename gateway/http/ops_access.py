@@ -35,6 +35,13 @@ OPS_ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/ops/payments"): P.VIEW,
         ("GET", "/ops/bills"): P.VIEW,
         ("GET", "/ops/lease/orders"): P.VIEW,
+        ("POST", "/ops/payments/{id}/resolve"): P.RESOLVE_PAYMENTS,
+        ("GET", "/ops/approvals"): P.VIEW,
+        ("GET", "/ops/approvals/{id}"): P.VIEW,
+        # the approval's own action's permission is checked by the use case (core/usecases/ops)
+        ("POST", "/ops/approvals/{id}/confirm"): P.VIEW,
+        ("POST", "/ops/approvals/{id}/reject"): P.VIEW,
+        ("GET", "/ops/audit"): P.VIEW,
     }
 )
 

@@ -6,13 +6,17 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from core.approvals.model import ApprovalAction
 from core.errors import InvalidArgument
 from core.payouts.items import PayoutItemBody
+from core.payouts.model import Payout, PayoutStatus
 from core.payouts.report import ReportQuery
 from core.usecases.payouts.intake import PayoutBatch
 from core.usecases.payouts.views import batch_view, payout_view, report_csv, report_view
+from gateway.http.approvals import proposed
 from gateway.http.errors import body_of
 from gateway.http.request_body import parse_body
+from gateway.http.schemas.answers_ops import PayoutOrProposal
 from gateway.http.schemas.answers_workflows import (
     BatchAnswer,
     PayoutAnswer,
@@ -81,6 +85,11 @@ async def ops_get_payout(request: web.Request) -> web.Response:
 async def approve_payout(request: web.Request) -> web.Response:
     body = await parse_body(request, ApproveBody)
     login = operator_of(request).login  # the recorded reviewer: body.reviewer is not trusted
+    payout_id = request.match_info["id"]
+    over = _services(request).settings().ops.maker_checker.payout_approval_over
+    current: Payout = await _services(request).payouts().get(payout_id)
+    if current.status is PayoutStatus.PENDING_REVIEW and current.application.amount.decimal > over:
+        return await proposed(request, ApprovalAction.APPROVE_PAYOUT, "payout", payout_id, {}, note=body.note)
     payout = (
         await _services(request)
         .payouts()
@@ -161,10 +170,12 @@ def payout_routes() -> tuple[Route, ...]:
             "POST",
             "/ops/payouts/{id}/approve",
             approve_payout,
-            "Finance approves a payout, which is then paid (approving again is harmless)",
+            "Finance approves a payout, which is then paid (approving again is harmless); over "
+            "ops.maker_checker.payout_approval_over: a proposal a second finance operator confirms (202)",
             ApproveBody,
             "ops",
-            response=PayoutAnswer,
+            ok=(200, 202),
+            response=PayoutOrProposal,
         ),
         Route(
             "POST",

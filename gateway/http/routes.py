@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from core.errors import InvalidArgument
 from gateway.http import accounts, notifications, operators, payments
+from gateway.http.approvals import approval_routes
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
 from gateway.http.lists import list_routes
@@ -22,7 +23,6 @@ from gateway.http.schemas.answers import (
     AccountAnswer,
     DeliveryAnswer,
     EntriesPage,
-    FundingAnswer,
     Health,
     LedgerCheckAnswer,
     OperatorAnswer,
@@ -31,6 +31,7 @@ from gateway.http.schemas.answers import (
     RouteExplanation,
     StuckPayments,
 )
+from gateway.http.schemas.answers_ops import FundingOrProposal
 from gateway.http.schemas.payments import ExplainBody, PaymentBody
 from gateway.http.trades import trade_routes
 from gateway.keys import CONTAINER
@@ -193,11 +194,12 @@ ROUTES: tuple[Route, ...] = (
             "POST",
             "/ops/accounts/{id}/fund",
             accounts.fund_account,
-            "Credit an account from the external cash-in account (idempotent)",
+            "Credit an account from the external cash-in account (idempotent); with "
+            "ops.maker_checker.funding: a proposal a second finance operator confirms (202)",
             FundBody,
             "ops",
-            ok=(201, 200),
-            response=FundingAnswer,
+            ok=(201, 200, 202),
+            response=FundingOrProposal,
         ),
         Route(
             "GET",
@@ -242,6 +244,7 @@ ROUTES: tuple[Route, ...] = (
     + bill_routes()
     + lease_routes()
     + list_routes()
+    + approval_routes()
 )
 
 

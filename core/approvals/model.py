@@ -1,0 +1,81 @@
+"""Pending approvals (maker-checker) and audit records.
+
+An action that needs two operators is first a *proposal*: one operator asks, the approval waits
+`pending`; a different operator holding the permission it needs confirms it (then it is
+`executing` while it runs, exactly once, and ends `confirmed`, or `closed` when a fresh look at
+the world refused it, e.g. the channel answered meanwhile) or rejects it (`rejected`, with a
+reason). Every move is a conditional update on the approval's state, so of two concurrent
+confirmations one runs the action and the other is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from core.operators.model import Permission
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    EXECUTING = "executing"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    CLOSED = "closed"  # confirmed, but the action was refused when it was about to run
+
+
+class ApprovalAction(StrEnum):
+    """What an approval does once confirmed, and the permission its operators need."""
+
+    RESOLVE_PAYMENT = "resolve_payment"
+    FUND_ACCOUNT = "fund_account"
+    APPROVE_PAYOUT = "approve_payout"
+
+    @property
+    def permission(self) -> Permission:
+        return _PERMISSION[self]
+
+
+_PERMISSION = {
+    ApprovalAction.RESOLVE_PAYMENT: Permission.RESOLVE_PAYMENTS,
+    ApprovalAction.FUND_ACCOUNT: Permission.FUND_ACCOUNTS,
+    ApprovalAction.APPROVE_PAYOUT: Permission.REVIEW_PAYOUTS,
+}
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One proposal and, once decided, who decided it and how it ended."""
+
+    id: str
+    action: ApprovalAction
+    subject_type: str
+    subject_id: str
+    payload: dict[str, Any]
+    status: ApprovalStatus
+    proposed_by: str
+    proposed_at: datetime
+    note: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None  # a rejection's reason, or why a confirmed action did not run
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One operator action, as the audit log keeps it."""
+
+    id: str
+    at: datetime
+    operator: str
+    role: str | None  # the role the action needed (the one the operator used)
+    action: str
+    subject_type: str | None
+    subject_id: str | None
+    outcome: str  # "ok", "proposed", "refused:<code>" and the like
+    note: str | None = None
+    trace_id: str | None = None
+    client: str | None = None

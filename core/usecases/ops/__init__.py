@@ -1,0 +1,1 @@
+"""Operators' use cases that are about no one workflow: approvals (maker-checker)."""

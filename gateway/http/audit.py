@@ -1,0 +1,100 @@
+"""The audit log of /ops actions: one middleware records every action an operator takes (any
+method but a read), with its outcome, and `GET /ops/audit` lists the records.
+
+The record is written once the action's answer is known (its own transaction, right after the
+action's): who (login, and the role the route needs), what (the route's action, its subject),
+the outcome (`ok`, `proposed` for a maker-checker proposal, `refused:<CODE>`), the reason or
+note the operator gave, the request's trace id and the client's address.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from core.approvals.model import AuditEntry
+from core.errors import DomainError
+from core.ids import new_id, utcnow
+from core.operators.model import role_needed
+from gateway.http.errors import Handler
+from gateway.http.ops_access import READ_METHODS, permission_for
+from gateway.http.request_body import load_json
+from gateway.keys import CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
+
+log = logging.getLogger("paygate.audit")
+# how an answer that is a maker-checker proposal reads (core/usecases/ops/views.approval_view)
+PROPOSAL_MARK = '"object": "approval"'
+
+
+@web.middleware
+async def audit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    operator = request.get(OPERATOR)
+    if operator is None or request.method in READ_METHODS:
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except DomainError as exc:
+        await _record(request, f"refused:{exc.code}")
+        raise
+    except ValueError:  # a body the parser refused (pydantic's ValidationError, bad JSON): a 400
+        await _record(request, "refused:INVALID_ARGUMENT")
+        raise
+    except Exception:
+        await _record(request, "error")
+        raise
+    outcome = "proposed" if response.status == 202 and PROPOSAL_MARK in _text(response) else "ok"
+    await _record(request, outcome if response.status < 400 else f"refused:{response.status}")
+    return response
+
+
+def _text(response: web.StreamResponse) -> str:
+    body = getattr(response, "text", None)
+    return body if isinstance(body, str) else ""
+
+
+def audit_entry(request: web.Request, outcome: str) -> AuditEntry:
+    """What the audit log keeps of this request to an /ops route."""
+    operator = request[OPERATOR]
+    resource = request.match_info.route.resource
+    template = resource.canonical if resource else request.path
+    parts = [p for p in template.removeprefix("/ops/").split("/") if p != "{id}"]
+    action = "/".join(request.match_info.get(p[1:-1], p) if p.startswith("{") else p for p in parts)
+    return AuditEntry(
+        id=new_id("aud"),
+        at=utcnow(),
+        operator=operator.login,
+        role=role_needed(permission_for(request.method, template)).value,
+        action=action[:64],
+        subject_type=parts[0] if parts else None,
+        subject_id=request.match_info.get("id"),
+        outcome=outcome,
+        note=_note_of(request),
+        trace_id=request.get(TRACE_ID),
+        client=(request.remote or "")[:64] or None,
+    )
+
+
+def _note_of(request: web.Request) -> str | None:
+    """The reason or note the body gives (as the handler read it)."""
+    raw = request.get(RAW_BODY)
+    if not raw:
+        return None
+    try:
+        body = load_json(raw)
+    except (ValueError, DomainError):
+        return None
+    if not isinstance(body, dict):  # e.g. a body the handler refused
+        return None
+    said = [f"{k}: {body[k]}" for k in ("decision", "reason", "note", "evidence") if body.get(k)]
+    return "; ".join(str(s) for s in said)[:2000] or None
+
+
+async def _record(request: web.Request, outcome: str) -> None:
+    entry = audit_entry(request, outcome)
+    try:
+        await request.app[CONTAINER].audit_log().record(entry)
+    except Exception:  # the action happened: a failed audit write is loud, never a lost answer
+        log.exception(
+            "audit record not written", extra={"audit_action": entry.action, "operator": entry.operator}
+        )

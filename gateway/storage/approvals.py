@@ -1,0 +1,146 @@
+"""SQL storage of approvals (maker-checker) and of the audit log (gateway/storage/approval_tables.py),
+and the one read of a payment's escalation the operator resolution needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.approvals.model import Approval, ApprovalAction, ApprovalStatus, AuditEntry
+from gateway.storage import tables as t
+from gateway.storage.approval_tables import approvals, audit_log
+from gateway.storage.uow import SqlUnitOfWork
+
+
+def approval_of(row: Any) -> Approval:
+    return Approval(
+        id=row.id,
+        action=ApprovalAction(row.action),
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        payload=dict(row.payload or {}),
+        status=ApprovalStatus(row.status),
+        proposed_by=row.proposed_by,
+        proposed_at=row.created_at,
+        note=row.note,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        reason=row.reason,
+        result=dict(row.result or {}),
+    )
+
+
+def audit_entry_of(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.created_at,
+        operator=row.operator,
+        role=row.role,
+        action=row.action,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        outcome=row.outcome,
+        note=row.note,
+        trace_id=row.trace_id,
+        client=row.client,
+    )
+
+
+class SqlApprovals:
+    """`ApprovalStore` on SQL: reads on the engine, writes in a unit of work (SQLite: the writer's turn)."""
+
+    def __init__(self, engine: AsyncEngine, uow: Callable[[], SqlUnitOfWork]) -> None:
+        self.engine = engine
+        self.uow = uow
+
+    async def add(self, approval: Approval) -> None:
+        async with self.uow() as unit:
+            await unit.conn.execute(
+                approvals.insert().values(
+                    id=approval.id,
+                    created_at=approval.proposed_at,
+                    action=approval.action.value,
+                    subject_type=approval.subject_type,
+                    subject_id=approval.subject_id,
+                    payload=approval.payload,
+                    status=approval.status.value,
+                    proposed_by=approval.proposed_by,
+                    note=approval.note,
+                )
+            )
+            await unit.commit()
+
+    async def get(self, approval_id: str) -> Approval | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(approvals).where(approvals.c.id == approval_id))).first()
+        return None if row is None else approval_of(row)
+
+    async def move(
+        self,
+        approval_id: str,
+        expected: ApprovalStatus,
+        to: ApprovalStatus,
+        *,
+        at: datetime,
+        decided_by: str | None = None,
+        reason: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {"status": to.value}
+        if decided_by is not None:
+            values.update(decided_by=decided_by, decided_at=at)
+        if reason is not None:
+            values["reason"] = reason
+        if result is not None:
+            values["result"] = result
+        async with self.uow() as unit:
+            moved = await unit.conn.execute(
+                approvals.update()
+                .where(approvals.c.id == approval_id, approvals.c.status == expected.value)
+                .values(**values)
+            )
+            await unit.commit()
+        return bool(moved.rowcount)
+
+
+class SqlAuditLog:
+    """`AuditLog` on SQL."""
+
+    def __init__(self, uow: Callable[[], SqlUnitOfWork]) -> None:
+        self.uow = uow
+
+    async def record(self, entry: AuditEntry) -> None:
+        async with self.uow() as unit:
+            await unit.conn.execute(
+                audit_log.insert().values(
+                    id=entry.id,
+                    created_at=entry.at,
+                    operator=entry.operator,
+                    role=entry.role,
+                    action=entry.action,
+                    subject_type=entry.subject_type,
+                    subject_id=entry.subject_id,
+                    outcome=entry.outcome[:64],
+                    note=entry.note,
+                    trace_id=entry.trace_id,
+                    client=entry.client,
+                )
+            )
+            await unit.commit()
+
+
+class SqlEscalatedPayments:
+    """`EscalatedPayments` on SQL: the payments row's `escalated` flag."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def escalated(self, payment_id: str) -> bool:
+        p = t.payments
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(sa.select(p.c.escalated).where(p.c.id == payment_id))
+        return bool(found)

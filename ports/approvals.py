@@ -1,0 +1,39 @@
+"""Storage of approvals (maker-checker) and of the audit log, as the approvals use case needs it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.approvals.model import Approval, ApprovalStatus, AuditEntry
+
+
+class ApprovalStore(Protocol):
+    async def add(self, approval: Approval) -> None: ...
+
+    async def get(self, approval_id: str) -> Approval | None: ...
+
+    async def move(
+        self,
+        approval_id: str,
+        expected: ApprovalStatus,
+        to: ApprovalStatus,
+        *,
+        at: datetime,
+        decided_by: str | None = None,
+        reason: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move the approval from `expected` to `to` (a conditional update): False when it was
+        not in `expected` any more (another decision came first)."""
+        ...
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: AuditEntry) -> None: ...
+
+
+class EscalatedPayments(Protocol):
+    async def escalated(self, payment_id: str) -> bool:
+        """Whether the payment's query schedule ran out (it was escalated to operators)."""
+        ...
