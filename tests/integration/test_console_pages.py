@@ -1,0 +1,140 @@
+"""The web console over HTTP (no browser): login and the session cookie, every page behind
+login, the role table on every action, the CSRF token, expiry, languages, and the console kept
+out of /openapi.json. The browser tests are in tests/e2e/console."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from paygate_testkit import SignedClient
+
+from gateway.console.auth import SESSIONS
+
+PAGES = ["/console", "/console/payments", "/console/bills", "/console/payouts", "/console/lease_orders",
+         "/console/notifications", "/console/payouts/review", "/console/report", "/console/report.csv",
+         "/console/report/items.csv"]  # fmt: skip
+
+
+async def log_in(api: SignedClient, login: str, password: str | None = None, lang: str = "") -> Any:
+    form = {"login": login, "password": password or login, "next": "/console"}
+    return await api.client.post(f"/console/login{lang}", data=form, allow_redirects=False)
+
+
+async def csrf_token(api: SignedClient) -> str:
+    html = await (await api.client.get("/console")).text()
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_no_page_without_login(api: SignedClient, path: str) -> None:
+    response = await api.client.get(path, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"].startswith("/console/login")
+
+
+async def test_no_action_without_login(api: SignedClient) -> None:
+    response = await api.client.post(
+        "/console/payouts/review", data={"decision": "approve"}, allow_redirects=False
+    )
+    assert response.status == 303
+
+
+async def test_login_sets_a_strict_httponly_cookie_and_every_page_answers(api: SignedClient) -> None:
+    response = await log_in(api, "demo-viewer")
+    assert response.status == 303 and response.headers["Location"] == "/console"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+    assert "Secure" not in cookie  # plain HTTP in tests; TLS or console.secure_cookie sets it
+    for path in PAGES:
+        page = await api.client.get(path)
+        assert page.status == 200, path
+    dashboard = await (await api.client.get("/console")).text()
+    assert "待办总览" in dashboard and "demo-viewer" in dashboard
+
+
+async def test_a_wrong_password_is_refused(api: SignedClient) -> None:
+    response = await log_in(api, "demo-viewer", "wrong")
+    assert response.status == 401 and "账号或密码错误" in await response.text()
+    assert (await api.client.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_english_on_request_and_kept_in_the_session(api: SignedClient) -> None:
+    await log_in(api, "demo-viewer")
+    assert "Needs a person now" in await (await api.client.get("/console?lang=en")).text()
+    assert "Needs a person now" in await (await api.client.get("/console")).text()
+    assert "待办总览" in await (await api.client.get("/console?lang=zh")).text()
+
+
+async def test_a_viewer_may_not_act_even_with_the_csrf_token(api: SignedClient) -> None:
+    await log_in(api, "demo-viewer")
+    token = await csrf_token(api)
+    for path in ["/console/payouts/review", "/console/bills/bill_x/actions/resend_bank",
+                 "/console/notifications/evt_x/replay"]:  # fmt: skip
+        response = await api.client.post(
+            path, data={"csrf_token": token, "decision": "approve", "reason": "r"}
+        )
+        assert response.status == 403, path
+    assert (await api.client.get("/console/bills/bill_x/actions/resend_bank")).status == 403
+
+
+async def test_a_post_without_the_session_csrf_token_is_refused(api: SignedClient) -> None:
+    await log_in(api, "demo-finance")
+    for data in ({"decision": "approve"}, {"decision": "approve", "csrf_token": "forged"}):
+        response = await api.client.post("/console/payouts/review", data=data)
+        assert response.status == 403
+    token = await csrf_token(api)
+    ok = await api.client.post("/console/payouts/review", data={"csrf_token": token, "decision": "approve"})
+    assert ok.status == 200  # nothing ticked: nothing done, but the form was accepted
+
+
+async def test_a_rejection_needs_a_reason(api: SignedClient) -> None:
+    await log_in(api, "demo-finance")
+    token = await csrf_token(api)
+    form = {"csrf_token": token, "decision": "reject", "payout_id": "po_x", "reason": " "}
+    response = await api.client.post("/console/payouts/review", data=form)
+    assert response.status == 400 and "驳回必须填写原因" in await response.text()
+
+
+async def test_logout_ends_the_session(api: SignedClient) -> None:
+    await log_in(api, "demo-viewer")
+    token = await csrf_token(api)
+    assert (
+        await api.client.post("/console/logout", data={"csrf_token": token}, allow_redirects=False)
+    ).status == 303
+    assert (await api.client.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_an_expired_session_goes_back_to_the_login(api: SignedClient) -> None:
+    await log_in(api, "demo-viewer")
+    store = api.client.app[SESSIONS]
+    for session in store._sessions.values():
+        session.seen -= store.idle * 2
+    assert (await api.client.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_a_disabled_operator_is_logged_out(api: SignedClient, container: Any) -> None:
+    await log_in(api, "demo-operator")
+    await container.operators().disable("demo-operator")
+    assert (await api.client.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_the_login_page_goes_nowhere_outside_the_console(api: SignedClient) -> None:
+    form = {"login": "demo-viewer", "password": "demo-viewer", "next": "//evil.example/console"}
+    response = await api.client.post("/console/login", data=form, allow_redirects=False)
+    assert response.headers["Location"] == "/console"
+
+
+async def test_the_console_is_not_in_the_api_document(api: SignedClient) -> None:
+    document = await (await api.client.get("/openapi.json")).json()
+    assert not [path for path in document["paths"] if path.startswith("/console")]
+
+
+async def test_the_csv_export_starts_with_a_bom(api: SignedClient) -> None:
+    await log_in(api, "demo-finance")
+    for path in ("/console/report.csv", "/console/report/items.csv"):
+        response = await api.client.get(path)
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+        assert (await response.read()).startswith(b"\xef\xbb\xbf")
