@@ -3,6 +3,9 @@ and per client address), then a fresh session id in the cookie."""
 
 from __future__ import annotations
 
+import hmac
+import secrets
+
 from aiohttp import web
 
 from gateway.console.auth import SESSIONS, page, render, visit_of
@@ -11,6 +14,8 @@ from gateway.console.session import COOKIE
 from gateway.keys import CONTAINER
 
 LIMITER: web.AppKey[LoginLimiter] = web.AppKey("console_login_limiter", LoginLimiter)
+# the login form's CSRF token (no session yet): a cookie the form must repeat (double submit)
+LOGIN_COOKIE = "paygate_console_login"
 
 
 def _next_page(raw: object) -> str:
@@ -20,8 +25,25 @@ def _next_page(raw: object) -> str:
     return "/console"
 
 
+def _login_page(request: web.Request, target: str, failed: str | None, status: int = 200) -> web.Response:
+    """The login form with a fresh CSRF token, in the form and in a cookie."""
+    token = secrets.token_urlsafe(32)
+    context = {"next": target, "failed": failed, "login_csrf": token}
+    response = render(request, "login.html", context, status=status)
+    secure = request.app[SESSIONS].secure_cookie or request.secure
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/console")
+    return response
+
+
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "login.html", {"next": _next_page(request.query.get("next")), "failed": False})
+    return _login_page(request, _next_page(request.query.get("next")), None)
+
+
+def _login_csrf_ok(request: web.Request, given: object) -> bool:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    return (
+        isinstance(given, str) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    )
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -29,14 +51,16 @@ async def login(request: web.Request) -> web.StreamResponse:
     name = str(form.get("login", "")).strip().lower()[:64]
     password = str(form.get("password", ""))
     target = _next_page(form.get("next"))
+    if not _login_csrf_ok(request, form.get("csrf_token")):
+        return _login_page(request, target, "csrf_refused", status=403)
     keys = (f"login:{name}", f"addr:{request.remote}")
     limiter = request.app[LIMITER]
     if limiter.blocked(*keys):
-        return render(request, "login.html", {"next": target, "failed": "too_many_logins"}, status=429)
+        return _login_page(request, target, "too_many_logins", status=429)
     operator = await request.app[CONTAINER].operators().authenticate_password(name, password)
     if operator is None:
         limiter.failed(*keys)
-        return render(request, "login.html", {"next": target, "failed": "login_failed"}, status=401)
+        return _login_page(request, target, "login_failed", status=401)
     limiter.succeeded(keys[0])
     store = request.app[SESSIONS]
     store.end(request.cookies.get(COOKIE))  # a new id at every login: no session fixation
@@ -44,6 +68,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     session.lang = request.query.get("lang")
     response = web.HTTPSeeOther(target)
     store.set_cookie(request, response, session_id)
+    response.del_cookie(LOGIN_COOKIE, path="/console")
     raise response
 
 

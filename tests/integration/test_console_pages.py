@@ -17,9 +17,14 @@ PAGES = ["/console", "/console/payments", "/console/bills", "/console/payouts", 
          "/console/report/items.csv"]  # fmt: skip
 
 
-async def log_in(api: SignedClient, login: str, password: str | None = None, lang: str = "") -> Any:
-    form = {"login": login, "password": password or login, "next": "/console"}
-    return await api.client.post(f"/console/login{lang}", data=form, allow_redirects=False)
+async def log_in(
+    api: SignedClient, login: str, password: str | None = None, next_page: str = "/console"
+) -> Any:
+    html = await (await api.client.get("/console/login")).text()
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    form = {"login": login, "password": password or login, "next": next_page, "csrf_token": found.group(1)}
+    return await api.client.post("/console/login", data=form, allow_redirects=False)
 
 
 async def csrf_token(api: SignedClient) -> str:
@@ -122,9 +127,15 @@ async def test_a_disabled_operator_is_logged_out(api: SignedClient, container: A
 
 
 async def test_the_login_page_goes_nowhere_outside_the_console(api: SignedClient) -> None:
-    form = {"login": "demo-viewer", "password": "demo-viewer", "next": "//evil.example/console"}
-    response = await api.client.post("/console/login", data=form, allow_redirects=False)
+    response = await log_in(api, "demo-viewer", next_page="//evil.example/console")
     assert response.headers["Location"] == "/console"
+
+
+async def test_a_login_without_the_form_token_is_refused(api: SignedClient) -> None:
+    form = {"login": "demo-viewer", "password": "demo-viewer"}
+    response = await api.client.post("/console/login", data=form, allow_redirects=False)
+    assert response.status == 403
+    assert (await api.client.get("/console", allow_redirects=False)).status == 303
 
 
 async def test_the_console_is_not_in_the_api_document(api: SignedClient) -> None:
