@@ -71,30 +71,33 @@ def _query_of(request: web.Request, name: str) -> dict[str, str]:
     return {k: v for k, v in request.query.items() if k in known and v != ""}
 
 
+def _pager(name: str, query: dict[str, str], answer: dict[str, Any]) -> dict[str, str | None]:
+    """Links to the older and newer pages: going back (`ending_before`), older items always
+    follow and `has_more` tells of newer ones; going forward, the other way round."""
+    items = answer["data"]
+    if not items:
+        return {"older": None, "newer": None}
+    plain = {k: v for k, v in query.items() if k not in ("starting_after", "ending_before")}
+    backwards = "ending_before" in query
+    has_older = backwards or answer["has_more"]
+    has_newer = answer["has_more"] if backwards else "starting_after" in query
+
+    def link(**cursor: str) -> str:
+        return str(URL(f"/console/{name}").with_query({**plain, **cursor}))
+
+    return {
+        "older": link(starting_after=items[-1]["id"]) if has_older else None,
+        "newer": link(ending_before=items[0]["id"]) if has_newer else None,
+    }
+
+
 def _list_page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     @page(LISTS[name][1])
     async def show(request: web.Request) -> web.StreamResponse:
         query = _query_of(request, name)
         answer = await ops_list(request, name, query)
-        items = answer["data"]
-        plain = {k: v for k, v in query.items() if k not in ("starting_after", "ending_before")}
-        older = {**plain, "starting_after": items[-1]["id"]} if items and answer["has_more"] else None
-        backwards = "ending_before" in query
-        newer = {**plain, "ending_before": items[0]["id"]} if items and (query.keys() & PAGING[1:3]) else None
-        if backwards and not answer["has_more"]:
-            newer = None
-        return render(
-            request,
-            f"list_{name}.html",
-            {
-                "name": name,
-                "items": items,
-                "filters": LISTS[name][2],
-                "query": query,
-                "older": older and str(URL.build(query=older)),
-                "newer": newer and str(URL.build(query=newer)),
-            },
-        )
+        context = {"name": name, "items": answer["data"], "filters": LISTS[name][2], "query": query}
+        return render(request, f"list_{name}.html", {**context, **_pager(name, query, answer)})
 
     show.__name__ = f"list_{name}"
     return show

@@ -5,13 +5,35 @@ out of /openapi.json. The browser tests are in tests/e2e/console."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
-from paygate_testkit import SignedClient
+from paygate_testkit import SignedClient, make_settings
 
 from gateway.console.auth import SESSIONS
+from gateway.settings import PaygateSettings
+from plugins.alipay_payout.sandbox import ALIPAY_PUBLIC_KEY_FILE, APP_PRIVATE_KEY_FILE, SANDBOX_APP_ID
 
+
+@pytest.fixture
+def settings(database_url: str) -> PaygateSettings:
+    """Payouts are accepted for review (they are not paid here: no one approves them)."""
+    rules = [
+        {"name": "transfers", "pay_method": "transfer", "channel": "internal_transfer"},
+        {"name": "alipay payouts", "pay_method": "alipay", "channel": "alipay_payout"},
+    ]
+    openapi = {
+        "gateway_url": "http://127.0.0.1:9/gateway.do",  # never called: nothing is approved
+        "app_id": SANDBOX_APP_ID,
+        "app_private_key": (ALIPAY_KEYS / APP_PRIVATE_KEY_FILE).read_text(),
+        "alipay_public_key": (ALIPAY_KEYS / ALIPAY_PUBLIC_KEY_FILE).read_text(),
+    }
+    channels = {"alipay_payout": {"openapi": openapi}}
+    return make_settings(database_url, routing={"rules": rules}, channels=channels)
+
+
+ALIPAY_KEYS = Path(__file__).parents[2] / "cassettes" / "alipay_payout" / "keys"
 PAGES = ["/console", "/console/payments", "/console/bills", "/console/payouts", "/console/lease_orders",
          "/console/notifications", "/console/payouts/review", "/console/report", "/console/report.csv",
          "/console/report/items.csv"]  # fmt: skip
@@ -149,3 +171,46 @@ async def test_the_csv_export_starts_with_a_bom(api: SignedClient) -> None:
         response = await api.client.get(path)
         assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
         assert (await response.read()).startswith(b"\xef\xbb\xbf")
+
+
+def payout_item(n: int) -> dict[str, Any]:
+    ext = {"type": 2, "pay_method": 1, "reason": "航班取消补偿", "payee_name": "张三"}
+    return {"serial_no": f"CON-{n}", "order_serial_no": "ORD-1", "payee_account": "zhangsan@example.com",
+            "amount": "12.30", "ext": ext}  # fmt: skip
+
+
+async def apply_payouts(api: SignedClient, count: int) -> list[str]:
+    status, batch = await api.post("/v1/payouts", {"items": [payout_item(n) for n in range(count)]})
+    assert status == 200 and batch["accepted"] == count, batch
+    return [i["payout"]["id"] for i in batch["items"]]
+
+
+async def test_lists_page_with_the_cursor(api: SignedClient) -> None:
+    ids = await apply_payouts(api, 3)
+    await log_in(api, "demo-viewer")
+    first = await (await api.client.get("/console/payouts?limit=2&status=pending_review&app_id=")).text()
+    older = re.search(r'href="([^"]+)" id="older"', first)
+    assert older and sum(i in first for i in ids) == 2
+    second = await (await api.client.get(older.group(1).replace("&amp;", "&"))).text()
+    assert sum(i in second for i in ids) == 1 and 'id="older"' not in second and 'id="newer"' in second
+    newer = re.search(r'href="([^"]+)" id="newer"', second)
+    assert newer
+    back = await (await api.client.get(newer.group(1).replace("&amp;", "&"))).text()
+    assert sum(i in back for i in ids) == 2 and 'id="older"' in back and 'id="newer"' not in back
+    assert "zhangsan@example.com" not in first + second  # the payee account masked
+
+
+async def test_finance_rejects_payouts_in_bulk_with_a_reason(api: SignedClient) -> None:
+    ids = await apply_payouts(api, 2)
+    await log_in(api, "demo-finance")
+    queue = await (await api.client.get("/console/payouts/review")).text()
+    assert all(f'value="{i}" class="pick"' in queue for i in ids)
+    token = await csrf_token(api)
+    form = [("csrf_token", token), ("decision", "reject"), ("reason", "重复申请")] + [
+        ("payout_id", i) for i in ids
+    ]
+    answer = await api.client.post("/console/payouts/review", data=form)
+    assert answer.status == 200 and (await answer.text()).count("已驳回") == 2
+    for payout_id in ids:
+        status, payout = await api.as_operator("demo-viewer-token-change-me").get(f"/ops/payouts/{payout_id}")
+        assert payout["status"] == "rejected" and payout["review"]["reviewer"] == "demo-finance", payout
