@@ -39,6 +39,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dash.dead_hooks": ("投递终止的通知", "Dead webhooks"),
     "dash.failed_periods": ("扣款失败的租期", "Failed rent periods"),
     "dash.ledger": ("账务核对", "Ledger check"),
+    "transactions_checked": ("已核对交易", "transactions checked"),
     "ledger.ok": ("平衡", "Balanced"),
     "ledger.bad": ("不平衡", "Out of balance"),
     "filter": ("筛选", "Filter"),
