@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 from dependency_injector import providers
 
+from gateway.console.app import setup_console
 from gateway.container import Container
 from gateway.http.audit import audit_middleware
 from gateway.http.errors import error_middleware
@@ -44,6 +45,7 @@ def create_app(container: Container | None = None) -> web.Application:
     # Fail fast on bad plugins or routing rules, before any port is bound.
     container.router()
     setup_routes(app)
+    setup_console(app, container)  # HTML pages, outside the JSON route table
     app.cleanup_ctx.append(_resources)
     return app
 

@@ -284,6 +284,19 @@ class SecuritySettings(_Section):
     demo_keys_file: str = "data/card_keys.json"
 
 
+class ConsoleSettings(_Section):
+    """The web console at /console (docs/CONSOLE.md): its session and login limits."""
+
+    # a session ends after this long without a request, and this long after the login at most
+    idle_minutes: int = Field(default=30, ge=1)
+    absolute_hours: int = Field(default=8, ge=1)
+    # the cookie is Secure when served over TLS; this forces it (behind a TLS-terminating proxy)
+    secure_cookie: bool = False
+    # failed logins allowed per login and per client address within the window, then 429
+    login_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+
+
 class PaygateSettings(BaseSettings):
     """All settings of one gateway process."""
 
@@ -295,6 +308,7 @@ class PaygateSettings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     apps: dict[str, AppSettings] = Field(default_factory=dict)
     ops: OpsSettings = Field(default_factory=OpsSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     auth: AuthSettings = Field(default_factory=AuthSettings)

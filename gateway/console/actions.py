@@ -1,0 +1,94 @@
+"""The console's actions, through the same use cases as /ops, recorded under the operator's
+login: payout review (one by one and in bulk; a rejection needs a reason), bill error handling
+(only the bill's allowed actions, after a confirm step with a reason), replaying a webhook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from core.bills.actions import ErrorAction
+from core.errors import DomainError, InvalidArgument
+from core.usecases.bills.views import ops_bill_view
+from gateway.console.auth import page, render, visit_of
+from gateway.console.lists import ops_list
+from gateway.keys import CONTAINER
+
+APPROVE, REJECT = "/ops/payouts/{id}/approve", "/ops/payouts/{id}/reject"
+BILL_ACTION = "/ops/bills/{id}/actions/{action}"
+REPLAY = "/ops/notifications/{id}/replay"
+
+
+def _text(form: Any, name: str, limit: int = 256) -> str:
+    return str(form.get(name, "")).strip()[:limit]
+
+
+@page(APPROVE, method="GET")
+async def review_queue(request: web.Request) -> web.StreamResponse:
+    """The payouts waiting for review, oldest last, with checkboxes for a bulk decision."""
+    query = {"status": "pending_review", "limit": "100"}
+    answer = await ops_list(request, "payouts", query)
+    return render(request, "review.html", {"items": answer["data"], "has_more": answer["has_more"]})
+
+
+async def _review(request: web.Request, payout_id: str, decision: str, reason: str) -> dict[str, Any]:
+    login = visit_of(request).operator.login
+    payouts = request.app[CONTAINER].payouts()
+    try:
+        if decision == "approve":
+            payout = await payouts.approve(payout_id, reviewer=login, operator=login, note=reason or None)
+        else:
+            payout = await payouts.reject(payout_id, reviewer=login, reason=reason, operator=login)
+    except DomainError as exc:
+        return {"id": payout_id, "ok": False, "message": str(exc)}
+    return {"id": payout_id, "ok": True, "message": payout.status.value}
+
+
+@page(APPROVE)
+async def review(request: web.Request) -> web.StreamResponse:
+    """Approve or reject the payouts ticked (or the one of the row's button)."""
+    form = await request.post()
+    decision = _text(form, "decision")
+    if decision not in ("approve", "reject"):
+        raise InvalidArgument("decision must be approve or reject", field="decision")
+    reason = _text(form, "reason")
+    if decision == "reject" and not reason:
+        return render(request, "message.html", {"message": "reason_required"}, status=400)
+    ids = [str(v) for v in form.getall("payout_id", [])][:100]
+    results = [await _review(request, payout_id, decision, reason) for payout_id in ids]
+    return render(request, "results.html", {"results": results, "back": "/console/payouts/review"})
+
+
+def _bill_action(request: web.Request) -> ErrorAction:
+    try:
+        return ErrorAction(request.match_info["action"])
+    except ValueError:
+        raise InvalidArgument("no such action", field="action") from None
+
+
+@page(BILL_ACTION, method="POST")
+async def bill_action_confirm(request: web.Request) -> web.StreamResponse:
+    """The confirm step of a bill action: what will be done, and the reason to give."""
+    action = _bill_action(request)
+    bill = await request.app[CONTAINER].bill_context().get(request.match_info["id"])
+    return render(request, "bill_action.html", {"bill": ops_bill_view(bill), "action": action.value})
+
+
+@page(BILL_ACTION)
+async def bill_action(request: web.Request) -> web.StreamResponse:
+    action = _bill_action(request)
+    form = await request.post()
+    reason = _text(form, "reason") or None
+    actions = request.app[CONTAINER].bill_actions()
+    bill_id = request.match_info["id"]
+    await actions.act(bill_id, action, visit_of(request).operator.login, reason)
+    raise web.HTTPSeeOther(f"/console/bills/{bill_id}")
+
+
+@page(REPLAY)
+async def replay(request: web.Request) -> web.StreamResponse:
+    event_id = request.match_info["id"]
+    item = await request.app[CONTAINER].outbox_admin().replay(event_id, visit_of(request).operator.login)
+    result = {"id": event_id, "ok": True, "message": item.get("status", "")}
+    return render(request, "results.html", {"results": [result], "back": "/console/notifications"})

@@ -1,0 +1,100 @@
+"""Who may see a console page: the `page` wrapper finds the session (else: to the login page),
+loads the operator afresh (a disabled operator is logged out), checks the CSRF token of a POST,
+then the permission the page needs, from the same role table as /ops (403 otherwise)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from core.errors import DomainError
+from core.operators.model import Operator, Permission
+from gateway.console.csrf import csrf_ok
+from gateway.console.i18n import language_of, translator
+from gateway.console.session import COOKIE, Session, SessionStore
+from gateway.http.ops_access import permission_for
+from gateway.keys import CONTAINER
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SESSIONS: web.AppKey[SessionStore] = web.AppKey("console_sessions", SessionStore)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """The logged-in operator's request: their session, identity and language."""
+
+    session: Session
+    operator: Operator
+    lang: str
+
+    def may(self, permission: Permission) -> bool:
+        return self.operator.may(permission)
+
+    def may_call(self, method: str, ops_route: str) -> bool:
+        """Whether the /ops route's entry in the role table lets this operator call it."""
+        return self.operator.may(permission_for(method, ops_route))
+
+
+VISIT: web.RequestKey[Visit] = web.RequestKey("console_visit", Visit)
+
+
+def visit_of(request: web.Request) -> Visit:
+    return request[VISIT]
+
+
+def page(ops_route: str | None = None, method: str | None = None) -> Callable[[Handler], Handler]:
+    """A console handler behind login; `ops_route` names the /ops route (with `method`, else
+    the request's) whose role-table entry the page needs; None: any logged-in operator."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def run(request: web.Request) -> web.StreamResponse:
+            visit = await _visit(request)
+            if visit is None:
+                raise web.HTTPSeeOther(f"/console/login?next={request.rel_url.path}")
+            request[VISIT] = visit
+            if request.method == "POST" and not await csrf_ok(request, visit.session):
+                return render(request, "message.html", {"message": "csrf_refused"}, status=403)
+            if ops_route is not None and not visit.may_call(method or request.method, ops_route):
+                return render(request, "message.html", {"message": "forbidden"}, status=403)
+            try:
+                return await handler(request)
+            except DomainError as exc:
+                context = {"message": "error", "detail": exc.message}
+                return render(request, "message.html", context, status=exc.http_status)
+
+        run.__name__ = handler.__name__
+        run.__doc__ = handler.__doc__
+        return run
+
+    return wrap
+
+
+async def _visit(request: web.Request) -> Visit | None:
+    store = request.app[SESSIONS]
+    session = store.find(request.cookies.get(COOKIE))
+    if session is None:
+        return None
+    operator = await request.app[CONTAINER].operators().get(session.login)
+    if operator is None or operator.disabled:
+        store.end(request.cookies.get(COOKIE))
+        return None
+    asked = request.query.get("lang")
+    if asked is not None:
+        session.lang = language_of(asked)
+    return Visit(session, operator, language_of(session.lang))
+
+
+def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    """A page in the visitor's language, with what every page's frame needs."""
+    visit = request.get(VISIT)
+    lang = visit.lang if visit else language_of(request.query.get("lang"))
+    frame = {"t": translator(lang), "lang": lang, "visit": visit, "path": request.rel_url.path}
+    response = aiohttp_jinja2.render_template(template, request, {**frame, **context}, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:"
+    return response

@@ -1,0 +1,143 @@
+"""The console's one message catalogue: every label in Chinese (the default) and English,
+statuses and actions included. Templates call `t(key)`; a missing key shows the key itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+
+# key: (中文, English)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "title": ("支付网关运营台", "Paygate console"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "login_name": ("账号", "Login"),
+    "password": ("密码", "Password"),
+    "login_failed": ("账号或密码错误", "Wrong login or password"),
+    "too_many_logins": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
+    "csrf_refused": (
+        "表单已失效（缺少或错误的 CSRF 令牌），请刷新页面",
+        "The form's CSRF token is missing or wrong; reload the page",
+    ),
+    "forbidden": ("无权执行此操作", "You may not do this"),
+    "not_found": ("未找到", "Not found"),
+    "error": ("出错了", "Something is wrong"),
+    "dashboard": ("待办总览", "Needs a person now"),
+    "payments": ("支付", "Payments"),
+    "bills": ("单据", "Bills"),
+    "payouts": ("代付", "Payouts"),
+    "lease_orders": ("租赁订单", "Lease orders"),
+    "notifications": ("通知", "Webhooks"),
+    "report": ("代付分析", "Payout report"),
+    "review_queue": ("代付审核", "Payout review"),
+    "dash.payouts_review": ("待审核代付", "Payouts waiting for review"),
+    "dash.bills_action": ("失败或未知的单据", "Bills failed or unknown"),
+    "dash.escalated": ("升级处理的支付", "Escalated payments"),
+    "dash.failing_hooks": ("投递失败的通知", "Failing webhooks"),
+    "dash.dead_hooks": ("投递终止的通知", "Dead webhooks"),
+    "dash.failed_periods": ("扣款失败的租期", "Failed rent periods"),
+    "dash.ledger": ("账务核对", "Ledger check"),
+    "transactions_checked": ("已核对交易", "transactions checked"),
+    "ledger.ok": ("平衡", "Balanced"),
+    "ledger.bad": ("不平衡", "Out of balance"),
+    "filter": ("筛选", "Filter"),
+    "any": ("全部", "Any"),
+    "next_page": ("下一页", "Next page"),
+    "prev_page": ("上一页", "Previous page"),
+    "no_items": ("没有记录", "Nothing here"),
+    "status": ("状态", "Status"),
+    "amount": ("金额", "Amount"),
+    "created_at": ("创建时间", "Created"),
+    "app": ("应用", "App"),
+    "channel": ("渠道", "Channel"),
+    "details": ("详情", "Details"),
+    "timeline": ("流程时间线", "Flow timeline"),
+    "exchanges": ("银行报文与渠道交互", "Bank packets and channel exchanges"),
+    "webhooks_sent": ("已发送的通知", "Webhooks sent"),
+    "approve": ("通过", "Approve"),
+    "reject": ("驳回", "Reject"),
+    "approve_selected": ("批量通过", "Approve selected"),
+    "reject_selected": ("批量驳回", "Reject selected"),
+    "reason": ("原因", "Reason"),
+    "reason_required": ("驳回必须填写原因", "A rejection needs a reason"),
+    "confirm": ("确认", "Confirm"),
+    "cancel": ("取消", "Cancel"),
+    "confirm_action": ("确认执行此操作？", "Really do this?"),
+    "replay": ("重新投递", "Replay"),
+    "done": ("已完成", "Done"),
+    "results": ("处理结果", "Results"),
+    "export_csv": ("导出 CSV", "Export CSV"),
+    "export_items": ("导出明细", "Export items"),
+    "from": ("起始日", "From"),
+    "to": ("截止日", "To"),
+    "group_by": ("分组", "Group by"),
+    "count": ("笔数", "Count"),
+    "totals": ("合计", "Totals"),
+    "node": ("节点", "Node"),
+    "outcome": ("结果", "Outcome"),
+    "duration": ("耗时", "Took"),
+    "actor": ("操作人", "By"),
+    "field": ("字段", "Field"),
+    "value": ("值", "Value"),
+    "actions": ("操作", "Actions"),
+    "event_type": ("事件", "Event"),
+    "attempts": ("尝试次数", "Attempts"),
+    "language": ("English", "中文"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "roles": ("角色", "Roles"),
+    "status.created": ("已创建", "created"),
+    "status.processing": ("处理中", "processing"),
+    "status.unknown": ("结果未知", "unknown"),
+    "status.succeeded": ("成功", "succeeded"),
+    "status.failed": ("失败", "failed"),
+    "status.received": ("已接收", "received"),
+    "status.validation_failed": ("校验失败", "validation failed"),
+    "status.risk_rejected": ("风控拒绝", "risk rejected"),
+    "status.accepted": ("已受理", "accepted"),
+    "status.bank_submitted": ("已提交银行", "bank submitted"),
+    "status.bank_processing": ("银行处理中", "bank processing"),
+    "status.bank_unknown": ("银行结果未知", "bank unknown"),
+    "status.bank_succeeded": ("银行支付成功", "bank succeeded"),
+    "status.bank_failed": ("银行支付失败", "bank failed"),
+    "status.transfer_pending": ("待转账", "transfer pending"),
+    "status.business_failed": ("业务处理失败", "business failed"),
+    "status.completed": ("已完成", "completed"),
+    "status.pending_review": ("待审核", "pending review"),
+    "status.approved": ("已通过", "approved"),
+    "status.rejected": ("已驳回", "rejected"),
+    "status.paying": ("付款中", "paying"),
+    "status.returned": ("已退回", "returned"),
+    "status.synced": ("已同步", "synced"),
+    "status.sync_failed": ("同步失败", "sync failed"),
+    "status.closing": ("关闭中", "closing"),
+    "status.closed": ("已关闭", "closed"),
+    "status.pending": ("待处理", "pending"),
+    "status.collecting": ("扣款中", "collecting"),
+    "status.paid": ("已支付", "paid"),
+    "status.cancelled": ("已取消", "cancelled"),
+    "status.failing": ("投递失败重试中", "failing"),
+    "status.delivered": ("已投递", "delivered"),
+    "status.dead": ("投递终止", "dead"),
+    "action.revalidate": ("重新校验", "Revalidate"),
+    "action.resend_bank": ("发起银行支付", "Resend to the bank"),
+    "action.requery_bank": ("发起银行查询", "Query the bank"),
+    "action.rerun_business": ("发起业务处理", "Rerun business"),
+    "action.switch_to_transfer": ("更新支付模式为转账", "Switch to transfer"),
+}
+
+
+def language_of(requested: str | None) -> str:
+    return requested if requested in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    """`t(key)` in the language; an unknown key is shown as it is (a status not yet listed)."""
+    index = LANGUAGES.index(language_of(lang))
+
+    def t(key: str) -> str:
+        found = MESSAGES.get(key)
+        return found[index] if found else key.split(".", 1)[-1]
+
+    return t

@@ -1,0 +1,82 @@
+"""Login and logout: the password against the operators store, the login rate limit (per login
+and per client address), then a fresh session id in the cookie."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from aiohttp import web
+
+from gateway.console.auth import SESSIONS, page, render, visit_of
+from gateway.console.ratelimit import LoginLimiter
+from gateway.console.session import COOKIE
+from gateway.keys import CONTAINER
+
+LIMITER: web.AppKey[LoginLimiter] = web.AppKey("console_login_limiter", LoginLimiter)
+# the login form's CSRF token (no session yet): a cookie the form must repeat (double submit)
+LOGIN_COOKIE = "paygate_console_login"
+
+
+def _next_page(raw: object) -> str:
+    """Where to go after logging in: a console path only (never another site)."""
+    if isinstance(raw, str) and raw.startswith("/console") and "//" not in raw and "\\" not in raw:
+        return raw
+    return "/console"
+
+
+def _login_page(request: web.Request, target: str, failed: str | None, status: int = 200) -> web.Response:
+    """The login form with a fresh CSRF token, in the form and in a cookie."""
+    token = secrets.token_urlsafe(32)
+    context = {"next": target, "failed": failed, "login_csrf": token}
+    response = render(request, "login.html", context, status=status)
+    secure = request.app[SESSIONS].secure_cookie or request.secure
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/console")
+    return response
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return _login_page(request, _next_page(request.query.get("next")), None)
+
+
+def _login_csrf_ok(request: web.Request, given: object) -> bool:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    return (
+        isinstance(given, str) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    )
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    name = str(form.get("login", "")).strip().lower()[:64]
+    password = str(form.get("password", ""))
+    target = _next_page(form.get("next"))
+    if not _login_csrf_ok(request, form.get("csrf_token")):
+        return _login_page(request, target, "csrf_refused", status=403)
+    keys = (f"login:{name}", f"addr:{request.remote}")
+    limiter = request.app[LIMITER]
+    if limiter.blocked(*keys):
+        return _login_page(request, target, "too_many_logins", status=429)
+    operator = await request.app[CONTAINER].operators().authenticate_password(name, password)
+    if operator is None:
+        limiter.failed(*keys)
+        return _login_page(request, target, "login_failed", status=401)
+    limiter.succeeded(keys[0])
+    store = request.app[SESSIONS]
+    store.end(request.cookies.get(COOKIE))  # a new id at every login: no session fixation
+    session_id, session = store.start(operator.login)
+    session.lang = request.query.get("lang")
+    response = web.HTTPSeeOther(target)
+    store.set_cookie(request, response, session_id)
+    response.del_cookie(LOGIN_COOKIE, path="/console")
+    raise response
+
+
+@page()
+async def logout(request: web.Request) -> web.StreamResponse:
+    visit_of(request)  # a logged-in POST with its CSRF token (checked by page)
+    store = request.app[SESSIONS]
+    store.end(request.cookies.get(COOKIE))
+    response = web.HTTPSeeOther("/console/login")
+    store.clear_cookie(response)
+    raise response
