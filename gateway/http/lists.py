@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from core.bills.model import BillStatus, PayMode
+from core.errors import InvalidArgument
 from core.lease.status import OrderStatus, PeriodStatus
 from core.payments.model import PaymentStatus
 from core.payouts.model import PayoutStatus
@@ -58,6 +59,19 @@ ORDER_STATUSES = [s.value for s in OrderStatus]
 PERIOD_STATUSES = [s.value for s in PeriodStatus]
 
 
+def lookup_query(request: web.Request, key: str) -> bool:
+    """Whether a caller's list request is the look-up of one item by its own number; the number
+    then stands alone (a filter beside it would be silently ignored: refused instead)."""
+    if request.query.get(key) is None:
+        return False
+    others = sorted(name for name in request.query if name != key)
+    if others:
+        raise InvalidArgument(
+            f"{key} looks up one item: leave out {', '.join(others)} or drop {key} to list", field=others[0]
+        )
+    return True
+
+
 def _lists(request: web.Request) -> ListQueries:
     lists: ListQueries = services(request).list_queries()
     return lists
@@ -65,7 +79,7 @@ def _lists(request: web.Request) -> ListQueries:
 
 # -- callers' lists: their own rows only ------------------------------------------------------
 async def list_payments(request: web.Request) -> web.Response:
-    if request.query.get("out_request_no") is not None:
+    if lookup_query(request, "out_request_no"):
         return await payments.find_payment(request)
     f = PaymentFilter(
         status=choice_query(request, "status", PAYMENT_STATUSES),
@@ -77,7 +91,7 @@ async def list_payments(request: web.Request) -> web.Response:
 
 
 async def list_bills(request: web.Request) -> web.Response:
-    if request.query.get("bill_code") is not None:
+    if lookup_query(request, "bill_code"):
         return await bills.find_bill(request)
     f = BillFilter(
         status=choice_query(request, "status", BILL_STATUSES),
@@ -89,7 +103,7 @@ async def list_bills(request: web.Request) -> web.Response:
 
 
 async def list_payouts(request: web.Request) -> web.Response:
-    if request.query.get("serial_no") is not None:
+    if lookup_query(request, "serial_no"):
         return await payouts.find_payout(request)
     f = PayoutFilter(status=choice_query(request, "status", PAYOUT_STATUSES), **created_window(request))
     listed = await _lists(request).payouts(f, page_request(request), app_scope=app_id_of(request))
@@ -97,7 +111,7 @@ async def list_payouts(request: web.Request) -> web.Response:
 
 
 async def list_lease_orders(request: web.Request) -> web.Response:
-    if request.query.get("out_order_no") is not None:
+    if lookup_query(request, "out_order_no"):
         return await lease.find_lease_order(request)
     f = LeaseOrderFilter(
         status=choice_query(request, "status", ORDER_STATUSES),

@@ -261,3 +261,16 @@ async def test_a_bad_filter_of_each_list_is_a_400(
 ) -> None:
     status, body = await api.get(f"{path}?{query}")
     assert (status, body["error"]["field"]) == (400, field), body
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["/v1/bills?bill_code=JK-1&pay_mode=bogus", "/v1/payments?out_request_no=o-1&limit=5"],
+)
+async def test_a_look_up_by_the_callers_number_takes_no_filter_beside_it(
+    api: SignedClient, query: str
+) -> None:
+    """A filter beside the caller's own number would be ignored by the look-up: refused, named."""
+    status, body = await api.get(query)
+    assert status == 400, body
+    assert body["error"]["code"] == "INVALID_ARGUMENT" and body["error"]["field"] in {"pay_mode", "limit"}
