@@ -4,10 +4,14 @@ payout over the configured amount. Each stores what it needs in the proposal's p
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from core.approvals.model import Approval
+from core.approvals.model import Approval, ApprovalAction
 from core.money import Money
+from core.operators.model import Operator
+from core.payouts.model import Payout, PayoutStatus
+from core.usecases.ops.approvals import Approvals
 from core.usecases.payouts.service import PayoutService
 from core.usecases.payouts.views import payout_view
 from gateway.storage.accounts import AccountStore
@@ -45,3 +49,21 @@ class PayoutApprovalExecutor:
             note=approval.note,
         )
         return {"payout": payout_view(payout)}
+
+
+async def approve_or_propose(
+    payouts: PayoutService,
+    approvals: Approvals,
+    over: Decimal,
+    payout_id: str,
+    operator: Operator,
+    note: str | None,
+) -> Payout | Approval:
+    """Finance's approval of a payout, by every way in (/ops and the console): approved at once,
+    or, above `ops.maker_checker.payout_approval_over`, proposed for a second finance operator."""
+    current = await payouts.get(payout_id)
+    if current.status is PayoutStatus.PENDING_REVIEW and current.application.amount.decimal > over:
+        return await approvals.propose(
+            ApprovalAction.APPROVE_PAYOUT, "payout", payout_id, {}, operator, note=note
+        )
+    return await payouts.approve(payout_id, reviewer=operator.login, operator=operator.login, note=note)

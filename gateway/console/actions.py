@@ -8,12 +8,14 @@ from typing import Any
 
 from aiohttp import web
 
+from core.approvals.model import Approval
 from core.bills.actions import ErrorAction
 from core.errors import DomainError, InvalidArgument
 from core.usecases.bills.views import ops_bill_view
 from gateway.console.auth import page, render, visit_of
 from gateway.console.lists import ops_list
 from gateway.keys import CONTAINER
+from gateway.maker_checker import approve_or_propose
 
 APPROVE, REJECT = "/ops/payouts/{id}/approve", "/ops/payouts/{id}/reject"
 BILL_ACTION = "/ops/bills/{id}/actions/{action}"
@@ -33,13 +35,23 @@ async def review_queue(request: web.Request) -> web.StreamResponse:
 
 
 async def _review(request: web.Request, payout_id: str, decision: str, reason: str) -> dict[str, Any]:
-    login = visit_of(request).operator.login
-    payouts = request.app[CONTAINER].payouts()
+    """One payout's decision, by the same way as /ops: a large approval is only proposed (it
+    waits for a second finance operator, as `ops.maker_checker` says)."""
+    operator = visit_of(request).operator
+    container = request.app[CONTAINER]
     try:
         if decision == "approve":
-            payout = await payouts.approve(payout_id, reviewer=login, operator=login, note=reason or None)
+            over = container.settings().ops.maker_checker.payout_approval_over
+            decided = await approve_or_propose(
+                container.payouts(), container.approvals(), over, payout_id, operator, reason or None
+            )
+            if isinstance(decided, Approval):
+                return {"id": payout_id, "ok": True, "message": "proposed"}
+            payout = decided
         else:
-            payout = await payouts.reject(payout_id, reviewer=login, reason=reason, operator=login)
+            payout = await container.payouts().reject(
+                payout_id, reviewer=operator.login, reason=reason, operator=operator.login
+            )
     except DomainError as exc:
         return {"id": payout_id, "ok": False, "message": str(exc)}
     return {"id": payout_id, "ok": True, "message": payout.status.value}

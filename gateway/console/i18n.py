@@ -107,6 +107,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.pending_review": ("待审核", "pending review"),
     "status.approved": ("已通过", "approved"),
     "status.rejected": ("已驳回", "rejected"),
+    "status.proposed": ("已提交复核，待第二位财务确认", "proposed: waiting for a second finance operator"),
     "status.paying": ("付款中", "paying"),
     "status.returned": ("已退回", "returned"),
     "status.synced": ("已同步", "synced"),

@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from core.approvals.model import ApprovalAction
+from core.approvals.model import Approval
 from core.errors import InvalidArgument
 from core.payouts.items import PayoutItemBody
-from core.payouts.model import Payout, PayoutStatus
 from core.payouts.report import ReportQuery
+from core.usecases.ops.views import approval_view
 from core.usecases.payouts.intake import PayoutBatch
 from core.usecases.payouts.views import batch_view, payout_view, report_csv, report_view
-from gateway.http.approvals import proposed
 from gateway.http.errors import body_of
 from gateway.http.request_body import parse_body
 from gateway.http.schemas.answers_ops import PayoutOrProposal
@@ -25,6 +24,7 @@ from gateway.http.schemas.answers_workflows import (
 )
 from gateway.http.schemas.payouts import ApproveBody, PayoutBatchBody, RejectBody
 from gateway.keys import CONTAINER, TRACE_ID, app_id_of, operator_of
+from gateway.maker_checker import approve_or_propose
 
 if TYPE_CHECKING:
     from gateway.http.routes import Route
@@ -84,18 +84,18 @@ async def ops_get_payout(request: web.Request) -> web.Response:
 
 async def approve_payout(request: web.Request) -> web.Response:
     body = await parse_body(request, ApproveBody)
-    login = operator_of(request).login  # the recorded reviewer: body.reviewer is not trusted
-    payout_id = request.match_info["id"]
-    over = _services(request).settings().ops.maker_checker.payout_approval_over
-    current: Payout = await _services(request).payouts().get(payout_id)
-    if current.status is PayoutStatus.PENDING_REVIEW and current.application.amount.decimal > over:
-        return await proposed(request, ApprovalAction.APPROVE_PAYOUT, "payout", payout_id, {}, note=body.note)
-    payout = (
-        await _services(request)
-        .payouts()
-        .approve(request.match_info["id"], reviewer=login, operator=login, note=body.note)
+    services = _services(request)
+    decided = await approve_or_propose(
+        services.payouts(),
+        services.approvals(),
+        services.settings().ops.maker_checker.payout_approval_over,
+        request.match_info["id"],
+        operator_of(request),  # the recorded reviewer: body.reviewer is not trusted
+        body.note,
     )
-    return body_of(payout_view(payout))
+    if isinstance(decided, Approval):
+        return body_of(approval_view(decided), status=202)
+    return body_of(payout_view(decided))
 
 
 async def reject_payout(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ out of /openapi.json. The browser tests are in tests/e2e/console."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +215,21 @@ async def test_finance_rejects_payouts_in_bulk_with_a_reason(api: SignedClient) 
     for payout_id in ids:
         status, payout = await api.as_operator("demo-viewer-token-change-me").get(f"/ops/payouts/{payout_id}")
         assert payout["status"] == "rejected" and payout["review"]["reviewer"] == "demo-finance", payout
+
+
+async def test_a_large_approval_in_the_console_waits_for_a_second_finance_operator(
+    api: SignedClient, container: Any
+) -> None:
+    """The console approves by the same way as /ops: over `payout_approval_over` it only proposes,
+    so no single operator pays a large payout from the console either."""
+    container.settings().ops.maker_checker.payout_approval_over = Decimal("10.00")
+    [payout_id] = await apply_payouts(api, 1)  # 12.30: over the amount
+    await log_in(api, "demo-finance")
+    form = [("csrf_token", await csrf_token(api)), ("decision", "approve"), ("payout_id", payout_id)]
+    answer = await api.client.post("/console/payouts/review", data=form)
+    assert answer.status == 200 and "待第二位财务确认" in await answer.text()
+    viewer = api.as_operator("demo-viewer-token-change-me")
+    status, payout = await viewer.get(f"/ops/payouts/{payout_id}")
+    assert payout["status"] == "pending_review", payout
+    status, pending = await viewer.get("/ops/approvals")
+    assert [a["subject_id"] for a in pending["data"]] == [payout_id], pending
