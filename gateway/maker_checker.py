@@ -4,6 +4,7 @@ payout over the configured amount. Each stores what it needs in the proposal's p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from core.money import Money
 from core.operators.model import Operator
 from core.payouts.model import Payout, PayoutStatus
 from core.usecases.ops.approvals import Approvals
+from core.usecases.payments.operator_resolve import OperatorResolution
 from core.usecases.payouts.service import PayoutService
 from core.usecases.payouts.views import payout_view
 from gateway.storage.accounts import AccountStore
@@ -67,3 +69,21 @@ async def approve_or_propose(
             ApprovalAction.APPROVE_PAYOUT, "payout", payout_id, {}, operator, note=note
         )
     return await payouts.approve(payout_id, reviewer=operator.login, operator=operator.login, note=note)
+
+
+async def propose_resolution(
+    resolution: OperatorResolution,
+    approvals: Approvals,
+    payment_id: str,
+    proposal: Mapping[str, Any],
+    operator: Operator,
+    note: str | None,
+) -> Approval:
+    """An operator's proposed outcome of an escalated payment, by every way in (/ops and the
+    console): checked after a fresh channel query, then waiting for a second operator."""
+    payment = await resolution.check(payment_id)
+    approval = await approvals.propose(
+        ApprovalAction.RESOLVE_PAYMENT, "payment", payment.id, dict(proposal), operator, note=note
+    )
+    resolution.proposed(payment, approval)
+    return approval

@@ -9,7 +9,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from gateway.console import actions, details, lists, login, report
+from gateway.console import actions, approvals, details, lists, login, report
 from gateway.console.auth import SESSIONS
 from gateway.console.details import CONSOLE_QUERIES
 from gateway.console.login import LIMITER
@@ -47,6 +47,10 @@ def setup_console(app: web.Application, container: Container) -> None:
     add("GET", "/console/bills/{id}/actions/{action}", actions.bill_action_confirm)
     add("POST", "/console/bills/{id}/actions/{action}", actions.bill_action)
     add("POST", "/console/notifications/{id}/replay", actions.replay)
+    add("POST", "/console/payments/{id}/resolve", approvals.resolve)
+    add("GET", "/console/approvals", approvals.approval_queue)
+    add("POST", "/console/approvals/{id}/confirm", approvals.confirm)
+    add("POST", "/console/approvals/{id}/reject", approvals.reject)
     add("GET", "/console/report", report.report_page)
     add("GET", "/console/report.csv", report.report_export)
     add("GET", "/console/report/items.csv", report.report_items)

@@ -23,6 +23,7 @@ from gateway.http.request_body import parse_body
 from gateway.http.schemas.answers_ops import ApprovalAnswer, ApprovalList, AuditList
 from gateway.http.schemas.ops import ApprovalRejectBody, ResolveBody
 from gateway.keys import operator_of
+from gateway.maker_checker import propose_resolution
 from gateway.storage.queries.ops_lists import ApprovalFilter, AuditFilter
 
 if TYPE_CHECKING:
@@ -36,17 +37,14 @@ async def resolve_payment(request: web.Request) -> web.Response:
     """Propose the outcome of an escalated payment (after a fresh query); a second operator confirms."""
     body = await parse_body(request, ResolveBody)
     container = services(request)
-    resolution = container.operator_resolution()
-    payment = await resolution.check(request.match_info["id"])
-    approval = await container.approvals().propose(
-        ApprovalAction.RESOLVE_PAYMENT,
-        "payment",
-        payment.id,
+    approval = await propose_resolution(
+        container.operator_resolution(),
+        container.approvals(),
+        request.match_info["id"],
         {"decision": body.decision, "evidence": body.evidence},
         operator_of(request),
-        note=body.note,
+        body.note,
     )
-    resolution.proposed(payment, approval)
     return body_of(approval_view(approval), status=202)
 
 

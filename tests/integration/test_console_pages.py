@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from paygate_testkit import SignedClient, make_settings
 
+from core.operators.model import Role
 from gateway.console.auth import SESSIONS
 from gateway.settings import PaygateSettings
 from plugins.alipay_payout.sandbox import ALIPAY_PUBLIC_KEY_FILE, APP_PRIVATE_KEY_FILE, SANDBOX_APP_ID
@@ -233,3 +234,62 @@ async def test_a_large_approval_in_the_console_waits_for_a_second_finance_operat
     assert payout["status"] == "pending_review", payout
     status, pending = await viewer.get("/ops/approvals")
     assert [a["subject_id"] for a in pending["data"]] == [payout_id], pending
+
+
+async def test_a_second_finance_operator_confirms_a_proposal_in_the_console(
+    api: SignedClient, container: Any
+) -> None:
+    """The approvals page: the proposer may not confirm their own proposal, a viewer sees no
+    button and is refused; another finance operator confirms it, once."""
+    container.settings().ops.maker_checker.payout_approval_over = Decimal("10.00")
+    [payout_id] = await apply_payouts(api, 1)
+    await log_in(api, "demo-finance")
+    form = [("csrf_token", await csrf_token(api)), ("decision", "approve"), ("payout_id", payout_id)]
+    assert (await api.client.post("/console/payouts/review", data=form)).status == 200
+    page = await (await api.client.get("/console/approvals")).text()
+    found = re.search(r'action="/console/approvals/([^/"]+)/confirm"', page)
+    assert found and payout_id in page
+    confirm = f"/console/approvals/{found.group(1)}/confirm"
+
+    async def post_confirm() -> int:
+        return (await api.client.post(confirm, data={"csrf_token": await csrf_token(api)})).status
+
+    own = await api.client.post(confirm, data={"csrf_token": await csrf_token(api)})
+    assert own.status == 403, await own.text()
+    await api.client.post("/console/logout", data={"csrf_token": await csrf_token(api)})
+    await log_in(api, "demo-viewer")
+    assert "/confirm" not in await (await api.client.get("/console/approvals")).text()
+    assert await post_confirm() == 403, "a viewer's forged confirmation"
+    await api.client.post("/console/logout", data={"csrf_token": await csrf_token(api)})
+    await api.as_new_operator(container, "fin-2", Role.FINANCE)
+    await log_in(api, "fin-2", "fin-2-password")
+    assert await post_confirm() == 200
+    assert await post_confirm() == 409, "confirmed once"
+    viewer = api.as_operator("demo-viewer-token-change-me")
+    status, payout = await viewer.get(f"/ops/payouts/{payout_id}")
+    assert payout["status"] != "pending_review" and payout["review"]["reviewer"] == "demo-finance", payout
+
+
+async def test_resolving_from_the_console_goes_through_the_same_checks(api: SignedClient) -> None:
+    """Only finance may propose; a payment that is not escalated is refused, nothing proposed."""
+    payer, payee = await api.open_account(owner="A"), await api.open_account(owner="B")
+    await api.fund(payer, "10.00")
+    status, paid = await api.post(
+        "/v1/payments",
+        {"out_request_no": "con-1", "pay_method": "transfer", "amount": "1.00", "currency": "CNY",
+         "payer_account": payer, "payee_account": payee},
+    )  # fmt: skip
+    assert status == 201 and paid["status"] == "succeeded", paid
+    form = {"decision": "failed", "evidence": "bank statement line 7"}
+    await log_in(api, "demo-viewer")
+    resolve = f"/console/payments/{paid['id']}/resolve"
+    refused = await api.client.post(resolve, data={**form, "csrf_token": await csrf_token(api)})
+    assert refused.status == 403
+    await api.client.post("/console/logout", data={"csrf_token": await csrf_token(api)})
+    await log_in(api, "demo-finance")
+    detail = await (await api.client.get(f"/console/payments/{paid['id']}")).text()
+    assert 'id="resolve"' not in detail  # a final payment has no resolve form
+    answer = await api.client.post(resolve, data={**form, "csrf_token": await csrf_token(api)})
+    assert answer.status == 409, await answer.text()  # NOT_ESCALATED: nothing proposed
+    status, pending = await api.as_operator("demo-viewer-token-change-me").get("/ops/approvals")
+    assert pending["data"] == []

@@ -1,0 +1,96 @@
+"""The console's maker-checker pages, through the same use cases as /ops: proposing the outcome
+of an escalated payment (after a fresh channel query), and the pending proposals a second
+operator confirms or rejects (never their own: the use case refuses it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from core.approvals.model import ApprovalAction
+from core.errors import DomainError
+from core.usecases.ops.views import approval_view
+from gateway.console.auth import page, render, visit_of
+from gateway.keys import CONTAINER
+from gateway.maker_checker import propose_resolution
+from gateway.storage.queries.ops_lists import ApprovalFilter
+from gateway.storage.queries.pages import PageRequest
+
+RESOLVE = "/ops/payments/{id}/resolve"
+CONFIRM, REJECT = "/ops/approvals/{id}/confirm", "/ops/approvals/{id}/reject"
+DECISIONS = ("succeeded", "failed")
+QUEUE = "/console/approvals"
+
+
+def _text(form: Any, name: str, limit: int) -> str:
+    return str(form.get(name, "")).strip()[:limit]
+
+
+def _outcome(subject: str, ok: bool, message: str, back: str) -> dict[str, Any]:
+    return {"results": [{"id": subject, "ok": ok, "message": message}], "back": back}
+
+
+@page(RESOLVE)
+async def resolve(request: web.Request) -> web.StreamResponse:
+    """Propose the outcome of an escalated payment, with its evidence; a second operator confirms."""
+    payment_id = request.match_info["id"]
+    form = await request.post()
+    decision, evidence = _text(form, "decision", 16), _text(form, "evidence", 2000)
+    back = f"/console/payments/{payment_id}"
+    if decision not in DECISIONS or not evidence:
+        return render(request, "message.html", {"message": "evidence_required"}, status=400)
+    container = request.app[CONTAINER]
+    try:
+        await propose_resolution(
+            container.operator_resolution(),
+            container.approvals(),
+            payment_id,
+            {"decision": decision, "evidence": evidence},
+            visit_of(request).operator,
+            _text(form, "note", 1000) or None,
+        )
+    except DomainError as exc:
+        return render(
+            request, "results.html", _outcome(payment_id, False, exc.message, back), status=exc.http_status
+        )
+    return render(request, "results.html", _outcome(payment_id, True, "proposed", back))
+
+
+@page("/ops/approvals", method="GET")
+async def approval_queue(request: web.Request) -> web.StreamResponse:
+    """The proposals waiting for a second operator, newest first."""
+    container = request.app[CONTAINER]
+    items, has_more = await container.ops_lists().approvals(ApprovalFilter(), PageRequest(limit=100))
+    views = [approval_view(a) for a in items]
+    # buttons only for who may decide some proposal (each decision is checked again on its own)
+    can = any(visit_of(request).may(action.permission) for action in ApprovalAction)
+    return render(request, "approvals.html", {"items": views, "has_more": has_more, "can": can})
+
+
+@page(CONFIRM)
+async def confirm(request: web.Request) -> web.StreamResponse:
+    return await _decide(request, reject=False)
+
+
+@page(REJECT)
+async def reject(request: web.Request) -> web.StreamResponse:
+    return await _decide(request, reject=True)
+
+
+async def _decide(request: web.Request, *, reject: bool) -> web.StreamResponse:
+    approval_id = request.match_info["id"]
+    form = await request.post()
+    reason = _text(form, "reason", 256)
+    if reject and not reason:
+        return render(request, "message.html", {"message": "reason_required"}, status=400)
+    approvals, operator = request.app[CONTAINER].approvals(), visit_of(request).operator
+    try:
+        if reject:
+            decided = await approvals.reject(approval_id, operator, reason)
+        else:
+            decided = await approvals.confirm(approval_id, operator)
+    except DomainError as exc:
+        failed = _outcome(approval_id, False, exc.message, QUEUE)
+        return render(request, "results.html", failed, status=exc.http_status)
+    return render(request, "results.html", _outcome(approval_id, True, decided.status.value, QUEUE))
