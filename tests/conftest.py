@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from paygate_testkit import (
     TEST_SECURITY,
     SignedClient,
     make_settings,
+    own_postgres_database,
 )
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -60,22 +60,8 @@ def postgres_database() -> Iterator[str | None]:
     if not PG_ADMIN_URL:
         yield None
         return
-    from gateway.migrate import upgrade
-
-    name = f"paygate_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(sql))
-        await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base, _, query = PG_ADMIN_URL.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    upgrade(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with own_postgres_database("paygate_test") as url:
+        yield url
 
 
 @pytest.fixture(params=DATABASES)

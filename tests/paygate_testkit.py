@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -324,3 +326,35 @@ class Webhooks:
 
     def of(self, event_type: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event_type"] == event_type]
+
+
+@contextlib.contextmanager
+def own_postgres_database(prefix: str, *, migrate: bool = True) -> Iterator[str]:
+    """A PostgreSQL database of its own on the test server (migrated to the head unless told
+    otherwise), dropped when the block ends; its URL keeps the admin URL's query."""
+    import asyncio
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    assert PG_ADMIN_URL, "PAYGATE_TEST_POSTGRES_URL is not set"
+    admin_url = PG_ADMIN_URL
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(sa.text(sql))
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base, _, query = admin_url.partition("?")
+    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    try:
+        if migrate:
+            from gateway.migrate import upgrade
+
+            upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

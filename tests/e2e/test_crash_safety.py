@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -28,11 +27,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-import sqlalchemy as sa
 from crash_harness import CrashSite, Executions, crash_site, environ_int, executions
 from crash_load import FUNDING, BillScript, Caller, LeaseScript, PayoutScript, Transfers
-from paygate_testkit import DATABASES, PG_ADMIN_URL
-from sqlalchemy.ext.asyncio import create_async_engine
+from paygate_testkit import DATABASES, own_postgres_database
 
 ROUND_SECONDS = 2.0  # the kill and each new script start at random points of a round
 PG_ROUND_SECONDS = 5.0  # PostgreSQL answers slower: a longer round for as much load
@@ -51,22 +48,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield None
         return
-    assert PG_ADMIN_URL
-    from gateway.migrate import upgrade
-
-    name = f"paygate_crash_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(sql))
-        await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with own_postgres_database("paygate_crash") as url:
+        yield url
 
 
 @pytest.fixture

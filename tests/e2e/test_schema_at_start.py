@@ -4,19 +4,15 @@ default migrates itself."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from paygate_testkit import PG_ADMIN_URL, ServedGateway, free_port
-from sqlalchemy.ext.asyncio import create_async_engine
+from paygate_testkit import PG_ADMIN_URL, ServedGateway, free_port, own_postgres_database
 
 from gateway.migrate import head_revision
 
@@ -101,18 +97,8 @@ def fresh_postgres_database() -> Iterator[str]:
     """An empty PostgreSQL database of its own, dropped afterwards."""
     if not PG_ADMIN_URL:
         pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
-    name = f"paygate_schema_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(sql))
-        await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base, _, query = PG_ADMIN_URL.partition("?")
-    yield base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with own_postgres_database("paygate_schema", migrate=False) as url:
+        yield url
 
 
 def test_an_unmigrated_postgresql_database_is_refused_until_migrated(

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
-from paygate_testkit import DEMO_TOKENS, PG_ADMIN_URL, ServedGateway, free_port
+from paygate_testkit import DEMO_TOKENS, PG_ADMIN_URL, ServedGateway, free_port, own_postgres_database
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.operators.model import Role
@@ -54,21 +54,8 @@ def database() -> Iterator[str]:
     """A migrated PostgreSQL database of this test's own (the gateways are other processes)."""
     if not PG_ADMIN_URL:
         pytest.skip("PAYGATE_TEST_POSTGRES_URL not set")
-    from gateway.migrate import upgrade
-
-    name = f"paygate_e2e_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(sql))
-        await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with own_postgres_database("paygate_e2e") as url:
+        yield url
 
 
 @pytest.fixture
