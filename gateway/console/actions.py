@@ -22,7 +22,8 @@ BILL_ACTION = "/ops/bills/{id}/actions/{action}"
 REPLAY = "/ops/notifications/{id}/replay"
 
 
-def _text(form: Any, name: str, limit: int = 256) -> str:
+def form_text(form: Any, name: str, limit: int = 256) -> str:
+    """A form field as text, trimmed and cut to `limit` characters (every console form reads so)."""
     return str(form.get(name, "")).strip()[:limit]
 
 
@@ -61,10 +62,10 @@ async def _review(request: web.Request, payout_id: str, decision: str, reason: s
 async def review(request: web.Request) -> web.StreamResponse:
     """Approve or reject the payouts ticked (or the one of the row's button)."""
     form = await request.post()
-    decision = _text(form, "decision")
+    decision = form_text(form, "decision")
     if decision not in ("approve", "reject"):
         raise InvalidArgument("decision must be approve or reject", field="decision")
-    reason = _text(form, "reason")
+    reason = form_text(form, "reason")
     if decision == "reject" and not reason:
         return render(request, "message.html", {"message": "reason_required"}, status=400)
     ids = [str(v) for v in form.getall("payout_id", [])][:100]
@@ -91,7 +92,7 @@ async def bill_action_confirm(request: web.Request) -> web.StreamResponse:
 async def bill_action(request: web.Request) -> web.StreamResponse:
     action = _bill_action(request)
     form = await request.post()
-    reason = _text(form, "reason") or None
+    reason = form_text(form, "reason") or None
     actions = request.app[CONTAINER].bill_actions()
     bill_id = request.match_info["id"]
     await actions.act(bill_id, action, visit_of(request).operator.login, reason)

@@ -11,6 +11,7 @@ from aiohttp import web
 from core.approvals.model import ApprovalAction
 from core.errors import DomainError
 from core.usecases.ops.views import approval_view
+from gateway.console.actions import form_text
 from gateway.console.auth import page, render, visit_of
 from gateway.keys import CONTAINER
 from gateway.maker_checker import propose_resolution
@@ -23,10 +24,6 @@ DECISIONS = ("succeeded", "failed")
 QUEUE = "/console/approvals"
 
 
-def _text(form: Any, name: str, limit: int) -> str:
-    return str(form.get(name, "")).strip()[:limit]
-
-
 def _outcome(subject: str, ok: bool, message: str, back: str) -> dict[str, Any]:
     return {"results": [{"id": subject, "ok": ok, "message": message}], "back": back}
 
@@ -36,7 +33,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     """Propose the outcome of an escalated payment, with its evidence; a second operator confirms."""
     payment_id = request.match_info["id"]
     form = await request.post()
-    decision, evidence = _text(form, "decision", 16), _text(form, "evidence", 2000)
+    decision, evidence = form_text(form, "decision", 16), form_text(form, "evidence", 2000)
     back = f"/console/payments/{payment_id}"
     if decision not in DECISIONS or not evidence:
         return render(request, "message.html", {"message": "evidence_required"}, status=400)
@@ -48,7 +45,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
             payment_id,
             {"decision": decision, "evidence": evidence},
             visit_of(request).operator,
-            _text(form, "note", 1000) or None,
+            form_text(form, "note", 1000) or None,
         )
     except DomainError as exc:
         return render(
@@ -81,7 +78,7 @@ async def reject(request: web.Request) -> web.StreamResponse:
 async def _decide(request: web.Request, *, reject: bool) -> web.StreamResponse:
     approval_id = request.match_info["id"]
     form = await request.post()
-    reason = _text(form, "reason", 256)
+    reason = form_text(form, "reason", 256)
     if reject and not reason:
         return render(request, "message.html", {"message": "reason_required"}, status=400)
     approvals, operator = request.app[CONTAINER].approvals(), visit_of(request).operator
