@@ -30,6 +30,7 @@ from dependency_injector import providers  # noqa: E402
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 from paygate_testkit import APP_ID, APP_SECRET, demo_token_for, free_port, make_settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.core.parameters import ParameterLocation  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
     negative_data_rejection,
@@ -135,7 +136,13 @@ def test_every_operation_answers_as_the_document_says(case: Any, served: str) ->
 
 
 def _without_credentials(case: Any) -> bool:
-    """A negative case that leaves the credentials out (`Missing X-Signature`): sent unsigned,
-    it must be refused."""
-    data = getattr(getattr(case.meta, "phase", None), "data", None)
-    return getattr(data, "parameter", None) in {"X-Signature", "Authorization"}
+    """A negative case that leaves the credentials out or breaks them (`Missing X-Signature`):
+    sent unsigned, it must be refused. The credentials are the only headers the document
+    names, so a case whose headers are negative is one, even when another part (the query) is
+    its first mutation: signing it would repair it into a valid request."""
+    meta = case.meta
+    data = getattr(getattr(meta, "phase", None), "data", None)
+    if getattr(data, "parameter", None) in {"X-Signature", "Authorization"}:
+        return True
+    headers = getattr(meta, "components", {}).get(ParameterLocation.HEADER)
+    return headers is not None and headers.mode.is_negative
