@@ -63,6 +63,7 @@ from gateway.storage.accounts import AccountStore
 from gateway.storage.approvals import SqlApprovals, SqlAuditLog, SqlEscalatedPayments
 from gateway.storage.engine import create_engine
 from gateway.storage.operators import OperatorStore
+from gateway.storage.pg_ledger import PgTransactions
 from gateway.storage.queries.bills import BillQueries
 from gateway.storage.queries.flow import FlowReader
 from gateway.storage.queries.lists import ListQueries
@@ -75,7 +76,7 @@ from gateway.storage.trades import SqlTrades
 from gateway.storage.uow import SqlUnitOfWork
 from ports.channels import Channel, ChannelEventHandler, ChannelServices
 from ports.notify import SmsSender
-from ports.storage import Transactions, UnitOfWorkFactory, transactions_of
+from ports.storage import Transactions
 
 
 class EngineAccountDirectory:
@@ -97,9 +98,13 @@ def _sqlite_writer(settings: PaygateSettings) -> SqliteWriter | None:
 
 
 def _transactions(
-    writer: SqliteWriter | None, uow: UnitOfWorkFactory, subscribers: frozenset[str]
+    writer: SqliteWriter | None, engine: AsyncEngine, subscribers: frozenset[str]
 ) -> Transactions:
-    return WriterTransactions(writer, subscribers) if writer is not None else transactions_of(uow)
+    """A ledger payment's transaction: the SQLite writer's group commit, or on PostgreSQL one
+    statement over the driver connection (gateway/storage/pg_ledger.py)."""
+    return (
+        WriterTransactions(writer, subscribers) if writer is not None else PgTransactions(engine, subscribers)
+    )
 
 
 def _subscribers(settings: PaygateSettings) -> frozenset[str]:
@@ -204,7 +209,7 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlUnitOfWork, engine, sqlite_writer, subscribers)
     # reads take no writer's turn (SQLite WAL readers never block the writer)
     read_uow = providers.Factory(SqlUnitOfWork, engine, None, subscribers)
-    transactions = providers.Singleton(_transactions, sqlite_writer, uow.provider, subscribers)
+    transactions = providers.Singleton(_transactions, sqlite_writer, engine, subscribers)
     flow = providers.Singleton(FlowLogBuffer, uow.provider, sqlite_writer)
     metrics = providers.Singleton(Metrics, flow)
     flow_reader = providers.Singleton(FlowReader, engine)

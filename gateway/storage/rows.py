@@ -3,6 +3,7 @@ builders of every insert on the payment path (so both write the same values)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -250,3 +251,13 @@ def flow_rows(records: Sequence[FlowRecord]) -> list[dict[str, Any]]:
         }
         for r in records
     ]
+
+
+def net_changes(postings: Sequence[Posting]) -> tuple[dict[tuple[str, SubAccount], int], dict[str, str]]:
+    """Each (account, sub-account)'s net change in minor units, and each account's currency."""
+    net: dict[tuple[str, SubAccount], int] = defaultdict(int)
+    currency_of: dict[str, str] = {}
+    for p in postings:
+        net[(p.account_id, p.sub_account)] += p.amount.minor
+        currency_of[p.account_id] = p.amount.currency
+    return net, currency_of

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NoReturn
@@ -17,10 +16,12 @@ from core.ids import new_id
 from core.ledger import AccountView, NewAccount, Posting, SubAccount
 from core.payments.model import Payment
 from gateway.storage import tables as t
-from gateway.storage.pg_postings import post_transaction
+from gateway.storage.pg_postings import hold_posting
+from gateway.storage.pg_statement import Statement
 from gateway.storage.rows import (
     account_row,
     entry_rows,
+    net_changes,
     new_payment_row,
     outbox_row,
     payment_changes,
@@ -104,13 +105,13 @@ class SqlLedger:
 
         check_balanced(postings)
         txn_id = new_id("txn")
-        net: dict[tuple[str, SubAccount], int] = defaultdict(int)
-        currency_of: dict[str, str] = {}
-        for p in postings:
-            net[(p.account_id, p.sub_account)] += p.amount.minor
-            currency_of[p.account_id] = p.amount.currency
+        net, currency_of = net_changes(postings)
         if self.conn.dialect.name == "postgresql":
-            refused = await post_transaction(self.conn, txn_id, subject_id, postings, net, currency_of, at)
+            held = Statement()
+            k, ids = hold_posting(held, txn_id, subject_id, postings, net, currency_of, at)
+            answer = await self.conn.exec_driver_sql(held.sql(f"SELECT id FROM mov{k}"), tuple(held.args))
+            moved = {row.id for row in answer}
+            refused = [i for i in ids if i not in moved]
             if refused:
                 await self._refuse(refused[0], currency_of[refused[0]])
             return txn_id

@@ -12,7 +12,6 @@ Rows are written with SQLAlchemy's own conversions of the columns (gateway/stora
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -28,6 +27,7 @@ from gateway.storage.rows import (
     deferred_rows,
     entry_rows,
     exchange_rows,
+    net_changes,
     new_payment_row,
     outbox_row,
     payment_changes,
@@ -119,11 +119,7 @@ class SqliteLedger:
         check_balanced(postings)
         txn_id = new_id("txn")
         self.conn.execute(TXN.insert, TXN.params({"id": txn_id, "subject_id": subject_id, "created_at": at}))
-        net: dict[tuple[str, SubAccount], int] = defaultdict(int)
-        currency_of: dict[str, str] = {}
-        for p in postings:
-            net[(p.account_id, p.sub_account)] += p.amount.minor
-            currency_of[p.account_id] = p.amount.currency
+        net, currency_of = net_changes(postings)
         balance_after: dict[tuple[str, SubAccount], int] = {}
         for (account_id, sub), delta in sorted(net.items()):
             column = "available_minor" if sub is SubAccount.AVAILABLE else "pending_minor"

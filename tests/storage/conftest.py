@@ -16,13 +16,16 @@ from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
 from gateway.settings import DatabaseSettings
 from gateway.storage.engine import create_engine
+from gateway.storage.pg_ledger import PgTransactions
 from gateway.storage.sqlite_uow import WriterTransactions
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.tables import metadata
 from gateway.storage.uow import SqlUnitOfWork
 from ports.storage import transactions_of
 
-IMPLEMENTATIONS = ["fake", "sql-sqlite", "sqlite-writer"] + (["sql-postgresql"] if PG_ADMIN_URL else [])
+IMPLEMENTATIONS = ["fake", "sql-sqlite", "sqlite-writer"] + (
+    ["sql-postgresql", "pg-ledger"] if PG_ADMIN_URL else []
+)
 
 
 async def _truncated(url: str) -> AsyncEngine:
@@ -37,8 +40,10 @@ def _sql(name: str, engine: AsyncEngine) -> StorageUnderTest:
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, None, SUBSCRIBERS)
 
+    # the gateway's ledger work on PostgreSQL: one statement over the driver connection
+    transact = PgTransactions(engine, SUBSCRIBERS) if name == "pg-ledger" else transactions_of(uow)
     return StorageUnderTest(
-        name, transactions_of(uow), FlowLogBuffer(uow), NonceStore(uow, NONCE_WINDOW), SqlProbe(engine), uow
+        name, transact, FlowLogBuffer(uow), NonceStore(uow, NONCE_WINDOW), SqlProbe(engine), uow
     )
 
 
@@ -48,9 +53,9 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "fake":
         yield fake_storage()
         return
-    if request.param == "sql-postgresql":
+    if request.param in ("sql-postgresql", "pg-ledger"):
         engine = await _truncated(request.getfixturevalue("postgres_database"))
-        yield _sql("sql-postgresql", engine)
+        yield _sql(request.param, engine)
         await engine.dispose()
         return
     path = tmp_path / "contract.db"

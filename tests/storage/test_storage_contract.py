@@ -17,6 +17,7 @@ from core.ledger import (
     AccountKind,
     FlowKind,
     NewAccount,
+    Posting,
     SubAccount,
     account_to_open,
     external_account,
@@ -122,7 +123,7 @@ async def test_a_repeated_request_no_of_the_same_app_is_a_duplicate_request(
     assert await storage.transact(read) == [payment(), None, payment(id="pay_3", app_id="app_b")]
 
 
-async def test_a_duplicate_leaves_the_rest_of_its_transaction_usable(storage: StorageUnderTest) -> None:
+async def test_a_duplicate_leaves_the_rest_of_its_unit_of_work_usable(storage: StorageUnderTest) -> None:
     await storage.transact(lambda uow: uow.payments.add(payment()))
 
     async def work(uow: LedgerWork) -> bool:
@@ -133,10 +134,39 @@ async def test_a_duplicate_leaves_the_rest_of_its_transaction_usable(storage: St
             return True
         return False
 
-    assert await storage.transact(work)
+    assert await storage.in_uow(work)
     assert await storage.transact(lambda uow: uow.payments.get("pay_3")) == payment(
         id="pay_3", out_request_no="r3"
     )
+
+
+async def test_a_refused_write_refuses_the_whole_ledger_work(storage: StorageUnderTest) -> None:
+    """`Transactions`: a repeat (or an overdraft) raises, at the latest when the work ends, and
+    nothing the work wrote stays: not its posting, transfer record, flow nodes or event."""
+    await open_account(storage, "acc_payer", funded=1000)
+    await open_account(storage, "acc_payee")
+    await storage.transact(lambda uow: uow.payments.add(payment()))
+    repeat = payment(id="pay_2", status=PaymentStatus.SUCCEEDED)
+
+    async def settle(uow: LedgerWork, legs: tuple[Posting, ...]) -> None:
+        txn_id = await uow.ledger.post(repeat.id, legs, at=NOW)
+        await uow.record_transfer(repeat, txn_id, at=NOW)
+        await uow.outbox.enqueue("app_a", "payment.succeeded", repeat.id, {"n": 1}, at=NOW)
+        await uow.write_flow([FlowRecord(repeat.id, FlowNode.FINAL_STATE, FlowOutcome.OK, NOW, "done")])
+        await uow.payments.add(repeat)
+
+    within = transfer("acc_payer", "acc_payee", cny(400), FlowKind.TRANSFER)
+    with pytest.raises(DuplicateRequest):
+        await storage.transact(lambda uow: settle(uow, within))
+    beyond = transfer("acc_payer", "acc_payee", cny(4000), FlowKind.TRANSFER)
+    with pytest.raises((DuplicateRequest, InsufficientFunds)):
+        await storage.transact(lambda uow: settle(uow, beyond))
+    assert await storage.probe.balance("acc_payer") == (1000, 0)
+    assert await storage.probe.balance("acc_payee") == (0, 0)
+    assert [f for f in await storage.probe.flow() if f[0] == repeat.id] == []
+    assert await storage.probe.transfers() == []
+    assert await storage.probe.outbox() == []
+    assert await storage.transact(lambda uow: uow.payments.get("pay_2")) is None
 
 
 async def test_save_updates_a_payment_still_in_the_expected_status(storage: StorageUnderTest) -> None:
