@@ -274,7 +274,7 @@ async def test_kill_9_at_random_points_loses_nothing_and_pays_nothing_twice(
     found = executions(site.folder)
     print(
         f"crash suite figures: seed={seed} rounds={rounds} kills={rounds} "
-        f"answered={call.answered} unanswered={call.unanswered} "
+        f"answered={call.answered} unanswered={call.unanswered} channel_unknown={len(call.unknown_outcomes)} "
         f"transfers={len(load.transfers.answers)} payouts={len(load.payouts)} bills={len(load.bills)} "
         f"leases={len(load.leases)} escalated_payments={len(load.escalated)} "
         f"transfers_with_empty_flow={no_flow} "
