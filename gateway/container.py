@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -97,9 +98,14 @@ def _sqlite_writer(settings: PaygateSettings) -> SqliteWriter | None:
 
 
 def _transactions(
-    writer: SqliteWriter | None, uow: UnitOfWorkFactory, subscribers: frozenset[str]
+    writer: SqliteWriter | None,
+    uow: UnitOfWorkFactory,
+    subscribers: frozenset[str],
+    events_committed: asyncio.Event,
 ) -> Transactions:
-    return WriterTransactions(writer, subscribers) if writer is not None else transactions_of(uow)
+    if writer is None:
+        return transactions_of(uow)
+    return WriterTransactions(writer, subscribers, events_committed)
 
 
 def _subscribers(settings: PaygateSettings) -> frozenset[str]:
@@ -201,10 +207,14 @@ class Container(containers.DeclarativeContainer):
     engine: providers.Provider[AsyncEngine] = providers.Singleton(_engine, settings)
     sqlite_writer = providers.Singleton(_sqlite_writer, settings)
     subscribers = providers.Singleton(_subscribers, settings)
-    uow = providers.Factory(SqlUnitOfWork, engine, sqlite_writer, subscribers)
+    # set by every commit that queued outbox events: it wakes this process's webhook deliverer
+    events_committed = providers.Singleton(asyncio.Event)
+    uow = providers.Factory(SqlUnitOfWork, engine, sqlite_writer, subscribers, events_committed)
     # reads take no writer's turn (SQLite WAL readers never block the writer)
     read_uow = providers.Factory(SqlUnitOfWork, engine, None, subscribers)
-    transactions = providers.Singleton(_transactions, sqlite_writer, uow.provider, subscribers)
+    transactions = providers.Singleton(
+        _transactions, sqlite_writer, uow.provider, subscribers, events_committed
+    )
     flow = providers.Singleton(FlowLogBuffer, uow.provider, sqlite_writer)
     metrics = providers.Singleton(Metrics, flow)
     flow_reader = providers.Singleton(FlowReader, engine)
