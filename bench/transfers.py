@@ -180,6 +180,7 @@ class LoadResult:
     ok_total: int = 0  # committed over the whole run (warm-up and drain included)
     server_errors_total: int = 0  # 5xx over the whole run
     sent_total: int = 0
+    answered_at: dict[str, float] = field(default_factory=dict)  # out_request_no -> committed answer read
 
     def merge(self, other: LoadResult) -> None:
         self.ok += other.ok
@@ -188,6 +189,7 @@ class LoadResult:
         self.ok_total += other.ok_total
         self.server_errors_total += other.server_errors_total
         self.sent_total += other.sent_total
+        self.answered_at.update(other.answered_at)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -197,6 +199,7 @@ class LoadResult:
             "ok_total": self.ok_total,
             "server_errors_total": self.server_errors_total,
             "sent_total": self.sent_total,
+            "answered_at": self.answered_at,
         }
 
     @classmethod
@@ -208,6 +211,7 @@ class LoadResult:
             d["ok_total"],
             d["server_errors_total"],
             d["sent_total"],
+            dict(d["answered_at"]),
         )
 
 
@@ -230,9 +234,10 @@ async def _client(spec: LoadSpec, index: int, result: LoadResult) -> None:
         while time.time() < spec.measure_until:
             seq += 1
             payer, payee = rng.sample(accounts, 2)
+            out_request_no = f"{spec.tag}c{index}n{seq}"
             body = json.dumps(
                 {
-                    "out_request_no": f"{spec.tag}c{index}n{seq}",
+                    "out_request_no": out_request_no,
                     "pay_method": "transfer",
                     "amount": f"0.{rng.randint(1, 99):02d}",
                     "currency": "CNY",
@@ -262,6 +267,7 @@ async def _client(spec: LoadSpec, index: int, result: LoadResult) -> None:
                 result.server_errors_total += 1
             if key is None:
                 result.ok_total += 1
+                result.answered_at[out_request_no] = finished
             if spec.measure_from <= finished <= spec.measure_until:
                 if key is None:
                     result.ok += 1

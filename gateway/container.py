@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -98,13 +99,16 @@ def _sqlite_writer(settings: PaygateSettings) -> SqliteWriter | None:
 
 
 def _transactions(
-    writer: SqliteWriter | None, engine: AsyncEngine, subscribers: frozenset[str]
+    writer: SqliteWriter | None,
+    engine: AsyncEngine,
+    subscribers: frozenset[str],
+    events_committed: asyncio.Event,
 ) -> Transactions:
     """A ledger payment's transaction: the SQLite writer's group commit, or on PostgreSQL one
     statement over the driver connection (gateway/storage/pg_ledger.py)."""
-    return (
-        WriterTransactions(writer, subscribers) if writer is not None else PgTransactions(engine, subscribers)
-    )
+    if writer is None:
+        return PgTransactions(engine, subscribers, events_committed)
+    return WriterTransactions(writer, subscribers, events_committed)
 
 
 def _subscribers(settings: PaygateSettings) -> frozenset[str]:
@@ -206,10 +210,12 @@ class Container(containers.DeclarativeContainer):
     engine: providers.Provider[AsyncEngine] = providers.Singleton(_engine, settings)
     sqlite_writer = providers.Singleton(_sqlite_writer, settings)
     subscribers = providers.Singleton(_subscribers, settings)
-    uow = providers.Factory(SqlUnitOfWork, engine, sqlite_writer, subscribers)
+    # set by every commit that queued outbox events: it wakes this process's webhook deliverer
+    events_committed = providers.Singleton(asyncio.Event)
+    uow = providers.Factory(SqlUnitOfWork, engine, sqlite_writer, subscribers, events_committed)
     # reads take no writer's turn (SQLite WAL readers never block the writer)
     read_uow = providers.Factory(SqlUnitOfWork, engine, None, subscribers)
-    transactions = providers.Singleton(_transactions, sqlite_writer, engine, subscribers)
+    transactions = providers.Singleton(_transactions, sqlite_writer, engine, subscribers, events_committed)
     flow = providers.Singleton(FlowLogBuffer, uow.provider, sqlite_writer)
     metrics = providers.Singleton(Metrics, flow)
     flow_reader = providers.Singleton(FlowReader, engine)

@@ -19,6 +19,7 @@ then updated) never share a statement: the first is sent before the second is he
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -85,7 +86,8 @@ class PgLedgerWork:
         # typed as the ports: a PgLedgerWork is a LedgerWork (the ports' attributes are invariant)
         self.payments: PaymentRepository = PgPayments(self)
         self.ledger: Ledger = PgLedger(self)
-        self.outbox: Outbox = PgOutbox(self, subscribers)
+        self.events = PgOutbox(self, subscribers)
+        self.outbox: Outbox = self.events
         self.accounts: Accounts = PgAccounts(self)
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
@@ -248,6 +250,7 @@ class PgOutbox:
     def __init__(self, work: PgLedgerWork, subscribers: frozenset[str] | None) -> None:
         self.work = work
         self.subscribers = subscribers  # as SqlOutbox's
+        self.queued = 0  # events this work queued: its commit wakes the deliverer when any
 
     async def enqueue(
         self, app_id: str, event_type: str, subject_id: str, payload: dict[str, Any], *, at: datetime
@@ -255,6 +258,7 @@ class PgOutbox:
         if self.subscribers is not None and app_id not in self.subscribers:
             return None
         event_id = new_id("evt")
+        self.queued += 1
         self.work.held.insert(OUTBOX, [outbox_row(event_id, app_id, event_type, subject_id, payload, at)])
         return event_id
 
@@ -290,11 +294,19 @@ class PgAccounts:
 
 class PgTransactions:
     """`transact(work)` on PostgreSQL: `work` over a `PgLedgerWork` on a pool connection of
-    `engine`, held to the rule every `Transactions` holds (it may wait only on its work)."""
+    `engine`, held to the rule every `Transactions` holds (it may wait only on its work). Once a
+    work that queued outbox events has committed, `events_committed` is set (it wakes the
+    deliverer)."""
 
-    def __init__(self, engine: AsyncEngine, subscribers: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        subscribers: frozenset[str] | None = None,
+        events_committed: asyncio.Event | None = None,
+    ) -> None:
         self.engine = engine
         self.subscribers = subscribers
+        self.events_committed = events_committed
 
     async def __call__(self, work: Callable[[LedgerWork], Awaitable[T]]) -> T:
         async with self.engine.connect() as sa_conn:
@@ -305,6 +317,8 @@ class PgTransactions:
             except BaseException:
                 await _end(uow, sa_conn)
                 raise
+        if self.events_committed is not None and uow.events.queued:
+            self.events_committed.set()
         return result
 
 

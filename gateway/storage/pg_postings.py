@@ -43,8 +43,7 @@ def hold_posting(
     transaction must not stay."""
     ids = sorted(currency_of)
     k = len(held.ctes)
-    txn = held.arg(txn_id)
-    when = held.arg(TXN.value("created_at", at))
+    txn, subject, when = held.arg(txn_id), held.arg(subject_id), held.arg(TXN.value("created_at", at))
     changes = [
         held.arg(ids),
         held.arg([currency_of[i] for i in ids]),
@@ -60,10 +59,16 @@ def hold_posting(
         held.arg([p.kind.value for p in postings]),
         held.arg([p.memo[:256] for p in postings]),
     ]
+    held.ctes += _ctes(k, txn, subject, when, changes, legs)
+    return k, ids
+
+
+def _ctes(k: int, txn: str, subject: str, when: str, changes: list[str], legs: list[str]) -> list[str]:
+    """The CTEs of `hold_posting`, over its parameters' placeholders."""
     available = SubAccount.AVAILABLE.value
-    held.ctes += [
+    return [
         f"txn{k} AS (INSERT INTO ledger_txns (id, subject_id, created_at) "
-        f"VALUES ({txn}::varchar, {held.arg(subject_id)}::varchar, {when}::timestamptz))",
+        f"VALUES ({txn}::varchar, {subject}::varchar, {when}::timestamptz))",
         f"chg{k} AS (SELECT * FROM unnest({changes[0]}::varchar[], {changes[1]}::varchar[], "
         f"{changes[2]}::bigint[], {changes[3]}::bigint[]) AS c(id, currency, avail, pend))",
         f"lck{k} AS MATERIALIZED (SELECT a.id FROM accounts a "
@@ -88,5 +93,3 @@ def hold_posting(
         f"FROM leg{k} l JOIN mov{k} m ON m.id = l.account_id JOIN chg{k} c ON c.id = l.account_id "
         "ORDER BY l.seq)",
     ]
-
-    return k, ids

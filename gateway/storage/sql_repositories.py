@@ -172,7 +172,8 @@ class SqlLedger:
 
 class SqlOutbox:
     """`subscribers`: the apps that take webhooks (a notify_url); nothing is queued for the
-    others, as nothing could ever be delivered to them. None: every app."""
+    others, as nothing could ever be delivered to them. None: every app. `queued`: how many
+    events this transaction queued (its commit wakes the deliverer when any)."""
 
     def __init__(
         self,
@@ -183,6 +184,7 @@ class SqlOutbox:
         self.conn = conn
         self.subscribers = subscribers
         self.behind = behind
+        self.queued = 0
 
     async def enqueue(
         self,
@@ -201,6 +203,7 @@ class SqlOutbox:
             self.behind.insert(t.outbox, row)
         else:
             await self.conn.execute(t.outbox.insert().values(**row))
+        self.queued += 1
         return event_id
 
 

@@ -11,6 +11,7 @@ Rows are written with SQLAlchemy's own conversions of the columns (gateway/stora
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
@@ -153,6 +154,7 @@ class SqliteOutbox:
     def __init__(self, conn: sqlite3.Connection, subscribers: frozenset[str] | None = None) -> None:
         self.conn = conn
         self.subscribers = subscribers  # as SqlOutbox's
+        self.queued = 0  # as SqlOutbox's
 
     async def enqueue(
         self, app_id: str, event_type: str, subject_id: str, payload: dict[str, Any], *, at: datetime
@@ -162,6 +164,7 @@ class SqliteOutbox:
         event_id = new_id("evt")
         row = outbox_row(event_id, app_id, event_type, subject_id, payload, at)
         self.conn.execute(OUTBOX.insert, OUTBOX.params(row))
+        self.queued += 1
         return event_id
 
 
@@ -193,7 +196,8 @@ class SqliteUnitOfWork:
         self.conn = conn
         self.payments: PaymentRepository = SqlitePayments(conn)
         self.ledger: Ledger = SqliteLedger(conn)
-        self.outbox: Outbox = SqliteOutbox(conn, subscribers)
+        self.events = SqliteOutbox(conn, subscribers)
+        self.outbox: Outbox = self.events
         self.accounts: Accounts = SqliteAccounts(conn)
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
@@ -250,17 +254,30 @@ def purge_nonces(conn: sqlite3.Connection, before: datetime) -> int:
 
 
 class WriterTransactions:
-    """`transact(work)` on SQLite: `work` runs in the writer's next group commit."""
+    """`transact(work)` on SQLite: `work` runs in the writer's next group commit. Once a work
+    that queued outbox events has committed, `events_committed` is set (it wakes the deliverer)."""
 
-    def __init__(self, writer: SqliteWriter, subscribers: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        writer: SqliteWriter,
+        subscribers: frozenset[str] | None = None,
+        events_committed: asyncio.Event | None = None,
+    ) -> None:
         self.writer = writer
         self.subscribers = subscribers
+        self.events_committed = events_committed
 
     async def __call__(self, work: Callable[[LedgerWork], Awaitable[T]]) -> T:
-        def job(conn: sqlite3.Connection) -> T:
-            return drive(_as_coroutine(work(SqliteUnitOfWork(conn, self.subscribers))))
+        units: list[SqliteUnitOfWork] = []
 
-        return await self.writer.run(job)
+        def job(conn: sqlite3.Connection) -> T:
+            units.append(SqliteUnitOfWork(conn, self.subscribers))
+            return drive(_as_coroutine(work(units[-1])))
+
+        result = await self.writer.run(job)
+        if self.events_committed is not None and units and units[-1].events.queued:
+            self.events_committed.set()
+        return result
 
 
 def _as_coroutine(awaitable: Awaitable[T]) -> Coroutine[Any, Any, T]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -31,15 +32,22 @@ class SqlUnitOfWork:
 
     On SQLite, a writer takes its turn from the process's SQLite writer (gateway/storage/
     sqlite_writer.py) so writers never fight over the database lock; PostgreSQL relies on row
-    locks and conditional updates.
+    locks and conditional updates. A commit of a transaction that queued outbox events sets
+    `events_committed` (it wakes the deliverer of this process).
     """
 
     def __init__(
-        self, engine: AsyncEngine, writer: SqliteWriter | None, subscribers: frozenset[str] | None = None
+        self,
+        engine: AsyncEngine,
+        writer: SqliteWriter | None,
+        subscribers: frozenset[str] | None = None,
+        events_committed: asyncio.Event | None = None,
     ) -> None:
         self.engine = engine
         self._writer = writer
         self._subscribers = subscribers
+        self._events_committed = events_committed
+        self._events: SqlOutbox | None = None
         self._turn: AbstractAsyncContextManager[None] | None = None
         self._conn: AsyncConnection | None = None
         self._behind: WriteBehind | None = None
@@ -70,7 +78,8 @@ class SqlUnitOfWork:
         self._behind = WriteBehind() if self._conn.dialect.name == "postgresql" else None
         self.payments: PaymentRepository = SqlPayments(self._conn, self._behind)
         self.ledger: Ledger = SqlLedger(self._conn)
-        self.outbox: Outbox = SqlOutbox(self._conn, self._subscribers, self._behind)
+        self._events = SqlOutbox(self._conn, self._subscribers, self._behind)
+        self.outbox: Outbox = self._events
         self.accounts: Accounts = SqlAccounts(self._conn)
         self.bills: BillRepository = SqlBills(self._conn)
         self.lease_orders: LeaseRepository = SqlLeaseOrders(self._conn)
@@ -103,6 +112,8 @@ class SqlUnitOfWork:
             await self._behind.flush(self.conn)
         await self.conn.commit()
         self.committed = True
+        if self._events_committed is not None and self._events is not None and self._events.queued:
+            self._events_committed.set()
 
     async def rollback(self) -> None:
         if self._behind is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import secrets
 from collections.abc import Callable
@@ -24,6 +25,17 @@ from gateway.storage.uow import SqlUnitOfWork
 from gateway.workers.leases import holder_id
 from gateway.workers.loop import run_periodically, write_tx
 
+# rounds of one drain out at once: one in flight while the next is claimed and queued behind it
+ROUNDS_IN_FLIGHT = 2
+
+
+@dataclass(frozen=True)
+class Round:
+    """A round's claimed events and the outcome of each (None: delivered)."""
+
+    rows: list[Any]
+    outcomes: list[str | None]
+
 
 @dataclass(frozen=True)
 class Drained:
@@ -37,9 +49,12 @@ class Drained:
 class OutboxDeliverer:
     """Delivers outbox events to each app's notify_url as signed webhooks, with back-off.
 
-    A drain runs rounds back to back while they find work and sleeps only once the outbox has
-    nothing due, so deliveries keep pace with the results produced; within a round at most
-    `notify.concurrency` webhooks are in flight at once over the one shared client session."""
+    A drain runs rounds back to back while they find work, and claims the next round while the
+    previous one is in flight, so no webhook slot idles between rounds; at most
+    `notify.concurrency` webhooks are in flight at once over the one shared client session.
+    Between drains it sleeps until `wake` is set (by this process's commits that queued events,
+    gateway/storage) or `notify.poll_interval_seconds` have passed (events queued by another
+    process, retries falling due)."""
 
     def __init__(
         self,
@@ -49,6 +64,7 @@ class OutboxDeliverer:
         session: Callable[[], aiohttp.ClientSession],
         clock: Callable[[], datetime] = utcnow,
         holder: str | None = None,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.uow = uow
         self.settings = settings
@@ -56,9 +72,10 @@ class OutboxDeliverer:
         self.session = session
         self.clock = clock
         self.holder = holder or holder_id()
+        self.wake = wake if wake is not None else asyncio.Event()
         self._in_flight = asyncio.Semaphore(settings.notify.concurrency)
 
-    async def _claim(self, conn: AsyncConnection) -> list[Any]:
+    async def _claim(self, conn: AsyncConnection, limit: int | None = None) -> list[Any]:
         """Lease up to a batch of due events in one statement: two gateway processes never
         deliver one event at once (PostgreSQL skips rows another claim has locked). A process
         that dies holding a lease leaves its events to the others once `notify.lease_seconds`
@@ -74,7 +91,7 @@ class OutboxDeliverer:
                 sa.or_(o.c.leased_until.is_(None), o.c.leased_until < now),
             )
             .order_by(o.c.next_attempt_at)
-            .limit(self.settings.notify.batch_size)
+            .limit(limit or self.settings.notify.batch_size)
         )
         if not self.settings.database.is_sqlite:
             due = due.with_for_update(skip_locked=True)
@@ -104,28 +121,72 @@ class OutboxDeliverer:
 
     async def drain(self, stop: asyncio.Event) -> Drained:
         """Rounds back to back until one claims nothing (or `stop` is set): a backlog larger than
-        a batch is worked off at once, not one batch per poll interval. A round's outcomes and
-        the next round's claim share one write transaction (one turn of the SQLite writer per
-        round); events are recorded (due again later, delivered or dead) before they can be
-        claimed again, so the loop ends."""
-        if stop.is_set():
-            return Drained(0, 0)
-        async with write_tx(self.uow) as conn:
-            rows = await self._claim(conn)
-        rounds, attempted = 1, len(rows)
-        while rows:
-            outcomes = await self._deliver(rows)
-            async with write_tx(self.uow) as conn:
-                await self._record(conn, rows, outcomes)
-                claiming = not stop.is_set()
-                rows = await self._claim(conn) if claiming else []
-            rounds += 1 if claiming else 0
-            attempted += len(rows)
-        return Drained(rounds, attempted)
+        a batch is worked off at once, not one batch per poll interval.
+
+        Pipelined: while a round is in flight and `wake` says events were committed since the
+        last claim, the next round is claimed and its webhooks take the slots the first one
+        frees, so none idles between rounds. At most `ROUNDS_IN_FLIGHT` rounds, together never
+        more than `notify.batch_size` events, are out at once (so `notify.lease_seconds` still
+        outlasts them). The outcomes of finished rounds are recorded in the write transaction
+        of the next claim (one turn of the SQLite writer); every event is recorded (due again
+        later, delivered or dead) before it can be claimed again, so the loop ends."""
+        batch = self.settings.notify.batch_size
+        flights: collections.deque[asyncio.Task[Round]] = collections.deque()
+        out: dict[asyncio.Task[Round], int] = {}  # events per round in flight
+        done: list[Round] = []
+        rounds = attempted = 0
+        try:
+            while True:
+                room = batch - sum(out.values())
+                claim = (
+                    not stop.is_set()
+                    and len(flights) < ROUNDS_IN_FLIGHT
+                    and room > 0
+                    and (not flights or self.wake.is_set())
+                )
+                rows: list[Any] = []
+                if done or claim:
+                    async with write_tx(self.uow) as conn:
+                        for finished in done:
+                            await self._record(conn, finished.rows, finished.outcomes)
+                        if claim:
+                            self.wake.clear()  # what was committed before is visible to this claim
+                            rows = await self._claim(conn, room)
+                    done = []
+                    rounds, attempted = rounds + claim, attempted + len(rows)
+                if rows:
+                    flights.append(asyncio.ensure_future(self._round(rows)))
+                    out[flights[-1]] = len(rows)
+                if not flights:
+                    return Drained(rounds, attempted)
+                more = len(flights) < ROUNDS_IN_FLIGHT and sum(out.values()) < batch
+                await self._next_turn(flights[0], more and not stop.is_set())
+                if flights[0].done():
+                    del out[flights[0]]
+                    done.append(flights.popleft().result())
+        finally:
+            for flight in flights:  # cancelled or failed: their leases expire, others deliver
+                flight.cancel()
+
+    async def _next_turn(self, oldest: asyncio.Task[Round], claimable: bool) -> None:
+        """Wait until the oldest round in flight is done or, when another round may be claimed,
+        until events are committed (`wake`)."""
+        if not claimable:
+            await asyncio.wait({oldest})
+            return
+        woken = asyncio.ensure_future(self.wake.wait())
+        try:
+            await asyncio.wait({oldest, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+
+    async def _round(self, rows: list[Any]) -> Round:
+        return Round(rows, await self._deliver(rows))
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
-        """Drain, then wait `interval` seconds (or less, when stopped), until `stop`."""
-        await run_periodically("outbox", interval, lambda: self.drain(stop), stop)
+        """Drain, then wait until `wake` is set or `interval` seconds have passed (or less, when
+        stopped), until `stop`."""
+        await run_periodically("outbox", interval, lambda: self.drain(stop), stop, wake=self.wake)
 
     async def _attempt_in_turn(self, row: Any) -> str | None:
         async with self._in_flight:

@@ -39,7 +39,13 @@ def _background_workers(container: Container, stop: asyncio.Event) -> list[Corou
     batch = settings.workers.batch_size
     holder = holder_id()
     deliverer = OutboxDeliverer(
-        container.uow, settings, container.metrics(), container.http_session, container.clock(), holder
+        container.uow,
+        settings,
+        container.metrics(),
+        container.http_session,
+        container.clock(),
+        holder,
+        wake=container.events_committed(),
     )
     return [
         QueryPoller(

@@ -267,3 +267,92 @@ async def test_webhooks_in_flight_stay_within_notify_concurrency(
     async with aiohttp.ClientSession() as session:
         assert await deliverer_of(api, session).run_once() == 5
     assert peak == 2 and len(set(seen)) == 5
+
+
+async def test_a_commit_that_queued_an_event_wakes_the_deliverer(
+    aiohttp_client: Any, database_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    """The deliverer sleeps with a poll interval of an hour; a payment's commit brings its webhook
+    at once. A commit that queued nothing (an app without notify_url) does not wake it."""
+    from gateway.keys import CONTAINER
+    from gateway.workers.outbox import OutboxDeliverer
+
+    r, url = receiver
+    api = await build_api(aiohttp_client, notify_settings(database_url, url))
+    c = api.client.app[CONTAINER]
+    woken = c.events_committed()
+    quiet = api.as_app("other", "other-secret-0123456789")
+    alice, bob = await quiet.open_account(), await quiet.open_account()
+    await quiet.fund(alice, "10.00")
+    assert (await quiet.pay(amount="1.00", payer_account=alice, payee_account=bob))[0] == 201
+    assert not woken.is_set(), "nothing was queued: nothing to wake the deliverer for"
+    stop, idle = asyncio.Event(), asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        deliverer = OutboxDeliverer(c.uow, c.settings(), c.metrics(), lambda: session, wake=woken)
+        drain = deliverer.drain
+
+        async def drain_then_sleep(stop: asyncio.Event) -> Any:
+            drained = await drain(stop)
+            idle.set()  # the deliverer now waits for `wake` or the hour
+            return drained
+
+        deliverer.drain = drain_then_sleep  # type: ignore[method-assign]
+        running = asyncio.ensure_future(deliverer.run(3600, stop))
+        await asyncio.wait_for(idle.wait(), timeout=10)  # a hang guard, far below the hour
+        assert r.events == []
+        payment = await paid(api)
+        await asyncio.wait_for(r.arrived.wait(), timeout=10)  # a hang guard, far below the hour
+        stop.set()
+        await running
+    assert [e["payment"]["id"] for e in r.events] == [payment["id"]]
+
+
+async def test_the_next_round_is_claimed_while_one_is_in_flight(
+    aiohttp_client: Any, database_url: str, aiohttp_server: Any
+) -> None:
+    """The receiver holds the first webhook until a second one arrives. The second event is
+    committed while the first is held: the deliverer claims it and posts it in a round of its
+    own at once, without waiting for the first round to end."""
+    from gateway.keys import CONTAINER
+    from gateway.workers.outbox import OutboxDeliverer
+
+    first_in, second_in = asyncio.Event(), asyncio.Event()
+    overlapped: list[bool] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        if first_in.is_set():
+            second_in.set()
+            return web.Response(text="ok")
+        first_in.set()
+        with contextlib.suppress(TimeoutError):  # a hang guard: without pipelining it ends the test
+            await asyncio.wait_for(second_in.wait(), timeout=5)
+        overlapped.append(second_in.is_set())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hooks", handle)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    settings = make_settings(
+        database_url,
+        apps={APP_ID: {"secret": APP_SECRET, "notify_url": str(server.make_url("/hooks"))}},
+        notify={"batch_size": 5, "concurrency": 2},
+        workers={"enabled": False},
+    )
+    api = await build_api(aiohttp_client, settings)
+    c = api.client.app[CONTAINER]
+    alice, bob = await api.open_account(), await api.open_account()
+    await api.fund(alice, "10.00")
+    assert (await api.pay(amount="1.00", payer_account=alice, payee_account=bob))[0] == 201
+    async with aiohttp.ClientSession() as session:
+        deliverer = OutboxDeliverer(
+            c.uow, c.settings(), c.metrics(), lambda: session, wake=c.events_committed()
+        )
+        draining = asyncio.ensure_future(deliverer.drain(asyncio.Event()))
+        await asyncio.wait_for(first_in.wait(), timeout=10)  # a hang guard
+        assert (await api.pay(amount="1.00", payer_account=alice, payee_account=bob))[0] == 201
+        drained = await asyncio.wait_for(draining, timeout=20)  # a hang guard
+    assert overlapped == [True], "the second webhook left while the first was in flight"
+    # a round each, then the claim that found nothing
+    assert (drained.rounds, drained.attempted) == (3, 2)
+    _, delivered = await api.get("/ops/notifications?status=delivered")
+    assert len(delivered["data"]) == 2
