@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -260,6 +261,8 @@ class Container(containers.DeclarativeContainer):
         providers.Factory(PaymentTrail, flow, clock),
         listeners=providers.List(payout_listener, bill_listener, lease_listener),
     )
+    # set when a request made a payment due for query now (requery_bank): the query poller wakes
+    query_wake = providers.Singleton(asyncio.Event)
     # maker-checker and the audit log of /ops actions
     audit_log = providers.Singleton(SqlAuditLog, uow.provider)
     operator_resolution = providers.Singleton(
@@ -312,6 +315,7 @@ class Container(containers.DeclarativeContainer):
         flow,
         providers.Factory(_bill_policy, settings, channels),
         bill_due,
+        queries=query_wake,
         reads=read_uow.provider,
         clock=clock,
     )

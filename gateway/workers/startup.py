@@ -49,6 +49,7 @@ def _background_workers(container: Container, stop: asyncio.Event) -> list[Corou
             batch,
             claim_seconds=settings.workers.lease_seconds,
             query_timeout=container.payments().access.timeout,
+            wake=container.query_wake(),
         ).run(interval, stop),
         SettlementWorker(container.uow, container.flow(), batch).run(interval, stop),
         deliverer.run(settings.notify.poll_interval_seconds, stop),

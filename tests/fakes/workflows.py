@@ -150,6 +150,18 @@ class BillWorld:
         """The send worker's round: the bank attempts intake and resend_bank committed."""
         return await self.sending.send_due(50, "test-worker")
 
+    async def poll(self) -> int:
+        """The query poller's round: each payment due for query at the clock's time, asked once."""
+        state, now = self.storage.state, self.pay.clock.now
+        due = [
+            (state.payments[payment_id], int(schedule.get("query_attempts", 0)))
+            for payment_id, schedule in state.schedules.items()
+            if schedule.get("next_query_at") is not None and schedule["next_query_at"] <= now
+        ]
+        for payment, attempts in due:
+            await self.pay.service.resolve(payment, attempts)
+        return len(due)
+
     async def submit(self, request: BillRequest) -> Bill:
         """Intake, then the send worker's round (what a served gateway does right after)."""
         bill, _ = await self.intake.submit(request)
