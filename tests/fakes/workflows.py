@@ -51,6 +51,12 @@ class PayoutWorld:
     def payout(self, payout_id: str) -> Payout:
         return self.storage.state.payouts[payout_id]
 
+    async def pay_approved(self) -> int:
+        """The payout worker's round: the approved payouts' payments (off the approving call)."""
+        from core.usecases.payouts.recovery import PayoutRecovery
+
+        return await PayoutRecovery(self.ctx).run_once(50)
+
 
 def payout_world(*answers: ChannelResult, routed: bool = True) -> PayoutWorld:
     """The payout use cases over the fakes; their payments go to an alipay channel answering

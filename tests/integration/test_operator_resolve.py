@@ -128,7 +128,7 @@ async def paying_payout(w: World, *, escalated: bool = True) -> tuple[str, str]:
     status, batch = await w.api.post("/v1/payouts", {"trace_id": "trace-1", "items": [item]})
     assert status == 200, batch
     payout_id = batch["items"][0]["payout"]["id"]
-    status, approved = await w.api.post(f"/ops/payouts/{payout_id}/approve", {})
+    status, approved = await w.api.approve_payout(payout_id)
     assert status == 200, approved
     if escalated:
         await escalate(w.container, approved["payment_id"])

@@ -15,6 +15,7 @@ async def test_the_payout_owning_an_escalated_payment_follows_the_decision() -> 
     w = payout_world(ChannelResult(ChannelStatus.UNKNOWN, code="TIMEOUT"))
     payout = stored_payout(w)
     await approve(w.ctx, payout.id, reviewer="fin-1", operator="fin-1", note=None)
+    await w.pay_approved()
     [request] = w.port.calls
     payment = w.storage.state.payments[request.payment_id]
     await w.pay.service.resolve(payment, attempts=1)  # the last step: escalated
