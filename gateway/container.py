@@ -39,6 +39,7 @@ from core.usecases.lease.policy import LeasePolicy
 from core.usecases.lease.recovery import LeaseRecovery
 from core.usecases.lease.signing import ContractSigning
 from core.usecases.lease.withholding import WithholdingService
+from core.usecases.ops.approval_runs import ApprovalRuns
 from core.usecases.ops.approvals import Approvals
 from core.usecases.payments.channels import ChannelAccess
 from core.usecases.payments.operator_resolve import OperatorResolution
@@ -198,6 +199,12 @@ def _secrets(settings: PaygateSettings) -> dict[str, str]:
     return {app_id: app.secret.get_secret_value() for app_id, app in settings.apps.items()}
 
 
+def _approval_runs(approvals: Approvals, settings: PaygateSettings, payments: PaymentService) -> ApprovalRuns:
+    """A worker's claim on an approval outlasts its channel calls (a query, a cancel, a query)."""
+    lease = settings.workers.lease_seconds + 3 * payments.access.timeout
+    return ApprovalRuns(approvals, timedelta(seconds=lease))
+
+
 def _operator_resolution(payments: PaymentService, escalations: SqlEscalatedPayments) -> OperatorResolution:
     results = payments.results
     return OperatorResolution(results.storage, payments.access, results.trail, results, escalations)
@@ -264,6 +271,8 @@ class Container(containers.DeclarativeContainer):
         providers.Factory(PaymentTrail, flow, clock),
         listeners=providers.List(payout_listener, bill_listener, lease_listener),
     )
+    # set when a request made a payment due for query now (requery_bank): the query poller wakes
+    query_wake = providers.Singleton(asyncio.Event)
     # maker-checker and the audit log of /ops actions
     audit_log = providers.Singleton(SqlAuditLog, uow.provider)
     operator_resolution = providers.Singleton(
@@ -304,7 +313,10 @@ class Container(containers.DeclarativeContainer):
             }
         ),
         clock,
+        checks=providers.Dict({ApprovalAction.RESOLVE_PAYMENT: operator_resolution}),
     )
+    # one instance: it works on the approvals' channel calls, off the operators' requests
+    approval_runs = providers.Singleton(_approval_runs, approvals, settings, payments)
 
     # bills
     bill_context = providers.Singleton(
@@ -313,6 +325,7 @@ class Container(containers.DeclarativeContainer):
         flow,
         providers.Factory(_bill_policy, settings, channels),
         bill_due,
+        queries=query_wake,
         reads=read_uow.provider,
         clock=clock,
     )

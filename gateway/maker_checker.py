@@ -80,10 +80,9 @@ async def propose_resolution(
     note: str | None,
 ) -> Approval:
     """An operator's proposed outcome of an escalated payment, by every way in (/ops and the
-    console): checked after a fresh channel query, then waiting for a second operator."""
-    payment = await resolution.check(payment_id)
-    approval = await approvals.propose(
+    console): stored `checking` at once (the approvals worker queries the channel, then it waits
+    `pending` for a second operator); no channel call in this request."""
+    payment = await resolution.admissible(payment_id)
+    return await approvals.propose(
         ApprovalAction.RESOLVE_PAYMENT, "payment", payment.id, dict(proposal), operator, note=note
     )
-    resolution.proposed(payment, approval)
-    return approval

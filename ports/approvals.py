@@ -13,6 +13,18 @@ class ApprovalStore(Protocol):
 
     async def get(self, approval_id: str) -> Approval | None: ...
 
+    async def due(self, now: datetime, limit: int) -> list[Approval]:
+        """Approvals in a worker state (checking, executing) that no worker holds: never claimed,
+        or their claim ended before `now` (its worker stopped); oldest first."""
+        ...
+
+    async def claim(
+        self, approval_id: str, status: ApprovalStatus, *, holder: str, until: datetime, now: datetime
+    ) -> bool:
+        """Hold the approval until `until` for `holder`, while it is still in `status` and no
+        other worker holds it (a conditional update): False when another got it first."""
+        ...
+
     async def move(
         self,
         approval_id: str,
@@ -24,8 +36,8 @@ class ApprovalStore(Protocol):
         reason: str | None = None,
         result: dict[str, Any] | None = None,
     ) -> bool:
-        """Move the approval from `expected` to `to` (a conditional update): False when it was
-        not in `expected` any more (another decision came first)."""
+        """Move the approval from `expected` to `to` (a conditional update) and end any worker's
+        claim on it: False when it was not in `expected` any more (another decision came first)."""
         ...
 
 

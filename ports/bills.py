@@ -109,6 +109,12 @@ class BillRepository(Protocol):
         """The payment of the bill's current bank attempt and its query count, if it exists."""
         ...
 
+    async def query_attempt_now(self, bill: Bill, now: datetime) -> bool:
+        """Make the payment of the bill's current attempt due for the query poller at `now` (an
+        operator's requery_bank), keeping its query count (an escalated payment stays escalated);
+        False when it is final or already due."""
+        ...
+
     async def due_for_business(self, limit: int) -> list[str]:
         """Bills whose money side is settled and whose business processing has not run."""
         ...

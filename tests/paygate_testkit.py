@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -112,6 +113,18 @@ class SignedClient:
     def as_operator(self, token: str) -> SignedClient:
         """The same client, calling /ops with this operator's API token."""
         return SignedClient(self.client, self.app_id, self.secret, token)
+
+    async def approve_payout(self, payout_id: str, body: Any = None) -> tuple[int, Any]:
+        """POST /ops/payouts/{id}/approve, then (when it approved) the payout worker's round, as a
+        served gateway runs it at once: the payout as it then stands (its payment submitted)."""
+        from gateway.keys import CONTAINER
+        from gateway.workers.payouts import PayoutWorker
+
+        status, answer = await self.post(f"/ops/payouts/{payout_id}/approve", {} if body is None else body)
+        if status != 200 or answer.get("object") == "approval" or answer.get("status") != "approved":
+            return status, answer
+        await PayoutWorker(self.client.app[CONTAINER].payout_recovery(), 50).run_once()
+        return await self.get(f"/ops/payouts/{payout_id}")
 
     async def as_new_operator(self, container: Any, login: str, *roles: Role) -> SignedClient:
         """The same client, calling /ops as a new operator holding `roles` (added, with a token)."""
@@ -254,6 +267,18 @@ class ServedGateway:
             self.proc.terminate()
             self.proc.wait(timeout=20)
             self.proc = None
+
+    async def approve_payout(
+        self, session: Any, payout_id: str, body: Any = None, timeout: float = 30.0
+    ) -> tuple[int, Any]:
+        """POST /ops/payouts/{id}/approve (answered `approved`), then the payout as it stands once
+        the gateway's payout worker has submitted its payment (polled, up to `timeout` seconds)."""
+        status, payout = await self.call(session, "POST", f"/ops/payouts/{payout_id}/approve", body or {})
+        deadline = time.monotonic() + timeout
+        while status == 200 and payout.get("status") == "approved" and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)  # the payout worker, woken by the approval, pays it
+            status, payout = await self.call(session, "GET", f"/ops/payouts/{payout_id}")
+        return status, payout
 
     async def call(self, session: Any, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
         body = b"" if payload is None else json.dumps(payload).encode()

@@ -1,11 +1,19 @@
 """Pending approvals (maker-checker) and audit records.
 
 An action that needs two operators is first a *proposal*: one operator asks, the approval waits
-`pending`; a different operator holding the permission it needs confirms it (then it is
-`executing` while it runs, exactly once, and ends `confirmed`, or `closed` when a fresh look at
-the world refused it, e.g. the channel answered meanwhile) or rejects it (`rejected`, with a
-reason). Every move is a conditional update on the approval's state, so of two concurrent
-confirmations one runs the action and the other is refused.
+`pending` (an action whose proposal must first be checked at a channel, resolving a payment,
+starts `checking` until the approvals worker has asked the channel: then `pending`, or `closed`
+when the channel has answered); a different operator holding the permission it needs confirms it
+(then it is `executing` until the approvals worker has run it, exactly once, and ends
+`confirmed`, or `closed` when a fresh look at the world refused it, e.g. the channel answered
+meanwhile) or rejects it (`rejected`, with a reason). Every move is one of `MOVES` and a
+conditional update on the approval's state, so of two concurrent confirmations one runs the
+action and the other is refused.
+
+    checking --> pending --> executing --> confirmed
+        |           |            |
+        v           v            v
+      closed     rejected      closed
 """
 
 from __future__ import annotations
@@ -15,15 +23,36 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core.errors import IllegalTransition
 from core.operators.model import Permission
 
 
 class ApprovalStatus(StrEnum):
+    CHECKING = "checking"  # proposed; the approvals worker checks it at the channel first
     PENDING = "pending"
     EXECUTING = "executing"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
     CLOSED = "closed"  # confirmed, but the action was refused when it was about to run
+
+
+# the moves an approval may make; every other is refused (`check_move`)
+MOVES: dict[ApprovalStatus, frozenset[ApprovalStatus]] = {
+    ApprovalStatus.CHECKING: frozenset({ApprovalStatus.PENDING, ApprovalStatus.CLOSED}),
+    ApprovalStatus.PENDING: frozenset({ApprovalStatus.EXECUTING, ApprovalStatus.REJECTED}),
+    ApprovalStatus.EXECUTING: frozenset({ApprovalStatus.CONFIRMED, ApprovalStatus.CLOSED}),
+    ApprovalStatus.CONFIRMED: frozenset(),
+    ApprovalStatus.REJECTED: frozenset(),
+    ApprovalStatus.CLOSED: frozenset(),
+}
+# the states the approvals worker moves on: a worker holds each under a lease while it works
+WORKER_STATES = (ApprovalStatus.CHECKING, ApprovalStatus.EXECUTING)
+
+
+def check_move(frm: ApprovalStatus, to: ApprovalStatus) -> None:
+    """Refuse a move the approvals' state machine does not have."""
+    if to not in MOVES[frm]:
+        raise IllegalTransition(f"an approval cannot move from {frm.value} to {to.value}", field="status")
 
 
 class ApprovalAction(StrEnum):

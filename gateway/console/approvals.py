@@ -1,6 +1,7 @@
 """The console's maker-checker pages, through the same use cases as /ops: proposing the outcome
-of an escalated payment (after a fresh channel query), and the pending proposals a second
-operator confirms or rejects (never their own: the use case refuses it)."""
+of an escalated payment (stored `checking`: the approvals worker queries the channel, no page
+waits on it), and the approvals page, where a second operator confirms or rejects the pending
+proposals (never their own: the use case refuses it) and everyone sees where each one is."""
 
 from __future__ import annotations
 
@@ -51,14 +52,17 @@ async def resolve(request: web.Request) -> web.StreamResponse:
         return render(
             request, "results.html", _outcome(payment_id, False, exc.message, back), status=exc.http_status
         )
-    return render(request, "results.html", _outcome(payment_id, True, "proposed", back))
+    return render(request, "results.html", _outcome(payment_id, True, "checking", QUEUE))
 
 
 @page("/ops/approvals", method="GET")
 async def approval_queue(request: web.Request) -> web.StreamResponse:
-    """The proposals waiting for a second operator, newest first."""
+    """Every proposal, newest first, with its state (checking and executing: the approvals worker
+    is at the channel; reload to follow); buttons on the pending ones."""
     container = request.app[CONTAINER]
-    items, has_more = await container.ops_lists().approvals(ApprovalFilter(), PageRequest(limit=100))
+    items, has_more = await container.ops_lists().approvals(
+        ApprovalFilter(status=None), PageRequest(limit=100)
+    )
     views = [approval_view(a) for a in items]
     # buttons only for who may decide some proposal (each decision is checked again on its own)
     can = any(visit_of(request).may(action.permission) for action in ApprovalAction)

@@ -132,6 +132,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.closed": ("已关闭", "closed"),
     "status.pending": ("待处理", "pending"),
     "status.confirmed": ("已确认并执行", "confirmed and done"),
+    "status.checking": ("渠道查询中，稍后可确认", "checking at the channel: confirmable shortly"),
+    "status.executing": ("已确认，渠道执行中", "confirmed: running at the channel"),
     "status.collecting": ("扣款中", "collecting"),
     "status.paid": ("已支付", "paid"),
     "status.cancelled": ("已取消", "cancelled"),

@@ -34,7 +34,8 @@ APPROVAL_ACTIONS = [a.value for a in ApprovalAction]
 
 
 async def resolve_payment(request: web.Request) -> web.Response:
-    """Propose the outcome of an escalated payment (after a fresh query); a second operator confirms."""
+    """Propose the outcome of an escalated payment: stored `checking` (202) at once; the approvals
+    worker queries the channel, then it is `pending` for a second operator (or `closed`)."""
     body = await parse_body(request, ResolveBody)
     container = services(request)
     approval = await propose_resolution(
@@ -71,8 +72,9 @@ async def get_approval(request: web.Request) -> web.Response:
 
 
 async def confirm_approval(request: web.Request) -> web.Response:
+    """Claim the proposal (pending → executing, 202); the approvals worker runs its action."""
     approval = await services(request).approvals().confirm(request.match_info["id"], operator_of(request))
-    return body_of(approval_view(approval))
+    return body_of(approval_view(approval), status=202)
 
 
 async def reject_approval(request: web.Request) -> web.Response:
@@ -115,7 +117,8 @@ def approval_routes() -> tuple[Route, ...]:
             "POST",
             "/ops/payments/{id}/resolve",
             resolve_payment,
-            "Propose the outcome of an escalated unknown payment (a second operator confirms)",
+            "Propose the outcome of an escalated unknown payment: 202 checking; the approvals worker"
+            " queries the channel, then it is pending for a second operator (poll GET /ops/approvals/{id})",
             ResolveBody,
             "ops",
             ok=(202,),
@@ -144,9 +147,11 @@ def approval_routes() -> tuple[Route, ...]:
             "POST",
             "/ops/approvals/{id}/confirm",
             confirm_approval,
-            "Confirm another operator's proposal: its action runs, once",
+            "Confirm another operator's proposal: 202 executing; the approvals worker runs its action,"
+            " once, and the approval ends confirmed or closed (poll GET /ops/approvals/{id})",
             None,
             "ops",
+            ok=(202,),
             errors=(403, 409),
             response=ApprovalAnswer,
         ),

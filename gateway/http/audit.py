@@ -25,6 +25,8 @@ from gateway.keys import CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
 log = logging.getLogger("paygate.audit")
 # how an answer that is a maker-checker proposal reads (core/usecases/ops/views.approval_view)
 PROPOSAL_MARK = '"object": "approval"'
+# a confirmation's answer is its approval too (202, executing): the operator's action is done
+CONFIRMED_MARK = '"status": "executing"'
 
 
 @web.middleware
@@ -43,7 +45,9 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         await _record(request, "error")
         raise
-    outcome = "proposed" if response.status == 202 and PROPOSAL_MARK in _text(response) else "ok"
+    text = _text(response)
+    proposal = response.status == 202 and PROPOSAL_MARK in text and CONFIRMED_MARK not in text
+    outcome = "proposed" if proposal else "ok"
     await _record(request, outcome if response.status < 400 else f"refused:{response.status}")
     return response
 

@@ -162,7 +162,8 @@ async def ops_bill_action(request: web.Request) -> web.Response:
     body = await parse_body(request, BillActionBody, empty_is_object=True)
     actions = request.app[CONTAINER].bill_actions()
     bill = await actions.act(request.match_info["id"], action, operator_of(request).login, body.reason)
-    return body_of(action_result_view(bill))
+    # requery_bank only records the request: the query poller asks the bank (poll GET /ops/bills/{id})
+    return body_of(action_result_view(bill), status=202 if action is ErrorAction.REQUERY_BANK else 200)
 
 
 def bill_routes() -> tuple[Route, ...]:
@@ -235,6 +236,7 @@ def bill_routes() -> tuple[Route, ...]:
             BillActionBody,
             "ops",
             path_schemas={"action": {"enum": [a.value for a in ErrorAction]}},
+            ok=(200, 202),
             response=BillActionAnswer,
         ),
     )

@@ -42,5 +42,9 @@ approvals = sa.Table(
     sa.Column("decided_at", UTCDateTime(), nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("result", Json, nullable=True),
+    # the approvals worker's claim on a checking/executing approval: another worker takes it over
+    # once `leased_until` has passed (its worker stopped around the channel calls)
+    sa.Column("leased_by", sa.String(64), nullable=True),
+    sa.Column("leased_until", UTCDateTime(), nullable=True),
     sa.Index("ix_approvals_status_created_at_id", "status", "created_at", "id"),
 )

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.approvals.model import Approval, ApprovalAction, ApprovalStatus, AuditEntry
+from core.approvals.model import WORKER_STATES, Approval, ApprovalAction, ApprovalStatus, AuditEntry
 from gateway.storage import tables as t
 from gateway.storage.approval_tables import approvals, audit_log
 from gateway.storage.uow import SqlUnitOfWork
@@ -79,6 +79,36 @@ class SqlApprovals:
             row = (await conn.execute(sa.select(approvals).where(approvals.c.id == approval_id))).first()
         return None if row is None else approval_of(row)
 
+    async def due(self, now: datetime, limit: int) -> list[Approval]:
+        a = approvals
+        free = sa.or_(a.c.leased_until.is_(None), a.c.leased_until <= now)
+        query = (
+            sa.select(a)
+            .where(a.c.status.in_([s.value for s in WORKER_STATES]), free)
+            .order_by(a.c.created_at, a.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [approval_of(r) for r in rows]
+
+    async def claim(
+        self, approval_id: str, status: ApprovalStatus, *, holder: str, until: datetime, now: datetime
+    ) -> bool:
+        a = approvals
+        async with self.uow() as unit:
+            claimed = await unit.conn.execute(
+                a.update()
+                .where(
+                    a.c.id == approval_id,
+                    a.c.status == status.value,
+                    sa.or_(a.c.leased_until.is_(None), a.c.leased_until <= now),
+                )
+                .values(leased_by=holder, leased_until=until)
+            )
+            await unit.commit()
+        return bool(claimed.rowcount)
+
     async def move(
         self,
         approval_id: str,
@@ -90,7 +120,7 @@ class SqlApprovals:
         reason: str | None = None,
         result: dict[str, Any] | None = None,
     ) -> bool:
-        values: dict[str, Any] = {"status": to.value}
+        values: dict[str, Any] = {"status": to.value, "leased_by": None, "leased_until": None}
         if decided_by is not None:
             values.update(decided_by=decided_by, decided_at=at)
         if reason is not None:

@@ -343,6 +343,20 @@ class SqlBills:
         ).first()
         return (payment_from_mapping(row._mapping), int(row.query_attempts)) if row else None
 
+    async def query_attempt_now(self, bill: Bill, now: datetime) -> bool:
+        p = t.payments
+        result = await self.conn.execute(
+            p.update()
+            .where(
+                p.c.app_id == bill.app_id,
+                p.c.out_request_no == bill.attempt_request_no,
+                p.c.status.in_(("created", "processing", "unknown")),
+                sa.or_(p.c.next_query_at.is_(None), p.c.next_query_at > now),
+            )
+            .values(next_query_at=now)
+        )
+        return result.rowcount == 1
+
     async def due_for_business(self, limit: int) -> list[str]:
         due = (BillStatus.BANK_SUCCEEDED.value, BillStatus.TRANSFER_PENDING.value)
         rows = await self.conn.execute(

@@ -1,4 +1,4 @@
-"""The payout worker: resumes approved payouts a crash left without their payment."""
+"""The payout worker: pays approved payouts, off the approving request (and those a crash left)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from gateway.workers.loop import run_periodically
 
 
 class PayoutWorker:
-    """Runs `PayoutRecovery.run_once`: every payout approved longer than the grace with no
-    payment gets it submitted (under the payout's own out_request_no, so never twice). All
-    state is in the payouts and payments tables, so a restart loses nothing."""
+    """Runs `PayoutRecovery.run_once`: every approved payout with no payment gets it submitted
+    (under the payout's own out_request_no, so never twice); woken at once by an approval in
+    this process. All state is in the payouts and payments tables, so a restart loses nothing."""
 
     def __init__(self, recovery: PayoutRecovery, batch: int, lease: RoundLease | None = None) -> None:
         self.recovery = recovery
@@ -25,4 +25,5 @@ class PayoutWorker:
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Every `interval` seconds until `stop`; with several gateway processes, only in the
         holder of the `lease` (the payments' unique out_request_no keeps a stray overlap safe)."""
-        await run_periodically("payouts", interval, self.run_once, stop, lease=self.lease)
+        wake = self.recovery.ctx.to_pay
+        await run_periodically("payouts", interval, self.run_once, stop, wake=wake, lease=self.lease)

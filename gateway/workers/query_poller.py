@@ -29,7 +29,10 @@ class QueryPoller:
     another claim holds) by `claim_seconds`, the time the round has to start their queries, plus
     `query_timeout`, the longest a started query runs; so no other process queries them
     meanwhile, and a process that dies leaves them due again once the claim has passed. Each
-    query reschedules its payment as before. SQLite has one gateway process per file: it reads."""
+    query reschedules its payment as before. SQLite has one gateway process per file: it reads.
+    Rounds run one after another in a process, so a payment made due again while its query runs
+    (an operator's requery_bank) is queried after it, not beside it. `wake` starts a round at once.
+    """
 
     def __init__(
         self,
@@ -39,6 +42,7 @@ class QueryPoller:
         clock: Callable[[], datetime] = utcnow,
         claim_seconds: float = DEFAULT_CLAIM_SECONDS,
         query_timeout: float = 0.0,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.engine = engine
         self.payments = payments
@@ -46,8 +50,11 @@ class QueryPoller:
         self.clock = clock
         self.claim = timedelta(seconds=claim_seconds)
         self.query_timeout = timedelta(seconds=query_timeout)
+        self.wake = wake
 
     async def run_once(self) -> int:
+        if self.wake is not None:
+            self.wake.clear()
         now = self.clock()
         rows = await (self._read(now) if self.engine.dialect.name == "sqlite" else self._claim(now))
         resolved = 0
@@ -92,4 +99,4 @@ class QueryPoller:
         return sorted(rows, key=lambda r: r.was_due_at)
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
-        await run_periodically("query-poller", interval, self.run_once, stop)
+        await run_periodically("query-poller", interval, self.run_once, stop, wake=self.wake)

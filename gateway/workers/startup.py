@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from gateway.workers.approvals import ApprovalWorker
 from gateway.workers.bill_sends import BillSendWorker
 from gateway.workers.bills import BillWorker
 from gateway.workers.flow_flush import FlowLogFlusher
@@ -54,6 +55,7 @@ def _background_workers(container: Container, stop: asyncio.Event) -> list[Corou
             batch,
             claim_seconds=settings.workers.lease_seconds,
             query_timeout=container.payments().access.timeout,
+            wake=container.query_wake(),
         ).run(interval, stop),
         SettlementWorker(container.uow, container.flow(), batch).run(interval, stop),
         deliverer.run(settings.notify.poll_interval_seconds, stop),
@@ -62,6 +64,7 @@ def _background_workers(container: Container, stop: asyncio.Event) -> list[Corou
             interval, stop
         ),
         BillSendWorker(container.bill_sending(), batch, holder).run(interval, stop),
+        ApprovalWorker(container.approval_runs(), batch, holder).run(interval, stop),
         LeaseWorker(
             container.lease_recovery(), settings.lease.batch_size, _round_lease(container, "lease", holder)
         ).run(interval, stop),

@@ -39,9 +39,7 @@ async def test_default_config_pays_a_payout_into_the_embedded_alipay_sandbox(
             status, batch = await gateway.call(s, "POST", "/v1/payouts", {"items": [item]})
             assert status == 200 and batch["accepted"] == 1, batch
             payout_id = batch["items"][0]["payout"]["id"]
-            status, paid = await gateway.call(
-                s, "POST", f"/ops/payouts/{payout_id}/approve", {"reviewer": "finance"}
-            )
+            status, paid = await gateway.approve_payout(s, payout_id, {"reviewer": "finance"})
             assert status == 200 and paid["status"] == "succeeded", paid
             assert paid["channel"] == "alipay_payout" and paid["channel_ref"]
         event = await asyncio.wait_for(arrived.get(), timeout=30)

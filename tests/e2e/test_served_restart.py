@@ -46,9 +46,7 @@ async def test_a_payout_in_flight_completes_after_the_gateway_is_killed_and_rest
             status, batch = await gateway.call(s, "POST", "/v1/payouts", {"items": [item]})
             assert status == 200 and batch["accepted"] == 1, batch
             payout_id = batch["items"][0]["payout"]["id"]
-            status, paying = await gateway.call(
-                s, "POST", f"/ops/payouts/{payout_id}/approve", {"reviewer": "f"}
-            )
+            status, paying = await gateway.approve_payout(s, payout_id, {"reviewer": "f"})
             assert status == 200 and paying["status"] == "paying", paying
         gateway.kill()
         assert (tmp_path / "data" / "alipay_payout_sandbox.db").is_file()

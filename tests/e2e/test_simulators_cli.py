@@ -35,9 +35,7 @@ async def test_the_simulators_serve_a_gateway_that_runs_none_of_its_own(tmp_path
             payout_id = batch["items"][0]["payout"]["id"]
             site.gateway_process.kill()  # the simulators live on
             await asyncio.to_thread(site.start_gateway)
-            status, paid = await site.gateway.call(
-                s, "POST", f"/ops/payouts/{payout_id}/approve", {"reviewer": "finance"}
-            )
+            status, paid = await site.gateway.approve_payout(s, payout_id, {"reviewer": "finance"})
             assert status == 200 and paid["status"] == "succeeded", paid
         gateway_log = (tmp_path / "gateway.log").read_text()
         assert "Address already in use" not in gateway_log, "the gateway started no simulator"

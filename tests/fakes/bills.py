@@ -167,6 +167,17 @@ class FakeBills(BillRepository):
                 return p, int(self.state.schedules[p.id].get("query_attempts", 0))
         return None
 
+    async def query_attempt_now(self, bill: Bill, now: datetime) -> bool:
+        found = await self.attempt_payment(bill)
+        if found is None or found[0].is_final:
+            return False
+        schedule = self.state.schedules[found[0].id]
+        due = schedule.get("next_query_at")
+        if due is not None and due <= now:
+            return False
+        schedule["next_query_at"] = now
+        return True
+
     async def due_for_business(self, limit: int) -> list[str]:
         due = (BillStatus.BANK_SUCCEEDED, BillStatus.TRANSFER_PENDING)
         bills = sorted((b for b in self.state.bills.values() if b.status in due), key=lambda b: b.updated_at)

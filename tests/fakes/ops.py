@@ -4,21 +4,41 @@ approvals wired over a payment harness, as the container wires them over the rea
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.approvals.model import Approval, ApprovalAction, ApprovalStatus
+from core.approvals.model import WORKER_STATES, Approval, ApprovalAction, ApprovalStatus
 from core.operators.model import Operator, Role
+from core.usecases.ops.approval_runs import ApprovalRuns
 from core.usecases.ops.approvals import Approvals
 from core.usecases.payments.operator_resolve import OperatorResolution
 from fakes.services import PaymentHarness
 
 
 class FakeApprovals:
-    """`ApprovalStore` in memory; `move` is conditional, as the SQL update is."""
+    """`ApprovalStore` in memory; `claim` and `move` are conditional, as the SQL updates are;
+    `leases` holds each claimed approval's (holder, until)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, Approval] = {}
+        self.leases: dict[str, tuple[str, datetime]] = {}
+
+    def _free(self, approval_id: str, now: datetime) -> bool:
+        lease = self.leases.get(approval_id)
+        return lease is None or lease[1] <= now
+
+    async def due(self, now: datetime, limit: int) -> list[Approval]:
+        found = [a for a in self.rows.values() if a.status in WORKER_STATES and self._free(a.id, now)]
+        return sorted(found, key=lambda a: (a.proposed_at, a.id))[:limit]
+
+    async def claim(
+        self, approval_id: str, status: ApprovalStatus, *, holder: str, until: datetime, now: datetime
+    ) -> bool:
+        row = self.rows.get(approval_id)
+        if row is None or row.status is not status or not self._free(approval_id, now):
+            return False
+        self.leases[approval_id] = (holder, until)
+        return True
 
     async def add(self, approval: Approval) -> None:
         self.rows[approval.id] = approval
@@ -48,6 +68,7 @@ class FakeApprovals:
         if result is not None:
             changes["result"] = result
         self.rows[approval_id] = replace(row, **changes)
+        self.leases.pop(approval_id, None)
         return True
 
 
@@ -78,6 +99,32 @@ class ResolveWorld:
     store: FakeApprovals
     resolution: OperatorResolution
     approvals: Approvals
+    runs: ApprovalRuns
+
+    async def work(self, holder: str = "worker-1") -> int:
+        """One round of the approvals worker."""
+        return await self.runs.run_due(50, holder)
+
+    async def propose(
+        self,
+        payment_id: str,
+        decision: str,
+        by: Operator,
+        evidence: str | None = None,
+        note: str | None = None,
+    ) -> Approval:
+        """The proposing request as gateway.maker_checker.propose_resolution makes it: the local
+        check, then the proposal stored `checking` (no channel call)."""
+        payment = await self.resolution.admissible(payment_id)
+        payload: dict[str, Any] = {"decision": decision}
+        if evidence is not None:
+            payload["evidence"] = evidence
+        return await self.approvals.propose(
+            ApprovalAction.RESOLVE_PAYMENT, "payment", payment.id, payload, by, note=note
+        )
+
+    def row(self, approval_id: str) -> Approval:
+        return self.store.rows[approval_id]
 
 
 def resolve_world(pay: PaymentHarness) -> ResolveWorld:
@@ -87,5 +134,14 @@ def resolve_world(pay: PaymentHarness) -> ResolveWorld:
         results.storage, pay.service.access, results.trail, results, FakeEscalations(pay)
     )
     store = FakeApprovals()
-    approvals = Approvals(store, {ApprovalAction.RESOLVE_PAYMENT: resolution}, pay.clock)
-    return ResolveWorld(pay, store, resolution, approvals)
+    approvals = Approvals(
+        store,
+        {ApprovalAction.RESOLVE_PAYMENT: resolution},
+        pay.clock,
+        checks={ApprovalAction.RESOLVE_PAYMENT: resolution},
+    )
+    return ResolveWorld(pay, store, resolution, approvals, ApprovalRuns(approvals, LEASE))
+
+
+# the approvals worker's claim in these tests: a test moves the clock past it to take over
+LEASE = timedelta(seconds=90)

@@ -51,6 +51,12 @@ class PayoutWorld:
     def payout(self, payout_id: str) -> Payout:
         return self.storage.state.payouts[payout_id]
 
+    async def pay_approved(self) -> int:
+        """The payout worker's round: the approved payouts' payments (off the approving call)."""
+        from core.usecases.payouts.recovery import PayoutRecovery
+
+        return await PayoutRecovery(self.ctx).run_once(50)
+
 
 def payout_world(*answers: ChannelResult, routed: bool = True) -> PayoutWorld:
     """The payout use cases over the fakes; their payments go to an alipay channel answering
@@ -149,6 +155,18 @@ class BillWorld:
     async def send(self) -> int:
         """The send worker's round: the bank attempts intake and resend_bank committed."""
         return await self.sending.send_due(50, "test-worker")
+
+    async def poll(self) -> int:
+        """The query poller's round: each payment due for query at the clock's time, asked once."""
+        state, now = self.storage.state, self.pay.clock.now
+        due = [
+            (state.payments[payment_id], int(schedule.get("query_attempts", 0)))
+            for payment_id, schedule in state.schedules.items()
+            if schedule.get("next_query_at") is not None and schedule["next_query_at"] <= now
+        ]
+        for payment, attempts in due:
+            await self.pay.service.resolve(payment, attempts)
+        return len(due)
 
     async def submit(self, request: BillRequest) -> Bill:
         """Intake, then the send worker's round (what a served gateway does right after)."""

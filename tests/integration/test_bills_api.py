@@ -784,13 +784,22 @@ async def test_resend_bank_makes_a_new_attempt_only_after_a_rejection(
 async def test_requery_bank_asks_8804_only_while_the_bank_is_processing(
     gw: Gateway, sandbox: SpdbSandbox
 ) -> None:
+    """requery_bank answers 202 with the bill as it is; the query poller's round asks 8804."""
     applicant = await gw.applicant(card=CARD_PROCESSING)
     _, bill = await gw.loan(applicant, "40.00")
     for expected in ("bank_processing", "bank_processing"):
         status, body = await gw.act(bill["id"], "requery_bank")
-        assert status == 200 and body["status"] == expected
+        assert status == 202 and body["status"] == "bank_processing", body
+        await gw.poll()
+        assert (await gw.bill(bill["id"]))["status"] == expected
     status, body = await gw.act(bill["id"], "requery_bank", "bank called back")
-    assert status == 200 and body["status"] == "completed", "business runs right after the success"
+    assert status == 202 and body["status"] == "bank_processing", body
+    await gw.poll()
+    assert (await gw.bill(bill["id"]))["status"] == "bank_succeeded"
+    await gw.work()  # the bill worker's business processing, right after the success
+    assert (await gw.bill(bill["id"]))["status"] == "completed"
+    _, exchanges = await gw.api.get(f"/ops/bills/{bill['id']}/exchanges")
+    assert [x["operation"] for x in exchanges["exchanges"]] == ["8801", "8804", "8804", "8804"]
     assert len(sandbox.payments) == 1
     status, refused = await gw.act(bill["id"], "requery_bank")
     assert status == 409 and refused["error"]["code"] == "ACTION_PRECONDITION_FAILED"
@@ -1016,6 +1025,30 @@ async def test_embedded_default_pays_bills_through_the_spdb_simulator(
     status, bill = await gw.loan(applicant, "66.00")
     assert status == 201 and bill["status"] == "bank_processing", bill
     assert bill["payer_card_no"].endswith("0001")
-    status, done = await gw.act(bill["id"], "requery_bank")
-    assert status == 200 and done["status"] == "completed"
+    status, asked = await gw.act(bill["id"], "requery_bank")
+    assert status == 202 and asked["status"] == "bank_processing", asked
+    await gw.poll()
+    await gw.work()
+    assert (await gw.bill(bill["id"]))["status"] == "completed"
     assert await gw.api.balance(applicant) == "66.00"
+
+
+async def test_concurrent_requery_requests_make_one_query(gw: Gateway, sandbox: SpdbSandbox) -> None:
+    """Two operators' requery_bank at once: both answered 202; the payment is due once, and the
+    poller's claim (on PostgreSQL two processes' pollers at once) asks 8804 once."""
+    from gateway.workers.query_poller import QueryPoller
+
+    applicant = await gw.applicant(card=CARD_PROCESSING)
+    _, bill = await gw.loan(applicant, "40.00")
+    answers = await asyncio.gather(*(gw.act(bill["id"], "requery_bank", f"operator {n}") for n in range(2)))
+    assert [status for status, _ in answers] == [202, 202], answers
+    pollers = 1 if gw.container.engine().dialect.name == "sqlite" else 2  # SQLite: one process
+    rounds = await asyncio.gather(
+        *(
+            QueryPoller(gw.container.engine(), gw.container.payments(), batch=50).run_once()
+            for _ in range(pollers)
+        )
+    )
+    assert sum(rounds) == 1, rounds
+    _, exchanges = await gw.api.get(f"/ops/bills/{bill['id']}/exchanges")
+    assert [x["operation"] for x in exchanges["exchanges"]] == ["8801", "8804"]

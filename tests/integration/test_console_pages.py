@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from paygate_testkit import SignedClient, make_settings
+from test_operator_resolve import work
 
 from core.operators.model import Role
 from gateway.console.auth import SESSIONS
@@ -265,6 +266,7 @@ async def test_a_second_finance_operator_confirms_a_proposal_in_the_console(
     await log_in(api, "fin-2", "fin-2-password")
     assert await post_confirm() == 200
     assert await post_confirm() == 409, "confirmed once"
+    assert await work(container) == 1  # the approvals worker runs the approval
     viewer = api.as_operator("demo-viewer-token-change-me")
     status, payout = await viewer.get(f"/ops/payouts/{payout_id}")
     assert payout["status"] != "pending_review" and payout["review"]["reviewer"] == "demo-finance", payout

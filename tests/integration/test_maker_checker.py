@@ -1,6 +1,7 @@
 """Maker-checker on funding and on approving a large payout ([ops.maker_checker]), over HTTP:
-the first operator's call is a proposal (202), a second finance operator's confirmation runs it
-once; and the audit log records every /ops action, filterable."""
+the first operator's call is a proposal (202), a second finance operator's confirmation (202,
+executing) has the approvals worker run it once; and the audit log records every /ops action,
+filterable."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 from paygate_testkit import SignedClient, make_settings
-from test_operator_resolve import UnansweredPlugin
+from test_operator_resolve import UnansweredPlugin, approval, work
 
 from core.operators.model import Role
 from gateway.keys import CONTAINER
@@ -50,8 +51,11 @@ async def test_funding_needs_a_second_operator(api: SignedClient) -> None:
     assert status == 202 and proposal["action"] == "fund_account", proposal
     assert await api.balance(account) == "0.00"
     fin = await second_finance(api)
-    status, confirmed = await fin.post(f"/ops/approvals/{proposal['id']}/confirm")
-    assert status == 200 and confirmed["status"] == "confirmed", confirmed
+    status, claimed = await fin.post(f"/ops/approvals/{proposal['id']}/confirm")
+    assert status == 202 and claimed["status"] == "executing", claimed
+    assert await work(api.client.app[CONTAINER]) == 1
+    confirmed = await approval(api, proposal["id"])
+    assert confirmed["status"] == "confirmed", confirmed
     assert confirmed["result"]["funding"]["amount"] == "50.00"
     assert await api.balance(account) == "50.00"
     status, again = await (await second_finance(api, "fin-3")).post(
@@ -82,8 +86,10 @@ async def test_a_payout_over_the_amount_needs_a_second_finance_operator(api: Sig
     assert status == 202 and proposal["subject_id"] == large, proposal
     status, waiting = await api.get(f"/ops/payouts/{large}")
     assert waiting["status"] == "pending_review"
-    status, confirmed = await (await second_finance(api)).post(f"/ops/approvals/{proposal['id']}/confirm")
-    assert status == 200, confirmed
+    status, claimed = await (await second_finance(api)).post(f"/ops/approvals/{proposal['id']}/confirm")
+    assert status == 202, claimed
+    assert await work(api.client.app[CONTAINER]) == 1
+    confirmed = await approval(api, proposal["id"])
     assert confirmed["result"]["payout"]["status"] in ("approved", "paying"), confirmed
     status, audit = await api.get(f"/ops/audit?subject_id={large}")
     assert [(e["action"], e["outcome"]) for e in audit["data"]] == [("payouts/approve", "proposed")]

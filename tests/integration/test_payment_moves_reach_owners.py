@@ -106,7 +106,7 @@ async def test_a_payout_follows_each_move_of_its_payment(api: SignedClient) -> N
     status, batch = await api.post("/v1/payouts", {"trace_id": "trace-1", "items": [item]})
     assert status == 200 and batch["items"][0]["status"] == "accepted", batch
     payout_id = batch["items"][0]["payout"]["id"]
-    status, approved = await api.post(f"/ops/payouts/{payout_id}/approve", {"reviewer": "finance-li"})
+    status, approved = await api.approve_payout(payout_id, {"reviewer": "finance-li"})
     assert status == 200, approved
 
     expected = [

@@ -171,7 +171,8 @@ async def applied(api: SignedClient, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 async def approve(api: SignedClient, payout_id: str, reviewer: str = "finance-li") -> tuple[int, Any]:
-    return await api.post(f"/ops/payouts/{payout_id}/approve", {"reviewer": reviewer})
+    """The approval, then the payout worker's round that pays it (off the approving request)."""
+    return await api.approve_payout(payout_id, {"reviewer": reviewer})
 
 
 async def approved(api: SignedClient, raw: dict[str, Any]) -> dict[str, Any]:

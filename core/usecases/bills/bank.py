@@ -120,13 +120,20 @@ class BillBank:
         return failed
 
     async def requery(self, bill: Bill) -> Bill:
-        """Ask the bank (8804) about the current attempt; an attempt never sent is queued for the
-        send worker (which claims and sends it) instead of being sent in this request."""
+        """Have the bank asked (8804) about the current attempt, off this request: its payment is
+        made due for the query poller now (also when it was escalated: it stays escalated unless
+        the bank's answer is final), and the poller woken; the bill as it is. The poller's claim
+        of a due payment is conditional, so requests repeated meanwhile still make one query. An
+        attempt never sent is queued for the send worker (which claims and sends it) instead."""
         attempt = await self._attempt_payment(bill)
         if attempt is None:
             self.ctx.sends.add(bill.id)
             return bill
-        return await self._query(bill, *attempt)
+        async with self.ctx.uow() as uow:
+            if await uow.bills.query_attempt_now(bill, self.ctx.clock()):
+                await uow.commit()
+        self.ctx.queries.set()
+        return bill
 
     async def recover_attempt(self, bill: Bill) -> None:
         """A claimed attempt still bank_submitted: sent when its payment was never saved (so never

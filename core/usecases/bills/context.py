@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,8 +20,9 @@ from ports.storage import FlowLogSink, UnitOfWorkFactory
 
 class BillContext(WorkflowBook):
     """What every bill use case shares: transactions (each with its bill repository), the flow log, the
-    settings, the queues of paid bills (`due`) and of attempts to send (`sends`), and the clock;
-    and reading a bill."""
+    settings, the queues of paid bills (`due`) and of attempts to send (`sends`), the event that
+    wakes the query poller (`queries`: an operator's requery_bank), and the clock; and reading a
+    bill."""
 
     def __init__(
         self,
@@ -30,6 +32,7 @@ class BillContext(WorkflowBook):
         due: DueBills,
         *,
         sends: DueBills | None = None,
+        queries: asyncio.Event | None = None,
         reads: UnitOfWorkFactory | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -37,6 +40,7 @@ class BillContext(WorkflowBook):
         self.policy = policy
         self.due = due
         self.sends = sends or DueBills()
+        self.queries = queries or asyncio.Event()
 
     # -- reads -------------------------------------------------------------------------------
     async def find(self, bill_id: str) -> Bill | None:

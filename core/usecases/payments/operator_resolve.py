@@ -1,7 +1,9 @@
 """An operator's way out of an escalated unknown: two operators decide a payment's outcome.
 
 Only a payment whose query schedule ran out (escalated) and whose outcome is still not final
-may be resolved. Before the proposal and again before the confirmed decision runs, the channel
+may be resolved (`admissible`, in the proposing request). The channel calls run in the
+approvals worker, never in an operator's request: before the proposal becomes confirmable
+(`check_proposal`) and again before the confirmed decision runs (`execute`), the channel
 is asked once more: a final answer there wins (it is applied, and the decision refused with
 CHANNEL_HAS_ANSWERED). A `failed` decision on a channel that can cancel (Ant Lease's
 `alipay.trade.cancel`) first closes the order at the channel: closed → failed; paid → the
@@ -45,7 +47,8 @@ def decision_of(raw: object) -> Decision:
 
 
 class OperatorResolution:
-    """`check` (before a proposal), `proposed` (its flow node), `execute` (the confirmation)."""
+    """`admissible` (the proposing request), `check_proposal` (the worker's fresh query and the
+    proposal's flow node), `execute` (the worker's run of the confirmed decision)."""
 
     def __init__(
         self,
@@ -61,9 +64,8 @@ class OperatorResolution:
         self.results = results
         self.escalations = escalations
 
-    async def check(self, payment_id: str) -> Payment:
-        """The payment, escalated and still not final after a fresh query of its channel;
-        a final answer of the channel is applied and refuses the resolution."""
+    async def admissible(self, payment_id: str) -> Payment:
+        """The payment, if it exists, is escalated and not final (no channel call)."""
         async with self.storage.reads() as uow:
             payment = await uow.payments.get(payment_id)
         if payment is None:
@@ -74,11 +76,21 @@ class OperatorResolution:
                 + ("final" if payment.is_final else "not escalated: its channel is still being queried"),
                 code="NOT_ESCALATED",
             )
+        return payment
+
+    async def check(self, payment_id: str) -> Payment:
+        """The payment, escalated and still not final after a fresh query of its channel;
+        a final answer of the channel is applied and refuses the resolution."""
+        payment = await self.admissible(payment_id)
         answer = await self.access.query(payment)
         if answer.status in FINAL_ANSWERS:
             await self._answered(payment, answer, via="query")
         self.trail.result(payment, answer, via="query")
         return payment
+
+    async def check_proposal(self, approval: Approval) -> None:
+        """A `checking` proposal, still to decide after a fresh query (else refused)."""
+        self.proposed(await self.check(approval.subject_id), approval)
 
     def proposed(self, payment: Payment, approval: Approval) -> None:
         """The proposal's flow node, with the proposing operator."""

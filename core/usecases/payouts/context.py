@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +18,15 @@ from ports.storage import FlowLogSink, UnitOfWorkFactory
 
 @dataclass(frozen=True, slots=True)
 class PayoutContext:
-    """`uow` opens the transactions that change payouts; `reads` those that only read them."""
+    """`uow` opens the transactions that change payouts; `reads` those that only read them;
+    `to_pay` wakes the payout worker, which pays the payouts approved (off the approving request)."""
 
     uow: UnitOfWorkFactory
     reads: UnitOfWorkFactory
     payments: PaymentService
     flow: FlowLogSink
     clock: Callable[[], datetime]
+    to_pay: asyncio.Event = field(default_factory=asyncio.Event)
 
     def record(
         self,

@@ -1,4 +1,5 @@
-"""The payout worker's round: approved payouts a crash left without their payment get it."""
+"""The payout worker's round: approved payouts get their payment, off the approving request (and
+one a crash left without it gets it the same way)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,23 @@ from core.usecases.payouts.payment import pay
 
 log = logging.getLogger("paygate.payouts")
 
-# An approval submits its payment at once; a payout still approved without one this long after
-# was left by a crash between the two (the approval's own submit has long saved its payment).
-RESUME_AFTER = timedelta(minutes=1)
+# An approval only commits; this round submits the payment, at once. Kept as a setting for tests
+# that hold an approved payout back.
+RESUME_AFTER = timedelta(0)
 
 
 class PayoutRecovery:
-    """Resumes approved payouts that have no payment: their payment is submitted as approving
-    would have. Idempotent: the payment's out_request_no is derived from the payout id, so a
-    payment that exists (a concurrent approval's) is found, never made twice."""
+    """Pays approved payouts that have no payment yet. Idempotent: the payment's out_request_no is
+    derived from the payout id, so a payment that exists (another round's) is found, never made
+    twice; on PostgreSQL the rounds take turns by the worker's round lease."""
 
     def __init__(self, ctx: PayoutContext, resume_after: timedelta = RESUME_AFTER) -> None:
         self.ctx = ctx
         self.resume_after = resume_after
 
     async def run_once(self, limit: int) -> int:
-        """Submit the payment of every payout approved before the grace with none; the count."""
+        """Submit the payment of every payout approved (before the grace) with none; the count."""
+        self.ctx.to_pay.clear()
         async with self.ctx.reads() as uow:
             unpaid = await uow.payouts.approved_unpaid(self.ctx.clock() - self.resume_after, limit)
         resumed = 0
@@ -34,7 +36,7 @@ class PayoutRecovery:
             self.ctx.record(
                 payout.id,
                 FlowNode.BUSINESS_PROCESSING,
-                "approved without a payment: submitting it",
+                "approved: submitting its payment",
                 FlowOutcome.PENDING,
                 actor="payout-worker",
             )

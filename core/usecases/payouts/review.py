@@ -1,4 +1,5 @@
-"""Finance review (财务审核): approving a payout (which then pays it) or rejecting it."""
+"""Finance review (财务审核): approving a payout (the payout worker then pays it: no reviewer's
+request waits on the channel) or rejecting it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from core.errors import IllegalTransition
 from core.flowlog import FlowNode, FlowOutcome
 from core.payouts.model import Payout, PayoutStatus, Review
 from core.usecases.payouts.context import PayoutContext, found
-from core.usecases.payouts.payment import pay
 from core.usecases.payouts.results import save_move
 from core.usecases.shared.conflicts import retry_on_conflict
 
@@ -14,8 +14,8 @@ from core.usecases.shared.conflicts import retry_on_conflict
 async def approve(
     ctx: PayoutContext, payout_id: str, *, reviewer: str, operator: str | None = None, note: str | None = None
 ) -> Payout:
-    """Approve and pay. Approving again is harmless (and resumes an approval whose payment
-    was never submitted); approving a rejected payout is an illegal transition."""
+    """Approve; the payout worker (woken here) submits its payment, off this request. Approving
+    again is harmless; approving a rejected payout is an illegal transition."""
     review = Review("approved", reviewer, ctx.clock(), operator, note)
     approved, decided = await retry_on_conflict(lambda: _approve_once(ctx, payout_id, review), payout_id)
     if decided:
@@ -29,7 +29,7 @@ async def approve(
             note=note,
         )
     if approved.status is PayoutStatus.APPROVED:
-        return await pay(ctx, approved)
+        ctx.to_pay.set()
     return approved
 
 

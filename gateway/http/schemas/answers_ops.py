@@ -18,7 +18,8 @@ class ApprovalAnswer(Answer):
     subject_type: str
     subject_id: str
     payload: dict[str, Any]
-    status: Literal["pending", "executing", "confirmed", "rejected", "closed"]
+    # checking and executing: the approvals worker is at the channel; poll GET /ops/approvals/{id}
+    status: Literal["checking", "pending", "executing", "confirmed", "rejected", "closed"]
     proposed_by: str
     proposed_at: str
     note: str | None

@@ -5,7 +5,7 @@ moves with its payment inside the payment's transaction."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fakes.workflows import APPLICANT, APPLICANT_CARD, BILL_APP, COMPANY_CARD, BillWorld, bill_world
 
@@ -81,13 +81,53 @@ async def test_a_processing_attempt_is_asked_about_again_and_completes_on_succes
     world = bill_world(PROCESSING, PAID)
     bill = await world.submit(bank_loan())
     assert bill.status is BillStatus.BANK_PROCESSING and world.events() == []
+    assert await world.poll() == 0, "its first query is not due yet"
 
-    done = await world.bank_attempts.requery(bill)
+    asked = await world.bank_attempts.requery(bill)
 
-    assert done.status is BillStatus.COMPLETED
+    assert asked.status is BillStatus.BANK_PROCESSING and len(world.bank.calls) == 1, "not asked here"
+    assert world.ctx.queries.is_set(), "the query poller is woken"
+    assert await world.poll() == 1  # the poller's round: one 8804
+    assert await world.recovery.process_due(10) == 1  # business processing after the success
+    assert world.bill(bill.id).status is BillStatus.COMPLETED
     assert len(world.bank.calls) == 2, "one 8801 and one 8804, never a second payment"
     assert attempt_payment_status(world, bill.id) is PaymentStatus.SUCCEEDED
     assert world.events() == [("bill.completed", bill.id)]
+
+
+async def test_requery_bank_never_waits_on_a_bank_that_does_not_answer() -> None:
+    """The operator's requery is answered while the bank hangs: it only makes the attempt's
+    payment due now (twice asked: once due), and the poller's query is the one that waits."""
+    world = bill_world(PROCESSING)
+    bill = await world.submit(bank_loan())
+    world.bank.hang = True  # from now on the bank never answers
+    [payment] = [p for p in world.storage.state.payments.values() if p.details.get("bill_id") == bill.id]
+
+    def next_query_at() -> datetime:
+        due: datetime = world.storage.state.schedules[payment.id]["next_query_at"]
+        return due
+
+    assert next_query_at() > world.pay.clock.now
+    assert (await world.bank_attempts.requery(bill)).status is BillStatus.BANK_PROCESSING
+    due = next_query_at()
+    assert due <= world.pay.clock.now, "due for the query poller now"
+    assert (await world.bank_attempts.requery(bill)).status is BillStatus.BANK_PROCESSING
+    assert next_query_at() == due, "already due: asked once"
+    assert len(world.bank.calls) == 1, "only the 8801: no 8804 in the requests"
+
+
+async def test_requery_bank_asks_again_about_an_escalated_attempt_which_stays_escalated() -> None:
+    world = bill_world(PROCESSING)
+    bill = await world.submit(bank_loan())
+    [payment] = [p for p in world.storage.state.payments.values() if p.details.get("bill_id") == bill.id]
+    steps = len(world.pay.service.schedule_for(payment.channel).steps)
+    await world.pay.service.resolve(payment, attempts=steps - 1)  # the schedule's last step
+    schedule = world.storage.state.schedules[payment.id]
+    assert schedule["escalated"] is True and schedule["next_query_at"] > world.pay.clock.now
+    await world.bank_attempts.requery(bill)
+    assert await world.poll() == 1 and len(world.bank.calls) == 3
+    schedule = world.storage.state.schedules[payment.id]
+    assert schedule["escalated"] is True and schedule["query_attempts"] == steps + 1
 
 
 async def test_an_attempt_with_no_route_fails_the_bill_before_anything_is_sent() -> None:

@@ -7,7 +7,6 @@ from fakes.ops import operator, resolve_world
 from fakes.workflows import BillWorld, bill_world
 from test_bill_bank import bank_loan
 
-from core.approvals.model import ApprovalAction
 from core.bills.model import BillStatus
 from ports.channels import ChannelResult, ChannelStatus
 
@@ -21,11 +20,10 @@ async def decide(world: BillWorld, decision: str) -> str:
     [payment] = [p for p in world.storage.state.payments.values() if p.details.get("bill_id") == bill.id]
     await world.pay.service.resolve(payment, attempts=1)  # the schedule's last step: escalated
     r = resolve_world(world.pay)
-    await r.resolution.check(payment.id)
-    approval = await r.approvals.propose(
-        ApprovalAction.RESOLVE_PAYMENT, "payment", payment.id, {"decision": decision}, operator("alice")
-    )
+    approval = await r.propose(payment.id, decision, operator("alice"))
+    await r.work()  # the approvals worker's fresh query: still unknown, so pending
     await r.approvals.confirm(approval.id, operator("bob"))
+    await r.work()  # the worker runs the decision
     return bill.id
 
 

@@ -1,5 +1,5 @@
-"""The payout worker's round on fakes: an approved payout a crash left without its payment gets
-it, once (core.usecases.payouts.recovery)."""
+"""The payout worker's round on fakes: an approved payout without its payment gets it, once
+(core.usecases.payouts.recovery)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from payout_builders import payment_of, stored_payout
 
 from core.payments.model import PaymentStatus
 from core.payouts.model import PayoutStatus, payment_out_request_no
-from core.usecases.payouts.recovery import RESUME_AFTER, PayoutRecovery
+from core.usecases.payouts.recovery import PayoutRecovery
 
 
 async def test_an_approved_payout_without_a_payment_is_paid_once_after_the_grace() -> None:
     w = payout_world()
-    payout = stored_payout(w, PayoutStatus.APPROVED)  # approved at PAYOUT_TIME, then a crash
-    recovery = PayoutRecovery(w.ctx)
-    w.ctx.clock.now = PAYOUT_TIME + RESUME_AFTER - timedelta(seconds=1)  # type: ignore[attr-defined]
-    assert await recovery.run_once(10) == 0 and not w.port.calls  # the approval may still submit
-    w.ctx.clock.now = PAYOUT_TIME + RESUME_AFTER  # type: ignore[attr-defined]
+    payout = stored_payout(w, PayoutStatus.APPROVED)  # approved at PAYOUT_TIME
+    grace = timedelta(minutes=1)
+    recovery = PayoutRecovery(w.ctx, resume_after=grace)
+    w.ctx.clock.now = PAYOUT_TIME + grace - timedelta(seconds=1)  # type: ignore[attr-defined]
+    assert await recovery.run_once(10) == 0 and not w.port.calls  # held back by the grace
+    w.ctx.clock.now = PAYOUT_TIME + grace  # type: ignore[attr-defined]
     assert await recovery.run_once(10) == 1
     [request] = w.port.calls
     payment = w.storage.state.payments[request.payment_id]

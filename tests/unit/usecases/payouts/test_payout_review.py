@@ -1,4 +1,5 @@
-"""Finance review on in-memory storage: approving pays, rejecting tells the caller, once each."""
+"""Finance review on in-memory storage: approving commits and wakes the payout worker, whose round
+pays (no reviewer's call waits on the channel); rejecting tells the caller, once each."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ async def test_approving_records_the_review_and_submits_the_one_payment() -> Non
     w = payout_world()
     payout = stored_payout(w)
     approved = await approve(w.ctx, payout.id, reviewer="fin-1", operator="op-1", note="ok")
-    assert approved.status is PayoutStatus.PAYING  # approved, then moved with its payment
+    assert approved.status is PayoutStatus.APPROVED and not w.port.calls, "no channel call in the review"
+    assert w.ctx.to_pay.is_set(), "the payout worker is woken"
     assert approved.review is not None and (approved.review.reviewer, approved.review.note) == ("fin-1", "ok")
+    assert await w.pay_approved() == 1
     [request] = w.port.calls
     payment = w.storage.state.payments[request.payment_id]
     assert payment.out_request_no == payment_out_request_no(payout.id)
@@ -27,22 +30,24 @@ async def test_approving_records_the_review_and_submits_the_one_payment() -> Non
     assert w.storage.state.outbox == []
 
 
-async def test_approving_again_resubmits_the_same_payment_without_a_second_review() -> None:
+async def test_approving_again_pays_once_without_a_second_review() -> None:
     w = payout_world()
     payout = stored_payout(w)
     await approve(w.ctx, payout.id, reviewer="fin-1")
+    await w.pay_approved()
     await approve(w.ctx, payout.id, reviewer="fin-2")
-    # the second approval found the payment of the first: the channel was asked once
+    assert await w.pay_approved() == 0
+    # the second approval changed nothing: the channel was asked once
     assert len(w.port.calls) == 1 and len(w.storage.state.payments) == 1
     assert w.payout(payout.id).review.reviewer == "fin-1"  # type: ignore[union-attr]
-    assert [r.actor for r in w.flow.records if r.subject_id == payout.id] == ["fin-1"]
+    assert [r.actor for r in w.flow.records if r.subject_id == payout.id] == ["fin-1", "payout-worker"]
 
 
 async def test_an_approval_that_lost_a_race_reads_the_payout_again() -> None:
     w = payout_world()
     payout = stored_payout(w)
     w.storage.state.races.lose("payouts", ATTEMPTS - 1)
-    assert (await approve(w.ctx, payout.id, reviewer="fin-1")).status is PayoutStatus.PAYING
+    assert (await approve(w.ctx, payout.id, reviewer="fin-1")).status is PayoutStatus.APPROVED
 
 
 async def test_an_approval_that_loses_every_race_gives_up() -> None:
@@ -57,7 +62,9 @@ async def test_an_approval_that_loses_every_race_gives_up() -> None:
 async def test_an_approved_payout_no_payment_could_be_made_for_fails_and_tells_the_caller() -> None:
     w = payout_world(routed=False)
     payout = stored_payout(w)
-    failed = await approve(w.ctx, payout.id, reviewer="fin-1")
+    await approve(w.ctx, payout.id, reviewer="fin-1")
+    await w.pay_approved()
+    failed = w.payout(payout.id)
     assert (failed.status, failed.failure_code, failed.finished_at) == (
         PayoutStatus.FAILED,
         "NO_ROUTE",
