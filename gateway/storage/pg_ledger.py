@@ -7,7 +7,7 @@ as the data-modifying CTEs of **one statement**, over the pool connection's own 
 writes — a settled transfer — is that one statement in autocommit: PostgreSQL runs a statement
 as a transaction of its own, so it commits (durably) or leaves nothing. Its checks are part of
 it: a repeated request, a balance that would go below zero (or an account of another currency),
-a payment changed meanwhile call `paygate_refuse()` (migration 0014), which fails the statement,
+a payment changed meanwhile call `paygate_refuse()` (migration 0015), which fails the statement,
 and the gateway raises the port's error (DuplicateRequest, InsufficientFunds, NotFound,
 ConcurrentUpdate) from its message. A repeat is checked first, so it is answered as a repeat.
 

@@ -2,7 +2,7 @@
 ($1, $2 … for asyncpg) and the checks that refuse the whole statement.
 
 A check is a condition over the CTEs' answers; the first one that holds (in their order) calls
-`paygate_refuse('paygate refusal <n>')` (migration 0014), which fails the statement with that
+`paygate_refuse('paygate refusal <n>')` (migration 0015), which fails the statement with that
 message, so nothing it wrote stays; `refusal_of` maps the error back to the check's error.
 """
 

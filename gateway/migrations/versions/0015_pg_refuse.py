@@ -1,7 +1,7 @@
 """pg refuse: a function that fails the statement it is called in, with a given message
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-04 12:00:00
 
 PostgreSQL only (SQLite has no stored functions and does not need it). The raw ledger work
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
