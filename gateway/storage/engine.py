@@ -45,8 +45,10 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     # connection the server dropped fails its first statement instead; SQLAlchemy then discards
     # the whole pool (every connection older than the failure), so one request fails per server
     # restart, and pool_recycle retires connections before an idle timeout can cut them.
-    # Overflow connections are kept (max_overflow up to the pool size): one opened for a burst
-    # and closed at once costs an asyncpg start-up (several round trips and type introspection).
+    # No overflow by default (settings.max_overflow): a connection opened beyond the pool is
+    # closed as soon as it is returned to a full pool, so under a sustained load above the
+    # pool size connections are opened and closed again and again, each a server backend and
+    # an asyncpg start-up with type introspection; waiting for a pooled one is cheaper.
     return create_async_engine(
         settings.url,
         echo=settings.echo,
