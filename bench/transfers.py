@@ -71,18 +71,18 @@ the gateway's connections, background workers and flow-log flushes too). A state
 trip, except that each row of an executemany (the flow log's batched rows) counts as a statement
 of its own while the batch goes in one pipelined round trip. No bare handler in this mode.
 
-Figures (2 CPUs shared with other jobs that kept the machine 100% busy, 32 clients, 200
-accounts, --seconds 15 --warmup 3 --processes 2, runs alternating before/after; pgbench gets
-more of a busy machine than the gateway does, being 8 server processes plus 2 client threads):
+Figures (32 clients, 200 accounts, --seconds 15 --warmup 3 --processes 2; the history and what
+each step changed are in docs/ARCHITECTURE.md, "On PostgreSQL"):
 
-                   transfers/s   p50 ms    p99 ms     pgbench tps  ratio        2 proc/1   ms CPU  stmts
-    before (main)  47 / 42 / 64  427-660   1548-2186  973-1279     0.033-0.065  0.69-1.19  5.8-6.6  ~25
-    after          93 / 74 / 154 194-411   434-747    678-1231     0.076-0.125  0.83-1.72  2.9-3.7  ~13
+                          transfers/s  p50 ms  p99 ms  pgbench tps  ratio        2 proc/1   ms CPU  trips
+    stop 16 (busy)        47-64        427-660 1548+   973-1279     0.033-0.065  0.69-1.19  5.8-6.6  ~19
+    stop 17 (quiet)       143          212     402     3106         0.046        1.35       6.9      5
+    one statement, quiet  574 / 653    46-52   148-165 3167-3298    0.181-0.198  1.01-1.09  1.3-1.6  2
 
-    (stmts: per request, ~8 of them the flow log's batched rows; round trips per transfer:
-    about 19 before -- two pre-pings of 3, the nonce's own BEGIN/INSERT/COMMIT, BEGIN, ledger_txns,
-    one UPDATE per account, entries, transfer log, SAVEPOINT, payment, RELEASE, COMMIT -- and 5
-    after: nonce claim, BEGIN, ledger, payment with its transfer log, COMMIT)
+    (round trips per transfer now: the nonce claim, and one statement holding the ledger
+    transaction, the transfer record, the outbox event, the flow nodes and the payment; with one
+    process CPU-bound on its own request path and the 2 CPUs shared with PostgreSQL and the load
+    generator, a second process has no core to run on)
 
 Profiling: --gateway-prefix puts a command in front of the gateway's, e.g. cProfile through
   --gateway-prefix ".venv/bin/python bench/profile_gateway.py --out /tmp/gw.prof --"
