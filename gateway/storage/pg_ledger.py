@@ -27,10 +27,9 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.errors import InsufficientFunds, NotFound
 from core.flowlog import FlowRecord
 from core.ids import new_id
-from core.ledger import AccountView, NewAccount, Posting, check_balanced
+from core.ledger import AccountView, NewAccount, Posting, SubAccount, check_balanced
 from core.payments.model import Payment
 from gateway.storage.pg_postings import hold_posting
 from gateway.storage.pg_rows import (
@@ -55,6 +54,7 @@ from gateway.storage.rows import (
     outbox_row,
     payment_changes,
     payment_from_mapping,
+    posting_refusal,
     transfer_row,
 )
 from ports.channels import DeferredPostings, Exchange
@@ -221,29 +221,26 @@ class PgLedger:
         k, ids = hold_posting(held, txn_id, subject_id, postings, net, currency_of, at)
 
         async def refused() -> Exception:
-            return await self._why_refused(ids, currency_of)
+            return await self._why_refused(ids, currency_of, net)
 
         held.check(LEDGER, f"(SELECT count(*) FROM mov{k}) <> {held.arg(len(ids))}::bigint", refused)
         return txn_id
 
-    async def _why_refused(self, ids: list[str], currency_of: dict[str, str]) -> Exception:
-        """Which account refused its change (read after the statement was rolled back)."""
+    async def _why_refused(
+        self, ids: list[str], currency_of: dict[str, str], net: dict[tuple[str, SubAccount], int]
+    ) -> Exception:
+        """Which account refused its change (read after the statement was rolled back): one
+        missing or of another currency, else the first one the postings take money from."""
         rows = await self.work.conn.fetch(
             "SELECT id, currency FROM accounts WHERE id = ANY($1::varchar[])", ids
         )
         found = {r["id"]: r["currency"] for r in rows}
         for account_id in ids:
-            if account_id not in found:
-                return NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
-            if found[account_id] != currency_of[account_id]:
-                return NotFound(
-                    f"account {account_id} holds {found[account_id]}, not {currency_of[account_id]}",
-                    code="ACCOUNT_CURRENCY_MISMATCH",
-                )
-        short = [i for i in ids if i in found]
-        return InsufficientFunds(
-            f"account {short[0]} has insufficient funds for this payment", field="payer_account"
-        )
+            if found.get(account_id) != currency_of[account_id]:
+                return posting_refusal(account_id, found.get(account_id), currency_of[account_id])
+        paying = [i for i in ids if any(net.get((i, sub), 0) < 0 for sub in SubAccount)]
+        first = (paying or ids)[0]
+        return posting_refusal(first, found[first], currency_of[first])
 
 
 class PgOutbox:

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from core.errors import DomainError, InsufficientFunds, NotFound
 from core.flowlog import FlowRecord
 from core.ledger import AccountKind, AccountStatus, AccountView, FlowKind, NewAccount, Posting, SubAccount
 from core.money import Money
@@ -261,3 +262,17 @@ def net_changes(postings: Sequence[Posting]) -> tuple[dict[tuple[str, SubAccount
         net[(p.account_id, p.sub_account)] += p.amount.minor
         currency_of[p.account_id] = p.amount.currency
     return net, currency_of
+
+
+def posting_refusal(account_id: str, stored_currency: str | None, currency: str) -> DomainError:
+    """Why `account_id` could not take its change in `currency`, given the currency it is stored
+    with (None: no such account): missing, another currency, or (what remains) not enough funds."""
+    if stored_currency is None:
+        return NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
+    if stored_currency != currency:
+        return NotFound(
+            f"account {account_id} holds {stored_currency}, not {currency}", code="ACCOUNT_CURRENCY_MISMATCH"
+        )
+    return InsufficientFunds(
+        f"account {account_id} has insufficient funds for this payment", field="payer_account"
+    )

@@ -11,7 +11,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.errors import InsufficientFunds, NotFound
 from core.ids import new_id
 from core.ledger import AccountView, NewAccount, Posting, SubAccount
 from core.payments.model import Payment
@@ -26,6 +25,7 @@ from gateway.storage.rows import (
     outbox_row,
     payment_changes,
     payment_from_mapping,
+    posting_refusal,
     row_to_account,
 )
 from gateway.storage.write_behind import WriteBehind, with_defaults
@@ -157,17 +157,7 @@ class SqlLedger:
         exists = (
             await self.conn.execute(sa.select(t.accounts.c.currency).where(t.accounts.c.id == account_id))
         ).first()
-        if exists is None:
-            raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
-        if exists[0] != currency:
-            raise NotFound(
-                f"account {account_id} holds {exists[0]}, not {currency}",
-                code="ACCOUNT_CURRENCY_MISMATCH",
-            )
-        raise InsufficientFunds(
-            f"account {account_id} has insufficient funds for this payment",
-            field="payer_account",
-        )
+        raise posting_refusal(account_id, exists[0] if exists else None, currency)
 
 
 class SqlOutbox:

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from core.errors import InsufficientFunds, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id
 from core.ledger import AccountView, NewAccount, Posting, SubAccount, check_balanced
@@ -33,6 +32,7 @@ from gateway.storage.rows import (
     outbox_row,
     payment_changes,
     payment_from_mapping,
+    posting_refusal,
     transfer_row,
 )
 from gateway.storage.sqlite_columns import (
@@ -139,15 +139,7 @@ class SqliteLedger:
 
     def _refuse(self, account_id: str, currency: str) -> None:
         found = self.conn.execute("SELECT currency FROM accounts WHERE id = ?", (account_id,)).fetchone()
-        if found is None:
-            raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
-        if found[0] != currency:
-            raise NotFound(
-                f"account {account_id} holds {found[0]}, not {currency}", code="ACCOUNT_CURRENCY_MISMATCH"
-            )
-        raise InsufficientFunds(
-            f"account {account_id} has insufficient funds for this payment", field="payer_account"
-        )
+        raise posting_refusal(account_id, found[0] if found else None, currency)
 
 
 class SqliteOutbox:
