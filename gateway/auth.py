@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
 from gateway.storage import tables as t
-from gateway.storage.nonces import claim_nonce_autocommit
+from gateway.storage.nonces import PgNonceClaims
 from gateway.storage.sqlite_uow import claim_nonce, purge_nonces
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.uow import SqlUnitOfWork
@@ -72,17 +72,18 @@ class NonceStore:
         self.uow = uow
         self.window = window
         self.writer = writer
+        engine = uow().engine
+        self.pg_claims = PgNonceClaims(engine) if engine.dialect.name == "postgresql" else None
 
     async def claim(self, app_id: str, nonce: str, now: datetime) -> bool:
         if self.writer is not None:  # shares a group commit with other requests' writes
             return await self.writer.run(
                 functools.partial(claim_nonce, app_id=app_id, nonce=nonce, at=now), single_statement=True
             )
-        uow = self.uow()
-        if uow.engine.dialect.name == "postgresql":
-            return await claim_nonce_autocommit(uow.engine, app_id, nonce, now)
+        if self.pg_claims is not None:  # batched with the claims of concurrent requests
+            return await self.pg_claims.claim(app_id, nonce, now)
         try:
-            async with uow:
+            async with self.uow() as uow:
                 await uow.conn.execute(t.nonces.insert().values(app_id=app_id, nonce=nonce, seen_at=now))
                 await uow.commit()
         except IntegrityError:

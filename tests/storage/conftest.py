@@ -48,18 +48,22 @@ def _sql(name: str, engine: AsyncEngine) -> StorageUnderTest:
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageUnderTest]:
-    # the databases are asked for only when needed: the fake alone starts in no time
+async def storage(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_database: str | None, sqlite_template: Path
+) -> AsyncIterator[StorageUnderTest]:
+    # the session's databases are parameters: asked for from inside this async fixture, their
+    # (synchronous) creation would run an event loop inside the running one
     if request.param == "fake":
         yield fake_storage()
         return
     if request.param in ("sql-postgresql", "pg-ledger"):
-        engine = await _truncated(request.getfixturevalue("postgres_database"))
+        assert postgres_database is not None
+        engine = await _truncated(postgres_database)
         yield _sql(request.param, engine)
         await engine.dispose()
         return
     path = tmp_path / "contract.db"
-    shutil.copy(request.getfixturevalue("sqlite_template"), path)
+    shutil.copy(sqlite_template, path)
     # the gateway's engine: its SQLite transactions begin where SQLAlchemy says (savepoints work)
     engine = create_engine(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}"))
     if request.param == "sql-sqlite":
