@@ -39,7 +39,9 @@ class _Counted:
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
         if name in _REPOSITORIES:
-            return _Counted(value, self._depth)
+            proxy = _Counted(value, self._depth)
+            self.__dict__[name] = proxy  # made once per work: later reads skip __getattr__
+            return proxy
         if not callable(value):
             return value
         depth = self._depth
@@ -51,6 +53,7 @@ class _Counted:
             finally:
                 depth.value -= 1
 
+        self.__dict__[name] = counted
         return counted
 
 
