@@ -126,6 +126,22 @@ def setting(server: Server, name: str) -> str:
     return psql(server, "postgres", f"SHOW {name}")
 
 
+def postmaster_pid(server: Server) -> int | None:
+    """The server's postmaster process on this machine (its backends are its children), or None
+    for a server elsewhere: the bench then reports no PostgreSQL CPU."""
+    try:
+        # a long-lived child of the postmaster (psql's own backend would be gone when read)
+        child = int(
+            psql(server, "postgres", "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+        )
+        parent = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        if Path(f"/proc/{parent}/comm").read_text().strip().startswith("postgres"):
+            return parent
+    except (OSError, ValueError, RuntimeError):
+        pass
+    return None
+
+
 def new_database(server: Server, prefix: str) -> str:
     name = f"{prefix}_{secrets.token_hex(4)}"
     psql(server, "postgres", f"CREATE DATABASE {name}")

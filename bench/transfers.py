@@ -483,31 +483,43 @@ class CpuWindow(threading.Thread):
     """CPU seconds used by the server's and the clients' process trees, and how busy the whole
     machine was, between two wall-clock instants (the measured window)."""
 
-    def __init__(self, servers: list[int], clients: list[int], start: float, end: float) -> None:
+    def __init__(
+        self,
+        servers: list[int],
+        clients: list[int],
+        start: float,
+        end: float,
+        database: list[int] | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.servers, self.clients, self.start_at, self.end_at = servers, clients, start, end
+        self.database = database or []  # PostgreSQL's postmaster, when it runs here
         self.result: dict[str, float] | None = None
 
-    def _snap(self) -> tuple[float, float, tuple[int, int]]:
+    def _snap(self) -> tuple[float, float, float, tuple[int, int]]:
         # the server with its children (a profiler in front); a client process alone (the
-        # orchestrator, when it drives the load itself, is the parent of the servers)
+        # orchestrator, when it drives the load itself, is the parent of the servers); the
+        # database server with its backends
         return (
             _cpu_seconds(self.servers, tree=True),
             _cpu_seconds(self.clients, tree=False),
+            _cpu_seconds(self.database, tree=True),
             _machine_jiffies(),
         )
 
     def run(self) -> None:
         time.sleep(max(0.0, self.start_at - time.time()))
-        s0, c0, (b0, t0) = self._snap()
+        s0, c0, d0, (b0, t0) = self._snap()
         time.sleep(max(0.0, self.end_at - time.time()))
-        s1, c1, (b1, t1) = self._snap()
+        s1, c1, d1, (b1, t1) = self._snap()
         span = self.end_at - self.start_at
         self.result = {
             "server_cores": (s1 - s0) / span,
             "client_cores": (c1 - c0) / span,
             "machine_busy": (b1 - b0) / (t1 - t0) if t1 > t0 else float("nan"),
         }
+        if self.database:
+            self.result["database_cores"] = (d1 - d0) / span
 
     def report(self) -> dict[str, float] | None:
         self.join(timeout=5)
@@ -523,6 +535,7 @@ def run_load(
     tmp: Path,
     label: str,
     servers: list[Child],
+    database: list[int] | None = None,
 ) -> tuple[LoadResult, dict[str, float] | None]:
     """Warm-up then the measured window, in this process or in --client-processes processes."""
     procs = max(1, args.client_processes)
@@ -539,7 +552,7 @@ def run_load(
     ]
     result = LoadResult()
     if len(specs) == 1:
-        cpu = CpuWindow([c.proc.pid for c in servers], [os.getpid()], measure_from, measure_until)
+        cpu = CpuWindow([c.proc.pid for c in servers], [os.getpid()], measure_from, measure_until, database)
         cpu.start()
         time.sleep(max(0.0, start - time.time()))
         result = asyncio.run(drive(specs[0]))
@@ -561,7 +574,7 @@ def run_load(
         )
         children.append(workers[-1][0])
     cpu = CpuWindow(
-        [c.proc.pid for c in servers], [c.proc.pid for c, _ in workers], measure_from, measure_until
+        [c.proc.pid for c in servers], [c.proc.pid for c, _ in workers], measure_from, measure_until, database
     )
     cpu.start()
     deadline = measure_until + REQUEST_TIMEOUT + 30
@@ -677,7 +690,10 @@ def measure_gateways(
         )
     print(f"{n} gateway process(es) up on {', '.join(urls)}; driving transfers ...", flush=True)
     statements.reset()
-    result, cpu = run_load(urls, accounts, args, children, tmp, f"gateway-{n}p", gateways)
+    postmaster = pgserver.postmaster_pid(statements.server)
+    result, cpu = run_load(
+        urls, accounts, args, children, tmp, f"gateway-{n}p", gateways, [postmaster] if postmaster else None
+    )
     calls = statements.by_statement()
     for g in gateways:
         if not g.alive():
@@ -761,9 +777,13 @@ def print_postgres(
         if run.cpu:
             c = run.cpu
             per = c["server_cores"] * args.seconds * 1000 / run.result.ok if run.result.ok else float("nan")
+            database = ""
+            if "database_cores" in c and run.result.ok:
+                db_per = c["database_cores"] * args.seconds * 1000 / run.result.ok
+                database = f"PostgreSQL {c['database_cores']:.2f} cores ({db_per:.2f} ms per transfer), "
             print(
                 f"CPU in the window: gateways {c['server_cores']:.2f} cores ({per:.2f} ms per transfer), "
-                f"clients {c['client_cores']:.2f} cores, machine {c['machine_busy']:.0%} busy"
+                f"{database}clients {c['client_cores']:.2f} cores, machine {c['machine_busy']:.0%} busy"
             )
         print(f"gateway log errors: {format_errors(run.log_errors)}")
         if run.statements:
