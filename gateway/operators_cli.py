@@ -9,10 +9,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from core.approvals.model import AuditEntry
+from core.approvals.model import STARTED, AuditEntry
 from core.errors import DomainError
 from core.ids import new_id, utcnow
 from core.operators.model import Operator, Role, parse_roles
+from core.usecases.ops.audit_trail import AuditTrail
 from gateway.migrate import SchemaNotCurrent
 
 if TYPE_CHECKING:
@@ -65,12 +66,17 @@ def _run(work: Callable[[OperatorService], Awaitable[T]], audited: tuple[str, st
             await prepare_schema(container.engine(), container.settings().database)
             if audited is None:
                 return await work(container.operators())
+            trail = AuditTrail(container.audit_log(), _cli_audit(*audited))
+            await trail.begin()  # no record, no change
             try:
                 done = await work(container.operators())
             except DomainError as exc:
-                await container.audit_log().record(_cli_audit(*audited, f"refused:{exc.code}"))
+                await trail.end(f"refused:{exc.code}")
                 raise
-            await container.audit_log().record(_cli_audit(*audited, "ok"))
+            except BaseException:
+                await trail.end("error")
+                raise
+            await trail.end("ok")
             return done
         finally:
             await container.engine().dispose()
@@ -81,7 +87,7 @@ def _run(work: Callable[[OperatorService], Awaitable[T]], audited: tuple[str, st
     return asyncio.run(run())
 
 
-def _cli_audit(action: str, login: str, outcome: str) -> AuditEntry:
+def _cli_audit(action: str, login: str) -> AuditEntry:
     """An operator change made with the CLI: the acting person is the system user running it."""
     return AuditEntry(
         id=new_id("aud"),
@@ -91,7 +97,7 @@ def _cli_audit(action: str, login: str, outcome: str) -> AuditEntry:
         action=f"operators/{action}",
         subject_type="operator",
         subject_id=login,
-        outcome=outcome,
+        outcome=STARTED,
         client="cli",
     )
 

@@ -44,6 +44,11 @@ class ApprovalStore(Protocol):
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None: ...
 
+    async def finish(self, entry_id: str, outcome: str, note: str | None) -> bool:
+        """Give a `started` record its outcome (and the note the request gave); False when the
+        record is missing or not `started` any more."""
+        ...
+
 
 class EscalatedPayments(Protocol):
     async def escalated(self, payment_id: str) -> bool:

@@ -93,6 +93,11 @@ class Approval:
     result: dict[str, Any] = field(default_factory=dict)
 
 
+# the outcome of an action's record written before the action runs: it stays so only when the
+# process stopped (or the audit write failed) before the outcome was recorded
+STARTED = "started"
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One operator action, as the audit log keeps it."""
@@ -104,7 +109,7 @@ class AuditEntry:
     action: str
     subject_type: str | None
     subject_id: str | None
-    outcome: str  # "ok", "proposed", "refused:<code>" and the like
+    outcome: str  # "ok", "proposed", "refused:<code>", "error"; STARTED until the action ends
     note: str | None = None
     trace_id: str | None = None
     client: str | None = None

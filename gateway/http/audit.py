@@ -1,9 +1,11 @@
 """The audit log of /ops actions: one middleware records every action an operator takes (any
 method but a read), with its outcome, and `GET /ops/audit` lists the records.
 
-The record is written once the action's answer is known (its own transaction, right after the
-action's): who (login, and the role the route needs), what (the route's action, its subject),
-the outcome (`ok`, `proposed` for a maker-checker proposal, `refused:<CODE>`), the reason or
+The record is written before the action runs (outcome `started`; when it cannot be written the
+action is refused, 503 `AUDIT_UNAVAILABLE`) and given its outcome once the answer is known
+(core/usecases/ops/audit_trail.py): who (login, and the role the route needs), what (the route's
+action, its subject), the outcome (`ok`, `proposed` for a maker-checker proposal,
+`refused:<CODE>`, `error`; `started` when the process stopped during the action), the reason or
 note the operator gave, the request's trace id and the client's address.
 """
 
@@ -13,11 +15,12 @@ import logging
 
 from aiohttp import web
 
-from core.approvals.model import AuditEntry
+from core.approvals.model import STARTED, AuditEntry
 from core.errors import DomainError
 from core.ids import new_id, utcnow
 from core.operators.model import role_needed
-from gateway.http.errors import Handler
+from core.usecases.ops.audit_trail import AuditTrail
+from gateway.http.errors import Handler, error_response
 from gateway.http.ops_access import READ_METHODS, permission_for
 from gateway.http.request_body import load_json
 from gateway.keys import CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
@@ -34,21 +37,33 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
     operator = request.get(OPERATOR)
     if operator is None or request.method in READ_METHODS:
         return await handler(request)
+    trail = AuditTrail(request.app[CONTAINER].audit_log(), audit_entry(request, STARTED))
+    try:
+        await trail.begin()
+    except Exception:  # no record, no action
+        log.exception(
+            "audit record not written: the action is refused", extra={"audit_action": trail.entry.action}
+        )
+        return error_response(
+            503,
+            "AUDIT_UNAVAILABLE",
+            "the action could not be recorded in the audit log: nothing was done; repeat it",
+        )
     try:
         response = await handler(request)
     except DomainError as exc:
-        await _record(request, f"refused:{exc.code}")
+        await trail.end(f"refused:{exc.code}", _note_of(request))
         raise
     except ValueError:  # a body the parser refused (pydantic's ValidationError, bad JSON): a 400
-        await _record(request, "refused:INVALID_ARGUMENT")
+        await trail.end("refused:INVALID_ARGUMENT", _note_of(request))
         raise
-    except Exception:
-        await _record(request, "error")
+    except BaseException:  # an error, or the request cancelled: the action's end is not known
+        await trail.end("error", _note_of(request))
         raise
     text = _text(response)
     proposal = response.status == 202 and PROPOSAL_MARK in text and CONFIRMED_MARK not in text
     outcome = "proposed" if proposal else "ok"
-    await _record(request, outcome if response.status < 400 else f"refused:{response.status}")
+    await trail.end(outcome if response.status < 400 else f"refused:{response.status}", _note_of(request))
     return response
 
 
@@ -73,7 +88,7 @@ def audit_entry(request: web.Request, outcome: str) -> AuditEntry:
         subject_type=parts[0] if parts else None,
         subject_id=request.match_info.get("id"),
         outcome=outcome,
-        note=_note_of(request),
+        note=None,  # the body is read by the handler: the note is written with the outcome
         trace_id=request.get(TRACE_ID),
         client=(request.remote or "")[:64] or None,
     )
@@ -92,13 +107,3 @@ def _note_of(request: web.Request) -> str | None:
         return None
     said = [f"{k}: {body[k]}" for k in ("decision", "reason", "note", "evidence") if body.get(k)]
     return "; ".join(str(s) for s in said)[:2000] or None
-
-
-async def _record(request: web.Request, outcome: str) -> None:
-    entry = audit_entry(request, outcome)
-    try:
-        await request.app[CONTAINER].audit_log().record(entry)
-    except Exception:  # the action happened: a failed audit write is loud, never a lost answer
-        log.exception(
-            "audit record not written", extra={"audit_action": entry.action, "operator": entry.operator}
-        )

@@ -10,7 +10,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.approvals.model import WORKER_STATES, Approval, ApprovalAction, ApprovalStatus, AuditEntry
+from core.approvals.model import (
+    STARTED,
+    WORKER_STATES,
+    Approval,
+    ApprovalAction,
+    ApprovalStatus,
+    AuditEntry,
+)
 from gateway.storage import tables as t
 from gateway.storage.approval_tables import approvals, audit_log
 from gateway.storage.uow import SqlUnitOfWork
@@ -161,6 +168,16 @@ class SqlAuditLog:
                 )
             )
             await unit.commit()
+
+    async def finish(self, entry_id: str, outcome: str, note: str | None) -> bool:
+        async with self.uow() as unit:
+            done = await unit.conn.execute(
+                audit_log.update()
+                .where(audit_log.c.id == entry_id, audit_log.c.outcome == STARTED)
+                .values(outcome=outcome[:64], note=note)
+            )
+            await unit.commit()
+        return bool(done.rowcount)
 
 
 class SqlEscalatedPayments:
