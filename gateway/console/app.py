@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway.console import actions, approvals, details, lists, login, report
 from gateway.console.auth import SESSIONS
+from gateway.console.cookie import SESSION_COOKIE, SessionCookie
 from gateway.console.details import CONSOLE_QUERIES
 from gateway.console.login import LIMITER
 from gateway.console.ratelimit import LoginLimiter
@@ -24,6 +25,7 @@ HERE = Path(__file__).parent
 def setup_console(app: web.Application, container: Container) -> None:
     settings = container.settings().console
     app[SESSIONS] = SessionStore(settings)
+    app[SESSION_COOKIE] = SessionCookie.from_settings(settings)
     app[LIMITER] = LoginLimiter(settings.login_failures, settings.login_window_seconds)
     app[CONSOLE_QUERIES] = ConsoleQueries(container.engine())
     aiohttp_jinja2.setup(

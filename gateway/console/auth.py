@@ -13,9 +13,10 @@ from aiohttp import web
 
 from core.errors import DomainError
 from core.operators.model import Operator, Permission
+from gateway.console.cookie import session_id_of
 from gateway.console.csrf import csrf_ok
 from gateway.console.i18n import language_of, translator
-from gateway.console.session import COOKIE, Session, SessionStore
+from gateway.console.session import Session, SessionStore
 from gateway.http.ops_access import permission_for
 from gateway.keys import CONTAINER
 
@@ -75,12 +76,12 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
 
 async def _visit(request: web.Request) -> Visit | None:
     store = request.app[SESSIONS]
-    session = store.find(request.cookies.get(COOKIE))
+    session = store.find(session_id_of(request))
     if session is None:
         return None
     operator = await request.app[CONTAINER].operators().get(session.login)
     if operator is None or operator.disabled:
-        store.end(request.cookies.get(COOKIE))
+        store.end(session_id_of(request))
         return None
     asked = request.query.get("lang")
     if asked is not None:

@@ -1,5 +1,5 @@
-"""Console sessions, kept server-side: a random id in an HttpOnly, SameSite=Strict cookie,
-an idle and an absolute expiry (settings `console`), and the session's CSRF token and language.
+"""Console sessions, kept server-side: a random id in a cookie (gateway/console/cookie.py), an
+idle and an absolute expiry (settings `console`), and the session's CSRF token and language.
 
 The store lives in the gateway process's memory: a restart logs everyone out, and several
 gateway processes behind one address need sticky sessions (docs/CONSOLE.md)."""
@@ -10,12 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from aiohttp import web
-
 from core.ids import utcnow
 from gateway.settings import ConsoleSettings
-
-COOKIE = "paygate_console"
 
 
 @dataclass
@@ -35,7 +31,6 @@ class SessionStore:
     def __init__(self, settings: ConsoleSettings) -> None:
         self.idle = timedelta(minutes=settings.idle_minutes)
         self.absolute = timedelta(hours=settings.absolute_hours)
-        self.secure_cookie = settings.secure_cookie
         self._sessions: dict[str, Session] = {}
 
     def start(self, login: str) -> tuple[str, Session]:
@@ -68,17 +63,3 @@ class SessionStore:
     def _drop_expired(self, now: datetime) -> None:
         for session_id in [k for k, s in self._sessions.items() if self._expired(s, now)]:
             del self._sessions[session_id]
-
-    def set_cookie(self, request: web.Request, response: web.StreamResponse, session_id: str) -> None:
-        response.set_cookie(
-            COOKIE,
-            session_id,
-            httponly=True,
-            samesite="Strict",
-            secure=self.secure_cookie or request.secure,
-            path="/console",
-            max_age=int(self.absolute.total_seconds()),
-        )
-
-    def clear_cookie(self, response: web.StreamResponse) -> None:
-        response.del_cookie(COOKIE, path="/console")
