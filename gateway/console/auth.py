@@ -5,7 +5,7 @@ then the permission the page needs, from the same role table as /ops (403 otherw
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp_jinja2
@@ -21,7 +21,7 @@ from gateway.http.ops_access import permission_for
 from gateway.keys import CONTAINER
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SESSIONS: web.AppKey[SessionStore] = web.AppKey("console_sessions", SessionStore)
+SESSIONS: web.AppKey[SessionStore] = web.AppKey("console_sessions")
 
 
 @dataclass(frozen=True)
@@ -75,17 +75,18 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
 
 
 async def _visit(request: web.Request) -> Visit | None:
-    store = request.app[SESSIONS]
-    session = store.find(session_id_of(request))
-    if session is None:
+    store, session_id = request.app[SESSIONS], session_id_of(request)
+    session = await store.find(session_id)
+    if session is None or session_id is None:
         return None
     operator = await request.app[CONTAINER].operators().get(session.login)
     if operator is None or operator.disabled:
-        store.end(session_id_of(request))
+        await store.end(session_id)
         return None
     asked = request.query.get("lang")
-    if asked is not None:
-        session.lang = language_of(asked)
+    if asked is not None and language_of(asked) != session.lang:
+        session = replace(session, lang=language_of(asked))
+        await store.set_lang(session_id, language_of(asked))
     return Visit(session, operator, language_of(session.lang))
 
 

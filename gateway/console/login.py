@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.console.auth import SESSIONS, page, render, visit_of
 from gateway.console.cookie import SESSION_COOKIE, session_id_of
+from gateway.console.i18n import language_of
 from gateway.console.ratelimit import LoginLimiter
 from gateway.keys import CONTAINER
 
@@ -63,9 +64,9 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_page(request, target, "login_failed", status=401)
     limiter.succeeded(keys[0])
     store = request.app[SESSIONS]
-    store.end(session_id_of(request))  # a new id at every login: no session fixation
-    session_id, session = store.start(operator.login)
-    session.lang = request.query.get("lang")
+    await store.end(session_id_of(request))  # a new id at every login: no session fixation
+    asked = request.query.get("lang")
+    session_id, _ = await store.start(operator.login, None if asked is None else language_of(asked))
     response = web.HTTPSeeOther(target)
     request.app[SESSION_COOKIE].set(request, response, session_id)
     response.del_cookie(LOGIN_COOKIE, path="/console")
@@ -76,7 +77,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     visit_of(request)  # a logged-in POST with its CSRF token (checked by page)
     store = request.app[SESSIONS]
-    store.end(session_id_of(request))
+    await store.end(session_id_of(request))
     response = web.HTTPSeeOther("/console/login")
     request.app[SESSION_COOKIE].clear(response)
     raise response
