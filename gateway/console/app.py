@@ -11,11 +11,13 @@ from aiohttp import web
 
 from gateway.console import actions, approvals, details, lists, login, report
 from gateway.console.auth import SESSIONS
+from gateway.console.cookie import SESSION_COOKIE, SessionCookie
 from gateway.console.details import CONSOLE_QUERIES
 from gateway.console.login import LIMITER
 from gateway.console.ratelimit import LoginLimiter
-from gateway.console.session import SessionStore
+from gateway.console.session import Expiry
 from gateway.container import Container
+from gateway.storage.console_sessions import SqlConsoleSessions
 from gateway.storage.queries.console import ConsoleQueries
 
 HERE = Path(__file__).parent
@@ -23,7 +25,10 @@ HERE = Path(__file__).parent
 
 def setup_console(app: web.Application, container: Container) -> None:
     settings = container.settings().console
-    app[SESSIONS] = SessionStore(settings)
+    app[SESSIONS] = SqlConsoleSessions(
+        container.engine(), container.uow, Expiry.from_settings(settings), container.clock()
+    )
+    app[SESSION_COOKIE] = SessionCookie.from_settings(settings)
     app[LIMITER] = LoginLimiter(settings.login_failures, settings.login_window_seconds)
     app[CONSOLE_QUERIES] = ConsoleQueries(container.engine())
     aiohttp_jinja2.setup(

@@ -5,7 +5,7 @@ then the permission the page needs, from the same role table as /ops (403 otherw
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp_jinja2
@@ -13,14 +13,15 @@ from aiohttp import web
 
 from core.errors import DomainError
 from core.operators.model import Operator, Permission
+from gateway.console.cookie import session_id_of
 from gateway.console.csrf import csrf_ok
 from gateway.console.i18n import language_of, translator
-from gateway.console.session import COOKIE, Session, SessionStore
+from gateway.console.session import Session, SessionStore
 from gateway.http.ops_access import permission_for
 from gateway.keys import CONTAINER
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SESSIONS: web.AppKey[SessionStore] = web.AppKey("console_sessions", SessionStore)
+SESSIONS: web.AppKey[SessionStore] = web.AppKey("console_sessions")
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,18 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
 
 
 async def _visit(request: web.Request) -> Visit | None:
-    store = request.app[SESSIONS]
-    session = store.find(request.cookies.get(COOKIE))
-    if session is None:
+    store, session_id = request.app[SESSIONS], session_id_of(request)
+    session = await store.find(session_id)
+    if session is None or session_id is None:
         return None
     operator = await request.app[CONTAINER].operators().get(session.login)
     if operator is None or operator.disabled:
-        store.end(request.cookies.get(COOKIE))
+        await store.end(session_id)
         return None
     asked = request.query.get("lang")
-    if asked is not None:
-        session.lang = language_of(asked)
+    if asked is not None and language_of(asked) != session.lang:
+        session = replace(session, lang=language_of(asked))
+        await store.set_lang(session_id, language_of(asked))
     return Visit(session, operator, language_of(session.lang))
 
 

@@ -9,8 +9,9 @@ import secrets
 from aiohttp import web
 
 from gateway.console.auth import SESSIONS, page, render, visit_of
+from gateway.console.cookie import SESSION_COOKIE, session_id_of
+from gateway.console.i18n import language_of
 from gateway.console.ratelimit import LoginLimiter
-from gateway.console.session import COOKIE
 from gateway.keys import CONTAINER
 
 LIMITER: web.AppKey[LoginLimiter] = web.AppKey("console_login_limiter", LoginLimiter)
@@ -30,7 +31,7 @@ def _login_page(request: web.Request, target: str, failed: str | None, status: i
     token = secrets.token_urlsafe(32)
     context = {"next": target, "failed": failed, "login_csrf": token}
     response = render(request, "login.html", context, status=status)
-    secure = request.app[SESSIONS].secure_cookie or request.secure
+    secure = request.app[SESSION_COOKIE].secure_for(request)
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/console")
     return response
 
@@ -63,11 +64,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_page(request, target, "login_failed", status=401)
     limiter.succeeded(keys[0])
     store = request.app[SESSIONS]
-    store.end(request.cookies.get(COOKIE))  # a new id at every login: no session fixation
-    session_id, session = store.start(operator.login)
-    session.lang = request.query.get("lang")
+    await store.end(session_id_of(request))  # a new id at every login: no session fixation
+    asked = request.query.get("lang")
+    session_id, _ = await store.start(operator.login, None if asked is None else language_of(asked))
     response = web.HTTPSeeOther(target)
-    store.set_cookie(request, response, session_id)
+    request.app[SESSION_COOKIE].set(request, response, session_id)
     response.del_cookie(LOGIN_COOKIE, path="/console")
     raise response
 
@@ -76,7 +77,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     visit_of(request)  # a logged-in POST with its CSRF token (checked by page)
     store = request.app[SESSIONS]
-    store.end(request.cookies.get(COOKIE))
+    await store.end(session_id_of(request))
     response = web.HTTPSeeOther("/console/login")
-    store.clear_cookie(response)
+    request.app[SESSION_COOKIE].clear(response)
     raise response

@@ -1,84 +1,96 @@
-"""Console sessions, kept server-side: a random id in an HttpOnly, SameSite=Strict cookie,
-an idle and an absolute expiry (settings `console`), and the session's CSRF token and language.
+"""Console sessions: what the console keeps about a logged-in operator (`Session`: login, when
+it started and was last seen, its CSRF token and language), the store the console keeps them in
+(`SessionStore`), and the rules of their expiry (`Expiry`, settings `console`).
 
-The store lives in the gateway process's memory: a restart logs everyone out, and several
-gateway processes behind one address need sticky sessions (docs/CONSOLE.md)."""
+The store is the database (gateway/storage/console_sessions.py): every gateway process on the
+database finds a session any of them started, and a restart logs no one out. The browser holds
+the session's random id in a cookie (gateway/console/cookie.py); the database holds only its
+sha256.
+
+`seen` is written at most once per `Expiry.seen_step` (a minute; a quarter of the idle time if
+that is shorter), not at every page view: a session ends after `console.idle_minutes` without a
+request, or up to one step sooner, and never later.
+"""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from aiohttp import web
-
-from core.ids import utcnow
 from gateway.settings import ConsoleSettings
 
-COOKIE = "paygate_console"
+SEEN_STEP = timedelta(minutes=1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Session:
-    """One logged-in operator's session."""
+    """One logged-in operator's session (its id is the cookie's, never kept with it)."""
 
     login: str
     started: datetime
     seen: datetime
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    csrf: str
     lang: str | None = None
 
 
-class SessionStore:
-    """Sessions by their random id; expired ones are dropped when looked up or on login."""
+def new_session_id() -> str:
+    """A random 256-bit id, new at every login."""
+    return secrets.token_urlsafe(32)
 
-    def __init__(self, settings: ConsoleSettings) -> None:
-        self.idle = timedelta(minutes=settings.idle_minutes)
-        self.absolute = timedelta(hours=settings.absolute_hours)
-        self.secure_cookie = settings.secure_cookie
-        self._sessions: dict[str, Session] = {}
 
-    def start(self, login: str) -> tuple[str, Session]:
-        self._drop_expired(utcnow())
-        now = utcnow()
-        session_id = secrets.token_urlsafe(32)
-        session = Session(login=login, started=now, seen=now)
-        self._sessions[session_id] = session
-        return session_id, session
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
 
-    def find(self, session_id: str | None) -> Session | None:
-        """The live session with this id (its idle clock restarted), or None."""
-        if not session_id:
-            return None
-        session = self._sessions.get(session_id)
-        now = utcnow()
-        if session is None or self._expired(session, now):
-            self._sessions.pop(session_id, None)
-            return None
-        session.seen = now
-        return session
 
-    def end(self, session_id: str | None) -> None:
-        if session_id:
-            self._sessions.pop(session_id, None)
+@dataclass(frozen=True)
+class Expiry:
+    """When a session ends: `idle` after it was last seen, `absolute` after its login."""
 
-    def _expired(self, session: Session, now: datetime) -> bool:
-        return now - session.seen > self.idle or now - session.started > self.absolute
+    idle: timedelta
+    absolute: timedelta
 
-    def _drop_expired(self, now: datetime) -> None:
-        for session_id in [k for k, s in self._sessions.items() if self._expired(s, now)]:
-            del self._sessions[session_id]
+    @classmethod
+    def from_settings(cls, settings: ConsoleSettings) -> Expiry:
+        return cls(timedelta(minutes=settings.idle_minutes), timedelta(hours=settings.absolute_hours))
 
-    def set_cookie(self, request: web.Request, response: web.StreamResponse, session_id: str) -> None:
-        response.set_cookie(
-            COOKIE,
-            session_id,
-            httponly=True,
-            samesite="Strict",
-            secure=self.secure_cookie or request.secure,
-            path="/console",
-            max_age=int(self.absolute.total_seconds()),
-        )
+    @property
+    def seen_step(self) -> timedelta:
+        """How far `seen` must have moved before it is written again."""
+        return min(SEEN_STEP, self.idle / 4)
 
-    def clear_cookie(self, response: web.StreamResponse) -> None:
-        response.del_cookie(COOKIE, path="/console")
+    def expired(self, session: Session, now: datetime) -> bool:
+        return session.seen < self.idle_cutoff(now) or session.started < self.absolute_cutoff(now)
+
+    def seen_due(self, session: Session, now: datetime) -> bool:
+        """Whether a request at `now` writes the session's `seen`."""
+        return now - session.seen >= self.seen_step
+
+    def idle_cutoff(self, now: datetime) -> datetime:
+        """Sessions last seen before this have expired."""
+        return now - self.idle
+
+    def absolute_cutoff(self, now: datetime) -> datetime:
+        """Sessions started before this have expired."""
+        return now - self.absolute
+
+
+class SessionStore(Protocol):
+    """Where the console keeps its sessions, by the id in the cookie."""
+
+    async def start(self, login: str, lang: str | None = None) -> tuple[str, Session]:
+        """A new session (a new random id, a new CSRF token); expired sessions are dropped."""
+        ...
+
+    async def find(self, session_id: str | None) -> Session | None:
+        """The live session with this id (seen now), or None; an expired one is dropped."""
+        ...
+
+    async def set_lang(self, session_id: str, lang: str) -> None:
+        """The session's language from now on."""
+        ...
+
+    async def end(self, session_id: str | None) -> None:
+        """The session is gone (logout, a disabled operator)."""
+        ...

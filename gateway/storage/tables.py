@@ -273,6 +273,7 @@ channel_exchanges = sa.Table(
 
 from gateway.storage import approval_tables as approval_tables  # noqa: E402,F401 - audit and approvals on this metadata
 from gateway.storage import bill_tables as bill_tables  # noqa: E402,F401 - bills on this metadata
+from gateway.storage import console_session_tables as console_session_tables  # noqa: E402,F401 - console sessions on this metadata
 from gateway.storage import lease_tables as lease_tables  # noqa: E402,F401 - lease orders on this metadata
 from gateway.storage import operator_tables as operator_tables  # noqa: E402,F401 - operators on this metadata
 from gateway.storage import payout_tables as payout_tables  # noqa: E402,F401 - payouts on this metadata

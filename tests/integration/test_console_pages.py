@@ -5,6 +5,7 @@ out of /openapi.json. The browser tests are in tests/e2e/console."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ from paygate_testkit import SignedClient, make_settings
 from test_operator_resolve import work
 
 from core.operators.model import Role
-from gateway.console.auth import SESSIONS
 from gateway.settings import PaygateSettings
+from gateway.storage.console_session_tables import console_sessions
 from plugins.alipay_payout.sandbox import ALIPAY_PUBLIC_KEY_FILE, APP_PRIVATE_KEY_FILE, SANDBOX_APP_ID
 
 
@@ -137,11 +138,11 @@ async def test_logout_ends_the_session(api: SignedClient) -> None:
     assert (await api.client.get("/console", allow_redirects=False)).status == 303
 
 
-async def test_an_expired_session_goes_back_to_the_login(api: SignedClient) -> None:
+async def test_an_expired_session_goes_back_to_the_login(api: SignedClient, container: Any) -> None:
     await log_in(api, "demo-viewer")
-    store = api.client.app[SESSIONS]
-    for session in store._sessions.values():
-        session.seen -= store.idle * 2
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    async with container.engine().begin() as conn:
+        await conn.execute(console_sessions.update().values(seen=an_hour_ago))
     assert (await api.client.get("/console", allow_redirects=False)).status == 303
 
 

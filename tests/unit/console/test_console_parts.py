@@ -1,9 +1,10 @@
-"""The console's parts without HTTP: the login limiter, session expiry, durations on the
+"""The console's parts without HTTP: the login limiter, session expiry and the seen step, durations on the
 timeline, and a translation for every status and action the pages show."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from core.bills.actions import ErrorAction
 from core.bills.model import BillStatus
@@ -12,7 +13,7 @@ from core.payments.model import PaymentStatus
 from core.payouts.model import PayoutStatus
 from gateway.console.i18n import MESSAGES, translator
 from gateway.console.ratelimit import LoginLimiter
-from gateway.console.session import SessionStore
+from gateway.console.session import Expiry, Session, new_session_id
 from gateway.console.timeline import timeline, took
 from gateway.settings import ConsoleSettings
 from gateway.storage.queries.notification_list import NOTIFICATION_STATUSES
@@ -37,17 +38,26 @@ def test_the_window_forgets_old_failures() -> None:
 
 
 def test_sessions_expire_when_idle_and_at_the_absolute_limit() -> None:
-    store = SessionStore(ConsoleSettings(idle_minutes=30, absolute_hours=8))
-    session_id, session = store.start("demo-viewer")
-    assert store.find(session_id) is session and store.find("other") is None
-    session.seen -= timedelta(minutes=31)
-    assert store.find(session_id) is None
-    session_id, session = store.start("demo-viewer")
-    session.started -= timedelta(hours=8, seconds=1)
-    assert store.find(session_id) is None
-    a, _ = store.start("x")
-    b, _ = store.start("x")
+    expiry = Expiry.from_settings(ConsoleSettings(idle_minutes=30, absolute_hours=8))
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    fresh = Session("demo-viewer", started=now, seen=now, csrf="c")
+    assert not expiry.expired(fresh, now + timedelta(minutes=30))
+    assert expiry.expired(fresh, now + timedelta(minutes=30, seconds=1))
+    busy = replace(fresh, seen=now + timedelta(hours=8))
+    assert not expiry.expired(busy, now + timedelta(hours=8))
+    assert expiry.expired(busy, now + timedelta(hours=8, seconds=1))
+    a, b = new_session_id(), new_session_id()
     assert a != b and len(a) >= 40  # random, never reused
+
+
+def test_seen_is_due_once_a_minute_or_a_quarter_of_a_short_idle_time() -> None:
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    session = Session("demo-viewer", started=now, seen=now, csrf="c")
+    expiry = Expiry.from_settings(ConsoleSettings(idle_minutes=30))
+    assert expiry.seen_step == timedelta(minutes=1)
+    assert not expiry.seen_due(session, now + timedelta(seconds=59))
+    assert expiry.seen_due(session, now + timedelta(seconds=60))
+    assert Expiry.from_settings(ConsoleSettings(idle_minutes=1)).seen_step == timedelta(seconds=15)
 
 
 def test_the_timeline_orders_nodes_and_says_how_long_each_took() -> None:
