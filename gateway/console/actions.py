@@ -11,7 +11,9 @@ from aiohttp import web
 from core.approvals.model import Approval
 from core.bills.actions import ErrorAction
 from core.errors import DomainError, InvalidArgument
+from core.payouts.model import Payout
 from core.usecases.bills.views import ops_bill_view
+from gateway.console.audit import audited
 from gateway.console.auth import page, render, visit_of
 from gateway.console.lists import ops_list
 from gateway.keys import CONTAINER
@@ -40,22 +42,31 @@ async def _review(request: web.Request, payout_id: str, decision: str, reason: s
     waits for a second finance operator, as `ops.maker_checker` says)."""
     operator = visit_of(request).operator
     container = request.app[CONTAINER]
-    try:
+
+    async def decide() -> Payout | Approval:
         if decision == "approve":
             over = container.settings().ops.maker_checker.payout_approval_over
-            decided = await approve_or_propose(
+            return await approve_or_propose(
                 container.payouts(), container.approvals(), over, payout_id, operator, reason or None
             )
-            if isinstance(decided, Approval):
-                return {"id": payout_id, "ok": True, "message": "proposed"}
-            payout = decided
-        else:
-            payout = await container.payouts().reject(
-                payout_id, reviewer=operator.login, reason=reason, operator=operator.login
-            )
+        return await container.payouts().reject(
+            payout_id, reviewer=operator.login, reason=reason, operator=operator.login
+        )
+
+    route = APPROVE if decision == "approve" else REJECT
+    try:
+        decided = await audited(
+            request, route, {"id": payout_id}, decide, said={"reason": reason}, outcome_of=_proposed_or_ok
+        )
     except DomainError as exc:
         return {"id": payout_id, "ok": False, "message": str(exc)}
-    return {"id": payout_id, "ok": True, "message": payout.status.value}
+    if isinstance(decided, Approval):
+        return {"id": payout_id, "ok": True, "message": "proposed"}
+    return {"id": payout_id, "ok": True, "message": decided.status.value}
+
+
+def _proposed_or_ok(decided: object) -> str:
+    return "proposed" if isinstance(decided, Approval) else "ok"
 
 
 @page(APPROVE)
@@ -95,13 +106,22 @@ async def bill_action(request: web.Request) -> web.StreamResponse:
     reason = form_text(form, "reason") or None
     actions = request.app[CONTAINER].bill_actions()
     bill_id = request.match_info["id"]
-    await actions.act(bill_id, action, visit_of(request).operator.login, reason)
+    await audited(
+        request,
+        BILL_ACTION,
+        {"id": bill_id, "action": action.value},
+        lambda: actions.act(bill_id, action, visit_of(request).operator.login, reason),
+        said={"reason": reason},
+    )
     raise web.HTTPSeeOther(f"/console/bills/{bill_id}")
 
 
 @page(REPLAY)
 async def replay(request: web.Request) -> web.StreamResponse:
     event_id = request.match_info["id"]
-    item = await request.app[CONTAINER].outbox_admin().replay(event_id, visit_of(request).operator.login)
+    outbox = request.app[CONTAINER].outbox_admin()
+    item = await audited(
+        request, REPLAY, {"id": event_id}, lambda: outbox.replay(event_id, visit_of(request).operator.login)
+    )
     result = {"id": event_id, "ok": True, "message": item.get("status", "")}
     return render(request, "results.html", {"results": [result], "back": "/console/notifications"})

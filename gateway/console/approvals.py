@@ -13,6 +13,7 @@ from core.approvals.model import ApprovalAction
 from core.errors import DomainError
 from core.usecases.ops.views import approval_view
 from gateway.console.actions import form_text
+from gateway.console.audit import audited
 from gateway.console.auth import page, render, visit_of
 from gateway.keys import CONTAINER
 from gateway.maker_checker import propose_resolution
@@ -39,14 +40,23 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     if decision not in DECISIONS or not evidence:
         return render(request, "message.html", {"message": "evidence_required"}, status=400)
     container = request.app[CONTAINER]
+    note = form_text(form, "note", 1000) or None
+    proposal = {"decision": decision, "evidence": evidence}
     try:
-        await propose_resolution(
-            container.operator_resolution(),
-            container.approvals(),
-            payment_id,
-            {"decision": decision, "evidence": evidence},
-            visit_of(request).operator,
-            form_text(form, "note", 1000) or None,
+        await audited(
+            request,
+            RESOLVE,
+            {"id": payment_id},
+            lambda: propose_resolution(
+                container.operator_resolution(),
+                container.approvals(),
+                payment_id,
+                proposal,
+                visit_of(request).operator,
+                note,
+            ),
+            said={**proposal, "note": note},
+            outcome_of=lambda _: "proposed",
         )
     except DomainError as exc:
         return render(
@@ -87,10 +97,17 @@ async def _decide(request: web.Request, *, reject: bool) -> web.StreamResponse:
         return render(request, "message.html", {"message": "reason_required"}, status=400)
     approvals, operator = request.app[CONTAINER].approvals(), visit_of(request).operator
     try:
-        if reject:
-            decided = await approvals.reject(approval_id, operator, reason)
-        else:
-            decided = await approvals.confirm(approval_id, operator)
+        decided = await audited(
+            request,
+            REJECT if reject else CONFIRM,
+            {"id": approval_id},
+            lambda: (
+                approvals.reject(approval_id, operator, reason)
+                if reject
+                else approvals.confirm(approval_id, operator)
+            ),
+            said={"reason": reason},
+        )
     except DomainError as exc:
         failed = _outcome(approval_id, False, exc.message, QUEUE)
         return render(request, "results.html", failed, status=exc.http_status)

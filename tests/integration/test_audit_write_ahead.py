@@ -89,7 +89,8 @@ async def test_an_action_that_cannot_be_recorded_is_refused_and_not_done(api: Si
     container = api.client.app[CONTAINER]
     account = await api.open_account(owner="Zhao Liu")
     real = container.audit_log()
-    container.audit_log.override(providers.Object(BrokenAuditLog(real, record_fails=True, finish_fails=False)))
+    broken = BrokenAuditLog(real, record_fails=True, finish_fails=False)
+    container.audit_log.override(providers.Object(broken))
 
     status, answer = await api.post(f"/ops/accounts/{account}/fund", fund_body())
 
@@ -103,7 +104,8 @@ async def test_an_outcome_that_cannot_be_written_loses_no_answer(api: SignedClie
     container = api.client.app[CONTAINER]
     account = await api.open_account(owner="Zhao Liu")
     real = container.audit_log()
-    container.audit_log.override(providers.Object(BrokenAuditLog(real, record_fails=False, finish_fails=True)))
+    broken = BrokenAuditLog(real, record_fails=False, finish_fails=True)
+    container.audit_log.override(providers.Object(broken))
 
     status, answer = await api.post(f"/ops/accounts/{account}/fund", fund_body("7.00"))
 

@@ -189,6 +189,16 @@ async def apply_payouts(api: SignedClient, count: int) -> list[str]:
     return [i["payout"]["id"] for i in batch["items"]]
 
 
+async def audited(api: SignedClient, query: str) -> list[tuple[str, str | None, str, str, str | None]]:
+    """The audit log's records (operator, subject, action, outcome, note), oldest first."""
+    status, listed = await api.as_operator("demo-viewer-token-change-me").get(f"/ops/audit?{query}")
+    assert status == 200, listed
+    return [
+        (e["operator"], e["subject_id"], e["action"], e["outcome"], e["note"])
+        for e in reversed(listed["data"])
+    ]
+
+
 async def test_lists_page_with_the_cursor(api: SignedClient) -> None:
     ids = await apply_payouts(api, 3)
     await log_in(api, "demo-viewer")
@@ -218,6 +228,10 @@ async def test_finance_rejects_payouts_in_bulk_with_a_reason(api: SignedClient) 
     for payout_id in ids:
         status, payout = await api.as_operator("demo-viewer-token-change-me").get(f"/ops/payouts/{payout_id}")
         assert payout["status"] == "rejected" and payout["review"]["reviewer"] == "demo-finance", payout
+    # in the audit log as /ops would record them: one record per payout, with the reason
+    assert sorted(await audited(api, "action=payouts/reject")) == sorted(
+        ("demo-finance", i, "payouts/reject", "ok", "reason: 重复申请") for i in ids
+    )
 
 
 async def test_a_large_approval_in_the_console_waits_for_a_second_finance_operator(
@@ -236,6 +250,9 @@ async def test_a_large_approval_in_the_console_waits_for_a_second_finance_operat
     assert payout["status"] == "pending_review", payout
     status, pending = await viewer.get("/ops/approvals")
     assert [a["subject_id"] for a in pending["data"]] == [payout_id], pending
+    assert await audited(api, f"subject_id={payout_id}") == [
+        ("demo-finance", payout_id, "payouts/approve", "proposed", None)
+    ]
 
 
 async def test_a_second_finance_operator_confirms_a_proposal_in_the_console(
@@ -267,6 +284,13 @@ async def test_a_second_finance_operator_confirms_a_proposal_in_the_console(
     await log_in(api, "fin-2", "fin-2-password")
     assert await post_confirm() == 200
     assert await post_confirm() == 409, "confirmed once"
+    confirmations = await audited(api, "action=approvals/confirm")
+    assert [(who, outcome) for who, _, _, outcome, _ in confirmations] == [
+        ("demo-finance", "refused:SAME_OPERATOR"),
+        ("demo-viewer", "refused:ROLE_REQUIRED"),
+        ("fin-2", "ok"),
+        ("fin-2", "refused:APPROVAL_DECIDED"),
+    ], confirmations
     assert await work(container) == 1  # the approvals worker runs the approval
     viewer = api.as_operator("demo-viewer-token-change-me")
     status, payout = await viewer.get(f"/ops/payouts/{payout_id}")
@@ -294,5 +318,9 @@ async def test_resolving_from_the_console_goes_through_the_same_checks(api: Sign
     assert 'id="resolve"' not in detail  # a final payment has no resolve form
     answer = await api.client.post(resolve, data={**form, "csrf_token": await csrf_token(api)})
     assert answer.status == 409, await answer.text()  # NOT_ESCALATED: nothing proposed
+    assert await audited(api, f"subject_id={paid['id']}") == [
+        ("demo-finance", paid["id"], "payments/resolve", "refused:NOT_ESCALATED",
+         "decision: failed; evidence: bank statement line 7")
+    ]  # fmt: skip
     status, pending = await api.as_operator("demo-viewer-token-change-me").get("/ops/approvals")
     assert pending["data"] == []

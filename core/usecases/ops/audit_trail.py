@@ -1,24 +1,36 @@
 """An operator action's audit record, written before the action runs and given its outcome after.
 
 Written first (outcome `started`), so that no action can happen without a record of it: when the
-record cannot be written the action is refused, and when the process stops during the action the
-record stays `started` (the action may or may not have happened: its subject says which). The
-outcome is written after; if that write fails, the action's answer is not lost (it is logged).
+record cannot be written the action is refused (AuditUnavailable, 503), and when the process
+stops during the action the record stays `started` (the action may or may not have happened: its
+subject says which). The outcome is written after; if that write fails, the action's answer is
+not lost (it is logged). The /ops routes, the console's actions and the operators CLI all record
+their actions so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from core.approvals.model import STARTED, AuditEntry
+from core.errors import DomainError
 from ports.approvals import AuditLog
 
 log = logging.getLogger("paygate.audit")
+T = TypeVar("T")
+
+
+class AuditUnavailable(DomainError):
+    code = "AUDIT_UNAVAILABLE"
+    http_status = 503
 
 
 class AuditTrail:
-    """`begin()` before the action (its failure refuses the action), `end(outcome)` after."""
+    """`begin()` before the action (AuditUnavailable when the record cannot be written: the
+    action must not run), `end(outcome)` after."""
 
     def __init__(self, audit_log: AuditLog, entry: AuditEntry) -> None:
         self.audit_log = audit_log
@@ -26,7 +38,15 @@ class AuditTrail:
         self.ended = False
 
     async def begin(self) -> None:
-        await self.audit_log.record(self.entry)
+        try:
+            await self.audit_log.record(self.entry)
+        except Exception as exc:  # no record, no action
+            log.exception(
+                "audit record not written: the action is refused", extra={"audit_action": self.entry.action}
+            )
+            raise AuditUnavailable(
+                "the action could not be recorded in the audit log: nothing was done; repeat it"
+            ) from exc
 
     async def end(self, outcome: str, note: str | None = None) -> None:
         if self.ended:
@@ -46,3 +66,21 @@ class AuditTrail:
             return
         if not finished:
             log.error("audit record to finish was not found started", extra={"audit_id": self.entry.id})
+
+
+async def run_audited(
+    trail: AuditTrail, action: Callable[[], Awaitable[T]], outcome_of: Callable[[T], str] = lambda _: "ok"
+) -> T:
+    """`action()` between the trail's begin and end: `refused:<CODE>` for a refusal, `error`
+    for anything else that ends it, else `outcome_of` its result."""
+    await trail.begin()
+    try:
+        done = await action()
+    except DomainError as exc:
+        await trail.end(f"refused:{exc.code}")
+        raise
+    except BaseException:
+        await trail.end("error")
+        raise
+    await trail.end(outcome_of(done))
+    return done

@@ -55,6 +55,10 @@ def test_finance_approves_a_payout_which_then_pays(page: Page, served: Served) -
         status, payout = served.ops("GET", f"/ops/payouts/{served.payout_id}")
     assert status == 200 and payout["status"] == "succeeded", payout
     assert payout["review"]["reviewer"] == "demo-finance"
+    status, audit = served.ops("GET", f"/ops/audit?subject_id={served.payout_id}")
+    assert [(e["operator"], e["action"], e["outcome"]) for e in audit["data"]] == [
+        ("demo-finance", "payouts/approve", "ok")
+    ], audit
     page.goto(f"{served.base}/console/payouts/{served.payout_id}?lang=en")
     expect(page.locator("h1")).to_contain_text("Payouts")
     expect(page.locator("#timeline li.node").first).to_be_visible()
@@ -78,6 +82,10 @@ def test_operator_resends_a_failed_bank_bill(page: Page, served: Served) -> None
     shot(page, served, "bill-after-action")
     status, bill = served.ops("GET", f"/ops/bills/{served.failed_bill_id}")
     assert status == 200 and bill["attempt"] == 2, bill  # a second bank attempt was made
+    status, audit = served.ops("GET", f"/ops/audit?subject_id={served.failed_bill_id}")
+    assert [(e["operator"], e["action"], e["outcome"], e["note"]) for e in audit["data"]] == [
+        ("demo-operator", "bills/actions/resend_bank", "ok", "reason: 银行拒绝后重新发起")
+    ], audit  # the console's action is in the audit log, as /ops records its own
 
 
 def test_the_timeline_shows_every_node_of_a_bill(page: Page, served: Served) -> None:
