@@ -47,7 +47,7 @@ class World:
         self.pay: PaymentHarness = payment_service(ledger(self.port))
         for account in ("buyer", "seller", "wallet", "wallet2", "mid", "top"):
             seed_account(self.pay.storage, account, available=100_000)
-        self.store = FakeTrades()
+        self.store = FakeTrades(self.pay.storage)
         self.service = TradeService(self.store, self.pay.service, self.pay.clock)
 
     async def trade(self, **changes: object) -> str:
