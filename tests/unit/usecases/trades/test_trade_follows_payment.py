@@ -1,14 +1,16 @@
 """Specification, on the fakes: a trade paid on a channel that answers later follows its payment
-by itself, in the transaction that moves the payment (a query's answer, a verified callback),
-with no repeated pay request: paying → paid | failed; an unknown answer leaves it paying; a
-repeat (of the listener, of the pay request) changes nothing; a return after success leaves it
-paid."""
+by itself, in the transaction that moves the payment (a query's answer, a verified callback,
+two operators' resolve), with no repeated pay request: paying → paid | failed; an unknown
+answer leaves it paying; a repeat (of the listener, of the pay request) changes nothing; a
+return after success leaves it paid."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from fakes.channels import ScriptedPort, external, ledger
+from fakes.ops import operator, resolve_world
 from fakes.services import PaymentHarness, payment_service, seed_account
 from fakes.trades import FakeTrades
 
@@ -89,6 +91,24 @@ async def test_a_verified_callback_pays_the_trade() -> None:
     trade_id, payment = await w.paying()
     await w.pay.service.apply_notice("bank", ChannelNotification(payment.id, PAID))
     assert w.trade(trade_id).status is TradeStatus.PAID
+
+
+@pytest.mark.parametrize(
+    ("decision", "expected"), [("succeeded", TradeStatus.PAID), ("failed", TradeStatus.FAILED)]
+)
+async def test_two_operators_resolving_its_escalated_payment_decide_the_trade(
+    decision: str, expected: TradeStatus
+) -> None:
+    w = World(WORKING, UNKNOWN)
+    trade_id, payment = await w.paying()
+    await w.pay.service.resolve(payment, attempts=1)  # the schedule's last step: escalated
+    assert w.trade(trade_id).status is TradeStatus.PAYING
+    r = resolve_world(w.pay)
+    approval = await r.propose(payment.id, decision, operator("alice"))
+    await r.work()  # the approvals worker's fresh query: still unknown
+    await r.approvals.confirm(approval.id, operator("bob"))
+    await r.work()  # the worker runs the decision
+    assert w.trade(trade_id).status is expected
 
 
 async def test_the_trade_moves_in_the_payments_transaction_or_not_at_all() -> None:
