@@ -51,6 +51,7 @@ from core.usecases.payouts.listener import PayoutResultListener
 from core.usecases.payouts.recovery import PayoutRecovery
 from core.usecases.payouts.service import PayoutService
 from core.usecases.payouts.sms import PayeeTexts
+from core.usecases.trades.listener import TradePaymentListener
 from core.usecases.trades.service import TradeService
 from gateway.auth import NonceStore
 from gateway.flowbuffer import FlowLogBuffer
@@ -263,13 +264,16 @@ class Container(containers.DeclarativeContainer):
     # lease: moves a rent period with its deduction, so it too exists before PaymentService
     lease_policy = providers.Factory(_lease_policy, settings)
     lease_listener = providers.Singleton(LeasePaymentListener, lease_policy)
+    # trades: moves a trade with its payment on an external channel, so it too exists before
+    # PaymentService (it tells the ledger's payments, which it does not follow, by the channels)
+    trade_listener = providers.Singleton(TradePaymentListener, channels)
     payments = providers.Singleton(
         PaymentService,
         providers.Factory(PaymentStorage, uow.provider, read_uow.provider, transactions, accounts),
         providers.Factory(ChannelAccess, router, channels),
         providers.Factory(_payment_policy, settings, channels),
         providers.Factory(PaymentTrail, flow, clock),
-        listeners=providers.List(payout_listener, bill_listener, lease_listener),
+        listeners=providers.List(payout_listener, bill_listener, lease_listener, trade_listener),
     )
     # set when a request made a payment due for query now (requery_bank): the query poller wakes
     query_wake = providers.Singleton(asyncio.Event)

@@ -14,6 +14,7 @@ from ports.bills import BillRepository
 from ports.channels import DeferredPostings, Exchange
 from ports.lease import LeaseRepository
 from ports.payouts import PayoutRepository
+from ports.trades import TradeRepository
 from ports.work_guard import only_its_own_waits
 
 
@@ -106,13 +107,14 @@ class LedgerWork(Protocol):
 
 class UnitOfWork(LedgerWork, Protocol):
     """One transaction over all of the storage: a ledger payment's ports plus the workflows'
-    repositories, so a bill, a lease order or a payout moves in the same transaction as the
-    payment that pays it. `async with uow:` begins it, `commit()` makes it durable, leaving
+    repositories, so a bill, a lease order, a payout or a trade moves in the same transaction as
+    the payment that pays it. `async with uow:` begins it, `commit()` makes it durable, leaving
     without a commit rolls it back."""
 
     bills: BillRepository
     lease_orders: LeaseRepository
     payouts: PayoutRepository
+    trades: TradeRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -1,4 +1,6 @@
-"""The trade store: seed-003 trades kept before their payment, each call its own transaction."""
+"""Trade storage: the store of seed-003 trades kept before their payment (each call its own
+transaction), and the trades' repository inside a unit of work (the transaction that moves a
+trade's payment moves the trade with it)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,28 @@ from typing import Protocol
 from core.general_pay.trade import Trade, TradeStatus
 
 
+class TradeRepository(Protocol):
+    """Trades within one unit of work (one transaction)."""
+
+    async def add(self, trade: Trade) -> None:
+        """Insert; `ports.storage.DuplicateRequest` when the app already used its out_trade_no."""
+        ...
+
+    async def get_for_update(self, trade_id: str) -> Trade | None:
+        """Read and lock the row until the transaction ends (where the database can)."""
+        ...
+
+    async def record_payment(
+        self, trade_id: str, payment_id: str, status: TradeStatus, *, at: datetime, expected: TradeStatus
+    ) -> None:
+        """Move the trade to `status` with its payment, only from `expected` (a conditional
+        update); `ports.storage.ConcurrentUpdate` when the trade is no longer there."""
+        ...
+
+
 class TradeStore(Protocol):
     async def add(self, trade: Trade) -> None:
-        """Store a new trade; `DuplicateRequest` when the app already used its out_trade_no."""
+        """`TradeRepository.add` in a transaction of its own."""
         ...
 
     async def get(self, trade_id: str) -> Trade | None: ...
@@ -20,6 +41,5 @@ class TradeStore(Protocol):
     async def record_payment(
         self, trade_id: str, payment_id: str, status: TradeStatus, *, at: datetime, expected: TradeStatus
     ) -> None:
-        """Move the trade to `status` with its payment, only from `expected` (a conditional
-        update); `ConcurrentUpdate` when the trade is no longer there."""
+        """`TradeRepository.record_payment` in a transaction of its own."""
         ...

@@ -1,15 +1,17 @@
-"""Trade storage: the row mapping and the store (each call its own unit of work, so a SQLite
-writer takes its turn like every other writer)."""
+"""Trade storage: the row mapping, the trades' repository inside a unit of work (the payment's
+transaction moves its trade), and the store (each call its own unit of work, so a SQLite writer
+takes its turn like every other writer)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.general_pay.model import MerchantLevel, SettlementType, UpperMerchant
 from core.general_pay.trade import (
@@ -23,8 +25,10 @@ from core.general_pay.trade import (
 )
 from core.money import Money
 from gateway.storage.trade_tables import trades as table
-from gateway.storage.uow import SqlUnitOfWork
 from ports.storage import ConcurrentUpdate, DuplicateRequest
+
+if TYPE_CHECKING:  # the unit of work binds SqlTradeRows: imported for the types only
+    from gateway.storage.uow import SqlUnitOfWork
 
 
 def _solution_json(solution: PaySolution | None) -> dict[str, Any] | None:
@@ -120,6 +124,36 @@ def row_to_trade(row: sa.Row[Any]) -> Trade:
     )
 
 
+class SqlTradeRows:
+    """ports.trades.TradeRepository on one connection (the unit of work's transaction)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, trade: Trade) -> None:
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(table.insert().values(**_values(trade)))
+        except IntegrityError as exc:
+            raise DuplicateRequest(trade.out_trade_no) from exc
+
+    async def get_for_update(self, trade_id: str) -> Trade | None:
+        stmt = sa.select(table).where(table.c.id == trade_id).with_for_update()
+        row = (await self.conn.execute(stmt)).first()
+        return None if row is None else row_to_trade(row)
+
+    async def record_payment(
+        self, trade_id: str, payment_id: str, status: TradeStatus, *, at: datetime, expected: TradeStatus
+    ) -> None:
+        stmt = (
+            table.update()
+            .where(table.c.id == trade_id, table.c.status == expected.value)
+            .values(status=status.value, payment_id=payment_id, updated_at=at)
+        )
+        if (await self.conn.execute(stmt)).rowcount != 1:
+            raise ConcurrentUpdate(trade_id)
+
+
 class SqlTrades:
     """ports.trades.TradeStore on the gateway's units of work."""
 
@@ -128,12 +162,9 @@ class SqlTrades:
         self.reads = reads
 
     async def add(self, trade: Trade) -> None:
-        try:
-            async with self.uow() as uow:
-                await uow.conn.execute(table.insert().values(**_values(trade)))
-                await uow.commit()
-        except IntegrityError as exc:
-            raise DuplicateRequest(trade.out_trade_no) from exc
+        async with self.uow() as uow:
+            await uow.trades.add(trade)
+            await uow.commit()
 
     async def _one(self, stmt: sa.Select[Any]) -> Trade | None:
         async with self.reads() as uow:
@@ -151,13 +182,6 @@ class SqlTrades:
     async def record_payment(
         self, trade_id: str, payment_id: str, status: TradeStatus, *, at: datetime, expected: TradeStatus
     ) -> None:
-        stmt = (
-            table.update()
-            .where(table.c.id == trade_id, table.c.status == expected.value)
-            .values(status=status.value, payment_id=payment_id, updated_at=at)
-        )
         async with self.uow() as uow:
-            changed = (await uow.conn.execute(stmt)).rowcount
+            await uow.trades.record_payment(trade_id, payment_id, status, at=at, expected=expected)
             await uow.commit()
-        if changed != 1:
-            raise ConcurrentUpdate(trade_id)

@@ -19,12 +19,14 @@ from gateway.storage.payouts import SqlPayouts
 from gateway.storage.rows import deferred_rows, exchange_rows, flow_rows, transfer_row
 from gateway.storage.sql_repositories import SqlAccounts, SqlLedger, SqlOutbox, SqlPayments
 from gateway.storage.sqlite_writer import SqliteWriter
+from gateway.storage.trades import SqlTradeRows
 from gateway.storage.write_behind import WriteBehind
 from ports.bills import BillRepository
 from ports.channels import DeferredPostings, Exchange
 from ports.lease import LeaseRepository
 from ports.payouts import PayoutRepository
 from ports.storage import Accounts, Ledger, Outbox, PaymentRepository
+from ports.trades import TradeRepository
 
 
 class SqlUnitOfWork:
@@ -84,6 +86,7 @@ class SqlUnitOfWork:
         self.bills: BillRepository = SqlBills(self._conn)
         self.lease_orders: LeaseRepository = SqlLeaseOrders(self._conn)
         self.payouts: PayoutRepository = SqlPayouts(self._conn)
+        self.trades: TradeRepository = SqlTradeRows(self._conn)
         return self
 
     async def __aexit__(

@@ -20,6 +20,7 @@ from core.bills.model import Bill
 from core.bills.plan import TransferLog, WriteOffLog
 from core.errors import InsufficientFunds, NotFound
 from core.flowlog import FlowRecord
+from core.general_pay.trade import Trade
 from core.ids import new_id
 from core.lease.order import LeaseOrder
 from core.ledger import AccountView, NewAccount, Posting, SubAccount, check_balanced
@@ -28,6 +29,7 @@ from core.payouts.model import Payout
 from fakes.bills import FakeBills
 from fakes.lease import FakeLeaseOrders
 from fakes.payouts import FakePayouts
+from fakes.trades import FakeTradeRows
 from ports.channels import DeferredPostings, Exchange
 from ports.storage import (
     Accounts,
@@ -108,6 +110,7 @@ class FakeState:
     write_off_logs: list[tuple[str, str, WriteOffLog]] = field(default_factory=list)
     lease_orders: dict[str, LeaseOrder] = field(default_factory=dict)
     payouts: dict[str, Payout] = field(default_factory=dict)
+    trades: dict[str, Trade] = field(default_factory=dict)
     races: Races = field(default_factory=Races)
 
     def events(self, subject_id: str | None = None) -> list[str]:
@@ -279,6 +282,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.bills = FakeBills(state)
         self.lease_orders = FakeLeaseOrders(state)
         self.payouts = FakePayouts(state)
+        self.trades = FakeTradeRows(state)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._bind(copy.deepcopy(self.storage.state))

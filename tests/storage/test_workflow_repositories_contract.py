@@ -1,4 +1,4 @@
-"""The workflows' repositories' contract (bills, lease orders, payouts): one behaviour per test,
+"""The workflows' repositories' contract (bills, lease orders, payouts, trades): one behaviour per test,
 run on every implementation of a whole unit of work (the in-memory fake, SqlUnitOfWork on SQLite
 and PostgreSQL; the SQLite writer's storage reaches them through SqlUnitOfWork too)."""
 
@@ -12,6 +12,8 @@ from storage_harness import StorageUnderTest
 
 from core.bills.model import Bill, BillKind, BillStatus, LoanState
 from core.bills.plan import LoanUpdate
+from core.general_pay.model import MerchantLevel, UpperMerchant
+from core.general_pay.trade import ParallelType, PaySolution, Trade, TradeFlags, TradeStatus, TradeTerms
 from core.lease.order import LeaseOrder
 from core.lease.parts import Agreement
 from core.lease.request import check_order
@@ -223,3 +225,50 @@ async def test_a_payout_is_saved_only_from_the_status_it_was_read_in(storage: St
             lambda uow: uow.payouts.save(payout(), expected_status=PayoutStatus.PENDING_REVIEW)
         )
     assert await storage.in_uow(lambda uow: uow.payouts.get("pyt_1")) == rejected
+
+
+# -- trades -----------------------------------------------------------------------------------
+def trade(id: str = "trd_1", out_trade_no: str = "T-1") -> Trade:
+    cny = lambda minor: Money(minor, "CNY")  # noqa: E731
+    terms = TradeTerms(
+        "acc_buyer",
+        "acc_seller",
+        cny(10_000),
+        "bank",
+        fee_amount=cny(100),
+        fee_account_id="acc_wallet",
+        payment_mode="balance",
+        parallel_type=ParallelType.MULTIPLE,
+        pay_solution=PaySolution(
+            (UpperMerchant("acc_mid", MerchantLevel.MIDDLE, cny(80), cny(0)),), ("acc_mid",)
+        ),
+        flags=TradeFlags(need_share_profit=True, special_code="S1"),
+        memo="中文",
+    )
+    return Trade(id, "app_a", out_trade_no, "h" * 64, terms, TradeStatus.CREATED, NOW, NOW)
+
+
+async def test_an_added_trade_is_read_for_update_as_it_was_added(storage: StorageUnderTest) -> None:
+    await storage.in_uow(lambda uow: uow.trades.add(trade()))
+    assert await storage.in_uow(lambda uow: uow.trades.get_for_update("trd_1")) == trade()
+    assert await storage.in_uow(lambda uow: uow.trades.get_for_update("trd_2")) is None
+    with pytest.raises(DuplicateRequest):
+        await storage.in_uow(lambda uow: uow.trades.add(trade("trd_2")))
+
+
+async def test_a_trade_follows_its_payment_only_from_the_status_it_was_read_in(
+    storage: StorageUnderTest,
+) -> None:
+    await storage.in_uow(lambda uow: uow.trades.add(trade()))
+    at = NOW + timedelta(seconds=1)
+
+    async def paying(uow: UnitOfWork) -> None:
+        await uow.trades.record_payment(
+            "trd_1", "pay_1", TradeStatus.PAYING, at=at, expected=TradeStatus.CREATED
+        )
+
+    await storage.in_uow(paying)
+    with pytest.raises(ConcurrentUpdate):
+        await storage.in_uow(paying)  # no longer created
+    paid = replace(trade(), status=TradeStatus.PAYING, payment_id="pay_1", updated_at=at)
+    assert await storage.in_uow(lambda uow: uow.trades.get_for_update("trd_1")) == paid

@@ -1,5 +1,6 @@
 """The trade use cases: create a trade with its terms (idempotent per out_trade_no), read it,
-and pay it once (seed 003 `pay_trans`) through the payment service with the merged terms."""
+and pay it once (seed 003 `pay_trans`) through the payment service with the merged terms (the
+trade then follows its payment: `listener.py`)."""
 
 from __future__ import annotations
 
@@ -103,8 +104,10 @@ class TradeService:
         return PaidTrade(await self._follow(trade, payment), payment, created)
 
     async def _follow(self, trade: Trade, payment: Payment) -> Trade:
-        """The trade moves with its payment, by a conditional update (a concurrent request may
-        have moved it first: then the stored trade is the answer)."""
+        """The trade moves with its payment, by a conditional update. A payment on a channel
+        that answers later has moved it already (`TradePaymentListener`, in the payment's own
+        transaction), as may a concurrent request: then the stored trade is the answer. A
+        ledger payment, final in a transaction that cannot carry the trade, is followed here."""
         target = status_of_payment(payment.status.value)
         if not TRADE_STATES.can(trade.status, target):
             return trade

@@ -16,6 +16,7 @@ from core.errors import BusinessRuleViolation, Conflict, IdempotencyConflict, In
 from core.general_pay.model import FeeType, MerchantLevel, SettlementType, UpperMerchant
 from core.general_pay.trade import ParallelType, PaySolution, TradeFlags, TradePay, TradeStatus, TradeTerms
 from core.money import Money
+from core.usecases.trades.listener import TradePaymentListener
 from core.usecases.trades.service import TradeService
 from ports.channels import ChannelResult, ChannelStatus
 
@@ -44,10 +45,14 @@ def terms(**changes: object) -> TradeTerms:
 class World:
     def __init__(self, *answers: ChannelResult) -> None:
         self.port = ScriptedPort(*(answers or (PAID,)))
-        self.pay: PaymentHarness = payment_service(ledger(self.port))
+        # the trade listener installed, as the gateway does: it leaves the ledger's payments alone
+        channel = ledger(self.port)
+        self.pay: PaymentHarness = payment_service(
+            channel, listeners=[TradePaymentListener({channel.code: channel})]
+        )
         for account in ("buyer", "seller", "wallet", "wallet2", "mid", "top"):
             seed_account(self.pay.storage, account, available=100_000)
-        self.store = FakeTrades()
+        self.store = FakeTrades(self.pay.storage)
         self.service = TradeService(self.store, self.pay.service, self.pay.clock)
 
     async def trade(self, **changes: object) -> str:
