@@ -33,6 +33,7 @@ class PaymentService:
         trail: PaymentTrail,
         listeners: Sequence[PaymentListener] = (),
     ) -> None:
+        self.storage = storage
         self.access = access
         self.policy = policy
         self.listeners: list[PaymentListener] = list(listeners)
@@ -62,6 +63,10 @@ class PaymentService:
         if app_id is not None:
             self.policy.check_pay_method(app_id, req.pay_method, req.submitter)
         return self.access.router.select(req).explain()
+
+    async def by_request_no(self, app_id: str, out_request_no: str) -> Payment | None:
+        """The payment `app_id` asked for with `out_request_no`, if any."""
+        return await self.storage.by_request_no(app_id, out_request_no)
 
     async def submit(self, cmd: PaymentCommand) -> tuple[Payment, bool]:
         """Returns (payment, created). A repeat of the same request returns the first result."""

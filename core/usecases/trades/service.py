@@ -65,10 +65,17 @@ class TradeService:
         return trade, True
 
     async def get(self, trade_id: str, app_id: str) -> Trade:
-        """The trade of `app_id` (another app's is a 404)."""
+        """The trade of `app_id` (another app's is a 404), up to date with its payment."""
         trade = await self.store.get(trade_id)
         if trade is None or trade.app_id != app_id:
             raise NotFound(f"trade {trade_id} does not exist", code="TRADE_NOT_FOUND")
+        if trade.status in (TradeStatus.CREATED, TradeStatus.PAYING):
+            # A ledger payment commits in a transaction that cannot carry the trade, which moves
+            # right after (`_follow`): a crash in between leaves the trade behind its payment.
+            # Any read catches it up, by the same conditional update.
+            payment = await self.payments.by_request_no(app_id, payment_out_request_no(trade.id))
+            if payment is not None:
+                return await self._follow(trade, payment)
         return trade
 
     async def pay(self, app_id: str, trade_id: str, pay: TradePay, request_hash: str) -> PaidTrade:

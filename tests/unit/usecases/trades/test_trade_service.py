@@ -201,3 +201,31 @@ async def test_a_failed_payment_fails_the_trade() -> None:
     paid = await w.service.pay("app", trade_id, TradePay(), "p-1")
     assert paid.trade.status is TradeStatus.FAILED
     assert (await w.service.get(trade_id, "app")).status is TradeStatus.FAILED
+
+
+async def test_a_trade_left_behind_its_committed_ledger_payment_catches_up_when_read() -> None:
+    """A ledger payment commits in a transaction that cannot carry the trade, which moves right
+    after: a crash in between leaves the trade `created` behind its paid payment. The next read
+    of the trade (or pay request) brings it up to date, by the same conditional update."""
+    w = World()
+    trade_id = await w.trade()
+    moves = w.store.record_payment
+
+    async def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the process stopped here")
+
+    w.store.record_payment = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await w.service.pay("app", trade_id, TradePay(), "p-1")
+    w.store.record_payment = moves  # type: ignore[method-assign]
+    behind = await w.store.get(trade_id)
+    assert behind is not None and behind.status is TradeStatus.CREATED
+
+    read = await w.service.get(trade_id, "app")
+
+    assert read.status is TradeStatus.PAID and read.payment_id is not None
+    stored = await w.store.get(trade_id)
+    assert stored is not None and stored.status is TradeStatus.PAID
+    again = await w.service.pay("app", trade_id, TradePay(), "p-1")  # the repeat answers it, once
+    assert (again.trade.status, again.created) == (TradeStatus.PAID, False)
+    assert len(w.pay.state.payments) == 1  # paid once
