@@ -28,8 +28,8 @@ class PayoutResultListener:
     """Moves a payout with its payment, inside the payment's transaction, and publishes the
     final result from the same transaction: the payout and its payment never disagree. The
     payee's SMS is no part of that transaction: it is sent after the commit (`after_commit`),
-    so never for a payout whose paid state rolled back, never while the transaction waits on
-    the SMS gateway, and once: a repeated result finds the payout final and adds nothing."""
+    so never for a payout whose paid state rolled back, the transaction never waits on the SMS
+    gateway, and it is sent once: a repeated result finds the payout final and adds nothing."""
 
     def __init__(self, texts: PayeeTexts | None = None) -> None:
         self.texts = texts
