@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 from core.flowlog import FlowRecord
 from core.ledger import AccountView, NewAccount, Posting
 from core.payments.model import Payment
+from ports.after_commit import AfterCommit
 from ports.bills import BillRepository
 from ports.channels import DeferredPostings, Exchange
 from ports.lease import LeaseRepository
@@ -109,7 +110,8 @@ class UnitOfWork(LedgerWork, Protocol):
     """One transaction over all of the storage: a ledger payment's ports plus the workflows'
     repositories, so a bill, a lease order, a payout or a trade moves in the same transaction as
     the payment that pays it. `async with uow:` begins it, `commit()` makes it durable, leaving
-    without a commit rolls it back."""
+    without a commit rolls it back. `after_commit(action)` runs `action` once the transaction
+    has committed and the unit of work is left, never if it rolls back (ports/after_commit.py)."""
 
     bills: BillRepository
     lease_orders: LeaseRepository
@@ -126,6 +128,12 @@ class UnitOfWork(LedgerWork, Protocol):
     ) -> None: ...
 
     async def commit(self) -> None: ...
+
+    def after_commit(self, action: AfterCommit) -> None:
+        """Run `action` after this transaction commits, when the unit of work is left (its
+        locks released), at most once; dropped if it rolls back. A failing action is logged:
+        the committed transaction stands and leaving the unit of work raises nothing for it."""
+        ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

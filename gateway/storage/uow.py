@@ -21,6 +21,7 @@ from gateway.storage.sql_repositories import SqlAccounts, SqlLedger, SqlOutbox, 
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.trades import SqlTradeRows
 from gateway.storage.write_behind import WriteBehind
+from ports.after_commit import AfterCommit, AfterCommitActions
 from ports.bills import BillRepository
 from ports.channels import DeferredPostings, Exchange
 from ports.lease import LeaseRepository
@@ -35,7 +36,9 @@ class SqlUnitOfWork:
     On SQLite, a writer takes its turn from the process's SQLite writer (gateway/storage/
     sqlite_writer.py) so writers never fight over the database lock; PostgreSQL relies on row
     locks and conditional updates. A commit of a transaction that queued outbox events sets
-    `events_committed` (it wakes the deliverer of this process).
+    `events_committed` (it wakes the deliverer of this process). The actions given to
+    `after_commit` run when a committed unit of work is left: its connection closed and its
+    writer's turn released, so an action (the payee's SMS) holds no lock and no turn.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class SqlUnitOfWork:
         self._turn: AbstractAsyncContextManager[None] | None = None
         self._conn: AsyncConnection | None = None
         self._behind: WriteBehind | None = None
+        self._after = AfterCommitActions()
         self.committed = False
 
     @property
@@ -61,6 +65,7 @@ class SqlUnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> SqlUnitOfWork:
+        self._after = AfterCommitActions()
         if self._writer is not None:
             self._turn = self._writer.turn()
             await self._turn.__aenter__()
@@ -104,6 +109,9 @@ class SqlUnitOfWork:
             self._conn = None
             self._behind = None
             await self._release()
+        # the transaction is over, its connection and writer's turn given back: now what waited
+        # for its commit runs (inline: the caller waits for it, each action bounds its own time)
+        await self._after.run()
 
     async def _release(self) -> None:
         turn, self._turn = self._turn, None
@@ -115,13 +123,19 @@ class SqlUnitOfWork:
             await self._behind.flush(self.conn)
         await self.conn.commit()
         self.committed = True
+        self._after.committed()
         if self._events_committed is not None and self._events is not None and self._events.queued:
             self._events_committed.set()
 
     async def rollback(self) -> None:
         if self._behind is not None:
             self._behind.discard()
+        self._after.rolled_back()
         await self.conn.rollback()
+
+    def after_commit(self, action: AfterCommit) -> None:
+        """Run `action` once this transaction has committed and the unit of work is left."""
+        self._after.add(action)
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
         if self._behind is not None:

@@ -30,6 +30,7 @@ from fakes.bills import FakeBills
 from fakes.lease import FakeLeaseOrders
 from fakes.payouts import FakePayouts
 from fakes.trades import FakeTradeRows
+from ports.after_commit import AfterCommit, AfterCommitActions
 from ports.channels import DeferredPostings, Exchange
 from ports.storage import (
     Accounts,
@@ -268,9 +269,13 @@ class FakeStorage:
 
 
 class FakeUnitOfWork(UnitOfWork):
+    """As SqlUnitOfWork: the actions given to `after_commit` run when a committed unit of work
+    is left, after its state is the committed one; a rollback drops them."""
+
     def __init__(self, storage: FakeStorage) -> None:
         self.storage = storage
         self.committed = False
+        self._after = AfterCommitActions()
         self._bind(copy.deepcopy(storage.state))
 
     def _bind(self, state: FakeState) -> None:
@@ -285,6 +290,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.trades = FakeTradeRows(state)
 
     async def __aenter__(self) -> FakeUnitOfWork:
+        self._after = AfterCommitActions()
         self._bind(copy.deepcopy(self.storage.state))
         return self
 
@@ -295,13 +301,19 @@ class FakeUnitOfWork(UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         await self.rollback()
+        await self._after.run()
 
     async def commit(self) -> None:
         self.storage.state = copy.deepcopy(self.state)
         self.committed = True
+        self._after.committed()
 
     async def rollback(self) -> None:
+        self._after.rolled_back()
         self._bind(copy.deepcopy(self.storage.state))  # what was not committed is gone
+
+    def after_commit(self, action: AfterCommit) -> None:
+        self._after.add(action)
 
     async def record_transfer(self, payment: Payment, txn_id: str, *, at: datetime) -> None:
         self.state.transfers.append((payment, txn_id, at))

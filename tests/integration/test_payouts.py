@@ -47,6 +47,7 @@ from plugins.alipay_payout.sandbox import (
     load_sandbox_keys,
 )
 from plugins.alipay_payout.simulator import RETURNED_REASON
+from ports.notify import SmsMessage
 
 KEYS = Path(__file__).parents[2] / "cassettes" / "alipay_payout" / "keys"
 BANK = {"main_bank": "中国工商银行", "province": "江苏省", "city": "苏州市", "branch": "苏州分行"}
@@ -644,3 +645,30 @@ async def test_report_refuses_unknown_groups_and_bad_dates(env: Env) -> None:
     assert (status, body["error"]["field"]) == (400, "from")
     status, body = await env.api.get("/ops/reports/payouts?format=xml")
     assert status == 400
+
+
+async def test_a_paid_payout_that_asked_for_an_sms_texts_its_payee_once_it_is_paid(env: Env) -> None:
+    """The SMS goes out once the paid payout is committed (the API shows it succeeded while the
+    sender runs), and once: a duplicate notification and a poll text nobody again."""
+    seen: list[tuple[str, str, str]] = []  # phone, payout, the payout's status as the API showed it
+
+    class WitnessSender:
+        async def send(self, message: SmsMessage) -> None:
+            status = (await current(env.api, message.reference))["status"]
+            seen.append((message.phone, message.reference, status))
+
+    env.container.payout_listener().texts.sender = WitnessSender()
+    ext = {"send_sms": True, "sms_phone": "13812345678"}
+    paying = await approved(env.api, bank_item(payee_account="dealing_6222020000000001", ext=ext))
+    assert paying["status"] == "paying" and seen == []
+    await finish_at_alipay(env, paying["payment_id"])
+    async with aiohttp.ClientSession() as session:
+        [delivery] = await env.simulator.deliver_notifications(session)
+    assert delivery.acknowledged, delivery
+    transfer = env.simulator.transfers[paying["payment_id"]]
+    duplicate = urlencode(
+        sign_notification(env.simulator.order_changed_fields(transfer), env.simulator.keys.alipay_private_key)
+    ).encode()
+    assert await callback(env, duplicate) == (200, "success")
+    await env.poll()
+    assert seen == [("13812345678", paying["id"], "succeeded")]

@@ -1,6 +1,6 @@
 """Following a payout's payment: the payout moves with it, and its final result is published;
-a paid payout's payee is texted when its application asked for it; a late return of the paid
-money moves it to returned."""
+a paid payout's payee is texted when its application asked for it, once that is committed; a
+late return of the paid money moves it to returned."""
 
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ PAYOUT_STATUS_OF_PAYMENT = {
 
 class PayoutResultListener:
     """Moves a payout with its payment, inside the payment's transaction, and publishes the
-    final result from the same transaction: the payout and its payment never disagree."""
+    final result from the same transaction: the payout and its payment never disagree. The
+    payee's SMS is no part of that transaction: it is sent after the commit (`after_commit`),
+    so never for a payout whose paid state rolled back, the transaction never waits on the SMS
+    gateway, and it is sent once: a repeated result finds the payout final and adds nothing."""
 
     def __init__(self, texts: PayeeTexts | None = None) -> None:
         self.texts = texts
@@ -63,8 +66,9 @@ class PayoutResultListener:
         )
         await save_move(uow, repo, moved, expected_status=current.status)
         if target is PayoutStatus.SUCCEEDED and self.texts is not None:
-            # after the move is saved; a sender that fails or hangs is cut off and counted
-            await self.texts.paid(moved)
+            # once the paid payout is durable; a sender that fails or hangs is cut off and counted
+            texts = self.texts
+            uow.after_commit(lambda: texts.paid(moved))
 
     async def returned(
         self, uow: UnitOfWork, payment: Payment, at: datetime, *, code: str | None, message: str | None

@@ -1,5 +1,6 @@
 """The SMS a payout's application asked for (the seed's `sms`, 是否发送短信): the payee is texted
-once the payout is paid. A failing sender never fails the payout: it is logged and counted."""
+once the payout is durably paid (the listener hands `paid` to its unit of work's `after_commit`),
+at most once. A failing sender never fails the payout: it is logged and counted."""
 
 from __future__ import annotations
 
