@@ -10,6 +10,7 @@ RuntimeError, and the transaction rolls back. Both storages thus run the same wo
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -42,7 +43,7 @@ class _Counted:
             proxy = _Counted(value, self._depth)
             self.__dict__[name] = proxy  # made once per work: later reads skip __getattr__
             return proxy
-        if not callable(value):
+        if not inspect.iscoroutinefunction(value):  # a plain method or value: nothing to count
             return value
         depth = self._depth
 

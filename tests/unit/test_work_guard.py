@@ -31,6 +31,9 @@ class SlowWork:
     async def record_transfer(self, *args: Any, **kwargs: Any) -> None:
         await asyncio.sleep(0)
 
+    def after_commit(self, action: str) -> str:  # a plain method, as UnitOfWork.after_commit
+        return f"registered {action}"
+
 
 def uow() -> LedgerWork:
     return cast(LedgerWork, SlowWork())
@@ -84,3 +87,18 @@ async def test_a_work_that_is_no_coroutine_is_refused() -> None:
 
     with pytest.raises(TypeError):
         await only_its_own_waits(not_async, uow())
+
+
+async def test_a_plain_method_of_the_unit_of_work_is_called_as_it_is() -> None:
+    """Not turned into a coroutine that nobody awaits (an after-commit action would be lost)."""
+
+    async def work(u: Any) -> Any:
+        first = u.after_commit("sms")
+        return first, u.after_commit("again"), await u.payments.get("pay_1"), await u.payments.get("pay_2")
+
+    assert await only_its_own_waits(work, uow()) == (
+        "registered sms",
+        "registered again",
+        "found pay_1",
+        "found pay_2",
+    )
