@@ -78,11 +78,15 @@ each step changed are in docs/ARCHITECTURE.md, "On PostgreSQL"):
     stop 16 (busy)        47-64        427-660 1548+   973-1279     0.033-0.065  0.69-1.19  5.8-6.6  ~19
     stop 17 (quiet)       143          212     402     3106         0.046        1.35       6.9      5
     one statement, quiet  574 / 653    46-52   148-165 3167-3298    0.181-0.198  1.01-1.09  1.3-1.6  2
+    nonces batched, quiet 542-559      53-55   164-181 2790-3147    0.176-0.200  1.02       1.55-1.66 1.2
 
-    (round trips per transfer now: the nonce claim, and one statement holding the ledger
-    transaction, the transfer record, the outbox event, the flow nodes and the payment; with one
-    process CPU-bound on its own request path and the 2 CPUs shared with PostgreSQL and the load
-    generator, a second process has no core to run on)
+    (round trips per transfer now: one statement holding the ledger transaction, the transfer
+    record, the outbox event, the flow nodes and the payment, and a share of a nonce claim made
+    for several requests at once. "CPU in the window" also gives PostgreSQL's own CPU: about
+    1.0 ms per transfer, so with the load generator the machine spends about 2.9 ms of CPU on
+    each transfer and its 2 CPUs carry at most about 690/s however the gateway is split into
+    processes; one process is CPU-bound on its own request path, and a second has no core to
+    run on)
 
 Profiling: --gateway-prefix puts a command in front of the gateway's, e.g. cProfile through
   --gateway-prefix ".venv/bin/python bench/profile_gateway.py --out /tmp/gw.prof --"
