@@ -13,7 +13,7 @@ from core.approvals.model import STARTED, AuditEntry
 from core.errors import DomainError
 from core.ids import new_id, utcnow
 from core.operators.model import Operator, Role, parse_roles
-from core.usecases.ops.audit_trail import AuditTrail
+from core.usecases.ops.audit_trail import AuditTrail, run_audited
 from gateway.migrate import SchemaNotCurrent
 
 if TYPE_CHECKING:
@@ -66,18 +66,8 @@ def _run(work: Callable[[OperatorService], Awaitable[T]], audited: tuple[str, st
             await prepare_schema(container.engine(), container.settings().database)
             if audited is None:
                 return await work(container.operators())
-            trail = AuditTrail(container.audit_log(), _cli_audit(*audited))
-            await trail.begin()  # no record, no change
-            try:
-                done = await work(container.operators())
-            except DomainError as exc:
-                await trail.end(f"refused:{exc.code}")
-                raise
-            except BaseException:
-                await trail.end("error")
-                raise
-            await trail.end("ok")
-            return done
+            trail = AuditTrail(container.audit_log(), _cli_audit(*audited))  # no record, no change
+            return await run_audited(trail, lambda: work(container.operators()))
         finally:
             await container.engine().dispose()
             writer = container.sqlite_writer()
