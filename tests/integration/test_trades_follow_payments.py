@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 from paygate_testkit import SignedClient, make_settings
+from test_payment_moves_reach_owners import poll
 
 from ports.channels import (
     Channel,
@@ -110,14 +111,6 @@ async def paying(api: SignedClient) -> dict[str, Any]:
     assert status == 201, paid
     assert (paid["trade"]["status"], paid["payment"]["status"]) == ("paying", "processing")
     return dict(paid)
-
-
-async def poll(api: SignedClient) -> None:
-    from gateway.keys import CONTAINER
-    from gateway.workers.query_poller import QueryPoller
-
-    container = api.client.app[CONTAINER]
-    assert await QueryPoller(container.engine(), container.payments(), batch=10).run_once() == 1
 
 
 async def trade_and_payment(api: SignedClient, trade_id: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -11,27 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from storage_harness import StorageUnderTest
+from test_workflow_repositories_contract import payout
 
-from core.payouts.checks import check_item
-from core.payouts.model import Payout, PayoutApplication, PayoutStatus
+from core.payouts.model import PayoutStatus
 from ports.storage import UnitOfWork
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
-
-
-def payout(id: str = "pyt_sms") -> Payout:
-    a = check_item(
-        {
-            "serial_no": f"S-{id}",
-            "order_serial_no": "O-1",
-            "payee_account": "zhangsan@example.com",
-            "amount": "12.30",
-            "ext": {"type": 2, "pay_method": 1, "reason": "flight cancelled", "payee_name": "张三"},
-        }
-    )
-    assert isinstance(a, PayoutApplication), a
-    return Payout(id, "app_a", a, a.fingerprint(), PayoutStatus.PENDING_REVIEW, NOW, NOW)
 
 
 class Rolled(Exception):
@@ -50,7 +36,7 @@ async def test_an_action_runs_after_the_commit_when_the_unit_of_work_is_left(
     order: list[str] = []
 
     async def action() -> None:
-        order.append(f"action saw {await status_of(storage, 'pyt_sms')}")
+        order.append(f"action saw {await status_of(storage, 'pyt_1')}")
 
     async with storage.units() as uow:
         await uow.payouts.add(payout())
@@ -66,7 +52,7 @@ async def test_an_action_holds_no_lock_of_its_transaction(storage: StorageUnderT
     await storage.in_uow(lambda uow: uow.payouts.add(payout()))
 
     async def approve_it_again(uow: UnitOfWork) -> None:
-        found = await uow.payouts.get_for_update("pyt_sms")
+        found = await uow.payouts.get_for_update("pyt_1")
         assert found is not None
         await uow.payouts.save(replace(found, status=PayoutStatus.APPROVED), expected_status=found.status)
 
@@ -74,12 +60,12 @@ async def test_an_action_holds_no_lock_of_its_transaction(storage: StorageUnderT
         await asyncio.wait_for(storage.in_uow(approve_it_again), 5)
 
     async with storage.units() as uow:
-        locked = await uow.payouts.get_for_update("pyt_sms")
+        locked = await uow.payouts.get_for_update("pyt_1")
         assert locked is not None
         await uow.payouts.save(replace(locked, updated_at=LATER), expected_status=locked.status)
         uow.after_commit(action)
         await uow.commit()
-    assert await status_of(storage, "pyt_sms") is PayoutStatus.APPROVED
+    assert await status_of(storage, "pyt_1") is PayoutStatus.APPROVED
 
 
 async def test_a_rollback_drops_the_actions(storage: StorageUnderTest) -> None:
@@ -98,7 +84,7 @@ async def test_a_rollback_drops_the_actions(storage: StorageUnderTest) -> None:
     async with storage.units() as uow:  # added after the commit: its own commit never comes
         await uow.commit()
         uow.after_commit(action)
-    assert ran == [] and await status_of(storage, "pyt_sms") is None
+    assert ran == [] and await status_of(storage, "pyt_1") is None
 
 
 async def test_a_failing_action_is_logged_and_the_commit_stands(
@@ -117,6 +103,6 @@ async def test_a_failing_action_is_logged_and_the_commit_stands(
         uow.after_commit(failing)
         uow.after_commit(next_one)
         await uow.commit()
-    assert ran == ["next"] and await status_of(storage, "pyt_sms") is PayoutStatus.PENDING_REVIEW
+    assert ran == ["next"] and await status_of(storage, "pyt_1") is PayoutStatus.PENDING_REVIEW
     [logged] = [r for r in caplog.records if r.name == "paygate.storage"]
     assert logged.exc_info is not None and "sms gateway down" in str(logged.exc_info[1])
