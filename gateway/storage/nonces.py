@@ -10,15 +10,12 @@ no added latency); 32 concurrent callers share a round trip among several reques
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.storage.pg_ledger import driver_connection
 from gateway.storage.pg_rows import NONCE
-
-log = logging.getLogger("paygate.auth")
 
 # One statement in autocommit mode (no BEGIN and COMMIT round trips), on the pool connection's
 # own asyncpg driver (no SQLAlchemy statement to build); a nonce already seen inserts nothing and

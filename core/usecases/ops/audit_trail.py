@@ -35,7 +35,6 @@ class AuditTrail:
     def __init__(self, audit_log: AuditLog, entry: AuditEntry) -> None:
         self.audit_log = audit_log
         self.entry = dataclasses.replace(entry, outcome=STARTED)
-        self.ended = False
 
     async def begin(self) -> None:
         try:
@@ -49,9 +48,6 @@ class AuditTrail:
             ) from exc
 
     async def end(self, outcome: str, note: str | None = None) -> None:
-        if self.ended:
-            return
-        self.ended = True
         try:
             finished = await self.audit_log.finish(self.entry.id, outcome, note or self.entry.note)
         except Exception:  # the action happened: a failed audit write is loud, never a lost answer
