@@ -229,3 +229,29 @@ async def test_a_trade_left_behind_its_committed_ledger_payment_catches_up_when_
     again = await w.service.pay("app", trade_id, TradePay(), "p-1")  # the repeat answers it, once
     assert (again.trade.status, again.created) == (TradeStatus.PAID, False)
     assert len(w.pay.state.payments) == 1  # paid once
+
+
+async def test_two_reads_catching_up_the_same_trade_at_once_move_it_once() -> None:
+    w = World()
+    trade_id = await w.trade()
+    moves = w.store.record_payment
+    calls: list[str] = []
+
+    async def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the process stopped here")
+
+    async def counted(*args: object, **kwargs: object) -> None:
+        calls.append("move")
+        await asyncio.sleep(0)  # the other read runs meanwhile
+        await moves(*args, **kwargs)  # type: ignore[arg-type]
+
+    w.store.record_payment = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await w.service.pay("app", trade_id, TradePay(), "p-1")
+    w.store.record_payment = counted  # type: ignore[method-assign]
+
+    first, second = await asyncio.gather(w.service.get(trade_id, "app"), w.service.get(trade_id, "app"))
+
+    assert first.status is TradeStatus.PAID and second.status is TradeStatus.PAID
+    assert first.payment_id == second.payment_id is not None
+    assert len(w.pay.state.payments) == 1
