@@ -285,8 +285,7 @@ class PgAccounts:
     async def _insert(self, account: NewAccount, at: datetime, suffix: str) -> None:
         # at once, in the transaction: a posting held after it must find the account
         conn = await self.work.in_transaction()
-        arrays = ACCOUNT.arrays([account_row(account, at)])
-        await conn.execute(ACCOUNT.insert([f"${i + 1}" for i in range(len(arrays))], suffix), *arrays)
+        await conn.execute(ACCOUNT.json_insert("$1", suffix), ACCOUNT.json_rows([account_row(account, at)]))
 
 
 class PgTransactions:

@@ -11,12 +11,14 @@ only through them), so two transactions over the same accounts wait for each oth
 deadlocking. A change that would take a balance below zero without an overdraft, or an account
 of another currency, matches no row: that account is missing from `mov`. Each entry's balance
 after it: the account's balance before the transaction (after it, less the net change) plus the
-running sum of its legs, in posting order. Accounts and legs travel as arrays, so the text is
-the same for any number of them.
+running sum of its legs, in posting order. Accounts and legs travel as one JSON array each
+(of arrays: positional, so the text stays short), so the text is the same for any number of them
+and the driver encodes two strings.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -44,33 +46,47 @@ def hold_posting(
     ids = sorted(currency_of)
     k = len(held.ctes)
     txn, subject, when = held.arg(txn_id), held.arg(subject_id), held.arg(TXN.value("created_at", at))
-    changes = [
-        held.arg(ids),
-        held.arg([currency_of[i] for i in ids]),
-        held.arg([net.get((i, SubAccount.AVAILABLE), 0) for i in ids]),
-        held.arg([net.get((i, SubAccount.PENDING), 0) for i in ids]),
-    ]
-    legs = [
-        held.arg(list(range(len(postings)))),
-        held.arg([p.account_id for p in postings]),
-        held.arg([p.sub_account.value for p in postings]),
-        held.arg([p.amount.minor for p in postings]),
-        held.arg([p.amount.currency for p in postings]),
-        held.arg([p.kind.value for p in postings]),
-        held.arg([p.memo[:256] for p in postings]),
-    ]
+    changes = held.arg(
+        json.dumps(
+            [
+                [
+                    i,
+                    currency_of[i],
+                    net.get((i, SubAccount.AVAILABLE), 0),
+                    net.get((i, SubAccount.PENDING), 0),
+                ]
+                for i in ids
+            ]
+        )
+    )
+    legs = held.arg(
+        json.dumps(
+            [
+                [
+                    seq,
+                    p.account_id,
+                    p.sub_account.value,
+                    p.amount.minor,
+                    p.amount.currency,
+                    p.kind.value,
+                    p.memo[:256],
+                ]
+                for seq, p in enumerate(postings)
+            ]
+        )
+    )
     held.ctes += _ctes(k, txn, subject, when, changes, legs)
     return k, ids
 
 
-def _ctes(k: int, txn: str, subject: str, when: str, changes: list[str], legs: list[str]) -> list[str]:
+def _ctes(k: int, txn: str, subject: str, when: str, changes: str, legs: str) -> list[str]:
     """The CTEs of `hold_posting`, over its parameters' placeholders."""
     available = SubAccount.AVAILABLE.value
     return [
         f"txn{k} AS (INSERT INTO ledger_txns (id, subject_id, created_at) "
         f"VALUES ({txn}::varchar, {subject}::varchar, {when}::timestamptz))",
-        f"chg{k} AS (SELECT * FROM unnest({changes[0]}::varchar[], {changes[1]}::varchar[], "
-        f"{changes[2]}::bigint[], {changes[3]}::bigint[]) AS c(id, currency, avail, pend))",
+        f"chg{k} AS (SELECT (c->>0)::varchar AS id, (c->>1)::varchar AS currency, (c->>2)::bigint AS avail, "
+        f"(c->>3)::bigint AS pend FROM json_array_elements({changes}::json) AS c)",
         f"lck{k} AS MATERIALIZED (SELECT a.id FROM accounts a "
         f"WHERE a.id IN (SELECT id FROM chg{k}) ORDER BY a.id FOR UPDATE)",
         f"mov{k} AS (UPDATE accounts a SET available_minor = a.available_minor + c.avail, "
@@ -80,9 +96,10 @@ def _ctes(k: int, txn: str, subject: str, when: str, changes: list[str], legs: l
         "(c.avail >= 0 OR a.available_minor + c.avail >= 0) AND "
         "(c.pend >= 0 OR a.pending_minor + c.pend >= 0))) "
         "RETURNING a.id, a.available_minor, a.pending_minor)",
-        f"leg{k} AS (SELECT * FROM unnest({legs[0]}::int[], {legs[1]}::varchar[], "
-        f"{legs[2]}::varchar[], {legs[3]}::bigint[], {legs[4]}::varchar[], {legs[5]}::varchar[], "
-        f"{legs[6]}::varchar[]) AS l(seq, account_id, sub, amount, currency, kind, memo))",
+        f"leg{k} AS (SELECT (l->>0)::int AS seq, (l->>1)::varchar AS account_id, (l->>2)::varchar AS sub, "
+        "(l->>3)::bigint AS amount, (l->>4)::varchar AS currency, (l->>5)::varchar AS kind, "
+        "(l->>6)::varchar AS memo "
+        f"FROM json_array_elements({legs}::json) AS l)",
         f"ent{k} AS (INSERT INTO ledger_entries (txn_id, account_id, sub_account, amount_minor, "
         "currency, kind, balance_after_minor, memo, created_at) "
         f"SELECT {txn}::varchar, l.account_id, l.sub, l.amount, l.currency, l.kind, CAST("

@@ -2,15 +2,22 @@
 work (gateway/storage/pg_ledger.py).
 
 Values are converted by the columns' own SQLAlchemy processors for the asyncpg dialect (card
-numbers encrypted, times checked UTC, JSON serialised), so every other part of the gateway reads
-these rows through SQLAlchemy as usual. An insert sends one array per column and unpacks them
-with `unnest`: its text does not depend on how many rows it writes, so asyncpg prepares it once
-per connection and reuses it.
+numbers encrypted, times checked UTC), so every other part of the gateway reads these rows
+through SQLAlchemy as usual. An insert sends its rows as **one JSON parameter** (an array of
+objects, times in ISO 8601, a JSON column's value nested as is) that PostgreSQL unpacks with
+`json_populate_recordset` into the table's own row type, so each value is read by its column's
+type: its text does not depend on how many rows it writes (asyncpg prepares it once per
+connection), and the driver encodes one string instead of an array per column (per element
+checks that cost more than the rest of the statement's encoding; bench/transfers.py, and
+docs/ARCHITECTURE.md "On PostgreSQL").
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, time
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,13 +36,26 @@ def _storage_type(column: sa.Column[Any]) -> sa.types.TypeEngine[Any]:
     return impl
 
 
-def _array_of(column: sa.Column[Any]) -> tuple[str, str]:
-    """The array parameter's element type, and the cast that makes an element the column's type
-    (JSON travels as text: its processor gives the serialised text)."""
+def _parameter_of(column: sa.Column[Any]) -> tuple[str, str]:
+    """A parameter's type for the column, and the cast that makes it the column's type (JSON
+    travels as text: its processor gives the serialised text)."""
     kind = _storage_type(column)
     if isinstance(kind, sa.JSON):
         return "text", f"::{kind.compile(dialect=DIALECT)}"
     return kind.compile(dialect=DIALECT), ""
+
+
+def _json_value(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    """How a column's bound value is written in the JSON rows: what json.dumps cannot write (a
+    time, a decimal) as the text PostgreSQL reads back exactly; a JSON column's value as is."""
+    kind = _storage_type(column)
+    if isinstance(kind, sa.JSON):
+        return None
+    if isinstance(kind, sa.DateTime | sa.Date | sa.Time):
+        return lambda value: value.isoformat() if isinstance(value, date | time) else value
+    if isinstance(kind, sa.Numeric):
+        return lambda value: str(value) if isinstance(value, Decimal) else value
+    return None
 
 
 class PgRows:
@@ -46,13 +66,31 @@ class PgRows:
         self.names = tuple(insertable(table) if names is None else names)
         cols = [table.c[n] for n in self.names]
         binds = [c.type.dialect_impl(DIALECT).bind_processor(DIALECT) for c in cols]
-        self._plan = tuple(zip(self.names, [client_default(c) for c in cols], binds, strict=True))
         self._bind = dict(zip(self.names, binds, strict=True))
         self._results: list[Callable[[Any], Any] | None] = [
             c.type.dialect_impl(DIALECT).result_processor(DIALECT, None) for c in cols
         ]
-        self._arrays = [_array_of(c) for c in cols]
+        self._parameters = [_parameter_of(c) for c in cols]
+        json_binds = [
+            None if isinstance(_storage_type(c), sa.JSON) else bind
+            for c, bind in zip(cols, binds, strict=True)
+        ]
+        self._plan = tuple(
+            zip(
+                self.names,
+                [client_default(c) for c in cols],
+                json_binds,
+                [_json_value(c) for c in cols],
+                strict=True,
+            )
+        )
         self.columns = ", ".join(self.names)
+        # a JSON column given None is stored as JSON null, as SQLAlchemy's JSON type stores it
+        self._selected = ", ".join(
+            f"COALESCE(u.{n}, 'null'::jsonb)" if isinstance(_storage_type(c), sa.JSON) else f"u.{n}"
+            for n, c in zip(self.names, cols, strict=True)
+        )
+        self._inserts: dict[tuple[str, str], str] = {}
 
     def value(self, name: str, value: Any) -> Any:
         """One column's value as the driver takes it."""
@@ -61,31 +99,35 @@ class PgRows:
 
     def assignment(self, name: str, placeholder: str) -> str:
         """`name = placeholder` of an UPDATE, the parameter cast to the column's type."""
-        kind, cast = self._arrays[self.names.index(name)]
+        kind, cast = self._parameters[self.names.index(name)]
         return f"{name} = {placeholder}::{kind}{cast}"
 
-    def arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-        """One list per column (in `names` order) of the rows' converted values; a column not
-        given is written as SQLAlchemy's insert writes it: its default, else NULL."""
-        out: list[list[Any]] = [[] for _ in self._plan]
+    def json_rows(self, rows: Sequence[Mapping[str, Any]]) -> str:
+        """The rows as the JSON parameter of `json_insert`: each column converted by its processor,
+        a column not given written as SQLAlchemy's insert writes it (its default, else NULL)."""
+        out = []
         for row in rows:
-            for i, (name, default, proc) in enumerate(self._plan):
+            converted = {}
+            for name, default, proc, as_json in self._plan:
                 value = row.get(name, default)
-                out[i].append(None if value is NOT_GIVEN else value if proc is None else proc(value))
-        return out
+                if value is NOT_GIVEN:
+                    value = None
+                elif proc is not None:
+                    value = proc(value)
+                converted[name] = value if as_json is None or value is None else as_json(value)
+            out.append(converted)
+        return json.dumps(out)
 
-    def insert(self, placeholders: Sequence[str], suffix: str = "") -> str:
-        """`INSERT … SELECT … FROM unnest(…)` of the arrays bound to `placeholders`."""
-        unpacked = ", ".join(
-            f"{p}::{kind}[]" for p, (kind, _cast) in zip(placeholders, self._arrays, strict=True)
-        )
-        selected = ", ".join(
-            f"u.{n}{cast}" for n, (_kind, cast) in zip(self.names, self._arrays, strict=True)
-        )
-        return (
-            f"INSERT INTO {self.table.name} ({self.columns}) "
-            f"SELECT {selected} FROM unnest({unpacked}) AS u({self.columns}){suffix}"
-        )
+    def json_insert(self, placeholder: str, suffix: str = "") -> str:
+        """`INSERT … SELECT … FROM json_populate_recordset(…)` of the rows bound to `placeholder`."""
+        key = (placeholder, suffix)
+        text = self._inserts.get(key)
+        if text is None:
+            text = self._inserts[key] = (
+                f"INSERT INTO {self.table.name} ({self.columns}) SELECT {self._selected} "
+                f"FROM json_populate_recordset(NULL::{self.table.name}, {placeholder}::json) AS u{suffix}"
+            )
+        return text
 
     def mapping(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """A row read with `SELECT {columns}`, converted as SQLAlchemy converts it."""

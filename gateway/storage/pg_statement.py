@@ -39,8 +39,7 @@ class Statement:
 
     def insert(self, rows: PgRows, values: Sequence[dict[str, Any]], suffix: str = "") -> str:
         name = self.name("ins")
-        placeholders = [self.arg(column) for column in rows.arrays(values)]
-        self.ctes.append(f"{name} AS ({rows.insert(placeholders, suffix)})")
+        self.ctes.append(f"{name} AS ({rows.json_insert(self.arg(rows.json_rows(values)), suffix)})")
         return name
 
     def check(self, order: int, condition: str, refusal: Refusal) -> None:
