@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.storage.pg_ledger import driver_connection
+from gateway.storage.pg_ledger import pooled_driver_connection
 from gateway.storage.pg_rows import NONCE
 
 # One statement in autocommit mode (no BEGIN and COMMIT round trips), on the pool connection's
@@ -79,8 +79,7 @@ class PgNonceClaims:
     async def _send(self, batch: dict[Key, tuple[datetime, asyncio.Future[bool]]]) -> None:
         keys = list(batch)
         try:
-            async with self.engine.connect() as sa_conn:
-                conn = await driver_connection(sa_conn)
+            async with pooled_driver_connection(self.engine) as (conn, _pooled):
                 self.statements += 1
                 rows = await conn.fetch(
                     _CLAIM,

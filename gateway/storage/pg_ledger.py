@@ -20,12 +20,15 @@ then updated) never share a statement: the first is sent before the second is he
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from core.flowlog import FlowRecord
 from core.ids import new_id
@@ -305,31 +308,40 @@ class PgTransactions:
         self.events_committed = events_committed
 
     async def __call__(self, work: Callable[[LedgerWork], Awaitable[T]]) -> T:
-        async with self.engine.connect() as sa_conn:
-            uow = PgLedgerWork(await driver_connection(sa_conn), self.subscribers)
+        async with pooled_driver_connection(self.engine) as (conn, pooled):
+            uow = PgLedgerWork(conn, self.subscribers)
             try:
                 result = await only_its_own_waits(work, uow)
                 await uow.finish()
             except BaseException:
-                await _end(uow, sa_conn)
+                await _end(uow, pooled)
                 raise
         if self.events_committed is not None and uow.events.queued:
             self.events_committed.set()
         return result
 
 
-async def driver_connection(sa_conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under a SQLAlchemy pool connection that has begun nothing (so
-    SQLAlchemy's reset on return has nothing to roll back: whoever uses it ends what it begins)."""
-    raw = await sa_conn.get_raw_connection()
-    conn = raw.driver_connection
-    assert isinstance(conn, asyncpg.Connection)
-    return conn
+@contextlib.asynccontextmanager
+async def pooled_driver_connection(
+    engine: AsyncEngine,
+) -> AsyncIterator[tuple[asyncpg.Connection, PoolProxiedConnection]]:
+    """The asyncpg connection under a connection of `engine`'s pool, given back at the end.
+
+    Straight from the pool, not through an AsyncConnection (whose start, raw-connection and close
+    steps are each a greenlet switch, and its close a task): SQLAlchemy begins nothing on it, so
+    the pool's reset on return has nothing to roll back; whoever uses it ends what it begins."""
+    pooled = await greenlet_spawn(engine.sync_engine.raw_connection)
+    try:
+        conn = pooled.driver_connection
+        assert isinstance(conn, asyncpg.Connection)
+        yield conn, pooled
+    finally:  # an invalidated connection too: its pool slot comes back, to be connected anew
+        await greenlet_spawn(pooled.close)
 
 
-async def _end(uow: PgLedgerWork, sa_conn: AsyncConnection) -> None:
+async def _end(uow: PgLedgerWork, pooled: PoolProxiedConnection) -> None:
     """Roll back an unfinished transaction; a connection that cannot is not reused."""
     try:
         await uow.abandon()
     except BaseException:  # the caller re-raises what ended the work; this one only retires the connection
-        await sa_conn.invalidate()
+        await greenlet_spawn(pooled.invalidate)

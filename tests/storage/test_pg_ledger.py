@@ -4,6 +4,7 @@ prepared-statement caches (PgBouncer in transaction mode)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -16,7 +17,7 @@ from core.ledger import FlowKind, Posting, transfer
 from core.money import Money
 from gateway.settings import DatabaseSettings
 from gateway.storage.engine import create_engine
-from gateway.storage.pg_ledger import PgTransactions
+from gateway.storage.pg_ledger import PgLedgerWork, PgTransactions
 from gateway.storage.tables import metadata
 from ports.storage import DuplicateRequest, LedgerWork
 
@@ -98,3 +99,50 @@ async def test_a_work_that_goes_on_after_a_refusal_is_stopped(transact: PgTransa
     with pytest.raises(RuntimeError, match="went on after"):
         await transact(stubborn)
     assert await _balances(transact) == [1000, 0]
+
+
+async def test_a_cancelled_work_gives_its_connection_back(transact: PgTransactions) -> None:
+    started = asyncio.Event()
+
+    async def held_open(w: LedgerWork) -> None:
+        await w.payments.get("pay_none")  # BEGIN: an open transaction on the connection
+        await w.ledger.post("pay_2", _legs(100), at=AT)
+        started.set()
+        for _ in range(100_000):  # cancelled while it waits on its own statements
+            await w.payments.get("pay_none")
+
+    task = asyncio.create_task(transact(held_open))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await transact(_pay(200))  # the one pool connection is back, its transaction rolled back
+    assert await _balances(transact) == [800, 200]
+
+
+async def test_a_connection_that_cannot_roll_back_is_replaced(
+    transact: PgTransactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    finish = PgLedgerWork.finish
+
+    async def broken_rollback(self: PgLedgerWork) -> None:
+        seen.append(self.conn.get_server_pid())
+        raise ConnectionResetError("the server went away")
+
+    async def failing(w: LedgerWork) -> None:
+        await w.payments.get("pay_none")
+        raise RuntimeError("the work itself fails")
+
+    async def finish_seen(self: PgLedgerWork) -> None:
+        seen.append(self.conn.get_server_pid())
+        await finish(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PgLedgerWork, "abandon", broken_rollback)
+        with pytest.raises(RuntimeError):
+            await transact(failing)
+    monkeypatch.setattr(PgLedgerWork, "finish", finish_seen)
+    await transact(_pay(200))  # the one pool slot is back, on a new connection
+    assert len(seen) == 2 and seen[0] != seen[1]
+    assert await _balances(transact) == [800, 200]
