@@ -174,6 +174,7 @@ class LoadSpec:
     measure_until: float  # wall-clock end of the measured window; clients stop sending then
     tag: str  # makes out_request_no unique across processes and runs
     seed: int
+    raw: bool = False  # _raw_client instead of aiohttp's (--client raw)
 
 
 @dataclass
@@ -227,9 +228,54 @@ def _error_key(status: int, body: bytes) -> str:
     return f"{status} {code}"
 
 
+def _transfer_request(
+    spec: LoadSpec, index: int, seq: int, rng: random.Random
+) -> tuple[str, bytes, dict[str, str]]:
+    """A client's next signed transfer: its out_request_no, body and headers."""
+    payer, payee = rng.sample(spec.accounts, 2)
+    out_request_no = f"{spec.tag}c{index}n{seq}"
+    body = json.dumps(
+        {
+            "out_request_no": out_request_no,
+            "pay_method": "transfer",
+            "amount": f"0.{rng.randint(1, 99):02d}",
+            "currency": "CNY",
+            "payer_account": payer,
+            "payee_account": payee,
+        }
+    ).encode()
+    return out_request_no, body, signed_headers("POST", PAY_PATH, body)
+
+
+def _outcome(status: int, answer: bytes) -> str | None:
+    """None for a committed transfer, else the error's key."""
+    if 200 <= status < 300:
+        return None if json.loads(answer).get("status") == "succeeded" else f"{status} not-succeeded"
+    return _error_key(status, answer)
+
+
+def _record(
+    spec: LoadSpec, result: LoadResult, out_request_no: str, status: int, key: str | None, started: float
+) -> None:
+    finished = time.time()
+    elapsed_ms = (time.perf_counter() - started) * 1000.0
+    result.sent_total += 1
+    if status >= 500:
+        result.server_errors_total += 1
+    if key is None:
+        result.ok_total += 1
+        result.answered_at[out_request_no] = finished
+    if spec.measure_from <= finished <= spec.measure_until:
+        if key is None:
+            result.ok += 1
+            result.latencies_ms.append(round(elapsed_ms, 3))
+        else:
+            result.errors[key] += 1
+
+
 async def _client(spec: LoadSpec, index: int, result: LoadResult) -> None:
+    """One client over aiohttp's ClientSession (one keep-alive connection)."""
     rng = random.Random(spec.seed * 100_003 + index)
-    accounts = spec.accounts
     url = spec.base_urls[index % len(spec.base_urls)] + PAY_PATH
     seq = 0
     connector = aiohttp.TCPConnector(limit=1)
@@ -237,54 +283,93 @@ async def _client(spec: LoadSpec, index: int, result: LoadResult) -> None:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         while time.time() < spec.measure_until:
             seq += 1
-            payer, payee = rng.sample(accounts, 2)
-            out_request_no = f"{spec.tag}c{index}n{seq}"
-            body = json.dumps(
-                {
-                    "out_request_no": out_request_no,
-                    "pay_method": "transfer",
-                    "amount": f"0.{rng.randint(1, 99):02d}",
-                    "currency": "CNY",
-                    "payer_account": payer,
-                    "payee_account": payee,
-                }
-            ).encode()
-            headers = signed_headers("POST", PAY_PATH, body)
+            out_request_no, body, headers = _transfer_request(spec, index, seq, rng)
             started = time.perf_counter()
             status = 0
             try:
                 async with session.post(url, data=body, headers=headers) as response:
                     status = response.status
                     answer = await response.read()
-                key = None
-                if 200 <= status < 300:
-                    if json.loads(answer).get("status") != "succeeded":
-                        key = f"{status} not-succeeded"
-                else:
-                    key = _error_key(status, answer)
+                key = _outcome(status, answer)
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 key = f"client {type(exc).__name__}"
-            finished = time.time()
-            elapsed_ms = (time.perf_counter() - started) * 1000.0
-            result.sent_total += 1
-            if status >= 500:
-                result.server_errors_total += 1
-            if key is None:
-                result.ok_total += 1
-                result.answered_at[out_request_no] = finished
-            if spec.measure_from <= finished <= spec.measure_until:
-                if key is None:
-                    result.ok += 1
-                    result.latencies_ms.append(round(elapsed_ms, 3))
-                else:
-                    result.errors[key] += 1
+            _record(spec, result, out_request_no, status, key, started)
             if key is not None and key.startswith("client "):
                 await asyncio.sleep(0.01)  # a refused connection must not spin the loop
 
 
+class _RawConnection:
+    """A minimal HTTP/1.1 keep-alive client for exactly this load: one request at a time, an
+    answer with Content-Length (what aiohttp's server sends). A tenth of aiohttp's client CPU, so
+    the load generator takes less of the machine it shares with the gateway and PostgreSQL."""
+
+    def __init__(self, base_url: str) -> None:
+        host_port = base_url.split("://", 1)[1]
+        self.host, port = host_port.rsplit(":", 1)
+        self.port = int(port)
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        try:
+            raw = await reader.readuntil(b"\r\n\r\n")
+            lines = raw.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            fields = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (line.partition(":") for line in lines[1:] if line)
+            }
+            answer = await reader.readexactly(int(fields["content-length"]))
+        except BaseException:
+            self.close()
+            raise
+        if fields.get("connection", "").lower() == "close":
+            self.close()
+        return status, answer
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+async def _raw_client(spec: LoadSpec, index: int, result: LoadResult) -> None:
+    """One client over `_RawConnection`: the same requests, checks and counts as `_client`."""
+    rng = random.Random(spec.seed * 100_003 + index)
+    connection = _RawConnection(spec.base_urls[index % len(spec.base_urls)])
+    seq = 0
+    try:
+        while time.time() < spec.measure_until:
+            seq += 1
+            out_request_no, body, headers = _transfer_request(spec, index, seq, rng)
+            started = time.perf_counter()
+            status = 0
+            try:
+                status, answer = await asyncio.wait_for(
+                    connection.post(PAY_PATH, body, headers), REQUEST_TIMEOUT
+                )
+                key = _outcome(status, answer)
+            except (OSError, TimeoutError, ValueError, KeyError, asyncio.IncompleteReadError) as exc:
+                key = f"client {type(exc).__name__}"
+            _record(spec, result, out_request_no, status, key, started)
+            if key is not None and key.startswith("client "):
+                await asyncio.sleep(0.01)  # a refused connection must not spin the loop
+    finally:
+        connection.close()
+
+
 async def drive(spec: LoadSpec) -> LoadResult:
     result = LoadResult()
-    await asyncio.gather(*(_client(spec, i, result) for i in range(spec.concurrency)))
+    client = _raw_client if spec.raw else _client
+    await asyncio.gather(*(client(spec, i, result) for i in range(spec.concurrency)))
     return result
 
 
@@ -550,7 +635,9 @@ def run_load(
     tag = secrets.token_hex(3)
     shares = [args.concurrency // procs + (1 if i < args.concurrency % procs else 0) for i in range(procs)]
     specs = [
-        LoadSpec(base_urls, accounts, share, measure_from, measure_until, f"{tag}p{i}", i + 1)
+        LoadSpec(
+            base_urls, accounts, share, measure_from, measure_until, f"{tag}p{i}", i + 1, args.client == "raw"
+        )
         for i, share in enumerate(shares)
         if share > 0
     ]
@@ -836,6 +923,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="load-generator processes sharing the clients (default 1)",
     )
+    p.add_argument(
+        "--client",
+        choices=["aiohttp", "raw"],
+        default=None,
+        help="the load generator's HTTP client: aiohttp's (default without --postgres, the bare "
+        "handler's baseline was set with it) or a minimal raw one (default with --postgres)",
+    )
     p.add_argument("--fund", default="100000.00", help="amount funded into each account")
     p.add_argument(
         "--gateway-prefix",
@@ -877,6 +971,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("keep --seconds <= 3600, --concurrency <= 2000 and --accounts <= 100000")
     if args.postgres_url:
         args.postgres = True
+    if args.client is None:
+        args.client = "raw" if args.postgres else "aiohttp"
     if not 1 <= args.processes <= 8 or not 1 <= args.pgbench_clients <= 64:
         p.error("keep 1 <= --processes <= 8 and 1 <= --pgbench-clients <= 64")
     if args.processes > 1 and not args.postgres:
