@@ -4,6 +4,7 @@ zero-width or bidi-control characters in any string, then the route's pydantic m
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Any, TypeVar
 
@@ -20,6 +21,8 @@ B = TypeVar("B", bound=BaseModel)
 _ZERO_WIDTH = {0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF}
 _BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 _REFUSED = frozenset({*range(0x00, 0x20), *range(0x7F, 0xA0), *_ZERO_WIDTH, *_BIDI, *range(0xD800, 0xE000)})
+# the same set as one character class: a string is searched in C, not character by character
+_REFUSED_CHARACTER = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_REFUSED)) + "]")
 
 
 async def parse_body(request: web.Request, model: type[B], *, empty_is_object: bool = False) -> B:
@@ -77,9 +80,10 @@ def check_text(value: Any, path: str = "") -> None:
 
 
 def _check_string(text: str, field: str) -> None:
-    bad = next((c for c in text if ord(c) in _REFUSED), None)
-    if bad is None:
+    found = _REFUSED_CHARACTER.search(text)
+    if found is None:
         return
+    bad = found.group()
     name = unicodedata.name(bad, "a control character")
     raise InvalidArgument(
         f"{field or 'the body'} contains {name} (U+{ord(bad):04X}); remove control, zero-width "
