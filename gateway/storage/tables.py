@@ -140,7 +140,7 @@ payments = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     # query schedule for processing/unknown outcomes (survives restarts)
-    sa.Column("next_query_at", UTCDateTime(), nullable=True, index=True),
+    sa.Column("next_query_at", UTCDateTime(), nullable=True),
     sa.Column("query_attempts", sa.Integer, nullable=False, default=0),
     sa.Column("escalated", sa.Boolean, nullable=False, default=False),
     sa.UniqueConstraint("app_id", "out_request_no", name="uq_payments_app_request"),
@@ -148,6 +148,13 @@ payments = sa.Table(
     sa.Index("ix_payments_app_id_created_at_id", "app_id", "created_at", "id"),
     sa.Index("ix_payments_status_created_at_id", "status", "created_at", "id"),
     sa.Index("ix_payments_created_at_id", "created_at", "id"),
+)
+# the query poller's due payments: only those with a next query (migration 0017)
+sa.Index(
+    "ix_payments_next_query_at",
+    payments.c.next_query_at,
+    postgresql_where=payments.c.next_query_at.is_not(None),
+    sqlite_where=payments.c.next_query_at.is_not(None),
 )
 # /ops/payments?escalated=true: only the few escalated rows, on both engines (a partial index)
 sa.Index(
