@@ -86,7 +86,7 @@ def _ctes(k: int, txn: str, subject: str, when: str, changes: str, legs: str) ->
         f"txn{k} AS (INSERT INTO ledger_txns (id, subject_id, created_at) "
         f"VALUES ({txn}::varchar, {subject}::varchar, {when}::timestamptz))",
         f"chg{k} AS (SELECT (c->>0)::varchar AS id, (c->>1)::varchar AS currency, (c->>2)::bigint AS avail, "
-        f"(c->>3)::bigint AS pend FROM json_array_elements({changes}::json) AS c)",
+        f"(c->>3)::bigint AS pend FROM jsonb_array_elements({changes}::jsonb) AS c)",
         f"lck{k} AS MATERIALIZED (SELECT a.id FROM accounts a "
         f"WHERE a.id IN (SELECT id FROM chg{k}) ORDER BY a.id FOR UPDATE)",
         f"mov{k} AS (UPDATE accounts a SET available_minor = a.available_minor + c.avail, "
@@ -99,7 +99,7 @@ def _ctes(k: int, txn: str, subject: str, when: str, changes: str, legs: str) ->
         f"leg{k} AS (SELECT (l->>0)::int AS seq, (l->>1)::varchar AS account_id, (l->>2)::varchar AS sub, "
         "(l->>3)::bigint AS amount, (l->>4)::varchar AS currency, (l->>5)::varchar AS kind, "
         "(l->>6)::varchar AS memo "
-        f"FROM json_array_elements({legs}::json) AS l)",
+        f"FROM jsonb_array_elements({legs}::jsonb) AS l)",
         f"ent{k} AS (INSERT INTO ledger_entries (txn_id, account_id, sub_account, amount_minor, "
         "currency, kind, balance_after_minor, memo, created_at) "
         f"SELECT {txn}::varchar, l.account_id, l.sub, l.amount, l.currency, l.kind, CAST("

@@ -5,7 +5,7 @@ Values are converted by the columns' own SQLAlchemy processors for the asyncpg d
 numbers encrypted, times checked UTC), so every other part of the gateway reads these rows
 through SQLAlchemy as usual. An insert sends its rows as **one JSON parameter** (an array of
 objects, times in ISO 8601, a JSON column's value nested as is) that PostgreSQL unpacks with
-`json_populate_recordset` into the table's own row type, so each value is read by its column's
+`jsonb_populate_recordset` into the table's own row type, so each value is read by its column's
 type: its text does not depend on how many rows it writes (asyncpg prepares it once per
 connection), and the driver encodes one string instead of an array per column (per element
 checks that cost more than the rest of the statement's encoding; bench/transfers.py, and
@@ -119,13 +119,13 @@ class PgRows:
         return json.dumps(out)
 
     def json_insert(self, placeholder: str, suffix: str = "") -> str:
-        """`INSERT … SELECT … FROM json_populate_recordset(…)` of the rows bound to `placeholder`."""
+        """`INSERT … SELECT … FROM jsonb_populate_recordset(…)` of the rows bound to `placeholder`."""
         key = (placeholder, suffix)
         text = self._inserts.get(key)
         if text is None:
             text = self._inserts[key] = (
                 f"INSERT INTO {self.table.name} ({self.columns}) SELECT {self._selected} "
-                f"FROM json_populate_recordset(NULL::{self.table.name}, {placeholder}::json) AS u{suffix}"
+                f"FROM jsonb_populate_recordset(NULL::{self.table.name}, {placeholder}::jsonb) AS u{suffix}"
             )
         return text
 
