@@ -17,6 +17,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,22 @@ KEY_BYTES = 32
 
 class CardVaultError(Exception):
     """A stored number that cannot be read: unknown key id, tampered or malformed ciphertext."""
+
+
+_per_thread = threading.local()
+
+
+def _aead(key: bytes) -> AESGCM:
+    """The AES-GCM cipher of `key`, made once per thread: making one (the key schedule) cost more
+    than the encryption of a number. Per thread, as the library does not promise that one
+    instance may be used by several threads at once."""
+    ciphers: dict[bytes, AESGCM] | None = getattr(_per_thread, "ciphers", None)
+    if ciphers is None:
+        ciphers = _per_thread.ciphers = {}
+    cipher = ciphers.get(key)
+    if cipher is None:
+        cipher = ciphers[key] = AESGCM(key)
+    return cipher
 
 
 def _key_bytes(key_id: str, encoded: str) -> bytes:
@@ -71,7 +88,7 @@ class CardVault:
     def encrypt(self, number: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
         key_id = self.active_key_id
-        sealed = AESGCM(self.keys[key_id]).encrypt(nonce, number.encode(), key_id.encode())
+        sealed = _aead(self.keys[key_id]).encrypt(nonce, number.encode(), key_id.encode())
         return f"{PREFIX}:{key_id}:{base64.b64encode(nonce + sealed).decode()}"
 
     def decrypt(self, stored: str) -> str:
@@ -81,7 +98,7 @@ class CardVault:
             raise CardVaultError(f"a stored number is under card key {key_id!r}, which is not configured")
         try:
             raw = base64.b64decode(body, validate=True)
-            plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], key_id.encode())
+            plain = _aead(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], key_id.encode())
         except (ValueError, InvalidTag) as exc:
             raise CardVaultError(f"a stored number under card key {key_id!r} does not decrypt") from exc
         return plain.decode()

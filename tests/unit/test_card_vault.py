@@ -89,3 +89,33 @@ def test_demo_keys_are_generated_once_owner_only_and_reused(tmp_path: Path) -> N
     assert demo_keys(path)[1] == vault.active_key_id
     again = vault_from_settings(SecuritySettings(demo_keys_file=str(path)))
     assert again.decrypt(vault.encrypt(CARD)) == CARD
+
+
+def test_each_thread_makes_a_key_s_cipher_once_and_threads_never_share_one() -> None:
+    import threading
+
+    from gateway.storage import card_vault
+
+    key = _key()
+    vault = _vault({"k1": key, "k2": _key()}, "k1")
+    mine = card_vault._aead(key)
+    assert card_vault._aead(key) is mine
+    seen: list[object] = []
+    failures: list[BaseException] = []
+
+    def encrypt_many() -> None:
+        try:
+            seen.append(card_vault._aead(key))
+            for i in range(300):
+                number = f"62220200{i:08d}"
+                assert vault.decrypt(vault.encrypt(number)) == number
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=encrypt_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert len({id(c) for c in seen}) == 4 and mine not in seen
