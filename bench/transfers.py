@@ -18,9 +18,10 @@ What it does, all on 127.0.0.1 and in a fresh temporary directory that is remove
    generously through POST /ops/accounts/{id}/fund (one after the other phase: see
    open_and_fund for why they are not interleaved);
 3. drives signed POST /v1/payments transfers between random pairs of those accounts, each
-   with a new out_request_no and nonce, from --concurrency clients (asyncio, one aiohttp
-   ClientSession with one keep-alive connection per client) for a --warmup period and then
-   for --seconds measured seconds;
+   with a new out_request_no and nonce, from --concurrency clients (asyncio, one keep-alive
+   connection per client: aiohttp's ClientSession, or with --client raw, the default with
+   --postgres, a minimal HTTP/1.1 client of this script at about a third of its CPU) for a
+   --warmup period and then for --seconds measured seconds;
 4. checks the ledger (GET /ops/ledger/check) and that every transfer a client saw committed
    has its ledger transaction, then stops the gateway;
 5. starts a bare aiohttp server (another process: one handler that reads the JSON body and
