@@ -80,14 +80,15 @@ each step changed are in docs/ARCHITECTURE.md, "On PostgreSQL"):
     stop 17 (quiet)       143          212     402     3106         0.046        1.35       6.9      5
     one statement, quiet  574 / 653    46-52   148-165 3167-3298    0.181-0.198  1.01-1.09  1.3-1.6  2
     nonces batched, quiet 542-559      53-55   164-181 2790-3147    0.176-0.200  1.02       1.55-1.66 1.2
+    stop 20, quiet        681-757 (1)  38-45   72-89   2633-2780    0.237-0.283  1.05-1.22  0.98-1.21 1.2
+                          753-865 (2)                               0.286-0.323 (2 processes)
 
     (round trips per transfer now: one statement holding the ledger transaction, the transfer
     record, the outbox event, the flow nodes and the payment, and a share of a nonce claim made
-    for several requests at once. "CPU in the window" also gives PostgreSQL's own CPU: about
-    1.0 ms per transfer, so with the load generator the machine spends about 2.9 ms of CPU on
-    each transfer and its 2 CPUs carry at most about 690/s however the gateway is split into
-    processes; one process is CPU-bound on its own request path, and a second has no core to
-    run on)
+    for several requests at once. "CPU in the window" also gives PostgreSQL's own CPU: 0.8-1.0
+    ms per transfer at stop 20, the gateway's 0.93-1.2 ms and the raw load generator's 0.13 ms,
+    about 2.0 ms in all: one process already keeps the 2 CPUs 87-89% busy, so a second one only
+    adds what is left, 1.05-1.22 times one)
 
 Profiling: --gateway-prefix puts a command in front of the gateway's, e.g. cProfile through
   --gateway-prefix ".venv/bin/python bench/profile_gateway.py --out /tmp/gw.prof --"
