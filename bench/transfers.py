@@ -121,6 +121,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,29 +276,43 @@ def _record(
             result.errors[key] += 1
 
 
+Send = Callable[[bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
+
+
+async def _client_loop(
+    spec: LoadSpec, index: int, result: LoadResult, send: Send, failures: tuple[type[BaseException], ...]
+) -> None:
+    """One client's transfers, one at a time, each sent by `send` (status, answer); a failure of
+    the connection is counted as the client's own error."""
+    rng = random.Random(spec.seed * 100_003 + index)
+    seq = 0
+    while time.time() < spec.measure_until:
+        seq += 1
+        out_request_no, body, headers = _transfer_request(spec, index, seq, rng)
+        started = time.perf_counter()
+        status = 0
+        try:
+            status, answer = await send(body, headers)
+            key = _outcome(status, answer)
+        except failures as exc:
+            key = f"client {type(exc).__name__}"
+        _record(spec, result, out_request_no, status, key, started)
+        if key is not None and key.startswith("client "):
+            await asyncio.sleep(0.01)  # a refused connection must not spin the loop
+
+
 async def _client(spec: LoadSpec, index: int, result: LoadResult) -> None:
     """One client over aiohttp's ClientSession (one keep-alive connection)."""
-    rng = random.Random(spec.seed * 100_003 + index)
     url = spec.base_urls[index % len(spec.base_urls)] + PAY_PATH
-    seq = 0
     connector = aiohttp.TCPConnector(limit=1)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        while time.time() < spec.measure_until:
-            seq += 1
-            out_request_no, body, headers = _transfer_request(spec, index, seq, rng)
-            started = time.perf_counter()
-            status = 0
-            try:
-                async with session.post(url, data=body, headers=headers) as response:
-                    status = response.status
-                    answer = await response.read()
-                key = _outcome(status, answer)
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                key = f"client {type(exc).__name__}"
-            _record(spec, result, out_request_no, status, key, started)
-            if key is not None and key.startswith("client "):
-                await asyncio.sleep(0.01)  # a refused connection must not spin the loop
+
+        async def send(body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+            async with session.post(url, data=body, headers=headers) as response:
+                return response.status, await response.read()
+
+        await _client_loop(spec, index, result, send, (aiohttp.ClientError, TimeoutError, ValueError))
 
 
 class _RawConnection:
@@ -345,25 +360,14 @@ class _RawConnection:
 
 async def _raw_client(spec: LoadSpec, index: int, result: LoadResult) -> None:
     """One client over `_RawConnection`: the same requests, checks and counts as `_client`."""
-    rng = random.Random(spec.seed * 100_003 + index)
     connection = _RawConnection(spec.base_urls[index % len(spec.base_urls)])
-    seq = 0
+
+    async def send(body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        return await asyncio.wait_for(connection.post(PAY_PATH, body, headers), REQUEST_TIMEOUT)
+
+    failures = (OSError, TimeoutError, ValueError, KeyError, asyncio.IncompleteReadError)
     try:
-        while time.time() < spec.measure_until:
-            seq += 1
-            out_request_no, body, headers = _transfer_request(spec, index, seq, rng)
-            started = time.perf_counter()
-            status = 0
-            try:
-                status, answer = await asyncio.wait_for(
-                    connection.post(PAY_PATH, body, headers), REQUEST_TIMEOUT
-                )
-                key = _outcome(status, answer)
-            except (OSError, TimeoutError, ValueError, KeyError, asyncio.IncompleteReadError) as exc:
-                key = f"client {type(exc).__name__}"
-            _record(spec, result, out_request_no, status, key, started)
-            if key is not None and key.startswith("client "):
-                await asyncio.sleep(0.01)  # a refused connection must not spin the loop
+        await _client_loop(spec, index, result, send, failures)
     finally:
         connection.close()
 
