@@ -16,6 +16,7 @@ from core.usecases.bills.views import ops_bill_view
 from gateway.console.audit import audited
 from gateway.console.auth import page, render, visit_of
 from gateway.console.lists import ops_list
+from gateway.console.outcomes import done, refused
 from gateway.keys import CONTAINER
 from gateway.maker_checker import approve_or_propose
 
@@ -59,10 +60,10 @@ async def _review(request: web.Request, payout_id: str, decision: str, reason: s
             request, route, {"id": payout_id}, decide, said={"reason": reason}, outcome_of=_proposed_or_ok
         )
     except DomainError as exc:
-        return {"id": payout_id, "ok": False, "message": str(exc)}
+        return refused(payout_id, exc)
     if isinstance(decided, Approval):
-        return {"id": payout_id, "ok": True, "message": "proposed"}
-    return {"id": payout_id, "ok": True, "message": decided.status.value}
+        return done(payout_id, "proposed")
+    return done(payout_id, decided.status.value)
 
 
 def _proposed_or_ok(decided: object) -> str:
@@ -123,5 +124,5 @@ async def replay(request: web.Request) -> web.StreamResponse:
     item = await audited(
         request, REPLAY, {"id": event_id}, lambda: outbox.replay(event_id, visit_of(request).operator.login)
     )
-    result = {"id": event_id, "ok": True, "message": item.get("status", "")}
+    result = done(event_id, str(item.get("status", "")))
     return render(request, "results.html", {"results": [result], "back": "/console/notifications"})

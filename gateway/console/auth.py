@@ -10,12 +10,13 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from yarl import URL
 
 from core.errors import DomainError
 from core.operators.model import Operator, Permission
 from gateway.console.cookie import session_id_of
 from gateway.console.csrf import csrf_ok
-from gateway.console.i18n import language_of, translator
+from gateway.console.i18n import error_key, language_of, translator
 from gateway.console.session import Session, SessionStore
 from gateway.http.ops_access import permission_for
 from gateway.keys import CONTAINER
@@ -64,7 +65,7 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
             try:
                 return await handler(request)
             except DomainError as exc:
-                context = {"message": "error", "detail": exc.message}
+                context = {"message": error_key(exc.code, exc.http_status), "detail": exc.message}
                 return render(request, "message.html", context, status=exc.http_status)
 
         run.__name__ = handler.__name__
@@ -90,11 +91,22 @@ async def _visit(request: web.Request) -> Visit | None:
     return Visit(session, operator, language_of(session.lang))
 
 
+def came_from(request: web.Request) -> str:
+    """The console page the browser was on (its Referer, when that is a console page of this
+    site), else the dashboard: where a message page's link leads back to."""
+    referer = URL(request.headers.get("Referer", ""))
+    same_site = referer.host == request.url.host and referer.port == request.url.port
+    if same_site and referer.path.startswith("/console") and not referer.path.startswith("/console/login"):
+        return referer.path_qs
+    return "/console"
+
+
 def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
     """A page in the visitor's language, with what every page's frame needs."""
     visit = request.get(VISIT)
     lang = visit.lang if visit else language_of(request.query.get("lang"))
-    frame = {"t": translator(lang), "lang": lang, "visit": visit, "path": request.rel_url.path}
+    frame = {"t": translator(lang), "lang": lang, "visit": visit, "path": request.rel_url.path,
+             "came_from": came_from(request)}  # fmt: skip
     response = aiohttp_jinja2.render_template(template, request, {**frame, **context}, status=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"

@@ -83,6 +83,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "confirm_action": ("确认执行此操作？", "Really do this?"),
     "replay": ("重新投递", "Replay"),
     "done": ("已完成", "Done"),
+    "back": ("返回", "Back"),
     "results": ("处理结果", "Results"),
     "export_csv": ("导出 CSV", "Export CSV"),
     "export_items": ("导出明细", "Export items"),
@@ -145,11 +146,57 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "action.requery_bank": ("发起银行查询", "Query the bank"),
     "action.rerun_business": ("发起业务处理", "Rerun business"),
     "action.switch_to_transfer": ("更新支付模式为转账", "Switch to transfer"),
+    # refusals, by the error's code (else by its HTTP status): the operator's language first,
+    # the use case's own (English) words below it
+    "error.ILLEGAL_TRANSITION": (
+        "状态已变化，此操作不再适用（可能已有其他人处理）",
+        "Its state has changed: this action no longer applies (someone may have acted already)",
+    ),
+    "error.APPROVAL_DECIDED": (
+        "该提议已被处理，未再执行",
+        "This proposal was already decided: nothing was done",
+    ),
+    "error.APPROVAL_CHECKING": (
+        "渠道查询中，暂不能确认",
+        "Still checking at the channel: not yet confirmable",
+    ),
+    "error.SAME_OPERATOR": (
+        "不能确认自己的提议，须由另一位操作员确认",
+        "You proposed this: another operator must confirm it",
+    ),
+    "error.ROLE_REQUIRED": ("无权执行此操作", "You may not do this"),
+    "error.NOT_ESCALATED": (
+        "该支付未升级或已有最终结果，不能人工确认",
+        "This payment is not escalated, or its outcome is already final",
+    ),
+    "error.ACTION_PRECONDITION_FAILED": (
+        "单据当前状态不允许此操作",
+        "The bill's state does not allow this action",
+    ),
+    "error.BILL_IN_PROCESS": ("单据正在处理中，请稍后再试", "The bill is being processed; try again shortly"),
+    "error.AUDIT_UNAVAILABLE": (
+        "审计日志暂不可写，操作未执行，请稍后再试",
+        "The audit log cannot be written: nothing was done; try again later",
+    ),
+    "error.http_400": ("输入有误", "The input is not valid"),
+    "error.http_403": ("无权执行此操作", "You may not do this"),
+    "error.http_404": ("未找到", "Not found"),
+    "error.http_409": ("与当前状态冲突，未执行", "It conflicts with the current state: nothing was done"),
+    "error.http_422": ("业务规则不允许", "A business rule refuses it"),
+    "error.http_503": ("服务暂不可用，请稍后再试", "Unavailable for now; try again later"),
 }
 
 
 def language_of(requested: str | None) -> str:
     return requested if requested in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def error_key(code: str, http_status: int) -> str:
+    """The catalogue key of a refusal: its code's, else its HTTP status's, else `error`."""
+    for key in (f"error.{code}", f"error.http_{http_status}"):
+        if key in MESSAGES:
+            return key
+    return "error"
 
 
 def translator(lang: str) -> Callable[[str], str]:

@@ -1,0 +1,32 @@
+"""The console's answers to what goes wrong, over HTTP (no browser): a refusal in the
+operator's language, a form acted on by someone else first, an empty selection, an address
+that is no page, a session that ended under a form; the browser tests are in tests/e2e/console."""
+
+from __future__ import annotations
+
+from paygate_testkit import SignedClient
+from test_console_pages import apply_payouts, csrf_token, log_in
+from test_console_pages import settings as settings  # payouts accepted for review
+
+
+async def review(api: SignedClient, decision: str, *payout_ids: str, reason: str = "") -> tuple[int, str]:
+    form = [("csrf_token", await csrf_token(api)), ("decision", decision), ("reason", reason)]
+    answer = await api.client.post(
+        "/console/payouts/review", data=form + [("payout_id", i) for i in payout_ids]
+    )
+    return answer.status, await answer.text()
+
+
+async def test_a_refusal_is_said_in_the_operators_language(api: SignedClient) -> None:
+    """A payout someone already rejected: approving it again is refused in Chinese (and in
+    English on an English page), with the use case's own words below."""
+    [payout_id] = await apply_payouts(api, 1)
+    await log_in(api, "demo-finance")
+    status, page = await review(api, "reject", payout_id, reason="重复申请")
+    assert status == 200 and "已驳回" in page
+    status, page = await review(api, "approve", payout_id)
+    assert "状态已变化，此操作不再适用" in page, page
+    assert 'class="detail"' in page  # the use case's message, below
+    await api.client.get("/console?lang=en")
+    status, page = await review(api, "approve", payout_id)
+    assert "Its state has changed: this action no longer applies" in page, page
