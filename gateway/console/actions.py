@@ -81,6 +81,8 @@ async def review(request: web.Request) -> web.StreamResponse:
     if decision == "reject" and not reason:
         return render(request, "message.html", {"message": "reason_required"}, status=400)
     ids = [str(v) for v in form.getall("payout_id", [])][:100]
+    if not ids:
+        return render(request, "message.html", {"message": "nothing_selected"}, status=400)
     results = [await _review(request, payout_id, decision, reason) for payout_id in ids]
     return render(request, "results.html", {"results": results, "back": "/console/payouts/review"})
 

@@ -78,6 +78,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reject_selected": ("批量驳回", "Reject selected"),
     "reason": ("原因", "Reason"),
     "reason_required": ("驳回必须填写原因", "A rejection needs a reason"),
+    "nothing_selected": ("未勾选任何代付，未执行任何操作", "No payout was ticked: nothing was done"),
     "confirm": ("确认", "Confirm"),
     "cancel": ("取消", "Cancel"),
     "confirm_action": ("确认执行此操作？", "Really do this?"),

@@ -118,7 +118,7 @@ async def test_a_post_without_the_session_csrf_token_is_refused(api: SignedClien
         assert response.status == 403
     token = await csrf_token(api)
     ok = await api.client.post("/console/payouts/review", data={"csrf_token": token, "decision": "approve"})
-    assert ok.status == 200  # nothing ticked: nothing done, but the form was accepted
+    assert ok.status == 400  # the form was accepted (no 403), and nothing was ticked
 
 
 async def test_a_rejection_needs_a_reason(api: SignedClient) -> None:

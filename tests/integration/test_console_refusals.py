@@ -30,3 +30,10 @@ async def test_a_refusal_is_said_in_the_operators_language(api: SignedClient) ->
     await api.client.get("/console?lang=en")
     status, page = await review(api, "approve", payout_id)
     assert "Its state has changed: this action no longer applies" in page, page
+
+
+async def test_a_decision_with_nothing_ticked_says_so(api: SignedClient) -> None:
+    await log_in(api, "demo-finance")
+    for decision in ("approve", "reject"):
+        status, page = await review(api, decision, reason="x")
+        assert status == 400 and "未勾选任何代付" in page, page
