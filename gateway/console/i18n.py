@@ -23,6 +23,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "forbidden": ("无权执行此操作", "You may not do this"),
     "not_found": ("未找到", "Not found"),
+    "no_such_page": (
+        "没有这个页面（表单的地址不能直接打开），未执行任何操作",
+        "There is no such page (a form's address cannot be opened as a page): nothing was done",
+    ),
     "error": ("出错了", "Something is wrong"),
     "dashboard": ("待办总览", "Needs a person now"),
     "payments": ("支付", "Payments"),

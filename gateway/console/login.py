@@ -81,3 +81,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/console/login")
     request.app[SESSION_COOKIE].clear(response)
     raise response
+
+
+@page()
+async def no_such_page(request: web.Request) -> web.StreamResponse:
+    """A /console address that is no page (or a form's address opened as a page): a console
+    page saying so (404), not the API's JSON error."""
+    return render(request, "message.html", {"message": "no_such_page"}, status=404)

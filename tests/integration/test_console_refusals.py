@@ -37,3 +37,14 @@ async def test_a_decision_with_nothing_ticked_says_so(api: SignedClient) -> None
     for decision in ("approve", "reject"):
         status, page = await review(api, decision, reason="x")
         assert status == 400 and "未勾选任何代付" in page, page
+
+
+async def test_an_address_that_is_no_page_answers_a_console_page(api: SignedClient) -> None:
+    """Not the API's JSON error: an unknown /console path, and a form's address opened with GET."""
+    await log_in(api, "demo-operator")
+    for path in ("/console/nonexistent", "/console/approvals/apr_x/confirm", "/console/logout"):
+        answer = await api.client.get(path)
+        assert answer.status == 404 and answer.content_type == "text/html", path
+        assert "没有这个页面" in await answer.text()
+    static = await api.client.get("/console/static/console.css")
+    assert static.status == 200 and static.content_type == "text/css"
