@@ -56,7 +56,7 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
         async def run(request: web.Request) -> web.StreamResponse:
             visit = await _visit(request)
             if visit is None:
-                raise web.HTTPSeeOther(f"/console/login?next={request.rel_url.path}")
+                raise web.HTTPSeeOther(_login_url(request))
             request[VISIT] = visit
             if request.method == "POST" and not await csrf_ok(request, visit.session):
                 return render(request, "message.html", {"message": "csrf_refused"}, status=403)
@@ -73,6 +73,15 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
         return run
 
     return wrap
+
+
+def _login_url(request: web.Request) -> str:
+    """The login page, then back to this page (its query kept), or for a form posted after the
+    session ended, to the page the form was on (the form's address is no page); it says the
+    session ended when the browser still held one."""
+    target = request.rel_url.path_qs if request.method == "GET" else came_from(request)
+    query = {"next": target, **({"expired": "1"} if session_id_of(request) else {})}
+    return str(URL("/console/login").with_query(query))
 
 
 async def _visit(request: web.Request) -> Visit | None:

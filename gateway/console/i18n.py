@@ -16,6 +16,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login_name": ("账号", "Login"),
     "password": ("密码", "Password"),
     "login_failed": ("账号或密码错误", "Wrong login or password"),
+    "session_ended": (
+        "会话已结束（超时或已退出），请重新登录；未提交的操作没有执行",
+        "Your session has ended (timed out or logged out): log in again; nothing unsent was done",
+    ),
     "too_many_logins": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
     "csrf_refused": (
         "表单已失效（缺少或错误的 CSRF 令牌），请刷新页面",

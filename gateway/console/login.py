@@ -37,7 +37,8 @@ def _login_page(request: web.Request, target: str, failed: str | None, status: i
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return _login_page(request, _next_page(request.query.get("next")), None)
+    ended = "session_ended" if request.query.get("expired") else None
+    return _login_page(request, _next_page(request.query.get("next")), ended)
 
 
 def _login_csrf_ok(request: web.Request, given: object) -> bool:

@@ -4,9 +4,15 @@ that is no page, a session that ended under a form; the browser tests are in tes
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from paygate_testkit import SignedClient
 from test_console_pages import apply_payouts, csrf_token, log_in
 from test_console_pages import settings as settings  # payouts accepted for review
+from yarl import URL
+
+from gateway.storage.console_session_tables import console_sessions
 
 
 async def review(api: SignedClient, decision: str, *payout_ids: str, reason: str = "") -> tuple[int, str]:
@@ -48,3 +54,35 @@ async def test_an_address_that_is_no_page_answers_a_console_page(api: SignedClie
         assert "没有这个页面" in await answer.text()
     static = await api.client.get("/console/static/console.css")
     assert static.status == 200 and static.content_type == "text/css"
+
+
+async def expire_sessions(container: Any) -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    async with container.engine().begin() as conn:
+        await conn.execute(console_sessions.update().values(seen=an_hour_ago))
+
+
+async def test_a_form_sent_after_the_session_ended_logs_in_back_to_its_page(
+    api: SignedClient, container: Any
+) -> None:
+    """The login page says the session ended, and leads back to the page the form was on (the
+    form's address is no page), or to the page asked for with its filters."""
+    await log_in(api, "demo-finance")
+    token = await csrf_token(api)
+    await expire_sessions(container)
+    on_page = f"http://{api.client.host}:{api.client.port}/console/approvals"
+    answer = await api.client.post(
+        "/console/approvals/apr_x/confirm",
+        data={"csrf_token": token},
+        headers={"Referer": on_page},
+        allow_redirects=False,
+    )
+    assert answer.status == 303
+    login_url = URL(answer.headers["Location"])
+    assert login_url.path == "/console/login" and login_url.query["next"] == "/console/approvals"
+    assert "会话已结束" in await (await api.client.get(str(login_url))).text()
+    back = await log_in(api, "demo-finance", next_page=login_url.query["next"])
+    assert back.headers["Location"] == "/console/approvals"
+    await expire_sessions(container)
+    answer = await api.client.get("/console/payouts?status=rejected&app_id=demo", allow_redirects=False)
+    assert URL(answer.headers["Location"]).query["next"] == "/console/payouts?status=rejected&app_id=demo"
