@@ -110,12 +110,18 @@ def came_from(request: web.Request) -> str:
     return "/console"
 
 
+def _other_language(request: web.Request, lang: str) -> str:
+    """This page in the other language, its filters kept (after a form: the page it was on)."""
+    here = request.rel_url if request.method == "GET" else URL(came_from(request))
+    return str(here.update_query(lang="en" if lang == "zh" else "zh"))
+
+
 def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
     """A page in the visitor's language, with what every page's frame needs."""
     visit = request.get(VISIT)
     lang = visit.lang if visit else language_of(request.query.get("lang"))
     frame = {"t": translator(lang), "lang": lang, "visit": visit, "path": request.rel_url.path,
-             "came_from": came_from(request)}  # fmt: skip
+             "came_from": came_from(request), "other_lang": _other_language(request, lang)}  # fmt: skip
     response = aiohttp_jinja2.render_template(template, request, {**frame, **context}, status=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"

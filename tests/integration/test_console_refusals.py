@@ -4,6 +4,7 @@ that is no page, a session that ended under a form; the browser tests are in tes
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -86,3 +87,15 @@ async def test_a_form_sent_after_the_session_ended_logs_in_back_to_its_page(
     await expire_sessions(container)
     answer = await api.client.get("/console/payouts?status=rejected&app_id=demo", allow_redirects=False)
     assert URL(answer.headers["Location"]).query["next"] == "/console/payouts?status=rejected&app_id=demo"
+
+
+async def test_the_language_switch_keeps_the_filters(api: SignedClient) -> None:
+    await log_in(api, "demo-viewer")
+    page = await (await api.client.get("/console/payouts?status=rejected&app_id=demo")).text()
+    found = re.search(r'class="lang" href="([^"]+)"', page)
+    assert found
+    switched = URL(found.group(1).replace("&amp;", "&"))
+    assert switched.path == "/console/payouts"
+    assert dict(switched.query) == {"status": "rejected", "app_id": "demo", "lang": "en"}
+    page = await (await api.client.get(str(switched))).text()
+    assert "Payouts" in page and 'value="rejected" selected' in page
