@@ -14,6 +14,7 @@ from test_console_pages import settings as settings  # payouts accepted for revi
 from yarl import URL
 
 from gateway.storage.console_session_tables import console_sessions
+from gateway.storage.tables import outbox
 
 
 async def review(api: SignedClient, decision: str, *payout_ids: str, reason: str = "") -> tuple[int, str]:
@@ -99,3 +100,27 @@ async def test_the_language_switch_keeps_the_filters(api: SignedClient) -> None:
     assert dict(switched.query) == {"status": "rejected", "app_id": "demo", "lang": "en"}
     page = await (await api.client.get(str(switched))).text()
     assert "Payouts" in page and 'value="rejected" selected' in page
+
+
+async def test_a_failing_webhook_can_be_replayed_from_its_list(api: SignedClient, container: Any) -> None:
+    """`failing` is a stored `pending` after a failed attempt: its row says failing and has the
+    replay button (it had none: the page looked for a stored status `failing`)."""
+    payer, payee = await api.open_account(owner="A"), await api.open_account(owner="B")
+    await api.fund(payer, "10.00")
+    status, paid = await api.post(
+        "/v1/payments",
+        {"out_request_no": "hook-1", "pay_method": "transfer", "amount": "1.00", "currency": "CNY",
+         "payer_account": payer, "payee_account": payee},
+    )  # fmt: skip
+    assert status == 201, paid  # its webhook is queued
+    async with container.engine().begin() as conn:
+        updated = await conn.execute(outbox.update().values(attempts=2, last_error="connection refused"))
+    assert updated.rowcount >= 1
+    await log_in(api, "demo-operator")
+    page = await (await api.client.get("/console/notifications?status=failing")).text()
+    replay = re.search(r'action="(/console/notifications/[^"]+/replay)"', page)
+    assert replay and "投递失败重试中" in page, page
+    answer = await api.client.post(replay.group(1), data={"csrf_token": await csrf_token(api)})
+    assert answer.status == 200 and "待处理" in await answer.text()
+    page = await (await api.client.get("/console/notifications?status=failing")).text()
+    assert replay.group(1) not in page  # queued again: no longer failing
