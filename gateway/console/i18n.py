@@ -161,6 +161,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "状态已变化，此操作不再适用（可能已有其他人处理）",
         "Its state has changed: this action no longer applies (someone may have acted already)",
     ),
+    "error.STALE_FORM": (
+        "打开此页面后对象已被更改（可能已有其他人处理），本次未执行，请查看最新状态",
+        "It changed after this page was opened (someone may have acted already): nothing was done; "
+        "see where it stands now",
+    ),
     "error.APPROVAL_DECIDED": (
         "该提议已被处理，未再执行",
         "This proposal was already decided: nothing was done",
