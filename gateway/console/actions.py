@@ -16,6 +16,7 @@ from core.payouts.model import Payout
 from core.usecases.bills.views import ops_bill_view
 from gateway.console.audit import audited
 from gateway.console.auth import page, render, visit_of
+from gateway.console.i18n import error_key
 from gateway.console.lists import ops_list
 from gateway.console.outcomes import done, refused
 from gateway.keys import CONTAINER
@@ -123,8 +124,15 @@ async def bill_action(request: web.Request) -> web.StreamResponse:
             )
         return await container.bill_actions().act(bill_id, action, visit_of(request).operator.login, reason)
 
-    await audited(request, BILL_ACTION, {"id": bill_id, "action": action.value}, act, said={"reason": reason})
-    raise web.HTTPSeeOther(f"/console/bills/{bill_id}")
+    back = f"/console/bills/{bill_id}"
+    try:
+        await audited(
+            request, BILL_ACTION, {"id": bill_id, "action": action.value}, act, said={"reason": reason}
+        )
+    except DomainError as exc:
+        context = {"message": error_key(exc.code, exc.http_status), "detail": exc.message, "back": back}
+        return render(request, "message.html", context, status=exc.http_status)
+    raise web.HTTPSeeOther(f"{back}?done={action.value}")  # the bill's page says it was done
 
 
 @page(REPLAY)

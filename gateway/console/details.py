@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from core.bills.actions import ErrorAction
 from core.errors import NotFound
 from core.usecases.bills.views import ops_bill_view
 from core.usecases.lease.views import ops_lease_view
@@ -19,6 +20,12 @@ from gateway.keys import CONTAINER
 from gateway.storage.queries.console import ConsoleQueries
 
 CONSOLE_QUERIES: web.AppKey[ConsoleQueries] = web.AppKey("console_queries", ConsoleQueries)
+
+
+def _done_action(request: web.Request) -> str | None:
+    """The bill action just done (`?done=`, set by the action's redirect), to say so on the page."""
+    done = request.query.get("done")
+    return done if done in {action.value for action in ErrorAction} else None
 
 
 async def _detail(
@@ -36,6 +43,7 @@ async def _detail(
         "flow": timeline(flow),
         "exchanges": exchanges,
         "webhooks": webhooks,
+        "done": _done_action(request),
     }
     return render(request, f"detail_{kind}.html", context)
 

@@ -93,6 +93,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "replay": ("重新投递", "Replay"),
     "done": ("已完成", "Done"),
     "back": ("返回", "Back"),
+    "action_done": ("已执行", "Done"),
     "results": ("处理结果", "Results"),
     "export_csv": ("导出 CSV", "Export CSV"),
     "export_items": ("导出明细", "Export items"),

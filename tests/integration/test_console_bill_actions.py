@@ -28,7 +28,10 @@ async def test_a_stale_bill_action_form_is_refused_and_nothing_is_done(gw: Gatew
         ("bills/actions/revalidate", "refused:STALE_FORM")
     ], audit
     assert (await gw.bill(bill_id))["attempt"] == 0
+    assert f'href="/console/bills/{bill_id}" id="back"' in await stale.text()  # back to the bill
     fresh = await gw.api.client.post(action, data={**form, "seen": seen.group(1)}, allow_redirects=False)
     assert fresh.status == 303, await fresh.text()
+    shown = await (await gw.api.client.get(fresh.headers["Location"])).text()
+    assert '<p class="flash ok" id="flash">已执行: 重新校验</p>' in shown  # says what was done
     status, audit = await gw.api.get(f"/ops/audit?subject_id={bill_id}")
     assert audit["data"][0]["outcome"] == "ok", audit
