@@ -132,16 +132,23 @@ class Watched:
         self.page = self.context.new_page()
         self.served, self.errors, self.posts = served, list[str](), list[str]()
         self.page.on("pageerror", lambda exc: self.errors.append(f"{self.page.url}: {exc}"))
-        self.page.on(
-            "console",
-            lambda msg: self.errors.append(f"{self.page.url}: {msg.text}") if msg.type == "error" else None,
-        )
+        self.page.on("console", self._console)
+        self.page.on("response", self._response)
         self.page.on("request", lambda r: self.posts.append(r.url) if r.method == "POST" else None)
         self.says_yes = True  # to the console's "really do this?"
         self.page.on("dialog", lambda dialog: dialog.accept() if self.says_yes else dialog.dismiss())
         log_in(self.page, served, login, password)
         expect(self.page.locator("#who")).to_have_text(login)
         self.posts.clear()  # the login's
+
+    def _console(self, msg: Any) -> None:
+        # a page answered 4xx (a refusal) is logged so too: the page itself is checked instead
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            self.errors.append(f"{self.page.url}: {msg.text}")
+
+    def _response(self, response: Response) -> None:
+        if response.request.resource_type != "document" and response.status >= 400:
+            self.errors.append(f"{response.status} for {response.url} (on {self.page.url})")
 
     def open(self, path: str) -> None:
         response = self.page.goto(f"{self.served.base}{path}")
@@ -211,3 +218,137 @@ def test_a_form_is_sent_once_and_only_after_the_operator_says_yes(
     assert len(finance.posts) == 1, finance.posts
     audit = ops(world, f"/ops/audit?subject_id={payout_id}")["data"]
     assert [(e["action"], e["outcome"]) for e in audit] == [("payouts/approve", "ok")], audit
+
+
+@pytest.mark.parametrize("login", ["demo-viewer", "demo-admin"])
+def test_a_role_without_actions_is_offered_none_and_its_filters_keep_their_state(
+    world: World, operators: Callable[..., Watched], login: str
+) -> None:
+    looker = operators(login)
+    made = world.made
+    for path in [
+        "/console/payouts/review", "/console/approvals", f"/console/payouts/{made.payouts[4]}",
+        f"/console/bills/{made.failed_bills[1]}", f"/console/payments/{made.escalated_payment}",
+        "/console/notifications?status=failing",
+    ]:  # fmt: skip
+        looker.open(path)
+        assert looker.page.locator("main form[method=post] button").count() == 0, path
+        assert looker.page.locator("#bill-actions").count() == 0, path
+    looker.open("/console/payouts")
+    looker.page.select_option("select[name=status]", "pending_review")
+    looker.page.fill("input[name=app_id]", "demo")
+    with looker.page.expect_navigation():
+        looker.page.click("main form.filters button")
+    expect(looker.page.locator("select[name=status]")).to_have_value("pending_review")
+    looker.page.click("a.lang")  # English, the filters kept
+    expect(looker.page.locator("h1")).to_have_text("Payouts")
+    expect(looker.page.locator("select[name=status]")).to_have_value("pending_review")
+    expect(looker.page.locator("input[name=app_id]")).to_have_value("demo")
+    assert "zhangsan@example.com" not in looker.page.content()  # payee accounts masked
+    looker.page.click("a.lang")  # back to Chinese for the next test's eyes
+    with looker.page.expect_navigation():
+        looker.page.click("header form button")  # log out
+    expect(looker.page.locator("#login-submit")).to_be_visible()
+    looker.page.go_back()  # a page of the ended session: the login again, not the page
+    expect(looker.page.locator("#login-submit")).to_be_visible()
+
+
+def test_an_operator_presses_every_button_of_bills_and_webhooks(
+    world: World, operators: Callable[..., Watched]
+) -> None:
+    """In English: a bill action (and a second operator's stale form for it), a webhook replay."""
+    first, second = operators("demo-operator"), operators("demo-operator")
+    bill_id = world.made.failed_bills[0]
+    first.open(f"/console/bills/{bill_id}?lang=en")
+    second.open(f"/console/bills/{bill_id}/actions/resend_bank")  # opened before the first acts
+    first.page.click("#bill-actions a[data-action=resend_bank]")
+    first.page.fill("input[name=reason]", "bank refused: 重新发起 ✓")
+    first.press("#confirm")
+    expect(first.page.locator("#flash")).to_have_text("Done: Resend to the bank")
+    assert ops(world, f"/ops/bills/{bill_id}")["attempt"] == 2
+    second.page.fill("input[name=reason]", "me too")
+    second.press("#confirm", expected_status=409)
+    expect(second.page.locator("#message")).to_contain_text("打开此页面后对象已被更改")
+    second.page.click("#back")
+    expect(second.page.locator("h1")).to_contain_text(bill_id)
+    assert ops(world, f"/ops/bills/{bill_id}")["attempt"] == 2, "the stale form did nothing"
+
+    first.open("/console/notifications?status=failing")
+    event_id = first.page.locator("button.replay").first.evaluate(
+        "b => b.form.action.split('/notifications/')[1].split('/')[0]"
+    )
+    first.press(f"form[action='/console/notifications/{event_id}/replay'] button")
+    expect(first.page.locator("#results")).to_contain_text("pending")
+    audit = ops(world, "/ops/audit?action=notifications/replay&operator=demo-operator")["data"]
+    assert [(e["subject_id"], e["outcome"]) for e in audit] == [(event_id, "ok")], audit
+
+
+def proposal_row(subject_id: str) -> str:
+    return f"#approvals tr:has(a[href$='/{subject_id}'])"
+
+
+def test_finance_presses_every_button_of_review_resolve_and_approvals(
+    world: World, operators: Callable[..., Watched]
+) -> None:
+    made = world.made
+    finance, checker = operators("demo-finance"), operators(SECOND_FINANCE, SECOND_PASSWORD)
+    finance.open("/console/payouts/review")  # bulk: two ticked, approved
+    for payout_id in made.payouts[:2]:
+        finance.page.check(f"input.pick[value={payout_id}]")
+    finance.press("#approve-selected")
+    expect(finance.page.locator("#results tr.ok")).to_have_count(2)
+    for payout_id in made.payouts[:2]:
+        assert ops(world, f"/ops/payouts/{payout_id}")["status"] != "pending_review"
+
+    finance.open(f"/console/payouts/{made.payouts[2]}")  # one alone: a rejection needs a reason
+    finance.press("#review-one button[value=reject]", expected_status=400)
+    expect(finance.page.locator("#message")).to_have_text("驳回必须填写原因")
+    finance.page.click("#back")
+    finance.page.fill("#review-one input[name=reason]", "重复申请 <b>✓</b> " + "长" * 300)
+    finance.press("#review-one button[value=reject]")
+    expect(finance.page.locator("#results tr.ok")).to_contain_text("已驳回")
+    assert ops(world, f"/ops/payouts/{made.payouts[2]}")["status"] == "rejected"
+
+    checker.open(f"/console/payouts/{made.payouts[3]}")  # stale: finance approves it first
+    finance.open(f"/console/payouts/{made.payouts[3]}")
+    finance.press("#review-one button[value=approve]")
+    checker.page.fill("#review-one input[name=reason]", "不同意")
+    checker.press("#review-one button[value=reject]")
+    expect(checker.page.locator("#results tr.bad")).to_contain_text("状态已变化，此操作不再适用")
+    assert ops(world, f"/ops/payouts/{made.payouts[3]}")["status"] != "rejected"
+
+    finance.open(f"/console/payouts/{made.big_payout}")  # over 1000: proposed, not approved
+    finance.press("#review-one button[value=approve]")
+    expect(finance.page.locator("#results")).to_contain_text("已提交复核")
+    finance.open("/console/approvals")
+    finance.press(f"{proposal_row(made.big_payout)} button.confirm", expected_status=403)
+    expect(finance.page.locator("#results")).to_contain_text("不能确认自己的提议")
+    late = operators(SECOND_FINANCE, SECOND_PASSWORD)
+    late.open("/console/approvals")  # a second tab of the checker's, left open
+    checker.open("/console/approvals")
+    checker.press(f"{proposal_row(made.big_payout)} button.confirm")
+    expect(checker.page.locator("#results")).to_contain_text("已确认，渠道执行中")
+    late.press(f"{proposal_row(made.big_payout)} button.confirm", expected_status=409)
+    expect(late.page.locator("#results")).to_contain_text("该提议已被处理")
+    wait_for(
+        "the big payout approved",
+        lambda: ops(world, f"/ops/payouts/{made.big_payout}")["status"] != "pending_review",
+    )
+
+    payment_id = made.escalated_payment  # an escalated payment: its outcome proposed with evidence
+    finance.open(f"/console/payments/{payment_id}")
+    finance.page.fill("#resolve input[name=evidence]", "支付宝工单 2026-88")
+    finance.page.fill("#resolve input[name=note]", "no money left the account")
+    finance.press("#resolve button")
+    expect(finance.page.locator("#results")).to_contain_text("渠道查询中")
+
+    def proposal() -> Any:
+        found = [a for a in ops(world, "/ops/approvals?status=any")["data"] if a["subject_id"] == payment_id]
+        return found and found[0]["status"] != "checking" and found[0]
+
+    assert wait_for("the proposal checked at the channel", proposal)["status"] == "pending"
+    checker.open("/console/approvals")
+    checker.page.fill(f"{proposal_row(payment_id)} input[name=reason]", "证据不足")
+    checker.press(f"{proposal_row(payment_id)} button.reject")
+    expect(checker.page.locator("#results")).to_contain_text("已驳回")
+    assert proposal()["status"] == "rejected"
