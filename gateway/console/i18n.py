@@ -167,6 +167,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "It changed after this page was opened (someone may have acted already): nothing was done; "
         "see where it stands now",
     ),
+    "error.APPROVAL_OPEN": (
+        "已有相同的提议在等待复核，未重复提交",
+        "The same proposal is already waiting for its second operator: nothing new was proposed",
+    ),
     "error.APPROVAL_DECIDED": (
         "该提议已被处理，未再执行",
         "This proposal was already decided: nothing was done",

@@ -4,8 +4,10 @@ that is no page, a session that ended under a form; the browser tests are in tes
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from paygate_testkit import SignedClient
@@ -124,3 +126,33 @@ async def test_a_failing_webhook_can_be_replayed_from_its_list(api: SignedClient
     assert answer.status == 200 and "待处理" in await answer.text()
     page = await (await api.client.get("/console/notifications?status=failing")).text()
     assert replay.group(1) not in page  # queued again: no longer failing
+
+
+async def test_a_second_proposal_of_the_same_decision_is_refused(api: SignedClient, container: Any) -> None:
+    """A large payout's approval proposed from a page left open after it was already proposed
+    (by a double submit, or a second finance operator): one proposal waits, the second is
+    refused (it would only wait beside the first, to be confirmed twice)."""
+    container.settings().ops.maker_checker.payout_approval_over = Decimal("10.00")
+    [payout_id] = await apply_payouts(api, 1)
+    await log_in(api, "demo-finance")
+    status, page = await review(api, "approve", payout_id)
+    assert status == 200 and "待第二位财务确认" in page
+    status, page = await review(api, "approve", payout_id)
+    assert "已有相同的提议在等待复核" in page, page
+    status, listed = await api.as_operator("demo-viewer-token-change-me").get("/ops/approvals?status=any")
+    assert [a["subject_id"] for a in listed["data"]] == [payout_id], listed
+
+
+async def test_two_proposals_of_the_same_decision_at_once_store_one(
+    api: SignedClient, container: Any
+) -> None:
+    """Sent at the same moment (PostgreSQL: in two transactions at once), one is stored and
+    the other refused 409 APPROVAL_OPEN."""
+    container.settings().ops.maker_checker.payout_approval_over = Decimal("10.00")
+    [payout_id] = await apply_payouts(api, 1)
+    finance = api.as_operator("demo-finance-token-change-me")
+    answers = await asyncio.gather(*(finance.approve_payout(payout_id) for _ in range(4)))
+    assert sorted(status for status, _ in answers) == [202, 409, 409, 409], answers
+    assert {body["error"]["code"] for status, body in answers if status == 409} == {"APPROVAL_OPEN"}
+    status, listed = await finance.get("/ops/approvals?status=any")
+    assert [a["subject_id"] for a in listed["data"]] == [payout_id], listed
