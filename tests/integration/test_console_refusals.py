@@ -156,3 +156,11 @@ async def test_two_proposals_of_the_same_decision_at_once_store_one(
     assert {body["error"]["code"] for status, body in answers if status == 409} == {"APPROVAL_OPEN"}
     status, listed = await finance.get("/ops/approvals?status=any")
     assert [a["subject_id"] for a in listed["data"]] == [payout_id], listed
+
+
+async def test_a_filter_the_list_refuses_is_said_above_the_filters_as_filled_in(api: SignedClient) -> None:
+    await log_in(api, "demo-viewer")
+    answer = await api.client.get("/console/payments?status=bogus&app_id=demo&created_from=yesterday")
+    page = await answer.text()
+    assert answer.status == 400 and 'id="message"' in page and "输入有误" in page, page
+    assert 'class="filters"' in page and 'name="app_id" value="demo"' in page  # the form as filled in
