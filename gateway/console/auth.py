@@ -4,6 +4,7 @@ then the permission the page needs, from the same role table as /ops (403 otherw
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,7 +20,9 @@ from gateway.console.csrf import csrf_ok
 from gateway.console.i18n import error_key, language_of, translator
 from gateway.console.session import Session, SessionStore
 from gateway.http.ops_access import permission_for
-from gateway.keys import CONTAINER
+from gateway.keys import CONTAINER, TRACE_ID
+
+log = logging.getLogger("paygate.console")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("console_sessions")
@@ -67,6 +70,13 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
             except DomainError as exc:
                 context = {"message": error_key(exc.code, exc.http_status), "detail": exc.message}
                 return render(request, "message.html", context, status=exc.http_status)
+            except web.HTTPException:
+                raise  # a redirect
+            except Exception:
+                # a console page, not the API's JSON: the trace id to quote, the rest in the log
+                log.exception("console page failed", extra={"path": request.path})
+                detail = f"trace id {request.get(TRACE_ID, '')}"
+                return render(request, "message.html", {"message": "internal", "detail": detail}, status=500)
 
         run.__name__ = handler.__name__
         run.__doc__ = handler.__doc__

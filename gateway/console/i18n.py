@@ -32,6 +32,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "There is no such page (a form's address cannot be opened as a page): nothing was done",
     ),
     "error": ("出错了", "Something is wrong"),
+    "internal": (
+        "系统内部错误，操作可能未完成；请把下面的追踪号告知技术支持",
+        "An internal error: the action may not have been done; quote the trace id below to support",
+    ),
     "dashboard": ("待办总览", "Needs a person now"),
     "payments": ("支付", "Payments"),
     "bills": ("单据", "Bills"),

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from paygate_testkit import SignedClient
 from test_console_pages import apply_payouts, csrf_token, log_in
 from test_console_pages import settings as settings  # payouts accepted for review
@@ -164,3 +165,18 @@ async def test_a_filter_the_list_refuses_is_said_above_the_filters_as_filled_in(
     page = await answer.text()
     assert answer.status == 400 and 'id="message"' in page and "输入有误" in page, page
     assert 'class="filters"' in page and 'name="app_id" value="demo"' in page  # the form as filled in
+
+
+async def test_a_page_that_fails_answers_a_console_page_with_the_trace_id(
+    api: SignedClient, container: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await log_in(api, "demo-viewer")
+
+    async def broken() -> None:
+        raise RuntimeError("the ledger check broke")
+
+    monkeypatch.setattr(container.accounts(), "ledger_check", broken)
+    answer = await api.client.get("/console", headers={"X-Trace-Id": "trace-r8"})
+    page = await answer.text()
+    assert answer.status == 500 and answer.content_type == "text/html"
+    assert "系统内部错误" in page and "trace-r8" in page and "the ledger check broke" not in page
