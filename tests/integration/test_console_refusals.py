@@ -180,3 +180,11 @@ async def test_a_page_that_fails_answers_a_console_page_with_the_trace_id(
     page = await answer.text()
     assert answer.status == 500 and answer.content_type == "text/html"
     assert "系统内部错误" in page and "trace-r8" in page and "the ledger check broke" not in page
+
+
+async def test_a_report_query_it_refuses_is_said_above_the_form_as_filled_in(api: SignedClient) -> None:
+    await log_in(api, "demo-finance")
+    answer = await api.client.get("/console/report?from=2026-12-05&to=2026-01-01&group_by=status")
+    page = await answer.text()
+    assert answer.status == 400 and 'id="message"' in page and "from must not be after to" in page
+    assert 'name="from" value="2026-12-05"' in page and 'name="group_by" value="status"' in page
