@@ -34,6 +34,7 @@ async def test_two_operators_resolve_through_the_console_pages(world: World) -> 
     await world.port.asked.wait()
     page = await approvals_page(world)
     assert 'class="status-checking"' in page and "/confirm" not in page
+    assert "人工确认支付结果" in page and "结论: 失败" in page  # the action and the outcome in Chinese
     world.port.gate.set()
     assert await worker == 1
     page = await approvals_page(world)
