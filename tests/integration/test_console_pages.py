@@ -324,3 +324,12 @@ async def test_resolving_from_the_console_goes_through_the_same_checks(api: Sign
     ]  # fmt: skip
     status, pending = await api.as_operator("demo-viewer-token-change-me").get("/ops/approvals")
     assert pending["data"] == []
+
+
+async def test_list_filters_and_columns_are_named_in_the_pages_language(api: SignedClient) -> None:
+    await log_in(api, "demo-viewer")
+    payments = await (await api.client.get("/console/payments")).text()
+    assert "已升级人工处理" in payments and '<option value="true" >是</option>' in payments
+    assert ">escalated<" not in payments.replace(" ", "")
+    bills = await (await api.client.get("/console/bills?lang=en")).text()
+    assert "<th>Bill code</th>" in bills and "Needs action" in bills
