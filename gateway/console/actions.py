@@ -139,8 +139,15 @@ async def bill_action(request: web.Request) -> web.StreamResponse:
 async def replay(request: web.Request) -> web.StreamResponse:
     event_id = request.match_info["id"]
     outbox = request.app[CONTAINER].outbox_admin()
-    item = await audited(
-        request, REPLAY, {"id": event_id}, lambda: outbox.replay(event_id, visit_of(request).operator.login)
+    login = visit_of(request).operator.login
+    back = "/console/notifications"
+    try:  # the button is offered for a failing or dead webhook: a stale one queues nothing again
+        item = await audited(
+            request, REPLAY, {"id": event_id}, lambda: outbox.replay(event_id, login, stuck_only=True)
+        )
+    except DomainError as exc:
+        failed = {"results": [refused(event_id, exc)], "back": back}
+        return render(request, "results.html", failed, status=exc.http_status)
+    return render(
+        request, "results.html", {"results": [done(event_id, str(item.get("status", "")))], "back": back}
     )
-    result = done(event_id, str(item.get("status", "")))
-    return render(request, "results.html", {"results": [result], "back": "/console/notifications"})

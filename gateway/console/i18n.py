@@ -194,6 +194,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "已有相同的提议在等待复核，未重复提交",
         "The same proposal is already waiting for its second operator: nothing new was proposed",
     ),
+    "error.NOTIFICATION_NOT_STUCK": (
+        "该通知已重新排队或已投递，未再次重投",
+        "This webhook is queued again or delivered already: it was not replayed again",
+    ),
     "error.APPROVAL_DECIDED": (
         "该提议已被处理，未再执行",
         "This proposal was already decided: nothing was done",

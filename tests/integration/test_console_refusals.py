@@ -127,6 +127,8 @@ async def test_a_failing_webhook_can_be_replayed_from_its_list(api: SignedClient
     assert answer.status == 200 and "待处理" in await answer.text()
     page = await (await api.client.get("/console/notifications?status=failing")).text()
     assert replay.group(1) not in page  # queued again: no longer failing
+    again = await api.client.post(replay.group(1), data={"csrf_token": await csrf_token(api)})
+    assert again.status == 409 and "该通知已重新排队或已投递" in await again.text()  # a stale button
 
 
 async def test_a_second_proposal_of_the_same_decision_is_refused(api: SignedClient, container: Any) -> None:
