@@ -9,7 +9,11 @@ from core.approvals.model import Approval, ApprovalStatus, AuditEntry
 
 
 class ApprovalStore(Protocol):
-    async def add(self, approval: Approval) -> None: ...
+    async def add(self, approval: Approval, *, sole: bool = False) -> Approval | None:
+        """Store the approval; with `sole`, only when no approval of the same action and subject
+        is open (`OPEN_STATES`), checked and stored at once: that open one is answered then, and
+        nothing is stored."""
+        ...
 
     async def get(self, approval_id: str) -> Approval | None: ...
 

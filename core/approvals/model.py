@@ -47,6 +47,8 @@ MOVES: dict[ApprovalStatus, frozenset[ApprovalStatus]] = {
 }
 # the states the approvals worker moves on: a worker holds each under a lease while it works
 WORKER_STATES = (ApprovalStatus.CHECKING, ApprovalStatus.EXECUTING)
+# not yet decided and done: a second proposal of the same decision would only wait beside it
+OPEN_STATES = (ApprovalStatus.CHECKING, ApprovalStatus.PENDING, ApprovalStatus.EXECUTING)
 
 
 def check_move(frm: ApprovalStatus, to: ApprovalStatus) -> None:
@@ -65,6 +67,13 @@ class ApprovalAction(StrEnum):
     @property
     def permission(self) -> Permission:
         return _PERMISSION[self]
+
+    @property
+    def one_open_per_subject(self) -> bool:
+        """Whether the subject alone names the decision (a payout's approval, a payment's
+        outcome), so that one open proposal of it at a time is all there may be; a funding
+        is one of many an account may have, each its own."""
+        return self is not ApprovalAction.FUND_ACCOUNT
 
 
 _PERMISSION = {

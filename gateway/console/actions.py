@@ -10,12 +10,15 @@ from aiohttp import web
 
 from core.approvals.model import Approval
 from core.bills.actions import ErrorAction
-from core.errors import DomainError, InvalidArgument
+from core.bills.model import Bill
+from core.errors import Conflict, DomainError, InvalidArgument
 from core.payouts.model import Payout
 from core.usecases.bills.views import ops_bill_view
 from gateway.console.audit import audited
 from gateway.console.auth import page, render, visit_of
+from gateway.console.i18n import error_key
 from gateway.console.lists import ops_list
+from gateway.console.outcomes import done, refused
 from gateway.keys import CONTAINER
 from gateway.maker_checker import approve_or_propose
 
@@ -59,10 +62,10 @@ async def _review(request: web.Request, payout_id: str, decision: str, reason: s
             request, route, {"id": payout_id}, decide, said={"reason": reason}, outcome_of=_proposed_or_ok
         )
     except DomainError as exc:
-        return {"id": payout_id, "ok": False, "message": str(exc)}
+        return refused(payout_id, exc)
     if isinstance(decided, Approval):
-        return {"id": payout_id, "ok": True, "message": "proposed"}
-    return {"id": payout_id, "ok": True, "message": decided.status.value}
+        return done(payout_id, "proposed")
+    return done(payout_id, decided.status.value)
 
 
 def _proposed_or_ok(decided: object) -> str:
@@ -80,6 +83,8 @@ async def review(request: web.Request) -> web.StreamResponse:
     if decision == "reject" and not reason:
         return render(request, "message.html", {"message": "reason_required"}, status=400)
     ids = [str(v) for v in form.getall("payout_id", [])][:100]
+    if not ids:
+        return render(request, "message.html", {"message": "nothing_selected"}, status=400)
     results = [await _review(request, payout_id, decision, reason) for payout_id in ids]
     return render(request, "results.html", {"results": results, "back": "/console/payouts/review"})
 
@@ -101,27 +106,48 @@ async def bill_action_confirm(request: web.Request) -> web.StreamResponse:
 
 @page(BILL_ACTION)
 async def bill_action(request: web.Request) -> web.StreamResponse:
+    """The action, unless the bill changed since its confirm page was shown (`seen`: the bill's
+    `updated_at` then): another operator acted first, and this form is refused, not run again."""
     action = _bill_action(request)
     form = await request.post()
     reason = form_text(form, "reason") or None
-    actions = request.app[CONTAINER].bill_actions()
+    seen = form_text(form, "seen", 64)
+    container = request.app[CONTAINER]
     bill_id = request.match_info["id"]
-    await audited(
-        request,
-        BILL_ACTION,
-        {"id": bill_id, "action": action.value},
-        lambda: actions.act(bill_id, action, visit_of(request).operator.login, reason),
-        said={"reason": reason},
-    )
-    raise web.HTTPSeeOther(f"/console/bills/{bill_id}")
+
+    async def act() -> Bill:
+        current = await container.bill_context().get(bill_id)
+        if seen and seen != current.updated_at.isoformat():
+            raise Conflict(
+                f"bill {bill_id} changed since this form was shown (it is {current.status.value} now)",
+                code="STALE_FORM",
+            )
+        return await container.bill_actions().act(bill_id, action, visit_of(request).operator.login, reason)
+
+    back = f"/console/bills/{bill_id}"
+    try:
+        await audited(
+            request, BILL_ACTION, {"id": bill_id, "action": action.value}, act, said={"reason": reason}
+        )
+    except DomainError as exc:
+        context = {"message": error_key(exc.code, exc.http_status), "detail": exc.message, "back": back}
+        return render(request, "message.html", context, status=exc.http_status)
+    raise web.HTTPSeeOther(f"{back}?done={action.value}")  # the bill's page says it was done
 
 
 @page(REPLAY)
 async def replay(request: web.Request) -> web.StreamResponse:
     event_id = request.match_info["id"]
     outbox = request.app[CONTAINER].outbox_admin()
-    item = await audited(
-        request, REPLAY, {"id": event_id}, lambda: outbox.replay(event_id, visit_of(request).operator.login)
+    login = visit_of(request).operator.login
+    back = "/console/notifications"
+    try:  # the button is offered for a failing or dead webhook: a stale one queues nothing again
+        item = await audited(
+            request, REPLAY, {"id": event_id}, lambda: outbox.replay(event_id, login, stuck_only=True)
+        )
+    except DomainError as exc:
+        failed = {"results": [refused(event_id, exc)], "back": back}
+        return render(request, "results.html", failed, status=exc.http_status)
+    return render(
+        request, "results.html", {"results": [done(event_id, str(item.get("status", "")))], "back": back}
     )
-    result = {"id": event_id, "ok": True, "message": item.get("status", "")}
-    return render(request, "results.html", {"results": [result], "back": "/console/notifications"})

@@ -60,3 +60,5 @@ def setup_console(app: web.Application, container: Container) -> None:
     add("GET", "/console/report.csv", report.report_export)
     add("GET", "/console/report/items.csv", report.report_items)
     app.router.add_static("/console/static", HERE / "static")
+    # last: any other /console address (or a form's address opened as a page) answers a page
+    add("*", "/console/{tail:.*}", login.no_such_page)

@@ -15,6 +15,7 @@ from core.usecases.ops.views import approval_view
 from gateway.console.actions import form_text
 from gateway.console.audit import audited
 from gateway.console.auth import page, render, visit_of
+from gateway.console.outcomes import done, refused
 from gateway.keys import CONTAINER
 from gateway.maker_checker import propose_resolution
 from gateway.storage.queries.ops_lists import ApprovalFilter
@@ -26,8 +27,8 @@ DECISIONS = ("succeeded", "failed")
 QUEUE = "/console/approvals"
 
 
-def _outcome(subject: str, ok: bool, message: str, back: str) -> dict[str, Any]:
-    return {"results": [{"id": subject, "ok": ok, "message": message}], "back": back}
+def _outcome(result: dict[str, Any], back: str) -> dict[str, Any]:
+    return {"results": [result], "back": back}
 
 
 @page(RESOLVE)
@@ -59,10 +60,9 @@ async def resolve(request: web.Request) -> web.StreamResponse:
             outcome_of=lambda _: "proposed",
         )
     except DomainError as exc:
-        return render(
-            request, "results.html", _outcome(payment_id, False, exc.message, back), status=exc.http_status
-        )
-    return render(request, "results.html", _outcome(payment_id, True, "checking", QUEUE))
+        failed = _outcome(refused(payment_id, exc), back)
+        return render(request, "results.html", failed, status=exc.http_status)
+    return render(request, "results.html", _outcome(done(payment_id, "checking"), QUEUE))
 
 
 @page("/ops/approvals", method="GET")
@@ -109,6 +109,6 @@ async def _decide(request: web.Request, *, reject: bool) -> web.StreamResponse:
             said={"reason": reason},
         )
     except DomainError as exc:
-        failed = _outcome(approval_id, False, exc.message, QUEUE)
+        failed = _outcome(refused(approval_id, exc), QUEUE)
         return render(request, "results.html", failed, status=exc.http_status)
-    return render(request, "results.html", _outcome(approval_id, True, decided.status.value, QUEUE))
+    return render(request, "results.html", _outcome(done(approval_id, decided.status.value), QUEUE))

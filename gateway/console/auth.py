@@ -4,21 +4,25 @@ then the permission the page needs, from the same role table as /ops (403 otherw
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from yarl import URL
 
 from core.errors import DomainError
 from core.operators.model import Operator, Permission
 from gateway.console.cookie import session_id_of
 from gateway.console.csrf import csrf_ok
-from gateway.console.i18n import language_of, translator
+from gateway.console.i18n import error_key, language_of, translator
 from gateway.console.session import Session, SessionStore
 from gateway.http.ops_access import permission_for
-from gateway.keys import CONTAINER
+from gateway.keys import CONTAINER, TRACE_ID
+
+log = logging.getLogger("paygate.console")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("console_sessions")
@@ -55,7 +59,7 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
         async def run(request: web.Request) -> web.StreamResponse:
             visit = await _visit(request)
             if visit is None:
-                raise web.HTTPSeeOther(f"/console/login?next={request.rel_url.path}")
+                raise web.HTTPSeeOther(_login_url(request))
             request[VISIT] = visit
             if request.method == "POST" and not await csrf_ok(request, visit.session):
                 return render(request, "message.html", {"message": "csrf_refused"}, status=403)
@@ -64,14 +68,30 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
             try:
                 return await handler(request)
             except DomainError as exc:
-                context = {"message": "error", "detail": exc.message}
+                context = {"message": error_key(exc.code, exc.http_status), "detail": exc.message}
                 return render(request, "message.html", context, status=exc.http_status)
+            except web.HTTPException:
+                raise  # a redirect
+            except Exception:
+                # a console page, not the API's JSON: the trace id to quote, the rest in the log
+                log.exception("console page failed", extra={"path": request.path})
+                detail = f"trace id {request.get(TRACE_ID, '')}"
+                return render(request, "message.html", {"message": "internal", "detail": detail}, status=500)
 
         run.__name__ = handler.__name__
         run.__doc__ = handler.__doc__
         return run
 
     return wrap
+
+
+def _login_url(request: web.Request) -> str:
+    """The login page, then back to this page (its query kept), or for a form posted after the
+    session ended, to the page the form was on (the form's address is no page); it says the
+    session ended when the browser still held one."""
+    target = request.rel_url.path_qs if request.method == "GET" else came_from(request)
+    query = {"next": target, **({"expired": "1"} if session_id_of(request) else {})}
+    return str(URL("/console/login").with_query(query))
 
 
 async def _visit(request: web.Request) -> Visit | None:
@@ -90,11 +110,28 @@ async def _visit(request: web.Request) -> Visit | None:
     return Visit(session, operator, language_of(session.lang))
 
 
+def came_from(request: web.Request) -> str:
+    """The console page the browser was on (its Referer, when that is a console page of this
+    site), else the dashboard: where a message page's link leads back to."""
+    referer = URL(request.headers.get("Referer", ""))
+    same_site = referer.host == request.url.host and referer.port == request.url.port
+    if same_site and referer.path.startswith("/console") and not referer.path.startswith("/console/login"):
+        return referer.path_qs
+    return "/console"
+
+
+def _other_language(request: web.Request, lang: str) -> str:
+    """This page in the other language, its filters kept (after a form: the page it was on)."""
+    here = request.rel_url if request.method == "GET" else URL(came_from(request))
+    return str(here.update_query(lang="en" if lang == "zh" else "zh"))
+
+
 def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
     """A page in the visitor's language, with what every page's frame needs."""
     visit = request.get(VISIT)
     lang = visit.lang if visit else language_of(request.query.get("lang"))
-    frame = {"t": translator(lang), "lang": lang, "visit": visit, "path": request.rel_url.path}
+    frame = {"t": translator(lang), "lang": lang, "visit": visit, "path": request.rel_url.path,
+             "came_from": came_from(request), "other_lang": _other_language(request, lang)}  # fmt: skip
     response = aiohttp_jinja2.render_template(template, request, {**frame, **context}, status=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"

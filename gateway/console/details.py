@@ -8,7 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+from core.bills.actions import ErrorAction
 from core.errors import NotFound
+from core.payouts.payees import mask_account
 from core.usecases.bills.views import ops_bill_view
 from core.usecases.lease.views import ops_lease_view
 from core.usecases.payments.views import payment_view
@@ -19,6 +21,21 @@ from gateway.keys import CONTAINER
 from gateway.storage.queries.console import ConsoleQueries
 
 CONSOLE_QUERIES: web.AppKey[ConsoleQueries] = web.AppKey("console_queries", ConsoleQueries)
+
+
+def _shown_account(account: str | None) -> str | None:
+    """An account of a payment as the page shows it: a ledger account's id as it is, any other
+    (an Alipay logon id, a card number) masked, as the payout and bill pages show theirs (a
+    ledger account's id is `acc_…`, core/ledger.py)."""
+    if account is None or account.startswith("acc_"):
+        return account
+    return mask_account(account)
+
+
+def _done_action(request: web.Request) -> str | None:
+    """The bill action just done (`?done=`, set by the action's redirect), to say so on the page."""
+    done = request.query.get("done")
+    return done if done in {action.value for action in ErrorAction} else None
 
 
 async def _detail(
@@ -36,6 +53,7 @@ async def _detail(
         "flow": timeline(flow),
         "exchanges": exchanges,
         "webhooks": webhooks,
+        "done": _done_action(request),
     }
     return render(request, f"detail_{kind}.html", context)
 
@@ -75,6 +93,8 @@ async def payment_detail(request: web.Request) -> web.StreamResponse:
     await container.flow().flush()
     flow = await container.flow_reader().timeline(payment.id)
     item = {**payment_view(payment), "app_id": payment.app_id}
+    for side in ("payer_account", "payee_account"):  # a payout's payee: an Alipay id, a bank card
+        item[side] = _shown_account(item[side])
     return await _detail(request, "payment", item, flow, [payment.id])
 
 

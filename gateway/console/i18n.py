@@ -16,6 +16,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login_name": ("账号", "Login"),
     "password": ("密码", "Password"),
     "login_failed": ("账号或密码错误", "Wrong login or password"),
+    "session_ended": (
+        "会话已结束（超时或已退出），请重新登录；未提交的操作没有执行",
+        "Your session has ended (timed out or logged out): log in again; nothing unsent was done",
+    ),
     "too_many_logins": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
     "csrf_refused": (
         "表单已失效（缺少或错误的 CSRF 令牌），请刷新页面",
@@ -23,7 +27,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "forbidden": ("无权执行此操作", "You may not do this"),
     "not_found": ("未找到", "Not found"),
+    "no_such_page": (
+        "没有这个页面（表单的地址不能直接打开），未执行任何操作",
+        "There is no such page (a form's address cannot be opened as a page): nothing was done",
+    ),
     "error": ("出错了", "Something is wrong"),
+    "internal": (
+        "系统内部错误，操作可能未完成；请把下面的追踪号告知技术支持",
+        "An internal error: the action may not have been done; quote the trace id below to support",
+    ),
     "dashboard": ("待办总览", "Needs a person now"),
     "payments": ("支付", "Payments"),
     "bills": ("单据", "Bills"),
@@ -45,6 +57,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "decision": ("结论", "Outcome"),
     "evidence": ("证据", "Evidence"),
+    "currency": ("币种", "Currency"),
+    # list columns and filters
+    "app_id": ("应用", "App"),
+    "escalated": ("已升级人工处理", "Escalated"),
+    "needs_action": ("需人工处理", "Needs action"),
+    "pay_mode": ("支付模式", "Pay mode"),
+    "period_status": ("租期状态", "Period status"),
+    "serial_no": ("流水号", "Serial no."),
+    "bill_code": ("单据编号", "Bill code"),
+    "out_order_no": ("外部订单号", "Order no."),
+    "payee": ("收款方", "Payee"),
+    "last_error": ("最近错误", "Last error"),
+    "choice.true": ("是", "yes"),
+    "choice.false": ("否", "no"),
+    "choice.bank": ("银行", "bank"),
+    "choice.transfer": ("转账", "transfer"),
+    "approval.resolve_payment": ("人工确认支付结果", "Resolve a payment's outcome"),
+    "approval.approve_payout": ("大额代付审批", "Approve a large payout"),
+    "approval.fund_account": ("账户充值", "Fund an account"),
     "note": ("备注", "Note"),
     "propose": ("提交复核", "Propose"),
     "evidence_required": ("请选择结论并填写证据", "Choose the outcome and give the evidence"),
@@ -78,11 +109,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reject_selected": ("批量驳回", "Reject selected"),
     "reason": ("原因", "Reason"),
     "reason_required": ("驳回必须填写原因", "A rejection needs a reason"),
+    "nothing_selected": ("未勾选任何代付，未执行任何操作", "No payout was ticked: nothing was done"),
     "confirm": ("确认", "Confirm"),
     "cancel": ("取消", "Cancel"),
     "confirm_action": ("确认执行此操作？", "Really do this?"),
     "replay": ("重新投递", "Replay"),
     "done": ("已完成", "Done"),
+    "back": ("返回", "Back"),
+    "action_done": ("已执行", "Done"),
     "results": ("处理结果", "Results"),
     "export_csv": ("导出 CSV", "Export CSV"),
     "export_items": ("导出明细", "Export items"),
@@ -145,11 +179,70 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "action.requery_bank": ("发起银行查询", "Query the bank"),
     "action.rerun_business": ("发起业务处理", "Rerun business"),
     "action.switch_to_transfer": ("更新支付模式为转账", "Switch to transfer"),
+    # refusals, by the error's code (else by its HTTP status): the operator's language first,
+    # the use case's own (English) words below it
+    "error.ILLEGAL_TRANSITION": (
+        "状态已变化，此操作不再适用（可能已有其他人处理）",
+        "Its state has changed: this action no longer applies (someone may have acted already)",
+    ),
+    "error.STALE_FORM": (
+        "打开此页面后对象已被更改（可能已有其他人处理），本次未执行，请查看最新状态",
+        "It changed after this page was opened (someone may have acted already): nothing was done; "
+        "see where it stands now",
+    ),
+    "error.APPROVAL_OPEN": (
+        "已有相同的提议在等待复核，未重复提交",
+        "The same proposal is already waiting for its second operator: nothing new was proposed",
+    ),
+    "error.NOTIFICATION_NOT_STUCK": (
+        "该通知已重新排队或已投递，未再次重投",
+        "This webhook is queued again or delivered already: it was not replayed again",
+    ),
+    "error.APPROVAL_DECIDED": (
+        "该提议已被处理，未再执行",
+        "This proposal was already decided: nothing was done",
+    ),
+    "error.APPROVAL_CHECKING": (
+        "渠道查询中，暂不能确认",
+        "Still checking at the channel: not yet confirmable",
+    ),
+    "error.SAME_OPERATOR": (
+        "不能确认自己的提议，须由另一位操作员确认",
+        "You proposed this: another operator must confirm it",
+    ),
+    "error.ROLE_REQUIRED": ("无权执行此操作", "You may not do this"),
+    "error.NOT_ESCALATED": (
+        "该支付未升级或已有最终结果，不能人工确认",
+        "This payment is not escalated, or its outcome is already final",
+    ),
+    "error.ACTION_PRECONDITION_FAILED": (
+        "单据当前状态不允许此操作",
+        "The bill's state does not allow this action",
+    ),
+    "error.BILL_IN_PROCESS": ("单据正在处理中，请稍后再试", "The bill is being processed; try again shortly"),
+    "error.AUDIT_UNAVAILABLE": (
+        "审计日志暂不可写，操作未执行，请稍后再试",
+        "The audit log cannot be written: nothing was done; try again later",
+    ),
+    "error.http_400": ("输入有误", "The input is not valid"),
+    "error.http_403": ("无权执行此操作", "You may not do this"),
+    "error.http_404": ("未找到", "Not found"),
+    "error.http_409": ("与当前状态冲突，未执行", "It conflicts with the current state: nothing was done"),
+    "error.http_422": ("业务规则不允许", "A business rule refuses it"),
+    "error.http_503": ("服务暂不可用，请稍后再试", "Unavailable for now; try again later"),
 }
 
 
 def language_of(requested: str | None) -> str:
     return requested if requested in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def error_key(code: str, http_status: int) -> str:
+    """The catalogue key of a refusal: its code's, else its HTTP status's, else `error`."""
+    for key in (f"error.{code}", f"error.http_{http_status}"):
+        if key in MESSAGES:
+            return key
+    return "error"
 
 
 def translator(lang: str) -> Callable[[str], str]:

@@ -10,7 +10,9 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from core.errors import DomainError
 from gateway.console.auth import page, render
+from gateway.console.i18n import error_key
 from gateway.http import lists as ops_lists
 from gateway.keys import CONTAINER
 from gateway.storage.queries.notification_list import NOTIFICATION_STATUSES
@@ -94,10 +96,18 @@ def _pager(name: str, query: dict[str, str], answer: dict[str, Any]) -> dict[str
 def _list_page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     @page(LISTS[name][1])
     async def show(request: web.Request) -> web.StreamResponse:
+        """The list; a filter it refuses is said above the filters, as they were filled in."""
         query = _query_of(request, name)
-        answer = await ops_list(request, name, query)
+        status, problem = 200, None
+        try:
+            answer = await ops_list(request, name, query)
+        except DomainError as exc:
+            answer = {"data": [], "has_more": False}
+            status = exc.http_status
+            problem = {"message": error_key(exc.code, exc.http_status), "detail": exc.message}
         context = {"name": name, "items": answer["data"], "filters": LISTS[name][2], "query": query}
-        return render(request, f"list_{name}.html", {**context, **_pager(name, query, answer)})
+        context |= {"problem": problem, **_pager(name, query, answer)}
+        return render(request, f"list_{name}.html", context, status=status)
 
     show.__name__ = f"list_{name}"
     return show

@@ -37,7 +37,8 @@ def _login_page(request: web.Request, target: str, failed: str | None, status: i
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return _login_page(request, _next_page(request.query.get("next")), None)
+    ended = "session_ended" if request.query.get("expired") else None
+    return _login_page(request, _next_page(request.query.get("next")), ended)
 
 
 def _login_csrf_ok(request: web.Request, given: object) -> bool:
@@ -81,3 +82,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/console/login")
     request.app[SESSION_COOKIE].clear(response)
     raise response
+
+
+@page()
+async def no_such_page(request: web.Request) -> web.StreamResponse:
+    """A /console address that is no page (or a form's address opened as a page): a console
+    page saying so (404), not the API's JSON error."""
+    return render(request, "message.html", {"message": "no_such_page"}, status=404)

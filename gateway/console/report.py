@@ -12,9 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
+from core.errors import DomainError
 from core.payouts.report import ReportQuery
 from core.usecases.payouts.views import report_csv, report_view
 from gateway.console.auth import page, render
+from gateway.console.i18n import error_key
 from gateway.console.lists import ops_list
 from gateway.keys import CONTAINER
 
@@ -68,12 +70,22 @@ def _csv_response(text: str, filename: str) -> web.Response:
 
 @page("/ops/reports/payouts")
 async def report_page(request: web.Request) -> web.StreamResponse:
-    query = _query(request)
-    report = report_view(await request.app[CONTAINER].payout_queries().report(query))
+    """The report; a query it refuses is said above the form, kept as filled in."""
+    try:
+        report = report_view(await request.app[CONTAINER].payout_queries().report(_query(request)))
+    except DomainError as exc:
+        asked = request.query
+        report = {"from": asked.get("from"), "to": asked.get("to"), "groups": [], "totals": [],
+                  "group_by": [c for c in asked.get("group_by", "").split(",") if c]}  # fmt: skip
+        problem = {"message": error_key(exc.code, exc.http_status), "detail": exc.message}
+        return render(request, "report.html", _context(request, report, problem), status=exc.http_status)
+    return render(request, "report.html", _context(request, report, None))
+
+
+def _context(request: web.Request, report: dict[str, Any], problem: dict[str, str] | None) -> dict[str, Any]:
     columns = report["group_by"]
-    context = {"report": report, "columns": columns, "chart": chart(report["groups"], columns),
-               "query_string": request.query_string}  # fmt: skip
-    return render(request, "report.html", context)
+    return {"report": report, "columns": columns, "chart": chart(report["groups"], columns),
+            "query_string": request.query_string, "problem": problem}  # fmt: skip
 
 
 @page("/ops/reports/payouts")

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.approvals.model import (
+    OPEN_STATES,
     STARTED,
     WORKER_STATES,
     Approval,
@@ -64,8 +65,12 @@ class SqlApprovals:
         self.engine = engine
         self.uow = uow
 
-    async def add(self, approval: Approval) -> None:
+    async def add(self, approval: Approval, *, sole: bool = False) -> Approval | None:
         async with self.uow() as unit:
+            if sole:
+                already = await self._open_one(unit.conn, approval)
+                if already is not None:
+                    return already
             await unit.conn.execute(
                 approvals.insert().values(
                     id=approval.id,
@@ -80,6 +85,24 @@ class SqlApprovals:
                 )
             )
             await unit.commit()
+        return None
+
+    @staticmethod
+    async def _open_one(conn: AsyncConnection, approval: Approval) -> Approval | None:
+        """The open approval of the same action and subject, if any. PostgreSQL: two
+        transactions asking at once take turns (a transaction's advisory lock on the subject),
+        so that one of them stores its approval; SQLite writes one transaction at a time."""
+        a = approvals
+        if conn.dialect.name == "postgresql":
+            key = f"approvals:{approval.action.value}:{approval.subject_id}"
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+        query = sa.select(a).where(
+            a.c.action == approval.action.value,
+            a.c.subject_id == approval.subject_id,
+            a.c.status.in_([s.value for s in OPEN_STATES]),
+        )
+        row = (await conn.execute(query.limit(1))).first()
+        return None if row is None else approval_of(row)
 
     async def get(self, approval_id: str) -> Approval | None:
         async with self.engine.connect() as conn:

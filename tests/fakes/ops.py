@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.approvals.model import WORKER_STATES, Approval, ApprovalAction, ApprovalStatus
+from core.approvals.model import OPEN_STATES, WORKER_STATES, Approval, ApprovalAction, ApprovalStatus
 from core.operators.model import Operator, Role
 from core.usecases.ops.approval_runs import ApprovalRuns
 from core.usecases.ops.approvals import Approvals
@@ -40,8 +40,15 @@ class FakeApprovals:
         self.leases[approval_id] = (holder, until)
         return True
 
-    async def add(self, approval: Approval) -> None:
+    async def add(self, approval: Approval, *, sole: bool = False) -> Approval | None:
+        same = (approval.action, approval.subject_id)
+        open_ones = [
+            a for a in self.rows.values() if (a.action, a.subject_id) == same and a.status in OPEN_STATES
+        ]
+        if sole and open_ones:
+            return open_ones[0]
         self.rows[approval.id] = approval
+        return None
 
     async def get(self, approval_id: str) -> Approval | None:
         return self.rows.get(approval_id)

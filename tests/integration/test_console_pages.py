@@ -118,7 +118,7 @@ async def test_a_post_without_the_session_csrf_token_is_refused(api: SignedClien
         assert response.status == 403
     token = await csrf_token(api)
     ok = await api.client.post("/console/payouts/review", data={"csrf_token": token, "decision": "approve"})
-    assert ok.status == 200  # nothing ticked: nothing done, but the form was accepted
+    assert ok.status == 400  # the form was accepted (no 403), and nothing was ticked
 
 
 async def test_a_rejection_needs_a_reason(api: SignedClient) -> None:
@@ -200,7 +200,7 @@ async def audited(api: SignedClient, query: str) -> list[tuple[str, str | None, 
 
 
 async def test_lists_page_with_the_cursor(api: SignedClient) -> None:
-    ids = await apply_payouts(api, 3)
+    ids = [f'href="/console/payouts/{i}"' for i in await apply_payouts(api, 3)]  # the rows' links
     await log_in(api, "demo-viewer")
     first = await (await api.client.get("/console/payouts?limit=2&status=pending_review&app_id=")).text()
     older = re.search(r'href="([^"]+)" id="older"', first)
@@ -324,3 +324,12 @@ async def test_resolving_from_the_console_goes_through_the_same_checks(api: Sign
     ]  # fmt: skip
     status, pending = await api.as_operator("demo-viewer-token-change-me").get("/ops/approvals")
     assert pending["data"] == []
+
+
+async def test_list_filters_and_columns_are_named_in_the_pages_language(api: SignedClient) -> None:
+    await log_in(api, "demo-viewer")
+    payments = await (await api.client.get("/console/payments")).text()
+    assert "已升级人工处理" in payments and '<option value="true" >是</option>' in payments
+    assert ">escalated<" not in payments.replace(" ", "")
+    bills = await (await api.client.get("/console/bills?lang=en")).text()
+    assert "<th>Bill code</th>" in bills and "Needs action" in bills

@@ -34,6 +34,7 @@ async def test_two_operators_resolve_through_the_console_pages(world: World) -> 
     await world.port.asked.wait()
     page = await approvals_page(world)
     assert 'class="status-checking"' in page and "/confirm" not in page
+    assert "人工确认支付结果" in page and "结论: 失败" in page  # the action and the outcome in Chinese
     world.port.gate.set()
     assert await worker == 1
     page = await approvals_page(world)
@@ -54,3 +55,14 @@ async def test_two_operators_resolve_through_the_console_pages(world: World) -> 
     assert (await approval(world.api, approval_id))["status"] == "confirmed"
     status, payout = await world.api.get(f"/ops/payouts/{payout_id}")
     assert payout["status"] == "failed", payout
+
+
+async def test_a_payout_payments_page_masks_the_payee_account(world: World) -> None:
+    """The payment's view shows a payout's payee account as it is (only a bill's bank attempts
+    are masked there): the console's page masks it, as the payout's own page does."""
+    payout_id, payment_id = await paying_payout(world, escalated=False)
+    await log_in(world.api, "demo-viewer")
+    page = await (await world.api.client.get(f"/console/payments/{payment_id}")).text()
+    assert "zhangsan@example.com" not in page and "z*******@example.com" in page
+    payout = await (await world.api.client.get(f"/console/payouts/{payout_id}")).text()
+    assert "zhangsan@example.com" not in payout

@@ -80,7 +80,13 @@ class Approvals:
             proposed_at=self.clock(),
             note=note,
         )
-        await self.store.add(approval)
+        already = await self.store.add(approval, sole=action.one_open_per_subject)
+        if already is not None:
+            raise Conflict(
+                f"approval {already.id} ({already.status.value}) already proposes this; "
+                "it is confirmed or rejected first",
+                code="APPROVAL_OPEN",
+            )
         if approval.status is ApprovalStatus.CHECKING:
             self.wake.set()
         return approval

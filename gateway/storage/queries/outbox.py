@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import utcnow
 from gateway.storage import tables as t
@@ -48,7 +48,9 @@ class OutboxAdmin:
         self.flow = flow
         self.clock = clock
 
-    async def replay(self, event_id: str, actor: str) -> dict[str, Any]:
+    async def replay(self, event_id: str, actor: str, *, stuck_only: bool = False) -> dict[str, Any]:
+        """Queue the delivery again (attempts from 0); with `stuck_only`, only a failing or dead
+        one (409 NOTIFICATION_NOT_STUCK otherwise: queued or delivered since the page was shown)."""
         o = t.outbox
         now = self.clock()
         async with self.uow() as unit:
@@ -56,6 +58,12 @@ class OutboxAdmin:
             row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
             if row is None:
                 raise NotFound(f"notification {event_id} does not exist", code="NOTIFICATION_NOT_FOUND")
+            if stuck_only and not (row.status == "dead" or (row.status == "pending" and row.attempts > 0)):
+                raise Conflict(
+                    f"notification {event_id} is {row.status} after {row.attempts} attempts: "
+                    "neither failing nor dead",
+                    code="NOTIFICATION_NOT_STUCK",
+                )
             await conn.execute(
                 o.update()
                 .where(o.c.id == event_id)

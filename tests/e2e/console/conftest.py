@@ -4,14 +4,10 @@ driven by Playwright; the tests skip with a message where either is missing."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from console_served import Served, seed
-from paygate_testkit import shipped_gateway
-
-CHROMIUM = "/usr/bin/chromium"
+from console_served import CHROMIUM, Served, need_a_browser, seed, serve
 
 try:
     from playwright.sync_api import Browser, Page, sync_playwright
@@ -21,20 +17,10 @@ except ImportError:  # pragma: no cover - the test extra installs it
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    if sync_playwright is None:
-        pytest.skip("playwright is not installed (pip install -e '.[test]')")
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"no browser at {CHROMIUM}: install Debian's chromium (see .ci/run)")
-    tmp = tmp_path_factory.mktemp("console")
-    gw = shipped_gateway(tmp, "http://127.0.0.1:9/hook")  # no receiver: webhooks keep failing
-    gw.start()
-    try:
-        result = Served(gw, f"http://127.0.0.1:{gw.port}", "", "", tmp / "screenshots")
-        result.shots.mkdir()
+    need_a_browser()
+    with serve(tmp_path_factory.mktemp("console")) as result:
         seed(result)
         yield result
-    finally:
-        gw.stop()
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +34,11 @@ def browser(served: Served) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies) per test."""
+    """A fresh browser context (no cookies) per test, whose operator says yes to every
+    "really do this?" the console asks."""
     context = browser.new_context(locale="zh-CN")
     context.set_default_timeout(15_000)
-    yield context.new_page()
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    yield page
     context.close()

@@ -1,18 +1,25 @@
-"""What the console's browser tests share: the served gateway with its seeded payout and failed
-bank bill (conftest.py starts it), and API calls beside the browser."""
+"""What the console's browser tests share: the served gateway (`serve`: `paygate serve` on the
+shipped configuration, with a few settings changed where a test module needs it) with its
+seeded payout and failed bank bill (conftest.py starts it), and API calls beside the browser."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from paygate_testkit import ServedGateway
+import pytest
+from paygate_testkit import ROOT, ServedGateway, shipped_gateway
+
+CHROMIUM = "/usr/bin/chromium"
 
 CARD_REJECTED = "6222020000002002"  # the SPDB simulator rejects the 8801 payment (B2E0005)
 
@@ -37,6 +44,40 @@ class Served:
         # Playwright's sync API runs an event loop in this thread: the call gets its own thread
         with ThreadPoolExecutor(1) as pool:
             return pool.submit(asyncio.run, call()).result()
+
+
+def need_a_browser() -> None:
+    """Skip, with what to install, where Playwright or the browser is missing."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:  # pragma: no cover - the test extra installs it
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip(f"no browser at {CHROMIUM}: install Debian's chromium (see .ci/run)")
+
+
+@contextlib.contextmanager
+def serve(
+    tmp: Path, settings: dict[str, str] | None = None, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """`paygate serve` on the shipped paygate.toml, each `settings` line added under its table
+    header (e.g. "[channels.alipay_payout]": "query_schedule_seconds = [1]"), `env` added."""
+    gw = shipped_gateway(tmp, "http://127.0.0.1:9/hook")  # no receiver: webhooks keep failing
+    if settings:
+        text = (ROOT / "paygate.toml").read_text()
+        for table, line in settings.items():
+            assert f"{table}\n" in text, table
+            text = text.replace(f"{table}\n", f"{table}\n{line}\n")
+        (tmp / "paygate.toml").write_text(text)
+        gw.env["PAYGATE_CONFIG"] = str(tmp / "paygate.toml")
+    gw.env.update(env or {})
+    gw.start()
+    try:
+        served = Served(gw, f"http://127.0.0.1:{gw.port}", "", "", tmp / "screenshots")
+        served.shots.mkdir()
+        yield served
+    finally:
+        gw.stop()
 
 
 def seed(served: Served) -> None:
