@@ -71,10 +71,9 @@ class PgRows:
             c.type.dialect_impl(DIALECT).result_processor(DIALECT, None) for c in cols
         ]
         self._parameters = [_parameter_of(c) for c in cols]
-        json_binds = [
-            None if isinstance(_storage_type(c), sa.JSON) else bind
-            for c, bind in zip(cols, binds, strict=True)
-        ]
+        is_json = [isinstance(_storage_type(c), sa.JSON) for c in cols]
+        # a JSON column's value goes nested in the rows, not serialised by its processor
+        json_binds = [None if j else bind for j, bind in zip(is_json, binds, strict=True)]
         self._plan = tuple(
             zip(
                 self.names,
@@ -87,8 +86,8 @@ class PgRows:
         self.columns = ", ".join(self.names)
         # a JSON column given None is stored as JSON null, as SQLAlchemy's JSON type stores it
         self._selected = ", ".join(
-            f"COALESCE(u.{n}, 'null'::jsonb)" if isinstance(_storage_type(c), sa.JSON) else f"u.{n}"
-            for n, c in zip(self.names, cols, strict=True)
+            f"COALESCE(u.{n}, 'null'::jsonb)" if j else f"u.{n}"
+            for n, j in zip(self.names, is_json, strict=True)
         )
         self._inserts: dict[tuple[str, str], str] = {}
 
