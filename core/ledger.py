@@ -118,6 +118,17 @@ def external_account_id(currency: str) -> str:
     return f"ext_cash_{currency.lower()}"
 
 
+# How the ledger's own account ids begin: an opened account's (`new_id("acc")`), an app's company
+# paying and write-off accounts' (gateway/storage/bills.py) and the outside world's (above).
+LEDGER_ID_PREFIXES = ("acc_", "cpay_", "cwof_", "ext_cash_")
+
+
+def is_ledger_account_id(account: str) -> bool:
+    """Whether `account` names an account of this ledger, not one outside it (an Alipay logon id,
+    a bank account or card number), which answers and pages show only masked."""
+    return account.startswith(LEDGER_ID_PREFIXES)
+
+
 @dataclass(frozen=True, slots=True)
 class BankCard:
     """An account owner's registered bank card (where the bank pays them: bills' applicants)."""

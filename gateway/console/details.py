@@ -10,7 +10,6 @@ from aiohttp import web
 
 from core.bills.actions import ErrorAction
 from core.errors import NotFound
-from core.payouts.payees import mask_account
 from core.usecases.bills.views import ops_bill_view
 from core.usecases.lease.views import ops_lease_view
 from core.usecases.payments.views import payment_view
@@ -21,15 +20,6 @@ from gateway.keys import CONTAINER
 from gateway.storage.queries.console import ConsoleQueries
 
 CONSOLE_QUERIES: web.AppKey[ConsoleQueries] = web.AppKey("console_queries", ConsoleQueries)
-
-
-def _shown_account(account: str | None) -> str | None:
-    """An account of a payment as the page shows it: a ledger account's id as it is, any other
-    (an Alipay logon id, a card number) masked, as the payout and bill pages show theirs (a
-    ledger account's id is `acc_…`, core/ledger.py)."""
-    if account is None or account.startswith("acc_"):
-        return account
-    return mask_account(account)
 
 
 def _done_action(request: web.Request) -> str | None:
@@ -92,9 +82,7 @@ async def payment_detail(request: web.Request) -> web.StreamResponse:
         raise NotFound(f"payment {payment_id} does not exist", code="PAYMENT_NOT_FOUND")
     await container.flow().flush()
     flow = await container.flow_reader().timeline(payment.id)
-    item = {**payment_view(payment), "app_id": payment.app_id}
-    for side in ("payer_account", "payee_account"):  # a payout's payee: an Alipay id, a bank card
-        item[side] = _shown_account(item[side])
+    item = {**payment_view(payment), "app_id": payment.app_id}  # accounts outside the ledger masked
     return await _detail(request, "payment", item, flow, [payment.id])
 
 

@@ -151,6 +151,43 @@ async def test_pending_notification_survives_a_restart(
     await second.client.close()
 
 
+async def test_a_webhook_being_delivered_cannot_be_replayed_and_goes_out_once(
+    aiohttp_client: Any, aiohttp_server: Any, database_url: str
+) -> None:
+    """A replay while a deliverer holds the webhook (its request under way) is refused: queued
+    again then, a second deliverer would send it alongside the first. Once that attempt has
+    ended, a delivered webhook may be sent again on an operator's word."""
+    arrived, release, bodies = asyncio.Event(), asyncio.Event(), []
+
+    async def slow(request: web.Request) -> web.Response:
+        bodies.append(await request.read())
+        arrived.set()
+        await release.wait()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hooks", slow)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    api = await build_api(aiohttp_client, notify_settings(database_url, str(server.make_url("/hooks"))))
+    await paid(api)
+    async with aiohttp.ClientSession() as session:
+        first = asyncio.create_task(deliverer_of(api, session).run_once())
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+        _, listed = await api.get("/ops/notifications")
+        [item] = listed["data"]
+        status, refused = await api.post(f"/ops/notifications/{item['id']}/replay")
+        assert (status, refused["error"]["code"]) == (409, "NOTIFICATION_IN_DELIVERY"), refused
+        assert await deliverer_of(api, session).run_once() == 0, "another deliverer leaves it alone"
+        release.set()
+        assert await first == 1
+        assert await deliverer_of(api, session).run_once() == 0
+        assert len(bodies) == 1
+        status, replayed = await api.post(f"/ops/notifications/{item['id']}/replay")
+        assert (status, replayed["status"], replayed["attempts"]) == (202, "pending", 0), replayed
+        assert await deliverer_of(api, session).run_once() == 1
+    assert len(bodies) == 2 and bodies[0] == bodies[1]
+
+
 async def test_unknown_notification_cannot_be_replayed(api: SignedClient) -> None:
     status, body = await api.post("/ops/notifications/evt_missing/replay")
     assert status == 404 and body["error"]["code"] == "NOTIFICATION_NOT_FOUND"

@@ -373,6 +373,28 @@ async def test_bank_payout_goes_to_alipay_bank_card_transfer(env: Env) -> None:
     }
 
 
+async def test_a_payouts_payment_shows_its_payee_masked_wherever_it_is_listed(env: Env) -> None:
+    """The payee of a payout's payment (a logon id, a card number) is masked in every answer that
+    shows the payment, as the payout itself shows it; a transfer's ledger accounts are shown as
+    they are."""
+    by_mail = await approved(env.api, item("MAIL-1"))
+    by_card = await approved(env.api, bank_item("CARD-1"))
+    for payout, masked in ((by_mail, "z*******@example.com"), (by_card, "6222********0001")):
+        assert payout["payee_account"] == masked
+        status, payment = await env.api.get(f"/v1/payments/{payout['payment_id']}")
+        assert (status, payment["payee_account"]) == (200, masked), payment
+        status, found = await env.api.get(f"/v1/payments?out_request_no={payment['out_request_no']}")
+        assert (status, found["payee_account"]) == (200, masked), found
+        for listing in ("/v1/payments?channel=alipay_payout", f"/ops/payments?app_id={APP_ID}"):
+            status, listed = await env.api.get(listing)
+            shown = {p["id"]: p["payee_account"] for p in listed["data"]}
+            assert status == 200 and shown[payout["payment_id"]] == masked, (listing, listed)
+    payer, payee = await env.api.open_account(), await env.api.open_account()
+    await env.api.fund(payer, "20.00")
+    status, moved = await env.api.pay(amount="5.00", payer_account=payer, payee_account=payee)
+    assert (status, moved["payer_account"], moved["payee_account"]) == (201, payer, payee), moved
+
+
 async def test_rejected_payout_is_never_paid_and_cannot_be_approved(env: Env) -> None:
     payout = await applied(env.api, item("REJECT-ME"))
     body = {"reviewer": "finance-wang", "reason": "duplicate compensation"}

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from core.cards import mask_card_no
+from core.ledger import is_ledger_account_id
 from core.payments.model import Payment
+from core.payouts.payees import mask_account
 
 
 def payment_view(p: Payment) -> dict[str, Any]:
     # bank card numbers (a bill's bank attempts) are shown with their last four digits only
-    shown = mask_card_no if p.details.get("mask_accounts") else _as_is
+    shown = mask_card_no if p.details.get("mask_accounts") else shown_account
     return {
         "id": p.id,
         "out_request_no": p.out_request_no,
@@ -31,8 +33,13 @@ def payment_view(p: Payment) -> dict[str, Any]:
     }
 
 
-def _as_is(account: str | None) -> str | None:
-    return account
+def shown_account(account: str | None) -> str | None:
+    """An account of a payment as answers, webhooks and pages show it: a ledger account's id as it
+    is, any other (a payout's Alipay logon id or card number, a bank account number) masked, as
+    the payout view shows its payee."""
+    if account is None or is_ledger_account_id(account):
+        return account
+    return mask_account(account)
 
 
 def ops_payment_view(p: Payment, escalated: bool) -> dict[str, Any]:

@@ -49,28 +49,44 @@ class OutboxAdmin:
         self.clock = clock
 
     async def replay(self, event_id: str, actor: str, *, stuck_only: bool = False) -> dict[str, Any]:
-        """Queue the delivery again (attempts from 0); with `stuck_only`, only a failing or dead
-        one (409 NOTIFICATION_NOT_STUCK otherwise: queued or delivered since the page was shown)."""
+        """Queue the delivery again (attempts from 0), in one conditional update: never while a
+        deliverer holds it (409 NOTIFICATION_IN_DELIVERY: its outcome is not known yet, and a
+        second deliverer would send it at the same time); with `stuck_only`, only a failing or
+        dead one (409 NOTIFICATION_NOT_STUCK otherwise: queued or delivered since the page was
+        shown)."""
         o = t.outbox
         now = self.clock()
+        refusal = sa.case(
+            (sa.and_(o.c.status == "pending", o.c.leased_until >= now), "in_delivery"),
+            (sa.or_(o.c.status == "dead", sa.and_(o.c.status == "pending", o.c.attempts > 0)), "stuck"),
+            else_="not_stuck",
+        )
+        allowed = ("stuck",) if stuck_only else ("stuck", "not_stuck")
         async with self.uow() as unit:
             conn = unit.conn
-            row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
+            row = (
+                await conn.execute(
+                    o.update()
+                    .where(o.c.id == event_id, refusal.in_(allowed))
+                    .values(status="pending", attempts=0, next_attempt_at=now, leased_until=None, leased_by=None)
+                    .returning(o)
+                )
+            ).first()
             if row is None:
-                raise NotFound(f"notification {event_id} does not exist", code="NOTIFICATION_NOT_FOUND")
-            if stuck_only and not (row.status == "dead" or (row.status == "pending" and row.attempts > 0)):
+                current = (await conn.execute(sa.select(o, refusal.label("refusal")).where(o.c.id == event_id))).first()
+                if current is None:
+                    raise NotFound(f"notification {event_id} does not exist", code="NOTIFICATION_NOT_FOUND")
+                if current.refusal == "in_delivery":
+                    raise Conflict(
+                        f"notification {event_id} is being delivered now: replay it once that attempt "
+                        "has ended, if it failed",
+                        code="NOTIFICATION_IN_DELIVERY",
+                    )
                 raise Conflict(
-                    f"notification {event_id} is {row.status} after {row.attempts} attempts: "
+                    f"notification {event_id} is {current.status} after {current.attempts} attempts: "
                     "neither failing nor dead",
                     code="NOTIFICATION_NOT_STUCK",
                 )
-            await conn.execute(
-                o.update()
-                .where(o.c.id == event_id)
-                .values(status="pending", attempts=0, next_attempt_at=now, leased_until=None, leased_by=None)
-            )
-            row = (await conn.execute(sa.select(o).where(o.c.id == event_id))).first()
-            assert row is not None
             await unit.commit()
         self.flow.record(
             FlowRecord(
