@@ -17,7 +17,12 @@ from gateway.container import Container
 from gateway.http.audit import audit_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.flow_durability import flow_durability_middleware
-from gateway.http.middlewares import auth_middleware, metrics_middleware, trace_middleware
+from gateway.http.middlewares import (
+    address_middleware,
+    auth_middleware,
+    metrics_middleware,
+    trace_middleware,
+)
 from gateway.http.routes import setup_routes
 from gateway.keys import CONTAINER
 from gateway.migrate import prepare_schema
@@ -36,6 +41,7 @@ def create_app(container: Container | None = None) -> web.Application:
             flow_durability_middleware,
             error_middleware,
             metrics_middleware,
+            address_middleware,
             auth_middleware,
             audit_middleware,
         ],

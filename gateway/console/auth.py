@@ -20,6 +20,7 @@ from gateway.console.csrf import csrf_ok
 from gateway.console.i18n import error_key, language_of, translator
 from gateway.console.session import Session, SessionStore
 from gateway.http.ops_access import permission_for
+from gateway.http.request_body import check_address, check_form
 from gateway.keys import CONTAINER, TRACE_ID
 
 log = logging.getLogger("paygate.console")
@@ -66,6 +67,9 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
             if ops_route is not None and not visit.may_call(method or request.method, ops_route):
                 return render(request, "message.html", {"message": "forbidden"}, status=403)
             try:
+                check_address(request)
+                if request.method == "POST":
+                    check_form(await request.post())
                 return await handler(request)
             except DomainError as exc:
                 context = {"message": error_key(exc.code, exc.http_status), "detail": exc.message}

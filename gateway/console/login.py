@@ -12,6 +12,7 @@ from gateway.console.auth import SESSIONS, page, render, visit_of
 from gateway.console.cookie import SESSION_COOKIE, session_id_of
 from gateway.console.i18n import language_of
 from gateway.console.ratelimit import LoginLimiter
+from gateway.http.request_body import REFUSED_CHARACTER
 from gateway.keys import CONTAINER
 
 LIMITER: web.AppKey[LoginLimiter] = web.AppKey("console_login_limiter", LoginLimiter)
@@ -59,7 +60,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     limiter = request.app[LIMITER]
     if limiter.blocked(*keys):
         return _login_page(request, target, "too_many_logins", status=429)
-    operator = await request.app[CONTAINER].operators().authenticate_password(name, password)
+    # a login holding a control character names no operator (and is never looked up)
+    operators = request.app[CONTAINER].operators()
+    plain = REFUSED_CHARACTER.search(name) is None
+    operator = await operators.authenticate_password(name, password) if plain else None
     if operator is None:
         limiter.failed(*keys)
         return _login_page(request, target, "login_failed", status=401)

@@ -13,6 +13,7 @@ from core.operators.model import role_needed
 from gateway.auth import Unauthenticated, authenticate
 from gateway.http.errors import Handler, error_response
 from gateway.http.ops_access import permission_for
+from gateway.http.request_body import check_address
 from gateway.keys import APP_ID, CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
 
 TRACE_HEADER = "X-Trace-Id"
@@ -43,6 +44,16 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     metrics.requests.labels(request.method, route, str(response.status)).inc()
     metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
     return response
+
+
+@web.middleware
+async def address_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A path or query holding a control, zero-width or bidi-control character is refused (400
+    INVALID_CHARACTERS) before anything reads it; the console's pages check theirs (and their
+    forms) themselves, to answer with a page (gateway/console/auth.py)."""
+    if not request.path.startswith("/console"):
+        check_address(request)
+    return await handler(request)
 
 
 @web.middleware

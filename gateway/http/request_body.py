@@ -22,7 +22,7 @@ _ZERO_WIDTH = {0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF}
 _BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 _REFUSED = frozenset({*range(0x00, 0x20), *range(0x7F, 0xA0), *_ZERO_WIDTH, *_BIDI, *range(0xD800, 0xE000)})
 # the same set as one character class: a string is searched in C, not character by character
-_REFUSED_CHARACTER = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_REFUSED)) + "]")
+REFUSED_CHARACTER = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_REFUSED)) + "]")
 
 
 async def parse_body(request: web.Request, model: type[B], *, empty_is_object: bool = False) -> B:
@@ -79,8 +79,24 @@ def check_text(value: Any, path: str = "") -> None:
             check_text(item, field)
 
 
+def check_address(request: web.Request) -> None:
+    """Refuse a request whose path or query holds a refused character, naming where: such a
+    text names nothing here, and PostgreSQL cannot even compare a text holding NUL."""
+    _check_string(request.path, "path")
+    for key, value in request.query.items():
+        _check_string(key, "query")
+        _check_string(value, key)
+
+
+def check_form(form: Any) -> None:
+    """Refuse the first text field of a posted form holding a refused character, naming it."""
+    for key, value in form.items():
+        if isinstance(value, str):
+            _check_string(value, key)
+
+
 def _check_string(text: str, field: str) -> None:
-    found = _REFUSED_CHARACTER.search(text)
+    found = REFUSED_CHARACTER.search(text)
     if found is None:
         return
     bad = found.group()

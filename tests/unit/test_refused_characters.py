@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InvalidArgument
-from gateway.http.request_body import _REFUSED, _REFUSED_CHARACTER, check_text
+from gateway.http.request_body import _REFUSED, REFUSED_CHARACTER, check_text
 
 
 def test_the_search_refuses_exactly_the_refused_set() -> None:
-    found = {c for c in range(0x110000) if _REFUSED_CHARACTER.search(chr(c))}
+    found = {c for c in range(0x110000) if REFUSED_CHARACTER.search(chr(c))}
     assert found == _REFUSED
 
 

@@ -68,12 +68,15 @@ class OutboxAdmin:
                 await conn.execute(
                     o.update()
                     .where(o.c.id == event_id, refusal.in_(allowed))
-                    .values(status="pending", attempts=0, next_attempt_at=now, leased_until=None, leased_by=None)
+                    .values(
+                        status="pending", attempts=0, next_attempt_at=now, leased_until=None, leased_by=None
+                    )
                     .returning(o)
                 )
             ).first()
             if row is None:
-                current = (await conn.execute(sa.select(o, refusal.label("refusal")).where(o.c.id == event_id))).first()
+                read = sa.select(o, refusal.label("refusal")).where(o.c.id == event_id)
+                current = (await conn.execute(read)).first()
                 if current is None:
                     raise NotFound(f"notification {event_id} does not exist", code="NOTIFICATION_NOT_FOUND")
                 if current.refusal == "in_delivery":
