@@ -1,4 +1,4 @@
-"""Schemathesis over /openapi.json against the app served on 127.0.0.1 with SQLite: every
+"""Schemathesis over /openapi.json against the app served on 127.0.0.1 with SQLite and PostgreSQL: every
 operation, a bounded number of derandomized examples each, /v1 requests signed like a caller
 app's and /ops requests with the operator token. The answers must be no 5xx, and their status
 codes, media types and bodies must be the ones the document describes."""
@@ -6,6 +6,7 @@ codes, media types and bodies must be the ones the document describes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -28,7 +29,15 @@ import yarl  # noqa: E402
 from aiohttp import web  # noqa: E402
 from dependency_injector import providers  # noqa: E402
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
-from paygate_testkit import APP_ID, APP_SECRET, demo_token_for, free_port, make_settings  # noqa: E402
+from paygate_testkit import (  # noqa: E402
+    APP_ID,
+    APP_SECRET,
+    DATABASES,
+    demo_token_for,
+    free_port,
+    make_settings,
+    own_postgres_database,
+)
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.core.parameters import ParameterLocation  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
@@ -82,16 +91,34 @@ class Signed(requests.auth.AuthBase):
         return request
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[str]:
-    """The gateway on a free 127.0.0.1 port, served from a thread with its own event loop."""
+@contextlib.contextmanager
+def _database(engine: str, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[str]:
+    """A new migrated database of `engine` for the module's gateway."""
+    if engine == "postgresql":
+        with own_postgres_database("paygate_schemathesis") as url:
+            yield url
+        return
+    path = tmp_path_factory.mktemp("schemathesis") / "paygate.db"
+    shutil.copy(sqlite_template, path)
+    yield f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[str]:
+    """The gateway on a free 127.0.0.1 port, served from a thread with its own event loop, on
+    SQLite and on PostgreSQL (where a text PostgreSQL refuses, a NUL, was a 500 once)."""
+    with _database(request.param, tmp_path_factory, sqlite_template) as url:
+        yield from _serve(url)
+
+
+def _serve(url: str) -> Iterator[str]:
     from gateway.app import create_app
     from gateway.container import Container
 
-    path = tmp_path_factory.mktemp("schemathesis") / "paygate.db"
-    shutil.copy(sqlite_template, path)
     container = Container()
-    container.settings.override(providers.Object(make_settings(f"sqlite+aiosqlite:///{path}")))
+    container.settings.override(providers.Object(make_settings(url)))
     runner = web.AppRunner(create_app(container))
     port = free_port()
     loop = asyncio.new_event_loop()
