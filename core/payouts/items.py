@@ -115,7 +115,9 @@ class PayoutExtBody(_Strict):
         alias="smsPhone",
         description="the phone the SMS goes to (default: the payee account, when it is a mobile number)",
     )
-    pay_type: int | None = Field(default=None, alias="payType", description="支付方式(原路): recorded")
+    pay_type: int | None = Field(
+        default=None, ge=0, le=32767, alias="payType", description="支付方式(原路): recorded (0–32767)"
+    )
     creator: str | None = Field(default=None, max_length=64, description="业务审核人 (reviewer)")
     voucher: VoucherBody | None = None
 

@@ -232,6 +232,29 @@ async def test_each_item_of_a_batch_is_accepted_or_rejected_on_its_own(env: Env)
     assert env.sent() == [], "nothing is paid before finance review"
 
 
+async def test_numbers_beyond_what_is_stored_are_refused_per_item(env: Env) -> None:
+    """payType is kept as a small integer: beyond it (or below zero) the item is refused naming
+    it, the others accepted; a code out of every range is refused as unknown, never a 500."""
+    body = await apply(
+        env.api,
+        item("PAY-TYPE-OK", ext={"pay_type": 32767}),
+        item("PAY-TYPE-BIG", ext={"pay_type": 32768}),
+        item("PAY-TYPE-NEG", ext={"payType": -1}),
+        item("TYPE-HUGE", ext={"type": 2**70}),
+        item("BACK-HUGE", ext={"pay_back_type": -(2**40)}),
+    )
+    answers = {r["serial_no"]: (r["status"], r.get("field")) for r in body["items"]}
+    assert answers == {
+        "PAY-TYPE-OK": ("accepted", None),
+        "PAY-TYPE-BIG": ("rejected", "items[1].ext.pay_type"),
+        "PAY-TYPE-NEG": ("rejected", "items[2].ext.pay_type"),  # named as the document names it
+        "TYPE-HUGE": ("rejected", "items[3].ext.type"),
+        "BACK-HUGE": ("rejected", "items[4].ext.pay_back_type"),
+    }, body
+    ok = next(r for r in body["items"] if r["serial_no"] == "PAY-TYPE-OK")
+    assert (await current(env.api, ok["payout"]["id"]))["pay_type"] == 32767
+
+
 async def test_a_repeat_returns_the_payout_and_a_changed_item_conflicts(env: Env) -> None:
     first = await applied(env.api, item("REPEAT-1"))
     [again] = (await apply(env.api, item("REPEAT-1")))["items"]
