@@ -49,6 +49,13 @@ class InsufficientFunds(BusinessRuleViolation):
     code = "INSUFFICIENT_FUNDS"
 
 
+class BalanceLimitExceeded(BusinessRuleViolation):
+    """A balance, or a transaction's net change to one, beyond what an amount can say
+    (core/ledger.py `balance_limit`)."""
+
+    code = "BALANCE_LIMIT_EXCEEDED"
+
+
 class NoRoute(BusinessRuleViolation):
     code = "NO_ROUTE"
 

@@ -8,9 +8,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.errors import InvalidArgument
+from core.errors import BalanceLimitExceeded, InvalidArgument
 from core.ids import new_id
-from core.money import Money
+from core.money import CURRENCY_EXPONENTS, Money
 
 
 class AccountKind(enum.StrEnum):
@@ -73,8 +73,28 @@ class Posting:
     memo: str = ""
 
 
+# An amount has at most 16 integer digits (core/money.py); so has a balance.
+BALANCE_INTEGER_DIGITS = 16
+
+
+def balance_limit(currency: str) -> int:
+    """The largest balance (and below zero, the smallest) in minor units an account of
+    `currency` may hold, and the largest net change one transaction may make to it: what an
+    amount can say (9999999999999999.99 CNY). Twice it still fits a 64-bit integer, so a
+    database adding a change within it to a balance within it never overflows (PostgreSQL
+    would refuse the statement; SQLite would turn the sum into a float)."""
+    digits: int = BALANCE_INTEGER_DIGITS + CURRENCY_EXPONENTS[currency]
+    return int(10**digits) - 1
+
+
+def within_limit(balance_after: int, currency: str) -> bool:
+    limit = balance_limit(currency)
+    return -limit <= balance_after <= limit
+
+
 def check_balanced(postings: Sequence[Posting]) -> None:
-    """Every ledger transaction sums to zero per currency and has no zero legs."""
+    """Every ledger transaction sums to zero per currency, has no zero legs, and changes no
+    account by more than its currency's `balance_limit`."""
     if not postings:
         raise InvalidArgument("a ledger transaction needs at least one posting", code="UNBALANCED")
     totals: dict[str, int] = defaultdict(int)
@@ -85,6 +105,16 @@ def check_balanced(postings: Sequence[Posting]) -> None:
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:
         raise InvalidArgument(f"ledger transaction does not balance: {unbalanced}", code="UNBALANCED")
+    for (account_id, _), change in net_by_account(postings).items():
+        if not within_limit(change.minor, change.currency):
+            raise balance_limit_refusal(account_id)
+
+
+def balance_limit_refusal(account_id: str) -> BalanceLimitExceeded:
+    return BalanceLimitExceeded(
+        f"account {account_id}: this would take its balance, or change it, beyond 16 integer digits "
+        "(the most an amount can say); nothing was booked"
+    )
 
 
 def transfer(

@@ -49,6 +49,7 @@ from gateway.storage.pg_statement import Statement
 from gateway.storage.rows import (
     account_from_mapping,
     account_row,
+    beyond_limit,
     deferred_rows,
     exchange_rows,
     flow_rows,
@@ -235,12 +236,18 @@ class PgLedger:
         """Which account refused its change (read after the statement was rolled back): one
         missing or of another currency, else the first one the postings take money from."""
         rows = await self.work.conn.fetch(
-            "SELECT id, currency FROM accounts WHERE id = ANY($1::varchar[])", ids
+            "SELECT id, currency, available_minor, pending_minor FROM accounts WHERE id = ANY($1::varchar[])",
+            ids,
         )
         found = {r["id"]: r["currency"] for r in rows}
         for account_id in ids:
             if found.get(account_id) != currency_of[account_id]:
                 return posting_refusal(account_id, found.get(account_id), currency_of[account_id])
+        for r in rows:
+            balances = {SubAccount.AVAILABLE: r["available_minor"], SubAccount.PENDING: r["pending_minor"]}
+            changes = {sub: net.get((r["id"], sub), 0) for sub in SubAccount}
+            if beyond_limit(balances, changes, r["currency"]):
+                return posting_refusal(r["id"], r["currency"], r["currency"], beyond_limit=True)
         paying = [i for i in ids if any(net.get((i, sub), 0) < 0 for sub in SubAccount)]
         first = (paying or ids)[0]
         return posting_refusal(first, found[first], currency_of[first])

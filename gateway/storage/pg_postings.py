@@ -8,8 +8,10 @@ which reads which accounts moved.
 Lock order: `lck` takes the accounts' row locks in id order before any of them is updated (its
 rows come out of the sort one at a time, each locked as it comes, and the UPDATE reaches a row
 only through them), so two transactions over the same accounts wait for each other instead of
-deadlocking. A change that would take a balance below zero without an overdraft, or an account
-of another currency, matches no row: that account is missing from `mov`. Each entry's balance
+deadlocking. A change that would take a balance below zero without an overdraft or beyond its
+currency's limit (core/ledger.py `balance_limit`: a balance and a change within it never
+overflow a bigint), or an account of another currency, matches no row: that account is missing
+from `mov`. Each entry's balance
 after it: the account's balance before the transaction (after it, less the net change) plus the
 running sum of its legs, in posting order. Accounts and legs travel as one JSON array each
 (of arrays: positional, so the text stays short), so the text is the same for any number of them
@@ -22,7 +24,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from core.ledger import Posting, SubAccount
+from core.ledger import Posting, SubAccount, balance_limit
 from gateway.storage.pg_rows import TXN
 from gateway.storage.pg_statement import Statement
 
@@ -54,6 +56,7 @@ def hold_posting(
                     currency_of[i],
                     net.get((i, SubAccount.AVAILABLE), 0),
                     net.get((i, SubAccount.PENDING), 0),
+                    balance_limit(currency_of[i]),
                 ]
                 for i in ids
             ]
@@ -86,13 +89,15 @@ def _ctes(k: int, txn: str, subject: str, when: str, changes: str, legs: str) ->
         f"txn{k} AS (INSERT INTO ledger_txns (id, subject_id, created_at) "
         f"VALUES ({txn}::varchar, {subject}::varchar, {when}::timestamptz))",
         f"chg{k} AS (SELECT (c->>0)::varchar AS id, (c->>1)::varchar AS currency, (c->>2)::bigint AS avail, "
-        f"(c->>3)::bigint AS pend FROM jsonb_array_elements({changes}::jsonb) AS c)",
+        f"(c->>3)::bigint AS pend, (c->>4)::bigint AS lim FROM jsonb_array_elements({changes}::jsonb) AS c)",
         f"lck{k} AS MATERIALIZED (SELECT a.id FROM accounts a "
         f"WHERE a.id IN (SELECT id FROM chg{k}) ORDER BY a.id FOR UPDATE)",
         f"mov{k} AS (UPDATE accounts a SET available_minor = a.available_minor + c.avail, "
         "pending_minor = a.pending_minor + c.pend "
         f"FROM chg{k} c JOIN lck{k} l ON l.id = c.id "
-        "WHERE a.id = c.id AND a.currency = c.currency AND (a.allow_overdraft OR ("
+        "WHERE a.id = c.id AND a.currency = c.currency "
+        "AND a.available_minor + c.avail BETWEEN -c.lim AND c.lim "
+        "AND a.pending_minor + c.pend BETWEEN -c.lim AND c.lim AND (a.allow_overdraft OR ("
         "(c.avail >= 0 OR a.available_minor + c.avail >= 0) AND "
         "(c.pend >= 0 OR a.pending_minor + c.pend >= 0))) "
         "RETURNING a.id, a.available_minor, a.pending_minor)",

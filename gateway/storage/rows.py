@@ -12,7 +12,17 @@ import sqlalchemy as sa
 
 from core.errors import DomainError, InsufficientFunds, NotFound
 from core.flowlog import FlowRecord
-from core.ledger import AccountKind, AccountStatus, AccountView, FlowKind, NewAccount, Posting, SubAccount
+from core.ledger import (
+    AccountKind,
+    AccountStatus,
+    AccountView,
+    FlowKind,
+    NewAccount,
+    Posting,
+    SubAccount,
+    balance_limit_refusal,
+    within_limit,
+)
 from core.money import Money
 from core.payments.model import Payment, PaymentStatus
 from gateway.storage import card_vault
@@ -264,15 +274,28 @@ def net_changes(postings: Sequence[Posting]) -> tuple[dict[tuple[str, SubAccount
     return net, currency_of
 
 
-def posting_refusal(account_id: str, stored_currency: str | None, currency: str) -> DomainError:
+def posting_refusal(
+    account_id: str, stored_currency: str | None, currency: str, *, beyond_limit: bool = False
+) -> DomainError:
     """Why `account_id` could not take its change in `currency`, given the currency it is stored
-    with (None: no such account): missing, another currency, or (what remains) not enough funds."""
+    with (None: no such account) and whether the change takes a balance beyond its limit
+    (`beyond_limit`, core/ledger.py `balance_limit`): missing, another currency, beyond the
+    limit, or (what remains) not enough funds."""
     if stored_currency is None:
         return NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
     if stored_currency != currency:
         return NotFound(
             f"account {account_id} holds {stored_currency}, not {currency}", code="ACCOUNT_CURRENCY_MISMATCH"
         )
+    if beyond_limit:
+        return balance_limit_refusal(account_id)
     return InsufficientFunds(
         f"account {account_id} has insufficient funds for this payment", field="payer_account"
     )
+
+
+def beyond_limit(
+    balances: Mapping[SubAccount, int], changes: Mapping[SubAccount, int], currency: str
+) -> bool:
+    """Whether `changes` take one of an account's `balances` beyond its currency's limit."""
+    return any(not within_limit(balances[sub] + change, currency) for sub, change in changes.items())

@@ -12,13 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.ids import new_id
-from core.ledger import AccountView, NewAccount, Posting, SubAccount
+from core.ledger import AccountView, NewAccount, Posting, SubAccount, balance_limit
 from core.payments.model import Payment
 from gateway.storage import tables as t
 from gateway.storage.pg_postings import hold_posting
 from gateway.storage.pg_statement import Statement
 from gateway.storage.rows import (
     account_row,
+    beyond_limit,
     entry_rows,
     net_changes,
     new_payment_row,
@@ -113,7 +114,8 @@ class SqlLedger:
             moved = {row.id for row in answer}
             refused = [i for i in ids if i not in moved]
             if refused:
-                await self._refuse(refused[0], currency_of[refused[0]])
+                changes = {sub: net.get((refused[0], sub), 0) for sub in SubAccount}
+                await self._refuse(refused[0], currency_of[refused[0]], changes)
             return txn_id
         balance_before = await self._apply_one_by_one(txn_id, subject_id, net, currency_of, at)
         entries = entry_rows(txn_id, postings, balance_before, at)
@@ -137,9 +139,14 @@ class SqlLedger:
             column = (
                 t.accounts.c.available_minor if sub is SubAccount.AVAILABLE else t.accounts.c.pending_minor
             )
+            limit = balance_limit(currency_of[account_id])
             stmt = (
                 t.accounts.update()
-                .where(t.accounts.c.id == account_id, t.accounts.c.currency == currency_of[account_id])
+                .where(
+                    t.accounts.c.id == account_id,
+                    t.accounts.c.currency == currency_of[account_id],
+                    (column + delta).between(-limit, limit),  # both within the limit: no overflow
+                )
                 .values({column: column + delta})
                 .returning(column)
             )
@@ -147,17 +154,24 @@ class SqlLedger:
                 stmt = stmt.where(sa.or_(t.accounts.c.allow_overdraft, column + delta >= 0))
             row = (await self.conn.execute(stmt)).first()
             if row is None:
-                await self._refuse(account_id, currency_of[account_id])
+                await self._refuse(account_id, currency_of[account_id], {sub: delta})
             balance_before[(account_id, sub)] = row[0] - delta
         return balance_before
 
-    async def _refuse(self, account_id: str, currency: str) -> NoReturn:
-        """Raises why `account_id` could not take its change: missing, another currency, or
-        (the remaining reason) not enough funds."""
-        exists = (
-            await self.conn.execute(sa.select(t.accounts.c.currency).where(t.accounts.c.id == account_id))
+    async def _refuse(self, account_id: str, currency: str, changes: dict[SubAccount, int]) -> NoReturn:
+        """Raises why `account_id` could not take its `changes`: missing, another currency,
+        beyond the balance limit, or (the remaining reason) not enough funds."""
+        a = t.accounts.c
+        found = (
+            await self.conn.execute(
+                sa.select(a.currency, a.available_minor, a.pending_minor).where(a.id == account_id)
+            )
         ).first()
-        raise posting_refusal(account_id, exists[0] if exists else None, currency)
+        if found is None:
+            raise posting_refusal(account_id, None, currency)
+        balances = {SubAccount.AVAILABLE: found.available_minor, SubAccount.PENDING: found.pending_minor}
+        beyond = found.currency == currency and beyond_limit(balances, changes, currency)
+        raise posting_refusal(account_id, found.currency, currency, beyond_limit=beyond)
 
 
 class SqlOutbox:

@@ -19,11 +19,12 @@ from typing import Any, TypeVar
 
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ids import new_id
-from core.ledger import AccountView, NewAccount, Posting, SubAccount, check_balanced
+from core.ledger import AccountView, NewAccount, Posting, SubAccount, balance_limit, check_balanced
 from core.payments.model import Payment
 from gateway.storage.rows import (
     account_from_mapping,
     account_row,
+    beyond_limit,
     deferred_rows,
     entry_rows,
     exchange_rows,
@@ -124,22 +125,32 @@ class SqliteLedger:
         balance_after: dict[tuple[str, SubAccount], int] = {}
         for (account_id, sub), delta in sorted(net.items()):
             column = "available_minor" if sub is SubAccount.AVAILABLE else "pending_minor"
-            sql = f"UPDATE accounts SET {column} = {column} + ? WHERE id = ? AND currency = ?"
-            args: tuple[Any, ...] = (delta, account_id, currency_of[account_id])
+            limit = balance_limit(currency_of[account_id])
+            sql = (
+                f"UPDATE accounts SET {column} = {column} + ? WHERE id = ? AND currency = ?"
+                f" AND {column} + ? BETWEEN ? AND ?"  # both within the limit: no overflow
+            )
+            args: tuple[Any, ...] = (delta, account_id, currency_of[account_id], delta, -limit, limit)
             if delta < 0:
                 sql += f" AND (allow_overdraft OR {column} + ? >= 0)"
                 args += (delta,)
             row = self.conn.execute(sql + f" RETURNING {column}", args).fetchone()
             if row is None:
-                self._refuse(account_id, currency_of[account_id])
+                self._refuse(account_id, currency_of[account_id], sub, delta)
             balance_after[(account_id, sub)] = row[0] - delta
         entries = [ENTRY.params(r) for r in entry_rows(txn_id, postings, balance_after, at)]
         self.conn.executemany(ENTRY.insert, entries)
         return txn_id
 
-    def _refuse(self, account_id: str, currency: str) -> None:
-        found = self.conn.execute("SELECT currency FROM accounts WHERE id = ?", (account_id,)).fetchone()
-        raise posting_refusal(account_id, found[0] if found else None, currency)
+    def _refuse(self, account_id: str, currency: str, sub: SubAccount, delta: int) -> None:
+        found = self.conn.execute(
+            "SELECT currency, available_minor, pending_minor FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        if found is None:
+            raise posting_refusal(account_id, None, currency)
+        balances = {SubAccount.AVAILABLE: found[1], SubAccount.PENDING: found[2]}
+        beyond = found[0] == currency and beyond_limit(balances, {sub: delta}, currency)
+        raise posting_refusal(account_id, found[0], currency, beyond_limit=beyond)
 
 
 class SqliteOutbox:

@@ -23,7 +23,15 @@ from core.flowlog import FlowRecord
 from core.general_pay.trade import Trade
 from core.ids import new_id
 from core.lease.order import LeaseOrder
-from core.ledger import AccountView, NewAccount, Posting, SubAccount, check_balanced
+from core.ledger import (
+    AccountView,
+    NewAccount,
+    Posting,
+    SubAccount,
+    balance_limit_refusal,
+    check_balanced,
+    within_limit,
+)
 from core.payments.model import Payment, PaymentStatus
 from core.payouts.model import Payout
 from fakes.bills import FakeBills
@@ -196,6 +204,8 @@ class FakeLedger(Ledger):
                 f"account {account_id} holds {view.currency}, not {currency}",
                 code="ACCOUNT_CURRENCY_MISMATCH",
             )
+        if not within_limit(account.balances[sub] + delta, currency):
+            raise balance_limit_refusal(account_id)
         if delta < 0 and not view.allow_overdraft and account.balances[sub] + delta < 0:
             raise InsufficientFunds(
                 f"account {account_id} has insufficient funds for this payment", field="payer_account"

@@ -199,3 +199,26 @@ async def test_buffered_nodes_of_a_request_are_stored_before_its_answer(api: Any
     funded = [m for _, node, m in await _stored_nodes(container) if node == "ledger_posted"]
     assert funded == ["funded 5.00 CNY"]
     assert container.flow().pending == 0
+
+
+async def test_money_beyond_what_an_amount_can_say_is_refused_not_a_500(api: Any) -> None:
+    """A funding of the largest amount takes the outside world's account to the limit; one
+    cent more anywhere is refused with 422 BALANCE_LIMIT_EXCEEDED naming the account, nothing
+    booked, the ledger whole (PostgreSQL answered 500 on a bigint overflow; SQLite kept a float
+    balance)."""
+    largest = "9999999999999999.99"
+    rich, other = await api.open_account(), await api.open_account()
+    lender = await api.open_account(allow_overdraft=True)
+    await api.fund(rich, largest)
+    status, body = await api.post(
+        f"/ops/accounts/{other}/fund",
+        {"out_request_no": "one-cent-more", "amount": "0.01", "currency": "CNY"},
+    )
+    assert (status, body["error"]["code"]) == (422, "BALANCE_LIMIT_EXCEEDED"), body
+    assert "ext_cash_cny" in body["error"]["message"]
+    status, body = await api.pay(amount="0.01", payer_account=lender, payee_account=rich)
+    assert (status, body["error"]["code"]) == (422, "BALANCE_LIMIT_EXCEEDED"), body
+    assert rich in body["error"]["message"]
+    balances = [await api.balance(a) for a in (rich, other, lender)]
+    assert balances == [largest, "0.00", "0.00"]
+    assert (await api.ledger_ok())["ok"] is True

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from storage_harness import Entry, StorageUnderTest
 
-from core.errors import InsufficientFunds, InvalidArgument, NotFound
+from core.errors import BalanceLimitExceeded, InsufficientFunds, InvalidArgument, NotFound
 from core.flowlog import FlowNode, FlowOutcome, FlowRecord
 from core.ledger import (
     AccountKind,
@@ -20,6 +20,7 @@ from core.ledger import (
     Posting,
     SubAccount,
     account_to_open,
+    balance_limit,
     external_account,
     funding_plan,
     transfer,
@@ -290,6 +291,37 @@ async def test_an_overdraft_is_refused_and_changes_nothing(storage: StorageUnder
         await storage.transact(lambda uow: uow.ledger.post("pay_1", legs, at=NOW))
     assert await storage.probe.balance("acc_payer") == (1000, 0)
     assert await storage.probe.balance("acc_payee") == (0, 0)
+
+
+async def test_a_balance_beyond_what_an_amount_can_say_is_refused_and_changes_nothing(
+    storage: StorageUnderTest,
+) -> None:
+    """Up to the currency's limit either way a balance may go (an overdraft too); one minor unit
+    beyond it is refused, and nothing moves: no database integer overflows (PostgreSQL refused
+    the statement with a 500; SQLite turned the balance into a float)."""
+    limit = balance_limit("CNY")
+    assert limit == 999_999_999_999_999_999  # 9999999999999999.99 CNY, as an amount can say
+    await open_account(storage, "acc_full", funded=limit)
+    await open_account(storage, "acc_payer", overdraft=True)
+    await open_account(storage, "acc_sink")
+
+    async def post(subject: str, legs: tuple[Posting, ...]) -> None:
+        await storage.transact(lambda uow: uow.ledger.post(subject, legs, at=NOW))
+
+    await post("pay_to_limit", transfer("acc_payer", "acc_sink", cny(limit), FlowKind.TRANSFER))
+    for subject, legs in (
+        ("pay_below", transfer("acc_payer", "acc_sink", cny(1), FlowKind.TRANSFER)),
+        ("pay_above", transfer("acc_sink", "acc_full", cny(1), FlowKind.TRANSFER)),
+    ):
+        with pytest.raises(BalanceLimitExceeded) as refused:
+            await post(subject, legs)
+        assert refused.value.code == "BALANCE_LIMIT_EXCEEDED" and refused.value.http_status == 422
+    twice = transfer("acc_payer", "acc_sink", cny(limit), FlowKind.TRANSFER) * 2  # one change of 2 x limit
+    with pytest.raises(BalanceLimitExceeded):
+        await post("pay_twice", twice)
+    assert await storage.probe.balance("acc_full") == (limit, 0)
+    assert await storage.probe.balance("acc_payer") == (-limit, 0)
+    assert await storage.probe.balance("acc_sink") == (limit, 0)
 
 
 async def test_an_account_allowing_overdraft_may_go_below_zero(storage: StorageUnderTest) -> None:
