@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from aiohttp import web
@@ -72,8 +72,9 @@ def time_query(request: web.Request, name: str) -> datetime | None:
         return None
     try:
         if _DATE_TIME.fullmatch(raw):
-            return datetime.fromisoformat(raw.upper())
-    except ValueError:
+            # in UTC now: a time whose UTC falls outside years 1-9999 is refused here, not later
+            return datetime.fromisoformat(raw.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):
         pass
     raise InvalidArgument(
         f"{name} must be an RFC 3339 time with its offset, e.g. 2026-12-01T00:00:00Z "

@@ -231,6 +231,9 @@ async def test_notifications_filter_by_every_status_and_show_their_payload(
         ("created_from=2026-12-01", "created_from"),
         ("created_from=2026-12-01T09:00:00", "created_from"),
         ("created_from=2026-12-02T00:00:00Z&created_to=2026-12-01T00:00:00Z", "created_to"),
+        # valid times whose UTC is outside years 1-9999 (a 500 once)
+        ("created_from=0001-01-01T00:00:00%2B14:00", "created_from"),
+        ("created_to=9999-12-31T23:59:59-14:00", "created_to"),
         ("channel=", "channel"),
         ("stauts=unknown", "stauts"),  # misspelt: refused, not an unfiltered list
     ],
