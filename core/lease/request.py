@@ -17,6 +17,11 @@ MAX_PERIODS = 120
 ALIPAY_USER_ID = re.compile(r"^2088[0-9]{12}$")
 OUT_ORDER_NO = r"^[A-Za-z0-9_.:\-]{1,64}$"
 
+# The days a rent plan may fall on: a lease of this century (a day of year 1 was a 500 once:
+# its Beijing midnight is before the first UTC day a datetime can hold).
+FIRST_DUE_DATE = date(2000, 1, 1)
+LAST_DUE_DATE = date(2099, 12, 31)
+
 
 class RentPeriodInput(Protocol):
     """One period of the rent plan as the caller wrote it."""
@@ -103,6 +108,11 @@ def check_order(body: PreOrderInput) -> LeaseOrderRequest:
             raise InvalidArgument(
                 f"{where}.due_date must be a date YYYY-MM-DD", field=f"{where}.due_date"
             ) from None
+        if not FIRST_DUE_DATE <= due <= LAST_DUE_DATE:
+            raise InvalidArgument(
+                f"{where}.due_date must fall in {FIRST_DUE_DATE.year}–{LAST_DUE_DATE.year}",
+                field=f"{where}.due_date",
+            )
         if periods and due <= periods[-1][0]:
             raise InvalidArgument(
                 f"{where}.due_date must be later than the period before it",

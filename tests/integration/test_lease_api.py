@@ -574,3 +574,26 @@ async def test_an_attempt_a_crash_left_unsubmitted_is_submitted_once_by_the_work
     assert periods(await current(env, oid)) == [(1, "paid", 1)]
     await env.collect(datetime.now(UTC) + timedelta(minutes=4))
     assert len(env.deductions()) == 1
+
+
+@pytest.mark.parametrize(
+    ("days", "field"),
+    [
+        (("0001-01-01", "0001-02-01"), "periods[0].due_date"),  # before the first UTC day (a 500 once)
+        (("1999-12-31", "2000-01-31"), "periods[0].due_date"),
+        (("2099-12-01", "2100-01-01"), "periods[1].due_date"),
+        (("9999-11-30", "9999-12-31"), "periods[0].due_date"),
+    ],
+)
+async def test_a_rent_plan_outside_this_century_is_refused_naming_the_day(
+    env: Env, days: tuple[str, str], field: str
+) -> None:
+    body = order_body("RENT-FAR", ("100.00", 0), ("100.00", 30))
+    body["periods"] = [{"due_date": d, "amount": "100.00"} for d in days]
+    status, error = await env.api.post("/v1/lease/orders", body)
+    assert (status, error["error"]["code"], error["error"]["field"]) == (400, "INVALID_ARGUMENT", field), (
+        error
+    )
+    assert "2000–2099" in error["error"]["message"]
+    status, _ = await env.api.get("/v1/lease/orders?out_order_no=RENT-FAR")
+    assert status == 404
