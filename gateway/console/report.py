@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -98,7 +98,7 @@ def _window(query: ReportQuery) -> dict[str, str]:
     window = {}
     if query.start:
         window["created_from"] = datetime.combine(query.start, time(), UTC).isoformat()
-    if query.end:
+    if query.end and query.end < date.max:  # to the last day a date holds: no end
         window["created_to"] = datetime.combine(query.end + timedelta(days=1), time(), UTC).isoformat()
     if query.app_id:
         window["app_id"] = query.app_id

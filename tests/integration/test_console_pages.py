@@ -177,6 +177,17 @@ async def test_the_csv_export_starts_with_a_bom(api: SignedClient) -> None:
         assert (await response.read()).startswith(b"\xef\xbb\xbf")
 
 
+async def test_the_report_runs_to_the_last_day_a_date_holds(api: SignedClient) -> None:
+    """`to=9999-12-31` (the day after it is no date: a 500 once) lists every payout applied."""
+    await apply_payouts(api, 2)
+    await log_in(api, "demo-finance")
+    for path in ("/console/report", "/console/report.csv", "/console/report/items.csv"):
+        response = await api.client.get(f"{path}?from=2000-01-01&to=9999-12-31")
+        assert response.status == 200, path
+    items = (await (await api.client.get("/console/report/items.csv?to=9999-12-31")).text()).splitlines()
+    assert len(items) == 1 + 2  # the header and both payouts
+
+
 def payout_item(n: int) -> dict[str, Any]:
     ext = {"type": 2, "pay_method": 1, "reason": "航班取消补偿", "payee_name": "张三"}
     return {"serial_no": f"CON-{n}", "order_serial_no": "ORD-1", "payee_account": "zhangsan@example.com",
