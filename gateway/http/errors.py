@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
 
 from core.errors import DomainError
 from gateway.keys import TRACE_ID
@@ -83,10 +86,60 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = HTTP_CODES.get(exc.status, "HTTP_ERROR")
         return error_response(exc.status, code, exc.reason or code, headers=_keep_allow(exc))
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            log.warning("database unavailable", extra={"path": request.path, "error": repr(exc)[:300]})
+            return error_response(
+                503,
+                "DATABASE_UNAVAILABLE",
+                "the database could not answer in time: repeat the same request (the same "
+                "out_request_no answers with what was stored; nothing is done twice)",
+                headers={"Retry-After": "1"},
+            )
         log.exception("unhandled error", extra={"path": request.path})
         trace = request.get(TRACE_ID, "")
         return error_response(500, "INTERNAL", f"internal error; quote trace id {trace} to support")
+
+
+# What a database says when it cannot answer now, not that the request is wrong: a statement
+# cancelled (statement_timeout, lock_timeout), a server refusing or dropping connections, the
+# pool's wait for a connection ended, SQLite's writer busy. A socket's refusal or timeout counts
+# only raised by the database's driver (a channel's is the use case's to handle).
+_UNAVAILABLE_DATABASE = (
+    asyncpg.exceptions.QueryCanceledError,
+    asyncpg.exceptions.LockNotAvailableError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    sa_exc.TimeoutError,
+)
+_DATABASE_ERRORS = (
+    sa_exc.SQLAlchemyError,
+    asyncpg.exceptions.PostgresError,
+    asyncpg.InterfaceError,
+    sqlite3.Error,
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what it was raised from) is a database that could not answer now."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 8:  # SQLAlchemy wraps the driver's error
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if any(isinstance(e, _UNAVAILABLE_DATABASE) for e in chain):
+        return True
+    if any(isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated for e in chain):
+        return True  # SQLAlchemy saw the connection lost
+    if any(isinstance(e, asyncpg.InterfaceError) and "connection is closed" in str(e) for e in chain):
+        return True  # the raw driver's, on a connection dropped while checked out
+    if any(isinstance(e, sqlite3.OperationalError) and "locked" in str(e) for e in chain):
+        return True
+    socket = any(isinstance(e, ConnectionError | TimeoutError) for e in chain)
+    return socket and any(isinstance(e, _DATABASE_ERRORS) for e in chain)
 
 
 def _keep_allow(exc: web.HTTPException) -> dict[str, str] | None:

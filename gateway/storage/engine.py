@@ -41,15 +41,18 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
         return engine
-    # No pre-ping: it costs a round trip on every checkout, i.e. on every unit of work. A
-    # connection the server dropped fails its first statement instead; SQLAlchemy then discards
-    # the whole pool (every connection older than the failure), so one request fails per server
-    # restart, and pool_recycle retires connections before an idle timeout can cut them.
+    # No pre-ping: it costs a round trip on every checkout, i.e. on every unit of work. Instead
+    # a checkout looks, without a round trip, whether the driver has seen its socket closed (a
+    # server restart, a terminated backend: PostgreSQL says so before it closes): such a
+    # connection is replaced before anyone uses it. One the server dropped unseen fails its
+    # first statement (503 DATABASE_UNAVAILABLE, gateway/http/errors.py); SQLAlchemy then
+    # discards every connection older than the failure, and pool_recycle retires connections
+    # before an idle timeout can cut them.
     # No overflow by default (settings.max_overflow): a connection opened beyond the pool is
     # closed as soon as it is returned to a full pool, so under a sustained load above the
     # pool size connections are opened and closed again and again, each a server backend and
     # an asyncpg start-up with type introspection; waiting for a pooled one is cheaper.
-    return create_async_engine(
+    engine = create_async_engine(
         settings.url,
         echo=settings.echo,
         pool_size=settings.pool_size,
@@ -59,6 +62,16 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool_recycle=settings.pool_recycle_seconds,
         pool_use_lifo=True,
     )
+    sa.event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection whose socket the driver saw closed is not handed out: the pool
+    discards it and checks out (or opens) another."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise sa.exc.DisconnectionError("the server closed this connection")
 
 
 def postgres_connect_args(settings: DatabaseSettings) -> dict[str, Any]:
