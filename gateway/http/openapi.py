@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
+from gateway.http.request_body import MAX_PATH_PARAMETER
+
 if TYPE_CHECKING:
     from gateway.http.routes import Route
 
@@ -149,7 +151,9 @@ def _path_parameters(route: Route) -> list[dict[str, Any]]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": route.path_schemas.get(name, {"type": "string", "minLength": 1}),
+            "schema": route.path_schemas.get(
+                name, {"type": "string", "minLength": 1, "maxLength": MAX_PATH_PARAMETER}
+            ),
         }
         for name in (p.strip("{}") for p in route.path.split("/") if p.startswith("{"))
     ]

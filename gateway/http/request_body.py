@@ -79,13 +79,25 @@ def check_text(value: Any, path: str = "") -> None:
             check_text(item, field)
 
 
+# The longest path parameter (an id, a channel's code): every id here is shorter, and the
+# columns that keep one (an audit record's subject) hold 64 characters.
+MAX_PATH_PARAMETER = 64
+
+
 def check_address(request: web.Request) -> None:
     """Refuse a request whose path or query holds a refused character, naming where: such a
-    text names nothing here, and PostgreSQL cannot even compare a text holding NUL."""
+    text names nothing here, and PostgreSQL cannot even compare a text holding NUL; and a path
+    parameter longer than any id (which PostgreSQL would refuse to record in the audit log)."""
     _check_string(request.path, "path")
     for key, value in request.query.items():
         _check_string(key, "query")
         _check_string(value, key)
+    for name, value in request.match_info.items():
+        if len(value) > MAX_PATH_PARAMETER:
+            raise InvalidArgument(
+                f"{name} is {len(value)} characters long: no {name} here is longer than {MAX_PATH_PARAMETER}",
+                field=name,
+            )
 
 
 def check_form(form: Any) -> None:

@@ -56,3 +56,16 @@ async def test_the_console_refuses_them_with_a_page_and_does_nothing(api: Signed
     assert page.status == 400 and "输入有误" in await page.text() and "U+0000" in await page.text()
     status, payout = await api.get(f"/ops/payouts/{payout_id}")
     assert (status, payout["status"]) == (200, "pending_review"), "nothing was decided"
+
+
+async def test_a_path_parameter_longer_than_any_id_is_a_400_naming_it(api: SignedClient) -> None:
+    """An id of 65 characters names nothing (a 500 once on PostgreSQL: the audit log refused to
+    record it as the subject of an operator's action)."""
+    long_id = "x" * 65
+    for method, address in (("POST", f"/ops/approvals/{long_id}/reject"), ("GET", f"/v1/payments/{long_id}")):
+        status, body = await api.call(method, address, {"reason": "no"} if method == "POST" else None)
+        assert (status, body["error"]["code"], body["error"]["field"]) == (400, "INVALID_ARGUMENT", "id"), (
+            body
+        )
+    status, body = await api.get(f"/v1/payments/{'x' * 64}")
+    assert (status, body["error"]["code"]) == (404, "PAYMENT_NOT_FOUND")
