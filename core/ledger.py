@@ -4,6 +4,7 @@ invariant, and the funding plan."""
 from __future__ import annotations
 
 import enum
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -148,15 +149,16 @@ def external_account_id(currency: str) -> str:
     return f"ext_cash_{currency.lower()}"
 
 
-# How the ledger's own account ids begin: an opened account's (`new_id("acc")`), an app's company
-# paying and write-off accounts' (gateway/storage/bills.py) and the outside world's (above).
-LEDGER_ID_PREFIXES = ("acc_", "cpay_", "cwof_", "ext_cash_")
+# The ledger's own account ids: an opened account's (`new_id("acc")`), an app's company paying
+# and write-off accounts' (gateway/storage/bills.py) and the outside world's (above). Letters,
+# digits and underscores only: an e-mail logon id that happens to begin `acc_` is not one.
+_LEDGER_ACCOUNT_ID = re.compile(r"(?:acc|cpay|cwof)_[0-9A-Za-z_]+|ext_cash_[a-z]{3}")
 
 
 def is_ledger_account_id(account: str) -> bool:
     """Whether `account` names an account of this ledger, not one outside it (an Alipay logon id,
     a bank account or card number), which answers and pages show only masked."""
-    return account.startswith(LEDGER_ID_PREFIXES)
+    return _LEDGER_ACCOUNT_ID.fullmatch(account) is not None
 
 
 @dataclass(frozen=True, slots=True)
