@@ -99,15 +99,18 @@ def check_balanced(postings: Sequence[Posting]) -> None:
     if not postings:
         raise InvalidArgument("a ledger transaction needs at least one posting", code="UNBALANCED")
     totals: dict[str, int] = defaultdict(int)
+    changes: dict[tuple[str, SubAccount, str], int] = defaultdict(int)
     for posting in postings:
-        if posting.amount.minor == 0:
+        minor, currency = posting.amount.minor, posting.amount.currency
+        if minor == 0:
             raise InvalidArgument("a posting of zero is not a ledger flow", code="UNBALANCED")
-        totals[posting.amount.currency] += posting.amount.minor
+        totals[currency] += minor
+        changes[(posting.account_id, posting.sub_account, currency)] += minor
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:
         raise InvalidArgument(f"ledger transaction does not balance: {unbalanced}", code="UNBALANCED")
-    for (account_id, _), change in net_by_account(postings).items():
-        if not within_limit(change.minor, change.currency):
+    for (account_id, _, currency), change in changes.items():
+        if not within_limit(change, currency):
             raise balance_limit_refusal(account_id)
 
 

@@ -299,3 +299,16 @@ def beyond_limit(
 ) -> bool:
     """Whether `changes` take one of an account's `balances` beyond its currency's limit."""
     return any(not within_limit(balances[sub] + change, currency) for sub, change in changes.items())
+
+
+def stored_refusal(
+    account_id: str, stored: Sequence[Any] | None, currency: str, changes: Mapping[SubAccount, int]
+) -> DomainError:
+    """`posting_refusal` from the account's stored (currency, available, pending), read after its
+    conditional update matched no row (None: no such account)."""
+    if stored is None:
+        return posting_refusal(account_id, None, currency)
+    stored_currency, available, pending = stored
+    balances = {SubAccount.AVAILABLE: available, SubAccount.PENDING: pending}
+    beyond = stored_currency == currency and beyond_limit(balances, changes, currency)
+    return posting_refusal(account_id, stored_currency, currency, beyond_limit=beyond)

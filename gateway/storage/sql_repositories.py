@@ -19,15 +19,14 @@ from gateway.storage.pg_postings import hold_posting
 from gateway.storage.pg_statement import Statement
 from gateway.storage.rows import (
     account_row,
-    beyond_limit,
     entry_rows,
     net_changes,
     new_payment_row,
     outbox_row,
     payment_changes,
     payment_from_mapping,
-    posting_refusal,
     row_to_account,
+    stored_refusal,
 )
 from gateway.storage.write_behind import WriteBehind, with_defaults
 from ports.storage import ConcurrentUpdate, DuplicateRequest
@@ -167,11 +166,7 @@ class SqlLedger:
                 sa.select(a.currency, a.available_minor, a.pending_minor).where(a.id == account_id)
             )
         ).first()
-        if found is None:
-            raise posting_refusal(account_id, None, currency)
-        balances = {SubAccount.AVAILABLE: found.available_minor, SubAccount.PENDING: found.pending_minor}
-        beyond = found.currency == currency and beyond_limit(balances, changes, currency)
-        raise posting_refusal(account_id, found.currency, currency, beyond_limit=beyond)
+        raise stored_refusal(account_id, found, currency, changes)
 
 
 class SqlOutbox:

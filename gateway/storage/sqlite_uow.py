@@ -24,7 +24,6 @@ from core.payments.model import Payment
 from gateway.storage.rows import (
     account_from_mapping,
     account_row,
-    beyond_limit,
     deferred_rows,
     entry_rows,
     exchange_rows,
@@ -33,7 +32,7 @@ from gateway.storage.rows import (
     outbox_row,
     payment_changes,
     payment_from_mapping,
-    posting_refusal,
+    stored_refusal,
     transfer_row,
 )
 from gateway.storage.sqlite_columns import (
@@ -146,11 +145,7 @@ class SqliteLedger:
         found = self.conn.execute(
             "SELECT currency, available_minor, pending_minor FROM accounts WHERE id = ?", (account_id,)
         ).fetchone()
-        if found is None:
-            raise posting_refusal(account_id, None, currency)
-        balances = {SubAccount.AVAILABLE: found[1], SubAccount.PENDING: found[2]}
-        beyond = found[0] == currency and beyond_limit(balances, {sub: delta}, currency)
-        raise posting_refusal(account_id, found[0], currency, beyond_limit=beyond)
+        raise stored_refusal(account_id, found, currency, {sub: delta})
 
 
 class SqliteOutbox:

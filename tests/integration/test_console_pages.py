@@ -312,11 +312,9 @@ async def test_resolving_from_the_console_goes_through_the_same_checks(api: Sign
     """Only finance may propose; a payment that is not escalated is refused, nothing proposed."""
     payer, payee = await api.open_account(owner="A"), await api.open_account(owner="B")
     await api.fund(payer, "10.00")
-    status, paid = await api.post(
-        "/v1/payments",
-        {"out_request_no": "con-1", "pay_method": "transfer", "amount": "1.00", "currency": "CNY",
-         "payer_account": payer, "payee_account": payee},
-    )  # fmt: skip
+    status, paid = await api.pay(
+        out_request_no="con-1", amount="1.00", payer_account=payer, payee_account=payee
+    )
     assert status == 201 and paid["status"] == "succeeded", paid
     form = {"decision": "failed", "evidence": "bank statement line 7"}
     await log_in(api, "demo-viewer")

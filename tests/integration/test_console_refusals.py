@@ -110,11 +110,9 @@ async def test_a_failing_webhook_can_be_replayed_from_its_list(api: SignedClient
     replay button (it had none: the page looked for a stored status `failing`)."""
     payer, payee = await api.open_account(owner="A"), await api.open_account(owner="B")
     await api.fund(payer, "10.00")
-    status, paid = await api.post(
-        "/v1/payments",
-        {"out_request_no": "hook-1", "pay_method": "transfer", "amount": "1.00", "currency": "CNY",
-         "payer_account": payer, "payee_account": payee},
-    )  # fmt: skip
+    status, paid = await api.pay(
+        out_request_no="hook-1", amount="1.00", payer_account=payer, payee_account=payee
+    )
     assert status == 201, paid  # its webhook is queued
     async with container.engine().begin() as conn:
         updated = await conn.execute(outbox.update().values(attempts=2, last_error="connection refused"))
