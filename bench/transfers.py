@@ -882,6 +882,7 @@ def print_postgres(
                 f"CPU in the window: gateways {c['server_cores']:.2f} cores ({per:.2f} ms per transfer), "
                 f"{database}clients {c['client_cores']:.2f} cores, machine {c['machine_busy']:.0%} busy"
             )
+            print_ceiling(run, runs[0], tps, args.seconds)
         print(f"gateway log errors: {format_errors(run.log_errors)}")
         if run.statements:
             print(f"statements per request, of {run.result.sent_total} requests:")
@@ -893,6 +894,25 @@ def print_postgres(
     print(
         f"ledger check: {'ok' if report.get('ok') else 'NOT OK'} ({report.get('transactions_checked')} "
         f"transactions, CNY sum of balances {cny.get('sum_of_balances')})"
+    )
+
+
+def print_ceiling(run: GatewayRun, first: GatewayRun, tps: float, seconds: float) -> None:
+    """The most any number of gateway processes could do on this machine at this run's CPU per
+    transfer (gateways, PostgreSQL and the load generator together, all CPUs busy): the bound
+    that no spreading over processes can pass, next to the 1-process rate and pgbench."""
+    c, ok = run.cpu, run.result.ok
+    if not ok or "database_cores" not in c:
+        return
+    total_ms = (c["server_cores"] + c["database_cores"] + c["client_cores"]) * seconds * 1000 / ok
+    cpus = os.cpu_count() or 1
+    ceiling = cpus * 1000 / total_ms
+    one = summary(first.result, seconds)[0]
+    print(
+        f"CPU ceiling: {cpus} CPUs / {total_ms:.2f} ms of CPU per transfer (gateways + PostgreSQL + "
+        f"clients) = {ceiling:.0f} transfers/s at most, however many processes: "
+        f"{ceiling / one if one else float('nan'):.2f} x the 1-process rate, "
+        f"{ceiling / tps if tps else float('nan'):.3f} of pgbench"
     )
 
 
