@@ -10,8 +10,9 @@ cProfile sees the main thread only, which is the event loop: every handler, midd
 SQLAlchemy and pydantic call and the SQLite writer's batches. The group commit's fsync and
 SQLAlchemy's own SQLite work (aiosqlite's threads) show here only as the time the loop spends
 waiting. Under uvloop the loop's own work is C and shows as `run_app`. Profiling slows the gateway down about
-twice, so compare call counts and shares, not absolute throughput. Everything after `--`
-(the gateway command transfers.py appends) is ignored: this runs `paygate serve` itself.
+twice, so compare call counts and shares, not absolute throughput. Of the gateway command
+transfers.py appends after `--`, the arguments from `serve` on (its `--port`) are kept: this runs
+`paygate serve` itself, in this process.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import sys
 def main() -> int:
     argv = sys.argv[1:]
     own = argv[: argv.index("--")] if "--" in argv else argv
+    gateway = argv[len(own) :]
+    serve = gateway[gateway.index("serve") :] if "serve" in gateway else ["serve"]
     parser = argparse.ArgumentParser(description="paygate serve under cProfile")
     parser.add_argument("--out", required=True, help="where to write the pstats file")
     parser.add_argument("--top", type=int, default=60, help="rows in the text summary")
@@ -36,7 +39,7 @@ def main() -> int:
     profile = cProfile.Profile()
     profile.enable()
     try:
-        status = paygate(["serve"])
+        status = paygate(serve)
     finally:
         profile.disable()
         profile.dump_stats(args.out)
