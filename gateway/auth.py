@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
+from gateway.http.request_body import REFUSED_CHARACTER
 from gateway.storage import tables as t
 from gateway.storage.nonces import PgNonceClaims
 from gateway.storage.sqlite_uow import claim_nonce, purge_nonces
@@ -109,6 +110,7 @@ SIGNATURE_MISMATCH = "signature does not match the request"
 _NO_SECRET = "paygate-no-such-app"
 
 REQUIRED_HEADERS = ("X-App-Id", "X-Timestamp", "X-Nonce", "X-Signature")
+MAX_TIMESTAMP_DIGITS = 12  # unix seconds until the year 33658; more cannot be compared with a clock
 
 
 async def authenticate(
@@ -129,7 +131,7 @@ async def authenticate(
     expected = sign(secret or _NO_SECRET, method, path_with_query, timestamp, nonce, body)
     if secret is None:
         raise Unauthenticated(SIGNATURE_MISMATCH, field="X-Signature", reason="unknown_app_id")
-    if not hmac.compare_digest(expected, signature.lower()):
+    if not signature.isascii() or not hmac.compare_digest(expected, signature.lower()):
         raise Unauthenticated(SIGNATURE_MISMATCH, field="X-Signature", reason="bad_signature")
     if not await nonces.claim(app_id, nonce, now):
         raise Unauthenticated("X-Nonce was already used", field="X-Nonce", reason="nonce_reused")
@@ -137,11 +139,18 @@ async def authenticate(
 
 
 def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str, str]:
-    """X-App-Id, X-Timestamp, X-Nonce and X-Signature, each present and not empty."""
+    """X-App-Id, X-Timestamp, X-Nonce and X-Signature, each present, not empty, and text: a byte
+    that is not UTF-8 reaches here as a lone surrogate, which nothing can sign or store."""
     values = [headers.get(name) or "" for name in REQUIRED_HEADERS]
     for name, value in zip(REQUIRED_HEADERS, values, strict=True):
         if not value:
             raise Unauthenticated(f"missing header {name}", field=name, reason="missing_header")
+        if REFUSED_CHARACTER.search(value):
+            raise Unauthenticated(
+                f"{name} holds a character that is not allowed (send UTF-8 text without control characters)",
+                field=name,
+                reason="bad_header",
+            )
     app_id, timestamp, nonce, signature = values
     return app_id, timestamp, nonce, signature
 
@@ -149,7 +158,7 @@ def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str, str]:
 def _check_freshness(timestamp: str, nonce: str, now: datetime, max_skew: int) -> None:
     """The checks that need no secret; they come before the app id is looked up, so their
     answers are the same for every app id."""
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > MAX_TIMESTAMP_DIGITS:
         raise Unauthenticated("X-Timestamp must be unix seconds", field="X-Timestamp", reason="bad_timestamp")
     if abs(int(timestamp) - now.timestamp()) > max_skew:
         raise Unauthenticated(

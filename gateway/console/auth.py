@@ -20,7 +20,7 @@ from gateway.console.csrf import csrf_ok
 from gateway.console.i18n import error_key, language_of, translator
 from gateway.console.session import Session, SessionStore
 from gateway.http.ops_access import permission_for
-from gateway.http.request_body import check_address, check_form
+from gateway.http.request_body import check_address, check_form, header_text
 from gateway.keys import CONTAINER, TRACE_ID
 
 log = logging.getLogger("paygate.console")
@@ -117,8 +117,11 @@ async def _visit(request: web.Request) -> Visit | None:
 def came_from(request: web.Request) -> str:
     """The console page the browser was on (its Referer, when that is a console page of this
     site), else the dashboard: where a message page's link leads back to."""
-    referer = URL(request.headers.get("Referer", ""))
-    same_site = referer.host == request.url.host and referer.port == request.url.port
+    try:
+        referer = URL(header_text(request.headers.get("Referer")))
+        same_site = referer.host == request.url.host and referer.port == request.url.port
+    except ValueError:  # no address at all ("http://[bad", a port beyond 65535)
+        return "/console"
     if same_site and referer.path.startswith("/console") and not referer.path.startswith("/console/login"):
         return referer.path_qs
     return "/console"

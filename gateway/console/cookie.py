@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.http.request_body import header_text
 from gateway.settings import ConsoleSettings
 
 COOKIE = "paygate_console"
@@ -46,5 +47,5 @@ SESSION_COOKIE: web.AppKey[SessionCookie] = web.AppKey("console_session_cookie",
 
 
 def session_id_of(request: web.Request) -> str | None:
-    """The session id the browser sent, if any."""
-    return request.cookies.get(COOKIE)
+    """The session id the browser sent, if any (a cookie that is not text is none)."""
+    return header_text(request.cookies.get(COOKIE)) or None

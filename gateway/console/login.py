@@ -12,7 +12,7 @@ from gateway.console.auth import SESSIONS, page, render, visit_of
 from gateway.console.cookie import SESSION_COOKIE, session_id_of
 from gateway.console.i18n import language_of
 from gateway.console.ratelimit import LoginLimiter
-from gateway.http.request_body import REFUSED_CHARACTER
+from gateway.http.request_body import REFUSED_CHARACTER, header_text
 from gateway.keys import CONTAINER
 
 LIMITER: web.AppKey[LoginLimiter] = web.AppKey("console_login_limiter", LoginLimiter)
@@ -43,7 +43,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 def _login_csrf_ok(request: web.Request, given: object) -> bool:
-    expected = request.cookies.get(LOGIN_COOKIE, "")
+    expected = header_text(request.cookies.get(LOGIN_COOKIE))
     return (
         isinstance(given, str) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
     )

@@ -13,7 +13,7 @@ from core.operators.model import role_needed
 from gateway.auth import Unauthenticated, authenticate
 from gateway.http.errors import Handler, error_response
 from gateway.http.ops_access import permission_for
-from gateway.http.request_body import check_address
+from gateway.http.request_body import check_address, header_text
 from gateway.keys import APP_ID, CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
 
 TRACE_HEADER = "X-Trace-Id"
@@ -23,7 +23,7 @@ log = logging.getLogger("paygate.auth")
 
 @web.middleware
 async def trace_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    trace_id = request.headers.get(TRACE_HEADER) or random_hex(16)
+    trace_id = header_text(request.headers.get(TRACE_HEADER)) or random_hex(16)
     trace_id = trace_id[:64]
     request[TRACE_ID] = trace_id
     structlog.contextvars.bind_contextvars(trace_id=trace_id)
@@ -87,10 +87,9 @@ async def _as_caller_app(request: web.Request, handler: Handler) -> web.StreamRe
         )
     except Unauthenticated as exc:
         # the caller's answer does not say whether the app id exists; the operators' log does
-        log.warning(
-            "caller authentication refused",
-            extra={"auth_failure": exc.reason, "claimed_app_id": request.headers.get("X-App-Id")},
-        )
+        claimed = header_text(request.headers.get("X-App-Id"))
+        extra = {"auth_failure": exc.reason, "claimed_app_id": claimed}
+        log.warning("caller authentication refused", extra=extra)
         return error_response(401, exc.code, exc.message, exc.field)
     structlog.contextvars.bind_contextvars(app_id=request[APP_ID])
     try:
@@ -102,7 +101,7 @@ async def _as_caller_app(request: web.Request, handler: Handler) -> web.StreamRe
 async def _as_operator(request: web.Request, handler: Handler) -> web.StreamResponse:
     """/ops: an operator's API token as a bearer token (401 unless it is a live operator's),
     then the role the route needs (403 ROLE_REQUIRED), from gateway/http/ops_access.py."""
-    header = request.headers.get("Authorization", "")
+    header = header_text(request.headers.get("Authorization"))
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     operator = await request.app[CONTAINER].operators().authenticate_token(token)
     if operator is None:

@@ -25,6 +25,12 @@ _REFUSED = frozenset({*range(0x00, 0x20), *range(0x7F, 0xA0), *_ZERO_WIDTH, *_BI
 REFUSED_CHARACTER = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_REFUSED)) + "]")
 
 
+def header_text(value: str | None) -> str:
+    """A header's or cookie's value as text, or "" when it holds a refused character: a byte that
+    was not UTF-8 arrives as a lone surrogate, which nothing can hash, sign, store or send back."""
+    return "" if value is None or REFUSED_CHARACTER.search(value) else value
+
+
 async def parse_body(request: web.Request, model: type[B], *, empty_is_object: bool = False) -> B:
     """The request's body as `model`; `empty_is_object`: an empty body means `{}`.
 
