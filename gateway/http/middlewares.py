@@ -6,7 +6,7 @@ import logging
 import time
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from core.ids import random_hex, utcnow
 from core.operators.model import role_needed
@@ -50,9 +50,15 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 async def address_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A path or query holding a control, zero-width or bidi-control character is refused (400
     INVALID_CHARACTERS) before anything reads it; the console's pages check theirs (and their
-    forms) themselves, to answer with a page (gateway/console/auth.py)."""
+    forms) themselves, to answer with a page (gateway/console/auth.py). A body with a
+    Content-Encoding (gzip, deflate, ...) is refused too (415 UNSUPPORTED_MEDIA_TYPE)."""
     if not request.path.startswith("/console"):
         check_address(request)
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+    if request.body_exists and encoding not in ("", "identity"):
+        # aiohttp would inflate it while it is read (a body that was no gzip was a 500): no
+        # caller, channel or browser needs it
+        raise web.HTTPUnsupportedMediaType(reason="a compressed body is not accepted: send it uncompressed")
     return await handler(request)
 
 
