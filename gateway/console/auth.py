@@ -16,7 +16,7 @@ from yarl import URL
 from core.errors import DomainError
 from core.operators.model import Operator, Permission
 from gateway.console.cookie import session_id_of
-from gateway.console.csrf import csrf_ok
+from gateway.console.csrf import UNREADABLE_FORM, csrf_ok, posted_form
 from gateway.console.i18n import error_key, language_of, translator
 from gateway.console.session import Session, SessionStore
 from gateway.http.ops_access import permission_for
@@ -62,8 +62,12 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
             if visit is None:
                 raise web.HTTPSeeOther(_login_url(request))
             request[VISIT] = visit
-            if request.method == "POST" and not await csrf_ok(request, visit.session):
-                return render(request, "message.html", {"message": "csrf_refused"}, status=403)
+            if request.method == "POST":
+                form = await posted_form(request)
+                if form is None:
+                    return unreadable_form(request)
+                if not csrf_ok(form, visit.session):
+                    return render(request, "message.html", {"message": "csrf_refused"}, status=403)
             if ops_route is not None and not visit.may_call(method or request.method, ops_route):
                 return render(request, "message.html", {"message": "forbidden"}, status=403)
             try:
@@ -112,6 +116,12 @@ async def _visit(request: web.Request) -> Visit | None:
         session = replace(session, lang=language_of(asked))
         await store.set_lang(session_id, language_of(asked))
     return Visit(session, operator, language_of(session.lang))
+
+
+def unreadable_form(request: web.Request) -> web.Response:
+    """The page answering a POST whose body is no form (400)."""
+    context = {"message": error_key("INVALID_ARGUMENT", 400), "detail": UNREADABLE_FORM}
+    return render(request, "message.html", context, status=400)
 
 
 def came_from(request: web.Request) -> str:

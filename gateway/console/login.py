@@ -8,8 +8,9 @@ import secrets
 
 from aiohttp import web
 
-from gateway.console.auth import SESSIONS, page, render, visit_of
+from gateway.console.auth import SESSIONS, page, render, unreadable_form, visit_of
 from gateway.console.cookie import SESSION_COOKIE, session_id_of
+from gateway.console.csrf import posted_form
 from gateway.console.i18n import language_of
 from gateway.console.ratelimit import LoginLimiter
 from gateway.http.request_body import REFUSED_CHARACTER, header_text
@@ -50,7 +51,9 @@ def _login_csrf_ok(request: web.Request, given: object) -> bool:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await posted_form(request)
+    if form is None:
+        return unreadable_form(request)
     name = str(form.get("login", "")).strip().lower()[:64]
     password = str(form.get("password", ""))
     target = _next_page(form.get("next"))

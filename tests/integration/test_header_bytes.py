@@ -164,3 +164,27 @@ async def test_a_compressed_body_is_a_415_wherever_it_is_sent(api: SignedClient)
         api, "POST", "/v1/accounts", [*_signed(b"nonce-plain"), (b"Content-Encoding", b"identity")], BODY
     )
     assert status == 201
+
+
+async def test_a_console_post_that_is_no_form_is_a_400_page(api: SignedClient) -> None:
+    """A charset no codec knows, a multipart body without its boundary: a 500 once, before and
+    after logging in (the CSRF check read the form first)."""
+    from test_console_pages import log_in
+
+    body = b"login=demo-operator&password=demo-operator&csrf_token=x"
+    kinds = (
+        b"application/x-www-form-urlencoded; charset=nonexistent",
+        b"multipart/form-data",
+        b"multipart/form-data; boundary=a",
+    )
+    for kind in kinds:
+        status, page = await _send(api, "POST", "/console/login", [(b"Content-Type", kind)], body)
+        assert status == 400 and b"<html" in page, (kind, status, page[-300:])
+    await log_in(api, "demo-operator")
+    cookie = next(c for c in api.client.session.cookie_jar if c.key == "paygate_console")
+    for kind in kinds:
+        headers = [(b"Cookie", f"paygate_console={cookie.value}".encode()), (b"Content-Type", kind)]
+        for path in ("/console/logout", "/console/notifications/ntf_none/replay"):
+            status, page = await _send(api, "POST", path, headers, b"csrf_token=x")
+            assert status == 400 and b"<html" in page, (path, kind, status, page[-300:])
+    assert (await api.client.get("/console", allow_redirects=False)).status == 200, "still logged in"
