@@ -51,7 +51,13 @@ def load_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidArgument("the body is not UTF-8 text", code="INVALID_JSON") from None
-    return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+    try:
+        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+    except RecursionError:
+        raise InvalidArgument(
+            "the body nests arrays and objects too deeply; no request here nests more than a few levels",
+            code="INVALID_JSON",
+        ) from None
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -72,17 +78,20 @@ def _no_constant(name: str) -> Any:
 
 
 def check_text(value: Any, path: str = "") -> None:
-    """Refuse the first string (value or key) holding a refused character, naming its field."""
-    if isinstance(value, str):
-        _check_string(value, path)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            check_text(item, f"{path}[{i}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            field = f"{path}.{key}" if path else key
-            _check_string(key, field)
-            check_text(item, field)
+    """Refuse the first string (value or key) holding a refused character, naming its field.
+    Walked in document order with a stack of its own: a body nested as deep as the JSON parser
+    takes must not exhaust Python's."""
+    pending: list[tuple[Any, str]] = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            _check_string(item, where)
+        elif isinstance(item, list):
+            pending.extend((inner, f"{where}[{i}]") for i, inner in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            for key, inner in reversed(list(item.items())):
+                field = f"{where}.{key}" if where else key
+                pending += [(inner, field), (key, field)]  # the key is checked first, then its value
 
 
 # The longest path parameter (an id, a channel's code): every id here is shorter, and the

@@ -210,6 +210,22 @@ async def test_what_is_not_strict_json_is_invalid_json(api: Any, container: Any,
     await _refused(api, container, "/v1/accounts", raw, "INVALID_JSON", None)
 
 
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+async def test_a_body_nested_without_end_is_a_400_on_every_route(
+    api: Any, container: Any, endpoint: Endpoint
+) -> None:
+    """Nested deeper than Python's JSON parser goes, a body was a 500 (RecursionError); nested
+    less deeply, the field check walked it recursively and could fail the same way."""
+    deep = "[" * 5000 + "]" * 5000
+    await _refused(api, container, endpoint.path, deep.encode(), "INVALID_JSON", None)
+    for depth in (200, 900):  # the parser takes these: the model or the field check refuses them
+        key = endpoint.text or endpoint.amount
+        assert key is not None
+        nested = {**endpoint.body, key: json.loads("[" * depth + "]" * depth)}
+        status, body = await api.post(endpoint.path, raw=json.dumps(nested).encode())
+        assert status == 400, (depth, body)
+
+
 async def test_an_unknown_account_is_404_account_not_found_on_every_route(api: Any) -> None:
     alice = await api.open_account()
     await api.fund(alice, "10.00")
