@@ -52,7 +52,7 @@ def load_json(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise InvalidArgument("the body is not UTF-8 text", code="INVALID_JSON") from None
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant, parse_int=_integer)
     except RecursionError:
         raise InvalidArgument(
             "the body nests arrays and objects too deeply; no request here nests more than a few levels",
@@ -71,6 +71,21 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             )
         obj[key] = value
     return obj
+
+
+MAX_INTEGER_DIGITS = 20  # more than any integer field (or a 64-bit integer) holds
+
+
+def _integer(digits: str) -> int:
+    """A JSON integer; one longer than any field takes is refused before Python converts it (past
+    4,300 digits the conversion itself fails)."""
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise InvalidArgument(
+            f"a number in the body has {len(digits.lstrip('-'))} digits: no field takes more than "
+            f"{MAX_INTEGER_DIGITS}",
+            code="INVALID_JSON",
+        )
+    return int(digits)
 
 
 def _no_constant(name: str) -> Any:

@@ -226,6 +226,18 @@ async def test_a_body_nested_without_end_is_a_400_on_every_route(
         assert status == 400, (depth, body)
 
 
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+async def test_a_number_of_thousands_of_digits_is_a_400_on_every_route(
+    api: Any, container: Any, endpoint: Endpoint
+) -> None:
+    """Past 4,300 digits Python refuses to convert a JSON integer: that was a 500."""
+    key = endpoint.text or endpoint.amount
+    for digits in ("1" * 5000, "-" + "9" * 21):
+        raw = json.dumps({**endpoint.body, key: 0}).replace('": 0', '": ' + digits, 1).encode()
+        message = await _refused(api, container, endpoint.path, raw, "INVALID_JSON", None)
+        assert "digits" in message
+
+
 async def test_an_unknown_account_is_404_account_not_found_on_every_route(api: Any) -> None:
     alice = await api.open_account()
     await api.fund(alice, "10.00")
