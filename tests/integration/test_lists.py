@@ -249,6 +249,25 @@ async def test_a_bad_parameter_is_a_400_naming_it(
     assert field in body["error"]["message"]
 
 
+def _paged_routes() -> list[str]:
+    from gateway.http.routes import ROUTES
+
+    return [r.path for r in ROUTES if r.method == "GET" and any(q.name == "limit" for q in r.query)]
+
+
+@pytest.mark.parametrize("path", _paged_routes())
+@pytest.mark.parametrize(
+    "limit", ["1" * 5000, "%EF%BC%95", "0005"], ids=["5000-digits", "fullwidth-5", "0005"]
+)
+async def test_a_limit_that_is_no_plain_number_is_a_400_on_every_list(
+    api: SignedClient, path: str, limit: str
+) -> None:
+    """A limit of thousands of digits was a 500 on every list (more than Python converts); a
+    full-width digit was taken as a number."""
+    status, body = await api.get(f"{path.replace('{id}', 'acc_none')}?limit={limit}")
+    assert (status, body["error"]["code"], body["error"]["field"]) == (400, "INVALID_ARGUMENT", "limit"), body
+
+
 @pytest.mark.parametrize(
     ("path", "query", "field"),
     [
