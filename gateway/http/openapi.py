@@ -40,6 +40,7 @@ ERROR_MEANINGS = {
     404: "Not found",
     409: "Conflicts with the current state or an earlier request with the same key",
     413: "The body is too large",
+    415: "The body is compressed (Content-Encoding): send it uncompressed",
     422: "Refused by a business rule or by the channel",
     502: "The channel's answer is not known; repeat the request",
 }
@@ -106,12 +107,13 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
 
 def error_statuses(route: Route) -> list[int]:
     """What a route answers when it refuses: authenticated routes may not find what the path
-    names or refuse the arguments; writes may also conflict or break a rule; /v1 limits bodies."""
+    names or refuse the arguments; writes may also conflict, break a rule or come compressed;
+    /v1 limits bodies."""
     statuses = set(route.errors)
     if route.auth is not None:
         statuses |= {400, 401, 404}
         if route.method == "POST":
-            statuses |= {409, 422}
+            statuses |= {409, 415, 422}
         if route.auth == "app":
             statuses.add(413)
         if route.auth == "ops":

@@ -164,6 +164,8 @@ async def test_a_compressed_body_is_a_415_wherever_it_is_sent(api: SignedClient)
         api, "POST", "/v1/accounts", [*_signed(b"nonce-plain"), (b"Content-Encoding", b"identity")], BODY
     )
     assert status == 201
+    status, document = await api.get("/openapi.json")
+    assert "415" in document["paths"]["/v1/accounts"]["post"]["responses"], "the document says so"
 
 
 async def test_a_console_post_that_is_no_form_is_a_400_page(api: SignedClient) -> None:
