@@ -14,7 +14,7 @@ from aiohttp import web
 
 from core.errors import DomainError
 from core.payouts.report import ReportQuery
-from core.usecases.payouts.views import report_csv, report_view
+from core.usecases.payouts.views import report_csv, report_view, spreadsheet_cell
 from gateway.console.auth import page, render
 from gateway.console.i18n import error_key
 from gateway.console.lists import ops_list
@@ -116,7 +116,7 @@ async def report_items(request: web.Request) -> web.StreamResponse:
     while True:
         answer = await ops_list(request, "payouts", {**base, **({"starting_after": after} if after else {})})
         for item in answer["data"]:
-            writer.writerow(["" if item.get(c) is None else item[c] for c in ITEM_COLUMNS])
+            writer.writerow([spreadsheet_cell(item.get(c)) for c in ITEM_COLUMNS])
         if not answer["has_more"] or not answer["data"]:
             break
         after = answer["data"][-1]["id"]

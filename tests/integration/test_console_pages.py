@@ -4,6 +4,8 @@ out of /openapi.json. The browser tests are in tests/e2e/console."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -342,3 +344,21 @@ async def test_list_filters_and_columns_are_named_in_the_pages_language(api: Sig
     assert ">escalated<" not in payments.replace(" ", "")
     bills = await (await api.client.get("/console/bills?lang=en")).text()
     assert "<th>Bill code</th>" in bills and "Needs action" in bills
+
+
+async def test_the_exports_quote_what_a_spreadsheet_would_run(api: SignedClient) -> None:
+    """A payee's name is the caller's (and its user's) text: one starting like a formula was
+    written as it is into the CSV finance opens in a spreadsheet (OWASP "CSV injection")."""
+    names = ['=HYPERLINK("http://evil.example/","open")', "+1+1", "-2+3", "@SUM(A1:A9)"]
+    items = [
+        {**payout_item(n), "ext": {**payout_item(n)["ext"], "payee_name": name}}
+        for n, name in enumerate(names)
+    ]
+    status, batch = await api.post("/v1/payouts", {"items": items})
+    assert status == 200 and batch["accepted"] == len(names), batch
+    await log_in(api, "demo-finance")
+    text = await (await api.client.get("/console/report/items.csv?to=9999-12-31")).text()
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert sorted(r["payee_name"] for r in rows) == sorted("'" + n for n in names)
+    assert all(not r[c].startswith(("=", "+", "-", "@")) for r in rows for c in r)
+    assert all(r["amount"] == "12.30" for r in rows), "a plain value is written as it is"

@@ -108,6 +108,18 @@ def report_view(report: PayoutReport) -> dict[str, Any]:
     }
 
 
+# What a spreadsheet reads as a formula when a cell starts with it. Finance opens these exports,
+# and a payee's name or a platform is the caller's text (and often its users'): such a cell is
+# written with a leading apostrophe, which shows it as the text it is (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A value as a CSV cell that no spreadsheet runs: None is empty, a formula's start quoted."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def report_csv(report: PayoutReport) -> str:
     """The report as CSV: one row per group, its key columns, count and amount."""
     out = io.StringIO()
@@ -115,7 +127,5 @@ def report_csv(report: PayoutReport) -> str:
     columns = report.query.columns
     writer.writerow([*columns, "count", "amount"])
     for g in report.groups:
-        writer.writerow(
-            [*("" if g.keys.get(c) is None else g.keys[c] for c in columns), g.count, str(g.amount)]
-        )
+        writer.writerow([*(spreadsheet_cell(g.keys.get(c)) for c in columns), g.count, str(g.amount)])
     return out.getvalue()
