@@ -73,16 +73,18 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-MAX_INTEGER_DIGITS = 20  # more than any integer field (or a 64-bit integer) holds
+# Python's own limit on converting digits to an integer (sys.get_int_max_str_digits()): a longer
+# one made json.loads fail with a ValueError of its own. Shorter ones reach the model, which
+# names the field that cannot take them (a payout batch refuses that item alone).
+MAX_INTEGER_DIGITS = 4300
 
 
 def _integer(digits: str) -> int:
-    """A JSON integer; one longer than any field takes is refused before Python converts it (past
-    4,300 digits the conversion itself fails)."""
+    """A JSON integer; one longer than Python converts is refused as no JSON this API reads."""
     if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
         raise InvalidArgument(
-            f"a number in the body has {len(digits.lstrip('-'))} digits: no field takes more than "
-            f"{MAX_INTEGER_DIGITS}",
+            f"a number in the body has {len(digits.lstrip('-'))} digits: more than "
+            f"{MAX_INTEGER_DIGITS} is no number this API reads",
             code="INVALID_JSON",
         )
     return int(digits)

@@ -230,12 +230,21 @@ async def test_a_body_nested_without_end_is_a_400_on_every_route(
 async def test_a_number_of_thousands_of_digits_is_a_400_on_every_route(
     api: Any, container: Any, endpoint: Endpoint
 ) -> None:
-    """Past 4,300 digits Python refuses to convert a JSON integer: that was a 500."""
+    """Past 4,300 digits Python refuses to convert a JSON integer: that was a 500. Shorter ones
+    reach the model, which names the field."""
     key = endpoint.text or endpoint.amount
-    for digits in ("1" * 5000, "-" + "9" * 21):
+    for digits in ("1" * 5000, "-" + "9" * 4301):
         raw = json.dumps({**endpoint.body, key: 0}).replace('": 0', '": ' + digits, 1).encode()
         message = await _refused(api, container, endpoint.path, raw, "INVALID_JSON", None)
         assert "digits" in message
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+async def test_a_number_of_4300_digits_reaches_the_model_and_is_named(api: Any, endpoint: Endpoint) -> None:
+    key = endpoint.text or endpoint.amount
+    raw = json.dumps({**endpoint.body, key: 0}).replace('": 0', '": ' + "7" * 4300, 1).encode()
+    status, body = await api.post(endpoint.path, raw=raw)
+    assert status == 400 and body["error"]["field"] == key, body
 
 
 async def test_an_unknown_account_is_404_account_not_found_on_every_route(api: Any) -> None:
