@@ -31,10 +31,33 @@ def test_the_limiter_blocks_a_login_and_an_address_after_the_failures() -> None:
 
 
 def test_the_window_forgets_old_failures() -> None:
-    limiter = LoginLimiter(failures=1, window_seconds=900)
+    now = [0.0]
+    limiter = LoginLimiter(failures=1, window_seconds=900, clock=lambda: now[0])
     limiter.failed("login:a")
-    limiter._failed["login:a"][0] -= 901
+    assert limiter.blocked("login:a")
+    now[0] = 901
     assert not limiter.blocked("login:a")
+
+
+def test_the_limiter_keeps_only_keys_with_failures_in_the_window() -> None:
+    """Every name tried from a blocked address was kept for ever (an empty count each): memory
+    grew with every request. Checks now store nothing, and old failures are swept."""
+    now = [0.0]
+    limiter = LoginLimiter(failures=3, window_seconds=900, clock=lambda: now[0])
+    for _ in range(3):
+        limiter.failed("login:x", "addr:1")
+    for n in range(10_000):  # the address is blocked: each new name is only checked
+        assert limiter.blocked(f"login:n{n}", "addr:1")
+    assert limiter.keys_held() == 2
+    now[0] = 1000  # all of those failures left the window
+    for n in range(5_000):  # 5,000 addresses fail once each: a sweep drops the old keys
+        limiter.failed(f"login:m{n}", f"addr:m{n}")
+    assert limiter.keys_held() <= 10_000 and "login:x" not in limiter._failed
+    now[0] = 2000
+    limiter.failed("login:last")
+    for n in range(5_000):
+        assert not limiter.blocked(f"login:m{n}", f"addr:m{n}")
+    assert limiter.keys_held() == 1, "a key looked at is dropped once its failures left the window"
 
 
 def test_sessions_expire_when_idle_and_at_the_absolute_limit() -> None:
