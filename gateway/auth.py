@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
-from gateway.http.request_body import REFUSED_CHARACTER
+from gateway.http.request_body import REFUSED_CHARACTER, plain_number
 from gateway.storage import tables as t
 from gateway.storage.nonces import PgNonceClaims
 from gateway.storage.sqlite_uow import claim_nonce, purge_nonces
@@ -158,7 +158,7 @@ def _required_headers(headers: Mapping[str, str]) -> tuple[str, str, str, str]:
 def _check_freshness(timestamp: str, nonce: str, now: datetime, max_skew: int) -> None:
     """The checks that need no secret; they come before the app id is looked up, so their
     answers are the same for every app id."""
-    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > MAX_TIMESTAMP_DIGITS:
+    if not plain_number(timestamp, MAX_TIMESTAMP_DIGITS):
         raise Unauthenticated("X-Timestamp must be unix seconds", field="X-Timestamp", reason="bad_timestamp")
     if abs(int(timestamp) - now.timestamp()) > max_skew:
         raise Unauthenticated(

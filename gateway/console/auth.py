@@ -62,6 +62,7 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
             if visit is None:
                 raise web.HTTPSeeOther(_login_url(request))
             request[VISIT] = visit
+            form = None
             if request.method == "POST":
                 form = await posted_form(request)
                 if form is None:
@@ -72,8 +73,8 @@ def page(ops_route: str | None = None, method: str | None = None) -> Callable[[H
                 return render(request, "message.html", {"message": "forbidden"}, status=403)
             try:
                 check_address(request)
-                if request.method == "POST":
-                    check_form(await request.post())
+                if form is not None:
+                    check_form(form)
                 return await handler(request)
             except DomainError as exc:
                 context = {"message": error_key(exc.code, exc.http_status), "detail": exc.message}

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from core.errors import InvalidArgument
+from gateway.http.request_body import plain_number
 from gateway.keys import CONTAINER
 
 
@@ -18,8 +19,7 @@ def int_query(request: web.Request, name: str, default: int | None, lo: int, hi:
     raw = request.query.get(name)
     if raw is None:
         return default
-    # ASCII digits, and no more of them than `hi` has (a number of thousands of digits is more
-    # than Python converts: that was a 500)
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(hi)) or not lo <= int(raw) <= hi:
+    # no more digits than `hi` has (a number of thousands of digits was a 500)
+    if not plain_number(raw, len(str(hi))) or not lo <= int(raw) <= hi:
         raise InvalidArgument(f"{name} must be a whole number from {lo} to {hi}", field=name)
     return int(raw)

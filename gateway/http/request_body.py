@@ -25,6 +25,12 @@ _REFUSED = frozenset({*range(0x00, 0x20), *range(0x7F, 0xA0), *_ZERO_WIDTH, *_BI
 REFUSED_CHARACTER = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_REFUSED)) + "]")
 
 
+def plain_number(text: str, max_digits: int) -> bool:
+    """Whether `text` is ASCII digits only, at most `max_digits` of them: `int()` takes other
+    scripts' digits too, and past 4,300 digits it fails."""
+    return text.isascii() and text.isdigit() and len(text) <= max_digits
+
+
 def header_text(value: str | None) -> str:
     """A header's or cookie's value as text, or "" when it holds a refused character: a byte that
     was not UTF-8 arrives as a lone surrogate, which nothing can hash, sign, store or send back."""
@@ -81,9 +87,10 @@ MAX_INTEGER_DIGITS = 4300
 
 def _integer(digits: str) -> int:
     """A JSON integer; one longer than Python converts is refused as no JSON this API reads."""
-    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+    length = len(digits.lstrip("-"))
+    if length > MAX_INTEGER_DIGITS:
         raise InvalidArgument(
-            f"a number in the body has {len(digits.lstrip('-'))} digits: more than "
+            f"a number in the body has {length} digits: more than "
             f"{MAX_INTEGER_DIGITS} is no number this API reads",
             code="INVALID_JSON",
         )
