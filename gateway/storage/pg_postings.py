@@ -20,12 +20,11 @@ and the driver encodes two strings.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from core.ledger import Posting, SubAccount, balance_limit
-from gateway.storage.pg_rows import TXN
+from gateway.storage.pg_rows import TXN, json_text
 from gateway.storage.pg_statement import Statement
 
 # (account id, sub-account) -> net change in minor units
@@ -49,7 +48,7 @@ def hold_posting(
     k = len(held.ctes)
     txn, subject, when = held.arg(txn_id), held.arg(subject_id), held.arg(TXN.value("created_at", at))
     changes = held.arg(
-        json.dumps(
+        json_text(
             [
                 [
                     i,
@@ -63,7 +62,7 @@ def hold_posting(
         )
     )
     legs = held.arg(
-        json.dumps(
+        json_text(
             [
                 [
                     seq,

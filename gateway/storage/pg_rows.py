@@ -20,6 +20,7 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
@@ -46,8 +47,8 @@ def _parameter_of(column: sa.Column[Any]) -> tuple[str, str]:
 
 
 def _json_value(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
-    """How a column's bound value is written in the JSON rows: what json.dumps cannot write (a
-    time, a decimal) as the text PostgreSQL reads back exactly; a JSON column's value as is."""
+    """How a column's bound value is written in the JSON rows: what JSON cannot hold (a time, a
+    decimal) as the text PostgreSQL reads back exactly; a JSON column's value as is."""
     kind = _storage_type(column)
     if isinstance(kind, sa.JSON):
         return None
@@ -56,6 +57,21 @@ def _json_value(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
     if isinstance(kind, sa.Numeric):
         return lambda value: str(value) if isinstance(value, Decimal) else value
     return None
+
+
+# what the standard library's json.dumps cannot write either is handed back, so refused alike
+_AS_JSON_DUMPS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def json_text(value: Any) -> str:
+    """`value` as the JSON text of a parameter PostgreSQL reads as jsonb, as json.dumps writes it
+    but compact. orjson writes it (a tenth of the standard library's time, on the payment path);
+    what orjson refuses (an integer beyond 64 bits, a lone surrogate, a value JSON cannot
+    hold) goes to the standard library, which writes it or raises as it always did."""
+    try:
+        return orjson.dumps(value, option=_AS_JSON_DUMPS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, separators=(",", ":"))
 
 
 class PgRows:
@@ -115,7 +131,7 @@ class PgRows:
                     value = proc(value)
                 converted[name] = value if as_json is None or value is None else as_json(value)
             out.append(converted)
-        return json.dumps(out)
+        return json_text(out)
 
     def json_insert(self, placeholder: str, suffix: str = "") -> str:
         """`INSERT … SELECT … FROM jsonb_populate_recordset(…)` of the rows bound to `placeholder`."""
