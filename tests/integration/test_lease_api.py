@@ -5,6 +5,7 @@ forged and repeated callbacks, and the caller's webhooks."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -340,6 +341,33 @@ async def test_withholding_query_applies_a_signature_the_notification_has_not_br
     await env.deliver()  # the notification arrives late: harmless
     await env.webhooks()
     assert event_types(env.hooks, oid) == ["lease.agreement_signed"]
+
+
+async def test_the_lessees_alipay_user_id_is_masked_in_every_answer_and_event(env: Env) -> None:
+    """An Alipay user id is an account number: shown as payments show their accounts (a sign URL
+    keeps it: it is the channel's signed request the lessee's browser takes there)."""
+    order = await created(env)
+    oid = order["id"]
+    assert order["buyer_id"] == "2088********5135"
+    status, started = await env.api.post(f"/v1/lease/orders/{oid}/withholding/sign")
+    assert (await env.user(started["sign_url"]))["result"] == "signed"
+    status, queried = await env.api.post(f"/v1/lease/orders/{oid}/withholding/query")
+    assert status == 200 and queried["channel"]["detail"]["principal_id"] == "2088********5135"
+    status, info = await env.api.get(f"/v1/lease/orders/{oid}/channel-info")
+    status, shown = await env.api.get(f"/v1/lease/orders/{oid}")
+    await env.deliver()
+    await env.webhooks()
+    assert event_types(env.hooks, oid)
+    for answer in (order, started, queried, info, shown, *env.hooks.events):
+        assert BUYER not in json.dumps(_without_sign_urls(answer))
+
+
+def _without_sign_urls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_sign_urls(v) for k, v in value.items() if k != "sign_url"}
+    if isinstance(value, list):
+        return [_without_sign_urls(v) for v in value]
+    return value
 
 
 async def test_a_refused_withholding_page_leaves_the_signing_open_for_a_new_url(env: Env) -> None:

@@ -1,5 +1,9 @@
 """The shapes of lease answers and event payloads: the order as its caller sees it, its periods,
-the signing answers, the channel's view and the withholding query."""
+the signing answers, the channel's view and the withholding query.
+
+The lessee's Alipay user id is an account number: every answer, event payload and console page
+shows it masked (`2088********5135`), as payments show their accounts, the channel's own answers
+included (`buyer_id`, `principal_id` wherever they hold one)."""
 
 from __future__ import annotations
 
@@ -9,12 +13,32 @@ from typing import Any
 
 from core.lease.order import LeaseOrder
 from core.lease.parts import RentPeriod
+from core.payouts.payees import mask_account
 from ports.channels import SigningResult
 from ports.lease import ORDER_FULL_INFO
+
+# the keys of a channel's answer that hold an Alipay user id
+USER_ID_KEYS = frozenset({"buyer_id", "principal_id", "alipay_user_id", "user_id"})
 
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
+
+
+def _shown_user_id(user_id: str | None) -> str | None:
+    return None if user_id is None else mask_account(user_id)
+
+
+def masked_user_ids(value: Any) -> Any:
+    """A channel's answer with every Alipay user id in it masked, at any depth."""
+    if isinstance(value, Mapping):
+        return {
+            k: _shown_user_id(v) if k in USER_ID_KEYS and isinstance(v, str) else masked_user_ids(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [masked_user_ids(v) for v in value]
+    return value
 
 
 def period_view(p: RentPeriod) -> dict[str, Any]:
@@ -42,7 +66,7 @@ def lease_view(o: LeaseOrder) -> dict[str, Any]:
         "status": o.status.value,
         "channel": o.channel,
         "channel_order_id": o.channel_order_id,
-        "buyer_id": o.buyer_id,
+        "buyer_id": _shown_user_id(o.buyer_id),
         "title": o.title,
         "total_amount": str(o.total),
         "currency": o.total.currency,
@@ -115,14 +139,19 @@ def withholding_answer_view(result: SigningResult) -> dict[str, Any]:
         "status": result.status.value,
         "code": result.code,
         "agreement_no": result.agreement_ref,
-        "detail": {k: v for k, v in result.raw.items() if v is not None},
+        "detail": masked_user_ids({k: v for k, v in result.raw.items() if v is not None}),
     }
 
 
 def withholding_query_view(order: LeaseOrder, answer: Mapping[str, Any]) -> dict[str, Any]:
-    return {"channel": dict(answer), "order": lease_view(order)}
+    return {"channel": masked_user_ids(answer), "order": lease_view(order)}
 
 
 def channel_info_view(order: LeaseOrder, info: Mapping[str, Any]) -> dict[str, Any]:
     """查询订单信息: the channel's view of the order (query type orderFullInfo)."""
-    return {"order_id": order.id, "query_type": ORDER_FULL_INFO, "channel": order.channel, "info": dict(info)}
+    return {
+        "order_id": order.id,
+        "query_type": ORDER_FULL_INFO,
+        "channel": order.channel,
+        "info": masked_user_ids(info),
+    }

@@ -276,7 +276,7 @@ class LeaseOrderAnswer(Answer):
     status: OrderStatus
     channel: str
     channel_order_id: str | None
-    buyer_id: str | None
+    buyer_id: str | None = Field(description="the lessee's Alipay user id, masked (2088********5135)")
     title: str | None
     total_amount: AmountText
     currency: CurrencyCode
