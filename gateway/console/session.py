@@ -5,7 +5,9 @@ it started and was last seen, its CSRF token and language), the store the consol
 The store is the database (gateway/storage/console_sessions.py): every gateway process on the
 database finds a session any of them started, and a restart logs no one out. The browser holds
 the session's random id in a cookie (gateway/console/cookie.py); the database holds only its
-sha256.
+sha256. The session's CSRF token is derived from the id (`csrf_token_of`), never stored: a
+read of the table (a backup, a replica) hands out neither a session nor a token to forge a
+form with.
 
 `seen` is written at most once per `Expiry.seen_step` (a minute; a quarter of the idle time if
 that is shorter), not at every page view: a session ends after `console.idle_minutes` without a
@@ -14,6 +16,9 @@ request, or up to one step sooner, and never later.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,8 +45,16 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(32)
 
 
-def new_csrf_token() -> str:
-    return secrets.token_urlsafe(32)
+# what makes a session's CSRF token differ from anything else derived from its id (the stored
+# key is its plain sha256)
+_CSRF_KEY = b"paygate console csrf token v1"
+
+
+def csrf_token_of(session_id: str) -> str:
+    """The CSRF token of the session with this id: an HMAC of the id, so only the holder of the
+    id (the browser's cookie) has it, and every gateway process finds the same one."""
+    digest = hmac.new(_CSRF_KEY, session_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)

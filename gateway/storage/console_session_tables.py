@@ -14,6 +14,5 @@ console_sessions = sa.Table(
     sa.Column("login", sa.String(64), nullable=False),
     sa.Column("started", UTCDateTime(), nullable=False),
     sa.Column("seen", UTCDateTime(), nullable=False),  # written once a minute at most
-    sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("lang", sa.String(8), nullable=True),  # None: the default language
 )

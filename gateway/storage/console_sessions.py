@@ -4,7 +4,9 @@ database and kept across restarts.
 
 A row is keyed by the sha256 of the session id, never by the id: the id is a random 256-bit
 value, so a plain hash suffices, and a read of the table (a backup, a replica) hands out no live
-session. Reads use the engine; writes run in a unit of work (on SQLite, the writer's turn).
+session. Nor a CSRF token: it is derived from the id when the session is found
+(`csrf_token_of`), not stored. Reads use the engine; writes run in a unit of work (on SQLite,
+the writer's turn).
 A page view reads one row and writes nothing unless `seen` is due (`Expiry.seen_step`). Expired
 rows are dropped when their session is looked up, and all of them at every login, so the table
 holds the live sessions and those that expired since the last login.
@@ -22,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ids import utcnow
-from gateway.console.session import Expiry, Session, new_csrf_token, new_session_id
+from gateway.console.session import Expiry, Session, csrf_token_of, new_session_id
 from gateway.storage.console_session_tables import console_sessions as table
 from gateway.storage.uow import SqlUnitOfWork
 
@@ -32,8 +34,10 @@ def session_key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def _session(row: Any) -> Session:
-    return Session(login=row.login, started=row.started, seen=row.seen, csrf=row.csrf, lang=row.lang)
+def _session(row: Any, session_id: str) -> Session:
+    return Session(
+        login=row.login, started=row.started, seen=row.seen, csrf=csrf_token_of(session_id), lang=row.lang
+    )
 
 
 class SqlConsoleSessions:
@@ -60,7 +64,7 @@ class SqlConsoleSessions:
     async def start(self, login: str, lang: str | None = None) -> tuple[str, Session]:
         now = self.clock()
         session_id = new_session_id()
-        session = Session(login=login, started=now, seen=now, csrf=new_csrf_token(), lang=lang)
+        session = Session(login=login, started=now, seen=now, csrf=csrf_token_of(session_id), lang=lang)
         async with self.uow() as unit:
             await unit.conn.execute(table.delete().where(self._expired_rows(now)))
             await unit.conn.execute(
@@ -69,7 +73,6 @@ class SqlConsoleSessions:
                     login=login,
                     started=now,
                     seen=now,
-                    csrf=session.csrf,
                     lang=lang,
                 )
             )
@@ -84,7 +87,7 @@ class SqlConsoleSessions:
             row = (await conn.execute(sa.select(table).where(table.c.id_hash == key))).first()
         if row is None:
             return None
-        session, now = _session(row), self.clock()
+        session, now = _session(row, session_id), self.clock()
         if self.expiry.expired(session, now):
             await self._write(table.delete().where(table.c.id_hash == key, self._expired_rows(now)))
             return None
