@@ -70,7 +70,7 @@ def json_text(value: Any) -> str:
     hold) goes to the standard library, which writes it or raises as it always did."""
     try:
         return orjson.dumps(value, option=_AS_JSON_DUMPS).decode()
-    except (orjson.JSONEncodeError, TypeError):
+    except TypeError:  # orjson.JSONEncodeError is one
         return json.dumps(value, separators=(",", ":"))
 
 

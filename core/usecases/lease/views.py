@@ -13,7 +13,7 @@ from typing import Any
 
 from core.lease.order import LeaseOrder
 from core.lease.parts import RentPeriod
-from core.payouts.payees import mask_account
+from core.usecases.payments.views import shown_account
 from ports.channels import SigningResult
 from ports.lease import ORDER_FULL_INFO
 
@@ -25,15 +25,11 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
-def _shown_user_id(user_id: str | None) -> str | None:
-    return None if user_id is None else mask_account(user_id)
-
-
 def masked_user_ids(value: Any) -> Any:
     """A channel's answer with every Alipay user id in it masked, at any depth."""
     if isinstance(value, Mapping):
         return {
-            k: _shown_user_id(v) if k in USER_ID_KEYS and isinstance(v, str) else masked_user_ids(v)
+            k: shown_account(v) if k in USER_ID_KEYS and isinstance(v, str) else masked_user_ids(v)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
@@ -66,7 +62,7 @@ def lease_view(o: LeaseOrder) -> dict[str, Any]:
         "status": o.status.value,
         "channel": o.channel,
         "channel_order_id": o.channel_order_id,
-        "buyer_id": _shown_user_id(o.buyer_id),
+        "buyer_id": shown_account(o.buyer_id),
         "title": o.title,
         "total_amount": str(o.total),
         "currency": o.total.currency,
