@@ -302,6 +302,21 @@ class ConsoleSettings(_Section):
     login_window_seconds: int = Field(default=900, ge=1)
 
 
+class MetricsSettings(_Section):
+    """Who may read GET /metrics (docs/OPERATIONS.md "Logs and metrics"). With `token` set, a
+    scraper sends it as `Authorization: Bearer <token>`, from any address; without it, only a
+    client on this host (a loopback address) is answered."""
+
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("a metrics token needs at least 16 characters")
+        return value
+
+
 class PaygateSettings(BaseSettings):
     """All settings of one gateway process."""
 
@@ -321,6 +336,7 @@ class PaygateSettings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     bills: BillSettings = Field(default_factory=BillSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)

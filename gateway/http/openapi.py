@@ -36,7 +36,8 @@ ERROR_SCHEMA: dict[str, Any] = {
 ERROR_MEANINGS = {
     400: "The request is malformed: see error.code and error.field",
     401: "Not authenticated",
-    403: "The operator lacks the role the route needs (ROLE_REQUIRED)",
+    403: "Forbidden: the operator lacks the role the route needs (ROLE_REQUIRED), or /metrics "
+    "was asked from another host without the metrics token (METRICS_LOCAL_ONLY)",
     404: "Not found",
     409: "Conflicts with the current state or an earlier request with the same key",
     413: "The body is too large",

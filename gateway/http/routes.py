@@ -16,6 +16,7 @@ from gateway.http.approvals import approval_routes
 from gateway.http.bills import bill_routes
 from gateway.http.lease import lease_routes
 from gateway.http.lists import list_routes
+from gateway.http.metrics_access import metrics_refusal
 from gateway.http.openapi import openapi_document
 from gateway.http.payouts import payout_routes
 from gateway.http.schemas.accounts import FundBody, OpenAccountBody
@@ -81,6 +82,9 @@ async def metrics(request: web.Request) -> web.Response:
     from gateway.storage import tables as t
 
     container = request.app[CONTAINER]
+    refusal = metrics_refusal(request, container.settings().metrics)
+    if refusal is not None:
+        return refusal
     m = container.metrics()
     async with container.engine().connect() as conn:
         m.escalated.set(
@@ -110,7 +114,14 @@ async def openapi(request: web.Request) -> web.Response:
 ROUTES: tuple[Route, ...] = (
     (
         Route("GET", "/healthz", healthz, "Liveness and database reachability", response=Health),
-        Route("GET", "/metrics", metrics, "Prometheus metrics", answers=("text/plain",)),
+        Route(
+            "GET",
+            "/metrics",
+            metrics,
+            "Prometheus metrics: to this host, or with the metrics token (Authorization: Bearer)",
+            answers=("text/plain",),
+            errors=(401, 403),
+        ),
         Route("GET", "/openapi.json", openapi, "This API description"),
         Route(
             "POST",
