@@ -79,7 +79,9 @@ class PgRows:
 
     def __init__(self, table: sa.Table, names: Iterable[str] | None = None) -> None:
         self.table = table
-        self.names = tuple(insertable(table) if names is None else names)
+        # plain str: SQLAlchemy's column names are quoted_name, a subclass of str that orjson
+        # does not take as a key (every row would have gone to json.dumps instead)
+        self.names = tuple(str(n) for n in (insertable(table) if names is None else names))
         cols = [table.c[n] for n in self.names]
         binds = [c.type.dialect_impl(DIALECT).bind_processor(DIALECT) for c in cols]
         self._bind = dict(zip(self.names, binds, strict=True))

@@ -54,3 +54,42 @@ def test_what_json_dumps_refuses_is_refused(value: Any) -> None:
         json.dumps(value)
     with pytest.raises(TypeError):
         json_text(value)
+
+
+def test_the_payment_paths_rows_are_written_by_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standard library is only the fallback: the rows of a transfer (its payment, transfer
+    log, flow nodes, deferred settlement, outbox event) must not need it."""
+    from core.flowlog import FlowNode, FlowOutcome, FlowRecord
+    from gateway.storage import pg_rows
+    from gateway.storage.rows import flow_rows
+
+    def no_fallback(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("json_text fell back to json.dumps")
+
+    monkeypatch.setattr(pg_rows.json, "dumps", no_fallback)
+    at = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+    record = FlowRecord("pay_1", FlowNode.ACCEPTED, FlowOutcome.OK, at, "accepted", {"app_id": "shop"})
+    flow = json.loads(pg_rows.FLOW.json_rows(flow_rows([record, record])))
+    assert [row["node"] for row in flow] == [FlowNode.ACCEPTED.value] * 2
+    assert flow[0]["detail"] == {"app_id": "shop"} and flow[0]["at"] == at.isoformat()
+    transfer = {
+        "payment_id": "pay_1",
+        "ledger_txn_id": "txn_1",
+        "payer_account": "acc_a",
+        "payee_account": "acc_b",
+        "amount_minor": 1500,
+        "currency": "CNY",
+        "created_at": at,
+    }
+    (written,) = json.loads(pg_rows.TRANSFER.json_rows([transfer]))
+    assert written["amount_minor"] == 1500 and written["payment_id"] == "pay_1"
+    event = {
+        "id": "evt_1",
+        "app_id": "shop",
+        "event_type": "payment.succeeded",
+        "subject_id": "pay_1",
+        "payload": {"amount": "15.00"},
+        "created_at": at,
+    }
+    (queued,) = json.loads(pg_rows.OUTBOX.json_rows([event]))
+    assert queued["payload"] == {"amount": "15.00"}
