@@ -85,7 +85,7 @@ each step changed are in docs/ARCHITECTURE.md, "On PostgreSQL"):
     nonces batched, quiet 542-559      53-55   164-181 2790-3147    0.176-0.200  1.02       1.55-1.66 1.2
     stop 20, quiet        681-757 (1)  38-45   72-89   2633-2780    0.237-0.283  1.05-1.22  0.98-1.21 1.2
                           753-865 (2)                               0.286-0.323 (2 processes)
-    stop 24, other machine 794-815 (1)  38-40   62-66   3763-3861    0.210-0.214  1.04       0.96-1.03 1.2
+    stop 24, other machine 802-815 (1)  38-39   62-65   3774-3825    0.212-0.214  1.04       0.96-0.99 1.2
                           831 (2)                                   0.220 (2 processes; pgbench
                                                                     now the mean of before/after)
 
