@@ -58,7 +58,7 @@ def load_json(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise InvalidArgument("the body is not UTF-8 text", code="INVALID_JSON") from None
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant, parse_int=_integer)
+        return _STRICT.decode(text)
     except RecursionError:
         raise InvalidArgument(
             "the body nests arrays and objects too deeply; no request here nests more than a few levels",
@@ -99,6 +99,10 @@ def _integer(digits: str) -> int:
 
 def _no_constant(name: str) -> Any:
     raise InvalidArgument(f"{name} is not JSON; send numbers as decimal strings", code="INVALID_JSON")
+
+
+# made once: json.loads with hooks builds a new decoder (and its scanner) for every call
+_STRICT = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_no_constant, parse_int=_integer)
 
 
 def check_text(value: Any, path: str = "") -> None:
