@@ -34,8 +34,9 @@ RISK_CODES: frozenset[str] = frozenset(
     {"SINGLE_BILL_LIMIT_EXCEEDED", "TOO_MANY_OPEN_LOANS", "TOO_MANY_LINKED_LOANS"}
 )
 ACTION_PRECONDITION_FAILED = "ACTION_PRECONDITION_FAILED"
+STALE_FORM = "STALE_FORM"  # an operator acted from a page showing the bill before it changed
 # Every code the bill rules raise, besides ILLEGAL_TRANSITION from core.state.
-ERROR_CODES: frozenset[str] = VALIDATION_CODES | RISK_CODES | {ACTION_PRECONDITION_FAILED}
+ERROR_CODES: frozenset[str] = VALIDATION_CODES | RISK_CODES | {ACTION_PRECONDITION_FAILED, STALE_FORM}
 
 
 class Check(enum.StrEnum):

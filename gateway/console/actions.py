@@ -11,7 +11,7 @@ from aiohttp import web
 from core.approvals.model import Approval
 from core.bills.actions import ErrorAction
 from core.bills.model import Bill
-from core.errors import Conflict, DomainError, InvalidArgument
+from core.errors import DomainError, InvalidArgument
 from core.payouts.model import Payout
 from core.usecases.bills.views import ops_bill_view
 from gateway.console.audit import audited
@@ -107,7 +107,8 @@ async def bill_action_confirm(request: web.Request) -> web.StreamResponse:
 @page(BILL_ACTION)
 async def bill_action(request: web.Request) -> web.StreamResponse:
     """The action, unless the bill changed since its confirm page was shown (`seen`: the bill's
-    `updated_at` then): another operator acted first, and this form is refused, not run again."""
+    `updated_at` then; checked by the use case, on the locked row where the action moves the
+    bill): another operator acted first, and this form is refused, not run again."""
     action = _bill_action(request)
     form = await request.post()
     reason = form_text(form, "reason") or None
@@ -116,13 +117,8 @@ async def bill_action(request: web.Request) -> web.StreamResponse:
     bill_id = request.match_info["id"]
 
     async def act() -> Bill:
-        current = await container.bill_context().get(bill_id)
-        if seen and seen != current.updated_at.isoformat():
-            raise Conflict(
-                f"bill {bill_id} changed since this form was shown (it is {current.status.value} now)",
-                code="STALE_FORM",
-            )
-        return await container.bill_actions().act(bill_id, action, visit_of(request).operator.login, reason)
+        login = visit_of(request).operator.login
+        return await container.bill_actions().act(bill_id, action, login, reason, seen=seen or None)
 
     back = f"/console/bills/{bill_id}"
     try:
