@@ -39,6 +39,9 @@ def _on_this_host(remote: str | None) -> bool:
     if not remote:
         return False
     try:
-        return ipaddress.ip_address(remote.split("%", 1)[0]).is_loopback
+        address = ipaddress.ip_address(remote.split("%", 1)[0])
     except ValueError:  # not an IP address: a Unix socket's peer has none
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # an IPv4 client of a dual-stack socket
+    return address.is_loopback

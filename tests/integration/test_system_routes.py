@@ -62,6 +62,8 @@ def _asked_from(address: str | None) -> Any:
         ("127.0.0.1", True),
         ("::1", True),
         ("127.8.0.2", True),
+        ("::ffff:127.0.0.1", True),
+        ("::ffff:10.0.0.7", False),
         ("10.0.0.7", False),
         ("192.168.1.5", False),
         ("2001:db8::1", False),
