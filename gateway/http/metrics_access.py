@@ -10,15 +10,14 @@ import ipaddress
 from aiohttp import web
 
 from gateway.http.errors import error_response
-from gateway.http.request_body import header_text
+from gateway.http.request_body import bearer_token
 from gateway.settings import MetricsSettings
 
 
 def metrics_refusal(request: web.Request, settings: MetricsSettings) -> web.Response | None:
     """The answer refusing `request` (401 or 403), or None when it may read the metrics."""
     if settings.token is not None:
-        header = header_text(request.headers.get("Authorization"))
-        given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        given = bearer_token(request)
         expected = settings.token.get_secret_value()
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return error_response(

@@ -13,7 +13,7 @@ from core.operators.model import role_needed
 from gateway.auth import Unauthenticated, authenticate
 from gateway.http.errors import Handler, error_response
 from gateway.http.ops_access import permission_for
-from gateway.http.request_body import check_address, header_text
+from gateway.http.request_body import bearer_token, check_address, header_text
 from gateway.keys import APP_ID, CONTAINER, OPERATOR, RAW_BODY, TRACE_ID
 
 TRACE_HEADER = "X-Trace-Id"
@@ -107,9 +107,7 @@ async def _as_caller_app(request: web.Request, handler: Handler) -> web.StreamRe
 async def _as_operator(request: web.Request, handler: Handler) -> web.StreamResponse:
     """/ops: an operator's API token as a bearer token (401 unless it is a live operator's),
     then the role the route needs (403 ROLE_REQUIRED), from gateway/http/ops_access.py."""
-    header = header_text(request.headers.get("Authorization"))
-    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    operator = await request.app[CONTAINER].operators().authenticate_token(token)
+    operator = await request.app[CONTAINER].operators().authenticate_token(bearer_token(request))
     if operator is None:
         return error_response(
             401,

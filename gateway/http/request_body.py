@@ -31,6 +31,12 @@ def plain_number(text: str, max_digits: int) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= max_digits
 
 
+def bearer_token(request: web.Request) -> str:
+    """The token of an `Authorization: Bearer <token>` header, or "" without one."""
+    header = header_text(request.headers.get("Authorization"))
+    return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+
+
 def header_text(value: str | None) -> str:
     """A header's or cookie's value as text, or "" when it holds a refused character: a byte that
     was not UTF-8 arrives as a lone surrogate, which nothing can hash, sign, store or send back."""
