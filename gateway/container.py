@@ -113,6 +113,11 @@ def _transactions(
     return WriterTransactions(writer, subscribers, events_committed)
 
 
+def _metrics(flow: FlowLogBuffer, transactions: Transactions) -> Metrics:
+    batches = transactions.batches if isinstance(transactions, PgTransactions) else None
+    return Metrics(flow, batches)
+
+
 def _subscribers(settings: PaygateSettings) -> frozenset[str]:
     """Apps that take webhooks: events are queued for them only (see docs/OPERATIONS.md)."""
     return frozenset(app_id for app_id, app in settings.apps.items() if app.notify_url)
@@ -225,7 +230,7 @@ class Container(containers.DeclarativeContainer):
     read_uow = providers.Factory(SqlUnitOfWork, engine, None, subscribers)
     transactions = providers.Singleton(_transactions, sqlite_writer, engine, subscribers, events_committed)
     flow = providers.Singleton(FlowLogBuffer, uow.provider, sqlite_writer)
-    metrics = providers.Singleton(Metrics, flow)
+    metrics = providers.Singleton(_metrics, flow, transactions)
     flow_reader = providers.Singleton(FlowReader, engine)
     nonces = providers.Singleton(
         NonceStore,

@@ -9,6 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway.flowbuffer import FlowLogBuffer
+from gateway.storage.pg_batches import StatementBatches
 
 
 class FlowLogCollector(Collector):
@@ -31,11 +32,40 @@ class FlowLogCollector(Collector):
         )
 
 
+class LedgerBatchesCollector(Collector):
+    """How the ledger statements went to PostgreSQL: statements over round trips is the mean
+    number that shared a commit (gateway/storage/pg_batches.py)."""
+
+    def __init__(self, batches: StatementBatches) -> None:
+        self.batches = batches
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "paygate_ledger_statements",
+            "Ledger statements sent to PostgreSQL in their own transaction (each of a batch counted)",
+            self.batches.statements,
+        )
+        yield CounterMetricFamily(
+            "paygate_ledger_round_trips",
+            "Sends of those statements: a lone statement, a batch, a statement sent again",
+            self.batches.round_trips,
+        )
+        yield CounterMetricFamily(
+            "paygate_ledger_batches_refused",
+            "Batches PostgreSQL rolled back as a whole, whose statements were then sent one by one",
+            self.batches.refused_batches,
+        )
+
+
 class Metrics:
-    def __init__(self, flow: FlowLogBuffer | None = None) -> None:
+    def __init__(
+        self, flow: FlowLogBuffer | None = None, ledger_batches: StatementBatches | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         if flow is not None:
             self.registry.register(FlowLogCollector(flow))
+        if ledger_batches is not None:
+            self.registry.register(LedgerBatchesCollector(ledger_batches))
         self.requests = Counter(
             "paygate_http_requests_total",
             "HTTP requests",

@@ -11,6 +11,9 @@ a payment changed meanwhile call `paygate_refuse()` (migration 0015), which fail
 and the gateway raises the port's error (DuplicateRequest, InsufficientFunds, NotFound,
 ConcurrentUpdate) from its message. A repeat is checked first, so it is answered as a repeat.
 
+Those statements in their own transaction go through the process's `StatementBatches`
+(gateway/storage/pg_batches.py): under load, several share one round trip and one commit.
+
 A work that reads (a payment, accounts) or opens an account gets an explicit transaction: BEGIN
 at its first read, the writes held so far sent before the read sees them, the rest sent at the
 end before COMMIT. Two writes that touch the same rows (two postings, a payment inserted and
@@ -34,6 +37,7 @@ from core.flowlog import FlowRecord
 from core.ids import new_id
 from core.ledger import AccountView, NewAccount, Posting, SubAccount, check_balanced
 from core.payments.model import Payment
+from gateway.storage.pg_batches import StatementBatches
 from gateway.storage.pg_postings import hold_posting
 from gateway.storage.pg_rows import (
     ACCOUNT,
@@ -82,8 +86,14 @@ DUPLICATE, CHANGED, LEDGER = 0, 1, 2  # the order of the checks: a repeat is tol
 class PgLedgerWork:
     """`LedgerWork` over one asyncpg connection (see the module's docstring)."""
 
-    def __init__(self, conn: asyncpg.Connection, subscribers: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        subscribers: frozenset[str] | None = None,
+        batches: StatementBatches | None = None,
+    ) -> None:
         self.conn = conn
+        self.batches = batches
         self.held = Statement()
         self.begun = False
         self.refused = False  # a check failed: the work's writes are gone, it must end
@@ -127,7 +137,10 @@ class PgLedgerWork:
         if not held.ctes:
             return
         try:
-            await self.conn.fetchval(held.sql(), *held.args)
+            if self.begun or self.batches is None or held.updates:
+                await self.conn.fetchval(held.sql(), *held.args)
+            else:  # its own transaction: it may share a commit with others (pg_batches.py)
+                await self.batches.send(self.conn, held)
         except asyncpg.RaiseError as exc:
             refusal = held.refusal_of(exc)
             if refusal is None:
@@ -180,6 +193,7 @@ class PgPayments:
     async def save(self, payment: Payment, *, expected_status: str, **schedule: Any) -> None:
         held = await self._held_for(payment.id)
         values = payment_changes(payment, schedule)
+        held.updates = True
         name = held.name("upd")
         sets = ", ".join(PAYMENT.assignment(n, held.arg(PAYMENT.value(n, v))) for n, v in values.items())
         held.ctes.append(
@@ -313,10 +327,11 @@ class PgTransactions:
         self.engine = engine
         self.subscribers = subscribers
         self.events_committed = events_committed
+        self.batches = StatementBatches()
 
     async def __call__(self, work: Callable[[LedgerWork], Awaitable[T]]) -> T:
         async with pooled_driver_connection(self.engine) as (conn, pooled):
-            uow = PgLedgerWork(conn, self.subscribers)
+            uow = PgLedgerWork(conn, self.subscribers, self.batches)
             try:
                 result = await only_its_own_waits(work, uow)
                 await uow.finish()

@@ -8,7 +8,8 @@ which reads which accounts moved.
 Lock order: `lck` takes the accounts' row locks in id order before any of them is updated (its
 rows come out of the sort one at a time, each locked as it comes, and the UPDATE reaches a row
 only through them), so two transactions over the same accounts wait for each other instead of
-deadlocking. A change that would take a balance below zero without an overdraft or beyond its
+deadlocking. `lck` also locks the accounts of its `locks` parameter (empty, except in the first
+statement of a batch, which names every account of the batch: gateway/storage/pg_batches.py). A change that would take a balance below zero without an overdraft or beyond its
 currency's limit (core/ledger.py `balance_limit`: a balance and a change within it never
 overflow a bigint), or an account of another currency, matches no row: that account is missing
 from `mov`. Each entry's balance
@@ -46,6 +47,8 @@ def hold_posting(
     transaction must not stay."""
     ids = sorted(currency_of)
     k = len(held.ctes)
+    locks = held.arg([])  # more accounts to lock with these: see gateway/storage/pg_batches.py
+    held.accounts, held.lock_at = ids, len(held.args) - 1
     txn, subject, when = held.arg(txn_id), held.arg(subject_id), held.arg(TXN.value("created_at", at))
     changes = held.arg(
         json_text(
@@ -77,11 +80,11 @@ def hold_posting(
             ]
         )
     )
-    held.ctes += _ctes(k, txn, subject, when, changes, legs)
+    held.ctes += _ctes(k, txn, subject, when, changes, legs, locks)
     return k, ids
 
 
-def _ctes(k: int, txn: str, subject: str, when: str, changes: str, legs: str) -> list[str]:
+def _ctes(k: int, txn: str, subject: str, when: str, changes: str, legs: str, locks: str) -> list[str]:
     """The CTEs of `hold_posting`, over its parameters' placeholders."""
     available = SubAccount.AVAILABLE.value
     return [
@@ -90,7 +93,7 @@ def _ctes(k: int, txn: str, subject: str, when: str, changes: str, legs: str) ->
         f"chg{k} AS (SELECT (c->>0)::varchar AS id, (c->>1)::varchar AS currency, (c->>2)::bigint AS avail, "
         f"(c->>3)::bigint AS pend, (c->>4)::bigint AS lim FROM jsonb_array_elements({changes}::jsonb) AS c)",
         f"lck{k} AS MATERIALIZED (SELECT a.id FROM accounts a "
-        f"WHERE a.id IN (SELECT id FROM chg{k}) ORDER BY a.id FOR UPDATE)",
+        f"WHERE a.id = ANY(ARRAY(SELECT id FROM chg{k}) || {locks}::varchar[]) ORDER BY a.id FOR UPDATE)",
         f"mov{k} AS (UPDATE accounts a SET available_minor = a.available_minor + c.avail, "
         "pending_minor = a.pending_minor + c.pend "
         f"FROM chg{k} c JOIN lck{k} l ON l.id = c.id "

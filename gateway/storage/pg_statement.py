@@ -29,6 +29,11 @@ class Statement:
     checks: list[tuple[int, str, Refusal]] = field(default_factory=list)  # (order, condition, error)
     posts: int = 0
     payment_ids: set[str] = field(default_factory=set)
+    # its posting's accounts, and the parameter (an index of `args`, an empty array) through
+    # which the first statement of a batch locks every account of the batch (pg_batches.py)
+    accounts: list[str] = field(default_factory=list)
+    lock_at: int | None = None
+    updates: bool = False  # it updates a row that is not an account (not batched)
 
     def arg(self, value: Any) -> str:
         self.args.append(value)
