@@ -126,6 +126,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -740,10 +741,32 @@ class GatewayRun:
     statements: list[tuple[int, str]]  # (calls, query) over the whole load phase
     log_errors: Counter[str]
     ledger: dict[str, Any]  # the ledger check after the load
+    # the gateways' ledger statements and their round trips over the load phase (/metrics)
+    batching: tuple[float, float] = (0.0, 0.0)
 
     def statements_per_request(self) -> float:
         calls = sum(c for c, _ in self.statements)
         return calls / self.result.sent_total if self.statements and self.result.sent_total else float("nan")
+
+    def round_trips_per_request(self) -> float:
+        """Statements per request, less those that shared a round trip with others: the ledger
+        statements of one batch are one pipelined round trip (gateway/storage/pg_batches.py)."""
+        shared = self.batching[0] - self.batching[1]
+        return self.statements_per_request() - shared / max(1, self.result.sent_total)
+
+
+def ledger_batching(urls: list[str]) -> tuple[float, float]:
+    """The gateways' ledger statements and round trips so far, summed, from their /metrics."""
+    statements = trips = 0.0
+    for url in urls:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+            for line in answer.read().decode().splitlines():
+                name, _, value = line.partition(" ")
+                if name == "paygate_ledger_statements_total":
+                    statements += float(value)
+                elif name == "paygate_ledger_round_trips_total":
+                    trips += float(value)
+    return statements, trips
 
 
 def start_gateways(
@@ -793,11 +816,14 @@ def measure_gateways(
         )
     print(f"{n} gateway process(es) up on {', '.join(urls)}; driving transfers ...", flush=True)
     statements.reset()
+    batched_before = ledger_batching(urls)
     postmaster = pgserver.postmaster_pid(statements.server)
     result, cpu = run_load(
         urls, accounts, args, children, tmp, f"gateway-{n}p", gateways, [postmaster] if postmaster else None
     )
     calls = statements.by_statement()
+    batched_after = ledger_batching(urls)
+    batching = (batched_after[0] - batched_before[0], batched_after[1] - batched_before[1])
     for g in gateways:
         if not g.alive():
             raise RuntimeError(f"{g.name} died during the run:\n{g.tail()}")
@@ -807,7 +833,7 @@ def measure_gateways(
         g.stop()
         children.remove(g)
         errors.update(log_errors(g.log))
-    return GatewayRun(n, result, cpu, calls, errors, ledger)
+    return GatewayRun(n, result, cpu, calls, errors, ledger, batching)
 
 
 def postgres_server(args: argparse.Namespace) -> contextlib.AbstractContextManager[pgserver.Server]:
@@ -874,7 +900,7 @@ def print_postgres(
         label = f"gateway, {run.processes} process(es)"
         print(
             f"{label:34}{rate:10.1f}{p50:10.2f}{p99:10.2f}{run.result.ok:9d}"
-            f"{sum(run.result.errors.values()):9d}{run.statements_per_request():8.1f}"
+            f"{sum(run.result.errors.values()):9d}{run.round_trips_per_request():8.2f}"
         )
     one = summary(runs[0].result, args.seconds)[0]
     print(
@@ -903,6 +929,12 @@ def print_postgres(
             )
             print_ceiling(run, runs[0], tps, args.seconds)
         print(f"gateway log errors: {format_errors(run.log_errors)}")
+        statements, trips = run.batching
+        if trips:
+            print(
+                f"ledger statements: {statements:.0f} in {trips:.0f} round trips, "
+                f"{statements / trips:.2f} per round trip and commit"
+            )
         if run.statements:
             print(f"statements per request, of {run.result.sent_total} requests:")
             for calls, query in run.statements[:14]:
