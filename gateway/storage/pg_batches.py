@@ -79,7 +79,7 @@ class StatementBatches:
             return
         member = _Member(conn, held, asyncio.get_running_loop().create_future())
         self._pending.setdefault(sql, []).append(member)
-        if await _outcome(self, sql, member) is _ALONE:
+        if await self._wait(sql, member) is _ALONE:
             await self._alone(conn, sql, held.args)
 
     async def _alone(self, conn: asyncpg.Connection, sql: str, args: Sequence[Any]) -> None:
@@ -108,51 +108,51 @@ class StatementBatches:
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, sql: str, group: list[_Member]) -> None:
+        # a connection the server closed meanwhile would fail the batch before sending it
+        carriers = [m for m in group if not m.conn.is_closed()]
+        outcome: object = _ALONE  # with no open connection, each goes alone and fails as its own
         try:
             if len(group) == 1:
                 await self._alone(group[0].conn, sql, group[0].held.args)
-            else:
+                outcome = None
+            elif carriers:
+                members = [carriers[0]] + [m for m in group if m is not carriers[0]]
                 self.round_trips += 1
                 self.statements += len(group)
-                await group[0].conn.executemany(sql, _batch_args(group))
+                await carriers[0].conn.executemany(sql, _batch_args(members))
+                outcome = None
         except asyncpg.PostgresError as exc:
             refused = len(group) > 1 and _rolled_back(exc)
             self.refused_batches += refused
-            for member in group:
-                _settle(member, _ALONE if refused else exc)
+            outcome = _ALONE if refused else exc
         except BaseException as exc:  # the outcome is unknown: every member raises it
-            for member in group:
-                _settle(member, exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            outcome = exc if isinstance(exc, Exception) else RuntimeError(f"the batch ended: {exc!r}")
             if not isinstance(exc, Exception):
                 raise
-        else:
-            for member in group:
-                _settle(member, None)
         finally:
+            for member in group:
+                member.answer.set_result(outcome)
             self._next(sql)
 
-
-async def _outcome(batches: StatementBatches, sql: str, member: _Member) -> object:
-    """The member's answer. Cancelled before its batch started, it leaves the queue; once
-    started, it waits for the batch to end whatever happens (the batch may be running on its
-    connection, which must not go back to the pool under it), then is cancelled."""
-    cancelled = False
-    while True:
-        try:
-            result = await asyncio.shield(member.answer)
-        except asyncio.CancelledError:
-            if member.answer.done() and member.answer.cancelled():
-                raise
-            if not member.started:
-                batches._pending.get(sql, []).remove(member)
-                raise
-            cancelled = True
-            continue
-        if cancelled:
-            raise asyncio.CancelledError
-        if isinstance(result, BaseException):
-            raise result
-        return result
+    async def _wait(self, sql: str, member: _Member) -> object:
+        """The member's answer. Cancelled before its batch started, it leaves the queue; once
+        started, it waits for the batch to end whatever happens (the batch may be running on
+        its connection, which must not go back to the pool under it), then is cancelled."""
+        cancelled = False
+        while True:
+            try:
+                result = await asyncio.shield(member.answer)
+            except asyncio.CancelledError:
+                if not member.started:
+                    self._pending[sql].remove(member)
+                    raise
+                cancelled = True
+                continue
+            if cancelled:
+                raise asyncio.CancelledError
+            if isinstance(result, BaseException):
+                raise result
+            return result
 
 
 def _batch_args(group: list[_Member]) -> list[Sequence[Any]]:
@@ -166,11 +166,6 @@ def _batch_args(group: list[_Member]) -> list[Sequence[Any]]:
         locking[first.lock_at] = everyone
         rows[0] = locking
     return rows
-
-
-def _settle(member: _Member, result: object) -> None:
-    if not member.answer.done():
-        member.answer.set_result(result)
 
 
 def _rolled_back(exc: asyncpg.PostgresError) -> bool:

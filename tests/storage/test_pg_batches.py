@@ -228,3 +228,27 @@ async def test_a_batch_whose_outcome_is_unknown_is_not_sent_again(engine: AsyncE
     assert transact.batches.round_trips == 2 and transact.batches.refused_batches == 0
     assert await _count(engine, "payments") == 1
     await asyncio.gather(*(transact(_move(ACCOUNTS[4], ACCOUNTS[5], 1, n)) for n in range(10, 50)))
+
+
+async def test_a_batch_goes_over_an_open_connection_when_the_first_was_closed(engine: AsyncEngine) -> None:
+    """The server closed the first queued statement's idle connection: the batch goes over the
+    next one's, and the statement of the closed connection commits with the others."""
+    transact = PgTransactions(engine)
+    async with engine.connect() as blocker:
+        await blocker.execute(sa.text(f"SELECT 1 FROM accounts WHERE id = '{ACCOUNTS[1]}' FOR UPDATE"))
+        lone = asyncio.create_task(transact(_move(ACCOUNTS[0], ACCOUNTS[1], 1, 1)))
+        await _until_waiting_on_locks(engine, 1)
+        queued = [asyncio.create_task(transact(_move(ACCOUNTS[2], ACCOUNTS[3], 1, n))) for n in (2, 3)]
+        await asyncio.sleep(0.05)
+        [first, _second] = next(iter(transact.batches._pending.values()))
+        pid = first.conn.get_server_pid()
+        await blocker.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for _ in range(500):
+            if first.conn.is_closed():
+                break
+            await asyncio.sleep(0.01)
+        await blocker.commit()
+        await lone
+        await asyncio.wait_for(asyncio.gather(*queued), 10)
+    assert transact.batches.round_trips == 2 and transact.batches.statements == 3
+    assert await _count(engine, "payments") == 3
