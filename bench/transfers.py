@@ -88,13 +88,16 @@ each step changed are in docs/ARCHITECTURE.md, "On PostgreSQL"):
     stop 24, other machine 802-815 (1)  38-39   62-65   3774-3825    0.212-0.214  1.04       0.96-0.99 1.2
                           831 (2)                                   0.220 (2 processes; pgbench
                                                                     now the mean of before/after)
+    stop 25, statements  1121-1314 (1) 24-28  39-48   3754-4100    0.299-0.320  0.99-1.03  0.63-0.76 0.29
+    sharing commits       1173-1246 (2)                             0.307-0.311 (2 processes)
 
-    (round trips per transfer now: one statement holding the ledger transaction, the transfer
-    record, the outbox event, the flow nodes and the payment, and a share of a nonce claim made
-    for several requests at once. "CPU in the window" also gives PostgreSQL's own CPU: 0.8-1.0
-    ms per transfer at stop 20, the gateway's 0.93-1.2 ms and the raw load generator's 0.13 ms,
-    about 2.0 ms in all: one process already keeps the 2 CPUs 87-89% busy, so a second one only
-    adds what is left, 1.05-1.22 times one)
+    (round trips per transfer now: a share of a batch of ledger statements, each holding the
+    ledger transaction, the transfer record, the outbox event, the flow nodes and the payment,
+    that commit together, and a share of a nonce claim made for several requests at once. "CPU
+    in the window" also gives PostgreSQL's own CPU: 0.8-1.0 ms per transfer at stop 20, the
+    gateway's 0.93-1.2 ms and the raw load generator's 0.13 ms, about 2.0 ms in all: one process
+    already keeps the 2 CPUs 87-89% busy, so a second one only adds what is left, 1.05-1.22
+    times one)
 
 Profiling: --gateway-prefix puts a command in front of the gateway's, e.g. cProfile through
   --gateway-prefix ".venv/bin/python bench/profile_gateway.py --out /tmp/gw.prof --"

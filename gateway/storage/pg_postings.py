@@ -9,14 +9,15 @@ Lock order: `lck` takes the accounts' row locks in id order before any of them i
 rows come out of the sort one at a time, each locked as it comes, and the UPDATE reaches a row
 only through them), so two transactions over the same accounts wait for each other instead of
 deadlocking. `lck` also locks the accounts of its `locks` parameter (empty, except in the first
-statement of a batch, which names every account of the batch: gateway/storage/pg_batches.py). A change that would take a balance below zero without an overdraft or beyond its
-currency's limit (core/ledger.py `balance_limit`: a balance and a change within it never
-overflow a bigint), or an account of another currency, matches no row: that account is missing
-from `mov`. Each entry's balance
-after it: the account's balance before the transaction (after it, less the net change) plus the
-running sum of its legs, in posting order. Accounts and legs travel as one JSON array each
-(of arrays: positional, so the text stays short), so the text is the same for any number of them
-and the driver encodes two strings.
+statement of a batch, which names every account of the batch: gateway/storage/pg_batches.py).
+
+A change that would take a balance below zero without an overdraft or beyond its currency's limit
+(core/ledger.py `balance_limit`: a balance and a change within it never overflow a bigint), or an
+account of another currency, matches no row: that account is missing from `mov`. Each entry's
+balance after it: the account's balance before the transaction (after it, less the net change)
+plus the running sum of its legs, in posting order. Accounts and legs travel as one JSON array
+each (of arrays: positional, so the text stays short), so the text is the same for any number of
+them and the driver encodes two strings.
 """
 
 from __future__ import annotations
