@@ -88,8 +88,8 @@ each step changed are in docs/ARCHITECTURE.md, "On PostgreSQL"):
     stop 24, other machine 802-815 (1)  38-39   62-65   3774-3825    0.212-0.214  1.04       0.96-0.99 1.2
                           831 (2)                                   0.220 (2 processes; pgbench
                                                                     now the mean of before/after)
-    stop 25, statements  1121-1314 (1) 24-28  39-48   3754-4100    0.299-0.320  0.99-1.03  0.63-0.76 0.29
-    sharing commits       1173-1246 (2)                             0.307-0.311 (2 processes)
+    stop 25, statements  1121-1314 (1) 24-28  39-48   3693-4100    0.299-0.320  0.99-1.05  0.63-0.76 0.29
+    sharing commits       1173-1246 (2)                             0.307-0.323 (2 processes)
 
     (round trips per transfer now: a share of a batch of ledger statements, each holding the
     ledger transaction, the transfer record, the outbox event, the flow nodes and the payment,
