@@ -252,3 +252,21 @@ async def test_a_batch_goes_over_an_open_connection_when_the_first_was_closed(en
         await asyncio.wait_for(asyncio.gather(*queued), 10)
     assert transact.batches.round_trips == 2 and transact.batches.statements == 3
     assert await _count(engine, "payments") == 3
+
+
+async def test_a_lone_statement_rolled_back_by_a_deadlock_is_sent_again(engine: AsyncEngine) -> None:
+    """A deadlock rolls the statement back whole: sending it again cannot apply it twice. Here
+    the other transaction waits longer before it checks for deadlocks, so the statement is the
+    one PostgreSQL rolls back."""
+    transact = PgTransactions(engine)
+    async with engine.connect() as other:
+        await other.execute(sa.text("SET deadlock_timeout = '30s'"))
+        await other.execute(sa.text(f"SELECT 1 FROM accounts WHERE id = '{ACCOUNTS[1]}' FOR UPDATE"))
+        lone = asyncio.create_task(transact(_move(ACCOUNTS[0], ACCOUNTS[1], 1, 1)))  # holds 0, waits for 1
+        await _until_waiting_on_locks(engine, 1)
+        await other.execute(sa.text(f"SELECT 1 FROM accounts WHERE id = '{ACCOUNTS[0]}' FOR UPDATE"))
+        await other.commit()  # got 0 once the statement was rolled back; its resend then goes on
+        await asyncio.wait_for(lone, 10)
+    assert transact.batches.round_trips == 2
+    assert await _count(engine, "payments") == 1
+    assert (await _balances(engine))[ACCOUNTS[1]] == FUNDS + 1
