@@ -49,7 +49,6 @@ class _Member:
     conn: asyncpg.Connection
     held: Statement
     answer: asyncio.Future[object]
-    started: bool = False
 
 
 @dataclass
@@ -101,25 +100,23 @@ class StatementBatches:
         if not group:
             self._busy.discard(sql)
             return
-        for member in group:
-            member.started = True
         task = asyncio.create_task(self._run(sql, group))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, sql: str, group: list[_Member]) -> None:
         # a connection the server closed meanwhile would fail the batch before sending it
-        carriers = [m for m in group if not m.conn.is_closed()]
+        carrier = next((m for m in group if not m.conn.is_closed()), None)
         outcome: object = _ALONE  # with no open connection, each goes alone and fails as its own
         try:
             if len(group) == 1:
                 await self._alone(group[0].conn, sql, group[0].held.args)
                 outcome = None
-            elif carriers:
-                members = [carriers[0]] + [m for m in group if m is not carriers[0]]
+            elif carrier is not None:
+                members = [carrier] + [m for m in group if m is not carrier]
                 self.round_trips += 1
                 self.statements += len(group)
-                await carriers[0].conn.executemany(sql, _batch_args(members))
+                await carrier.conn.executemany(sql, _batch_args(members))
                 outcome = None
         except asyncpg.PostgresError as exc:
             refused = len(group) > 1 and _rolled_back(exc)
@@ -143,8 +140,9 @@ class StatementBatches:
             try:
                 result = await asyncio.shield(member.answer)
             except asyncio.CancelledError:
-                if not member.started:
-                    self._pending[sql].remove(member)
+                queue = self._pending.get(sql, [])
+                if member in queue:  # not started: still queued
+                    queue.remove(member)
                     raise
                 cancelled = True
                 continue
