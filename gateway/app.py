@@ -27,6 +27,7 @@ from gateway.http.routes import setup_routes
 from gateway.keys import CONTAINER
 from gateway.migrate import prepare_schema
 from gateway.settings import PaygateSettings
+from gateway.simulators import running
 from gateway.workers.startup import start_workers
 
 log = logging.getLogger("paygate.app")
@@ -93,15 +94,8 @@ async def _sandboxes(container: Container) -> AsyncIterator[None]:
     if settings.sandbox:
         for sandboxes in container.plugin_manager().hook.channel_sandboxes(settings=settings.channels):
             found.extend(sandboxes or ())
-    started: list[Any] = []
-    try:
-        for sandbox in found:
-            await sandbox.start()
-            started.append(sandbox)
+    async with running(found):
         yield
-    finally:
-        for sandbox in reversed(started):
-            await sandbox.stop()
 
 
 @contextlib.asynccontextmanager

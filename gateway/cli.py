@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import fcntl
 import gc
 import json
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from core.payments.route_check import report as route_report
 from core.payments.routing import RoutingConfigError
+from gateway.cannot_start import CannotStart, check_port_free
 from gateway.logs import configure_logging
 from gateway.operators_cli import add_operator_commands
 from gateway.plugins import PluginError, describe_channels
@@ -25,6 +27,8 @@ from gateway.storage.card_vault import CardVaultError
 if TYPE_CHECKING:
     from gateway.container import Container
 
+PORT_TAKEN = "another process listens there: choose another port (--port or PAYGATE_SERVER__PORT)"
+
 
 def _container() -> Container:
     from gateway.container import Container
@@ -34,17 +38,17 @@ def _container() -> Container:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
-    from gateway.migrate import SchemaNotCurrent
 
     container = _container()
     settings = container.settings()
     configure_logging(settings.log.level, settings.log.json_logs)
+    host = args.host or settings.server.host
+    port = args.port if args.port is not None else settings.server.port
+    check_port_free(host, port, "the gateway", PORT_TAKEN)  # before anything starts
     sqlite_lock = _one_process_per_sqlite_file(settings.database.url)
     if sqlite_lock is False:
         return 2
     app = create_app(container)
-    host = args.host or settings.server.host
-    port = args.port if args.port is not None else settings.server.port
     serving = f"paygate serving on http://{host}:{port} (database {settings.database.url.split('@')[-1]})"
     _tune_garbage_collector()
     try:
@@ -57,9 +61,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=None,
             loop=new_event_loop(settings.server.event_loop),
         )
-    except SchemaNotCurrent as exc:
-        print(f"paygate: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:  # the port, taken in the instant since it was checked
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        reason = exc.strerror or exc
+        raise CannotStart(f"the gateway cannot listen on {host}:{port}: {reason}; {PORT_TAKEN}") from exc
     return 0
 
 
@@ -82,7 +88,13 @@ def _one_process_per_sqlite_file(url: str) -> IO[bytes] | bool:
     path = make_url(url).database if url.startswith("sqlite") else None
     if not path or path == ":memory:":
         return True
-    lock = open(f"{path}-serve.lock", "wb")  # noqa: SIM115 - held open until the process ends
+    try:
+        lock = open(f"{path}-serve.lock", "wb")  # noqa: SIM115 - held open until the process ends
+    except OSError as exc:
+        raise CannotStart(
+            f"cannot open the database file {path}: {exc.strerror or exc}; "
+            "its folder must exist and be writable"
+        ) from exc
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -110,16 +122,26 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from gateway.migrate import upgrade
+    from gateway.migrate import check_reachable, upgrade
 
     container = _container()
-    container.engine()  # installs the card vault that encrypts stored numbers as they migrate
-    upgrade(container.settings().database.url, args.revision)
+    engine = container.engine()  # installs the card vault that encrypts stored numbers as they migrate
+    url = container.settings().database.url
+
+    async def reachable() -> None:
+        try:
+            await check_reachable(engine, url)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(reachable())  # a database it cannot reach is said in one line, not in Alembic's traceback
+    upgrade(url, args.revision)
     print(f"database migrated to {args.revision}")
     return 0
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from gateway.migrate import check_reachable
     from gateway.storage import card_vault
     from gateway.storage.card_rotation import rotate_card_keys
 
@@ -128,6 +150,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
     async def rotate() -> int:
         try:
+            await check_reachable(engine, container.settings().database.url)
             return await rotate_card_keys(engine, card_vault.current())
         finally:
             await engine.dispose()
@@ -200,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (SettingsError, PluginError, RoutingConfigError, CardVaultError) as exc:
+    except (SettingsError, PluginError, RoutingConfigError, CardVaultError, CannotStart) as exc:
         print(f"paygate: {exc}", file=sys.stderr)
         return 2
 

@@ -14,13 +14,32 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.cannot_start import CannotStart, innermost_message, shown_url
 from gateway.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class SchemaNotCurrent(Exception):
+class SchemaNotCurrent(CannotStart):
     """The database's revision is not the one this code was written for."""
+
+
+class DatabaseUnreachable(CannotStart):
+    """No connection to the configured database: refused, unknown host, unknown role or
+    database, wrong password, a folder that does not exist."""
+
+
+async def check_reachable(engine: AsyncEngine, url: str) -> None:
+    """Raises DatabaseUnreachable, in one line, when no connection to the database opens. Only
+    the connection is tried here: an error once connected is not a setting to fix."""
+    try:
+        async with engine.connect():
+            pass
+    except Exception as exc:
+        raise DatabaseUnreachable(
+            f"cannot reach the database {shown_url(url)}: {innermost_message(exc)}; check "
+            "database.url (PAYGATE_DATABASE__URL) and that its server runs"
+        ) from exc
 
 
 def alembic_config(url: str) -> Config:
@@ -87,6 +106,7 @@ def schema_problem(current: str | None, head: str) -> str | None:
 async def prepare_schema(engine: AsyncEngine, database: DatabaseSettings) -> None:
     """At start: migrate when `database.migrate_on_start` (the embedded SQLite default), then
     refuse a database that is not at the code's head, on every engine."""
+    await check_reachable(engine, database.url)
     if database.migrate_on_start and _known(await current_revision(engine)):
         await upgrade_async(database.url)
     problem = schema_problem(await current_revision(engine), head_revision())

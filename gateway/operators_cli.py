@@ -14,7 +14,6 @@ from core.errors import DomainError
 from core.ids import new_id, utcnow
 from core.operators.model import Operator, Role, parse_roles
 from core.usecases.ops.audit_trail import AuditTrail, run_audited
-from gateway.migrate import SchemaNotCurrent
 
 if TYPE_CHECKING:
     from gateway.container import Container
@@ -110,7 +109,7 @@ def _line(operator: Operator) -> str:
 def _refused(call: Callable[[], int]) -> int:
     try:
         return call()
-    except (DomainError, SchemaNotCurrent) as exc:
+    except DomainError as exc:
         print(f"paygate: {exc}", file=sys.stderr)
         return 1
 

@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from gateway.cannot_start import CannotStart
 from gateway.logs import configure_logging
 
 
@@ -34,19 +35,38 @@ def configured_simulators() -> list[Any]:
     return found
 
 
-async def serve_simulators(simulators: Sequence[Any], stop: asyncio.Event) -> None:
-    """Start every simulator, say so once they listen, and stop them (in reverse) on `stop`."""
+SHARE_THEM = (
+    "another process serves it already (a `paygate serve` with the sandbox channels, or `paygate "
+    "simulators serve`). Gateways on one machine share one set of simulators: run `paygate "
+    "simulators serve` once and each gateway with PAYGATE_SANDBOX=false (docs/OPERATIONS.md)"
+)
+
+
+@contextlib.asynccontextmanager
+async def running(simulators: Sequence[Any]) -> AsyncIterator[None]:
+    """Every simulator started, then (after the yield) stopped in reverse. One that cannot
+    listen (its port taken) stops those started and raises CannotStart saying what to do."""
     started: list[Any] = []
     try:
         for simulator in simulators:
-            await simulator.start()
+            try:
+                await simulator.start()
+            except OSError as exc:
+                reason = exc.strerror or exc
+                raise CannotStart(f"a channel simulator cannot start: {reason}; {SHARE_THEM}") from exc
             started.append(simulator)
-        names = ", ".join(type(s).__name__ for s in started)
-        print(f"paygate simulators serving: {names}", flush=True)
-        await stop.wait()
+        yield
     finally:
         for simulator in reversed(started):
             await simulator.stop()
+
+
+async def serve_simulators(simulators: Sequence[Any], stop: asyncio.Event) -> None:
+    """Start every simulator, say so once they listen, and stop them (in reverse) on `stop`."""
+    async with running(simulators):
+        names = ", ".join(type(s).__name__ for s in simulators)
+        print(f"paygate simulators serving: {names}", flush=True)
+        await stop.wait()
 
 
 async def _until_signalled(simulators: Sequence[Any]) -> None:

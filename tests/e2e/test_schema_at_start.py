@@ -1,10 +1,13 @@
-"""`paygate serve` checks the database's schema revision before it serves: a database that is not
-at the code's head is refused with one line naming `paygate migrate`; the embedded SQLite
-default migrates itself."""
+"""What `paygate serve` checks before it serves, each refused with one line that says what to fix
+and exit status 2, never a traceback: the database's schema revision (a database that is not at
+the code's head names `paygate migrate`; the embedded SQLite default migrates itself), a database
+it cannot reach (also for `paygate migrate` and the other commands that use one), and ports
+that another process holds (its own, and its channel simulators')."""
 
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -109,3 +112,87 @@ def test_an_unmigrated_postgresql_database_is_refused_until_migrated(
     migrated = paygate(["migrate"], config)
     assert migrated.returncode == 0, migrated.stderr
     assert_serves(config, tmp_path)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another process listens on (a socket of this test's own)."""
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        yield int(listening.getsockname()[1])
+
+
+def one_line_refusal(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("paygate: "), result.stderr
+    return lines[0]
+
+
+def test_a_port_another_process_listens_on_is_refused_before_anything_starts(
+    tmp_path: Path, taken_port: int
+) -> None:
+    config = write_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/gw.db", auto_migrate=None)
+    config.write_text(config.read_text().replace(f"port = {free_port_in(config)}", f"port = {taken_port}"))
+    line = one_line_refusal(paygate(["serve"], config))
+    assert line.startswith(f"paygate: the gateway cannot listen on 127.0.0.1:{taken_port}: ")
+    assert "choose another port (--port or PAYGATE_SERVER__PORT)" in line
+    assert not (tmp_path / "gw.db").exists()  # refused before it opened (and migrated) the database
+
+
+def free_port_in(config: Path) -> int:
+    return int(config.read_text().split("port = ")[1].split("\n")[0])
+
+
+def test_a_simulator_port_another_gateway_holds_is_refused_with_how_to_share_the_simulators(
+    tmp_path: Path, taken_port: int
+) -> None:
+    """Two `paygate serve` of the embedded default on one machine: the second finds its channel
+    simulators' ports taken, and is told to run them once with `paygate simulators serve`."""
+    config = write_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/gw.db", auto_migrate=None)
+    config.write_text(
+        config.read_text().replace("sandbox = false\n", "")
+        + f'[log]\nlevel = "WARNING"\n[channels.spdb]\nsandbox_port = {taken_port}\n'
+    )
+    for command in (["serve"], ["simulators", "serve"]):
+        line = one_line_refusal(paygate(command, config))
+        assert line.startswith("paygate: a channel simulator cannot start: "), line
+        assert str(taken_port) in line and "address already in use" in line
+        assert "run `paygate simulators serve` once and each gateway with PAYGATE_SANDBOX=false" in line
+
+
+UNREACHABLE = "check database.url (PAYGATE_DATABASE__URL) and that its server runs"
+
+
+@pytest.mark.parametrize("command", [["serve"], ["migrate"], ["keys", "rotate"], ["operators", "list"]])
+def test_a_database_nobody_listens_for_is_named_without_its_password(
+    tmp_path: Path, command: list[str]
+) -> None:
+    port = free_port_in(write_config(tmp_path, "sqlite://", auto_migrate=None))  # nobody listens there
+    url = f"postgresql+asyncpg://paygate:s3cret-pw@127.0.0.1:{port}/paygate"
+    config = write_config(tmp_path, url, auto_migrate=None)
+    result = paygate(command, config)
+    line = one_line_refusal(result)
+    assert line.startswith(
+        f"paygate: cannot reach the database postgresql+asyncpg://paygate:***@127.0.0.1:{port}/paygate: "
+    )
+    assert line.endswith(UNREACHABLE)
+    assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_a_sqlite_file_in_a_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/missing/gw.db", auto_migrate=None)
+    line = one_line_refusal(paygate(["serve"], config))
+    assert line == (
+        f"paygate: cannot open the database file {tmp_path}/missing/gw.db: No such file or directory; "
+        "its folder must exist and be writable"
+    )
+
+
+def test_a_postgresql_database_that_does_not_exist_is_named(
+    tmp_path: Path, fresh_postgres_database: str
+) -> None:
+    missing = fresh_postgres_database.rsplit("/", 1)[0] + "/paygate_no_such_database"
+    for command in (["serve"], ["migrate"]):
+        line = one_line_refusal(paygate(command, write_config(tmp_path, missing, auto_migrate=None)))
+        assert 'database "paygate_no_such_database" does not exist' in line
+        assert line.endswith(UNREACHABLE)
