@@ -122,21 +122,27 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from gateway.migrate import check_reachable, upgrade
+    from gateway.migrate import check_migratable, current_revision, migrated, upgrade_or_refuse
 
     container = _container()
     engine = container.engine()  # installs the card vault that encrypts stored numbers as they migrate
     url = container.settings().database.url
 
-    async def reachable() -> None:
+    async def migratable() -> str | None:
         try:
-            await check_reachable(engine, url)
+            return await check_migratable(engine, url)
         finally:
             await engine.dispose()
 
-    asyncio.run(reachable())  # a database it cannot reach is said in one line, not in Alembic's traceback
-    upgrade(url, args.revision)
-    print(f"database migrated to {args.revision}")
+    async def revision_now() -> str | None:
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    before = asyncio.run(migratable())  # what stops it is said in one line, not in a traceback
+    upgrade_or_refuse(url, args.revision)
+    print(migrated(before, asyncio.run(revision_now()), args.revision))
     return 0
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -51,6 +52,40 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+
+
+def upgrade_or_refuse(url: str, revision: str) -> None:
+    """`paygate migrate`: `upgrade`, a revision Alembic cannot go to said in one line."""
+    try:
+        upgrade(url, revision)
+    except CommandError as exc:
+        raise CannotStart(
+            f"cannot migrate to {revision!r}: {exc} (this code's migrations end at {head_revision()})"
+        ) from exc
+
+
+async def check_migratable(engine: AsyncEngine, url: str) -> str | None:
+    """The database's revision (None: never migrated). Raises CannotStart, in one line, for a
+    database `paygate migrate` cannot take on: one it cannot reach, or one a newer paygate
+    migrated (at a revision this code does not ship)."""
+    await check_reachable(engine, url)
+    current = await current_revision(engine)
+    if not _known(current):
+        raise SchemaNotCurrent(str(schema_problem(current, head_revision())))
+    return current
+
+
+def migrated(before: str | None, after: str | None, asked: str) -> str:
+    """What `paygate migrate <asked>` did, moving the database from `before` to `after`.
+    Raises CannotStart when it was asked to go back: migrations only go forward."""
+    if after != before:
+        return f"database migrated from {before or 'no schema'} to {after}"
+    target = _scripts().get_revision(asked)
+    if target is not None and target.revision != after:
+        raise CannotStart(
+            f"the database stays at {after}: {asked} is older, and `paygate migrate` only goes forward"
+        )
+    return f"database already at {after}"
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:

@@ -196,3 +196,32 @@ def test_a_postgresql_database_that_does_not_exist_is_named(
         line = one_line_refusal(paygate(command, write_config(tmp_path, missing, auto_migrate=None)))
         assert 'database "paygate_no_such_database" does not exist' in line
         assert line.endswith(UNREACHABLE)
+
+
+def test_migrate_says_what_it_did_and_refuses_what_it_cannot_do_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "gw.db"
+    config = write_config(tmp_path, f"sqlite+aiosqlite:///{db}", auto_migrate=False)
+    done = paygate(["migrate", "0001"], config)
+    assert done.stdout.strip() == "database migrated from no schema to 0001", done.stderr
+    done = paygate(["migrate"], config)
+    assert done.stdout.strip() == f"database migrated from 0001 to {head_revision()}", done.stderr
+    assert paygate(["migrate"], config).stdout.strip() == f"database already at {head_revision()}"
+
+    line = one_line_refusal(paygate(["migrate", "0001"], config))
+    assert line == (
+        f"paygate: the database stays at {head_revision()}: 0001 is older, "
+        "and `paygate migrate` only goes forward"
+    )
+    line = one_line_refusal(paygate(["migrate", "0003zz"], config))
+    assert line.startswith(
+        "paygate: cannot migrate to '0003zz': Can't locate revision identified by '0003zz'"
+    )
+    assert sqlite_revision(db) == head_revision()
+
+    with sqlite3.connect(db) as conn:  # as a newer paygate would leave it
+        conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    line = one_line_refusal(paygate(["migrate"], config))
+    assert line == (
+        "paygate: the database is at revision 0099_from_the_future, which this code does not know "
+        f"(its head is {head_revision()}): a newer paygate migrated it; run that version"
+    )
