@@ -17,6 +17,7 @@ from gateway.storage import trade_tables as trade_tables  # noqa: F401 - trades 
 from gateway.storage.tables import UTCDateTime, metadata
 
 config = context.config
+MIGRATIONS_LOCK = int.from_bytes(b"paygate", "big")  # a PostgreSQL advisory lock's key
 
 
 def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
@@ -37,6 +38,11 @@ def _run(connection: Connection) -> None:
         render_item=_render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # several processes migrating at once (`paygate migrate`, or `paygate serve` with
+            # auto_migrate) take turns: the lock lasts until this transaction ends, and the next
+            # one reads the revision only once it holds it (then finds nothing left to do)
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATIONS_LOCK})
         context.run_migrations()
 
 

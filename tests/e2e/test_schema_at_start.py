@@ -6,14 +6,17 @@ that another process holds (its own, and its channel simulators')."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from paygate_testkit import PG_ADMIN_URL, ServedGateway, free_port, own_postgres_database
 
@@ -225,3 +228,53 @@ def test_migrate_says_what_it_did_and_refuses_what_it_cannot_do_in_one_line(tmp_
         "paygate: the database is at revision 0099_from_the_future, which this code does not know "
         f"(its head is {head_revision()}): a newer paygate migrated it; run that version"
     )
+
+
+WAITING_FOR_A_LOCK = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+async def test_several_processes_migrating_one_postgresql_database_at_once_take_turns(
+    tmp_path: Path, fresh_postgres_database: str
+) -> None:
+    """Migrations started together (`paygate migrate` run by several hands, or several `paygate
+    serve` with auto_migrate): all succeed, one migrates, the others wait for it and find
+    nothing to do. To start them at the same instant, the test holds the (empty) revision table
+    locked until every process waits for it."""
+    processes = 4
+    config = write_config(tmp_path, fresh_postgres_database, auto_migrate=None)
+    dsn = fresh_postgres_database.replace("postgresql+asyncpg", "postgresql")
+    holder, watcher = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        await holder.execute(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+        gate = holder.transaction()
+        await gate.start()
+        await holder.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+        started = [
+            subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", "migrate"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=_env(config),
+                cwd=tmp_path,
+            )
+            for _ in range(processes)
+        ]
+        deadline = time.monotonic() + 60
+        # watched from a connection of its own: a transaction sees pg_stat_activity as it first read it
+        while await watcher.fetchval(WAITING_FOR_A_LOCK) < processes:
+            assert time.monotonic() < deadline, "the migrations never reached the revision table"
+            await asyncio.sleep(0.05)
+        await gate.rollback()
+    finally:
+        await holder.close()
+        await watcher.close()
+    answers = [await asyncio.to_thread(process.communicate, timeout=120) for process in started]
+    assert [process.returncode for process in started] == [0] * processes, answers
+    assert all(out.strip().endswith(head_revision()) for out, _err in answers), answers
+    assert_serves(config, tmp_path)
