@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 
 from core.errors import DomainError
 from gateway.keys import TRACE_ID
+from gateway.storage.engine import NoDatabaseConnection
 
 log = logging.getLogger("paygate.http")
 
@@ -114,7 +115,15 @@ _UNAVAILABLE_DATABASE = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     sa_exc.TimeoutError,
+    NoDatabaseConnection,
 )
+# A server that shuts down (a restart, a failover) sends every idle connection a FATAL error and
+# then closes it. asyncpg reads that error as unexpected in its idle state and waits, in state 2
+# (consuming an error), for the end of the connection, which it reads a moment later; a checkout
+# in that moment hands out a connection that is not seen closed yet, and its first operation is
+# refused before anything is sent: "cannot switch to state 12; another operation (2) is in
+# progress". Our own code using one connection twice at once shows another state than 2: a bug.
+_SAID_GOODBYE = "another operation (2) is in progress"
 _DATABASE_ERRORS = (
     sa_exc.SQLAlchemyError,
     asyncpg.exceptions.PostgresError,
@@ -136,6 +145,8 @@ def database_unavailable(exc: BaseException) -> bool:
         return True  # SQLAlchemy saw the connection lost
     if any(isinstance(e, asyncpg.InterfaceError) and "connection is closed" in str(e) for e in chain):
         return True  # the raw driver's, on a connection dropped while checked out
+    if any(isinstance(e, asyncpg.exceptions.InternalClientError) and _SAID_GOODBYE in str(e) for e in chain):
+        return True  # a pooled connection the server had just told it was closing (see above)
     if any(isinstance(e, sqlite3.OperationalError) and "locked" in str(e) for e in chain):
         return True
     socket = any(isinstance(e, ConnectionError | TimeoutError) for e in chain)

@@ -11,6 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from gateway.settings import DatabaseSettings
 
 
+class NoDatabaseConnection(ConnectionError):
+    """The pool could not open a connection to the database server: refused (a restart, a
+    failover), timed out, its host unknown. Said apart from a channel's socket errors, which
+    are the use case's to handle: this one is a database that cannot answer now."""
+
+
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(
@@ -63,7 +69,17 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool_use_lifo=True,
     )
     sa.event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
+    sa.event.listen(engine.sync_engine, "do_connect", _connect_or_say_why_not)
     return engine
+
+
+def _connect_or_say_why_not(dialect: sa.Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """The dialect's own connect (the default), its socket errors raised as NoDatabaseConnection:
+    the driver raises them bare, with nothing to tell them from a channel's."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:
+        raise NoDatabaseConnection(f"no connection to the database server: {exc}") from exc
 
 
 def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

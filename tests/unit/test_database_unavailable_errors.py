@@ -30,6 +30,16 @@ def raised_from(outer: BaseException, inner: BaseException) -> BaseException:
         asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
         asyncpg.InterfaceError("cannot perform operation: connection is closed"),
+        # a pooled connection checked out just after the server said goodbye, before it closed
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
+        raised_from(
+            sa_exc.DBAPIError("SELECT 1", {}, Exception()),
+            asyncpg.exceptions.InternalClientError(
+                "cannot switch to state 13; another operation (2) is in progress"
+            ),
+        ),
         sa_exc.TimeoutError("QueuePool limit of size 30 overflow 0 reached"),
         sqlite3.OperationalError("database is locked"),
         raised_from(
@@ -53,6 +63,10 @@ def test_a_database_that_cannot_answer_now(error: BaseException) -> None:
         ValueError("a bug"),
         asyncpg.exceptions.UniqueViolationError("duplicate key"),
         asyncpg.InterfaceError("cannot use Connection.transaction() in a manually started transaction"),
+        # one connection used twice at once by the gateway's own code
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (12) is in progress"
+        ),
         sqlite3.OperationalError("no such table: payments"),
         raised_from(sa_exc.ProgrammingError("SELECT", {}, Exception()), ValueError()),
     ],
