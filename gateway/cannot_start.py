@@ -45,13 +45,18 @@ def check_port_free(host: str, port: int, what: str, hint: str) -> None:
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except OSError as exc:
-        raise CannotStart(f"{what} cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise cannot_listen(what, host, port, exc) from exc
     for family, kind, proto, _name, address in addresses:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server's own bind
             try:
                 probe.bind(address)
             except OSError as exc:
-                raise CannotStart(
-                    f"{what} cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}"
-                ) from exc
+                raise cannot_listen(what, host, port, exc, hint) from exc
+
+
+def cannot_listen(what: str, host: str, port: int, exc: OSError, hint: str = "") -> CannotStart:
+    """The refusal of a bind of `host:port` that failed with `exc`, with what to do (`hint`)."""
+    return CannotStart(
+        f"{what} cannot listen on {host}:{port}: {exc.strerror or exc}" + (f"; {hint}" if hint else "")
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from core.payments.route_check import report as route_report
 from core.payments.routing import RoutingConfigError
-from gateway.cannot_start import CannotStart, check_port_free
+from gateway.cannot_start import CannotStart, cannot_listen, check_port_free
 from gateway.logs import configure_logging
 from gateway.operators_cli import add_operator_commands
 from gateway.plugins import PluginError, describe_channels
@@ -25,6 +25,10 @@ from gateway.simulators import cmd_simulators_serve
 from gateway.storage.card_vault import CardVaultError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from gateway.container import Container
 
 PORT_TAKEN = "another process listens there: choose another port (--port or PAYGATE_SERVER__PORT)"
@@ -64,8 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:  # the port, taken in the instant since it was checked
         if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise
-        reason = exc.strerror or exc
-        raise CannotStart(f"the gateway cannot listen on {host}:{port}: {reason}; {PORT_TAKEN}") from exc
+        raise cannot_listen("the gateway", host, port, exc, PORT_TAKEN) from exc
     return 0
 
 
@@ -128,21 +131,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     engine = container.engine()  # installs the card vault that encrypts stored numbers as they migrate
     url = container.settings().database.url
 
-    async def migratable() -> str | None:
+    async def revision(read: Callable[[AsyncEngine], Awaitable[str | None]]) -> str | None:
         try:
-            return await check_migratable(engine, url)
+            return await read(engine)
         finally:
-            await engine.dispose()
+            await engine.dispose()  # Alembic connects on its own, in between
 
-    async def revision_now() -> str | None:
-        try:
-            return await current_revision(engine)
-        finally:
-            await engine.dispose()
-
-    before = asyncio.run(migratable())  # what stops it is said in one line, not in a traceback
+    # what stops it is said in one line, not in a traceback
+    before = asyncio.run(revision(lambda e: check_migratable(e, url)))
     upgrade_or_refuse(url, args.revision)
-    print(migrated(before, asyncio.run(revision_now()), args.revision))
+    print(migrated(before, asyncio.run(revision(current_revision)), args.revision))
     return 0
 
 
